@@ -1,0 +1,150 @@
+//! A lead and its state in the campaign's pacing.
+//!
+//! A lead is `Pending` (waiting until `due_at`), `Active` (it holds one of the
+//! campaign's slots: its dispatch message is queued or its call is live) or
+//! `Final`. Only the store moves a lead between these states, with conditional
+//! writes: claiming (Pending → Active) takes a slot only while fewer than
+//! `max_concurrency` are held, and leaving Active releases the slot exactly once.
+
+use std::collections::BTreeMap;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use crate::{CampaignId, E164, LeadId, LeadOutcome, Timestamp};
+
+/// One person to call in one campaign.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Lead {
+    /// The lead's id.
+    pub id: LeadId,
+    /// The campaign it belongs to.
+    pub campaign_id: CampaignId,
+    /// The number to call.
+    pub phone: E164,
+    /// The person's name, as imported (may be empty).
+    pub name: String,
+    /// The callee's time zone when the import gave one; otherwise screening
+    /// derives the candidate zones from the number.
+    pub time_zone: Option<Tz>,
+    /// Extra columns of the import, passed to the AI agent.
+    pub custom: BTreeMap<String, String>,
+    /// Whether the lead gave consent to be called.
+    pub consent: bool,
+    /// Where the lead is in the campaign.
+    pub state: LeadState,
+    /// Call attempts made so far (calls actually created).
+    pub attempts: u32,
+    /// How the previous attempt ended, when there was one.
+    pub last_outcome: Option<crate::CallOutcome>,
+    /// When the lead was imported.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+    /// Optimistic-concurrency version, bumped by every write.
+    pub version: u64,
+}
+
+/// Where a lead is in the campaign's pacing.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LeadState {
+    /// Waiting to be claimed once `due_at` has passed.
+    Pending {
+        /// The earliest time the lead may be dispatched.
+        due_at: Timestamp,
+        /// Why it waits.
+        reason: PendingReason,
+    },
+    /// Holds a slot: its dispatch message is queued, or attempt `attempt` is live.
+    Active {
+        /// The attempt number (1-based) this slot is for.
+        attempt: u32,
+        /// When the slot may be reclaimed by the sweeper if nothing happens.
+        lease_until: Timestamp,
+    },
+    /// Done; never called again.
+    Final {
+        /// How it ended.
+        outcome: LeadOutcome,
+        /// When.
+        at: Timestamp,
+    },
+}
+
+/// Why a pending lead waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingReason {
+    /// Never dispatched yet.
+    New,
+    /// Waiting for a retry after an unsuccessful attempt.
+    Retry,
+    /// Outside the callee's calling window: waits for its next opening.
+    CallingWindow,
+    /// Returned unused (campaign paused, or no slot free after all).
+    Returned,
+}
+
+impl LeadState {
+    /// A short label: `pending`, `active` or `final`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            LeadState::Pending { .. } => "pending",
+            LeadState::Active { .. } => "active",
+            LeadState::Final { .. } => "final",
+        }
+    }
+
+    /// Whether the lead is done.
+    pub fn is_final(&self) -> bool {
+        matches!(self, LeadState::Final { .. })
+    }
+
+    /// The attempt the lead holds a slot for, when it is active.
+    pub fn active_attempt(&self) -> Option<u32> {
+        match self {
+            LeadState::Active { attempt, .. } => Some(*attempt),
+            _ => None,
+        }
+    }
+}
+
+/// A lead as read from an import, before it joins a campaign.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NewLead {
+    /// The number to call.
+    pub phone: E164,
+    /// The person's name.
+    pub name: String,
+    /// An explicit time zone, if the import had one.
+    pub time_zone: Option<Tz>,
+    /// Extra columns.
+    pub custom: BTreeMap<String, String>,
+    /// Whether consent was given.
+    pub consent: bool,
+}
+
+impl NewLead {
+    /// The lead record for campaign `campaign`, pending from `now`.
+    pub fn into_lead(self, id: LeadId, campaign: CampaignId, now: Timestamp) -> Lead {
+        Lead {
+            id,
+            campaign_id: campaign,
+            phone: self.phone,
+            name: self.name,
+            time_zone: self.time_zone,
+            custom: self.custom,
+            consent: self.consent,
+            state: LeadState::Pending {
+                due_at: now,
+                reason: PendingReason::New,
+            },
+            attempts: 0,
+            last_outcome: None,
+            created_at: now,
+            updated_at: now,
+            version: 0,
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! E.164 phone numbers, validated with libphonenumber's metadata (the
+//! `phonenumber` crate), with the callee's country and candidate time zones.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+/// A phone number could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PhoneError {
+    /// The text is not a phone number at all.
+    #[error("not a phone number: {0}")]
+    Unparseable(String),
+    /// It parses, but no numbering plan allows it (wrong length, unused range).
+    #[error("not a valid number in its country's numbering plan")]
+    Invalid,
+}
+
+/// A phone number in E.164 form (`+` and up to 15 digits), checked against
+/// libphonenumber's numbering plans when parsed from outside input.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct E164(String);
+
+impl TryFrom<String> for E164 {
+    type Error = PhoneError;
+    fn try_from(value: String) -> Result<Self, PhoneError> {
+        Self::from_trusted(value)
+    }
+}
+
+impl From<E164> for String {
+    fn from(number: E164) -> String {
+        number.0
+    }
+}
+
+impl E164 {
+    /// Parses a number written in international form (`+91 98765 43210`,
+    /// `+1 (212) 555-0100`), or in national form when `default_region` (an ISO
+    /// 3166 alpha-2 code such as `US`) is given.
+    pub fn parse(input: &str, default_region: Option<&str>) -> Result<Self, PhoneError> {
+        let trimmed = input.trim();
+        if trimmed.is_empty() {
+            return Err(PhoneError::Unparseable("empty".into()));
+        }
+        let region = default_region.and_then(|r| r.to_ascii_uppercase().parse().ok());
+        let number = phonenumber::parse(region, trimmed)
+            .map_err(|e| PhoneError::Unparseable(e.to_string()))?;
+        if !phonenumber::is_valid(&number) {
+            return Err(PhoneError::Invalid);
+        }
+        Ok(Self(
+            number.format().mode(phonenumber::Mode::E164).to_string(),
+        ))
+    }
+
+    /// Wraps a string already known to be E.164 (read back from storage).
+    /// Only the shape is checked, not the numbering plan.
+    pub fn from_trusted(value: impl Into<String>) -> Result<Self, PhoneError> {
+        let value = value.into();
+        let digits = value.strip_prefix('+').unwrap_or("");
+        if digits.is_empty() || digits.len() > 15 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(PhoneError::Unparseable(mask(&value)));
+        }
+        Ok(Self(value))
+    }
+
+    /// The number with its leading `+`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The digits without the `+`, country code first.
+    pub fn digits(&self) -> &str {
+        &self.0[1..]
+    }
+
+    /// The ISO 3166 alpha-2 region of the number (`US`, `IN`, `GB`), when the
+    /// numbering plan tells it.
+    pub fn region(&self) -> Option<String> {
+        let number = phonenumber::parse(None, &self.0).ok()?;
+        number.country().id().map(|id| format!("{id:?}"))
+    }
+
+    /// The country calling code (`1`, `91`, `44`).
+    pub fn calling_code(&self) -> Option<u16> {
+        let number = phonenumber::parse(None, &self.0).ok()?;
+        Some(number.country().code())
+    }
+
+    /// The IANA time zones the number may ring in, from libphonenumber's
+    /// prefix map (longest prefix wins). Empty when unknown.
+    pub fn time_zones(&self) -> &'static [Tz] {
+        zones_for_digits(self.digits())
+    }
+
+    /// The number for logs: country code kept, all but the last two digits hidden.
+    pub fn masked(&self) -> String {
+        mask(&self.0)
+    }
+}
+
+fn mask(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() <= 5 {
+        return "*".repeat(chars.len());
+    }
+    let keep_head = 3.min(chars.len());
+    let keep_tail = 2;
+    let hidden = chars.len() - keep_head - keep_tail;
+    let mut out: String = chars[..keep_head].iter().collect();
+    out.push_str(&"*".repeat(hidden));
+    out.extend(&chars[chars.len() - keep_tail..]);
+    out
+}
+
+impl fmt::Display for E164 {
+    /// Displays the masked form: phone numbers never reach logs in full.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+impl fmt::Debug for E164 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "E164({})", self.masked())
+    }
+}
+
+/// The prefix → zones map generated from libphonenumber (see
+/// `tools/gen_tz_prefixes.py`).
+const TZ_PREFIXES: &str = include_str!("../data/tz_prefixes.tsv");
+
+fn prefix_map() -> &'static HashMap<&'static str, Vec<Tz>> {
+    static MAP: OnceLock<HashMap<&'static str, Vec<Tz>>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        TZ_PREFIXES
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .filter_map(|line| {
+                let (prefix, zones) = line.split_once('\t')?;
+                let zones: Vec<Tz> = zones.split(',').filter_map(|z| z.parse().ok()).collect();
+                (!zones.is_empty()).then_some((prefix, zones))
+            })
+            .collect()
+    })
+}
+
+fn zones_for_digits(digits: &str) -> &'static [Tz] {
+    let map = prefix_map();
+    (1..=digits.len().min(12))
+        .rev()
+        .find_map(|len| map.get(&digits[..len]))
+        .map_or(&[], Vec::as_slice)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_international_and_national_forms() {
+        let n = E164::parse("+1 (212) 555-0100", None).unwrap();
+        assert_eq!(n.as_str(), "+12125550100");
+        assert_eq!(n.region().as_deref(), Some("US"));
+        assert_eq!(n.calling_code(), Some(1));
+        let n = E164::parse("098765 43210", Some("in")).unwrap();
+        assert_eq!(n.as_str(), "+919876543210");
+        assert_eq!(n.region().as_deref(), Some("IN"));
+    }
+
+    #[test]
+    fn rejects_junk_and_invalid_numbers() {
+        assert!(matches!(
+            E164::parse("", None),
+            Err(PhoneError::Unparseable(_))
+        ));
+        assert!(matches!(
+            E164::parse("hello", None),
+            Err(PhoneError::Unparseable(_))
+        ));
+        assert!(E164::parse("+1 212 555", None).is_err());
+        assert_eq!(E164::parse("+91 12345", None), Err(PhoneError::Invalid));
+    }
+
+    #[test]
+    fn time_zones_follow_the_longest_prefix() {
+        let ny = E164::parse("+12125550100", None).unwrap();
+        assert_eq!(ny.time_zones(), &[chrono_tz::America::New_York]);
+        let la = E164::parse("+13105550100", None).unwrap();
+        assert_eq!(la.time_zones(), &[chrono_tz::America::Los_Angeles]);
+        let india = E164::parse("+919876543210", None).unwrap();
+        assert_eq!(india.time_zones().len(), 1);
+        assert_eq!(india.time_zones()[0].name(), "Asia/Calcutta");
+    }
+
+    #[test]
+    fn masking_hides_the_subscriber_number() {
+        let n = E164::parse("+919876543210", None).unwrap();
+        assert_eq!(n.masked(), "+91********10");
+        assert_eq!(format!("{n}"), "+91********10");
+        assert!(!format!("{n:?}").contains("98765"));
+    }
+
+    #[test]
+    fn trusted_form_checks_the_shape() {
+        assert!(E164::from_trusted("+14155550100").is_ok());
+        assert!(E164::from_trusted("14155550100").is_err());
+        assert!(E164::from_trusted("+1415555010012345").is_err());
+    }
+}

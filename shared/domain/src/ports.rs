@@ -1,0 +1,398 @@
+//! The ports: capabilities the use cases need from the outside world, as
+//! small traits. Adapters implement them per backend (`voxdial-local`:
+//! SQLite, an in-process queue and files; `voxdial-aws`: DynamoDB, SQS, S3).
+//! Every adapter must pass the contract suite of each port in
+//! `voxdial-testkit`.
+//!
+//! The store ports carry the engine's invariants, so their operations are
+//! the conditional writes the invariants need, not generic CRUD:
+//! - [`LeadStore::claim_due`] takes a slot per lead only while fewer than
+//!   `max_active` are held (the concurrency cap);
+//! - [`LeadStore::release`] and [`CallStore::finish_call`] release a slot
+//!   only if the lead still holds it for that attempt (exactly once);
+//! - [`CallStore::create_call`] is "put if absent" on a deterministic id
+//!   (no attempt dialled twice);
+//! - updates carry the version they read (optimistic concurrency).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    CallAttempt, CallId, CallOutcome, Campaign, CampaignId, E164, Lead, LeadId, LeadState,
+    Timestamp,
+};
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The item does not exist.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The item exists already.
+    #[error("{0} already exists")]
+    AlreadyExists(String),
+    /// The item changed since it was read: reload and retry.
+    #[error("{0} was changed concurrently")]
+    Conflict(String),
+    /// Stored data could not be read back.
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+    /// The backend failed; the operation may or may not have happened only
+    /// if the backend says so (conditional writes make retries safe).
+    #[error("store unavailable: {message}")]
+    Unavailable {
+        /// What failed.
+        message: String,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl StoreError {
+    /// Wraps a backend error.
+    pub fn unavailable(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> StoreError {
+        StoreError::Unavailable {
+            message: message.into(),
+            source: Box::new(source),
+        }
+    }
+}
+
+/// Lead and call counts of a campaign.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CampaignProgress {
+    /// Leads imported.
+    pub total: u64,
+    /// Leads waiting (new, retry or calling window).
+    pub pending: u64,
+    /// Of the pending ones, those waiting for their calling window.
+    pub waiting_window: u64,
+    /// Leads holding a slot (queued for dispatch or in a call).
+    pub active: u64,
+    /// Final leads by outcome label ([`crate::LeadOutcome::label`]).
+    pub finals: BTreeMap<String, u64>,
+    /// Live calls by state label (`pending`, `dialing`, `ringing`, `answered`).
+    pub live_calls: BTreeMap<String, u64>,
+    /// The earliest time a pending lead becomes due.
+    pub next_due_at: Option<Timestamp>,
+}
+
+impl CampaignProgress {
+    /// Final leads.
+    pub fn final_total(&self) -> u64 {
+        self.finals.values().sum()
+    }
+
+    /// Leads not final yet.
+    pub fn open(&self) -> u64 {
+        self.total.saturating_sub(self.final_total())
+    }
+}
+
+/// Campaigns.
+#[async_trait]
+pub trait CampaignStore: Send + Sync {
+    /// Stores a new campaign; `AlreadyExists` if the id is taken.
+    async fn insert_campaign(&self, campaign: &Campaign) -> Result<(), StoreError>;
+
+    /// Reads a campaign.
+    async fn campaign(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError>;
+
+    /// Writes `campaign` if the stored version equals `campaign.version`
+    /// (else `Conflict`) and returns it with the version bumped.
+    async fn update_campaign(&self, campaign: &Campaign) -> Result<Campaign, StoreError>;
+
+    /// Every campaign, newest first.
+    async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError>;
+
+    /// Lead and call counts.
+    async fn progress(&self, id: &CampaignId) -> Result<CampaignProgress, StoreError>;
+}
+
+/// What an import stored.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportCounts {
+    /// New leads stored.
+    pub inserted: u64,
+    /// Leads whose number the campaign already had (kept as they were).
+    pub merged: u64,
+}
+
+/// A lead leaving the `Active` state, which releases its slot.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LeadRelease {
+    /// The lead.
+    pub lead_id: LeadId,
+    /// The attempt the slot was held for; nothing happens unless the lead
+    /// is `Active` for exactly this attempt.
+    pub attempt: u32,
+    /// The state it moves to (`Pending` or `Final`).
+    pub next: LeadState,
+    /// Whether a call was created for this attempt (it then counts in `attempts`).
+    pub dialed: bool,
+    /// The attempt's outcome, when a call ended.
+    pub outcome: Option<CallOutcome>,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// Leads and the campaign's slot ledger.
+#[async_trait]
+pub trait LeadStore: Send + Sync {
+    /// Stores the leads of one import atomically: all or none. A lead whose
+    /// number the campaign already has is merged (the stored one is kept).
+    async fn import_leads(
+        &self,
+        campaign: &CampaignId,
+        leads: Vec<Lead>,
+    ) -> Result<ImportCounts, StoreError>;
+
+    /// Reads a lead.
+    async fn lead(&self, id: &LeadId) -> Result<Option<Lead>, StoreError>;
+
+    /// A page of a campaign's leads in id order, after `after`.
+    async fn leads(
+        &self,
+        campaign: &CampaignId,
+        after: Option<&LeadId>,
+        limit: usize,
+    ) -> Result<Vec<Lead>, StoreError>;
+
+    /// Moves up to `limit` pending leads due by `now` to
+    /// `Active { attempt: attempts + 1, lease_until }`, earliest due first,
+    /// never letting the campaign hold more than `max_active` slots, even
+    /// under concurrent callers. Returns the claimed leads.
+    async fn claim_due(
+        &self,
+        campaign: &CampaignId,
+        max_active: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Lead>, StoreError>;
+
+    /// Releases the slot of a lead that is `Active` for `release.attempt`:
+    /// true the first time, false (and no change) afterwards.
+    async fn release(&self, release: &LeadRelease) -> Result<bool, StoreError>;
+
+    /// Extends the lease of a lead `Active` for `attempt`; false if it is not.
+    async fn extend_lease(
+        &self,
+        lead: &LeadId,
+        attempt: u32,
+        lease_until: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Active leads whose lease ended before `now`, across campaigns.
+    async fn expired_leases(&self, now: Timestamp, limit: usize) -> Result<Vec<Lead>, StoreError>;
+
+    /// Finalises every pending lead of a campaign as canceled; returns how many.
+    async fn cancel_pending(
+        &self,
+        campaign: &CampaignId,
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+}
+
+/// The result of creating a call attempt.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CreateCall {
+    /// Stored: go on and dial.
+    Created,
+    /// An attempt with this id exists: do not dial again.
+    Exists(Box<CallAttempt>),
+}
+
+/// Call attempts.
+#[async_trait]
+pub trait CallStore: Send + Sync {
+    /// Stores a new attempt if none has its id.
+    async fn create_call(&self, call: &CallAttempt) -> Result<CreateCall, StoreError>;
+
+    /// Reads an attempt.
+    async fn call(&self, id: &CallId) -> Result<Option<CallAttempt>, StoreError>;
+
+    /// Writes a non-terminal change if the stored version equals
+    /// `call.version` (else `Conflict`); returns it with the version bumped.
+    async fn update_call(&self, call: &CallAttempt) -> Result<CallAttempt, StoreError>;
+
+    /// In one atomic write: stores the now terminal `call` (version-checked,
+    /// `Conflict` if it changed) and applies `release` to its lead, releasing
+    /// the slot if the lead still holds it for this attempt. Returns whether
+    /// the slot was released.
+    async fn finish_call(
+        &self,
+        call: &CallAttempt,
+        release: &LeadRelease,
+    ) -> Result<bool, StoreError>;
+
+    /// Calls not yet terminal, of one campaign or of all.
+    async fn live_calls(
+        &self,
+        campaign: Option<&CampaignId>,
+    ) -> Result<Vec<CallAttempt>, StoreError>;
+
+    /// A page of a campaign's calls, newest first, before `before` (a call id).
+    async fn calls(
+        &self,
+        campaign: &CampaignId,
+        before: Option<&CallId>,
+        limit: usize,
+    ) -> Result<Vec<CallAttempt>, StoreError>;
+}
+
+/// Which do-not-call list.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "scope", content = "campaign_id", rename_all = "snake_case")]
+pub enum DncScope {
+    /// Every campaign.
+    Global,
+    /// One campaign.
+    Campaign(CampaignId),
+}
+
+/// Do-not-call lists.
+#[async_trait]
+pub trait DncStore: Send + Sync {
+    /// Adds numbers to a list; returns how many were new.
+    async fn add_dnc(
+        &self,
+        scope: &DncScope,
+        numbers: &[E164],
+        now: Timestamp,
+    ) -> Result<u64, StoreError>;
+
+    /// Removes a number from a list; false if it was not listed.
+    async fn remove_dnc(&self, scope: &DncScope, number: &E164) -> Result<bool, StoreError>;
+
+    /// Whether the global list or the campaign's lists a number.
+    async fn dnc_hit(
+        &self,
+        campaign: &CampaignId,
+        number: &E164,
+    ) -> Result<crate::DncHit, StoreError>;
+}
+
+/// Everything the engine stores, from one backend (the operations above that
+/// span several records must be atomic within it).
+pub trait Store: CampaignStore + LeadStore + CallStore + DncStore {}
+impl<T: CampaignStore + LeadStore + CallStore + DncStore> Store for T {}
+
+/// A request to dispatch one attempt of one lead. Its idempotency key is the
+/// attempt's [`CallId`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchMessage {
+    /// The campaign.
+    pub campaign_id: CampaignId,
+    /// The lead.
+    pub lead_id: LeadId,
+    /// The attempt number the lead's slot was claimed for.
+    pub attempt: u32,
+}
+
+impl DispatchMessage {
+    /// The idempotency key: the attempt's call id.
+    pub fn call_id(&self) -> CallId {
+        CallId::for_attempt(&self.lead_id, self.attempt)
+    }
+}
+
+/// An opaque handle to acknowledge one received message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Receipt(pub String);
+
+/// A received message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Delivery {
+    /// The message.
+    pub message: DispatchMessage,
+    /// Its receipt.
+    pub receipt: Receipt,
+    /// How many times it was received, this time included.
+    pub receive_count: u32,
+}
+
+/// A queue operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    /// The backend failed.
+    #[error("queue unavailable: {message}")]
+    Unavailable {
+        /// What failed.
+        message: String,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A message body could not be read.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+/// The dispatch queue: at-least-once delivery with a visibility timeout,
+/// like SQS. A message not acknowledged within the timeout is delivered
+/// again; after too many deliveries it goes to a dead-letter queue.
+#[async_trait]
+pub trait DispatchQueue: Send + Sync {
+    /// Enqueues messages, visible after `delay`.
+    async fn send(&self, messages: &[DispatchMessage], delay: Duration) -> Result<(), QueueError>;
+
+    /// Receives up to `max` visible messages, waiting up to `wait` for one.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError>;
+
+    /// Deletes a handled message.
+    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError>;
+
+    /// Makes a received message visible again after `delay`.
+    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError>;
+}
+
+/// A blob operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    /// The key is not acceptable (empty, `..`, absolute).
+    #[error("invalid blob key {0:?}")]
+    InvalidKey(String),
+    /// The backend failed.
+    #[error("blob store unavailable: {message}")]
+    Unavailable {
+        /// What failed.
+        message: String,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+/// Recordings, transcripts and other files, by `/`-separated key.
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    /// Stores (or replaces) a blob; readers never see a partial write.
+    async fn put(&self, key: &str, data: Vec<u8>, content_type: &str) -> Result<(), BlobError>;
+
+    /// Reads a blob.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError>;
+
+    /// Deletes a blob; false if there was none.
+    async fn delete(&self, key: &str) -> Result<bool, BlobError>;
+
+    /// Keys under a prefix, sorted.
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError>;
+
+    /// A URL that lets its holder read the blob for `ttl`.
+    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError>;
+}
+
+/// The time, as the outside world gives it. State machines never read a
+/// clock; the use cases ask this port and pass `now` in.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}

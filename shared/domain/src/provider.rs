@@ -1,0 +1,257 @@
+//! The telephony provider port and its provider-neutral request and response
+//! types. Adapters: Twilio (and the simulated carrier, which speaks Twilio's
+//! wire format), SansPBX.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    AmdMode, AnsweredBy, CallEvent, CallEventKind, CallId, CampaignId, E164, Money,
+    ProviderCallSid, ProviderId, Timestamp,
+};
+
+/// An HTTP request as a webhook handler sees it, whatever the host (axum
+/// locally, API Gateway in AWS). The URL is the *public* one the provider
+/// used, rebuilt from the configured public base URL, because signatures are
+/// computed over it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebhookRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The full public URL, query included.
+    pub public_url: String,
+    /// Header names in lower case, with their values.
+    pub headers: Vec<(String, String)>,
+    /// The raw body (already base64-decoded when the host encoded it).
+    pub body: Vec<u8>,
+}
+
+impl WebhookRequest {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of query parameter `name` in the public URL.
+    pub fn query_param(&self, name: &str) -> Option<String> {
+        let query = self.public_url.split_once('?')?.1;
+        let query = query.split('#').next().unwrap_or(query);
+        query.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (k == name).then(|| percent_decode(v))
+        })
+    }
+}
+
+/// Decodes `%XX` and `+` in a query component; invalid escapes stay as they are.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let escaped = bytes
+                    .get(i + 1..i + 3)
+                    .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                    .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+                if let Some(b) = escaped {
+                    out.push(b);
+                    i += 3;
+                    continue;
+                }
+                out.push(b'%');
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A webhook could not be accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    /// The signature is missing or wrong: answer 403 and change nothing.
+    #[error("webhook signature missing or invalid")]
+    Forbidden,
+    /// The request is malformed: answer 400 with the reason.
+    #[error("bad webhook request: {0}")]
+    BadRequest(String),
+}
+
+/// Everything needed to place one outbound call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceCall {
+    /// voxdial's id of the attempt.
+    pub call_id: CallId,
+    /// The campaign (carried in callback URLs for correlation).
+    pub campaign_id: CampaignId,
+    /// The callee.
+    pub to: E164,
+    /// The caller ID to present.
+    pub from: E164,
+    /// Where the provider asks what to do when the call is answered.
+    pub answer_url: String,
+    /// Where the provider posts status events.
+    pub status_url: String,
+    /// Where the provider posts recording events, when recording.
+    pub recording_status_url: Option<String>,
+    /// Answering-machine detection.
+    pub amd: AmdMode,
+    /// Where async machine-detection verdicts go.
+    pub amd_status_url: Option<String>,
+    /// Record the call (both channels).
+    pub record: bool,
+    /// Seconds to ring.
+    pub ring_timeout_secs: u32,
+    /// Longest call in seconds.
+    pub time_limit_secs: u32,
+}
+
+/// The provider accepted a call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedCall {
+    /// The provider's id of the call.
+    pub sid: ProviderCallSid,
+}
+
+/// A call as the provider reports it when asked (for reconciliation).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderCall {
+    /// The provider's id of the call.
+    pub sid: ProviderCallSid,
+    /// Its status, in event terms.
+    pub status: CallEventKind,
+    /// Talk time in seconds, once ended.
+    pub duration_secs: Option<u32>,
+    /// The machine-detection verdict.
+    pub answered_by: Option<AnsweredBy>,
+    /// The price, once known.
+    pub price: Option<Money>,
+    /// When it ended.
+    pub ended_at: Option<Timestamp>,
+}
+
+/// Where to transfer a live call.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum TransferTarget {
+    /// Cold: connect the caller straight to this number.
+    Cold {
+        /// The human agent's number.
+        to: E164,
+        /// Caller ID for the new leg.
+        caller_id: E164,
+    },
+    /// Warm: move the caller into a conference, dial the human into it.
+    Warm {
+        /// The conference name.
+        conference: String,
+        /// The human agent's number.
+        to: E164,
+        /// Caller ID for the agent leg.
+        caller_id: E164,
+    },
+}
+
+/// A provider call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// Too many requests: back off and retry the same provider.
+    #[error("rate limited by the provider")]
+    RateLimited {
+        /// How long the provider asked to wait, when it said.
+        retry_after: Option<Duration>,
+    },
+    /// A server error or timeout: retry, then fall over to another provider.
+    #[error("provider unavailable: {message}")]
+    Transient {
+        /// What went wrong.
+        message: String,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// The provider refused the request for good (invalid number, no
+    /// permission): fail the attempt, no fallback.
+    #[error("provider refused the call: {code}: {message}")]
+    Permanent {
+        /// The provider's error code (Twilio `21211`, HTTP status otherwise).
+        code: String,
+        /// The provider's message.
+        message: String,
+    },
+    /// The provider does not know this call.
+    #[error("call not found at the provider")]
+    NotFound,
+}
+
+impl ProviderError {
+    /// Whether another provider might succeed where this one failed.
+    pub fn allows_fallback(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::Transient { .. } | ProviderError::RateLimited { .. }
+        )
+    }
+}
+
+/// A telephony provider account.
+#[async_trait]
+pub trait TelephonyProvider: Send + Sync {
+    /// The configured id of this provider account.
+    fn id(&self) -> &ProviderId;
+
+    /// Places an outbound call.
+    async fn place_call(&self, request: &PlaceCall) -> Result<PlacedCall, ProviderError>;
+
+    /// Hangs up a live call (cancels it if it has not been answered).
+    async fn hangup(&self, sid: &ProviderCallSid) -> Result<(), ProviderError>;
+
+    /// Fetches the provider's view of a call.
+    async fn fetch_call(&self, sid: &ProviderCallSid) -> Result<ProviderCall, ProviderError>;
+
+    /// Looks for the call of attempt `call_id` placed to `to` since `since`,
+    /// when voxdial crashed before learning the provider's id.
+    async fn find_call(
+        &self,
+        call_id: &CallId,
+        to: &E164,
+        since: Timestamp,
+    ) -> Result<Option<ProviderCall>, ProviderError>;
+
+    /// Transfers a live call.
+    async fn transfer(
+        &self,
+        sid: &ProviderCallSid,
+        target: &TransferTarget,
+    ) -> Result<(), ProviderError>;
+
+    /// Verifies and parses a status webhook into an event.
+    fn parse_status_webhook(&self, request: &WebhookRequest) -> Result<CallEvent, WebhookError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_params_are_decoded() {
+        let req = WebhookRequest {
+            public_url: "https://x.test/cb?call_id=L1.2&name=a%20b+c&bad=%zz&cut=%4".into(),
+            ..Default::default()
+        };
+        assert_eq!(req.query_param("call_id").as_deref(), Some("L1.2"));
+        assert_eq!(req.query_param("name").as_deref(), Some("a b c"));
+        assert_eq!(req.query_param("bad").as_deref(), Some("%zz"));
+        assert_eq!(req.query_param("cut").as_deref(), Some("%4"));
+        assert_eq!(req.query_param("missing"), None);
+    }
+}

@@ -1,0 +1,1 @@
+//! End-to-end tests of voxdial live in `tests/`; this library only hosts shared helpers.
