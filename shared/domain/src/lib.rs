@@ -55,8 +55,8 @@ pub use ports::{
     QueueError, Receipt, Store, StoreError,
 };
 pub use provider::{
-    PlaceCall, PlacedCall, ProviderCall, ProviderError, TelephonyProvider, TransferTarget,
-    WebhookError, WebhookRequest,
+    AnswerInstruction, AnswerRequest, PlaceCall, PlacedCall, ProviderCall, ProviderError,
+    TelephonyProvider, TransferTarget, WebhookError, WebhookRequest, WebhookResponse,
 };
 pub use retry::{RetryDecision, RetryPolicy};
 pub use screening::{CallingHours, CallingWindow, ComplianceRecord, DncHit, ScreenDecision};

@@ -86,6 +86,78 @@ pub enum WebhookError {
     BadRequest(String),
 }
 
+/// An HTTP response a webhook handler returns, whatever the host.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WebhookResponse {
+    /// HTTP status code.
+    pub status: u16,
+    /// The `Content-Type` header.
+    pub content_type: String,
+    /// The body.
+    pub body: Vec<u8>,
+}
+
+impl WebhookResponse {
+    /// A plain-text response.
+    pub fn text(status: u16, body: impl Into<String>) -> WebhookResponse {
+        WebhookResponse {
+            status,
+            content_type: "text/plain; charset=utf-8".into(),
+            body: body.into().into_bytes(),
+        }
+    }
+
+    /// The response for a webhook error: 403 or 400 with the reason.
+    pub fn from_error(error: &WebhookError) -> WebhookResponse {
+        match error {
+            WebhookError::Forbidden => {
+                WebhookResponse::text(403, "forbidden: bad or missing signature")
+            }
+            WebhookError::BadRequest(reason) => WebhookResponse::text(400, reason.clone()),
+        }
+    }
+}
+
+/// The provider asks what to do with a call that was just answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnswerRequest {
+    /// voxdial's id of the attempt, carried in the answer URL.
+    pub call_id: CallId,
+    /// The provider's id of the call.
+    pub provider_sid: Option<ProviderCallSid>,
+    /// The machine-detection verdict, when detection ran synchronously.
+    pub answered_by: Option<AnsweredBy>,
+}
+
+/// What an answered call does next, in provider-neutral terms; each provider
+/// renders it in its own format (TwiML for Twilio).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnswerInstruction {
+    /// Connect the call's audio to the media bridge over a WebSocket.
+    ConnectMedia {
+        /// The bridge's `wss://` URL (no query string).
+        url: String,
+        /// Parameters handed to the bridge in the stream's start message.
+        parameters: Vec<(String, String)>,
+    },
+    /// Leave a voicemail: optionally wait for the beep, play, hang up.
+    Voicemail {
+        /// Wait for the end of the greeting (the beep) before playing.
+        wait_for_beep: bool,
+        /// A URL of the recorded message, when there is one.
+        audio_url: Option<String>,
+        /// The message as text (spoken by the provider when there is no audio).
+        text: String,
+    },
+    /// Speak a line, then keep the line open (used when no media bridge runs).
+    Say {
+        /// What to say.
+        text: String,
+    },
+    /// Hang up at once.
+    Hangup,
+}
+
 /// Everything needed to place one outbound call.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlaceCall {
@@ -234,8 +306,16 @@ pub trait TelephonyProvider: Send + Sync {
         target: &TransferTarget,
     ) -> Result<(), ProviderError>;
 
-    /// Verifies and parses a status webhook into an event.
+    /// Verifies and parses a status webhook (including asynchronous
+    /// machine-detection callbacks) into an event.
     fn parse_status_webhook(&self, request: &WebhookRequest) -> Result<CallEvent, WebhookError>;
+
+    /// Verifies and parses the answer webhook.
+    fn parse_answer_webhook(&self, request: &WebhookRequest)
+    -> Result<AnswerRequest, WebhookError>;
+
+    /// Renders an answer instruction in the provider's format.
+    fn render_answer(&self, instruction: &AnswerInstruction) -> WebhookResponse;
 }
 
 #[cfg(test)]
