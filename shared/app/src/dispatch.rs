@@ -1,0 +1,333 @@
+//! Dispatching one lead: screen, route, create the attempt, place the call.
+//!
+//! Safe under at-least-once delivery: a message only acts while its lead
+//! still holds the slot for that attempt, and the attempt record is created
+//! with "put if absent" on a deterministic id before any provider is asked,
+//! so a redelivered or duplicated message never dials twice.
+
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use rand::RngExt;
+use tracing::{debug, info, warn};
+use voxdial_domain::{
+    CallAttempt, CallOutcome, CallState, Campaign, CampaignStatus, ComplianceRecord, CreateCall,
+    DispatchMessage, Lead, LeadOutcome, LeadRelease, LeadState, PendingReason, PlaceCall,
+    ProviderError, ProviderId, ScreenDecision, ScreenReason, StoreError, Timestamp,
+};
+
+use crate::router::{RoutePlan, SetupResult};
+use crate::{AppError, Engine};
+
+/// What dispatching a message did.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DispatchOutcome {
+    /// A provider accepted the call.
+    Placed {
+        /// The provider that took it.
+        provider: ProviderId,
+    },
+    /// Every provider failed or refused; the attempt ended as failed.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// Screening ruled the lead out for good.
+    ScreenedOut(ScreenReason),
+    /// Outside the calling window: the lead waits until then.
+    Rescheduled(Timestamp),
+    /// The campaign is paused or canceled: the slot was given back.
+    Returned,
+    /// Nothing to do (duplicate or stale message).
+    Skipped(&'static str),
+    /// Every provider is at its rate limit: deliver the message again later.
+    RetryAfter(Duration),
+}
+
+impl Engine {
+    /// Handles one dispatch message.
+    pub async fn dispatch(&self, message: &DispatchMessage) -> Result<DispatchOutcome, AppError> {
+        let now = self.clock.now();
+        let Some(lead) = self.store.lead(&message.lead_id).await? else {
+            return Ok(DispatchOutcome::Skipped("unknown lead"));
+        };
+        if lead.state.active_attempt() != Some(message.attempt) {
+            return Ok(DispatchOutcome::Skipped(
+                "the lead no longer holds this slot",
+            ));
+        }
+        if self.store.call(&message.call_id()).await?.is_some() {
+            return Ok(DispatchOutcome::Skipped("the attempt exists already"));
+        }
+        let campaign = self.campaign(&message.campaign_id).await?;
+        if !campaign.is_dialling() {
+            let next = if campaign.status == CampaignStatus::Paused {
+                LeadState::Pending {
+                    due_at: now,
+                    reason: PendingReason::Returned,
+                }
+            } else {
+                LeadState::Final {
+                    outcome: LeadOutcome::Canceled,
+                    at: now,
+                }
+            };
+            self.release_undialled(&lead, message.attempt, next, now)
+                .await?;
+            return Ok(DispatchOutcome::Returned);
+        }
+        let dnc = self.store.dnc_hit(&campaign.id, &lead.phone).await?;
+        match voxdial_domain::screening::screen(&lead, &campaign, message.attempt, dnc, now) {
+            ScreenDecision::Reject(reason) => {
+                info!(lead_id = %lead.id, reason = reason.label(), "lead screened out");
+                let next = LeadState::Final {
+                    outcome: LeadOutcome::ScreenedOut {
+                        reason: reason.clone(),
+                    },
+                    at: now,
+                };
+                self.release_undialled(&lead, message.attempt, next, now)
+                    .await?;
+                Ok(DispatchOutcome::ScreenedOut(reason))
+            }
+            ScreenDecision::Reschedule { at } => {
+                debug!(lead_id = %lead.id, %at, "outside the calling window; rescheduled");
+                let next = LeadState::Pending {
+                    due_at: at,
+                    reason: PendingReason::CallingWindow,
+                };
+                self.release_undialled(&lead, message.attempt, next, now)
+                    .await?;
+                Ok(DispatchOutcome::Rescheduled(at))
+            }
+            ScreenDecision::Allow(record) => {
+                self.place(&lead, &campaign, message.attempt, record).await
+            }
+        }
+    }
+
+    /// Gives a slot back without a call, then lets another lead have it.
+    async fn release_undialled(
+        &self,
+        lead: &Lead,
+        attempt: u32,
+        next: LeadState,
+        now: Timestamp,
+    ) -> Result<(), AppError> {
+        let release = LeadRelease {
+            lead_id: lead.id.clone(),
+            attempt,
+            next,
+            dialed: false,
+            outcome: None,
+            at: now,
+        };
+        if self.store.release(&release).await? {
+            self.fill_slots(&lead.campaign_id).await?;
+            self.complete_if_done(&lead.campaign_id).await?;
+        }
+        Ok(())
+    }
+
+    async fn place(
+        &self,
+        lead: &Lead,
+        campaign: &Campaign,
+        attempt: u32,
+        record: ComplianceRecord,
+    ) -> Result<DispatchOutcome, AppError> {
+        let now = self.clock.now();
+        let (steps, no_route) = match self.router.plan(
+            &lead.phone,
+            &campaign.settings.provider_strategy,
+            campaign.settings.caller_id.as_ref(),
+            now,
+        ) {
+            RoutePlan::Chain(steps) => (steps, None),
+            RoutePlan::NotBefore(at) => {
+                let wait = (at - now)
+                    .to_std()
+                    .unwrap_or_default()
+                    .max(Duration::from_millis(50));
+                return Ok(DispatchOutcome::RetryAfter(wait));
+            }
+            RoutePlan::NoRoute(reason) => (Vec::new(), Some(reason)),
+        };
+        let call = CallAttempt::new(
+            campaign.id.clone(),
+            lead.id.clone(),
+            attempt,
+            lead.phone.clone(),
+            record,
+            now,
+        );
+        if let CreateCall::Exists(_) = self.store.create_call(&call).await? {
+            return Ok(DispatchOutcome::Skipped("the attempt exists already"));
+        }
+        if let Some(reason) = no_route {
+            return self.fail_setup(call, campaign, reason, false).await;
+        }
+        let settings = &campaign.settings;
+        let lease = i64::from(
+            settings.ring_timeout_secs
+                + settings.max_call_secs
+                + self.config.call_lease_margin_secs,
+        );
+        self.store
+            .extend_lease(&lead.id, attempt, now + Span::seconds(lease))
+            .await?;
+
+        let mut errors = Vec::new();
+        for step in &steps {
+            let Some(provider) = self.providers.get(&step.provider) else {
+                errors.push(format!("{}: not configured", step.provider));
+                continue;
+            };
+            let request = PlaceCall {
+                call_id: call.id.clone(),
+                campaign_id: campaign.id.clone(),
+                to: lead.phone.clone(),
+                from: step.caller_id.clone(),
+                answer_url: self.webhook_url(&step.provider, "answer", &campaign.id, &call.id),
+                status_url: self.webhook_url(&step.provider, "status", &campaign.id, &call.id),
+                recording_status_url: (settings.recording != voxdial_domain::RecordingPolicy::Off)
+                    .then(|| self.webhook_url(&step.provider, "recording", &campaign.id, &call.id)),
+                amd: settings.amd,
+                amd_status_url: Some(self.webhook_url(
+                    &step.provider,
+                    "status",
+                    &campaign.id,
+                    &call.id,
+                )),
+                record: settings.recording == voxdial_domain::RecordingPolicy::All,
+                ring_timeout_secs: settings.ring_timeout_secs,
+                time_limit_secs: settings.max_call_secs,
+            };
+            match self
+                .place_with_backoff(provider.as_ref(), &request, step)
+                .await
+            {
+                Ok(placed) => {
+                    self.router.record_setup(
+                        &step.provider,
+                        &lead.phone,
+                        SetupResult::Accepted,
+                        self.clock.now(),
+                    );
+                    self.note_placed(&call, step, placed.sid).await?;
+                    info!(call_id = %call.id, provider = %step.provider, to = %lead.phone, "call placed");
+                    return Ok(DispatchOutcome::Placed {
+                        provider: step.provider.clone(),
+                    });
+                }
+                Err(error) => {
+                    let transient = error.allows_fallback();
+                    self.router.record_setup(
+                        &step.provider,
+                        &lead.phone,
+                        SetupResult::Failed { transient },
+                        self.clock.now(),
+                    );
+                    warn!(call_id = %call.id, provider = %step.provider, %error, "call setup failed");
+                    errors.push(format!("{}: {error}", step.provider));
+                    if !transient {
+                        return self
+                            .fail_setup(call, campaign, errors.join("; "), false)
+                            .await;
+                    }
+                }
+            }
+        }
+        if errors.is_empty() {
+            errors.push("no telephony provider can call this destination".into());
+        }
+        self.fail_setup(call, campaign, errors.join("; "), true)
+            .await
+    }
+
+    /// Asks one provider, backing off on rate limits and transient errors.
+    async fn place_with_backoff(
+        &self,
+        provider: &dyn voxdial_domain::TelephonyProvider,
+        request: &PlaceCall,
+        step: &crate::router::RouteStep,
+    ) -> Result<voxdial_domain::PlacedCall, ProviderError> {
+        let mut delay = self.config.backoff_base;
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            self.router.reserve(step, self.clock.now());
+            match provider.place_call(request).await {
+                Ok(placed) => return Ok(placed),
+                Err(error) if error.allows_fallback() && tries < self.config.tries_per_provider => {
+                    let wait = match &error {
+                        ProviderError::RateLimited {
+                            retry_after: Some(after),
+                        } => (*after).max(delay),
+                        _ => delay,
+                    };
+                    let jitter = rand::rng().random_range(0.5..1.5);
+                    tokio::time::sleep(wait.mul_f64(jitter)).await;
+                    delay = delay.saturating_mul(2);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    /// Records the provider's acceptance on the attempt, merging with any
+    /// status callback that got there first.
+    async fn note_placed(
+        &self,
+        call: &CallAttempt,
+        step: &crate::router::RouteStep,
+        sid: voxdial_domain::ProviderCallSid,
+    ) -> Result<(), AppError> {
+        for _ in 0..crate::engine::CONFLICT_RETRIES {
+            let Some(mut current) = self.store.call(&call.id).await? else {
+                return Err(AppError::NotFound(format!("call {}", call.id)));
+            };
+            if current.state.is_terminal() {
+                return Ok(());
+            }
+            let before = current.clone();
+            current
+                .provider
+                .get_or_insert_with(|| step.provider.clone());
+            current.from.get_or_insert_with(|| step.caller_id.clone());
+            current.provider_sid.get_or_insert(sid.clone());
+            if current.state == CallState::Pending {
+                current.state = CallState::Dialing;
+            }
+            if current == before {
+                return Ok(());
+            }
+            match self.store.update_call(&current).await {
+                Ok(_) => return Ok(()),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(format!(
+            "call {} kept changing",
+            call.id
+        )))
+    }
+
+    /// Ends an attempt that no provider accepted.
+    async fn fail_setup(
+        &self,
+        mut call: CallAttempt,
+        campaign: &Campaign,
+        reason: String,
+        retryable: bool,
+    ) -> Result<DispatchOutcome, AppError> {
+        call.fail(reason.clone(), self.clock.now());
+        let outcome = CallOutcome::Failed {
+            reason: reason.clone(),
+            retryable,
+        };
+        self.finish(call, campaign, outcome).await?;
+        Ok(DispatchOutcome::Failed { reason })
+    }
+}

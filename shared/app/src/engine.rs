@@ -1,0 +1,375 @@
+//! The engine: the ports wired together, and the campaign use cases.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Duration as Span;
+use serde::Serialize;
+use tracing::{info, warn};
+use voxdial_domain::{
+    Campaign, CampaignAction, CampaignId, CampaignProgress, CampaignSettings, Clock,
+    DispatchMessage, DispatchQueue, DncScope, E164, ImportCounts, LeadId, NewLead, Store,
+    StoreError,
+};
+
+use crate::AppError;
+use crate::csv_import::{ParsedLeads, RowError, parse_leads_csv};
+use crate::router::{Providers, Router};
+
+/// Settings of the engine itself (not of a campaign).
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// The public base URL providers reach the webhooks at, e.g.
+    /// `https://abc.execute-api.ap-south-1.amazonaws.com` or `http://127.0.0.1:8080`.
+    pub public_base_url: String,
+    /// The media bridge's `wss://` URL, when one runs.
+    pub media_url: Option<String>,
+    /// How long a claimed lead may wait in the dispatch queue before the
+    /// sweeper dispatches it again (simulated seconds when the clock is scaled).
+    pub dispatch_lease_secs: u32,
+    /// Added to ring time and the longest call to make a live call's lease.
+    pub call_lease_margin_secs: u32,
+    /// Tries per provider on rate limits and transient errors before falling over.
+    pub tries_per_provider: u32,
+    /// The first backoff after a rate limit or transient error (real time; doubles, with jitter).
+    pub backoff_base: Duration,
+    /// The voicemail message when the campaign has none of its own.
+    pub voicemail_text: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            public_base_url: "http://127.0.0.1:8080".into(),
+            media_url: None,
+            dispatch_lease_secs: 300,
+            call_lease_margin_secs: 120,
+            tries_per_provider: 3,
+            backoff_base: Duration::from_millis(100),
+            voicemail_text: "Hello, this is an automated call from voxdial. We will try you again later. Goodbye.".into(),
+        }
+    }
+}
+
+/// The ports every use case works on.
+#[derive(Clone)]
+pub struct Engine {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) queue: Arc<dyn DispatchQueue>,
+    pub(crate) providers: Providers,
+    pub(crate) router: Arc<dyn Router>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: EngineConfig,
+}
+
+/// A campaign with its counts.
+#[derive(Clone, Debug, Serialize)]
+pub struct CampaignView {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// Its lead and call counts.
+    pub progress: CampaignProgress,
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportReport {
+    /// Data rows in the file.
+    pub rows: u64,
+    /// New leads stored.
+    pub inserted: u64,
+    /// Rows whose number the campaign already had, or that repeated an
+    /// earlier row of the file.
+    pub merged: u64,
+    /// The rows refused, with line numbers and reasons.
+    pub rejected: Vec<RowError>,
+}
+
+/// How many times a conditional update is retried after a conflict.
+pub(crate) const CONFLICT_RETRIES: usize = 8;
+
+impl Engine {
+    /// Wires the ports together.
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn DispatchQueue>,
+        providers: Providers,
+        router: Arc<dyn Router>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Engine {
+        Engine {
+            store,
+            queue,
+            providers,
+            router,
+            clock,
+            config,
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Creates a draft campaign.
+    pub async fn create_campaign(&self, settings: CampaignSettings) -> Result<Campaign, AppError> {
+        let id = CampaignId::parse(new_id("cmp")).map_err(|e| AppError::Invalid(e.to_string()))?;
+        let campaign = Campaign::new(id, settings, self.clock.now())?;
+        self.store.insert_campaign(&campaign).await?;
+        info!(campaign_id = %campaign.id, name = %campaign.settings.name, "campaign created");
+        Ok(campaign)
+    }
+
+    /// Reads a campaign, or `NotFound`.
+    pub async fn campaign(&self, id: &CampaignId) -> Result<Campaign, AppError> {
+        self.store
+            .campaign(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("campaign {id}")))
+    }
+
+    /// Every campaign, newest first.
+    pub async fn campaigns(&self) -> Result<Vec<Campaign>, AppError> {
+        Ok(self.store.campaigns().await?)
+    }
+
+    /// A page of a campaign's leads in id order.
+    pub async fn leads_page(
+        &self,
+        id: &CampaignId,
+        after: Option<&LeadId>,
+        limit: usize,
+    ) -> Result<Vec<voxdial_domain::Lead>, AppError> {
+        self.campaign(id).await?;
+        Ok(self.store.leads(id, after, limit).await?)
+    }
+
+    /// A page of a campaign's calls, newest first.
+    pub async fn calls_page(
+        &self,
+        id: &CampaignId,
+        before: Option<&voxdial_domain::CallId>,
+        limit: usize,
+    ) -> Result<Vec<voxdial_domain::CallAttempt>, AppError> {
+        self.campaign(id).await?;
+        Ok(self.store.calls(id, before, limit).await?)
+    }
+
+    /// A campaign and its counts.
+    pub async fn campaign_view(&self, id: &CampaignId) -> Result<CampaignView, AppError> {
+        let campaign = self.campaign(id).await?;
+        let progress = self.store.progress(id).await?;
+        Ok(CampaignView { campaign, progress })
+    }
+
+    /// Imports leads from a CSV file: bad rows are reported, good rows stored
+    /// in one atomic write. A running campaign starts calling them at once.
+    pub async fn import_csv(
+        &self,
+        id: &CampaignId,
+        csv: &[u8],
+        default_region: Option<&str>,
+    ) -> Result<ImportReport, AppError> {
+        let ParsedLeads {
+            leads,
+            rows,
+            duplicates_in_file,
+            errors,
+        } = parse_leads_csv(csv, default_region).map_err(|e| AppError::Invalid(e.to_string()))?;
+        let counts = self.import_leads(id, leads).await?;
+        Ok(ImportReport {
+            rows,
+            inserted: counts.inserted,
+            merged: counts.merged + duplicates_in_file,
+            rejected: errors,
+        })
+    }
+
+    /// Adds leads to a campaign that is not finished.
+    pub async fn import_leads(
+        &self,
+        id: &CampaignId,
+        leads: Vec<NewLead>,
+    ) -> Result<ImportCounts, AppError> {
+        let campaign = self.campaign(id).await?;
+        if campaign.status.is_finished() {
+            return Err(AppError::Conflict(format!(
+                "campaign {id} is {}: it takes no new leads",
+                campaign.status.label()
+            )));
+        }
+        let now = self.clock.now();
+        let leads = leads
+            .into_iter()
+            .map(|lead| {
+                let lead_id = LeadId::parse(new_id("ld")).expect("generated ids are valid");
+                lead.into_lead(lead_id, id.clone(), now)
+            })
+            .collect();
+        let counts = self.store.import_leads(id, leads).await?;
+        info!(campaign_id = %id, inserted = counts.inserted, merged = counts.merged, "leads imported");
+        if campaign.is_dialling() {
+            self.fill_slots(id).await?;
+        }
+        Ok(counts)
+    }
+
+    /// Applies an operator action (start, pause, resume, cancel).
+    pub async fn act(&self, id: &CampaignId, action: CampaignAction) -> Result<Campaign, AppError> {
+        let now = self.clock.now();
+        let campaign = self
+            .modify_campaign(id, |c| Ok(c.apply(action, now)?))
+            .await?;
+        info!(campaign_id = %id, ?action, status = campaign.status.label(), "campaign action");
+        match action {
+            CampaignAction::Start | CampaignAction::Resume => {
+                self.fill_slots(id).await?;
+            }
+            CampaignAction::Cancel => {
+                let canceled = self.store.cancel_pending(id, now).await?;
+                info!(campaign_id = %id, canceled, "pending leads canceled");
+            }
+            CampaignAction::Pause => {}
+        }
+        self.complete_if_done(id).await?;
+        self.campaign(id).await
+    }
+
+    /// Changes the concurrency cap; a raised cap fills the new slots at once.
+    pub async fn set_max_concurrency(
+        &self,
+        id: &CampaignId,
+        max: u32,
+    ) -> Result<Campaign, AppError> {
+        let campaign = self
+            .modify_campaign(id, |c| Ok(c.set_max_concurrency(max)?))
+            .await?;
+        self.fill_slots(id).await?;
+        Ok(campaign)
+    }
+
+    /// Adds numbers to a do-not-call list.
+    pub async fn add_dnc(&self, scope: &DncScope, numbers: &[E164]) -> Result<u64, AppError> {
+        Ok(self.store.add_dnc(scope, numbers, self.clock.now()).await?)
+    }
+
+    /// Claims the campaign's free slots for due leads and queues their
+    /// dispatch. Returns how many were queued.
+    pub async fn fill_slots(&self, id: &CampaignId) -> Result<usize, AppError> {
+        let Some(campaign) = self.store.campaign(id).await? else {
+            return Ok(0);
+        };
+        if !campaign.is_dialling() {
+            return Ok(0);
+        }
+        let now = self.clock.now();
+        let lease_until = now + Span::seconds(i64::from(self.config.dispatch_lease_secs));
+        let max = campaign.settings.max_concurrency;
+        let claimed = self
+            .store
+            .claim_due(id, max, now, lease_until, max as usize)
+            .await?;
+        if claimed.is_empty() {
+            return Ok(0);
+        }
+        let messages: Vec<DispatchMessage> = claimed
+            .iter()
+            .filter_map(|lead| {
+                Some(DispatchMessage {
+                    campaign_id: id.clone(),
+                    lead_id: lead.id.clone(),
+                    attempt: lead.state.active_attempt()?,
+                })
+            })
+            .collect();
+        // If this send fails the leads keep their slots until their lease
+        // ends; the sweeper then queues them again. Nothing is lost.
+        if let Err(e) = self.queue.send(&messages, Duration::ZERO).await {
+            warn!(campaign_id = %id, error = %e, "dispatch queue send failed; the sweeper will retry");
+            return Err(e.into());
+        }
+        Ok(messages.len())
+    }
+
+    /// Marks the campaign completed when no lead is open any more.
+    pub async fn complete_if_done(&self, id: &CampaignId) -> Result<bool, AppError> {
+        let campaign = self.campaign(id).await?;
+        if !matches!(
+            campaign.status,
+            voxdial_domain::CampaignStatus::Running | voxdial_domain::CampaignStatus::Paused
+        ) {
+            return Ok(false);
+        }
+        let progress = self.store.progress(id).await?;
+        if progress.open() > 0 {
+            return Ok(false);
+        }
+        let now = self.clock.now();
+        let done = self
+            .modify_campaign(id, |c| {
+                c.complete(now);
+                Ok(())
+            })
+            .await?;
+        let completed = done.status == voxdial_domain::CampaignStatus::Completed;
+        if completed {
+            info!(campaign_id = %id, total = progress.total, "campaign completed");
+        }
+        Ok(completed)
+    }
+
+    /// Reads, changes and writes a campaign, retrying on write conflicts.
+    pub(crate) async fn modify_campaign(
+        &self,
+        id: &CampaignId,
+        mut change: impl FnMut(&mut Campaign) -> Result<(), AppError>,
+    ) -> Result<Campaign, AppError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let mut campaign = self.campaign(id).await?;
+            let before = campaign.clone();
+            change(&mut campaign)?;
+            if campaign == before {
+                return Ok(campaign);
+            }
+            match self.store.update_campaign(&campaign).await {
+                Ok(updated) => return Ok(updated),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(format!(
+            "campaign {id} kept changing; try again"
+        )))
+    }
+
+    /// The callback URL for `kind` (`status`, `answer`, `recording`) of a call.
+    pub(crate) fn webhook_url(
+        &self,
+        provider: &voxdial_domain::ProviderId,
+        kind: &str,
+        campaign: &CampaignId,
+        call: &voxdial_domain::CallId,
+    ) -> String {
+        format!(
+            "{}/webhooks/{provider}/{kind}?campaign_id={campaign}&call_id={call}",
+            self.config.public_base_url.trim_end_matches('/')
+        )
+    }
+}
+
+/// A new random id with a readable prefix: `cmp_3f9a…` (32 hex digits).
+pub(crate) fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::new_v4().simple())
+}

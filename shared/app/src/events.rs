@@ -1,0 +1,284 @@
+//! Provider events: status callbacks, answer webhooks, dispositions, and
+//! finishing a call exactly once.
+
+use tracing::{debug, info, warn};
+use voxdial_domain::{
+    AnswerInstruction, Applied, CallAttempt, CallEvent, CallEventKind, CallId, CallOutcome,
+    Campaign, CampaignStatus, Disposition, DncScope, IgnoreReason, LeadOutcome, LeadRelease,
+    LeadState, PendingReason, ProviderId, RetryDecision, StoreError, VoicemailPolicy,
+    WebhookRequest, WebhookResponse,
+};
+
+use crate::engine::CONFLICT_RETRIES;
+use crate::router::CallEnd;
+use crate::{AppError, Engine};
+
+/// What applying an event did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// The call moved on.
+    Progressed,
+    /// The call ended; `released` tells whether this event released the slot.
+    Ended {
+        /// True for exactly one event per call.
+        released: bool,
+    },
+    /// Nothing changed.
+    Ignored(IgnoreReason),
+    /// No call has this id.
+    UnknownCall,
+}
+
+impl Engine {
+    /// Handles a provider's status webhook: checks the signature (403 and no
+    /// change if it is wrong), applies the event, and answers 200.
+    pub async fn handle_status_webhook(
+        &self,
+        provider_id: &ProviderId,
+        request: &WebhookRequest,
+    ) -> WebhookResponse {
+        let Some(provider) = self.providers.get(provider_id) else {
+            return WebhookResponse::text(404, format!("unknown provider {provider_id}"));
+        };
+        let event = match provider.parse_status_webhook(request) {
+            Ok(event) => event,
+            Err(error) => {
+                warn!(provider = %provider_id, %error, "status webhook refused");
+                return WebhookResponse::from_error(&error);
+            }
+        };
+        match self.apply_event(&event).await {
+            Ok(outcome) => {
+                debug!(provider = %provider_id, ?outcome, kind = ?event.kind, "status event");
+                WebhookResponse::text(200, "ok")
+            }
+            Err(error) => {
+                warn!(provider = %provider_id, %error, "status event not applied");
+                WebhookResponse::text(error.http_status(), error.to_string())
+            }
+        }
+    }
+
+    /// Applies a provider event to its call; on the first terminal event,
+    /// finishes the call (slot, retry, outcome) exactly once.
+    pub async fn apply_event(&self, event: &CallEvent) -> Result<EventOutcome, AppError> {
+        let call_id = event
+            .call_id
+            .clone()
+            .ok_or_else(|| AppError::Invalid("the event names no call_id".into()))?;
+        for _ in 0..CONFLICT_RETRIES {
+            let Some(mut call) = self.store.call(&call_id).await? else {
+                return Ok(EventOutcome::UnknownCall);
+            };
+            let now = self.clock.now();
+            let result = match call.apply(event, now) {
+                Applied::Ignored(reason) => return Ok(EventOutcome::Ignored(reason)),
+                Applied::Progressed => self
+                    .store
+                    .update_call(&call)
+                    .await
+                    .map(|_| EventOutcome::Progressed),
+                Applied::Terminal => {
+                    let campaign = self.campaign(&call.campaign_id).await?;
+                    let retryable =
+                        event.kind != CallEventKind::Failed || failure_is_retryable(event);
+                    let outcome = call
+                        .outcome(&campaign.settings.voicemail, retryable)
+                        .expect("a terminal call has an outcome");
+                    match self.finish(call, &campaign, outcome).await {
+                        Ok(released) => Ok(EventOutcome::Ended { released }),
+                        Err(AppError::Store(e)) => Err(e),
+                        Err(other) => return Err(other),
+                    }
+                }
+            };
+            match result {
+                Ok(outcome) => return Ok(outcome),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(format!("call {call_id} kept changing")))
+    }
+
+    /// Stores a terminal call and releases its lead's slot in one atomic
+    /// write, decides the retry, refills the slot, and completes the campaign
+    /// when it was the last open lead. Returns whether the slot was released
+    /// (true exactly once per call).
+    pub(crate) async fn finish(
+        &self,
+        mut call: CallAttempt,
+        campaign: &Campaign,
+        outcome: CallOutcome,
+    ) -> Result<bool, AppError> {
+        let now = self.clock.now();
+        let end = CallEnd {
+            answered: call.answered_at.is_some(),
+            duration_secs: call.duration_secs.unwrap_or(0),
+            reported_price: call.cost,
+        };
+        if let Some(provider) = &call.provider {
+            call.cost = self.router.cost(provider, &call.to, &end).or(call.cost);
+        }
+        let next = match campaign.settings.retry.decide(&outcome, call.attempt, now) {
+            RetryDecision::RetryAt(due_at) if campaign.status != CampaignStatus::Canceled => {
+                LeadState::Pending {
+                    due_at,
+                    reason: PendingReason::Retry,
+                }
+            }
+            _ => LeadState::Final {
+                outcome: LeadOutcome::Called {
+                    outcome: outcome.clone(),
+                },
+                at: now,
+            },
+        };
+        call.outcome = Some(outcome.clone());
+        let release = LeadRelease {
+            lead_id: call.lead_id.clone(),
+            attempt: call.attempt,
+            next,
+            dialed: true,
+            outcome: Some(outcome.clone()),
+            at: now,
+        };
+        let released = self.store.finish_call(&call, &release).await?;
+        if released {
+            if let Some(provider) = &call.provider {
+                self.router
+                    .record_call_end(provider, &call.to, call.from.as_ref(), &end, now);
+            }
+            info!(call_id = %call.id, outcome = outcome.label(), "call finished");
+            self.fill_slots(&call.campaign_id).await?;
+            self.complete_if_done(&call.campaign_id).await?;
+        }
+        Ok(released)
+    }
+
+    /// Handles a provider's answer webhook: what the answered call does next.
+    pub async fn handle_answer_webhook(
+        &self,
+        provider_id: &ProviderId,
+        request: &WebhookRequest,
+    ) -> WebhookResponse {
+        let Some(provider) = self.providers.get(provider_id) else {
+            return WebhookResponse::text(404, format!("unknown provider {provider_id}"));
+        };
+        let answer = match provider.parse_answer_webhook(request) {
+            Ok(answer) => answer,
+            Err(error) => return WebhookResponse::from_error(&error),
+        };
+        let instruction = match self.answer_instruction(provider_id, &answer).await {
+            Ok(instruction) => instruction,
+            Err(error) => {
+                warn!(call_id = %answer.call_id, %error, "answer webhook failed; hanging up");
+                AnswerInstruction::Hangup
+            }
+        };
+        provider.render_answer(&instruction)
+    }
+
+    async fn answer_instruction(
+        &self,
+        provider_id: &ProviderId,
+        answer: &voxdial_domain::AnswerRequest,
+    ) -> Result<AnswerInstruction, AppError> {
+        let Some(call) = self.store.call(&answer.call_id).await? else {
+            return Ok(AnswerInstruction::Hangup);
+        };
+        if let Some(verdict) = answer.answered_by {
+            let mut event = CallEvent::new(
+                provider_id.clone(),
+                Some(call.id.clone()),
+                CallEventKind::MachineDetection,
+            );
+            event.answered_by = Some(verdict);
+            event.provider_sid = answer.provider_sid.clone();
+            self.apply_event(&event).await?;
+        }
+        let campaign = self.campaign(&call.campaign_id).await?;
+        Ok(match answer.answered_by {
+            Some(verdict) if verdict.is_machine() => match campaign.settings.voicemail {
+                VoicemailPolicy::LeaveMessage => AnswerInstruction::Voicemail {
+                    wait_for_beep: verdict == voxdial_domain::AnsweredBy::MachineStart,
+                    audio_url: None,
+                    text: self.config.voicemail_text.clone(),
+                },
+                VoicemailPolicy::HangUp => AnswerInstruction::Hangup,
+            },
+            Some(voxdial_domain::AnsweredBy::Fax) => AnswerInstruction::Hangup,
+            _ => match &self.config.media_url {
+                Some(url) => AnswerInstruction::ConnectMedia {
+                    url: url.clone(),
+                    parameters: vec![
+                        ("call_id".into(), call.id.to_string()),
+                        ("campaign_id".into(), call.campaign_id.to_string()),
+                        ("agent_id".into(), campaign.settings.agent_id.to_string()),
+                    ],
+                },
+                None => AnswerInstruction::Say {
+                    text: "Hello, this is an automated assistant calling from voxdial.".into(),
+                },
+            },
+        })
+    }
+
+    /// Records the conversation's disposition on a live call. Opting out
+    /// puts the number on the global do-not-call list at once.
+    pub async fn record_disposition(
+        &self,
+        call_id: &CallId,
+        disposition: Disposition,
+    ) -> Result<CallAttempt, AppError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let mut call = self
+                .store
+                .call(call_id)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("call {call_id}")))?;
+            if call.state.is_terminal() {
+                return Err(AppError::Conflict(format!(
+                    "call {call_id} has already ended"
+                )));
+            }
+            if disposition == Disposition::OptedOut {
+                self.store
+                    .add_dnc(
+                        &DncScope::Global,
+                        std::slice::from_ref(&call.to),
+                        self.clock.now(),
+                    )
+                    .await?;
+                info!(call_id = %call_id, "caller opted out; number added to the do-not-call list");
+            }
+            if call.disposition == Some(disposition) {
+                return Ok(call);
+            }
+            call.disposition = Some(disposition);
+            match self.store.update_call(&call).await {
+                Ok(updated) => return Ok(updated),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(format!("call {call_id} kept changing")))
+    }
+
+    /// Reads a call, or `NotFound`.
+    pub async fn call(&self, id: &CallId) -> Result<CallAttempt, AppError> {
+        self.store
+            .call(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("call {id}")))
+    }
+}
+
+/// Whether a failed call may succeed on a later attempt: SIP 404/410/484/604
+/// (no such number) and 403/603 (refused) are final, the rest are not.
+fn failure_is_retryable(event: &CallEvent) -> bool {
+    !matches!(
+        event.sip_response_code,
+        Some(403 | 404 | 410 | 484 | 603 | 604)
+    )
+}

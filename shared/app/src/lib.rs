@@ -1,0 +1,42 @@
+//! voxdial's use cases, written once over the ports of `voxdial-domain`,
+//! so that the local runtime (axum, SQLite, an in-process queue) and the AWS
+//! Lambda functions (API Gateway, DynamoDB, SQS) run the same code.
+//!
+//! # Layout
+//!
+//! - [`engine`]: [`Engine`] (the ports wired together), campaigns, lead
+//!   import, slot filling and completion.
+//! - [`dispatch`]: dispatching one lead: screen, route, create the attempt,
+//!   place the call with backoff and fallback.
+//! - [`events`]: status callbacks, the answer webhook, dispositions, and
+//!   finishing a call exactly once.
+//! - [`sweeper`]: reconciling what events missed.
+//! - [`workers`]: the dispatcher and sweeper loops of the local runtime.
+//! - [`router`]: the routing port and a static router.
+//! - [`csv_import`]: reading leads from CSV.
+//! - [`clock`]: the system clock and a scaled clock for simulations.
+//!
+//! # Driving it
+//!
+//! Build an [`Engine`] from a store, a queue, the providers, a router and a
+//! clock. Call [`Engine::create_campaign`], [`Engine::import_csv`] and
+//! [`Engine::act`] from the API; feed every dispatch message to
+//! [`Engine::dispatch`] and every provider webhook to
+//! [`Engine::handle_status_webhook`] / [`Engine::handle_answer_webhook`];
+//! call [`Engine::sweep`] on a timer.
+
+pub mod clock;
+pub mod csv_import;
+pub mod dispatch;
+pub mod engine;
+mod error;
+pub mod events;
+pub mod router;
+pub mod sweeper;
+pub mod workers;
+
+pub use dispatch::DispatchOutcome;
+pub use engine::{CampaignView, Engine, EngineConfig, ImportReport};
+pub use error::AppError;
+pub use events::EventOutcome;
+pub use sweeper::SweepReport;

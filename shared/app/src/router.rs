@@ -1,0 +1,170 @@
+//! Choosing the provider (and caller ID) for a call: the port the dispatcher
+//! asks. [`StaticRouter`] tries providers in a fixed order; the routing
+//! engine (cost, quality, circuit breakers, CPS limits, DID pools) plugs in
+//! behind the same trait.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use voxdial_domain::{E164, Money, ProviderId, ProviderStrategy, TelephonyProvider, Timestamp};
+
+/// One provider to try, with the caller ID to present.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteStep {
+    /// The provider.
+    pub provider: ProviderId,
+    /// The caller ID.
+    pub caller_id: E164,
+}
+
+/// The routing decision for one call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoutePlan {
+    /// Try these in order until one accepts the call.
+    Chain(Vec<RouteStep>),
+    /// Every usable provider is at its calls-per-second limit: not before then.
+    NotBefore(Timestamp),
+    /// No provider can call this destination.
+    NoRoute(String),
+}
+
+/// How a call-setup request went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SetupResult {
+    /// The provider accepted the call.
+    Accepted,
+    /// The provider failed; `transient` when another try may work.
+    Failed {
+        /// Outage, timeout or rate limit (as opposed to a refusal).
+        transient: bool,
+    },
+}
+
+/// How a placed call ended, for routing statistics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallEnd {
+    /// Whether anyone (or anything) answered.
+    pub answered: bool,
+    /// Talk time in seconds.
+    pub duration_secs: u32,
+    /// The price the provider reported, when it did.
+    pub reported_price: Option<Money>,
+}
+
+/// Chooses providers and learns from results.
+pub trait Router: Send + Sync {
+    /// The providers to try for a call to `to`.
+    fn plan(
+        &self,
+        to: &E164,
+        strategy: &ProviderStrategy,
+        campaign_caller_id: Option<&E164>,
+        now: Timestamp,
+    ) -> RoutePlan;
+
+    /// Takes the rate-limit token for a step about to be sent.
+    fn reserve(&self, step: &RouteStep, now: Timestamp);
+
+    /// Records a setup result.
+    fn record_setup(&self, provider: &ProviderId, to: &E164, result: SetupResult, now: Timestamp);
+
+    /// What a call cost: the provider's reported price when given, else the
+    /// rate for the destination times the billed time. Pure.
+    fn cost(&self, provider: &ProviderId, to: &E164, end: &CallEnd) -> Option<Money>;
+
+    /// Records the end of a placed call (once per call).
+    fn record_call_end(
+        &self,
+        provider: &ProviderId,
+        to: &E164,
+        caller_id: Option<&E164>,
+        end: &CallEnd,
+        now: Timestamp,
+    );
+}
+
+/// Tries providers in a fixed order, each with its default caller ID (the
+/// campaign's caller ID wins when it has one).
+#[derive(Clone, Debug)]
+pub struct StaticRouter {
+    order: Vec<RouteStep>,
+}
+
+impl StaticRouter {
+    /// A router over `order`.
+    pub fn new(order: Vec<RouteStep>) -> StaticRouter {
+        StaticRouter { order }
+    }
+}
+
+impl Router for StaticRouter {
+    fn plan(
+        &self,
+        _to: &E164,
+        _strategy: &ProviderStrategy,
+        campaign_caller_id: Option<&E164>,
+        _now: Timestamp,
+    ) -> RoutePlan {
+        if self.order.is_empty() {
+            return RoutePlan::NoRoute("no telephony provider is configured".into());
+        }
+        RoutePlan::Chain(
+            self.order
+                .iter()
+                .map(|step| RouteStep {
+                    provider: step.provider.clone(),
+                    caller_id: campaign_caller_id
+                        .cloned()
+                        .unwrap_or_else(|| step.caller_id.clone()),
+                })
+                .collect(),
+        )
+    }
+
+    fn reserve(&self, _step: &RouteStep, _now: Timestamp) {}
+
+    fn record_setup(&self, _: &ProviderId, _: &E164, _: SetupResult, _: Timestamp) {}
+
+    fn cost(&self, _: &ProviderId, _: &E164, end: &CallEnd) -> Option<Money> {
+        end.reported_price
+    }
+
+    fn record_call_end(
+        &self,
+        _: &ProviderId,
+        _: &E164,
+        _: Option<&E164>,
+        _: &CallEnd,
+        _: Timestamp,
+    ) {
+    }
+}
+
+/// The configured provider accounts, by id.
+#[derive(Clone, Default)]
+pub struct Providers {
+    by_id: HashMap<ProviderId, Arc<dyn TelephonyProvider>>,
+}
+
+impl Providers {
+    /// An empty set.
+    pub fn new() -> Providers {
+        Providers::default()
+    }
+
+    /// Adds a provider under its own id.
+    pub fn with(mut self, provider: Arc<dyn TelephonyProvider>) -> Providers {
+        self.by_id.insert(provider.id().clone(), provider);
+        self
+    }
+
+    /// A provider by id.
+    pub fn get(&self, id: &ProviderId) -> Option<&Arc<dyn TelephonyProvider>> {
+        self.by_id.get(id)
+    }
+
+    /// Every provider.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<dyn TelephonyProvider>> {
+        self.by_id.values()
+    }
+}

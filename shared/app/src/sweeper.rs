@@ -1,0 +1,232 @@
+//! The sweeper: reconciles what events missed. Run it every minute (the
+//! local runtime runs it every second).
+//!
+//! - A lead whose slot lease ended without a call record lost its dispatch
+//!   message (a crash between claim and send): it is queued again.
+//! - A call whose lease ended without a terminal event lost its callbacks:
+//!   the provider is asked for the call's real status, and a terminal status
+//!   finishes the call as a callback would have. A call the provider never
+//!   heard of fails (a crash before the provider accepted it).
+//! - Every running campaign's free slots are filled (this fires due retries
+//!   and leads whose calling window opened), and finished campaigns complete.
+
+use chrono::Duration as Span;
+use serde::Serialize;
+use tracing::{info, warn};
+use voxdial_domain::{
+    CallAttempt, CallEvent, CallId, CampaignStatus, DispatchMessage, Lead, LeadOutcome,
+    LeadRelease, LeadState, PendingReason, ProviderCall, ProviderError,
+};
+
+use crate::{AppError, Engine};
+
+/// What one sweep did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SweepReport {
+    /// Leads whose lease had ended.
+    pub expired_leases: u64,
+    /// Dispatch messages queued again.
+    pub redispatched: u64,
+    /// Calls finished from the provider's status.
+    pub reconciled: u64,
+    /// Calls failed because no provider knew them.
+    pub failed_unknown: u64,
+    /// Live calls whose lease was extended (still in progress at the provider).
+    pub extended: u64,
+    /// Dispatch messages queued by slot filling.
+    pub filled: u64,
+    /// Campaigns completed.
+    pub completed: u64,
+}
+
+/// How many expired leases one sweep handles.
+const SWEEP_BATCH: usize = 500;
+
+impl Engine {
+    /// Runs one sweep.
+    pub async fn sweep(&self) -> Result<SweepReport, AppError> {
+        let mut report = SweepReport::default();
+        let now = self.clock.now();
+        for lead in self.store.expired_leases(now, SWEEP_BATCH).await? {
+            report.expired_leases += 1;
+            if let Err(error) = self.reclaim(&lead, &mut report).await {
+                warn!(lead_id = %lead.id, %error, "could not reclaim an expired lease; next sweep retries");
+            }
+        }
+        for campaign in self.store.campaigns().await? {
+            match campaign.status {
+                CampaignStatus::Running => {
+                    report.filled += self.fill_slots(&campaign.id).await? as u64;
+                    report.completed += u64::from(self.complete_if_done(&campaign.id).await?);
+                }
+                CampaignStatus::Paused => {
+                    report.completed += u64::from(self.complete_if_done(&campaign.id).await?);
+                }
+                _ => {}
+            }
+        }
+        if report != SweepReport::default() && report.expired_leases > 0 {
+            info!(?report, "sweep");
+        }
+        Ok(report)
+    }
+
+    async fn reclaim(&self, lead: &Lead, report: &mut SweepReport) -> Result<(), AppError> {
+        let Some(attempt) = lead.state.active_attempt() else {
+            return Ok(());
+        };
+        let now = self.clock.now();
+        let Some(call) = self
+            .store
+            .call(&CallId::for_attempt(&lead.id, attempt))
+            .await?
+        else {
+            let campaign = self.campaign(&lead.campaign_id).await?;
+            if campaign.is_dialling() {
+                let lease = now + Span::seconds(i64::from(self.config.dispatch_lease_secs));
+                if self.store.extend_lease(&lead.id, attempt, lease).await? {
+                    let message = DispatchMessage {
+                        campaign_id: lead.campaign_id.clone(),
+                        lead_id: lead.id.clone(),
+                        attempt,
+                    };
+                    self.queue
+                        .send(&[message], std::time::Duration::ZERO)
+                        .await?;
+                    report.redispatched += 1;
+                }
+            } else {
+                let next = if campaign.status == CampaignStatus::Paused {
+                    LeadState::Pending {
+                        due_at: now,
+                        reason: PendingReason::Returned,
+                    }
+                } else {
+                    LeadState::Final {
+                        outcome: LeadOutcome::Canceled,
+                        at: now,
+                    }
+                };
+                let release = LeadRelease {
+                    lead_id: lead.id.clone(),
+                    attempt,
+                    next,
+                    dialed: false,
+                    outcome: None,
+                    at: now,
+                };
+                self.store.release(&release).await?;
+            }
+            return Ok(());
+        };
+        if call.state.is_terminal() {
+            // finish_call releases atomically, so this only happens if the
+            // record was finished by an older version; release it now.
+            let campaign = self.campaign(&call.campaign_id).await?;
+            if let Some(outcome) = call.outcome.clone() {
+                self.finish_released_lead(&call, &campaign, outcome).await?;
+            }
+            return Ok(());
+        }
+        match self.provider_view(&call).await {
+            Ok(Some(view)) if view.status.is_terminal() => {
+                let event = event_from_view(&call, view);
+                self.apply_event(&event).await?;
+                report.reconciled += 1;
+            }
+            Ok(Some(view)) => {
+                let mut event = event_from_view(&call, view);
+                event.sequence = None;
+                self.apply_event(&event).await?;
+                let campaign = self.campaign(&call.campaign_id).await?;
+                let lease =
+                    i64::from(campaign.settings.max_call_secs + self.config.call_lease_margin_secs);
+                self.store
+                    .extend_lease(&lead.id, attempt, now + Span::seconds(lease))
+                    .await?;
+                report.extended += 1;
+            }
+            Ok(None) => {
+                let mut failed = call.clone();
+                failed.fail("no provider has a record of this call", now);
+                let campaign = self.campaign(&call.campaign_id).await?;
+                let outcome = failed
+                    .outcome(&campaign.settings.voicemail, true)
+                    .expect("a failed call has an outcome");
+                self.finish(failed, &campaign, outcome).await?;
+                report.failed_unknown += 1;
+            }
+            Err(error) => {
+                warn!(call_id = %call.id, %error, "provider status unavailable; will ask again");
+            }
+        }
+        Ok(())
+    }
+
+    /// The provider's view of a call: by its sid, or searched for when
+    /// voxdial never learnt the sid. `None` when no provider knows it.
+    async fn provider_view(
+        &self,
+        call: &CallAttempt,
+    ) -> Result<Option<ProviderCall>, ProviderError> {
+        if let (Some(sid), Some(provider)) = (
+            &call.provider_sid,
+            call.provider.as_ref().and_then(|p| self.providers.get(p)),
+        ) {
+            return match provider.fetch_call(sid).await {
+                Ok(view) => Ok(Some(view)),
+                Err(ProviderError::NotFound) => Ok(None),
+                Err(e) => Err(e),
+            };
+        }
+        for provider in self.providers.all() {
+            if let Some(view) = provider
+                .find_call(&call.id, &call.to, call.created_at)
+                .await?
+            {
+                return Ok(Some(view));
+            }
+        }
+        Ok(None)
+    }
+
+    async fn finish_released_lead(
+        &self,
+        call: &CallAttempt,
+        campaign: &voxdial_domain::Campaign,
+        outcome: voxdial_domain::CallOutcome,
+    ) -> Result<(), AppError> {
+        let now = self.clock.now();
+        let release = LeadRelease {
+            lead_id: call.lead_id.clone(),
+            attempt: call.attempt,
+            next: LeadState::Final {
+                outcome: LeadOutcome::Called {
+                    outcome: outcome.clone(),
+                },
+                at: now,
+            },
+            dialed: true,
+            outcome: Some(outcome),
+            at: now,
+        };
+        if self.store.release(&release).await? {
+            self.fill_slots(&campaign.id).await?;
+        }
+        Ok(())
+    }
+}
+
+fn event_from_view(call: &CallAttempt, view: ProviderCall) -> CallEvent {
+    let provider = call
+        .provider
+        .clone()
+        .unwrap_or_else(|| voxdial_domain::ProviderId::parse("unknown").expect("static id"));
+    let mut event = CallEvent::new(provider, Some(call.id.clone()), view.status);
+    event.provider_sid = Some(view.sid);
+    event.duration_secs = view.duration_secs;
+    event.answered_by = view.answered_by;
+    event.price = view.price;
+    event.timestamp = view.ended_at;
+    event
+}

@@ -1,0 +1,104 @@
+//! The in-process workers of the local runtime: a dispatcher that drains
+//! the dispatch queue, and a sweeper on a timer. In AWS, SQS invokes the
+//! dispatcher Lambda and EventBridge the sweeper instead; both call the
+//! same [`Engine`] methods.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tracing::{Instrument, debug, warn};
+use voxdial_domain::{Delivery, DispatchQueue};
+
+use crate::{DispatchOutcome, Engine};
+
+/// Drains the dispatch queue until `shutdown` turns true, handling up to
+/// `parallel` messages at once. A message is acknowledged once handled; on
+/// an error it is left to reappear after its visibility timeout.
+pub async fn run_dispatcher(
+    engine: Engine,
+    queue: Arc<dyn DispatchQueue>,
+    parallel: usize,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(parallel.max(1)));
+    let mut tasks = JoinSet::new();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let free = permits.available_permits().max(1);
+        let deliveries = tokio::select! {
+            received = queue.receive(free.min(10), Duration::from_millis(500)) => received,
+            _ = shutdown.changed() => break,
+        };
+        let deliveries = match deliveries {
+            Ok(deliveries) => deliveries,
+            Err(error) => {
+                warn!(%error, "dispatch queue receive failed");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        for delivery in deliveries {
+            let permit = permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("semaphore is never closed");
+            let engine = engine.clone();
+            let queue = queue.clone();
+            tasks.spawn(async move {
+                handle_delivery(&engine, queue.as_ref(), delivery).await;
+                drop(permit);
+            });
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Handles one received message and acknowledges it as the outcome says.
+pub async fn handle_delivery(engine: &Engine, queue: &dyn DispatchQueue, delivery: Delivery) {
+    let span = tracing::info_span!(
+        "dispatch",
+        campaign_id = %delivery.message.campaign_id,
+        lead_id = %delivery.message.lead_id,
+        attempt = delivery.message.attempt
+    );
+    match engine.dispatch(&delivery.message).instrument(span).await {
+        Ok(DispatchOutcome::RetryAfter(wait)) => {
+            if let Err(error) = queue.retry_later(&delivery.receipt, wait).await {
+                warn!(%error, "could not delay a rate-limited message");
+            }
+        }
+        Ok(outcome) => {
+            debug!(?outcome, "dispatched");
+            if let Err(error) = queue.ack(&delivery.receipt).await {
+                warn!(%error, "could not acknowledge a dispatched message; it will be redelivered and skipped");
+            }
+        }
+        Err(error) => {
+            warn!(%error, receive_count = delivery.receive_count, "dispatch failed; the message will be redelivered")
+        }
+    }
+}
+
+/// Runs the sweeper every `every` until `shutdown` turns true.
+pub async fn run_sweeper(engine: Engine, every: Duration, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => break,
+        }
+        if *shutdown.borrow() {
+            break;
+        }
+        if let Err(error) = engine.sweep().await {
+            warn!(%error, "sweep failed");
+        }
+    }
+}

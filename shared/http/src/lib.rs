@@ -1,0 +1,61 @@
+//! voxdial's HTTP surface as axum routers over the use cases of
+//! `voxdial-app`. The local runtime serves them with hyper; the Lambda
+//! functions hand the same routers to `lambda_http`.
+//!
+//! # Layout
+//!
+//! - [`api`]: the campaign API under `/v1` (JSON; CSV for lead import).
+//! - [`webhooks`]: provider webhooks under `/webhooks/{provider}/{status,answer}`.
+//!
+//! Webhook signatures are computed by providers over the public URL they
+//! called, so the webhook router rebuilds it from the configured public base
+//! URL plus the request's path and query (behind API Gateway or a proxy the
+//! host seen by the server is not the one the provider used).
+
+pub mod api;
+pub mod webhooks;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use voxdial_app::AppError;
+
+/// An error answered as JSON: `{"error": "...", "status": 404}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    /// An error with a status and a message.
+    pub fn new(status: u16, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> ApiError {
+        ApiError::new(error.http_status(), error.to_string())
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    status: u16,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: &self.message,
+            status: self.status.as_u16(),
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
