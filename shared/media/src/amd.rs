@@ -1,0 +1,591 @@
+//! Answering-machine detection over the first seconds of an answered call.
+//!
+//! A streaming classifier in the spirit of the classic (Asterisk-style)
+//! AMD. It listens to the callee (8 kHz PCM or μ-law, any chunk size), cuts
+//! 20 ms frames, marks each active or not with the energy [`Vad`], and
+//! follows the *greeting*: from the first speech to the last.
+//!
+//! - A person answers with a short "Hello?" (well under 2 s) and then waits
+//!   for the caller: speech followed by `after_greeting_silence` of silence
+//!   is **Human** (`short_greeting_silence` after a greeting shorter than
+//!   `short_greeting`).
+//! - A machine plays a long, continuous greeting: speech spanning
+//!   `machine_greeting` without such a pause is **Machine**, and so is
+//!   `max_words` words, or a beep (see [`crate::beep`]).
+//! - Nothing said for `initial_silence` gives `initial_silence_verdict`
+//!   (**Unknown** by default: many people answer and wait), and no decision
+//!   within `total_analysis` gives **Unknown**.
+//!
+//! Errors are not symmetric: calling a person a machine hangs up on them,
+//! so every threshold leans towards Human/Unknown, and Unknown should be
+//! treated as a person.
+//!
+//! # Driving it
+//!
+//! Sans-IO and clock-free: time is the number of samples pushed.
+//! ```
+//! use voxdial_media::amd::{Amd, AmdConfig, Verdict};
+//! use voxdial_media::synth::Synth;
+//! let audio = Synth::new(1).human_hello(400.0, 6000.0, -18.0);
+//! let mut amd = Amd::new(AmdConfig::default());
+//! let mut verdict = None;
+//! for frame in audio.chunks(160) {
+//!     if let Some(d) = amd.push(frame) {
+//!         verdict = Some(d);
+//!         break;
+//!     }
+//! }
+//! assert_eq!(verdict.unwrap().verdict, Verdict::Human);
+//! ```
+//! If the audio stops (stream closed, timer fired), call [`Amd::finish`]
+//! with the time elapsed since answer: the missing audio counts as silence.
+
+use std::time::Duration;
+
+use crate::beep::{BeepConfig, BeepDetector, BeepEvent, sample_to_time};
+use crate::ulaw;
+use crate::vad::{Vad, VadConfig};
+
+/// What the callee is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Verdict {
+    /// A person answered.
+    Human,
+    /// An answering machine or voicemail answered.
+    Machine,
+    /// Could not tell; treat as a person.
+    Unknown,
+}
+
+/// Which rule produced a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// A short greeting followed by silence.
+    ShortGreeting,
+    /// Speech went on past `machine_greeting`.
+    LongGreeting,
+    /// At least `max_words` words.
+    MaxWords,
+    /// A beep was heard.
+    Beep,
+    /// Nothing was said within `initial_silence`.
+    InitialSilence,
+    /// No rule fired within `total_analysis`.
+    Timeout,
+    /// [`Amd::finish`] was called before any rule fired.
+    Finished,
+}
+
+/// A verdict and when it was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AmdDecision {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// The rule that gave it.
+    pub reason: Reason,
+    /// Time since answer (from the samples seen, or `finish`'s elapsed).
+    pub at: Duration,
+}
+
+/// Thresholds of the [`Amd`] classifier. Defaults were tuned on
+/// [`crate::synth::amd_corpus`] and the espeak corpus of
+/// `tools/gen_amd_corpus.sh` for at most 1 % humans called machines.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmdConfig {
+    /// Input sample rate, Hz. Default 8000.
+    pub sample_rate: u32,
+    /// Silence before any speech after which `initial_silence_verdict` is
+    /// given. Default 3 s.
+    pub initial_silence: Duration,
+    /// Verdict after `initial_silence`. Default [`Verdict::Unknown`].
+    pub initial_silence_verdict: Verdict,
+    /// Greeting span (first to last speech frame) that makes a machine.
+    /// Default 2.4 s (as Twilio's `MachineDetectionSpeechThreshold`): real
+    /// voices saying "Hello, who is this?" slowly reach 2.2 s, so lower
+    /// values hang up on people.
+    pub machine_greeting: Duration,
+    /// Silence after speech that makes a greeting human. Default 0.7 s.
+    pub after_greeting_silence: Duration,
+    /// A greeting spanning less than this is a bare "Hello?"... Default 1 s.
+    pub short_greeting: Duration,
+    /// ...and `short_greeting_silence` after it is enough to call it human
+    /// (machines do not stop after a second). Default 0.5 s.
+    pub short_greeting_silence: Duration,
+    /// Least voiced time for speech to count (shorter is a click or noise).
+    /// Default 100 ms.
+    pub min_word: Duration,
+    /// Silence that separates two words. Default 100 ms.
+    pub between_words_silence: Duration,
+    /// Words (each at least `min_word`) that make a machine. Default 9.
+    pub max_words: u32,
+    /// Undecided after this, the verdict is Unknown. Default 5 s.
+    pub total_analysis: Duration,
+    /// Whether a beep means Machine. Default true.
+    pub detect_beep: bool,
+    /// The energy VAD used to mark frames (20 ms frames).
+    pub vad: VadConfig,
+    /// The beep detector used when `detect_beep`.
+    pub beep: BeepConfig,
+}
+
+impl Default for AmdConfig {
+    fn default() -> Self {
+        Self {
+            sample_rate: 8000,
+            initial_silence: Duration::from_millis(3000),
+            initial_silence_verdict: Verdict::Unknown,
+            machine_greeting: Duration::from_millis(2400),
+            after_greeting_silence: Duration::from_millis(700),
+            short_greeting: Duration::from_millis(1000),
+            short_greeting_silence: Duration::from_millis(500),
+            min_word: Duration::from_millis(100),
+            between_words_silence: Duration::from_millis(100),
+            max_words: 9,
+            total_analysis: Duration::from_millis(5000),
+            detect_beep: true,
+            vad: VadConfig::default(),
+            beep: BeepConfig::default(),
+        }
+    }
+}
+
+/// Streaming answering-machine classifier; see the module doc.
+#[derive(Debug, Clone)]
+pub struct Amd {
+    cfg: AmdConfig,
+    vad: Vad,
+    beep: Option<BeepDetector>,
+    /// Thresholds converted to frames.
+    initial_silence_f: u64,
+    machine_greeting_f: u64,
+    after_silence_f: u64,
+    short_greeting_f: u64,
+    short_silence_f: u64,
+    min_word_f: u64,
+    between_words_f: u64,
+    total_f: u64,
+    samples: u64,
+    frames: u64,
+    active_run: u64,
+    silence_run: u64,
+    greeting: Option<Greeting>,
+    decision: Option<AmdDecision>,
+}
+
+/// The greeting being followed (frame indices).
+#[derive(Debug, Clone, Copy)]
+struct Greeting {
+    start: u64,
+    /// One past the last active frame.
+    last_active_end: u64,
+    voiced: u64,
+    words: u32,
+    /// Active frames of the word in progress.
+    word_frames: u64,
+}
+
+impl Amd {
+    /// A classifier with `cfg`.
+    pub fn new(cfg: AmdConfig) -> Self {
+        let vad_cfg = VadConfig {
+            sample_rate: cfg.sample_rate,
+            ..cfg.vad.clone()
+        };
+        let vad = Vad::new(vad_cfg);
+        let frame_len = vad.config().frame_len() as u64;
+        let frame_ns =
+            (frame_len as u128 * 1_000_000_000 / u128::from(cfg.sample_rate.max(1))).max(1);
+        let frames =
+            |d: Duration| (d.as_nanos().div_ceil(frame_ns)).min(u128::from(u64::MAX)) as u64;
+        let beep = cfg.detect_beep.then(|| {
+            BeepDetector::new(BeepConfig {
+                sample_rate: cfg.sample_rate,
+                ..cfg.beep.clone()
+            })
+        });
+        Self {
+            vad,
+            beep,
+            initial_silence_f: frames(cfg.initial_silence),
+            machine_greeting_f: frames(cfg.machine_greeting),
+            after_silence_f: frames(cfg.after_greeting_silence).max(1),
+            short_greeting_f: frames(cfg.short_greeting),
+            short_silence_f: frames(cfg.short_greeting_silence).max(1),
+            min_word_f: frames(cfg.min_word).max(1),
+            between_words_f: frames(cfg.between_words_silence).max(1),
+            total_f: frames(cfg.total_analysis),
+            samples: 0,
+            frames: 0,
+            active_run: 0,
+            silence_run: 0,
+            greeting: None,
+            decision: None,
+            cfg,
+        }
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &AmdConfig {
+        &self.cfg
+    }
+
+    /// Feeds PCM samples. Returns the decision on the call that reaches it
+    /// (exactly once); later input is ignored.
+    pub fn push(&mut self, samples: &[i16]) -> Option<AmdDecision> {
+        if self.decision.is_some() {
+            return None;
+        }
+        for &s in samples {
+            if let Some(d) = self.push_sample(s) {
+                return Some(d);
+            }
+        }
+        None
+    }
+
+    /// Feeds μ-law bytes; see [`Amd::push`].
+    pub fn push_ulaw(&mut self, bytes: &[u8]) -> Option<AmdDecision> {
+        if self.decision.is_some() {
+            return None;
+        }
+        for &b in bytes {
+            if let Some(d) = self.push_sample(ulaw::decode_sample(b)) {
+                return Some(d);
+            }
+        }
+        None
+    }
+
+    /// Ends the analysis at `elapsed` since answer: audio not received up to
+    /// then counts as silence. Returns the decision (the earlier one if
+    /// already decided, Unknown if no rule fires).
+    pub fn finish(&mut self, elapsed: Duration) -> AmdDecision {
+        if let Some(d) = self.decision {
+            return d;
+        }
+        // Complete the partial frame, then feed silent frames up to
+        // `elapsed` (bounded: `total_analysis` always decides).
+        let rate = u128::from(self.cfg.sample_rate.max(1));
+        let target = (elapsed.as_nanos() * rate / 1_000_000_000).min(u128::from(u64::MAX)) as u64;
+        while self.samples < target && self.decision.is_none() {
+            if let Some(d) = self.push_sample(0) {
+                return d;
+            }
+        }
+        let d = AmdDecision {
+            verdict: Verdict::Unknown,
+            reason: Reason::Finished,
+            at: elapsed,
+        };
+        self.decision = Some(d);
+        d
+    }
+
+    /// The decision, once reached.
+    pub fn decision(&self) -> Option<AmdDecision> {
+        self.decision
+    }
+
+    /// Time covered by the samples pushed so far.
+    pub fn elapsed(&self) -> Duration {
+        sample_to_time(self.samples, self.cfg.sample_rate)
+    }
+
+    /// Back to the state at answer.
+    pub fn reset(&mut self) {
+        *self = Self::new(self.cfg.clone());
+    }
+
+    #[inline]
+    fn push_sample(&mut self, s: i16) -> Option<AmdDecision> {
+        self.samples += 1;
+        let mut beep = false;
+        if let Some(b) = &mut self.beep {
+            b.push_sample(f32::from(s));
+            while let Some(e) = b.poll_event() {
+                beep |= matches!(e, BeepEvent::Detected { .. });
+            }
+        }
+        if beep {
+            return self.decide(Verdict::Machine, Reason::Beep);
+        }
+        let active = self.vad.push_sample(s)?;
+        self.on_frame(active)
+    }
+
+    fn decide(&mut self, verdict: Verdict, reason: Reason) -> Option<AmdDecision> {
+        let d = AmdDecision {
+            verdict,
+            reason,
+            at: self.elapsed(),
+        };
+        self.decision = Some(d);
+        Some(d)
+    }
+
+    fn on_frame(&mut self, active: bool) -> Option<AmdDecision> {
+        let frame = self.frames;
+        self.frames += 1;
+        if active {
+            self.active_run += 1;
+            self.silence_run = 0;
+        } else {
+            self.silence_run += 1;
+            self.active_run = 0;
+        }
+        let start_frames = u64::from(self.cfg.vad.start_frames.max(1));
+        match &mut self.greeting {
+            None => {
+                if self.active_run >= start_frames {
+                    let start = frame + 1 - self.active_run;
+                    self.greeting = Some(Greeting {
+                        start,
+                        last_active_end: frame + 1,
+                        voiced: self.active_run,
+                        words: 0,
+                        word_frames: self.active_run,
+                    });
+                } else if self.frames >= self.initial_silence_f {
+                    return self.decide(self.cfg.initial_silence_verdict, Reason::InitialSilence);
+                }
+            }
+            Some(g) => {
+                if active {
+                    g.voiced += 1;
+                    g.word_frames += 1;
+                    g.last_active_end = frame + 1;
+                } else if self.silence_run == self.between_words_f {
+                    if g.word_frames >= self.min_word_f {
+                        g.words += 1;
+                    }
+                    g.word_frames = 0;
+                }
+                let words = g.words + u32::from(g.word_frames >= self.min_word_f);
+                let span = g.last_active_end - g.start;
+                let voiced = g.voiced;
+                if span >= self.machine_greeting_f {
+                    return self.decide(Verdict::Machine, Reason::LongGreeting);
+                }
+                if words >= self.cfg.max_words {
+                    return self.decide(Verdict::Machine, Reason::MaxWords);
+                }
+                let needed = if span < self.short_greeting_f {
+                    self.short_silence_f.min(self.after_silence_f)
+                } else {
+                    self.after_silence_f
+                };
+                if self.silence_run >= needed {
+                    if voiced >= self.min_word_f {
+                        return self.decide(Verdict::Human, Reason::ShortGreeting);
+                    }
+                    // Too little to be a word: a click or a noise burst.
+                    self.greeting = None;
+                }
+            }
+        }
+        if self.frames >= self.total_f {
+            return self.decide(Verdict::Unknown, Reason::Timeout);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synth::{Synth, amd_corpus};
+    use proptest::prelude::*;
+
+    fn run(x: &[i16]) -> AmdDecision {
+        let mut amd = Amd::new(AmdConfig::default());
+        for f in x.chunks(160) {
+            if let Some(d) = amd.push(f) {
+                return d;
+            }
+        }
+        amd.finish(amd.elapsed())
+    }
+
+    #[test]
+    fn short_hello_then_silence_is_human_soon_after_the_pause() {
+        let x = Synth::new(3).human_hello(500.0, 6000.0, -18.0);
+        let d = run(&x);
+        assert_eq!(
+            (d.verdict, d.reason),
+            (Verdict::Human, Reason::ShortGreeting)
+        );
+        assert!(d.at < Duration::from_millis(2500), "{:?}", d.at);
+    }
+
+    #[test]
+    fn long_greeting_is_machine_at_the_greeting_threshold() {
+        let x = Synth::new(4).voicemail_greeting(300.0, 5000.0, 300.0, None, 8000.0, -18.0);
+        let d = run(&x);
+        assert_eq!(
+            (d.verdict, d.reason),
+            (Verdict::Machine, Reason::LongGreeting)
+        );
+        // 300 ms lead + 2.4 s of greeting.
+        assert!(
+            d.at >= Duration::from_millis(2700) && d.at < Duration::from_millis(2900),
+            "{:?}",
+            d.at
+        );
+    }
+
+    #[test]
+    fn a_beep_alone_is_machine() {
+        let mut s = Synth::new(5);
+        let mut x = s.silence(4000);
+        x.extend(s.beep(1000.0, -12.0, 400.0));
+        x.extend(s.silence(8000));
+        let d = run(&x);
+        assert_eq!((d.verdict, d.reason), (Verdict::Machine, Reason::Beep));
+        // Confirmed 120 ms into the beep, which starts at 500 ms.
+        assert!(
+            d.at >= Duration::from_millis(620) && d.at <= Duration::from_millis(660),
+            "{:?}",
+            d.at
+        );
+    }
+
+    #[test]
+    fn silence_gives_unknown_after_initial_silence() {
+        let mut s = Synth::new(6);
+        let mut x = s.silence(8000 * 6);
+        s.add_noise(&mut x, -55.0);
+        let d = run(&x);
+        assert_eq!(
+            (d.verdict, d.reason),
+            (Verdict::Unknown, Reason::InitialSilence)
+        );
+        assert_eq!(d.at, Duration::from_millis(3000));
+        let strict = AmdConfig {
+            initial_silence_verdict: Verdict::Machine,
+            ..AmdConfig::default()
+        };
+        let mut amd = Amd::new(strict);
+        assert_eq!(amd.push(&x).map(|d| d.verdict), Some(Verdict::Machine));
+    }
+
+    #[test]
+    fn a_click_is_not_a_greeting() {
+        let mut s = Synth::new(7);
+        let mut x = s.silence(4000);
+        x.extend(s.tone(800.0, -10.0, 480)); // 60 ms
+        x.extend(s.silence(8000 * 4));
+        let d = run(&x);
+        assert_eq!(d.verdict, Verdict::Unknown);
+    }
+
+    #[test]
+    fn finish_counts_missing_audio_as_silence() {
+        // GIVEN a hello, and the stream stops right after it
+        let x = Synth::new(8).human_hello(300.0, 0.0, -18.0);
+        let mut amd = Amd::new(AmdConfig::default());
+        assert_eq!(amd.push(&x), None);
+        // WHEN finish is called 3 s after answer
+        let d = amd.finish(Duration::from_secs(3));
+        // THEN the pause after the hello makes it human, dated in the gap
+        assert_eq!(
+            (d.verdict, d.reason),
+            (Verdict::Human, Reason::ShortGreeting)
+        );
+        assert!(d.at < Duration::from_secs(3));
+        // And a second finish or push does not change it.
+        assert_eq!(amd.finish(Duration::from_secs(9)), d);
+        assert_eq!(amd.push(&x), None);
+        // With no audio at all and a short elapsed: Unknown, Finished.
+        let mut empty = Amd::new(AmdConfig::default());
+        let e = empty.finish(Duration::from_millis(500));
+        assert_eq!(
+            (e.verdict, e.reason, e.at),
+            (
+                Verdict::Unknown,
+                Reason::Finished,
+                Duration::from_millis(500)
+            )
+        );
+        // A huge elapsed is bounded by total analysis.
+        let mut huge = Amd::new(AmdConfig::default());
+        assert_eq!(huge.finish(Duration::MAX).reason, Reason::InitialSilence);
+    }
+
+    #[test]
+    fn ulaw_and_pcm_agree() {
+        let x = Synth::new(9).voicemail_greeting(
+            500.0,
+            4000.0,
+            300.0,
+            Some((1400.0, 300.0)),
+            8000.0,
+            -20.0,
+        );
+        let pcm = run(&ulaw::decode(&ulaw::encode(&x)));
+        let mut amd = Amd::new(AmdConfig::default());
+        let via = amd.push_ulaw(&ulaw::encode(&x)).unwrap();
+        assert_eq!(pcm, via);
+        amd.reset();
+        assert_eq!(amd.decision(), None);
+        assert_eq!(amd.elapsed(), Duration::ZERO);
+    }
+
+    #[test]
+    fn synthetic_corpus_meets_the_product_goals() {
+        // GIVEN 240 labelled clips (120 human, 120 machine)
+        let clips = amd_corpus(2024, 240);
+        let mut humans_as_machine = 0;
+        let mut machines_caught = 0;
+        let (mut all, mut human_lat) = (Vec::new(), Vec::new());
+        for c in &clips {
+            let d = run(&c.samples);
+            match c.label {
+                Verdict::Human => {
+                    humans_as_machine += usize::from(d.verdict == Verdict::Machine);
+                    human_lat.push(d.at);
+                }
+                _ => machines_caught += usize::from(d.verdict == Verdict::Machine),
+            }
+            all.push(d.at);
+        }
+        all.sort_unstable();
+        human_lat.sort_unstable();
+        // THEN at most 1 % of humans are called machines (hung up on),
+        assert!(
+            humans_as_machine <= 1,
+            "humans as machine: {humans_as_machine}/120"
+        );
+        // at least 95 % of machines are caught,
+        assert!(
+            machines_caught >= 114,
+            "machines caught: {machines_caught}/120"
+        );
+        // a person waits at most 2.5 s (median) for the verdict,
+        let human_p50 = human_lat[human_lat.len() / 2];
+        assert!(
+            human_p50 <= Duration::from_millis(2500),
+            "human p50 {human_p50:?}"
+        );
+        // and the median over all clips is within 3 s (a machine needs
+        // `machine_greeting` of speech after its lead silence).
+        let p50 = all[all.len() / 2];
+        assert!(p50 <= Duration::from_millis(3000), "p50 {p50:?}");
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_and_decides_at_most_once(
+            chunks in proptest::collection::vec(proptest::collection::vec(any::<i16>(), 0..2000), 0..30),
+            elapsed_ms in 0u64..20_000,
+        ) {
+            let mut amd = Amd::new(AmdConfig::default());
+            let mut decisions = 0;
+            for c in &chunks {
+                decisions += usize::from(amd.push(c).is_some());
+            }
+            prop_assert!(decisions <= 1);
+            let d = amd.finish(Duration::from_millis(elapsed_ms));
+            prop_assert_eq!(Some(d), amd.decision());
+        }
+    }
+}
