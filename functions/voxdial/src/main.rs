@@ -1,1 +1,607 @@
-fn main() {}
+//! `voxdial`: the outbound AI calling platform on one machine.
+//!
+//! - `voxdial demo`: a whole campaign against the simulated carrier, with
+//!   live progress and a summary.
+//! - `voxdial serve`: the local all-in-one runtime (API, webhooks,
+//!   dispatcher, sweeper) on embedded storage; `--simulate` adds the
+//!   simulated carrier.
+//! - `voxdial campaign …`, `voxdial dnc add`: clients of a running server.
+//! - `voxdial sim-carrier`: the simulated carrier alone.
+
+mod client;
+mod config;
+mod demo;
+mod leads;
+mod runtime;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use serde_json::json;
+use tokio::net::TcpListener;
+use voxdial_app::clock::{ScaledClock, SystemClock};
+use voxdial_domain::{Clock, E164};
+use voxdial_sim::carrier::{Carrier, CarrierConfig, Faults};
+use voxdial_sim::time::SimTime;
+
+use crate::config::FileConfig;
+use crate::runtime::{Runtime, RuntimeOptions, TwilioAccount};
+
+#[derive(Parser)]
+#[command(
+    name = "voxdial",
+    version,
+    about = "Outbound AI voice-calling campaigns: the local runtime, the demo and campaign commands."
+)]
+struct Cli {
+    /// Log as JSON lines (default: human-readable).
+    #[arg(long, global = true, env = "VOXDIAL_LOG_JSON")]
+    log_json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a whole campaign against the simulated carrier and print a summary.
+    Demo(DemoArgs),
+    /// Run the local all-in-one server (API, webhooks, dispatcher, sweeper).
+    Serve(ServeArgs),
+    /// Manage campaigns on a running server.
+    #[command(subcommand)]
+    Campaign(CampaignCommand),
+    /// Manage do-not-call lists on a running server.
+    #[command(subcommand)]
+    Dnc(DncCommand),
+    /// Run the simulated carrier alone (Twilio's REST API and callbacks).
+    SimCarrier(SimCarrierArgs),
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Generate this many leads instead of using the bundled sample list.
+    #[arg(long)]
+    leads: Option<usize>,
+    /// Import this CSV file instead of the bundled sample list.
+    #[arg(long, conflicts_with = "leads")]
+    csv: Option<PathBuf>,
+    /// Calls in flight at most.
+    #[arg(long, default_value_t = 5)]
+    concurrency: u32,
+    /// Seed of the simulated carrier's outcomes and faults.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Inject faults: duplicated, reordered, delayed and dropped callbacks, HTTP 429 and 5xx.
+    #[arg(long)]
+    faults: bool,
+    /// How many times faster than real time the simulated clock runs.
+    #[arg(long, default_value_t = 300.0)]
+    time_scale: f64,
+    /// Simulated start time (RFC 3339); default: now.
+    #[arg(long)]
+    start: Option<DateTime<Utc>>,
+    /// Print the summary as one JSON object.
+    #[arg(long)]
+    json: bool,
+    /// Keep the data here instead of a temporary directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Give up after this many real seconds.
+    #[arg(long, default_value_t = 600)]
+    timeout_secs: u64,
+}
+
+#[derive(Args)]
+struct TimeArgs {
+    /// Run on a simulated clock this many times faster than real time.
+    #[arg(long, env = "VOXDIAL_TIME_SCALE")]
+    time_scale: Option<f64>,
+    /// Simulated time at `--sim-epoch` (RFC 3339); default: the epoch itself.
+    #[arg(long, env = "VOXDIAL_SIM_START")]
+    sim_start: Option<DateTime<Utc>>,
+    /// The real instant (Unix seconds) the simulated clock started; processes
+    /// sharing it agree on the simulated time. Default: now.
+    #[arg(long, env = "VOXDIAL_SIM_EPOCH")]
+    sim_epoch: Option<u64>,
+}
+
+impl TimeArgs {
+    fn clock(&self, file_scale: Option<f64>) -> (Arc<dyn Clock>, f64) {
+        let scale = self.time_scale.or(file_scale).unwrap_or(1.0);
+        if scale == 1.0 && self.sim_start.is_none() && self.sim_epoch.is_none() {
+            return (Arc::new(SystemClock), 1.0);
+        }
+        let epoch = self.sim_epoch.map_or_else(std::time::SystemTime::now, |s| {
+            std::time::UNIX_EPOCH + Duration::from_secs(s)
+        });
+        let start = self
+            .sim_start
+            .unwrap_or_else(|| DateTime::<Utc>::from(epoch));
+        (Arc::new(ScaledClock::anchored(epoch, start, scale)), scale)
+    }
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// A TOML config file (see the README); flags and VOXDIAL_* variables override it.
+    #[arg(long, env = "VOXDIAL_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the store, queue and recordings live.
+    #[arg(long, env = "VOXDIAL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, env = "VOXDIAL_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// The public base URL providers call back (default: http://LISTEN).
+    #[arg(long, env = "VOXDIAL_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Twilio account SID.
+    #[arg(long, env = "VOXDIAL_TWILIO_ACCOUNT_SID")]
+    twilio_account_sid: Option<String>,
+    /// Twilio Auth Token.
+    #[arg(long, env = "VOXDIAL_TWILIO_AUTH_TOKEN", hide_env_values = true)]
+    twilio_auth_token: Option<String>,
+    /// Twilio REST base URL (a regional edge, or a simulated carrier).
+    #[arg(long, env = "VOXDIAL_TWILIO_API_BASE")]
+    twilio_api_base: Option<String>,
+    /// Caller ID to present.
+    #[arg(long, env = "VOXDIAL_CALLER_ID")]
+    caller_id: Option<String>,
+    /// Run the simulated carrier in-process instead of calling Twilio.
+    #[arg(long)]
+    simulate: bool,
+    /// Seed of the simulated carrier.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Inject faults in the simulated carrier.
+    #[arg(long)]
+    faults: bool,
+    /// Sweeper period in milliseconds (real time).
+    #[arg(long, env = "VOXDIAL_SWEEP_INTERVAL_MS")]
+    sweep_interval_ms: Option<u64>,
+    /// Lease margin of a live call, simulated seconds.
+    #[arg(long)]
+    call_lease_margin_secs: Option<u32>,
+    #[command(flatten)]
+    time: TimeArgs,
+}
+
+#[derive(Args)]
+struct SimCarrierArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    listen: SocketAddr,
+    /// The account SID clients must use.
+    #[arg(
+        long,
+        env = "VOXDIAL_TWILIO_ACCOUNT_SID",
+        default_value = "AC00000000000000000000000000demo"
+    )]
+    account_sid: String,
+    /// The Auth Token clients must use, and the callback signing key.
+    #[arg(
+        long,
+        env = "VOXDIAL_TWILIO_AUTH_TOKEN",
+        default_value = "demo-auth-token"
+    )]
+    auth_token: String,
+    /// voxdial's API base URL, where simulated callees report dispositions.
+    #[arg(long)]
+    disposition_api: Option<String>,
+    /// Seed of outcomes and faults.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// Inject faults.
+    #[arg(long)]
+    faults: bool,
+    #[command(flatten)]
+    time: TimeArgs,
+}
+
+#[derive(Subcommand)]
+enum CampaignCommand {
+    /// Create a campaign; settings from a JSON file and flags.
+    Create {
+        /// Campaign name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Calls in flight at most (default 5).
+        #[arg(long)]
+        concurrency: Option<u32>,
+        /// A JSON file of campaign settings (every field optional).
+        #[arg(long)]
+        settings: Option<PathBuf>,
+        #[command(flatten)]
+        server: Server,
+    },
+    /// Import leads from a CSV file.
+    Import {
+        /// The campaign id.
+        id: String,
+        /// The CSV file.
+        file: PathBuf,
+        /// Region for numbers written without a country code (e.g. US).
+        #[arg(long)]
+        region: Option<String>,
+        #[command(flatten)]
+        server: Server,
+    },
+    /// Start dialling.
+    Start(IdArg),
+    /// Stop new dials; live calls finish.
+    Pause(IdArg),
+    /// Resume dialling.
+    Resume(IdArg),
+    /// Stop for good; pending leads are finalised.
+    Cancel(IdArg),
+    /// Show a campaign's progress.
+    Status {
+        /// The campaign id.
+        id: String,
+        /// Refresh every second until the campaign finishes.
+        #[arg(long)]
+        watch: bool,
+        #[command(flatten)]
+        server: Server,
+    },
+    /// Change the concurrency cap of a campaign.
+    Concurrency {
+        /// The campaign id.
+        id: String,
+        /// The new cap.
+        max: u32,
+        #[command(flatten)]
+        server: Server,
+    },
+}
+
+#[derive(Subcommand)]
+enum DncCommand {
+    /// Add numbers to the global list, or to a campaign's.
+    Add {
+        /// Numbers in international form.
+        numbers: Vec<String>,
+        /// The campaign whose list to add to (default: the global list).
+        #[arg(long)]
+        campaign: Option<String>,
+        #[command(flatten)]
+        server: Server,
+    },
+}
+
+#[derive(Args)]
+struct IdArg {
+    /// The campaign id.
+    id: String,
+    #[command(flatten)]
+    server: Server,
+}
+
+#[derive(Args)]
+struct Server {
+    /// The voxdial server's base URL.
+    #[arg(long, env = "VOXDIAL_SERVER", default_value = "http://127.0.0.1:8080")]
+    server: String,
+}
+
+fn init_tracing(json: bool, default: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VOXDIAL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let quiet = matches!(
+        cli.command,
+        Command::Demo(_) | Command::Campaign(_) | Command::Dnc(_)
+    );
+    init_tracing(cli.log_json, if quiet { "warn" } else { "info" });
+    match run(cli.command).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Demo(args) => demo(args).await,
+        Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+        Command::SimCarrier(args) => sim_carrier(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Campaign(command) => campaign(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Dnc(DncCommand::Add {
+            numbers,
+            campaign,
+            server,
+        }) => {
+            let client = client::Client::new(&server.server)?;
+            client::print(
+                &client
+                    .post_json(
+                        "/v1/dnc",
+                        &json!({ "numbers": numbers, "campaign_id": campaign }),
+                    )
+                    .await?,
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    if args.concurrency == 0 {
+        anyhow::bail!("--concurrency must be at least 1");
+    }
+    if args.time_scale.is_nan() || args.time_scale < 1.0 {
+        anyhow::bail!("--time-scale must be at least 1");
+    }
+    let json = args.json;
+    let summary = demo::run(demo::DemoOptions {
+        leads: args.leads,
+        csv: args.csv,
+        concurrency: args.concurrency,
+        seed: args.seed,
+        faults: args.faults,
+        time_scale: args.time_scale,
+        start: args.start,
+        json,
+        data_dir: args.data_dir,
+        max_wall: Duration::from_secs(args.timeout_secs),
+    })
+    .await?;
+    if json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        demo::print_table(&summary);
+    }
+    Ok(if summary.invariants_hold {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let file = FileConfig::load(args.config.as_deref())?;
+    let (clock, scale) = args.time.clock(file.time.scale);
+    let listen = args
+        .listen
+        .or(file.listen)
+        .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address"));
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let addr = listener.local_addr()?;
+    let public_url = args.public_url.or(file.public_url);
+    let twilio = file.twilio.clone().unwrap_or_default();
+    let caller_id = args
+        .caller_id
+        .or(twilio.caller_id.clone())
+        .unwrap_or_else(|| "+14155550100".into());
+    let caller_id = E164::parse(&caller_id, None)
+        .with_context(|| format!("invalid caller ID {caller_id:?}"))?;
+
+    let mut carrier_task = None;
+    let account = if args.simulate {
+        let carrier_listener = TcpListener::bind("127.0.0.1:0").await?;
+        let api_base = format!("http://{}", carrier_listener.local_addr()?);
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let sid = "AC00000000000000000000000000demo";
+        let mut config = CarrierConfig::new(
+            sid,
+            token.clone(),
+            args.seed.or(file.simulator.seed).unwrap_or(7),
+        );
+        config.faults = if args.faults || file.simulator.faults == Some(true) {
+            Faults::chaos()
+        } else {
+            Faults::none()
+        };
+        config.disposition_api = Some(
+            public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+        );
+        let carrier = Carrier::new(config, SimTime::new(clock.clone(), scale));
+        carrier_task = Some(carrier.serve(carrier_listener));
+        tracing::info!(%api_base, "simulated carrier running");
+        TwilioAccount {
+            account_sid: sid.into(),
+            auth_token: token,
+            api_base,
+            caller_id,
+        }
+    } else {
+        let account_sid = args
+            .twilio_account_sid
+            .or(twilio.account_sid)
+            .context("no Twilio account: set VOXDIAL_TWILIO_ACCOUNT_SID (or [twilio] in the config file), or use --simulate")?;
+        let auth_token = args
+            .twilio_auth_token
+            .or(twilio.auth_token)
+            .context("no Twilio Auth Token: set VOXDIAL_TWILIO_AUTH_TOKEN")?;
+        let api_base = args
+            .twilio_api_base
+            .or(twilio.api_base)
+            .unwrap_or_else(|| "https://api.twilio.com".into());
+        TwilioAccount {
+            account_sid,
+            auth_token,
+            api_base,
+            caller_id,
+        }
+    };
+
+    let runtime = Runtime::start(RuntimeOptions {
+        data_dir: args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("voxdial-data")),
+        listener,
+        public_url,
+        media_url: file.media_url,
+        clock,
+        time_scale: scale,
+        twilio: account,
+        dispatch_lease_secs: file.engine.dispatch_lease_secs.unwrap_or(300),
+        call_lease_margin_secs: args
+            .call_lease_margin_secs
+            .or(file.engine.call_lease_margin_secs)
+            .unwrap_or(120),
+        sweep_interval: Duration::from_millis(
+            args.sweep_interval_ms
+                .or(file.engine.sweep_interval_ms)
+                .unwrap_or(1000),
+        ),
+        dispatch_parallelism: file.engine.dispatch_parallelism.unwrap_or(32),
+    })
+    .await?;
+    println!("voxdial listening on {}", runtime.base_url);
+    tracing::info!(addr = %runtime.addr, "voxdial serving");
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    runtime.stop().await;
+    if let Some(task) = carrier_task {
+        task.abort();
+    }
+    Ok(())
+}
+
+async fn sim_carrier(args: SimCarrierArgs) -> anyhow::Result<()> {
+    let (clock, scale) = args.time.clock(None);
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let mut config = CarrierConfig::new(args.account_sid, args.auth_token, args.seed);
+    config.faults = if args.faults {
+        Faults::chaos()
+    } else {
+        Faults::none()
+    };
+    config.disposition_api = args.disposition_api;
+    let carrier = Carrier::new(config, SimTime::new(clock, scale));
+    println!(
+        "simulated carrier listening on http://{}",
+        listener.local_addr()?
+    );
+    let task = carrier.serve(listener);
+    shutdown_signal().await;
+    task.abort();
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("a SIGTERM handler installs");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn campaign(command: CampaignCommand) -> anyhow::Result<()> {
+    match command {
+        CampaignCommand::Create {
+            name,
+            concurrency,
+            settings,
+            server,
+        } => {
+            let mut body = match settings {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    serde_json::from_str(&text)
+                        .with_context(|| format!("{} is not JSON", path.display()))?
+                }
+                None => json!({}),
+            };
+            if let Some(name) = name {
+                body["name"] = json!(name);
+            }
+            if let Some(n) = concurrency {
+                body["max_concurrency"] = json!(n);
+            }
+            let client = client::Client::new(&server.server)?;
+            client::print(&client.post_json("/v1/campaigns", &body).await?);
+        }
+        CampaignCommand::Import {
+            id,
+            file,
+            region,
+            server,
+        } => {
+            let client = client::Client::new(&server.server)?;
+            let path = match region {
+                Some(region) => format!("/v1/campaigns/{id}/leads?region={region}"),
+                None => format!("/v1/campaigns/{id}/leads"),
+            };
+            client::print(&client.post_csv(&path, &file).await?);
+        }
+        CampaignCommand::Start(arg) => action(arg, "start").await?,
+        CampaignCommand::Pause(arg) => action(arg, "pause").await?,
+        CampaignCommand::Resume(arg) => action(arg, "resume").await?,
+        CampaignCommand::Cancel(arg) => action(arg, "cancel").await?,
+        CampaignCommand::Status { id, watch, server } => {
+            let client = client::Client::new(&server.server)?;
+            loop {
+                let view = client.get(&format!("/v1/campaigns/{id}")).await?;
+                if !watch {
+                    client::print(&view);
+                    break;
+                }
+                println!("{}", client::status_line(&view));
+                let status = view["campaign"]["status"].as_str().unwrap_or("");
+                if status == "completed" || status == "canceled" {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+        CampaignCommand::Concurrency { id, max, server } => {
+            let client = client::Client::new(&server.server)?;
+            client::print(
+                &client
+                    .put_json(
+                        &format!("/v1/campaigns/{id}/concurrency"),
+                        &json!({ "max_concurrency": max }),
+                    )
+                    .await?,
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn action(arg: IdArg, verb: &str) -> anyhow::Result<()> {
+    let client = client::Client::new(&arg.server.server)?;
+    client::print(
+        &client
+            .post_json(&format!("/v1/campaigns/{}/{verb}", arg.id), &json!({}))
+            .await?,
+    );
+    Ok(())
+}

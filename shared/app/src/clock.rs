@@ -2,7 +2,7 @@
 //! than real time and can jump over idle stretches.
 
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, SystemTime};
 
 use chrono::Utc;
 use voxdial_domain::{Clock, Timestamp};
@@ -17,25 +17,33 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that starts at `start` and runs `scale` times faster than real
-/// time. [`ScaledClock::advance_to`] jumps forward (never backward), so a
-/// simulation can skip a night without waiting for it.
+/// A clock that reads `start` at the real instant `epoch` and runs `scale`
+/// times faster than real time from there. Two processes built with the
+/// same `(epoch, start, scale)` agree on the simulated time, also across
+/// restarts. [`ScaledClock::advance_to`] jumps forward (never backward), so
+/// a simulation can skip a night without waiting for it; jumps are local to
+/// the process.
 #[derive(Debug)]
 pub struct ScaledClock {
-    real_origin: Instant,
-    origin: Timestamp,
+    epoch: SystemTime,
+    start: Timestamp,
     scale: f64,
     /// Simulated milliseconds added by jumps; only grows.
     skipped_ms: AtomicI64,
 }
 
 impl ScaledClock {
-    /// A clock at `start`, running `scale` times real time (`scale` ≥ 1 is
-    /// typical; values ≤ 0 are treated as 1).
+    /// A clock reading `start` now, running `scale` times real time (values
+    /// ≤ 0 are treated as 1).
     pub fn new(start: Timestamp, scale: f64) -> ScaledClock {
+        ScaledClock::anchored(SystemTime::now(), start, scale)
+    }
+
+    /// A clock that read `start` at the real instant `epoch`.
+    pub fn anchored(epoch: SystemTime, start: Timestamp, scale: f64) -> ScaledClock {
         ScaledClock {
-            real_origin: Instant::now(),
-            origin: start,
+            epoch,
+            start,
             scale: if scale > 0.0 { scale } else { 1.0 },
             skipped_ms: AtomicI64::new(0),
         }
@@ -47,7 +55,7 @@ impl ScaledClock {
     }
 
     /// The real time that `simulated` takes on this clock.
-    pub fn real(&self, simulated: std::time::Duration) -> std::time::Duration {
+    pub fn real(&self, simulated: Duration) -> Duration {
         simulated.div_f64(self.scale)
     }
 
@@ -62,9 +70,13 @@ impl ScaledClock {
 
 impl Clock for ScaledClock {
     fn now(&self) -> Timestamp {
-        let real_ms = self.real_origin.elapsed().as_secs_f64() * 1000.0;
-        let simulated = (real_ms * self.scale) as i64 + self.skipped_ms.load(Ordering::SeqCst);
-        self.origin + chrono::Duration::milliseconds(simulated)
+        let real = SystemTime::now()
+            .duration_since(self.epoch)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let simulated_ms =
+            (real * 1000.0 * self.scale) as i64 + self.skipped_ms.load(Ordering::SeqCst);
+        self.start + chrono::Duration::milliseconds(simulated_ms)
     }
 }
 
@@ -83,9 +95,18 @@ mod tests {
         assert!(clock.now() >= later);
         clock.advance_to(start);
         assert!(clock.now() >= later);
-        assert_eq!(
-            clock.real(std::time::Duration::from_secs(100)),
-            std::time::Duration::from_secs(1)
-        );
+        assert_eq!(clock.real(Duration::from_secs(100)), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn clocks_with_the_same_anchor_agree() {
+        let start = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let epoch = SystemTime::now() - Duration::from_secs(10);
+        let a = ScaledClock::anchored(epoch, start, 60.0);
+        let b = ScaledClock::anchored(epoch, start, 60.0);
+        let (ta, tb) = (a.now(), b.now());
+        // Ten real seconds at 60x: ten simulated minutes have passed.
+        assert!(ta >= start + chrono::Duration::minutes(10));
+        assert!((tb - ta).num_seconds().abs() < 5);
     }
 }

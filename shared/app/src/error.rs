@@ -39,6 +39,7 @@ impl AppError {
             AppError::Conflict(_)
             | AppError::Campaign(CampaignError::InvalidTransition { .. })
             | AppError::Store(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) => 409,
+            AppError::Store(StoreError::Invalid(_) | StoreError::Corrupt(_)) => 500,
             AppError::Store(_) | AppError::Queue(_) => 503,
         }
     }

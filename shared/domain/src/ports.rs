@@ -37,6 +37,10 @@ pub enum StoreError {
     /// The item changed since it was read: reload and retry.
     #[error("{0} was changed concurrently")]
     Conflict(String),
+    /// The request itself is wrong (a caller bug, not a race): retrying it
+    /// cannot succeed.
+    #[error("invalid store request: {0}")]
+    Invalid(String),
     /// Stored data could not be read back.
     #[error("corrupt stored data: {0}")]
     Corrupt(String),

@@ -1,1 +1,44 @@
-//! Embedded adapters.
+//! voxdial's embedded adapters, the local mode's default: every store port
+//! on one SQLite file, a durable in-process dispatch queue on another, and
+//! blobs as files. They pass the same contract suites
+//! (`voxdial-testkit`) as the AWS adapters.
+//!
+//! # Layout
+//!
+//! - [`store`]: [`LocalStore`], the campaign, lead, call and do-not-call
+//!   stores on SQLite (schema in `store_schema.sql`).
+//! - [`queue`]: [`LocalQueue`], an at-least-once queue with visibility
+//!   timeouts, delays and dead letters, like SQS, on its own SQLite file.
+//! - [`blob`]: [`LocalBlobStore`], files under a directory with atomic
+//!   writes and HMAC-signed URLs for the local HTTP server.
+//! - `sqlite`: what the store and the queue share (pragmas, migrations,
+//!   the writer/reader connections, instants as integers).
+//! - [`error`]: [`OpenError`], what opening an adapter can fail with.
+//!
+//! # Invariants
+//!
+//! - Every store write that reads before it writes or touches several rows
+//!   (`claim_due`, `release`, `finish_call`, `import_leads`, ...) is one
+//!   `BEGIN IMMEDIATE` transaction on the single writer connection, so the
+//!   concurrency cap and exactly-once release hold under any number of
+//!   concurrent callers, in this process or another on the same file.
+//! - In each lead and call row, the indexed columns (`state`, `due_at`,
+//!   `active_attempt`, `lease_until`, `final_label`, `terminal`, ...) are
+//!   derived from the JSON `record` in the same statement that writes it.
+//! - Files are in WAL mode with `synchronous = NORMAL`: a committed write
+//!   survives the process being killed (`kill -9` included); an OS crash or
+//!   power loss may lose the last commits, never a part of one.
+//! - Each file carries `PRAGMA application_id` (store or queue) and a
+//!   `PRAGMA user_version` schema version; migrations run at open, one
+//!   transaction each, and a file from a newer build is refused.
+
+pub mod blob;
+pub mod error;
+pub mod queue;
+mod sqlite;
+pub mod store;
+
+pub use blob::{LocalBlobStore, validate_key};
+pub use error::OpenError;
+pub use queue::{DeadLetter, LocalQueue, QueueConfig, QueueStats};
+pub use store::LocalStore;

@@ -1,0 +1,101 @@
+//! `voxdial campaign …` and `voxdial dnc …`: thin clients of a running
+//! server's API.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde_json::Value;
+
+/// An API client for the server at `base`.
+pub(crate) struct Client {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub(crate) fn new(base: &str) -> anyhow::Result<Client> {
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()?,
+        })
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let response = request.send().await.with_context(|| {
+            format!(
+                "cannot reach the voxdial server at {} (is `voxdial serve` running?)",
+                self.base
+            )
+        })?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            let reason = body
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("no reason given");
+            bail!("the server refused the request ({status}): {reason}");
+        }
+        Ok(body)
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.call(self.http.get(format!("{}{path}", self.base)))
+            .await
+    }
+
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.call(self.http.post(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    pub(crate) async fn put_json(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        self.call(self.http.put(format!("{}{path}", self.base)).json(body))
+            .await
+    }
+
+    pub(crate) async fn post_csv(&self, path: &str, file: &Path) -> anyhow::Result<Value> {
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, "text/csv")
+            .body(bytes);
+        self.call(request).await
+    }
+}
+
+/// Prints a JSON value readably.
+pub(crate) fn print(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string())
+    );
+}
+
+/// One line about a campaign's progress.
+pub(crate) fn status_line(view: &Value) -> String {
+    let campaign = &view["campaign"];
+    let progress = &view["progress"];
+    let n = |v: &Value| v.as_u64().unwrap_or(0);
+    let finals: u64 = progress["finals"]
+        .as_object()
+        .map_or(0, |m| m.values().map(n).sum());
+    let live: u64 = progress["live_calls"]
+        .as_object()
+        .map_or(0, |m| m.values().map(n).sum());
+    format!(
+        "{} {}: {} leads, {} pending, {} active, {} live calls, {} final",
+        campaign["id"].as_str().unwrap_or("?"),
+        campaign["status"].as_str().unwrap_or("?"),
+        n(&progress["total"]),
+        n(&progress["pending"]),
+        n(&progress["active"]),
+        live,
+        finals
+    )
+}

@@ -1,0 +1,124 @@
+//! Settings of `voxdial serve`: an optional TOML file, then `VOXDIAL_*`
+//! environment variables, then flags (each overrides the one before).
+//!
+//! ```toml
+//! data_dir = "voxdial-data"          # SQLite files and recordings
+//! listen = "127.0.0.1:8080"
+//! public_url = "https://hooks.example.com"  # what providers call back
+//! media_url = "wss://media.example.com/media/twilio"
+//!
+//! [engine]
+//! dispatch_lease_secs = 300          # a queued lead's slot lease
+//! call_lease_margin_secs = 120       # added to ring time + longest call
+//! sweep_interval_ms = 1000
+//! dispatch_parallelism = 32
+//!
+//! [twilio]
+//! account_sid = "AC..."
+//! auth_token = "..."                 # better: VOXDIAL_TWILIO_AUTH_TOKEN
+//! api_base = "https://api.twilio.com"
+//! caller_id = "+14155550100"
+//!
+//! [simulator]                        # `--simulate`: run the simulated carrier in-process
+//! seed = 7
+//! faults = false
+//!
+//! [time]                             # simulations only: run faster than real time
+//! scale = 1.0
+//! ```
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+/// The TOML file.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) listen: Option<SocketAddr>,
+    pub(crate) public_url: Option<String>,
+    pub(crate) media_url: Option<String>,
+    pub(crate) engine: EngineSection,
+    pub(crate) twilio: Option<TwilioSection>,
+    pub(crate) simulator: SimulatorSection,
+    pub(crate) time: TimeSection,
+}
+
+/// `[engine]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct EngineSection {
+    pub(crate) dispatch_lease_secs: Option<u32>,
+    pub(crate) call_lease_margin_secs: Option<u32>,
+    pub(crate) sweep_interval_ms: Option<u64>,
+    pub(crate) dispatch_parallelism: Option<usize>,
+}
+
+/// `[twilio]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct TwilioSection {
+    pub(crate) account_sid: Option<String>,
+    pub(crate) auth_token: Option<String>,
+    pub(crate) api_base: Option<String>,
+    pub(crate) caller_id: Option<String>,
+}
+
+/// `[simulator]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct SimulatorSection {
+    pub(crate) seed: Option<u64>,
+    pub(crate) faults: Option<bool>,
+}
+
+/// `[time]`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct TimeSection {
+    pub(crate) scale: Option<f64>,
+}
+
+impl FileConfig {
+    /// Reads the file at `path`; a missing path given explicitly is an error.
+    pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+        let Some(path) = path else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_parses() {
+        let doc = include_str!("config.rs");
+        let example: String = doc
+            .lines()
+            .skip_while(|l| !l.starts_with("//! ```toml"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("//! ```"))
+            .map(|l| format!("{}\n", l.trim_start_matches("//!").trim_start()))
+            .collect();
+        let config: FileConfig = toml::from_str(&example).unwrap();
+        assert_eq!(config.engine.dispatch_parallelism, Some(32));
+        assert_eq!(
+            config.twilio.unwrap().caller_id.as_deref(),
+            Some("+14155550100")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        assert!(toml::from_str::<FileConfig>("lisen = \"x\"").is_err());
+        assert!(toml::from_str::<FileConfig>("[engine]\nsweep = 1").is_err());
+    }
+}

@@ -1,0 +1,461 @@
+//! `voxdial demo`: a whole campaign on one machine with no account and no
+//! network. The simulated carrier (Twilio's wire formats) and the local
+//! runtime run in-process on loopback; the campaign runs on a scaled clock
+//! that skips idle stretches (a night outside the calling window, a retry
+//! delay) so it finishes in seconds.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use tokio::net::TcpListener;
+use voxdial_app::clock::ScaledClock;
+use voxdial_domain::{
+    CampaignAction, CampaignProgress, CampaignSettings, CampaignStatus, Clock, DncScope, E164,
+    Money, RetryPolicy,
+};
+use voxdial_sim::carrier::{Carrier, CarrierConfig, CarrierStats, Faults};
+use voxdial_sim::time::SimTime;
+
+use crate::leads::{generated_csv, sample_csv};
+use crate::runtime::{Runtime, RuntimeOptions, TwilioAccount};
+
+/// Options of `voxdial demo`.
+#[derive(Clone, Debug)]
+pub(crate) struct DemoOptions {
+    pub(crate) leads: Option<usize>,
+    pub(crate) csv: Option<PathBuf>,
+    pub(crate) concurrency: u32,
+    pub(crate) seed: u64,
+    pub(crate) faults: bool,
+    pub(crate) time_scale: f64,
+    pub(crate) start: Option<DateTime<Utc>>,
+    pub(crate) json: bool,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) max_wall: Duration,
+}
+
+/// The demo's result, printed as a table or as one JSON object.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Summary {
+    pub(crate) campaign_id: String,
+    pub(crate) status: String,
+    pub(crate) seed: u64,
+    pub(crate) faults: bool,
+    pub(crate) time_scale: f64,
+    pub(crate) max_concurrency: u32,
+    pub(crate) rows_read: u64,
+    pub(crate) total_leads: u64,
+    pub(crate) merged_rows: u64,
+    pub(crate) rejected_rows: Vec<String>,
+    pub(crate) outcomes: BTreeMap<String, u64>,
+    pub(crate) leads_not_final: u64,
+    pub(crate) calls_placed: u64,
+    pub(crate) max_concurrent_calls_seen_by_carrier: u32,
+    pub(crate) max_dials_per_attempt_seen_by_carrier: u32,
+    pub(crate) callbacks: CallbackFigures,
+    pub(crate) provider_errors: ProviderErrors,
+    pub(crate) cost_usd: f64,
+    pub(crate) simulated_hours: f64,
+    pub(crate) wall_secs: f64,
+    pub(crate) invariants_hold: bool,
+}
+
+/// Callback deliveries as the carrier made them.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct CallbackFigures {
+    pub(crate) sent: u64,
+    pub(crate) duplicated: u64,
+    pub(crate) reordered: u64,
+    pub(crate) delayed: u64,
+    pub(crate) dropped: u64,
+}
+
+/// REST errors the carrier injected.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ProviderErrors {
+    pub(crate) rate_limited_429: u64,
+    pub(crate) server_errors_5xx: u64,
+}
+
+const ACCOUNT_SID: &str = "AC00000000000000000000000000demo";
+
+/// Runs the demo and returns its summary.
+pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
+    let wall = Instant::now();
+    let start = options.start.unwrap_or_else(Utc::now);
+    let scaled = Arc::new(ScaledClock::new(start, options.time_scale));
+    let clock: Arc<dyn Clock> = scaled.clone();
+    let temp;
+    let data_dir = match &options.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temp = TempDir::new()?;
+            temp.path.clone()
+        }
+    };
+
+    let carrier_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let server_listener = TcpListener::bind("127.0.0.1:0").await?;
+    let server_url = format!("http://{}", server_listener.local_addr()?);
+    let auth_token = uuid::Uuid::new_v4().simple().to_string();
+
+    let mut carrier_config = CarrierConfig::new(ACCOUNT_SID, auth_token.clone(), options.seed);
+    carrier_config.faults = if options.faults {
+        Faults::chaos()
+    } else {
+        Faults::none()
+    };
+    carrier_config.disposition_api = Some(server_url.clone());
+    let carrier = Carrier::new(
+        carrier_config,
+        SimTime::new(clock.clone(), options.time_scale),
+    );
+    let carrier_url = format!("http://{}", carrier_listener.local_addr()?);
+    let carrier_task = carrier.serve(carrier_listener);
+
+    let runtime = Runtime::start(RuntimeOptions {
+        data_dir,
+        listener: server_listener,
+        public_url: None,
+        media_url: None,
+        clock: clock.clone(),
+        time_scale: options.time_scale,
+        twilio: TwilioAccount {
+            account_sid: ACCOUNT_SID.into(),
+            auth_token,
+            api_base: carrier_url,
+            caller_id: E164::parse("+14155550100", None).expect("valid caller id"),
+        },
+        dispatch_lease_secs: 900,
+        call_lease_margin_secs: 120,
+        sweep_interval: Duration::from_millis(200),
+        dispatch_parallelism: 64,
+    })
+    .await?;
+    let result = drive(&options, &runtime, &carrier, &scaled, wall, start).await;
+    runtime.stop().await;
+    carrier_task.abort();
+    result
+}
+
+async fn drive(
+    options: &DemoOptions,
+    runtime: &Runtime,
+    carrier: &Carrier,
+    clock: &ScaledClock,
+    wall: Instant,
+    start: DateTime<Utc>,
+) -> anyhow::Result<Summary> {
+    let engine = &runtime.engine;
+    let csv = match (&options.csv, options.leads) {
+        (Some(path), _) => {
+            std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?
+        }
+        (None, Some(n)) => generated_csv(n, options.seed).into_bytes(),
+        (None, None) => sample_csv().to_vec(),
+    };
+    let settings = CampaignSettings {
+        name: "voxdial demo".into(),
+        max_concurrency: options.concurrency,
+        retry: RetryPolicy {
+            max_attempts: 3,
+            busy_delay_secs: 300,
+            no_answer_delay_secs: 1_800,
+            failed_delay_secs: 600,
+            voicemail_delay_secs: None,
+        },
+        ..CampaignSettings::default()
+    };
+    let campaign = engine.create_campaign(settings).await?;
+    let report = engine.import_csv(&campaign.id, &csv, Some("US")).await?;
+    // A few numbers of the list are on the do-not-call list.
+    let leads = engine.leads_page(&campaign.id, None, 1000).await?;
+    let dnc: Vec<E164> = leads
+        .iter()
+        .step_by(29)
+        .take(3)
+        .map(|l| l.phone.clone())
+        .collect();
+    engine.add_dnc(&DncScope::Global, &dnc).await?;
+    engine.act(&campaign.id, CampaignAction::Start).await?;
+
+    let progress = Progress::new(options.json, report.inserted);
+    let view = loop {
+        let view = engine.campaign_view(&campaign.id).await?;
+        progress.show(&view.progress);
+        if view.campaign.status.is_finished() {
+            break view;
+        }
+        if wall.elapsed() > options.max_wall {
+            bail!("the demo did not finish within {:?}", options.max_wall);
+        }
+        skip_idle_time(&view.progress, clock, engine).await?;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    progress.finish(&view.progress);
+
+    // Let the last callbacks land before reading the carrier's figures.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = carrier.stats();
+    Ok(summarise(
+        options,
+        &view,
+        &report,
+        &stats,
+        clock.now() - start,
+        wall.elapsed(),
+    ))
+}
+
+/// Jumps the clock forward when nothing is in flight and every pending
+/// lead waits for a later time (a calling window, a retry delay).
+async fn skip_idle_time(
+    progress: &CampaignProgress,
+    clock: &ScaledClock,
+    engine: &voxdial_app::Engine,
+) -> anyhow::Result<()> {
+    let idle = progress.active == 0 && progress.live_calls.values().sum::<u64>() == 0;
+    if let (true, Some(due)) = (idle && progress.pending > 0, progress.next_due_at)
+        && due > clock.now()
+    {
+        clock.advance_to(due);
+        engine.sweep().await?;
+    }
+    Ok(())
+}
+
+fn summarise(
+    options: &DemoOptions,
+    view: &voxdial_app::CampaignView,
+    report: &voxdial_app::ImportReport,
+    stats: &CarrierStats,
+    simulated: chrono::Duration,
+    wall: Duration,
+) -> Summary {
+    let p = &view.progress;
+    let cap = view.campaign.settings.max_concurrency;
+    let max_concurrent = stats
+        .max_concurrent_by_campaign
+        .get(view.campaign.id.as_str())
+        .copied()
+        .unwrap_or(0);
+    let leads_not_final = p.open();
+    let invariants_hold = view.campaign.status == CampaignStatus::Completed
+        && leads_not_final == 0
+        && max_concurrent <= cap
+        && stats.max_dials_per_attempt <= 1;
+    Summary {
+        campaign_id: view.campaign.id.to_string(),
+        status: view.campaign.status.label().into(),
+        seed: options.seed,
+        faults: options.faults,
+        time_scale: options.time_scale,
+        max_concurrency: cap,
+        rows_read: report.rows,
+        total_leads: p.total,
+        merged_rows: report.merged,
+        rejected_rows: report
+            .rejected
+            .iter()
+            .map(|r| format!("line {}: {}", r.line, r.reason))
+            .collect(),
+        outcomes: p.finals.clone(),
+        leads_not_final,
+        calls_placed: stats.calls_created,
+        max_concurrent_calls_seen_by_carrier: max_concurrent,
+        max_dials_per_attempt_seen_by_carrier: stats.max_dials_per_attempt,
+        callbacks: CallbackFigures {
+            sent: stats.callbacks_sent,
+            duplicated: stats.callbacks_duplicated,
+            reordered: stats.callbacks_reordered,
+            delayed: stats.callbacks_delayed,
+            dropped: stats.callbacks_dropped,
+        },
+        provider_errors: ProviderErrors {
+            rate_limited_429: stats.rate_limited,
+            server_errors_5xx: stats.server_errors,
+        },
+        cost_usd: Money(stats.total_price_micros).dollars(),
+        simulated_hours: simulated.num_seconds() as f64 / 3600.0,
+        wall_secs: wall.as_secs_f64(),
+        invariants_hold,
+    }
+}
+
+/// Prints the summary as a table.
+pub(crate) fn print_table(s: &Summary) {
+    let check = |ok: bool| if ok { "ok" } else { "VIOLATED" };
+    println!();
+    println!("voxdial demo: campaign {} {}", s.campaign_id, s.status);
+    println!(
+        "  {:.1} s wall, {:.1} h simulated (time x{}), seed {}, faults {}",
+        s.wall_secs,
+        s.simulated_hours,
+        s.time_scale,
+        s.seed,
+        if s.faults { "on" } else { "off" }
+    );
+    println!();
+    println!("  {:<34}{:>8}", "rows read", s.rows_read);
+    println!("  {:<34}{:>8}", "leads imported", s.total_leads);
+    println!(
+        "  {:<34}{:>8}",
+        "rows merged (duplicate numbers)", s.merged_rows
+    );
+    println!("  {:<34}{:>8}", "rows rejected", s.rejected_rows.len());
+    for row in &s.rejected_rows {
+        println!("      {row}");
+    }
+    println!();
+    println!("  final outcomes");
+    for (label, n) in &s.outcomes {
+        println!("    {label:<32}{n:>8}");
+    }
+    println!();
+    println!(
+        "  {:<34}{:>8}  {}",
+        "leads not final",
+        s.leads_not_final,
+        check(s.leads_not_final == 0)
+    );
+    println!("  {:<34}{:>8}", "calls placed", s.calls_placed);
+    println!(
+        "  {:<34}{:>8}  {} (cap {}, as seen by the carrier)",
+        "peak simultaneous calls",
+        s.max_concurrent_calls_seen_by_carrier,
+        check(s.max_concurrent_calls_seen_by_carrier <= s.max_concurrency),
+        s.max_concurrency
+    );
+    println!(
+        "  {:<34}{:>8}  {} (as seen by the carrier)",
+        "most dials of one attempt",
+        s.max_dials_per_attempt_seen_by_carrier,
+        check(s.max_dials_per_attempt_seen_by_carrier <= 1)
+    );
+    let c = &s.callbacks;
+    println!(
+        "  {:<34}{:>8}  ({} duplicated, {} reordered, {} delayed, {} dropped)",
+        "status callbacks sent", c.sent, c.duplicated, c.reordered, c.delayed, c.dropped
+    );
+    println!(
+        "  {:<34}{:>8}  ({} x 429, {} x 5xx, retried)",
+        "provider errors injected",
+        s.provider_errors.rate_limited_429 + s.provider_errors.server_errors_5xx,
+        s.provider_errors.rate_limited_429,
+        s.provider_errors.server_errors_5xx
+    );
+    println!("  {:<34}{:>8.4}", "cost billed (USD)", s.cost_usd);
+    println!();
+    println!(
+        "  invariants: {}",
+        if s.invariants_hold {
+            "all hold"
+        } else {
+            "VIOLATED"
+        }
+    );
+}
+
+/// The live progress display: bars on a terminal, a line every few
+/// seconds otherwise, nothing with `--json`.
+struct Progress {
+    bars: Option<(MultiProgress, ProgressBar, ProgressBar)>,
+    plain: bool,
+    last_line: std::sync::Mutex<Instant>,
+}
+
+impl Progress {
+    fn new(json: bool, total: u64) -> Progress {
+        let terminal = std::io::stderr().is_terminal();
+        if json || !terminal {
+            return Progress {
+                bars: None,
+                plain: !json,
+                last_line: std::sync::Mutex::new(Instant::now()),
+            };
+        }
+        let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+        let done = multi.add(ProgressBar::new(total));
+        done.set_style(
+            ProgressStyle::with_template(
+                "  {bar:40.green/dim} {pos}/{len} leads final  {elapsed_precise}",
+            )
+            .expect("valid template")
+            .progress_chars("█▉▊▋▌▍▎▏ "),
+        );
+        let status = multi.add(ProgressBar::new_spinner());
+        status
+            .set_style(ProgressStyle::with_template("  {spinner} {msg}").expect("valid template"));
+        Progress {
+            bars: Some((multi, done, status)),
+            plain: false,
+            last_line: std::sync::Mutex::new(Instant::now()),
+        }
+    }
+
+    fn line(p: &CampaignProgress) -> String {
+        let calls = |k: &str| p.live_calls.get(k).copied().unwrap_or(0);
+        format!(
+            "pending {} (waiting for window {}) | dialing {} | ringing {} | in call {} | done {}/{}",
+            p.pending,
+            p.waiting_window,
+            calls("pending") + calls("dialing"),
+            calls("ringing"),
+            calls("answered"),
+            p.final_total(),
+            p.total
+        )
+    }
+
+    fn show(&self, p: &CampaignProgress) {
+        if let Some((_, done, status)) = &self.bars {
+            done.set_length(p.total);
+            done.set_position(p.final_total());
+            status.set_message(Self::line(p));
+            status.tick();
+        } else if self.plain {
+            let mut last = self.last_line.lock().expect("progress lock");
+            if last.elapsed() >= Duration::from_secs(2) {
+                eprintln!("  {}", Self::line(p));
+                *last = Instant::now();
+            }
+        }
+    }
+
+    fn finish(&self, p: &CampaignProgress) {
+        if let Some((_, done, status)) = &self.bars {
+            done.set_position(p.final_total());
+            done.finish();
+            status.finish_with_message(Self::line(p));
+        } else if self.plain {
+            eprintln!("  {}", Self::line(p));
+        }
+    }
+}
+
+/// A directory removed when dropped.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new() -> anyhow::Result<TempDir> {
+        let path =
+            std::env::temp_dir().join(format!("voxdial-demo-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&path)?;
+        Ok(TempDir { path })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}

@@ -1,0 +1,151 @@
+//! The local all-in-one runtime: every function of the AWS deployment
+//! hosted in one process on embedded adapters. The API and the webhooks on
+//! one HTTP server, the dispatcher and the sweeper as in-process workers,
+//! the store on SQLite, the queue on SQLite, recordings on disk.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use voxdial_app::router::{Providers, RouteStep, StaticRouter};
+use voxdial_app::workers::{run_dispatcher, run_sweeper};
+use voxdial_app::{Engine, EngineConfig};
+use voxdial_domain::{Clock, E164, ProviderId};
+use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
+use voxdial_providers::{TwilioConfig, TwilioProvider};
+
+/// A Twilio account (or the simulated carrier speaking as one).
+#[derive(Clone, Debug)]
+pub(crate) struct TwilioAccount {
+    pub(crate) account_sid: String,
+    pub(crate) auth_token: String,
+    pub(crate) api_base: String,
+    pub(crate) caller_id: E164,
+}
+
+/// How to start the runtime.
+pub(crate) struct RuntimeOptions {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) listener: TcpListener,
+    pub(crate) public_url: Option<String>,
+    pub(crate) media_url: Option<String>,
+    pub(crate) clock: Arc<dyn Clock>,
+    /// How many times faster than real time `clock` runs.
+    pub(crate) time_scale: f64,
+    pub(crate) twilio: TwilioAccount,
+    pub(crate) dispatch_lease_secs: u32,
+    pub(crate) call_lease_margin_secs: u32,
+    pub(crate) sweep_interval: Duration,
+    pub(crate) dispatch_parallelism: usize,
+}
+
+/// A running local runtime.
+pub(crate) struct Runtime {
+    pub(crate) engine: Engine,
+    pub(crate) addr: SocketAddr,
+    pub(crate) base_url: String,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl Runtime {
+    /// Opens the data directory, wires the engine and starts serving.
+    pub(crate) async fn start(options: RuntimeOptions) -> anyhow::Result<Runtime> {
+        std::fs::create_dir_all(&options.data_dir).with_context(|| {
+            format!(
+                "cannot create the data directory {}",
+                options.data_dir.display()
+            )
+        })?;
+        let addr = options.listener.local_addr()?;
+        let base_url = format!("http://{addr}");
+        let public_url = options
+            .public_url
+            .clone()
+            .unwrap_or_else(|| base_url.clone());
+
+        let store = LocalStore::open(options.data_dir.join("voxdial.sqlite"))
+            .context("cannot open the store")?;
+        // Visibility in simulated time: five real seconds at any time scale.
+        let visibility = Duration::from_secs_f64((5.0 * options.time_scale).max(30.0));
+        let queue = LocalQueue::open(
+            options.data_dir.join("queue.sqlite"),
+            QueueConfig {
+                visibility_timeout: visibility,
+                max_receives: 10,
+            },
+            options.clock.clone(),
+        )
+        .context("cannot open the dispatch queue")?;
+
+        let provider_id = ProviderId::parse("twilio").expect("static id");
+        let mut twilio = TwilioConfig::new(
+            provider_id.clone(),
+            options.twilio.account_sid.clone(),
+            options.twilio.auth_token.clone(),
+        );
+        twilio.api_base = options.twilio.api_base.clone();
+        let provider = TwilioProvider::new(twilio).context("cannot build the HTTP client")?;
+        let router = StaticRouter::new(vec![RouteStep {
+            provider: provider_id,
+            caller_id: options.twilio.caller_id.clone(),
+        }]);
+        let queue_port: Arc<dyn voxdial_domain::DispatchQueue> = Arc::new(queue);
+        let engine = Engine::new(
+            Arc::new(store),
+            queue_port.clone(),
+            Providers::new().with(Arc::new(provider)),
+            Arc::new(router),
+            options.clock.clone(),
+            EngineConfig {
+                public_base_url: public_url.clone(),
+                media_url: options.media_url.clone(),
+                dispatch_lease_secs: options.dispatch_lease_secs,
+                call_lease_margin_secs: options.call_lease_margin_secs,
+                ..EngineConfig::default()
+            },
+        );
+
+        let app = voxdial_http::api::router(engine.clone())
+            .merge(voxdial_http::webhooks::router(engine.clone(), public_url));
+        let (shutdown, signal) = watch::channel(false);
+        let mut tasks = JoinSet::new();
+        let mut server_stop = signal.clone();
+        tasks.spawn(async move {
+            let stop = async move {
+                let _ = server_stop.wait_for(|stop| *stop).await;
+            };
+            if let Err(error) = axum::serve(options.listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
+                tracing::error!(%error, "HTTP server failed");
+            }
+        });
+        tasks.spawn(run_dispatcher(
+            engine.clone(),
+            queue_port,
+            options.dispatch_parallelism,
+            signal.clone(),
+        ));
+        tasks.spawn(run_sweeper(engine.clone(), options.sweep_interval, signal));
+        Ok(Runtime {
+            engine,
+            addr,
+            base_url,
+            shutdown,
+            tasks,
+        })
+    }
+
+    /// Stops the workers and the server, letting running handlers finish.
+    pub(crate) async fn stop(mut self) {
+        let _ = self.shutdown.send(true);
+        while self.tasks.join_next().await.is_some() {}
+    }
+}

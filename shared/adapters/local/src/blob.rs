@@ -1,0 +1,339 @@
+//! [`LocalBlobStore`]: blobs as files under a root directory, and presigned
+//! URLs for the local HTTP server.
+//!
+//! Layout under the root: `objects/{key}` holds each blob; `tmp/` holds
+//! writes in progress. A write goes to a temporary file, is flushed to disk
+//! (`fsync`), then renamed over the blob's path and the directory flushed:
+//! readers see the old bytes or the new ones, never a mix, also after a
+//! crash (leftover temporary files are removed at open).
+
+use std::io::{ErrorKind, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
+use voxdial_domain::{BlobError, BlobStore, Clock, Timestamp};
+
+use crate::OpenError;
+
+/// The longest key accepted, in bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// Checks a blob key: 1 to [`MAX_KEY_LEN`] bytes of `A-Z a-z 0-9 - _ . ~ =
+/// , @ : +` in `/`-separated segments, none empty, `.` or `..` (so no
+/// leading or trailing `/` and no `//`). Such a key is safe as a relative
+/// path and in a URL path without escaping.
+pub fn validate_key(key: &str) -> Result<(), BlobError> {
+    let ok = !key.is_empty()
+        && key.len() <= MAX_KEY_LEN
+        && key.bytes().all(key_byte)
+        && key
+            .split('/')
+            .all(|segment| !matches!(segment, "" | "." | ".."));
+    if ok {
+        Ok(())
+    } else {
+        Err(BlobError::InvalidKey(key.chars().take(200).collect()))
+    }
+}
+
+fn key_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-_.~=,@:+/".contains(&b)
+}
+
+/// A list prefix: empty, or a key prefix whose complete segments are valid.
+fn validate_prefix(prefix: &str) -> Result<(), BlobError> {
+    let (dirs, _) = prefix.rsplit_once('/').unwrap_or(("", prefix));
+    let ok = prefix.len() <= MAX_KEY_LEN
+        && prefix.bytes().all(key_byte)
+        && (!prefix.contains('/') || dirs.split('/').all(|s| !matches!(s, "" | "." | "..")));
+    if ok {
+        Ok(())
+    } else {
+        Err(BlobError::InvalidKey(prefix.chars().take(200).collect()))
+    }
+}
+
+fn io_error(message: &'static str) -> impl FnOnce(std::io::Error) -> BlobError {
+    move |source| BlobError::Unavailable {
+        message: message.into(),
+        source: Box::new(source),
+    }
+}
+
+/// Whether an error means "no blob at this key" (the path, or a directory on
+/// the way, is missing or is of the wrong kind).
+fn is_absent(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        ErrorKind::NotFound | ErrorKind::IsADirectory | ErrorKind::NotADirectory
+    )
+}
+
+/// The embedded blob store. Clones share it.
+#[derive(Clone)]
+pub struct LocalBlobStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `{root}/objects`: every blob lives under it, at its key.
+    objects: PathBuf,
+    /// `{root}/tmp`: on the same file system, so a rename is atomic.
+    tmp: PathBuf,
+    /// Where the local HTTP server serves `/blobs/{key}`, without a trailing `/`.
+    base_url: String,
+    /// The HMAC key of presigned URLs.
+    secret: Vec<u8>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for LocalBlobStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalBlobStore")
+            .field("objects", &self.inner.objects)
+            .field("base_url", &self.inner.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LocalBlobStore {
+    /// Opens (creating it if needed) the blob store under `root`. Presigned
+    /// URLs point at `{base_url}/blobs/{key}` and are signed with `secret`;
+    /// their expiry is read on `clock`.
+    pub fn open(
+        root: impl AsRef<Path>,
+        base_url: impl Into<String>,
+        secret: impl Into<Vec<u8>>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<LocalBlobStore, OpenError> {
+        let root = root.as_ref();
+        let objects = root.join("objects");
+        let tmp = root.join("tmp");
+        for dir in [&objects, &tmp] {
+            std::fs::create_dir_all(dir).map_err(|source| OpenError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        // Writes a crash interrupted: never renamed, so never visible.
+        let leftovers = std::fs::read_dir(&tmp).map_err(|source| OpenError::Io {
+            path: tmp.clone(),
+            source,
+        })?;
+        for entry in leftovers.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+        let mut base_url = base_url.into();
+        while base_url.ends_with('/') {
+            base_url.pop();
+        }
+        Ok(LocalBlobStore {
+            inner: Arc::new(Inner {
+                objects,
+                tmp,
+                base_url,
+                secret: secret.into(),
+                clock,
+            }),
+        })
+    }
+
+    /// The file holding `key` (for the HTTP server to stream it).
+    pub fn file_path(&self, key: &str) -> Result<PathBuf, BlobError> {
+        validate_key(key)?;
+        Ok(self.inner.objects.join(key))
+    }
+
+    fn mac(&self, key: &str, expires: i64) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.inner.secret)
+            .expect("HMAC takes a key of any length");
+        mac.update(key.as_bytes());
+        mac.update(b"|");
+        mac.update(expires.to_string().as_bytes());
+        mac
+    }
+
+    /// Whether `sig` (hex) is this store's signature of `key` until
+    /// `expires` (Unix seconds) and `now` is not past `expires`. The
+    /// signature is compared in constant time.
+    pub fn verify_presigned(&self, key: &str, expires: i64, sig: &str, now: Timestamp) -> bool {
+        if validate_key(key).is_err() || now.timestamp() > expires {
+            return false;
+        }
+        let Ok(sig) = hex::decode(sig) else {
+            return false;
+        };
+        self.mac(key, expires).verify_slice(&sig).is_ok()
+    }
+
+    async fn blocking<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> Result<R, BlobError> + Send + 'static,
+    ) -> Result<R, BlobError> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || work(&inner))
+            .await
+            .map_err(|source| BlobError::Unavailable {
+                message: "the blob store's worker thread failed".into(),
+                source: Box::new(source),
+            })?
+    }
+}
+
+impl Inner {
+    fn put(&self, key: &str, data: &[u8]) -> Result<(), BlobError> {
+        let path = self.objects.join(key);
+        let dir = path.parent().unwrap_or(&self.objects).to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(io_error("cannot create the blob's directory"))?;
+        let tmp = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
+        let written = (|| {
+            let mut file = std::fs::File::create(&tmp)?;
+            file.write_all(data)?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(&dir)?.sync_all()
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(io_error("cannot write a blob"))
+    }
+
+    fn delete(&self, key: &str) -> Result<bool, BlobError> {
+        let path = self.objects.join(key);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if is_absent(&e) => return Ok(false),
+            Err(e) => return Err(io_error("cannot delete a blob")(e)),
+        }
+        // Prune directories the delete left empty (a failure just stops it).
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != self.objects) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+        Ok(true)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let start = match prefix.rsplit_once('/') {
+            Some((dirs, _)) => self.objects.join(dirs),
+            None => self.objects.clone(),
+        };
+        let mut keys = Vec::new();
+        let mut pending = vec![start];
+        while let Some(dir) = pending.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if is_absent(&e) => continue,
+                Err(e) => return Err(io_error("cannot list blobs")(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(io_error("cannot list blobs"))?;
+                let kind = entry.file_type().map_err(io_error("cannot list blobs"))?;
+                let path = entry.path();
+                if kind.is_dir() {
+                    pending.push(path);
+                } else if kind.is_file()
+                    && let Some(key) = self.key_of(&path)
+                    && key.starts_with(prefix)
+                {
+                    keys.push(key);
+                }
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// The key of a file under `objects`, if it is a valid one.
+    fn key_of(&self, path: &Path) -> Option<String> {
+        let relative = path.strip_prefix(&self.objects).ok()?;
+        let parts: Vec<&str> = relative
+            .components()
+            .map(|c| c.as_os_str().to_str())
+            .collect::<Option<_>>()?;
+        let key = parts.join("/");
+        validate_key(&key).ok().map(|()| key)
+    }
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn put(&self, key: &str, data: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+        validate_key(key)?;
+        tracing::debug!(key, bytes = data.len(), content_type, "storing a blob");
+        let key = key.to_string();
+        self.blocking(move |inner| inner.put(&key, &data)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        validate_key(key)?;
+        let key = key.to_string();
+        self.blocking(move |inner| match std::fs::read(inner.objects.join(&key)) {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if is_absent(&e) => Ok(None),
+            Err(e) => Err(io_error("cannot read a blob")(e)),
+        })
+        .await
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, BlobError> {
+        validate_key(key)?;
+        let key = key.to_string();
+        self.blocking(move |inner| inner.delete(&key)).await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        validate_prefix(prefix)?;
+        let prefix = prefix.to_string();
+        self.blocking(move |inner| inner.list(&prefix)).await
+    }
+
+    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+        validate_key(key)?;
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        let expires = self.inner.clock.now().timestamp().saturating_add(ttl);
+        let sig = hex::encode(self.mac(key, expires).finalize().into_bytes());
+        Ok(format!(
+            "{}/blobs/{key}?expires={expires}&sig={sig}",
+            self.inner.base_url
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_checked_segment_by_segment() {
+        for good in [
+            "a",
+            "rec/c-1/call_1.wav",
+            "a.b/c~d=e,f@g:h+i",
+            "..a/b..",
+            "x/.y",
+        ] {
+            assert!(validate_key(good).is_ok(), "{good:?}");
+        }
+        let long = "k".repeat(MAX_KEY_LEN + 1);
+        for bad in [
+            "", "/abs", "a/", "a//b", "../x", "a/../b", "a/./b", ".", "a b", "a?b", "a\\b", "é",
+            &long,
+        ] {
+            assert!(validate_key(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_prefix("").is_ok());
+        assert!(validate_prefix("calls/c1").is_ok());
+        assert!(validate_prefix("calls/").is_ok());
+        assert!(validate_prefix("../").is_err());
+        assert!(validate_prefix("/x").is_err());
+    }
+}

@@ -1,0 +1,205 @@
+//! What the SQLite store and queue share: opening a connection with the
+//! pragmas local mode needs, versioned migrations, running blocking work off
+//! the async threads, and instants as integers.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use tokio::sync::Semaphore;
+use voxdial_domain::Timestamp;
+
+use crate::OpenError;
+
+/// How long a connection waits for another writer (another process on the
+/// same file) before reporting `SQLITE_BUSY`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
+
+/// Opens (creating if needed) a database file in WAL mode with
+/// `synchronous = NORMAL` and foreign keys on.
+pub(crate) fn open(path: &Path) -> Result<Connection, OpenError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|source| OpenError::Io {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let sqlite = |source| OpenError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(sqlite)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
+    let mode: String = conn
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .map_err(sqlite)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(OpenError::NoWal {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(sqlite)?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(sqlite)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+/// Brings the schema up to `migrations.len()`: migration `i` (0-based) takes
+/// `user_version` from `i` to `i + 1`, each in its own `BEGIN IMMEDIATE`
+/// transaction, so a crash leaves a whole version or none.
+///
+/// `application_id` tells the kinds of file apart (a store is not a queue):
+/// a new file gets it, a file with another one is refused.
+pub(crate) fn migrate(
+    conn: &mut Connection,
+    path: &Path,
+    application_id: i32,
+    migrations: &[&str],
+) -> Result<(), OpenError> {
+    let sqlite = |source| OpenError::Sqlite {
+        path: path.to_path_buf(),
+        source,
+    };
+    let supported = migrations.len() as i64;
+    loop {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sqlite)?;
+        let found: i64 = tx
+            .pragma_query_value(None, "user_version", |row| row.get(0))
+            .map_err(sqlite)?;
+        let kind: i32 = tx
+            .pragma_query_value(None, "application_id", |row| row.get(0))
+            .map_err(sqlite)?;
+        if kind != application_id && !(kind == 0 && found == 0) {
+            return Err(OpenError::WrongKind {
+                path: path.to_path_buf(),
+                found: kind,
+                expected: application_id,
+            });
+        }
+        if kind == 0 {
+            tx.pragma_update(None, "application_id", application_id)
+                .map_err(sqlite)?;
+        }
+        if found > supported {
+            return Err(OpenError::SchemaTooNew {
+                path: path.to_path_buf(),
+                found,
+                supported,
+            });
+        }
+        if found == supported {
+            return Ok(());
+        }
+        tx.execute_batch(migrations[found as usize])
+            .map_err(sqlite)?;
+        tx.pragma_update(None, "user_version", found + 1)
+            .map_err(sqlite)?;
+        tx.commit().map_err(sqlite)?;
+        tracing::info!(path = %path.display(), version = found + 1, "migrated the database");
+    }
+}
+
+/// One SQLite file: a writer connection and a reader connection, each behind
+/// a mutex and used only from `spawn_blocking` threads.
+///
+/// Invariants: every write goes through `writer` (so in this process writes
+/// are serialised by the mutex, never by `SQLITE_BUSY`); `reader` only ever
+/// reads, and WAL lets it run while the writer writes. At most `QUEUED`
+/// blocking threads use or wait for each connection (the gates): other
+/// callers wait asynchronously, so a burst of requests does not park
+/// hundreds of blocking threads on a mutex, while the next operation is
+/// ready the moment the current one ends.
+#[derive(Debug)]
+pub(crate) struct Db {
+    pub(crate) path: PathBuf,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    writer_gate: Semaphore,
+    reader_gate: Semaphore,
+}
+
+/// Blocking threads allowed per connection: one working, the others parked
+/// on its mutex so the next operation starts without a thread hand-off.
+/// Measured with 16 concurrent status callbacks (debug build): 2 gives
+/// 8.4k ops/s, 8 gives 11.2k, unbounded 12.0k.
+const QUEUED: usize = 8;
+
+impl Db {
+    /// Opens the file, migrates it and opens the reader.
+    pub(crate) fn open(
+        path: &Path,
+        application_id: i32,
+        migrations: &[&str],
+    ) -> Result<Arc<Db>, OpenError> {
+        let mut writer = open(path)?;
+        migrate(&mut writer, path, application_id, migrations)?;
+        let reader = open(path)?;
+        Ok(Arc::new(Db {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            writer_gate: Semaphore::new(QUEUED),
+            reader_gate: Semaphore::new(QUEUED),
+        }))
+    }
+
+    /// Runs `work` with the writer connection on a blocking thread.
+    pub(crate) async fn write<R: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&mut Connection) -> R + Send + 'static,
+    ) -> Result<R, tokio::task::JoinError> {
+        let _turn = self.writer_gate.acquire().await;
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.writer.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&mut conn)
+        })
+        .await
+    }
+
+    /// Runs `work` with the reader connection on a blocking thread.
+    pub(crate) async fn read<R: Send + 'static>(
+        self: &Arc<Self>,
+        work: impl FnOnce(&mut Connection) -> R + Send + 'static,
+    ) -> Result<R, tokio::task::JoinError> {
+        let _turn = self.reader_gate.acquire().await;
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.reader.lock().unwrap_or_else(PoisonError::into_inner);
+            work(&mut conn)
+        })
+        .await
+    }
+}
+
+/// An instant as nanoseconds since the Unix epoch, saturating outside
+/// 1677–2262 (order is kept, which is all the columns are used for).
+pub(crate) fn nanos(at: Timestamp) -> i64 {
+    at.timestamp_nanos_opt().unwrap_or(if at.timestamp() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+/// The instant of a nanosecond column.
+pub(crate) fn from_nanos(nanos: i64) -> Timestamp {
+    chrono::DateTime::from_timestamp_nanos(nanos)
+}
+
+/// A duration in nanoseconds, saturating.
+pub(crate) fn duration_nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,1059 @@
+//! [`LocalStore`]: every store port on one SQLite file.
+//!
+//! Each row keeps the full domain record as JSON plus the columns derived
+//! from it that the queries filter, order and count on (see
+//! `store_schema.sql`). Every operation that touches several rows, or reads
+//! before it writes, runs in one `BEGIN IMMEDIATE` transaction on the
+//! writer connection; since that connection is shared behind a mutex, the
+//! check and the write of `claim_due`, `release` and `finish_call` can never
+//! interleave with another writer, in this process or another.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use voxdial_domain::{
+    CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress, CampaignStore,
+    CreateCall, DncHit, DncScope, DncStore, E164, ImportCounts, Lead, LeadId, LeadOutcome,
+    LeadRelease, LeadState, LeadStore, PendingReason, StoreError, Timestamp,
+};
+
+use crate::OpenError;
+use crate::sqlite::{Db, from_nanos, nanos};
+
+/// The schema migrations, in order; `user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[include_str!("store_schema.sql")];
+
+/// `PRAGMA application_id` of a store file ("vxds").
+const APPLICATION_ID: i32 = 0x7678_6473;
+
+/// The embedded store: campaigns, leads, calls and do-not-call lists in one
+/// SQLite file (WAL, `synchronous = NORMAL`).
+///
+/// Durability: a committed operation survives the process being killed at
+/// any point (`kill -9` included), since WAL with `synchronous = NORMAL`
+/// only loses commits on an operating-system crash or power loss, and then
+/// only the last ones, never a part of one. That is what local mode needs.
+///
+/// Concurrency: one writer connection behind a mutex, used from
+/// `spawn_blocking` threads, takes every write; a second connection serves
+/// reads, which WAL lets run beside the writer. Clones share both.
+#[derive(Clone, Debug)]
+pub struct LocalStore {
+    db: Arc<Db>,
+}
+
+impl LocalStore {
+    /// Opens (creating it and its directory if needed) the store at `path`
+    /// and migrates its schema.
+    pub fn open(path: impl AsRef<Path>) -> Result<LocalStore, OpenError> {
+        Ok(LocalStore {
+            db: Db::open(path.as_ref(), APPLICATION_ID, MIGRATIONS)?,
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.db.path
+    }
+
+    /// The schema version this build writes.
+    pub fn schema_version() -> u32 {
+        MIGRATIONS.len() as u32
+    }
+
+    async fn write<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.db
+            .write(work)
+            .await
+            .map_err(|e| StoreError::unavailable("the store's writer thread failed", e))?
+    }
+
+    async fn read<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.db
+            .read(work)
+            .await
+            .map_err(|e| StoreError::unavailable("the store's reader thread failed", e))?
+    }
+}
+
+// ------------------------------------------------------------------ helpers
+
+/// Maps SQLite errors to `StoreError::Unavailable`, naming the operation.
+trait Sql<T> {
+    fn sql(self, what: &'static str) -> Result<T, StoreError>;
+}
+
+impl<T> Sql<T> for rusqlite::Result<T> {
+    fn sql(self, what: &'static str) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::unavailable(what, e))
+    }
+}
+
+fn encode<T: serde::Serialize>(what: &'static str, value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::unavailable(what, e))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    id: &str,
+    record: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(record).map_err(|e| StoreError::Corrupt(format!("{kind} {id}: {e}")))
+}
+
+/// A `u64` counter as an SQLite integer (saturating: versions never get there).
+fn int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A count read back from SQLite.
+fn count(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn is_constraint(e: &rusqlite::Error, extended: std::ffi::c_int) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == extended)
+}
+
+fn immediate(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, StoreError> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .sql("cannot begin a write transaction")
+}
+
+fn scope_key(scope: &DncScope) -> String {
+    match scope {
+        DncScope::Global => String::new(),
+        DncScope::Campaign(id) => id.to_string(),
+    }
+}
+
+/// The indexed columns of a lead, derived from its state.
+struct LeadColumns {
+    state: &'static str,
+    due_at: Option<i64>,
+    waiting_window: i64,
+    active_attempt: Option<i64>,
+    lease_until: Option<i64>,
+    final_label: Option<&'static str>,
+}
+
+impl LeadColumns {
+    fn of(state: &LeadState) -> LeadColumns {
+        let mut columns = LeadColumns {
+            state: state.label(),
+            due_at: None,
+            waiting_window: 0,
+            active_attempt: None,
+            lease_until: None,
+            final_label: None,
+        };
+        match state {
+            LeadState::Pending { due_at, reason } => {
+                columns.due_at = Some(nanos(*due_at));
+                columns.waiting_window = i64::from(*reason == PendingReason::CallingWindow);
+            }
+            LeadState::Active {
+                attempt,
+                lease_until,
+            } => {
+                columns.active_attempt = Some(i64::from(*attempt));
+                columns.lease_until = Some(nanos(*lease_until));
+            }
+            LeadState::Final { outcome, .. } => columns.final_label = Some(outcome.label()),
+        }
+        columns
+    }
+}
+
+const UPDATE_LEAD: &str = "UPDATE leads SET state = ?2, due_at = ?3, waiting_window = ?4, \
+     active_attempt = ?5, lease_until = ?6, final_label = ?7, attempts = ?8, version = ?9, \
+     record = ?10 WHERE id = ?1";
+
+/// Writes a changed lead over its row.
+fn write_lead(conn: &Connection, lead: &Lead) -> Result<(), StoreError> {
+    let record = encode("cannot encode a lead", lead)?;
+    let c = LeadColumns::of(&lead.state);
+    conn.prepare_cached(UPDATE_LEAD)
+        .and_then(|mut stmt| {
+            stmt.execute(params![
+                lead.id.as_str(),
+                c.state,
+                c.due_at,
+                c.waiting_window,
+                c.active_attempt,
+                c.lease_until,
+                c.final_label,
+                i64::from(lead.attempts),
+                int(lead.version),
+                record,
+            ])
+        })
+        .sql("cannot update a lead")?;
+    Ok(())
+}
+
+/// Reads `(id, record)` rows and decodes the leads.
+fn query_leads(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Lead>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).sql("cannot read leads")?;
+    let rows = stmt
+        .query_map(params, |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .sql("cannot read leads")?;
+    let mut leads = Vec::new();
+    for row in rows {
+        let (id, record) = row.sql("cannot read leads")?;
+        leads.push(decode("lead", &id, &record)?);
+    }
+    Ok(leads)
+}
+
+fn query_calls(
+    conn: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<CallAttempt>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).sql("cannot read calls")?;
+    let rows = stmt
+        .query_map(params, |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+        })
+        .sql("cannot read calls")?;
+    let mut calls = Vec::new();
+    for row in rows {
+        let (id, record) = row.sql("cannot read calls")?;
+        calls.push(decode("call", &id, &record)?);
+    }
+    Ok(calls)
+}
+
+/// Applies a release inside the caller's transaction: true if the lead was
+/// active for the attempt (and is now released), false otherwise.
+fn release_in(conn: &Connection, release: &LeadRelease) -> Result<bool, StoreError> {
+    let record: Option<String> = conn
+        .prepare_cached(
+            "SELECT record FROM leads WHERE id = ?1 AND state = 'active' AND active_attempt = ?2",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row(
+                params![release.lead_id.as_str(), i64::from(release.attempt)],
+                |row| row.get(0),
+            )
+            .optional()
+        })
+        .sql("cannot read a lead to release")?;
+    let Some(record) = record else {
+        return Ok(false);
+    };
+    let mut lead: Lead = decode("lead", release.lead_id.as_str(), &record)?;
+    if lead.state.active_attempt() != Some(release.attempt) {
+        return Err(StoreError::Corrupt(format!(
+            "lead {}: its record and its columns disagree on the active attempt",
+            lead.id
+        )));
+    }
+    lead.state = release.next.clone();
+    if release.dialed {
+        lead.attempts = lead.attempts.saturating_add(1);
+    }
+    if let Some(outcome) = &release.outcome {
+        lead.last_outcome = Some(outcome.clone());
+    }
+    lead.updated_at = release.at;
+    lead.version += 1;
+    write_lead(conn, &lead)?;
+    Ok(true)
+}
+
+fn check_release(release: &LeadRelease) -> Result<(), StoreError> {
+    if matches!(release.next, LeadState::Active { .. }) {
+        return Err(StoreError::Invalid(format!(
+            "lead {}: a release must move it out of the active state",
+            release.lead_id
+        )));
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ campaigns
+
+#[async_trait]
+impl CampaignStore for LocalStore {
+    async fn insert_campaign(&self, campaign: &Campaign) -> Result<(), StoreError> {
+        let record = encode("cannot encode a campaign", campaign)?;
+        let id = campaign.id.clone();
+        let (created_at, version) = (nanos(campaign.created_at), int(campaign.version));
+        self.write(move |conn| {
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO campaigns (id, created_at, version, record) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO NOTHING",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![id.as_str(), created_at, version, record])
+                })
+                .sql("cannot insert a campaign")?;
+            if inserted == 0 {
+                return Err(StoreError::AlreadyExists(format!("campaign {id}")));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn campaign(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| {
+            let record: Option<String> = conn
+                .prepare_cached("SELECT record FROM campaigns WHERE id = ?1")
+                .and_then(|mut stmt| stmt.query_row([id.as_str()], |row| row.get(0)).optional())
+                .sql("cannot read a campaign")?;
+            record
+                .map(|r| decode("campaign", id.as_str(), &r))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn update_campaign(&self, campaign: &Campaign) -> Result<Campaign, StoreError> {
+        let mut next = campaign.clone();
+        next.version += 1;
+        let record = encode("cannot encode a campaign", &next)?;
+        let id = campaign.id.clone();
+        let (read, created_at) = (int(campaign.version), nanos(campaign.created_at));
+        let written = int(next.version);
+        self.write(move |conn| {
+            let updated = conn
+                .prepare_cached(
+                    "UPDATE campaigns SET version = ?3, created_at = ?4, record = ?5 \
+                     WHERE id = ?1 AND version = ?2",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![id.as_str(), read, written, created_at, record])
+                })
+                .sql("cannot update a campaign")?;
+            if updated == 1 {
+                return Ok(());
+            }
+            let exists = conn
+                .prepare_cached("SELECT 1 FROM campaigns WHERE id = ?1")
+                .and_then(|mut stmt| stmt.exists([id.as_str()]))
+                .sql("cannot read a campaign")?;
+            Err(if exists {
+                StoreError::Conflict(format!("campaign {id}"))
+            } else {
+                StoreError::NotFound(format!("campaign {id}"))
+            })
+        })
+        .await?;
+        Ok(next)
+    }
+
+    async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT id, record FROM campaigns ORDER BY created_at DESC, id DESC",
+                )
+                .sql("cannot list campaigns")?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .sql("cannot list campaigns")?;
+            let mut campaigns = Vec::new();
+            for row in rows {
+                let (id, record) = row.sql("cannot list campaigns")?;
+                campaigns.push(decode("campaign", &id, &record)?);
+            }
+            Ok(campaigns)
+        })
+        .await
+    }
+
+    async fn progress(&self, id: &CampaignId) -> Result<CampaignProgress, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| {
+            // One read transaction: both counts see the same snapshot.
+            let tx = conn.transaction().sql("cannot begin a read")?;
+            let mut progress = CampaignProgress::default();
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT state, waiting_window, final_label, COUNT(*), MIN(due_at) \
+                         FROM leads WHERE campaign_id = ?1 \
+                         GROUP BY state, waiting_window, final_label",
+                    )
+                    .sql("cannot count leads")?;
+                let mut rows = stmt.query([id.as_str()]).sql("cannot count leads")?;
+                while let Some(row) = rows.next().sql("cannot count leads")? {
+                    let state: String = row.get(0).sql("cannot count leads")?;
+                    let window: i64 = row.get(1).sql("cannot count leads")?;
+                    let label: Option<String> = row.get(2).sql("cannot count leads")?;
+                    let n = count(row.get(3).sql("cannot count leads")?);
+                    let due: Option<i64> = row.get(4).sql("cannot count leads")?;
+                    progress.total += n;
+                    match (state.as_str(), label) {
+                        ("pending", _) => {
+                            progress.pending += n;
+                            if window == 1 {
+                                progress.waiting_window += n;
+                            }
+                            let due = due.map(from_nanos);
+                            progress.next_due_at = match (progress.next_due_at, due) {
+                                (Some(a), Some(b)) => Some(a.min(b)),
+                                (a, b) => a.or(b),
+                            };
+                        }
+                        ("active", _) => progress.active += n,
+                        ("final", Some(label)) => *progress.finals.entry(label).or_default() += n,
+                        (other, _) => {
+                            return Err(StoreError::Corrupt(format!(
+                                "campaign {id}: a lead row in state {other:?}"
+                            )));
+                        }
+                    }
+                }
+            }
+            {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT state, COUNT(*) FROM calls \
+                         WHERE campaign_id = ?1 AND terminal = 0 GROUP BY state",
+                    )
+                    .sql("cannot count calls")?;
+                let rows = stmt
+                    .query_map([id.as_str()], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                    })
+                    .sql("cannot count calls")?;
+                for row in rows {
+                    let (state, n) = row.sql("cannot count calls")?;
+                    progress.live_calls.insert(state, count(n));
+                }
+            }
+            Ok(progress)
+        })
+        .await
+    }
+}
+
+// ------------------------------------------------------------------ leads
+
+#[async_trait]
+impl LeadStore for LocalStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(campaign_id = %campaign, leads = leads.len()))]
+    async fn import_leads(
+        &self,
+        campaign: &CampaignId,
+        leads: Vec<Lead>,
+    ) -> Result<ImportCounts, StoreError> {
+        if let Some(stray) = leads.iter().find(|l| l.campaign_id != *campaign) {
+            return Err(StoreError::Invalid(format!(
+                "lead {} belongs to campaign {}, not {campaign}",
+                stray.id, stray.campaign_id
+            )));
+        }
+        // Encode before taking the writer: the lock is held for SQL only.
+        let rows = leads
+            .iter()
+            .map(|lead| Ok((lead, encode("cannot encode a lead", lead)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?
+            .into_iter()
+            .map(|(lead, record)| {
+                let c = LeadColumns::of(&lead.state);
+                (
+                    lead.id.clone(),
+                    lead.phone.as_str().to_string(),
+                    c,
+                    i64::from(lead.attempts),
+                    int(lead.version),
+                    record,
+                )
+            })
+            .collect::<Vec<_>>();
+        let campaign = campaign.clone();
+        let counts = self
+            .write(move |conn| {
+                let tx = immediate(conn)?;
+                let exists = tx
+                    .prepare_cached("SELECT 1 FROM campaigns WHERE id = ?1")
+                    .and_then(|mut stmt| stmt.exists([campaign.as_str()]))
+                    .sql("cannot read a campaign")?;
+                if !exists {
+                    return Err(StoreError::NotFound(format!("campaign {campaign}")));
+                }
+                let mut counts = ImportCounts::default();
+                let mut known = tx
+                    .prepare_cached("SELECT 1 FROM leads WHERE campaign_id = ?1 AND phone = ?2")
+                    .sql("cannot import leads")?;
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO leads (id, campaign_id, phone, state, due_at, waiting_window, \
+                         active_attempt, lease_until, final_label, attempts, version, record) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    )
+                    .sql("cannot import leads")?;
+                for (id, phone, c, attempts, version, record) in &rows {
+                    if known
+                        .exists(params![campaign.as_str(), phone])
+                        .sql("cannot import leads")?
+                    {
+                        counts.merged += 1;
+                        continue;
+                    }
+                    let inserted = insert.execute(params![
+                        id.as_str(),
+                        campaign.as_str(),
+                        phone,
+                        c.state,
+                        c.due_at,
+                        c.waiting_window,
+                        c.active_attempt,
+                        c.lease_until,
+                        c.final_label,
+                        attempts,
+                        version,
+                        record,
+                    ]);
+                    match inserted {
+                        Ok(_) => counts.inserted += 1,
+                        Err(e)
+                            if is_constraint(&e, rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY) =>
+                        {
+                            return Err(StoreError::AlreadyExists(format!("lead {id}")));
+                        }
+                        Err(e) => return Err(StoreError::unavailable("cannot import leads", e)),
+                    }
+                }
+                drop((known, insert));
+                tx.commit().sql("cannot commit an import")?;
+                Ok(counts)
+            })
+            .await?;
+        tracing::debug!(
+            inserted = counts.inserted,
+            merged = counts.merged,
+            "imported leads"
+        );
+        Ok(counts)
+    }
+
+    async fn lead(&self, id: &LeadId) -> Result<Option<Lead>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| {
+            let record: Option<String> = conn
+                .prepare_cached("SELECT record FROM leads WHERE id = ?1")
+                .and_then(|mut stmt| stmt.query_row([id.as_str()], |row| row.get(0)).optional())
+                .sql("cannot read a lead")?;
+            record.map(|r| decode("lead", id.as_str(), &r)).transpose()
+        })
+        .await
+    }
+
+    async fn leads(
+        &self,
+        campaign: &CampaignId,
+        after: Option<&LeadId>,
+        limit_to: usize,
+    ) -> Result<Vec<Lead>, StoreError> {
+        let campaign = campaign.clone();
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        self.read(move |conn| {
+            query_leads(
+                conn,
+                "SELECT id, record FROM leads WHERE campaign_id = ?1 AND id > ?2 \
+                 ORDER BY id LIMIT ?3",
+                params![campaign.as_str(), after, limit(limit_to)],
+            )
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(campaign_id = %campaign, max_active, limit = limit_to))]
+    async fn claim_due(
+        &self,
+        campaign: &CampaignId,
+        max_active: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit_to: usize,
+    ) -> Result<Vec<Lead>, StoreError> {
+        if limit_to == 0 {
+            return Ok(Vec::new());
+        }
+        let campaign = campaign.clone();
+        let claimed = self
+            .write(move |conn| {
+                let tx = immediate(conn)?;
+                let active: i64 = tx
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM leads WHERE campaign_id = ?1 AND state = 'active'",
+                    )
+                    .and_then(|mut stmt| stmt.query_row([campaign.as_str()], |row| row.get(0)))
+                    .sql("cannot count active leads")?;
+                let room = i64::from(max_active) - active;
+                if room <= 0 {
+                    return Ok(Vec::new());
+                }
+                let mut leads = query_leads(
+                    &tx,
+                    "SELECT id, record FROM leads \
+                     WHERE campaign_id = ?1 AND state = 'pending' AND due_at <= ?2 \
+                     ORDER BY due_at, id LIMIT ?3",
+                    params![campaign.as_str(), nanos(now), room.min(limit(limit_to))],
+                )?;
+                for lead in &mut leads {
+                    lead.state = LeadState::Active {
+                        attempt: lead.attempts.saturating_add(1),
+                        lease_until,
+                    };
+                    lead.version += 1;
+                    lead.updated_at = now;
+                    write_lead(&tx, lead)?;
+                }
+                tx.commit().sql("cannot commit a claim")?;
+                Ok(leads)
+            })
+            .await?;
+        tracing::debug!(claimed = claimed.len(), "claimed due leads");
+        Ok(claimed)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(lead_id = %release.lead_id, attempt = release.attempt))]
+    async fn release(&self, release: &LeadRelease) -> Result<bool, StoreError> {
+        check_release(release)?;
+        let release = release.clone();
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let released = release_in(&tx, &release)?;
+            if released {
+                tx.commit().sql("cannot commit a release")?;
+            }
+            Ok(released)
+        })
+        .await
+    }
+
+    async fn extend_lease(
+        &self,
+        lead: &LeadId,
+        attempt: u32,
+        lease_until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let id = lead.clone();
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let record: Option<String> = tx
+                .prepare_cached(
+                    "SELECT record FROM leads \
+                     WHERE id = ?1 AND state = 'active' AND active_attempt = ?2",
+                )
+                .and_then(|mut stmt| {
+                    stmt.query_row(params![id.as_str(), i64::from(attempt)], |row| row.get(0))
+                        .optional()
+                })
+                .sql("cannot read a lead")?;
+            let Some(record) = record else {
+                return Ok(false);
+            };
+            let mut lead: Lead = decode("lead", id.as_str(), &record)?;
+            lead.state = LeadState::Active {
+                attempt,
+                lease_until,
+            };
+            lead.version += 1;
+            write_lead(&tx, &lead)?;
+            tx.commit().sql("cannot commit a lease")?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn expired_leases(
+        &self,
+        now: Timestamp,
+        limit_to: usize,
+    ) -> Result<Vec<Lead>, StoreError> {
+        self.read(move |conn| {
+            query_leads(
+                conn,
+                "SELECT id, record FROM leads WHERE state = 'active' AND lease_until < ?1 \
+                 ORDER BY lease_until, id LIMIT ?2",
+                params![nanos(now), limit(limit_to)],
+            )
+        })
+        .await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(campaign_id = %campaign))]
+    async fn cancel_pending(
+        &self,
+        campaign: &CampaignId,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let campaign = campaign.clone();
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let leads = query_leads(
+                &tx,
+                "SELECT id, record FROM leads WHERE campaign_id = ?1 AND state = 'pending'",
+                [campaign.as_str()],
+            )?;
+            let canceled = leads.len() as u64;
+            for mut lead in leads {
+                lead.state = LeadState::Final {
+                    outcome: LeadOutcome::Canceled,
+                    at: now,
+                };
+                lead.updated_at = now;
+                lead.version += 1;
+                write_lead(&tx, &lead)?;
+            }
+            tx.commit().sql("cannot commit a cancel")?;
+            Ok(canceled)
+        })
+        .await
+    }
+}
+
+// ------------------------------------------------------------------ calls
+
+const UPDATE_CALL: &str = "UPDATE calls SET state = ?3, terminal = ?4, version = ?5, record = ?6 \
+     WHERE id = ?1 AND version = ?2 \
+     AND (CASE WHEN terminal = 0 THEN ?4 = 0 ELSE state = ?3 END)";
+
+/// Why a conditional call update matched nothing.
+fn call_miss(conn: &Connection, id: &CallId, call: &CallAttempt) -> StoreError {
+    let stored: rusqlite::Result<Option<(i64, String)>> = conn
+        .prepare_cached("SELECT version, state FROM calls WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()
+        });
+    match stored {
+        Err(e) => StoreError::unavailable("cannot read a call", e),
+        Ok(None) => StoreError::NotFound(format!("call {id}")),
+        Ok(Some((version, state))) if version == int(call.version) => StoreError::Invalid(format!(
+            "call {id} is {state}: it cannot become {}",
+            call.state.label()
+        )),
+        Ok(Some((version, _))) => StoreError::Conflict(format!(
+            "call {id} is at version {version}, not {}",
+            call.version
+        )),
+    }
+}
+
+#[async_trait]
+impl CallStore for LocalStore {
+    async fn create_call(&self, call: &CallAttempt) -> Result<CreateCall, StoreError> {
+        let record = encode("cannot encode a call", call)?;
+        let id = call.id.clone();
+        let row = (
+            call.campaign_id.clone(),
+            call.lead_id.clone(),
+            call.state.label(),
+            i64::from(call.state.is_terminal()),
+            nanos(call.created_at),
+            int(call.version),
+        );
+        self.write(move |conn| {
+            let (campaign, lead, state, terminal, created_at, version) = row;
+            let inserted = conn
+                .prepare_cached(
+                    "INSERT INTO calls (id, campaign_id, lead_id, state, terminal, created_at, \
+                     version, record) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        id.as_str(),
+                        campaign.as_str(),
+                        lead.as_str(),
+                        state,
+                        terminal,
+                        created_at,
+                        version,
+                        record
+                    ])
+                });
+            match inserted {
+                Ok(1) => return Ok(CreateCall::Created),
+                Ok(_) => {}
+                Err(e) if is_constraint(&e, rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY) => {
+                    return Err(StoreError::NotFound(format!(
+                        "campaign {campaign} or lead {lead} of call {id}"
+                    )));
+                }
+                Err(e) => return Err(StoreError::unavailable("cannot insert a call", e)),
+            }
+            let stored: String = conn
+                .prepare_cached("SELECT record FROM calls WHERE id = ?1")
+                .and_then(|mut stmt| stmt.query_row([id.as_str()], |row| row.get(0)))
+                .sql("cannot read a call")?;
+            Ok(CreateCall::Exists(Box::new(decode(
+                "call",
+                id.as_str(),
+                &stored,
+            )?)))
+        })
+        .await
+    }
+
+    async fn call(&self, id: &CallId) -> Result<Option<CallAttempt>, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| {
+            let record: Option<String> = conn
+                .prepare_cached("SELECT record FROM calls WHERE id = ?1")
+                .and_then(|mut stmt| stmt.query_row([id.as_str()], |row| row.get(0)).optional())
+                .sql("cannot read a call")?;
+            record.map(|r| decode("call", id.as_str(), &r)).transpose()
+        })
+        .await
+    }
+
+    async fn update_call(&self, call: &CallAttempt) -> Result<CallAttempt, StoreError> {
+        let mut next = call.clone();
+        next.version += 1;
+        let record = encode("cannot encode a call", &next)?;
+        let read = call.clone();
+        self.write(move |conn| {
+            let updated = conn
+                .prepare_cached(UPDATE_CALL)
+                .and_then(|mut stmt| {
+                    stmt.execute(params![
+                        read.id.as_str(),
+                        int(read.version),
+                        read.state.label(),
+                        i64::from(read.state.is_terminal()),
+                        int(read.version + 1),
+                        record,
+                    ])
+                })
+                .sql("cannot update a call")?;
+            if updated == 1 {
+                Ok(())
+            } else {
+                Err(call_miss(conn, &read.id, &read))
+            }
+        })
+        .await?;
+        Ok(next)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(call_id = %call.id, state = call.state.label()))]
+    async fn finish_call(
+        &self,
+        call: &CallAttempt,
+        release: &LeadRelease,
+    ) -> Result<bool, StoreError> {
+        if !call.state.is_terminal() {
+            return Err(StoreError::Invalid(format!(
+                "call {} is {}: finish_call needs a terminal call",
+                call.id,
+                call.state.label()
+            )));
+        }
+        if release.lead_id != call.lead_id || release.attempt != call.attempt {
+            return Err(StoreError::Invalid(format!(
+                "call {} is attempt {} of lead {}, the release is for attempt {} of lead {}",
+                call.id, call.attempt, call.lead_id, release.attempt, release.lead_id
+            )));
+        }
+        check_release(release)?;
+        let mut next = call.clone();
+        next.version += 1;
+        let record = encode("cannot encode a call", &next)?;
+        let (id, read, state) = (call.id.clone(), int(call.version), call.state.label());
+        let release = release.clone();
+        let released = self
+            .write(move |conn| {
+                let tx = immediate(conn)?;
+                let stored: Option<(i64, i64)> = tx
+                    .prepare_cached("SELECT version, terminal FROM calls WHERE id = ?1")
+                    .and_then(|mut stmt| {
+                        stmt.query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                            .optional()
+                    })
+                    .sql("cannot read a call")?;
+                match stored {
+                    None => return Err(StoreError::NotFound(format!("call {id}"))),
+                    Some((version, _)) if version != read => {
+                        return Err(StoreError::Conflict(format!(
+                            "call {id} is at version {version}, not {read}"
+                        )));
+                    }
+                    // Finished already: nothing to write, nothing to release.
+                    Some((_, 1)) => return Ok(false),
+                    Some(_) => {}
+                }
+                tx.prepare_cached(
+                    "UPDATE calls SET state = ?2, terminal = 1, version = ?3, record = ?4 \
+                     WHERE id = ?1",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id.as_str(), state, read + 1, record]))
+                .sql("cannot finish a call")?;
+                let released = release_in(&tx, &release)?;
+                tx.commit().sql("cannot commit a finished call")?;
+                Ok(released)
+            })
+            .await?;
+        tracing::debug!(released, "finished call");
+        Ok(released)
+    }
+
+    async fn live_calls(
+        &self,
+        campaign: Option<&CampaignId>,
+    ) -> Result<Vec<CallAttempt>, StoreError> {
+        let campaign = campaign.cloned();
+        // Both queries read only the small partial index of live calls.
+        let mut calls = self
+            .read(move |conn| match campaign {
+                Some(c) => query_calls(
+                    conn,
+                    "SELECT id, record FROM calls INDEXED BY calls_live \
+                     WHERE campaign_id = ?1 AND terminal = 0",
+                    [c.as_str()],
+                ),
+                None => query_calls(
+                    conn,
+                    "SELECT id, record FROM calls INDEXED BY calls_live WHERE terminal = 0",
+                    [],
+                ),
+            })
+            .await?;
+        calls.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(calls)
+    }
+
+    async fn calls(
+        &self,
+        campaign: &CampaignId,
+        before: Option<&CallId>,
+        limit_to: usize,
+    ) -> Result<Vec<CallAttempt>, StoreError> {
+        let campaign = campaign.clone();
+        let before = before.cloned();
+        self.read(move |conn| {
+            let cursor = match &before {
+                None => None,
+                Some(id) => {
+                    let at: Option<i64> = conn
+                        .prepare_cached("SELECT created_at FROM calls WHERE id = ?1")
+                        .and_then(|mut stmt| {
+                            stmt.query_row([id.as_str()], |row| row.get(0)).optional()
+                        })
+                        .sql("cannot read a call")?;
+                    let at = at.ok_or_else(|| StoreError::NotFound(format!("call {id}")))?;
+                    Some((at, id.to_string()))
+                }
+            };
+            match cursor {
+                None => query_calls(
+                    conn,
+                    "SELECT id, record FROM calls WHERE campaign_id = ?1 \
+                     ORDER BY created_at DESC, id DESC LIMIT ?2",
+                    params![campaign.as_str(), limit(limit_to)],
+                ),
+                Some((at, id)) => query_calls(
+                    conn,
+                    "SELECT id, record FROM calls WHERE campaign_id = ?1 \
+                     AND (created_at, id) < (?2, ?3) \
+                     ORDER BY created_at DESC, id DESC LIMIT ?4",
+                    params![campaign.as_str(), at, id, limit(limit_to)],
+                ),
+            }
+        })
+        .await
+    }
+}
+
+// ------------------------------------------------------------------ DNC
+
+#[async_trait]
+impl DncStore for LocalStore {
+    async fn add_dnc(
+        &self,
+        scope: &DncScope,
+        numbers: &[E164],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let scope = scope_key(scope);
+        let numbers: Vec<String> = numbers.iter().map(|n| n.as_str().to_string()).collect();
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let mut added = 0;
+            {
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO dnc (scope, number, added_at) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .sql("cannot add to a do-not-call list")?;
+                for number in &numbers {
+                    added += insert
+                        .execute(params![scope, number, nanos(now)])
+                        .sql("cannot add to a do-not-call list")?
+                        as u64;
+                }
+            }
+            tx.commit().sql("cannot commit a do-not-call list")?;
+            Ok(added)
+        })
+        .await
+    }
+
+    async fn remove_dnc(&self, scope: &DncScope, number: &E164) -> Result<bool, StoreError> {
+        let scope = scope_key(scope);
+        let number = number.as_str().to_string();
+        self.write(move |conn| {
+            let removed = conn
+                .prepare_cached("DELETE FROM dnc WHERE scope = ?1 AND number = ?2")
+                .and_then(|mut stmt| stmt.execute(params![scope, number]))
+                .sql("cannot remove from a do-not-call list")?;
+            Ok(removed > 0)
+        })
+        .await
+    }
+
+    async fn dnc_hit(&self, campaign: &CampaignId, number: &E164) -> Result<DncHit, StoreError> {
+        let campaign = campaign.to_string();
+        let number = number.as_str().to_string();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT scope FROM dnc WHERE number = ?1 AND scope IN ('', ?2)")
+                .sql("cannot read the do-not-call lists")?;
+            let scopes = stmt
+                .query_map(params![number, campaign], |row| row.get::<_, String>(0))
+                .sql("cannot read the do-not-call lists")?;
+            let mut hit = DncHit::default();
+            for scope in scopes {
+                if scope.sql("cannot read the do-not-call lists")?.is_empty() {
+                    hit.global = true;
+                } else {
+                    hit.campaign = true;
+                }
+            }
+            Ok(hit)
+        })
+        .await
+    }
+}

@@ -1,0 +1,562 @@
+//! The Twilio adapter: Calls REST (create, fetch, update, list), webhook
+//! signature checks, status and answer webhooks, and TwiML rendering.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use reqwest::{Client, StatusCode};
+use tracing::debug;
+use voxdial_domain::{
+    AmdMode, AnswerInstruction, AnswerRequest, AnsweredBy, CallEvent, CallEventKind, CallId, E164,
+    Money, PlaceCall, PlacedCall, ProviderCall, ProviderCallSid, ProviderError, ProviderId,
+    TelephonyProvider, Timestamp, TransferTarget, WebhookError, WebhookRequest, WebhookResponse,
+};
+use voxdial_wire::twilio::forms::{self, AmdCallback, CallStatus, StatusCallback};
+use voxdial_wire::twilio::rest::{
+    self, CallResource, CallsPage, CreateCallParams, CreateParticipantParams, ErrorClass,
+    HttpMethod, ListCallsQuery, MachineDetection, RecordingChannels, RecordingStatusCallbackEvent,
+    StatusCallbackEvent, TwilioErrorBody, UpdateCallParams, UpdateCallStatus,
+};
+use voxdial_wire::twilio::signature::{
+    SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignedRequest, SigningKeys, validate_request,
+};
+use voxdial_wire::twilio::twiml::{self, Conference, Dial, Stream, Verb};
+
+/// How to reach one Twilio account.
+#[derive(Clone)]
+pub struct TwilioConfig {
+    /// The id voxdial knows this account by (`twilio`).
+    pub id: ProviderId,
+    /// `AC…`.
+    pub account_sid: String,
+    /// The Auth Token: signs webhooks, and authenticates REST calls unless
+    /// an API key is given.
+    pub auth_token: String,
+    /// An API key (`SK…`, secret) for REST calls instead of the Auth Token.
+    pub api_key: Option<(String, String)>,
+    /// A SharedKey (id, secret) for HMAC-SHA256 webhook signatures.
+    pub shared_key: Option<(String, String)>,
+    /// The REST base URL: `https://api.twilio.com`, a regional edge such as
+    /// `https://api.dublin.ie1.twilio.com`, or the simulator.
+    pub api_base: String,
+    /// Timeout of one REST request.
+    pub request_timeout: Duration,
+    /// Ask for `DetectMessageEnd` (the verdict waits for the beep) rather than
+    /// `Enable` when machine detection is on.
+    pub detect_message_end: bool,
+}
+
+impl std::fmt::Debug for TwilioConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioConfig")
+            .field("id", &self.id)
+            .field("account_sid", &self.account_sid)
+            .field("api_base", &self.api_base)
+            .field("auth_token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl TwilioConfig {
+    /// A configuration for `account_sid` with Twilio's public API and defaults.
+    pub fn new(
+        id: ProviderId,
+        account_sid: impl Into<String>,
+        auth_token: impl Into<String>,
+    ) -> Self {
+        TwilioConfig {
+            id,
+            account_sid: account_sid.into(),
+            auth_token: auth_token.into(),
+            api_key: None,
+            shared_key: None,
+            api_base: rest::API_BASE.to_string(),
+            request_timeout: Duration::from_secs(10),
+            detect_message_end: false,
+        }
+    }
+}
+
+/// A Twilio account as a telephony provider.
+pub struct TwilioProvider {
+    config: TwilioConfig,
+    keys: SigningKeys,
+    http: Client,
+}
+
+impl TwilioProvider {
+    /// A provider over `config`, with its own HTTP client.
+    pub fn new(config: TwilioConfig) -> Result<TwilioProvider, reqwest::Error> {
+        let http = Client::builder()
+            .timeout(config.request_timeout)
+            .pool_max_idle_per_host(64)
+            .build()?;
+        Ok(Self::with_client(config, http))
+    }
+
+    /// A provider over `config` that shares `http`.
+    pub fn with_client(config: TwilioConfig, http: Client) -> TwilioProvider {
+        let mut keys = SigningKeys::auth_token(&config.auth_token);
+        if let Some((id, secret)) = &config.shared_key {
+            keys = keys.with_shared_key(id.clone(), secret);
+        }
+        TwilioProvider { config, keys, http }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{}", self.config.api_base.trim_end_matches('/'), path)
+    }
+
+    fn auth(&self) -> (&str, &str) {
+        match &self.config.api_key {
+            Some((sid, secret)) => (sid, secret),
+            None => (&self.config.account_sid, &self.config.auth_token),
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
+        let (user, pass) = self.auth();
+        let response = request
+            .basic_auth(user, Some(pass))
+            .send()
+            .await
+            .map_err(|e| transient("request to Twilio failed", e))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transient("reading Twilio's answer failed", e))?;
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        Err(error_from_response(status, &body, retry_after))
+    }
+
+    async fn post_form(
+        &self,
+        path: &str,
+        pairs: &[(String, String)],
+    ) -> Result<Vec<u8>, ProviderError> {
+        let request = self
+            .http
+            .post(self.url(path))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(forms::encode_form(pairs));
+        self.send(request).await
+    }
+
+    async fn update(
+        &self,
+        sid: &ProviderCallSid,
+        params: &UpdateCallParams,
+    ) -> Result<CallResource, ProviderError> {
+        let body = self
+            .post_form(
+                &rest::call_path(&self.config.account_sid, sid.as_str()),
+                &params.to_pairs(),
+            )
+            .await?;
+        CallResource::from_json(&body).map_err(|e| transient("unreadable call resource", e))
+    }
+
+    fn verify(&self, request: &WebhookRequest) -> Result<Vec<(String, String)>, WebhookError> {
+        let signed = SignedRequest {
+            url: &request.public_url,
+            method: &request.method,
+            content_type: request.header("content-type"),
+            body: &request.body,
+            signature: request.header(SIGNATURE_HEADER),
+            signature_settings: request.header(SIGNATURE_SETTINGS_HEADER),
+        };
+        validate_request(&signed, &self.keys).map_err(|error| {
+            debug!(provider = %self.config.id, %error, "webhook signature refused");
+            WebhookError::Forbidden
+        })?;
+        forms::parse_form(&request.body).map_err(|e| WebhookError::BadRequest(e.to_string()))
+    }
+
+    fn create_params(&self, request: &PlaceCall) -> CreateCallParams {
+        let (machine_detection, async_amd, amd_callback) = match request.amd {
+            AmdMode::Off => (None, None, None),
+            AmdMode::Sync => (Some(self.detection_mode()), None, None),
+            AmdMode::Async => (
+                Some(self.detection_mode()),
+                Some(true),
+                request.amd_status_url.clone(),
+            ),
+        };
+        CreateCallParams {
+            to: request.to.as_str().to_string(),
+            from: request.from.as_str().to_string(),
+            url: Some(request.answer_url.clone()),
+            method: Some(HttpMethod::Post),
+            status_callback: Some(request.status_url.clone()),
+            status_callback_method: Some(HttpMethod::Post),
+            status_callback_event: vec![
+                StatusCallbackEvent::Initiated,
+                StatusCallbackEvent::Ringing,
+                StatusCallbackEvent::Answered,
+                StatusCallbackEvent::Completed,
+            ],
+            timeout: Some(request.ring_timeout_secs),
+            time_limit: Some(request.time_limit_secs),
+            machine_detection,
+            async_amd,
+            async_amd_status_callback_method: amd_callback.as_ref().map(|_| HttpMethod::Post),
+            async_amd_status_callback: amd_callback,
+            record: request.record.then_some(true),
+            recording_channels: request.record.then_some(RecordingChannels::Dual),
+            recording_status_callback: request
+                .recording_status_url
+                .clone()
+                .filter(|_| request.record),
+            recording_status_callback_event: if request.record
+                && request.recording_status_url.is_some()
+            {
+                vec![
+                    RecordingStatusCallbackEvent::Completed,
+                    RecordingStatusCallbackEvent::Absent,
+                ]
+            } else {
+                Vec::new()
+            },
+            ..CreateCallParams::default()
+        }
+    }
+
+    fn detection_mode(&self) -> MachineDetection {
+        if self.config.detect_message_end {
+            MachineDetection::DetectMessageEnd
+        } else {
+            MachineDetection::Enable
+        }
+    }
+}
+
+fn transient(
+    message: &str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> ProviderError {
+    ProviderError::Transient {
+        message: format!("{message}: {error}"),
+        source: Some(Box::new(error)),
+    }
+}
+
+fn error_from_response(
+    status: StatusCode,
+    body: &[u8],
+    retry_after: Option<Duration>,
+) -> ProviderError {
+    let parsed = TwilioErrorBody::parse(body);
+    let message = parsed
+        .as_ref()
+        .and_then(|b| b.message.clone())
+        .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+    match rest::classify_error(status.as_u16(), parsed.as_ref()) {
+        ErrorClass::RateLimited => ProviderError::RateLimited { retry_after },
+        ErrorClass::Transient => ProviderError::Transient {
+            message: format!("HTTP {}: {message}", status.as_u16()),
+            source: None,
+        },
+        ErrorClass::Permanent { code } => {
+            if status == StatusCode::NOT_FOUND || code == Some(20404) {
+                return ProviderError::NotFound;
+            }
+            ProviderError::Permanent {
+                code: code.map_or_else(|| status.as_u16().to_string(), |c| c.to_string()),
+                message,
+            }
+        }
+    }
+}
+
+fn event_kind(status: &CallStatus) -> Option<CallEventKind> {
+    Some(match status {
+        CallStatus::Queued => CallEventKind::Queued,
+        CallStatus::Initiated => CallEventKind::Initiated,
+        CallStatus::Ringing => CallEventKind::Ringing,
+        CallStatus::InProgress => CallEventKind::Answered,
+        CallStatus::Completed => CallEventKind::Completed,
+        CallStatus::Busy => CallEventKind::Busy,
+        CallStatus::Failed => CallEventKind::Failed,
+        CallStatus::NoAnswer => CallEventKind::NoAnswer,
+        CallStatus::Canceled => CallEventKind::Canceled,
+        CallStatus::Other(_) => return None,
+    })
+}
+
+fn answered_by(verdict: &forms::AnsweredBy) -> Option<AnsweredBy> {
+    use forms::AnsweredBy as W;
+    Some(match verdict {
+        W::Human => AnsweredBy::Human,
+        W::MachineStart => AnsweredBy::MachineStart,
+        W::MachineEndBeep => AnsweredBy::MachineEndBeep,
+        W::MachineEndSilence => AnsweredBy::MachineEndSilence,
+        W::MachineEndOther => AnsweredBy::MachineEndOther,
+        W::Fax => AnsweredBy::Fax,
+        W::Unknown => AnsweredBy::Unknown,
+        W::Other(_) => return None,
+    })
+}
+
+fn call_id_of(request: &WebhookRequest) -> Result<CallId, WebhookError> {
+    let raw = request
+        .query_param("call_id")
+        .ok_or_else(|| WebhookError::BadRequest("the webhook URL has no call_id".into()))?;
+    CallId::parse(raw).map_err(|e| WebhookError::BadRequest(e.to_string()))
+}
+
+fn sid(raw: &str) -> Result<ProviderCallSid, WebhookError> {
+    ProviderCallSid::parse(raw).map_err(|e| WebhookError::BadRequest(e.to_string()))
+}
+
+fn provider_call(resource: CallResource) -> Result<ProviderCall, ProviderError> {
+    let status = event_kind(&resource.status).ok_or_else(|| ProviderError::Transient {
+        message: format!("unknown call status {:?}", resource.status),
+        source: None,
+    })?;
+    Ok(ProviderCall {
+        sid: ProviderCallSid::parse(&resource.sid).map_err(|e| transient("bad call sid", e))?,
+        status,
+        duration_secs: resource.duration,
+        answered_by: resource.answered_by.as_ref().and_then(answered_by),
+        price: resource.price_micros().map(|m| Money(m.abs())),
+        ended_at: resource.end_time,
+    })
+}
+
+#[async_trait]
+impl TelephonyProvider for TwilioProvider {
+    fn id(&self) -> &ProviderId {
+        &self.config.id
+    }
+
+    async fn place_call(&self, request: &PlaceCall) -> Result<PlacedCall, ProviderError> {
+        let params = self.create_params(request);
+        params.check().map_err(|e| ProviderError::Permanent {
+            code: "request".into(),
+            message: e.to_string(),
+        })?;
+        let body = self
+            .post_form(
+                &rest::calls_path(&self.config.account_sid),
+                &params.to_pairs(),
+            )
+            .await?;
+        let resource =
+            CallResource::from_json(&body).map_err(|e| transient("unreadable call resource", e))?;
+        let sid =
+            ProviderCallSid::parse(&resource.sid).map_err(|e| transient("bad call sid", e))?;
+        Ok(PlacedCall { sid })
+    }
+
+    async fn hangup(&self, sid: &ProviderCallSid) -> Result<(), ProviderError> {
+        let completed = UpdateCallParams {
+            status: Some(UpdateCallStatus::Completed),
+            ..Default::default()
+        };
+        match self.update(sid, &completed).await {
+            Ok(_) | Err(ProviderError::NotFound) => Ok(()),
+            // A call not yet answered cannot be completed: cancel it instead.
+            Err(ProviderError::Permanent { .. }) => {
+                let canceled = UpdateCallParams {
+                    status: Some(UpdateCallStatus::Canceled),
+                    ..Default::default()
+                };
+                self.update(sid, &canceled).await.map(|_| ())
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn fetch_call(&self, sid: &ProviderCallSid) -> Result<ProviderCall, ProviderError> {
+        let request = self
+            .http
+            .get(self.url(&rest::call_path(&self.config.account_sid, sid.as_str())));
+        let body = self.send(request).await?;
+        provider_call(
+            CallResource::from_json(&body).map_err(|e| transient("unreadable call resource", e))?,
+        )
+    }
+
+    async fn find_call(
+        &self,
+        _call_id: &CallId,
+        to: &E164,
+        since: Timestamp,
+    ) -> Result<Option<ProviderCall>, ProviderError> {
+        let query = ListCallsQuery {
+            to: Some(to.as_str().to_string()),
+            start_time_after: Some(since - chrono::Duration::days(1)),
+            page_size: Some(50),
+            ..Default::default()
+        };
+        let url = format!(
+            "{}?{}",
+            self.url(&rest::calls_path(&self.config.account_sid)),
+            query.to_form()
+        );
+        let body = self.send(self.http.get(url)).await?;
+        let page = CallsPage::from_json(&body).map_err(|e| transient("unreadable call list", e))?;
+        // Twilio cannot search by voxdial's id: take the first call to this
+        // number created at or after the dial decision.
+        let candidate = page
+            .calls
+            .into_iter()
+            .filter(|c| {
+                c.date_created
+                    .is_none_or(|created| created >= since - chrono::Duration::seconds(1))
+            })
+            .min_by_key(|c| c.date_created.unwrap_or(DateTime::<Utc>::MAX_UTC));
+        candidate.map(provider_call).transpose()
+    }
+
+    async fn transfer(
+        &self,
+        sid: &ProviderCallSid,
+        target: &TransferTarget,
+    ) -> Result<(), ProviderError> {
+        match target {
+            TransferTarget::Cold { to, caller_id } => {
+                let mut dial = Dial::number(to.as_str());
+                dial.caller_id = Some(caller_id.as_str().to_string());
+                let twiml = twiml::Response::new().push(dial).to_xml();
+                let params = UpdateCallParams {
+                    twiml: Some(twiml),
+                    ..Default::default()
+                };
+                self.update(sid, &params).await.map(|_| ())
+            }
+            TransferTarget::Warm {
+                conference,
+                to,
+                caller_id,
+            } => {
+                let mut room = Conference::new(conference.clone());
+                room.start_conference_on_enter = Some(true);
+                room.end_conference_on_exit = Some(true);
+                let dial = Dial {
+                    nouns: vec![room.into()],
+                    ..Dial::default()
+                };
+                let params = UpdateCallParams {
+                    twiml: Some(twiml::Response::new().push(dial).to_xml()),
+                    ..Default::default()
+                };
+                self.update(sid, &params).await?;
+                let participant = CreateParticipantParams {
+                    from: caller_id.as_str().to_string(),
+                    to: to.as_str().to_string(),
+                    label: Some("agent".into()),
+                    early_media: Some(true),
+                    ..Default::default()
+                };
+                self.post_form(
+                    &rest::participants_path(&self.config.account_sid, conference),
+                    &participant.to_pairs(),
+                )
+                .await
+                .map(|_| ())
+            }
+        }
+    }
+
+    fn parse_status_webhook(&self, request: &WebhookRequest) -> Result<CallEvent, WebhookError> {
+        let pairs = self.verify(request)?;
+        let call_id = Some(call_id_of(request)?);
+        if !pairs.iter().any(|(k, _)| k == "CallStatus") {
+            let amd = AmdCallback::from_pairs(&pairs)
+                .map_err(|e| WebhookError::BadRequest(e.to_string()))?;
+            let mut event = CallEvent::new(
+                self.config.id.clone(),
+                call_id,
+                CallEventKind::MachineDetection,
+            );
+            event.provider_sid = Some(sid(&amd.call_sid)?);
+            event.answered_by = answered_by(&amd.answered_by);
+            return Ok(event);
+        }
+        let form = StatusCallback::from_pairs(&pairs)
+            .map_err(|e| WebhookError::BadRequest(e.to_string()))?;
+        let kind = event_kind(&form.call_status).ok_or_else(|| {
+            WebhookError::BadRequest(format!("unknown CallStatus {:?}", form.call_status))
+        })?;
+        let mut event = CallEvent::new(self.config.id.clone(), call_id, kind);
+        event.provider_sid = Some(sid(&form.call_sid)?);
+        event.sequence = form.sequence_number;
+        event.timestamp = form.timestamp;
+        event.duration_secs = form.call_duration;
+        event.answered_by = form.answered_by.as_ref().and_then(answered_by);
+        event.sip_response_code = form.sip_response_code;
+        Ok(event)
+    }
+
+    fn parse_answer_webhook(
+        &self,
+        request: &WebhookRequest,
+    ) -> Result<AnswerRequest, WebhookError> {
+        let pairs = self.verify(request)?;
+        let form = forms::AnswerRequest::from_pairs(&pairs)
+            .map_err(|e| WebhookError::BadRequest(e.to_string()))?;
+        Ok(AnswerRequest {
+            call_id: call_id_of(request)?,
+            provider_sid: Some(sid(&form.call_sid)?),
+            answered_by: form.answered_by.as_ref().and_then(answered_by),
+        })
+    }
+
+    fn render_answer(&self, instruction: &AnswerInstruction) -> WebhookResponse {
+        WebhookResponse {
+            status: 200,
+            content_type: "text/xml; charset=utf-8".into(),
+            body: answer_twiml(instruction).into_bytes(),
+        }
+    }
+}
+
+/// The TwiML for an answer instruction.
+pub fn answer_twiml(instruction: &AnswerInstruction) -> String {
+    let response = twiml::Response::new();
+    let response = match instruction {
+        AnswerInstruction::ConnectMedia { url, parameters } => {
+            let stream = parameters
+                .iter()
+                .fold(Stream::new(url.clone()), |stream, (name, value)| {
+                    stream.parameter(name.clone(), value.clone())
+                });
+            response.push(twiml::Connect::stream(stream))
+        }
+        AnswerInstruction::Voicemail {
+            wait_for_beep,
+            audio_url,
+            text,
+        } => {
+            let response = if *wait_for_beep {
+                response.push(twiml::Pause { length: Some(2) })
+            } else {
+                response
+            };
+            let response = match audio_url {
+                Some(url) => response.push(twiml::Play::url(url.clone())),
+                None => response.push(twiml::Say::new(text.clone())),
+            };
+            response.push(Verb::Hangup)
+        }
+        AnswerInstruction::Say { text } => response
+            .push(twiml::Say::new(text.clone()))
+            .push(twiml::Pause { length: Some(600) }),
+        AnswerInstruction::Hangup => response.push(Verb::Hangup),
+    };
+    response.to_xml()
+}

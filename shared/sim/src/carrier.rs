@@ -1,0 +1,1178 @@
+//! A simulated carrier speaking Twilio's wire formats.
+//!
+//! It serves the Calls API under `/2010-04-01/Accounts/{AccountSid}/…`
+//! (create, fetch, update, list; Basic auth with the account's SID and Auth
+//! Token) and plays each created call out in simulated time: `initiated`,
+//! `ringing`, then an answer (a person or a machine), busy, no answer or a
+//! failure. Status callbacks are signed form POSTs to the call's
+//! `StatusCallback` URL, exactly as Twilio sends them; an answered call
+//! fetches its TwiML from `Url` and follows it (`<Connect><Stream>`, `<Say>`,
+//! `<Play>`, `<Pause>`, `<Hangup>`).
+//!
+//! The carrier also keeps the figures a real carrier could report: the
+//! highest number of simultaneous calls per campaign (a call counts from its
+//! creation until it ends) and the number of times each attempt was dialled
+//! (campaign and attempt are read from the `campaign_id` and `call_id` query
+//! parameters voxdial puts in its callback URLs).
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use base64::Engine as _;
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use tokio::sync::Notify;
+use tracing::{debug, warn};
+use voxdial_domain::{Disposition, Timestamp};
+use voxdial_wire::twilio::forms::{self, AnsweredBy, CallStatus};
+use voxdial_wire::twilio::rest::{
+    CallResource, CallsPage, CreateCallParams, ListCallsQuery, MachineDetection,
+    StatusCallbackEvent, TwilioErrorBody, UpdateCallParams, UpdateCallStatus,
+};
+use voxdial_wire::twilio::signature::{SIGNATURE_HEADER, SignatureAlgorithm, compute_signature};
+use voxdial_wire::twilio::twiml::{self, ConnectNoun, Verb};
+
+use crate::time::SimTime;
+
+/// How calls turn out: probabilities per attempt and durations in
+/// simulated seconds.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallProfile {
+    /// A person answers.
+    pub human: f64,
+    /// An answering machine answers.
+    pub machine: f64,
+    /// Busy.
+    pub busy: f64,
+    /// The call fails to connect.
+    pub failed: f64,
+    /// Of failures, the share that are permanent (SIP 404: no such number).
+    pub failed_permanent: f64,
+    // The rest rings out unanswered.
+    /// Ring time before an answer, seconds (uniform range).
+    pub ring_secs: (f64, f64),
+    /// Conversation length with a person, seconds.
+    pub talk_secs: (f64, f64),
+    /// Length of a machine's greeting, seconds.
+    pub greeting_secs: (f64, f64),
+    /// Dispositions of conversations with weights.
+    pub dispositions: Vec<(Disposition, f64)>,
+}
+
+impl Default for CallProfile {
+    fn default() -> Self {
+        CallProfile {
+            human: 0.42,
+            machine: 0.18,
+            busy: 0.10,
+            failed: 0.06,
+            failed_permanent: 0.3,
+            ring_secs: (4.0, 20.0),
+            talk_secs: (25.0, 180.0),
+            greeting_secs: (4.0, 12.0),
+            dispositions: vec![
+                (Disposition::Interested, 0.25),
+                (Disposition::NotInterested, 0.35),
+                (Disposition::CallbackRequested, 0.15),
+                (Disposition::Transferred, 0.10),
+                (Disposition::WrongNumber, 0.08),
+                (Disposition::OptedOut, 0.07),
+            ],
+        }
+    }
+}
+
+/// Faults to inject, as probabilities per callback or per REST request.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Faults {
+    /// A callback is delivered twice.
+    pub duplicate: f64,
+    /// A callback is held back so the next one overtakes it.
+    pub reorder: f64,
+    /// A callback is delayed by up to `max_delay_secs`.
+    pub delay: f64,
+    /// The longest injected delay, simulated seconds.
+    pub max_delay_secs: f64,
+    /// A callback is never delivered.
+    pub drop: f64,
+    /// A create request gets HTTP 429 (code 20429).
+    pub rate_limit: f64,
+    /// A create request gets HTTP 500 or 503.
+    pub server_error: f64,
+}
+
+impl Faults {
+    /// No faults.
+    pub fn none() -> Faults {
+        Faults::default()
+    }
+
+    /// The fault mix of `voxdial demo --faults`.
+    pub fn chaos() -> Faults {
+        Faults {
+            duplicate: 0.15,
+            reorder: 0.15,
+            delay: 0.10,
+            max_delay_secs: 20.0,
+            drop: 0.05,
+            rate_limit: 0.05,
+            server_error: 0.03,
+        }
+    }
+}
+
+/// A time window in which the carrier refuses every new call (HTTP 503).
+#[derive(Clone, Debug, Serialize)]
+pub struct Outage {
+    /// Start.
+    pub from: Timestamp,
+    /// End (exclusive).
+    pub until: Timestamp,
+}
+
+/// Runs a `<Connect><Stream>` media session for an answered call; resolves
+/// when the stream ends. The carrier hands it what Twilio would put in the
+/// stream's `start` message.
+pub type StreamHook =
+    Arc<dyn Fn(StreamRequest) -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// What a media session needs to know about its call.
+#[derive(Clone, Debug)]
+pub struct StreamRequest {
+    /// The `<Stream url>`.
+    pub url: String,
+    /// The `<Parameter>`s.
+    pub parameters: Vec<(String, String)>,
+    /// The account.
+    pub account_sid: String,
+    /// The call.
+    pub call_sid: String,
+    /// Whether a machine answered.
+    pub machine: bool,
+    /// The conversation's planned length, simulated seconds.
+    pub talk_secs: f64,
+    /// The disposition the simulated callee is heading for.
+    pub disposition: Disposition,
+    /// A seed for the call's simulated audio.
+    pub seed: u64,
+    /// Notified when the carrier ends the call (hangup requested).
+    pub hangup: Arc<Notify>,
+}
+
+/// The carrier's settings.
+#[derive(Clone)]
+pub struct CarrierConfig {
+    /// The account SID clients must use.
+    pub account_sid: String,
+    /// The Auth Token: REST password and webhook signing key.
+    pub auth_token: String,
+    /// The seed of every random choice.
+    pub seed: u64,
+    /// How calls turn out.
+    pub profile: CallProfile,
+    /// Faults to inject.
+    pub faults: Faults,
+    /// Windows in which the carrier refuses calls.
+    pub outages: Vec<Outage>,
+    /// voxdial's API base URL: the simulated callee reports the
+    /// conversation's disposition there when no media stream runs.
+    pub disposition_api: Option<String>,
+    /// Runs media sessions for `<Connect><Stream>`; without it a stream is
+    /// simulated as silence of the conversation's length.
+    pub stream_hook: Option<StreamHook>,
+    /// Price per minute in micro-dollars by calling-code prefix of `To`.
+    pub rates: Vec<(String, i64)>,
+}
+
+impl CarrierConfig {
+    /// A carrier with the default profile, no faults and demo rates.
+    pub fn new(account_sid: impl Into<String>, auth_token: impl Into<String>, seed: u64) -> Self {
+        CarrierConfig {
+            account_sid: account_sid.into(),
+            auth_token: auth_token.into(),
+            seed,
+            profile: CallProfile::default(),
+            faults: Faults::none(),
+            outages: Vec::new(),
+            disposition_api: None,
+            stream_hook: None,
+            rates: vec![
+                ("+1".into(), 14_000),
+                ("+91".into(), 43_500),
+                ("+44".into(), 15_800),
+            ],
+        }
+    }
+}
+
+/// What the carrier saw.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CarrierStats {
+    /// Calls created.
+    pub calls_created: u64,
+    /// Create requests refused with 429.
+    pub rate_limited: u64,
+    /// Create requests refused with 5xx.
+    pub server_errors: u64,
+    /// Create requests refused during an outage.
+    pub outage_refusals: u64,
+    /// Create requests refused as invalid (bad auth, bad number, bad form).
+    pub invalid_requests: u64,
+    /// The most simultaneous calls of each campaign.
+    pub max_concurrent_by_campaign: BTreeMap<String, u32>,
+    /// The most times one attempt (`call_id`) was dialled.
+    pub max_dials_per_attempt: u32,
+    /// Attempts dialled more than once.
+    pub attempts_dialled_twice: u64,
+    /// Callbacks sent (duplicates included).
+    pub callbacks_sent: u64,
+    /// Extra deliveries of a callback.
+    pub callbacks_duplicated: u64,
+    /// Callbacks held back so that a later one overtook them.
+    pub callbacks_reordered: u64,
+    /// Callbacks delayed.
+    pub callbacks_delayed: u64,
+    /// Callbacks never delivered.
+    pub callbacks_dropped: u64,
+    /// Callbacks answered with a non-2xx status or not delivered.
+    pub callback_failures: u64,
+    /// Answer webhooks fetched.
+    pub answer_requests: u64,
+    /// Calls ended by a REST hangup.
+    pub hangups: u64,
+    /// Calls by final status.
+    pub outcomes: BTreeMap<String, u64>,
+    /// Sum of call prices, micro-dollars.
+    pub total_price_micros: i64,
+    /// Calls live now.
+    pub live_calls: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Human,
+    Machine,
+    Busy,
+    NoAnswer,
+    Failed { permanent: bool },
+}
+
+struct Plan {
+    fate: Fate,
+    ring_secs: f64,
+    talk_secs: f64,
+    greeting_secs: f64,
+    amd_secs: f64,
+    disposition: Disposition,
+    seed: u64,
+}
+
+struct CallRecord {
+    resource: CallResource,
+    campaign: Option<String>,
+    attempt: Option<String>,
+    hangup: Arc<Notify>,
+    ended: bool,
+}
+
+#[derive(Default)]
+struct Ledger {
+    calls: HashMap<String, CallRecord>,
+    by_number: HashMap<String, u32>,
+    active: HashMap<String, u32>,
+    dials: HashMap<String, u32>,
+    stats: CarrierStats,
+}
+
+struct Inner {
+    config: CarrierConfig,
+    time: SimTime,
+    http: reqwest::Client,
+    state: Mutex<Ledger>,
+    faults_rng: Mutex<ChaCha8Rng>,
+    next_sid: std::sync::atomic::AtomicU64,
+}
+
+/// The simulated carrier. Cheap to clone.
+#[derive(Clone)]
+pub struct Carrier {
+    inner: Arc<Inner>,
+}
+
+fn mix(mut x: u64) -> u64 {
+    // splitmix64
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn hash_str(seed: u64, text: &str) -> u64 {
+    text.bytes().fold(mix(seed), |h, b| mix(h ^ u64::from(b)))
+}
+
+fn query_param(url: &str, name: &str) -> Option<String> {
+    let query = url.split_once('?')?.1;
+    query.split('&').find_map(|pair| {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        (k == name).then(|| v.to_string())
+    })
+}
+
+fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
+    let body = TwilioErrorBody {
+        code: Some(code),
+        message: Some(message.into()),
+        more_info: Some(format!("https://www.twilio.com/docs/errors/{code}")),
+        status: Some(status.as_u16()),
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+impl Carrier {
+    /// A carrier running on simulated time `time`.
+    pub fn new(config: CarrierConfig, time: SimTime) -> Carrier {
+        let faults_rng = ChaCha8Rng::seed_from_u64(mix(config.seed ^ 0xFA17));
+        Carrier {
+            inner: Arc::new(Inner {
+                config,
+                time,
+                http: reqwest::Client::builder()
+                    .pool_max_idle_per_host(64)
+                    .build()
+                    .expect("a plain HTTP client builds"),
+                state: Mutex::new(Ledger::default()),
+                faults_rng: Mutex::new(faults_rng),
+                next_sid: std::sync::atomic::AtomicU64::new(1),
+            }),
+        }
+    }
+
+    /// The REST API as an axum router, plus `GET /sim/stats` (the figures
+    /// of [`Carrier::stats`] as JSON).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(
+                "/sim/stats",
+                get(|State(carrier): State<Carrier>| async move { axum::Json(carrier.stats()) }),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls.json",
+                post(create_call).get(list_calls),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls/{sid}",
+                get(fetch_call).post(update_call),
+            )
+            .with_state(self.clone())
+    }
+
+    /// Serves the API on `listener` until the returned task is aborted.
+    pub fn serve(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+        let router = self.router();
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                warn!(%error, "simulated carrier stopped");
+            }
+        })
+    }
+
+    /// What the carrier saw so far.
+    pub fn stats(&self) -> CarrierStats {
+        let state = self.inner.state.lock().expect("carrier state lock");
+        let mut stats = state.stats.clone();
+        stats.live_calls = state.active.values().map(|&n| u64::from(n)).sum();
+        stats
+    }
+
+    fn authorised(&self, account: &str, headers: &HeaderMap) -> bool {
+        let config = &self.inner.config;
+        let expected = base64::engine::general_purpose::STANDARD
+            .encode(format!("{}:{}", config.account_sid, config.auth_token));
+        account == config.account_sid
+            && headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Basic "))
+                .is_some_and(|v| v.trim() == expected)
+    }
+
+    fn fault(&self, probability: f64) -> bool {
+        probability > 0.0
+            && self
+                .inner
+                .faults_rng
+                .lock()
+                .expect("rng lock")
+                .random::<f64>()
+                < probability
+    }
+
+    fn count(&self, update: impl FnOnce(&mut CarrierStats)) {
+        update(&mut self.inner.state.lock().expect("carrier state lock").stats);
+    }
+
+    fn plan(&self, to: &str) -> Plan {
+        let profile = &self.inner.config.profile;
+        let ordinal = {
+            let mut state = self.inner.state.lock().expect("carrier state lock");
+            let n = state.by_number.entry(to.to_string()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let seed = hash_str(self.inner.config.seed, &format!("{to}#{ordinal}"));
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let roll: f64 = rng.random();
+        let fate = if roll < profile.human {
+            Fate::Human
+        } else if roll < profile.human + profile.machine {
+            Fate::Machine
+        } else if roll < profile.human + profile.machine + profile.busy {
+            Fate::Busy
+        } else if roll < profile.human + profile.machine + profile.busy + profile.failed {
+            Fate::Failed {
+                permanent: rng.random::<f64>() < profile.failed_permanent,
+            }
+        } else {
+            Fate::NoAnswer
+        };
+        let uniform =
+            |rng: &mut ChaCha8Rng, (lo, hi): (f64, f64)| lo + (hi - lo) * rng.random::<f64>();
+        let total: f64 = profile.dispositions.iter().map(|(_, w)| w).sum();
+        let mut pick = rng.random::<f64>() * total;
+        let disposition = profile
+            .dispositions
+            .iter()
+            .find(|(_, w)| {
+                pick -= w;
+                pick <= 0.0
+            })
+            .map_or(Disposition::NotInterested, |(d, _)| *d);
+        Plan {
+            fate,
+            ring_secs: uniform(&mut rng, profile.ring_secs),
+            talk_secs: uniform(&mut rng, profile.talk_secs),
+            greeting_secs: uniform(&mut rng, profile.greeting_secs),
+            amd_secs: uniform(&mut rng, (1.5, 3.5)),
+            disposition,
+            seed: rng.next_u64(),
+        }
+    }
+
+    fn price(&self, to: &str, duration_secs: u32) -> i64 {
+        let rate = self
+            .inner
+            .config
+            .rates
+            .iter()
+            .filter(|(prefix, _)| to.starts_with(prefix.as_str()))
+            .max_by_key(|(prefix, _)| prefix.len())
+            .map_or(10_000, |(_, rate)| *rate);
+        i64::from(duration_secs.div_ceil(60)) * rate
+    }
+
+    fn in_outage(&self, now: Timestamp) -> bool {
+        self.inner
+            .config
+            .outages
+            .iter()
+            .any(|o| o.from <= now && now < o.until)
+    }
+}
+
+async fn create_call(
+    State(carrier): State<Carrier>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !carrier.authorised(&account, &headers) {
+        carrier.count(|s| s.invalid_requests += 1);
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let params = match CreateCallParams::from_form(&body) {
+        Ok(params) => params,
+        Err(error) => {
+            carrier.count(|s| s.invalid_requests += 1);
+            return twilio_error(StatusCode::BAD_REQUEST, 21205, &error.to_string());
+        }
+    };
+    if let Err(error) = params.check() {
+        carrier.count(|s| s.invalid_requests += 1);
+        return twilio_error(StatusCode::BAD_REQUEST, 21205, &error.to_string());
+    }
+    let to_ok = params
+        .to
+        .strip_prefix('+')
+        .is_some_and(|d| !d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit()));
+    if !to_ok {
+        carrier.count(|s| s.invalid_requests += 1);
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21211,
+            "The 'To' number is not a valid phone number.",
+        );
+    }
+    let now = carrier.inner.time.now();
+    if carrier.in_outage(now) {
+        carrier.count(|s| s.outage_refusals += 1);
+        return twilio_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            20503,
+            "Service Unavailable",
+        );
+    }
+    if carrier.fault(carrier.inner.config.faults.rate_limit) {
+        carrier.count(|s| s.rate_limited += 1);
+        let mut response = twilio_error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+        return response;
+    }
+    if carrier.fault(carrier.inner.config.faults.server_error) {
+        carrier.count(|s| s.server_errors += 1);
+        return twilio_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            20500,
+            "Internal Server Error",
+        );
+    }
+
+    let n = carrier
+        .inner
+        .next_sid
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let sid = format!("CA{:016x}{:016x}", mix(carrier.inner.config.seed), mix(n));
+    let status_url = params.status_callback.clone().unwrap_or_default();
+    let campaign = query_param(&status_url, "campaign_id");
+    let attempt = query_param(&status_url, "call_id");
+    let resource = CallResource {
+        sid: sid.clone(),
+        account_sid: Some(account.clone()),
+        parent_call_sid: None,
+        date_created: Some(now),
+        date_updated: Some(now),
+        to: Some(params.to.clone()),
+        to_formatted: Some(params.to.clone()),
+        from: Some(params.from.clone()),
+        from_formatted: Some(params.from.clone()),
+        phone_number_sid: None,
+        status: CallStatus::Queued,
+        start_time: None,
+        end_time: None,
+        duration: None,
+        price: None,
+        price_unit: Some("USD".into()),
+        direction: Some(forms::CallDirection::OutboundApi),
+        answered_by: None,
+        api_version: Some("2010-04-01".into()),
+        forwarded_from: None,
+        group_sid: None,
+        caller_name: None,
+        queue_time: Some(0),
+        stir_verstat: None,
+        trunk_sid: None,
+        uri: Some(format!("/2010-04-01/Accounts/{account}/Calls/{sid}.json")),
+        subresource_uris: None,
+    };
+    let hangup = Arc::new(Notify::new());
+    {
+        let mut state = carrier.inner.state.lock().expect("carrier state lock");
+        state.stats.calls_created += 1;
+        if let Some(attempt) = &attempt {
+            let dials = state.dials.entry(attempt.clone()).or_insert(0);
+            *dials += 1;
+            let dials = *dials;
+            if dials == 2 {
+                state.stats.attempts_dialled_twice += 1;
+            }
+            state.stats.max_dials_per_attempt = state.stats.max_dials_per_attempt.max(dials);
+        }
+        if let Some(campaign) = &campaign {
+            let active = state.active.entry(campaign.clone()).or_insert(0);
+            *active += 1;
+            let active = *active;
+            let max = state
+                .stats
+                .max_concurrent_by_campaign
+                .entry(campaign.clone())
+                .or_insert(0);
+            *max = (*max).max(active);
+        }
+        state.calls.insert(
+            sid.clone(),
+            CallRecord {
+                resource: resource.clone(),
+                campaign,
+                attempt,
+                hangup: hangup.clone(),
+                ended: false,
+            },
+        );
+    }
+    let plan = carrier.plan(&params.to);
+    let runner = carrier.clone();
+    tokio::spawn(async move { runner.run_call(sid, params, plan, hangup).await });
+    (StatusCode::CREATED, axum::Json(resource)).into_response()
+}
+
+async fn fetch_call(
+    State(carrier): State<Carrier>,
+    Path((account, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !carrier.authorised(&account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let sid = sid.trim_end_matches(".json");
+    let state = carrier.inner.state.lock().expect("carrier state lock");
+    match state.calls.get(sid) {
+        Some(record) => axum::Json(record.resource.clone()).into_response(),
+        None => twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        ),
+    }
+}
+
+async fn update_call(
+    State(carrier): State<Carrier>,
+    Path((account, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !carrier.authorised(&account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let sid = sid.trim_end_matches(".json").to_string();
+    let Ok(params) = UpdateCallParams::from_form(&body) else {
+        return twilio_error(StatusCode::BAD_REQUEST, 21205, "invalid parameters");
+    };
+    let mut state = carrier.inner.state.lock().expect("carrier state lock");
+    let Some(record) = state.calls.get_mut(&sid) else {
+        return twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        );
+    };
+    if record.ended {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21220,
+            "Call is not in-progress. Cannot redirect.",
+        );
+    }
+    let answered = record.resource.status == CallStatus::InProgress;
+    match params.status {
+        Some(UpdateCallStatus::Completed) if !answered => {
+            return twilio_error(StatusCode::BAD_REQUEST, 21220, "Call is not in-progress.");
+        }
+        Some(_) => {
+            record.hangup.notify_one();
+            state.stats.hangups += 1;
+        }
+        None => {} // new TwiML (a transfer): the simulated conversation goes on
+    }
+    let resource = state.calls[&sid].resource.clone();
+    axum::Json(resource).into_response()
+}
+
+async fn list_calls(
+    State(carrier): State<Carrier>,
+    Path(account): Path<String>,
+    headers: HeaderMap,
+    Query(raw): Query<Vec<(String, String)>>,
+) -> Response {
+    if !carrier.authorised(&account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let query = ListCallsQuery::from_pairs(&raw).unwrap_or_default();
+    let state = carrier.inner.state.lock().expect("carrier state lock");
+    let calls: Vec<CallResource> = state
+        .calls
+        .values()
+        .map(|r| &r.resource)
+        .filter(|c| query.to.as_ref().is_none_or(|to| c.to.as_ref() == Some(to)))
+        .filter(|c| {
+            query
+                .start_time_after
+                .is_none_or(|after| c.date_created.is_some_and(|d| d >= after))
+        })
+        .take(query.page_size.unwrap_or(50) as usize)
+        .cloned()
+        .collect();
+    axum::Json(CallsPage {
+        calls,
+        next_page_uri: None,
+        previous_page_uri: None,
+        first_page_uri: None,
+        uri: None,
+        page: Some(0),
+        page_size: query.page_size.map(u64::from),
+        start: Some(0),
+        end: None,
+    })
+    .into_response()
+}
+
+impl Carrier {
+    async fn run_call(
+        self,
+        sid: String,
+        params: CreateCallParams,
+        plan: Plan,
+        hangup: Arc<Notify>,
+    ) {
+        let time = self.inner.time.clone();
+        let events = &params.status_callback_event;
+        let subscribed = |e: StatusCallbackEvent| events.contains(&e);
+        let mut seq = 0u64;
+        time.sleep(0.3).await;
+        if let Fate::Failed { permanent } = plan.fate {
+            let sip = if permanent { 404 } else { 503 };
+            return self
+                .end(&sid, &params, CallStatus::Failed, 0, Some(sip), &mut seq)
+                .await;
+        }
+        self.set_status(&sid, CallStatus::Initiated);
+        if subscribed(StatusCallbackEvent::Initiated) {
+            self.status_callback(&sid, &params, CallStatus::Initiated, &mut seq, |_| {});
+        }
+        time.sleep(1.0).await;
+        self.set_status(&sid, CallStatus::Ringing);
+        if subscribed(StatusCallbackEvent::Ringing) {
+            self.status_callback(&sid, &params, CallStatus::Ringing, &mut seq, |_| {});
+        }
+        let ring_limit = f64::from(params.timeout.unwrap_or(60));
+        let ring = match plan.fate {
+            Fate::Busy => plan.ring_secs.min(3.0),
+            Fate::NoAnswer => ring_limit,
+            _ => plan.ring_secs.min(ring_limit),
+        };
+        let hung_up = tokio::select! {
+            _ = time.sleep(ring) => false,
+            _ = hangup.notified() => true,
+        };
+        if hung_up {
+            return self
+                .end(&sid, &params, CallStatus::Canceled, 0, Some(487), &mut seq)
+                .await;
+        }
+        match plan.fate {
+            Fate::Busy => {
+                return self
+                    .end(&sid, &params, CallStatus::Busy, 0, Some(486), &mut seq)
+                    .await;
+            }
+            Fate::NoAnswer => {
+                return self
+                    .end(&sid, &params, CallStatus::NoAnswer, 0, Some(480), &mut seq)
+                    .await;
+            }
+            _ => {}
+        }
+        self.answer(&sid, &params, plan, hangup, &mut seq).await;
+    }
+
+    async fn answer(
+        &self,
+        sid: &str,
+        params: &CreateCallParams,
+        plan: Plan,
+        hangup: Arc<Notify>,
+        seq: &mut u64,
+    ) {
+        let time = self.inner.time.clone();
+        let machine = plan.fate == Fate::Machine;
+        let verdict = if machine {
+            if params.machine_detection == Some(MachineDetection::DetectMessageEnd) {
+                AnsweredBy::MachineEndBeep
+            } else {
+                AnsweredBy::MachineStart
+            }
+        } else {
+            AnsweredBy::Human
+        };
+        let amd_on = params.machine_detection.is_some();
+        let async_amd = amd_on && params.async_amd == Some(true);
+        let sync_verdict = (amd_on && !async_amd).then(|| verdict.clone());
+        let answered_at = time.now();
+        {
+            let mut state = self.inner.state.lock().expect("carrier state lock");
+            if let Some(record) = state.calls.get_mut(sid) {
+                record.resource.status = CallStatus::InProgress;
+                record.resource.start_time = Some(answered_at);
+                record.resource.answered_by = sync_verdict.clone();
+            }
+        }
+        if params
+            .status_callback_event
+            .contains(&StatusCallbackEvent::Answered)
+        {
+            let verdict = sync_verdict.clone();
+            self.status_callback(sid, params, CallStatus::InProgress, seq, move |form| {
+                form.answered_by = verdict
+            });
+        }
+        if async_amd && let Some(url) = params.async_amd_status_callback.clone() {
+            let carrier = self.clone();
+            let (sid, verdict, secs) = (sid.to_string(), verdict.clone(), plan.amd_secs);
+            tokio::spawn(async move {
+                carrier.inner.time.sleep(secs).await;
+                let form = forms::AmdCallback {
+                    account_sid: carrier.inner.config.account_sid.clone(),
+                    call_sid: sid,
+                    answered_by: verdict,
+                    machine_detection_duration: Some((secs * 1000.0) as u32),
+                };
+                carrier.deliver(url, form.to_pairs());
+            });
+        }
+        let twiml = self.fetch_twiml(sid, params, sync_verdict).await;
+        self.follow_twiml(sid, twiml, &plan, hangup.clone()).await;
+        let duration = (time.now() - answered_at).num_seconds().max(0) as u32;
+        self.end(
+            sid,
+            params,
+            CallStatus::Completed,
+            duration.max(1),
+            Some(200),
+            seq,
+        )
+        .await;
+    }
+
+    async fn fetch_twiml(
+        &self,
+        sid: &str,
+        params: &CreateCallParams,
+        verdict: Option<AnsweredBy>,
+    ) -> Option<twiml::Response> {
+        let url = params.url.clone()?;
+        self.count(|s| s.answer_requests += 1);
+        let form = forms::AnswerRequest {
+            account_sid: self.inner.config.account_sid.clone(),
+            call_sid: sid.to_string(),
+            parent_call_sid: None,
+            from: Some(params.from.clone()),
+            to: Some(params.to.clone()),
+            caller: Some(params.from.clone()),
+            called: Some(params.to.clone()),
+            call_status: CallStatus::InProgress,
+            direction: Some(forms::CallDirection::OutboundApi),
+            api_version: Some("2010-04-01".into()),
+            forwarded_from: None,
+            caller_name: None,
+            from_country: None,
+            to_country: None,
+            stir_verstat: None,
+            answered_by: verdict,
+            machine_detection_duration: None,
+        };
+        let response = self.signed_post(&url, &form.to_pairs()).await.ok()?;
+        if !response.status().is_success() {
+            warn!(status = %response.status(), "answer webhook refused");
+            return None;
+        }
+        let body = response.text().await.ok()?;
+        twiml::Response::parse(&body).ok()
+    }
+
+    /// Plays the TwiML out; returns once the call should end.
+    async fn follow_twiml(
+        &self,
+        sid: &str,
+        twiml: Option<twiml::Response>,
+        plan: &Plan,
+        hangup: Arc<Notify>,
+    ) {
+        let time = self.inner.time.clone();
+        let machine = plan.fate == Fate::Machine;
+        let Some(twiml) = twiml else {
+            return; // no instructions: Twilio hangs up
+        };
+        let mut elapsed = 0.0;
+        for verb in &twiml.verbs {
+            let step: f64 = match verb {
+                Verb::Hangup | Verb::Reject(_) => return,
+                Verb::Pause(pause) => f64::from(pause.length.unwrap_or(1)),
+                Verb::Say(say) => say.text.split_whitespace().count() as f64 * 0.4,
+                Verb::Play(_) => 8.0,
+                Verb::Connect(connect) => {
+                    let Some(ConnectNoun::Stream(stream)) = connect.nouns.first() else {
+                        return;
+                    };
+                    self.stream(sid, stream, plan, hangup.clone()).await;
+                    return;
+                }
+                _ => 1.0,
+            };
+            // A person hangs up when the conversation is over; a machine
+            // records until the message ends.
+            let left = if machine {
+                f64::INFINITY
+            } else {
+                plan.talk_secs - elapsed
+            };
+            if !machine && left <= step {
+                self.report_disposition(sid, plan).await;
+                tokio::select! { _ = time.sleep(left.max(0.0)) => (), _ = hangup.notified() => () }
+                return;
+            }
+            let ended =
+                tokio::select! { _ = time.sleep(step) => false, _ = hangup.notified() => true };
+            if ended {
+                return;
+            }
+            elapsed += step;
+        }
+    }
+
+    async fn stream(&self, sid: &str, stream: &twiml::Stream, plan: &Plan, hangup: Arc<Notify>) {
+        let machine = plan.fate == Fate::Machine;
+        if let (Some(hook), Some(url)) = (&self.inner.config.stream_hook, &stream.url) {
+            let request = StreamRequest {
+                url: url.clone(),
+                parameters: stream
+                    .parameters
+                    .iter()
+                    .map(|p| (p.name.clone(), p.value.clone()))
+                    .collect(),
+                account_sid: self.inner.config.account_sid.clone(),
+                call_sid: sid.to_string(),
+                machine,
+                talk_secs: plan.talk_secs,
+                disposition: plan.disposition,
+                seed: plan.seed,
+                hangup,
+            };
+            hook(request).await;
+            return;
+        }
+        // No media simulator: the conversation is silence of its length.
+        let length = if machine {
+            plan.greeting_secs + 10.0
+        } else {
+            plan.talk_secs
+        };
+        if !machine {
+            self.report_disposition(sid, plan).await;
+        }
+        tokio::select! { _ = self.inner.time.sleep(length) => (), _ = hangup.notified() => () }
+    }
+
+    async fn report_disposition(&self, sid: &str, plan: &Plan) {
+        let Some(api) = &self.inner.config.disposition_api else {
+            return;
+        };
+        let attempt = {
+            let state = self.inner.state.lock().expect("carrier state lock");
+            state.calls.get(sid).and_then(|r| r.attempt.clone())
+        };
+        let Some(attempt) = attempt else { return };
+        let url = format!(
+            "{}/v1/calls/{attempt}/disposition",
+            api.trim_end_matches('/')
+        );
+        let body = serde_json::json!({ "disposition": plan.disposition });
+        if let Err(error) = self.inner.http.post(url).json(&body).send().await {
+            debug!(%error, "disposition report failed");
+        }
+    }
+
+    fn set_status(&self, sid: &str, status: CallStatus) {
+        let mut state = self.inner.state.lock().expect("carrier state lock");
+        if let Some(record) = state.calls.get_mut(sid) {
+            record.resource.status = status;
+            record.resource.date_updated = Some(self.inner.time.now());
+        }
+    }
+
+    /// Ends a call: updates the record, frees the campaign's count, and
+    /// sends the `completed` callback (which carries every final status).
+    async fn end(
+        &self,
+        sid: &str,
+        params: &CreateCallParams,
+        status: CallStatus,
+        duration: u32,
+        sip: Option<u16>,
+        seq: &mut u64,
+    ) {
+        let now = self.inner.time.now();
+        let price = self.price(&params.to, duration);
+        {
+            let mut state = self.inner.state.lock().expect("carrier state lock");
+            let Some(record) = state.calls.get_mut(sid) else {
+                return;
+            };
+            if record.ended {
+                return;
+            }
+            record.ended = true;
+            record.resource.status = status.clone();
+            record.resource.end_time = Some(now);
+            record.resource.date_updated = Some(now);
+            record.resource.duration = Some(duration);
+            record.resource.price =
+                Some(format!("-{}.{:06}", price / 1_000_000, price % 1_000_000));
+            let campaign = record.campaign.clone();
+            if let Some(campaign) = campaign
+                && let Some(active) = state.active.get_mut(&campaign)
+            {
+                *active = active.saturating_sub(1);
+            }
+            state.stats.total_price_micros += price;
+            *state
+                .stats
+                .outcomes
+                .entry(status.as_str().to_string())
+                .or_insert(0) += 1;
+        }
+        if params.status_callback.is_some() {
+            self.status_callback(sid, params, status, seq, move |form| {
+                form.call_duration = Some(duration);
+                form.duration = Some(duration.div_ceil(60));
+                form.sip_response_code = sip;
+            });
+        }
+    }
+
+    fn status_callback(
+        &self,
+        sid: &str,
+        params: &CreateCallParams,
+        status: CallStatus,
+        seq: &mut u64,
+        extra: impl FnOnce(&mut forms::StatusCallback),
+    ) {
+        let Some(url) = params.status_callback.clone() else {
+            return;
+        };
+        let mut form = forms::StatusCallback {
+            account_sid: self.inner.config.account_sid.clone(),
+            call_sid: sid.to_string(),
+            parent_call_sid: None,
+            from: Some(params.from.clone()),
+            to: Some(params.to.clone()),
+            caller: Some(params.from.clone()),
+            called: Some(params.to.clone()),
+            direction: Some(forms::CallDirection::OutboundApi),
+            api_version: Some("2010-04-01".into()),
+            call_status: status,
+            forwarded_from: None,
+            caller_name: None,
+            from_city: None,
+            from_state: None,
+            from_zip: None,
+            from_country: None,
+            to_city: None,
+            to_state: None,
+            to_zip: None,
+            to_country: None,
+            caller_city: None,
+            caller_state: None,
+            caller_zip: None,
+            caller_country: None,
+            called_city: None,
+            called_state: None,
+            called_zip: None,
+            called_country: None,
+            stir_verstat: None,
+            call_duration: None,
+            duration: None,
+            sip_response_code: None,
+            answered_by: None,
+            machine_detection_duration: None,
+            recording_url: None,
+            recording_sid: None,
+            recording_duration: None,
+            timestamp: Some(self.inner.time.now()),
+            callback_source: Some("call-progress-events".into()),
+            sequence_number: Some(*seq),
+        };
+        *seq += 1;
+        extra(&mut form);
+        self.deliver(url, form.to_pairs());
+    }
+
+    /// Sends a callback in the background, with the configured faults.
+    fn deliver(&self, url: String, pairs: Vec<(String, String)>) {
+        let faults = self.inner.config.faults.clone();
+        if self.fault(faults.drop) {
+            self.count(|s| s.callbacks_dropped += 1);
+            return;
+        }
+        let mut delay = 0.05;
+        if self.fault(faults.delay) {
+            delay += faults.max_delay_secs
+                * self
+                    .inner
+                    .faults_rng
+                    .lock()
+                    .expect("rng lock")
+                    .random::<f64>();
+            self.count(|s| s.callbacks_delayed += 1);
+        }
+        if self.fault(faults.reorder) {
+            // Held back past the next event (events are ≥ 1 s apart).
+            delay += 1.5;
+            self.count(|s| s.callbacks_reordered += 1);
+        }
+        let copies = if self.fault(faults.duplicate) {
+            self.count(|s| s.callbacks_duplicated += 1);
+            2
+        } else {
+            1
+        };
+        for copy in 0..copies {
+            let carrier = self.clone();
+            let (url, pairs) = (url.clone(), pairs.clone());
+            let wait = delay + f64::from(copy) * 0.2;
+            tokio::spawn(async move {
+                carrier.inner.time.sleep(wait).await;
+                carrier.count(|s| s.callbacks_sent += 1);
+                let ok = match carrier.signed_post(&url, &pairs).await {
+                    Ok(response) => response.status().is_success(),
+                    Err(_) => false,
+                };
+                if !ok {
+                    carrier.count(|s| s.callback_failures += 1);
+                }
+            });
+        }
+    }
+
+    async fn signed_post(
+        &self,
+        url: &str,
+        pairs: &[(String, String)],
+    ) -> Result<reqwest::Response, reqwest::Error> {
+        let signature = compute_signature(
+            self.inner.config.auth_token.as_bytes(),
+            SignatureAlgorithm::HmacSha1,
+            url,
+            pairs,
+        );
+        self.inner
+            .http
+            .post(url)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(SIGNATURE_HEADER, signature)
+            .body(forms::encode_form(pairs))
+            .send()
+            .await
+    }
+}

@@ -1,0 +1,20 @@
+//! Simulators for running voxdial with no account and no network.
+//!
+//! # Layout
+//!
+//! - [`carrier`]: a simulated telephone carrier that speaks Twilio's real
+//!   wire formats: the Calls REST API (form-encoded, Basic auth), signed
+//!   form-encoded status callbacks, the answer webhook and its TwiML. Call
+//!   outcomes and timings are drawn from seeded distributions; faults
+//!   (duplicated, reordered, delayed and dropped callbacks, HTTP 429 and 5xx,
+//!   provider outages) are injected on demand. It counts what a real carrier
+//!   would see: simultaneous calls per campaign and dials per attempt.
+//! - [`time`]: simulated time: a clock shared with the engine and a scale
+//!   factor that turns simulated waits into shorter real ones.
+//!
+//! Every random choice about a call is derived from the seed and the call's
+//! own identity (number and attempt), not from arrival order, so a seed
+//! gives the same outcomes however requests interleave.
+
+pub mod carrier;
+pub mod time;

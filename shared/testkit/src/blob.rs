@@ -1,0 +1,160 @@
+//! The blob store contract: what every [`BlobStore`](voxdial_domain::BlobStore)
+//! adapter must do, one function per case.
+//! [`blob_contract!`](crate::blob_contract) turns each into a test.
+//!
+//! Keys are `/`-separated; an adapter rejects with `InvalidKey` at least the
+//! empty key, absolute keys, empty segments and `.`/`..` segments, for every
+//! operation. `list` takes a plain string prefix (not only whole segments)
+//! and returns full keys, sorted.
+
+use std::time::Duration;
+
+use voxdial_domain::BlobError;
+
+use crate::BlobSubject;
+
+/// Keys every adapter must refuse.
+pub const INVALID_KEYS: [&str; 7] = ["", "../x", "/abs", "a//b", "a/../b", "a/./b", "a/"];
+
+/// `put` then `get` returns the bytes; `put` again replaces them; `delete`
+/// removes the blob (true), after which `get` is `None` and `delete` false.
+pub async fn put_get_overwrite_delete(subject: BlobSubject) {
+    let blobs = subject.blobs();
+    let key = "recordings/camp-a/call-1.wav";
+    blobs
+        .put(key, b"RIFF first".to_vec(), "audio/wav")
+        .await
+        .expect("put");
+    assert_eq!(blobs.get(key).await.unwrap(), Some(b"RIFF first".to_vec()));
+    blobs
+        .put(key, b"second".to_vec(), "audio/wav")
+        .await
+        .expect("overwrite");
+    assert_eq!(blobs.get(key).await.unwrap(), Some(b"second".to_vec()));
+    assert!(blobs.delete(key).await.unwrap());
+    assert_eq!(blobs.get(key).await.unwrap(), None);
+    assert!(!blobs.delete(key).await.unwrap());
+}
+
+/// Reading or deleting a key never written is `None` / false, not an error.
+pub async fn missing_blobs_are_none(subject: BlobSubject) {
+    let blobs = subject.blobs();
+    assert_eq!(blobs.get("nothing/here.txt").await.unwrap(), None);
+    assert!(!blobs.delete("nothing/here.txt").await.unwrap());
+    assert_eq!(blobs.list("nothing/").await.unwrap(), Vec::<String>::new());
+}
+
+/// Any bytes round-trip, the empty blob included.
+pub async fn binary_data_round_trips(subject: BlobSubject) {
+    let blobs = subject.blobs();
+    let every_byte: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    blobs
+        .put("bin/all", every_byte.clone(), "application/octet-stream")
+        .await
+        .unwrap();
+    blobs
+        .put("bin/empty", Vec::new(), "application/octet-stream")
+        .await
+        .unwrap();
+    assert_eq!(blobs.get("bin/all").await.unwrap(), Some(every_byte));
+    assert_eq!(blobs.get("bin/empty").await.unwrap(), Some(Vec::new()));
+}
+
+/// `list(prefix)` returns exactly the keys starting with `prefix`, sorted,
+/// whether the prefix ends at a `/` or inside a segment.
+pub async fn list_by_prefix_sorted(subject: BlobSubject) {
+    let blobs = subject.blobs();
+    for key in [
+        "calls/c1/b.wav",
+        "calls/c10/y.json",
+        "calls/c1/a.wav",
+        "calls/c2/x.json",
+        "calls/c1/deep/z.txt",
+        "other/z",
+    ] {
+        blobs
+            .put(key, key.as_bytes().to_vec(), "text/plain")
+            .await
+            .unwrap();
+    }
+    let list = |prefix: &'static str| {
+        let blobs = blobs.clone();
+        async move { blobs.list(prefix).await.unwrap() }
+    };
+    assert_eq!(
+        list("calls/c1/").await,
+        ["calls/c1/a.wav", "calls/c1/b.wav", "calls/c1/deep/z.txt"]
+    );
+    assert_eq!(
+        list("calls/c1").await,
+        [
+            "calls/c1/a.wav",
+            "calls/c1/b.wav",
+            "calls/c1/deep/z.txt",
+            "calls/c10/y.json"
+        ]
+    );
+    assert_eq!(
+        list("").await,
+        [
+            "calls/c1/a.wav",
+            "calls/c1/b.wav",
+            "calls/c1/deep/z.txt",
+            "calls/c10/y.json",
+            "calls/c2/x.json",
+            "other/z"
+        ]
+    );
+    assert_eq!(list("nope/").await, Vec::<String>::new());
+    assert!(blobs.delete("calls/c1/deep/z.txt").await.unwrap());
+    assert_eq!(
+        list("calls/c1/").await,
+        ["calls/c1/a.wav", "calls/c1/b.wav"]
+    );
+}
+
+/// Every operation refuses the keys of [`INVALID_KEYS`] with `InvalidKey`,
+/// and nothing is written.
+pub async fn invalid_keys_are_rejected(subject: BlobSubject) {
+    let blobs = subject.blobs();
+    for key in INVALID_KEYS {
+        let put = blobs.put(key, b"x".to_vec(), "text/plain").await;
+        assert!(
+            matches!(put, Err(BlobError::InvalidKey(_))),
+            "put {key:?}: {put:?}"
+        );
+        let get = blobs.get(key).await;
+        assert!(
+            matches!(get, Err(BlobError::InvalidKey(_))),
+            "get {key:?}: {get:?}"
+        );
+        let delete = blobs.delete(key).await;
+        assert!(
+            matches!(delete, Err(BlobError::InvalidKey(_))),
+            "delete {key:?}: {delete:?}"
+        );
+        let url = blobs.presign_get(key, Duration::from_secs(60)).await;
+        assert!(
+            matches!(url, Err(BlobError::InvalidKey(_))),
+            "presign {key:?}: {url:?}"
+        );
+    }
+    assert_eq!(blobs.list("").await.unwrap(), Vec::<String>::new());
+}
+
+/// `presign_get` returns an http(s) URL whose path contains the key.
+pub async fn presign_get_names_the_key(subject: BlobSubject) {
+    let blobs = subject.blobs();
+    let key = "recordings/camp-a/call-1.wav";
+    blobs.put(key, b"RIFF".to_vec(), "audio/wav").await.unwrap();
+    let url = blobs
+        .presign_get(key, Duration::from_secs(300))
+        .await
+        .expect("presign");
+    assert!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "{url}"
+    );
+    let path = url.split('?').next().unwrap_or_default();
+    assert!(path.ends_with(key), "{url} does not name {key}");
+}

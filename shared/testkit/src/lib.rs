@@ -1,0 +1,187 @@
+//! voxdial's test kit: one contract suite per port, run against every
+//! adapter (the embedded ones in `voxdial-local`, the AWS ones on the moto
+//! emulator), a manual clock and fixtures.
+//!
+//! # Layout
+//!
+//! - [`store`]: the [`Store`](voxdial_domain::Store) contract, one `pub async
+//!   fn` per case; its module doc fixes what the port's doc leaves open.
+//! - [`queue`]: the [`DispatchQueue`](voxdial_domain::DispatchQueue)
+//!   contract, plus the durability case.
+//! - [`blob`]: the [`BlobStore`](voxdial_domain::BlobStore) contract.
+//! - [`subject`]: what an adapter's factory returns to a suite
+//!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
+//! - [`clock`]: [`ManualClock`], a clock tests set and advance.
+//! - [`fixtures`]: campaigns, leads with fictional numbers, calls,
+//!   compliance records and releases.
+//!
+//! # Running a suite against an adapter
+//!
+//! Each macro expands, in a module named after the suite, into one `#[test]`
+//! per contract case. Every test builds a multi-threaded tokio runtime (so
+//! the concurrency cases really run in parallel), evaluates the factory
+//! expression afresh and `.await`s it: each case gets a new, empty adapter.
+//! The factory is pasted inside that module, which `use`s the caller's
+//! module (`use super::*`), so it may call the caller's private helpers.
+//!
+//! ```ignore
+//! async fn store() -> voxdial_testkit::StoreSubject {
+//!     let dir = tempfile::tempdir().unwrap();
+//!     let store = LocalStore::open(dir.path().join("voxdial.db")).unwrap();
+//!     voxdial_testkit::StoreSubject::new(store).with_guard(dir)
+//! }
+//! voxdial_testkit::store_contract!(store());
+//! voxdial_testkit::queue_contract!(async { queue_subject().await });
+//! voxdial_testkit::durable_queue_contract!(queue_subject_with_reopen());
+//! voxdial_testkit::blob_contract!(blobs());
+//! ```
+//!
+//! # Invariants of the suites
+//!
+//! The suites see adapters only through the port traits. No case sleeps to
+//! make time pass on a queue with a [`QueueTime::Manual`] clock; the only
+//! real waits are a receive's bounded `wait` on an empty queue and a 20 ms
+//! pause before a send that must wake a waiting receiver.
+
+pub mod blob;
+pub mod clock;
+pub mod fixtures;
+pub mod queue;
+pub mod store;
+pub mod subject;
+
+pub use clock::ManualClock;
+pub use subject::{BlobSubject, QueueSubject, QueueTime, Reopen, StoreSubject};
+
+/// Support for the macros; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    use std::future::Future;
+
+    /// Runs a contract case on a fresh multi-threaded runtime.
+    pub fn run<F: Future<Output = ()>>(case: F) {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(case);
+    }
+}
+
+/// Expands into a module of tests, one per listed case of a suite.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __contract_tests {
+    ($module:ident, $suite:ident, $factory:expr; $($case:ident),+ $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[test]
+                fn $case() {
+                    $crate::__private::run(async {
+                        let subject = $factory.await;
+                        $crate::$suite::$case(subject).await;
+                    });
+                }
+            )+
+        }
+    };
+}
+
+/// The store contract against an adapter: `store_contract!(factory)` where
+/// `factory` is an expression evaluating to a future of a fresh, empty
+/// [`StoreSubject`] (evaluated once per case). Expands into the module
+/// `store_contract`.
+#[macro_export]
+macro_rules! store_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(store_contract, store, $factory;
+            campaign_insert_and_get,
+            campaigns_newest_first,
+            update_campaign_is_versioned,
+            import_stores_leads,
+            import_merges_by_campaign_and_phone,
+            import_is_all_or_nothing,
+            leads_page_in_id_order,
+            claim_due_takes_due_leads_earliest_first,
+            claim_due_respects_limit,
+            claim_due_never_exceeds_max_active,
+            claim_due_is_per_campaign,
+            concurrent_claims_never_exceed_max_active,
+            release_is_exactly_once,
+            release_without_dial_keeps_attempts,
+            release_to_final_counts_in_progress,
+            concurrent_duplicate_releases_release_once,
+            extend_lease_only_for_the_active_attempt,
+            expired_leases_across_campaigns,
+            cancel_pending_finalises_only_pending,
+            create_call_is_put_if_absent,
+            update_call_is_versioned,
+            update_call_never_ends_or_reopens_a_call,
+            finish_call_stores_call_and_releases_lead,
+            finish_call_twice_never_releases_twice,
+            finish_call_after_sweeper_release_stores_the_call,
+            finish_call_checks_the_stored_call,
+            concurrent_finish_call_releases_once,
+            live_calls_lists_only_non_terminal_calls,
+            calls_page_newest_first,
+            progress_counts_leads_and_live_calls,
+            dnc_lists_are_scoped,
+            random_interleavings_keep_the_invariants,
+        );
+    };
+}
+
+/// The dispatch queue contract against an adapter: `queue_contract!(factory)`
+/// where `factory` is an expression evaluating to a future of a fresh, empty
+/// [`QueueSubject`] whose queue dead-letters after
+/// [`queue::QUEUE_MAX_RECEIVES`] receives. Expands into the module
+/// `queue_contract`.
+#[macro_export]
+macro_rules! queue_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(queue_contract, queue, $factory;
+            send_receive_ack,
+            unacked_message_returns_after_visibility_timeout,
+            delayed_message_is_invisible_until_its_delay,
+            retry_later_hides_for_its_delay,
+            receive_on_empty_queue_returns_nothing,
+            waiting_receiver_gets_a_message_sent_meanwhile,
+            receive_returns_at_most_max,
+            dead_letter_after_max_receives,
+            ack_twice_is_harmless,
+        );
+    };
+}
+
+/// The durability case of the queue contract, for adapters that persist:
+/// `durable_queue_contract!(factory)` where the factory's [`QueueSubject`]
+/// has a [`QueueSubject::with_reopen`] function. Expands into the module
+/// `durable_queue_contract`.
+#[macro_export]
+macro_rules! durable_queue_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(durable_queue_contract, queue, $factory;
+            messages_survive_reopen,
+        );
+    };
+}
+
+/// The blob store contract against an adapter: `blob_contract!(factory)`
+/// where `factory` is an expression evaluating to a future of a fresh, empty
+/// [`BlobSubject`]. Expands into the module `blob_contract`.
+#[macro_export]
+macro_rules! blob_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(blob_contract, blob, $factory;
+            put_get_overwrite_delete,
+            missing_blobs_are_none,
+            binary_data_round_trips,
+            list_by_prefix_sorted,
+            invalid_keys_are_rejected,
+            presign_get_names_the_key,
+        );
+    };
+}

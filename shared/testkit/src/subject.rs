@@ -1,0 +1,209 @@
+//! What a contract factory hands the suites: the adapter under test, behind
+//! its port trait, plus whatever must live as long as it (a temporary
+//! directory, a table to drop) and, for queues, how to move time.
+
+use std::any::Any;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use voxdial_domain::{BlobStore, DispatchQueue, Store};
+
+use crate::ManualClock;
+
+/// Anything kept alive beside the adapter and dropped after it.
+type Guard = Option<Box<dyn Any + Send + Sync>>;
+
+/// A store under test.
+pub struct StoreSubject {
+    // Field order matters: the store is dropped before its guard.
+    store: Arc<dyn Store>,
+    _guard: Guard,
+}
+
+impl StoreSubject {
+    /// Wraps a fresh, empty store.
+    pub fn new(store: impl Store + 'static) -> StoreSubject {
+        StoreSubject::from_arc(Arc::new(store))
+    }
+
+    /// Wraps a fresh, empty store already shared.
+    pub fn from_arc(store: Arc<dyn Store>) -> StoreSubject {
+        StoreSubject {
+            store,
+            _guard: None,
+        }
+    }
+
+    /// Keeps `guard` alive until the store is dropped.
+    pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> StoreSubject {
+        self._guard = Some(Box::new(guard));
+        self
+    }
+
+    /// The store.
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+}
+
+/// A blob store under test.
+pub struct BlobSubject {
+    blobs: Arc<dyn BlobStore>,
+    _guard: Guard,
+}
+
+impl BlobSubject {
+    /// Wraps a fresh, empty blob store.
+    pub fn new(blobs: impl BlobStore + 'static) -> BlobSubject {
+        BlobSubject {
+            blobs: Arc::new(blobs),
+            _guard: None,
+        }
+    }
+
+    /// Keeps `guard` alive until the blob store is dropped.
+    pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> BlobSubject {
+        self._guard = Some(Box::new(guard));
+        self
+    }
+
+    /// The blob store.
+    pub fn blobs(&self) -> Arc<dyn BlobStore> {
+        self.blobs.clone()
+    }
+}
+
+/// How a queue's clock moves in the suite.
+#[derive(Clone, Debug)]
+pub enum QueueTime {
+    /// The adapter reads this clock: the suite advances it, no test sleeps.
+    Manual(Arc<ManualClock>),
+    /// The adapter uses real time (a cloud queue): the suite sleeps.
+    Real,
+}
+
+impl QueueTime {
+    /// Lets `by` pass on the adapter's clock.
+    pub async fn advance(&self, by: Duration) {
+        match self {
+            QueueTime::Manual(clock) => {
+                clock.advance(by);
+            }
+            QueueTime::Real => tokio::time::sleep(by).await,
+        }
+    }
+
+    /// How close to a deadline the suite checks that nothing is visible yet:
+    /// 1 ms on a manual clock, half the interval on real time.
+    pub(crate) fn margin(&self, interval: Duration) -> Duration {
+        match self {
+            QueueTime::Manual(_) => Duration::from_millis(1).min(interval / 2),
+            QueueTime::Real => interval / 2,
+        }
+    }
+}
+
+/// Opens the same queue again (same storage), after the previous handle was dropped.
+pub type Reopen =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn DispatchQueue>> + Send>> + Send + Sync>;
+
+/// A dispatch queue under test.
+///
+/// The suites assume the queue was built with
+/// [`QUEUE_MAX_RECEIVES`](crate::queue::QUEUE_MAX_RECEIVES) receives before
+/// dead-lettering and with the visibility timeout given here.
+pub struct QueueSubject {
+    queue: Option<Arc<dyn DispatchQueue>>,
+    visibility: Duration,
+    time: QueueTime,
+    reopen: Option<Reopen>,
+    _guard: Guard,
+}
+
+impl fmt::Debug for QueueSubject {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("QueueSubject")
+            .field("visibility", &self.visibility)
+            .field("time", &self.time)
+            .field("reopen", &self.reopen.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl QueueSubject {
+    /// Wraps a fresh, empty queue whose messages become visible again
+    /// `visibility` after a receive, on the clock `time` moves. The suite
+    /// also uses `visibility` as a send delay and `visibility / 2` as a
+    /// `retry_later` delay, so with [`QueueTime::Real`] on a queue counting
+    /// whole seconds (SQS) it should be an even number of seconds, 2 or more.
+    pub fn new(
+        queue: impl DispatchQueue + 'static,
+        visibility: Duration,
+        time: QueueTime,
+    ) -> QueueSubject {
+        QueueSubject {
+            queue: Some(Arc::new(queue)),
+            visibility,
+            time,
+            reopen: None,
+            _guard: None,
+        }
+    }
+
+    /// Tells how to open the same queue again (needed by
+    /// [`durable_queue_contract!`](crate::durable_queue_contract)).
+    pub fn with_reopen(mut self, reopen: Reopen) -> QueueSubject {
+        self.reopen = Some(reopen);
+        self
+    }
+
+    /// Keeps `guard` alive until the queue is dropped.
+    pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> QueueSubject {
+        self._guard = Some(Box::new(guard));
+        self
+    }
+
+    /// The queue.
+    pub fn queue(&self) -> Arc<dyn DispatchQueue> {
+        self.queue.clone().expect("the queue is open")
+    }
+
+    /// The visibility timeout the queue was built with.
+    pub fn visibility(&self) -> Duration {
+        self.visibility
+    }
+
+    /// How time moves.
+    pub fn time(&self) -> &QueueTime {
+        &self.time
+    }
+
+    /// Drops the queue handle (which must be the last one) and opens the same
+    /// queue again. Panics if no reopen function was given.
+    pub async fn reopen(&mut self) -> Arc<dyn DispatchQueue> {
+        let reopen = self
+            .reopen
+            .as_ref()
+            .expect("durable_queue_contract! needs QueueSubject::with_reopen");
+        let old = self.queue.take().expect("the queue is open");
+        assert_eq!(
+            Arc::strong_count(&old),
+            1,
+            "the suite must hold the only handle before reopening"
+        );
+        drop(old);
+        let queue = reopen().await;
+        self.queue = Some(queue.clone());
+        queue
+    }
+}
+
+impl Drop for QueueSubject {
+    fn drop(&mut self) {
+        // The queue goes before the guard (a temp dir must outlive its files).
+        self.queue = None;
+    }
+}
