@@ -62,6 +62,16 @@ impl Engine {
     /// Applies a provider event to its call; on the first terminal event,
     /// finishes the call (slot, retry, outcome) exactly once.
     pub async fn apply_event(&self, event: &CallEvent) -> Result<EventOutcome, AppError> {
+        self.apply_event_with(event, true).await
+    }
+
+    /// [`Engine::apply_event`]; `act_on_verdict` is false when the caller
+    /// acts on a machine verdict itself (the answer webhook).
+    async fn apply_event_with(
+        &self,
+        event: &CallEvent,
+        act_on_verdict: bool,
+    ) -> Result<EventOutcome, AppError> {
         let call_id = event
             .call_id
             .clone()
@@ -73,11 +83,15 @@ impl Engine {
             let now = self.clock.now();
             let result = match call.apply(event, now) {
                 Applied::Ignored(reason) => return Ok(EventOutcome::Ignored(reason)),
-                Applied::Progressed => self
-                    .store
-                    .update_call(&call)
-                    .await
-                    .map(|_| EventOutcome::Progressed),
+                Applied::Progressed => match self.store.update_call(&call).await {
+                    Ok(updated) => {
+                        if act_on_verdict && event.kind == CallEventKind::MachineDetection {
+                            self.on_machine_verdict(&updated).await;
+                        }
+                        Ok(EventOutcome::Progressed)
+                    }
+                    Err(e) => Err(e),
+                },
                 Applied::Terminal => {
                     let campaign = self.campaign(&call.campaign_id).await?;
                     let retryable =
@@ -156,6 +170,43 @@ impl Engine {
         Ok(released)
     }
 
+    /// Acts on an asynchronous machine verdict when no media bridge runs
+    /// (the bridge handles voicemail itself): leave the message or hang up,
+    /// as the campaign's policy says.
+    async fn on_machine_verdict(&self, call: &CallAttempt) {
+        if self.config.media_url.is_some() || call.state != voxdial_domain::CallState::Answered {
+            return;
+        }
+        let Some(verdict) = call.answered_by.filter(|v| v.is_machine()) else {
+            return;
+        };
+        let (Some(sid), Some(provider)) = (
+            &call.provider_sid,
+            call.provider.as_ref().and_then(|p| self.providers.get(p)),
+        ) else {
+            return;
+        };
+        let instruction = match self
+            .campaign(&call.campaign_id)
+            .await
+            .map(|c| c.settings.voicemail)
+        {
+            Ok(VoicemailPolicy::LeaveMessage) => AnswerInstruction::Voicemail {
+                wait_for_beep: verdict == voxdial_domain::AnsweredBy::MachineStart,
+                audio_url: None,
+                text: self.config.voicemail_text.clone(),
+            },
+            Ok(VoicemailPolicy::HangUp) => AnswerInstruction::Hangup,
+            Err(error) => {
+                warn!(call_id = %call.id, %error, "no campaign for a machine verdict");
+                return;
+            }
+        };
+        if let Err(error) = provider.redirect(sid, &instruction).await {
+            warn!(call_id = %call.id, %error, "could not act on the machine verdict");
+        }
+    }
+
     /// Handles a provider's answer webhook: what the answered call does next.
     pub async fn handle_answer_webhook(
         &self,
@@ -195,7 +246,7 @@ impl Engine {
             );
             event.answered_by = Some(verdict);
             event.provider_sid = answer.provider_sid.clone();
-            self.apply_event(&event).await?;
+            self.apply_event_with(&event, false).await?;
         }
         let campaign = self.campaign(&call.campaign_id).await?;
         Ok(match answer.answered_by {

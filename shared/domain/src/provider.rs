@@ -299,6 +299,14 @@ pub trait TelephonyProvider: Send + Sync {
         since: Timestamp,
     ) -> Result<Option<ProviderCall>, ProviderError>;
 
+    /// Replaces what a live call is doing with `instruction` (e.g. play the
+    /// voicemail message once an asynchronous machine verdict arrives).
+    async fn redirect(
+        &self,
+        sid: &ProviderCallSid,
+        instruction: &AnswerInstruction,
+    ) -> Result<(), ProviderError>;
+
     /// Transfers a live call.
     async fn transfer(
         &self,

@@ -249,6 +249,10 @@ pub struct CarrierStats {
     pub answer_requests: u64,
     /// Calls ended by a REST hangup.
     pub hangups: u64,
+    /// Live calls given new TwiML (voicemail, transfer).
+    pub redirects: u64,
+    /// Transfers (`<Dial>`) followed.
+    pub transfers: u64,
     /// Calls by final status.
     pub outcomes: BTreeMap<String, u64>,
     /// Sum of call prices, micro-dollars.
@@ -276,8 +280,20 @@ struct Plan {
     seed: u64,
 }
 
+/// How playing a TwiML document ended.
+enum Played {
+    /// The call is over.
+    Ended,
+    /// New TwiML replaced it.
+    Redirected,
+}
+
 struct CallRecord {
     resource: CallResource,
+    /// TwiML sent by an update of the live call, not yet picked up.
+    redirect: Option<twiml::Response>,
+    /// Notified when `redirect` is set.
+    redirected: Arc<Notify>,
     campaign: Option<String>,
     attempt: Option<String>,
     hangup: Arc<Notify>,
@@ -613,6 +629,8 @@ async fn create_call(
             sid.clone(),
             CallRecord {
                 resource: resource.clone(),
+                redirect: None,
+                redirected: Arc::new(Notify::new()),
                 campaign,
                 attempt,
                 hangup: hangup.clone(),
@@ -683,7 +701,21 @@ async fn update_call(
             record.hangup.notify_one();
             state.stats.hangups += 1;
         }
-        None => {} // new TwiML (a transfer): the simulated conversation goes on
+        None => {
+            let Some(xml) = &params.twiml else {
+                return twilio_error(
+                    StatusCode::BAD_REQUEST,
+                    21205,
+                    "Twiml, Url or Status is required",
+                );
+            };
+            let Ok(document) = twiml::Response::parse(xml) else {
+                return twilio_error(StatusCode::BAD_REQUEST, 12100, "Document parse failure");
+            };
+            record.redirect = Some(document);
+            record.redirected.notify_one();
+            state.stats.redirects += 1;
+        }
     }
     let resource = state.calls[&sid].resource.clone();
     axum::Json(resource).into_response()
@@ -891,6 +923,8 @@ impl Carrier {
     }
 
     /// Plays the TwiML out; returns once the call should end.
+    /// Plays the TwiML out, following redirects (a TwiML update of the
+    /// live call); returns once the call should end.
     async fn follow_twiml(
         &self,
         sid: &str,
@@ -898,49 +932,96 @@ impl Carrier {
         plan: &Plan,
         hangup: Arc<Notify>,
     ) {
-        let time = self.inner.time.clone();
-        let machine = plan.fate == Fate::Machine;
-        let Some(twiml) = twiml else {
-            return; // no instructions: Twilio hangs up
+        let redirected = {
+            let state = self.inner.state.lock().expect("carrier state lock");
+            match state.calls.get(sid) {
+                Some(record) => record.redirected.clone(),
+                None => return,
+            }
+        };
+        // A person hangs up when the conversation is over; a machine records
+        // until its message ends, two minutes at most.
+        let budget = if plan.fate == Fate::Machine {
+            plan.greeting_secs + 120.0
+        } else {
+            plan.talk_secs
         };
         let mut elapsed = 0.0;
-        for verb in &twiml.verbs {
-            let step: f64 = match verb {
-                Verb::Hangup | Verb::Reject(_) => return,
-                Verb::Pause(pause) => f64::from(pause.length.unwrap_or(1)),
-                Verb::Say(say) => say.text.split_whitespace().count() as f64 * 0.4,
-                Verb::Play(_) => 8.0,
-                Verb::Connect(connect) => {
-                    let Some(ConnectNoun::Stream(stream)) = connect.nouns.first() else {
-                        return;
-                    };
-                    self.stream(sid, stream, plan, hangup.clone()).await;
-                    return;
+        let mut current = twiml;
+        while let Some(twiml) = current.take() {
+            match self
+                .play(
+                    sid,
+                    &twiml,
+                    plan,
+                    &hangup,
+                    &redirected,
+                    budget,
+                    &mut elapsed,
+                )
+                .await
+            {
+                Played::Ended => return,
+                Played::Redirected => {
+                    let mut state = self.inner.state.lock().expect("carrier state lock");
+                    current = state.calls.get_mut(sid).and_then(|r| r.redirect.take());
                 }
-                _ => 1.0,
-            };
-            // A person hangs up when the conversation is over; a machine
-            // records until the message ends.
-            let left = if machine {
-                f64::INFINITY
-            } else {
-                plan.talk_secs - elapsed
-            };
-            if !machine && left <= step {
-                self.report_disposition(sid, plan).await;
-                tokio::select! { _ = time.sleep(left.max(0.0)) => (), _ = hangup.notified() => () }
-                return;
             }
-            let ended =
-                tokio::select! { _ = time.sleep(step) => false, _ = hangup.notified() => true };
-            if ended {
-                return;
-            }
-            elapsed += step;
         }
     }
 
-    async fn stream(&self, sid: &str, stream: &twiml::Stream, plan: &Plan, hangup: Arc<Notify>) {
+    #[allow(clippy::too_many_arguments)]
+    async fn play(
+        &self,
+        sid: &str,
+        twiml: &twiml::Response,
+        plan: &Plan,
+        hangup: &Arc<Notify>,
+        redirected: &Notify,
+        budget: f64,
+        elapsed: &mut f64,
+    ) -> Played {
+        let time = self.inner.time.clone();
+        let human = plan.fate == Fate::Human;
+        for verb in &twiml.verbs {
+            let step: f64 = match verb {
+                Verb::Hangup | Verb::Reject(_) => return Played::Ended,
+                Verb::Pause(pause) => f64::from(pause.length.unwrap_or(1)),
+                Verb::Say(say) => say.text.split_whitespace().count() as f64 * 0.4,
+                Verb::Play(_) => 8.0,
+                // A transfer: the callee talks with the human agent.
+                Verb::Dial(_) => {
+                    self.count(|s| s.transfers += 1);
+                    budget.max(*elapsed + 30.0) - *elapsed
+                }
+                Verb::Connect(connect) => {
+                    let Some(ConnectNoun::Stream(stream)) = connect.nouns.first() else {
+                        return Played::Ended;
+                    };
+                    self.stream(sid, stream, plan, hangup).await;
+                    return Played::Ended;
+                }
+                _ => 1.0,
+            };
+            let left = budget - *elapsed;
+            let last = left <= step;
+            if last && human {
+                self.report_disposition(sid, plan).await;
+            }
+            tokio::select! {
+                _ = time.sleep(step.min(left.max(0.0))) => {}
+                _ = hangup.notified() => return Played::Ended,
+                _ = redirected.notified() => return Played::Redirected,
+            }
+            if last {
+                return Played::Ended;
+            }
+            *elapsed += step;
+        }
+        Played::Ended
+    }
+
+    async fn stream(&self, sid: &str, stream: &twiml::Stream, plan: &Plan, hangup: &Arc<Notify>) {
         let machine = plan.fate == Fate::Machine;
         if let (Some(hook), Some(url)) = (&self.inner.config.stream_hook, &stream.url) {
             let request = StreamRequest {
@@ -956,7 +1037,7 @@ impl Carrier {
                 talk_secs: plan.talk_secs,
                 disposition: plan.disposition,
                 seed: plan.seed,
-                hangup,
+                hangup: hangup.clone(),
             };
             hook(request).await;
             return;

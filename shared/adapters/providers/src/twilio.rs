@@ -422,6 +422,18 @@ impl TelephonyProvider for TwilioProvider {
         candidate.map(provider_call).transpose()
     }
 
+    async fn redirect(
+        &self,
+        sid: &ProviderCallSid,
+        instruction: &AnswerInstruction,
+    ) -> Result<(), ProviderError> {
+        let params = UpdateCallParams {
+            twiml: Some(answer_twiml(instruction)),
+            ..Default::default()
+        };
+        self.update(sid, &params).await.map(|_| ())
+    }
+
     async fn transfer(
         &self,
         sid: &ProviderCallSid,
