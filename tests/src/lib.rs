@@ -1,1 +1,11 @@
-//! End-to-end tests of voxdial live in `tests/`; this library only hosts shared helpers.
+//! Shared helpers of voxdial's end-to-end tests.
+//!
+//! # Layout
+//!
+//! - [`model`]: a deterministic model of a carrier ([`model::ModelCarrier`])
+//!   that implements the provider port in-process, counts what a carrier
+//!   sees (simultaneous calls per campaign, dials per attempt) and hands
+//!   its status events to the test to deliver in any order, duplicated or
+//!   not at all.
+
+pub mod model;
