@@ -1,0 +1,84 @@
+//! `voxdial demo --json --faults`: the main job, run as a user runs it, with
+//! fault injection, must pass the engine's invariants on its own summary.
+
+mod common;
+
+use serde_json::Value;
+
+#[test]
+fn the_demo_with_faults_keeps_every_invariant() {
+    let output = common::voxdial()
+        .args([
+            "demo",
+            "--json",
+            "--faults",
+            "--seed",
+            "3",
+            "--time-scale",
+            "600",
+            "--start",
+            "2026-06-01T15:00:00Z",
+        ])
+        .env("VOXDIAL_LOG", "error")
+        .output()
+        .expect("the demo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["leads_not_final"], 0);
+    assert_eq!(summary["invariants_hold"], true);
+    let cap = summary["max_concurrency"].as_u64().unwrap();
+    assert!(
+        summary["max_concurrent_calls_seen_by_carrier"]
+            .as_u64()
+            .unwrap()
+            <= cap,
+        "{summary}"
+    );
+    assert!(
+        summary["max_concurrent_calls_seen_by_carrier"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{summary}"
+    );
+    assert_eq!(
+        summary["max_dials_per_attempt_seen_by_carrier"], 1,
+        "{summary}"
+    );
+    // The faults really were injected.
+    let callbacks = &summary["callbacks"];
+    for fault in ["duplicated", "reordered", "delayed", "dropped"] {
+        assert!(
+            callbacks[fault].as_u64().unwrap() > 0,
+            "no {fault} callbacks: {summary}"
+        );
+    }
+    // Every lead is accounted for in an outcome.
+    let finals: u64 = summary["outcomes"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(Value::as_u64)
+        .sum();
+    assert_eq!(
+        finals,
+        summary["total_leads"].as_u64().unwrap(),
+        "{summary}"
+    );
+    // The sample's bad rows are reported with their line numbers.
+    let rejected = summary["rejected_rows"].as_array().unwrap();
+    assert_eq!(rejected.len(), 4, "{summary}");
+    assert!(
+        rejected
+            .iter()
+            .all(|r| r.as_str().unwrap().starts_with("line "))
+    );
+}
