@@ -64,6 +64,7 @@ pub(crate) struct Summary {
     pub(crate) cost_usd: f64,
     pub(crate) simulated_hours: f64,
     pub(crate) wall_secs: f64,
+    pub(crate) peak_rss_mb: Option<f64>,
     pub(crate) invariants_hold: bool,
 }
 
@@ -133,8 +134,10 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
             api_base: carrier_url,
             caller_id: E164::parse("+14155550100", None).expect("valid caller id"),
         },
-        dispatch_lease_secs: 900,
-        call_lease_margin_secs: 120,
+        // Leases in simulated time, but never under two real seconds: at
+        // extreme time scales a lease must still outlast a dispatch.
+        dispatch_lease_secs: (2.0 * options.time_scale).max(900.0) as u32,
+        call_lease_margin_secs: (2.0 * options.time_scale).max(120.0) as u32,
         sweep_interval: Duration::from_millis(200),
         dispatch_parallelism: 64,
     })
@@ -285,8 +288,23 @@ fn summarise(
         cost_usd: Money(stats.total_price_micros).dollars(),
         simulated_hours: simulated.num_seconds() as f64 / 3600.0,
         wall_secs: wall.as_secs_f64(),
+        peak_rss_mb: peak_rss_mb(),
         invariants_hold,
     }
+}
+
+/// The process's peak resident memory (Linux `VmHWM`), in MiB.
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
 }
 
 /// Prints the summary as a table.
@@ -352,6 +370,9 @@ pub(crate) fn print_table(s: &Summary) {
         s.provider_errors.server_errors_5xx
     );
     println!("  {:<34}{:>8.4}", "cost billed (USD)", s.cost_usd);
+    if let Some(mb) = s.peak_rss_mb {
+        println!("  {:<34}{:>8.1}", "peak memory (MiB)", mb);
+    }
     println!();
     println!(
         "  invariants: {}",

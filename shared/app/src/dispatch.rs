@@ -123,8 +123,7 @@ impl Engine {
             at: now,
         };
         if self.store.release(&release).await? {
-            self.fill_slots(&lead.campaign_id).await?;
-            self.complete_if_done(&lead.campaign_id).await?;
+            self.refill_or_complete(&lead.campaign_id).await?;
         }
         Ok(())
     }

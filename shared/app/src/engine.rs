@@ -303,6 +303,15 @@ impl Engine {
         Ok(messages.len())
     }
 
+    /// Refills the slot a lead just gave back; when no lead can take it,
+    /// completes the campaign if no lead is open any more.
+    pub(crate) async fn refill_or_complete(&self, id: &CampaignId) -> Result<(), AppError> {
+        if self.fill_slots(id).await? == 0 {
+            self.complete_if_done(id).await?;
+        }
+        Ok(())
+    }
+
     /// Marks the campaign completed when no lead is open any more.
     pub async fn complete_if_done(&self, id: &CampaignId) -> Result<bool, AppError> {
         let campaign = self.campaign(id).await?;
@@ -312,8 +321,7 @@ impl Engine {
         ) {
             return Ok(false);
         }
-        let progress = self.store.progress(id).await?;
-        if progress.open() > 0 {
+        if self.store.has_open_leads(id).await? {
             return Ok(false);
         }
         let now = self.clock.now();
@@ -325,7 +333,7 @@ impl Engine {
             .await?;
         let completed = done.status == voxdial_domain::CampaignStatus::Completed;
         if completed {
-            info!(campaign_id = %id, total = progress.total, "campaign completed");
+            info!(campaign_id = %id, "campaign completed");
         }
         Ok(completed)
     }

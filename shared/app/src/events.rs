@@ -164,8 +164,7 @@ impl Engine {
                     .record_call_end(provider, &call.to, call.from.as_ref(), &end, now);
             }
             info!(call_id = %call.id, outcome = outcome.label(), "call finished");
-            self.fill_slots(&call.campaign_id).await?;
-            self.complete_if_done(&call.campaign_id).await?;
+            self.refill_or_complete(&call.campaign_id).await?;
         }
         Ok(released)
     }

@@ -211,7 +211,7 @@ impl Engine {
             at: now,
         };
         if self.store.release(&release).await? {
-            self.fill_slots(&campaign.id).await?;
+            self.refill_or_complete(&campaign.id).await?;
         }
         Ok(())
     }

@@ -118,6 +118,13 @@ pub trait CampaignStore: Send + Sync {
 
     /// Lead and call counts.
     async fn progress(&self, id: &CampaignId) -> Result<CampaignProgress, StoreError>;
+
+    /// Whether any lead of the campaign is not final yet. The engine asks
+    /// after every call that frees a slot no lead can take, so adapters
+    /// should answer it without counting every lead.
+    async fn has_open_leads(&self, id: &CampaignId) -> Result<bool, StoreError> {
+        Ok(self.progress(id).await?.open() > 0)
+    }
 }
 
 /// What an import stored.

@@ -128,6 +128,7 @@ macro_rules! store_contract {
             live_calls_lists_only_non_terminal_calls,
             calls_page_newest_first,
             progress_counts_leads_and_live_calls,
+            has_open_leads_until_every_lead_is_final,
             dnc_lists_are_scoped,
             random_interleavings_keep_the_invariants,
         );

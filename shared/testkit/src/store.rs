@@ -1235,6 +1235,49 @@ pub async fn progress_counts_leads_and_live_calls(subject: StoreSubject) {
     assert_eq!(p.live_calls, labels(&[("pending", 1)]));
 }
 
+/// `has_open_leads` is true while any lead of the campaign is pending or
+/// active, whatever other campaigns hold.
+pub async fn has_open_leads_until_every_lead_is_final(subject: StoreSubject) {
+    let store = subject.store();
+    let c = given_campaign(&*store, "camp-a").await;
+    let other = given_campaign(&*store, "camp-b").await;
+    assert!(
+        !store.has_open_leads(&c).await.unwrap(),
+        "no leads: nothing open"
+    );
+    given_leads(&*store, leads(&c, 0..2, t0())).await;
+    claimed_with_call(&*store, &other, 0).await;
+    assert!(
+        store.has_open_leads(&c).await.unwrap(),
+        "pending leads are open"
+    );
+    let claimed = claim(&*store, &c, 5, 2).await;
+    assert_eq!(claimed.len(), 2);
+    for (i, l) in claimed.iter().enumerate() {
+        assert!(
+            store.has_open_leads(&c).await.unwrap(),
+            "an active lead is open"
+        );
+        let release = LeadRelease {
+            lead_id: l.id.clone(),
+            attempt: 1,
+            next: LeadState::Final {
+                outcome: LeadOutcome::Canceled,
+                at: at(i as i64),
+            },
+            dialed: false,
+            outcome: None,
+            at: at(i as i64),
+        };
+        assert!(store.release(&release).await.unwrap());
+    }
+    assert!(!store.has_open_leads(&c).await.unwrap(), "every lead final");
+    assert!(
+        store.has_open_leads(&other).await.unwrap(),
+        "the other campaign is open"
+    );
+}
+
 // ---------------------------------------------------------------- DNC
 
 /// Do-not-call lists: `add_dnc` returns how many numbers were new (a repeat

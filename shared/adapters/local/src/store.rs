@@ -387,6 +387,21 @@ impl CampaignStore for LocalStore {
         .await
     }
 
+    async fn has_open_leads(&self, id: &CampaignId) -> Result<bool, StoreError> {
+        let id = id.clone();
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT EXISTS(SELECT 1 FROM leads WHERE campaign_id = ?1 \
+                     AND state IN ('pending', 'active'))",
+                )
+                .sql("cannot look for open leads")?;
+            stmt.query_row([id.as_str()], |row| row.get::<_, bool>(0))
+                .sql("cannot look for open leads")
+        })
+        .await
+    }
+
     async fn progress(&self, id: &CampaignId) -> Result<CampaignProgress, StoreError> {
         let id = id.clone();
         self.read(move |conn| {
