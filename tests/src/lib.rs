@@ -7,5 +7,8 @@
 //!   sees (simultaneous calls per campaign, dials per attempt) and hands
 //!   its status events to the test to deliver in any order, duplicated or
 //!   not at all.
+//! - [`world`]: the engine on the embedded store and queue with a manual
+//!   clock and model carriers, and the random driver of the property tests.
 
 pub mod model;
+pub mod world;

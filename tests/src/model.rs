@@ -22,7 +22,7 @@ use voxdial_domain::{
 };
 
 /// Fault rates of the model carrier.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub struct ModelFaults {
     /// A create request is rate limited (nothing created).
     pub rate_limit: f64,
@@ -34,6 +34,19 @@ pub struct ModelFaults {
     pub duplicate: f64,
     /// An emitted event is never delivered.
     pub drop: f64,
+}
+
+impl ModelFaults {
+    /// The fault mix of the property tests.
+    pub fn chaos() -> ModelFaults {
+        ModelFaults {
+            rate_limit: 0.1,
+            transient: 0.05,
+            permanent: 0.03,
+            duplicate: 0.2,
+            drop: 0.1,
+        }
+    }
 }
 
 struct ModelCall {
@@ -91,10 +104,20 @@ pub struct ModelCarrier {
 }
 
 impl ModelCarrier {
-    /// A carrier drawing every choice from `seed`.
+    /// A carrier named `model` drawing every choice from `seed`.
     pub fn new(seed: u64, faults: ModelFaults, clock: std::sync::Arc<dyn Clock>) -> ModelCarrier {
+        ModelCarrier::named("model", seed, faults, clock)
+    }
+
+    /// A carrier with provider id `id`.
+    pub fn named(
+        id: &str,
+        seed: u64,
+        faults: ModelFaults,
+        clock: std::sync::Arc<dyn Clock>,
+    ) -> ModelCarrier {
         ModelCarrier {
-            id: ProviderId::parse("model").expect("static id"),
+            id: ProviderId::parse(id).expect("a valid provider id"),
             clock,
             faults,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),

@@ -1,0 +1,234 @@
+//! The engine's behaviour on operator actions and provider failures, step
+//! by step: cancel, a lowered cap, the calling window, fallback between
+//! providers and permanent refusals.
+
+use std::time::Duration;
+
+use chrono::TimeZone;
+use voxdial_domain::{
+    CallOutcome, CampaignAction, CampaignStatus, E164, LeadOutcome, LeadState, NewLead,
+    PendingReason,
+};
+use voxdial_tests::model::ModelFaults;
+use voxdial_tests::world::{Scenario, World};
+
+fn scenario(cap: u32, leads: usize) -> Scenario {
+    Scenario {
+        seed: 1,
+        cap,
+        leads,
+        faults: false,
+    }
+}
+
+fn lead(number: &str) -> NewLead {
+    NewLead {
+        phone: E164::parse(number, None).unwrap(),
+        name: "Lead".into(),
+        time_zone: None,
+        custom: Default::default(),
+        consent: true,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_finalises_pending_leads_and_lets_live_calls_finish() {
+    // GIVEN a running campaign with 3 calls live and 17 leads pending
+    let mut w = World::new(scenario(3, 20)).await;
+    w.dispatch(10).await;
+    assert_eq!(w.carrier.stats().live, 3);
+
+    // WHEN it is canceled
+    w.engine
+        .act(&w.campaign, CampaignAction::Cancel)
+        .await
+        .unwrap();
+
+    // THEN the pending leads are final as canceled at once, no new call is placed
+    let view = w.engine.campaign_view(&w.campaign).await.unwrap();
+    assert_eq!(view.campaign.status, CampaignStatus::Canceled);
+    assert_eq!(view.progress.finals.get("campaign_canceled"), Some(&17));
+    assert_eq!(view.progress.active, 3);
+    w.dispatch(10).await;
+    w.tick(3_600).await;
+    assert_eq!(w.carrier.stats().created, 3);
+
+    // AND the live calls finish with their own outcome, never retried
+    let carrier = w.carrier.clone();
+    w.end_calls(&carrier).await;
+    let view = w.engine.campaign_view(&w.campaign).await.unwrap();
+    assert_eq!(view.progress.open(), 0, "{:?}", view.progress);
+    assert_eq!(view.progress.active, 0);
+    assert_eq!(w.carrier.stats().created, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lowered_cap_stops_new_dials_until_the_campaign_is_under_it() {
+    // GIVEN 5 live calls at cap 5
+    let mut w = World::new(scenario(5, 30)).await;
+    w.dispatch(10).await;
+    assert_eq!(w.carrier.stats().live, 5);
+
+    // WHEN the cap is lowered to 2 on the running campaign
+    w.engine.set_max_concurrency(&w.campaign, 2).await.unwrap();
+
+    // THEN ending live calls dials nothing until fewer than 2 are live
+    for expected_live in [4, 3, 2] {
+        let sid = w.carrier.live_calls()[0].clone();
+        while w.carrier.step_call(&sid) {}
+        while w.deliver_one().await {}
+        w.dispatch(10).await;
+        assert_eq!(w.carrier.stats().live, expected_live);
+        assert_eq!(
+            w.carrier.stats().created,
+            5,
+            "no new dial above the new cap"
+        );
+    }
+    let sid = w.carrier.live_calls()[0].clone();
+    while w.carrier.step_call(&sid) {}
+    while w.deliver_one().await {}
+    w.dispatch(10).await;
+    assert_eq!(w.carrier.stats().live, 2, "one new dial once under the cap");
+    assert_eq!(w.carrier.stats().created, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_outside_its_window_waits_for_the_opening_and_is_then_called() {
+    // GIVEN a Honolulu lead at 15:00 UTC (05:00 HST) and a New York lead (11:00 EDT)
+    let leads = vec![lead("+18085550100"), lead("+12125550100")];
+    let mut w = World::build(scenario(5, 0), leads, &[("model", ModelFaults::default())]).await;
+    w.dispatch(10).await;
+
+    // THEN only New York is dialled; Honolulu waits for 08:00 HST = 18:00 UTC
+    assert_eq!(w.carrier.stats().created, 1);
+    let leads = w.engine.leads_page(&w.campaign, None, 10).await.unwrap();
+    let honolulu = leads
+        .iter()
+        .find(|l| l.phone.as_str() == "+18085550100")
+        .unwrap();
+    let opening = chrono::Utc.with_ymd_and_hms(2026, 6, 1, 18, 0, 0).unwrap();
+    assert_eq!(
+        honolulu.state,
+        LeadState::Pending {
+            due_at: opening,
+            reason: PendingReason::CallingWindow
+        }
+    );
+    assert_eq!(honolulu.attempts, 0, "a rescheduled lead used no attempt");
+
+    // WHEN the clock passes the opening and the sweeper runs
+    w.tick(3 * 3_600 - 1).await;
+    w.dispatch(10).await;
+    assert_eq!(w.carrier.stats().created, 1, "not a second early");
+    w.tick(1).await;
+    w.dispatch(10).await;
+
+    // THEN the lead is called, with a compliance record of its local time
+    assert_eq!(w.carrier.stats().created, 2);
+    let calls = w.engine.calls_page(&w.campaign, None, 10).await.unwrap();
+    let call = calls
+        .iter()
+        .find(|c| c.to.as_str() == "+18085550100")
+        .unwrap();
+    assert_eq!(
+        call.compliance.local_times["Pacific/Honolulu"],
+        "2026-06-01T08:00:00-10:00 Mon"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outage_falls_over_to_the_next_provider() {
+    let down = ModelFaults {
+        transient: 1.0,
+        ..ModelFaults::default()
+    };
+    let mut w = World::build(
+        scenario(5, 0),
+        vec![lead("+12125550100")],
+        &[("primary", down), ("secondary", ModelFaults::default())],
+    )
+    .await;
+    w.dispatch(1).await;
+    let calls = w.engine.calls_page(&w.campaign, None, 10).await.unwrap();
+    assert_eq!(
+        calls[0].provider.as_ref().map(|p| p.as_str()),
+        Some("secondary")
+    );
+    assert_eq!(w.carrier.stats().created, 0, "the primary created nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_permanent_refusal_fails_the_attempt_without_fallback_or_retry() {
+    let refuses = ModelFaults {
+        permanent: 1.0,
+        ..ModelFaults::default()
+    };
+    let mut w = World::build(
+        scenario(5, 0),
+        vec![lead("+12125550100")],
+        &[("primary", refuses), ("secondary", ModelFaults::default())],
+    )
+    .await;
+    w.dispatch(1).await;
+    w.tick(86_400).await;
+    w.dispatch(1).await;
+    let leads = w.engine.leads_page(&w.campaign, None, 10).await.unwrap();
+    match &leads[0].state {
+        LeadState::Final {
+            outcome:
+                LeadOutcome::Called {
+                    outcome:
+                        CallOutcome::Failed {
+                            retryable: false,
+                            reason,
+                        },
+                },
+            ..
+        } => {
+            assert!(reason.contains("21211"), "{reason}");
+        }
+        other => panic!("expected a final, non-retryable failure, got {other:?}"),
+    }
+    assert_eq!(leads[0].attempts, 1);
+    assert_eq!(
+        w.engine.campaign(&w.campaign).await.unwrap().status,
+        CampaignStatus::Completed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_are_retried_on_the_same_provider() {
+    // Half the requests are rate limited: with backoff, every lead still gets
+    // exactly one call at the first provider.
+    let limited = ModelFaults {
+        rate_limit: 0.5,
+        ..ModelFaults::default()
+    };
+    let mut w = World::build(
+        Scenario {
+            seed: 9,
+            cap: 5,
+            leads: 0,
+            faults: false,
+        },
+        (0..5).map(|n| lead(&format!("+1212555010{n}"))).collect(),
+        &[("primary", limited)],
+    )
+    .await;
+    tokio::time::timeout(Duration::from_secs(30), w.dispatch(10))
+        .await
+        .unwrap();
+    let calls = w.engine.calls_page(&w.campaign, None, 10).await.unwrap();
+    let placed = calls.iter().filter(|c| c.provider_sid.is_some()).count();
+    let failed = calls
+        .iter()
+        .filter(|c| c.state == voxdial_domain::CallState::Failed)
+        .count();
+    assert_eq!(placed + failed, 5);
+    assert!(
+        placed >= 3,
+        "backoff should get most calls through: {placed}"
+    );
+    assert_eq!(w.carrier.stats().max_dials, 1);
+}

@@ -1,0 +1,203 @@
+//! Status webhooks through the HTTP router: the public URL is rebuilt from
+//! the configured base, the Twilio signature is checked over it, and a
+//! missing, wrong or tampered signature gets 403 and changes nothing.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt;
+use voxdial_app::router::{Providers, StaticRouter};
+use voxdial_app::{Engine, EngineConfig};
+use voxdial_domain::{CallAttempt, CallState, Clock, ProviderId, Store};
+use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
+use voxdial_providers::{TwilioConfig, TwilioProvider};
+use voxdial_testkit::ManualClock;
+use voxdial_testkit::fixtures::{call_for, campaign, leads, t0};
+use voxdial_wire::twilio::forms::encode_form;
+use voxdial_wire::twilio::signature::{SignatureAlgorithm, compute_signature};
+
+const TOKEN: &str = "webhook-test-token";
+const PUBLIC: &str = "https://hooks.example.com";
+
+struct Setup {
+    app: axum::Router,
+    store: Arc<LocalStore>,
+    call: CallAttempt,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
+    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
+    let queue = LocalQueue::open(
+        dir.path().join("q.sqlite"),
+        QueueConfig::default(),
+        clock.clone(),
+    )
+    .unwrap();
+    let c = campaign("camp", t0());
+    store.insert_campaign(&c).await.unwrap();
+    store
+        .import_leads(&c.id, leads(&c.id, 0..1, t0()))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_due(&c.id, 5, t0(), t0() + chrono::Duration::hours(1), 1)
+        .await
+        .unwrap();
+    let call = call_for(&claimed[0], 1, t0());
+    store.create_call(&call).await.unwrap();
+    let twilio = TwilioProvider::new(TwilioConfig::new(
+        ProviderId::parse("twilio").unwrap(),
+        "AC123",
+        TOKEN,
+    ))
+    .unwrap();
+    let engine = Engine::new(
+        store.clone() as Arc<dyn Store>,
+        Arc::new(queue),
+        Providers::new().with(Arc::new(twilio)),
+        Arc::new(StaticRouter::new(Vec::new())),
+        clock,
+        EngineConfig {
+            public_base_url: PUBLIC.into(),
+            ..EngineConfig::default()
+        },
+    );
+    Setup {
+        app: voxdial_http::webhooks::router(engine, PUBLIC.into()),
+        store,
+        call,
+        _dir: dir,
+    }
+}
+
+fn ringing(call: &CallAttempt) -> (String, Vec<(String, String)>) {
+    let path = format!(
+        "/webhooks/twilio/status?campaign_id={}&call_id={}",
+        call.campaign_id, call.id
+    );
+    let pairs = [
+        ("AccountSid", "AC123"),
+        ("CallSid", "CA0001"),
+        ("CallStatus", "ringing"),
+        ("SequenceNumber", "1"),
+        ("To", call.to.as_str()),
+        ("CallerZip", ""),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    (path, pairs)
+}
+
+fn post(path: &str, body: String, signature: Option<String>) -> Request<Body> {
+    let mut request =
+        Request::post(path).header("content-type", "application/x-www-form-urlencoded");
+    if let Some(signature) = signature {
+        request = request.header("x-twilio-signature", signature);
+    }
+    request.body(Body::from(body)).unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_callback_is_applied_over_the_public_url() {
+    let s = setup().await;
+    let (path, pairs) = ringing(&s.call);
+    let signature = compute_signature(
+        TOKEN.as_bytes(),
+        SignatureAlgorithm::HmacSha1,
+        &format!("{PUBLIC}{path}"),
+        &pairs,
+    );
+    let response = s
+        .app
+        .clone()
+        .oneshot(post(&path, encode_form(&pairs), Some(signature)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let stored = s.store.call(&s.call.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, CallState::Ringing);
+    assert_eq!(stored.provider_sid.unwrap().as_str(), "CA0001");
+}
+
+#[tokio::test]
+async fn bad_signatures_get_403_and_change_nothing() {
+    let s = setup().await;
+    let (path, pairs) = ringing(&s.call);
+    let public = format!("{PUBLIC}{path}");
+    let wrong_key = compute_signature(
+        b"another-token",
+        SignatureAlgorithm::HmacSha1,
+        &public,
+        &pairs,
+    );
+    let internal_url = compute_signature(
+        TOKEN.as_bytes(),
+        SignatureAlgorithm::HmacSha1,
+        &format!("http://127.0.0.1:8080{path}"),
+        &pairs,
+    );
+    let good = compute_signature(
+        TOKEN.as_bytes(),
+        SignatureAlgorithm::HmacSha1,
+        &public,
+        &pairs,
+    );
+    let mut tampered = pairs.clone();
+    tampered[2].1 = "completed".into();
+    let cases = [
+        ("unsigned", encode_form(&pairs), None),
+        ("wrong key", encode_form(&pairs), Some(wrong_key)),
+        (
+            "signed over the internal URL",
+            encode_form(&pairs),
+            Some(internal_url),
+        ),
+        ("tampered body", encode_form(&tampered), Some(good)),
+    ];
+    for (name, body, signature) in cases {
+        let response = s
+            .app
+            .clone()
+            .oneshot(post(&path, body, signature))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}");
+        assert_eq!(
+            s.store.call(&s.call.id).await.unwrap().unwrap(),
+            s.call,
+            "{name} changed the call"
+        );
+    }
+}
+
+#[tokio::test]
+async fn malformed_callbacks_get_400() {
+    let s = setup().await;
+    let path = "/webhooks/twilio/status?call_id=bad%20id".to_string();
+    let pairs = vec![("CallSid".to_string(), "CA1".to_string())];
+    let signature = compute_signature(
+        TOKEN.as_bytes(),
+        SignatureAlgorithm::HmacSha1,
+        &format!("{PUBLIC}{path}"),
+        &pairs,
+    );
+    let response = s
+        .app
+        .clone()
+        .oneshot(post(&path, encode_form(&pairs), Some(signature)))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let unknown = s
+        .app
+        .clone()
+        .oneshot(post("/webhooks/nobody/status", String::new(), None))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
