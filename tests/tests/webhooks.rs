@@ -9,7 +9,9 @@ use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{Engine, EngineConfig};
-use voxdial_domain::{CallAttempt, CallState, Clock, ProviderId, Store};
+use voxdial_domain::{
+    CallAttempt, CallState, CallStore, CampaignStore, Clock, LeadStore, ProviderId, Store,
+};
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_providers::{TwilioConfig, TwilioProvider};
 use voxdial_testkit::ManualClock;

@@ -135,15 +135,6 @@ fn unavailable(message: &'static str) -> impl FnOnce(rusqlite::Error) -> QueueEr
     }
 }
 
-fn joined<R>(
-    result: Result<Result<R, QueueError>, tokio::task::JoinError>,
-) -> Result<R, QueueError> {
-    result.map_err(|source| QueueError::Unavailable {
-        message: "the queue's worker thread failed".into(),
-        source: Box::new(source),
-    })?
-}
-
 fn parse_receipt(receipt: &Receipt) -> Result<(i64, i64), QueueError> {
     receipt
         .0
@@ -182,66 +173,63 @@ impl LocalQueue {
 
     /// The dead letters, oldest first.
     pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
-        joined(
-            self.inner
-                .db
-                .read(|conn| {
-                    let mut stmt = conn
-                        .prepare_cached(
-                            "SELECT id, body, receive_count, sent_at, dead_at, reason \
+        self.inner
+            .db
+            .read(|conn| {
+                let mut stmt = conn
+                    .prepare_cached(
+                        "SELECT id, body, receive_count, sent_at, dead_at, reason \
                              FROM dead_letters ORDER BY dead_at, id",
-                        )
-                        .map_err(unavailable("cannot read the dead letters"))?;
-                    let rows = stmt
-                        .query_map([], |row| {
-                            let body: String = row.get(1)?;
-                            Ok(DeadLetter {
-                                id: row.get(0)?,
-                                message: serde_json::from_str(&body).ok(),
-                                body,
-                                receive_count: row.get(2)?,
-                                sent_at: from_nanos(row.get(3)?),
-                                dead_at: from_nanos(row.get(4)?),
-                                reason: row.get(5)?,
-                            })
+                    )
+                    .map_err(unavailable("cannot read the dead letters"))?;
+                let rows = stmt
+                    .query_map([], |row| {
+                        let body: String = row.get(1)?;
+                        Ok(DeadLetter {
+                            id: row.get(0)?,
+                            message: serde_json::from_str(&body).ok(),
+                            body,
+                            receive_count: row.get(2)?,
+                            sent_at: from_nanos(row.get(3)?),
+                            dead_at: from_nanos(row.get(4)?),
+                            reason: row.get(5)?,
                         })
-                        .map_err(unavailable("cannot read the dead letters"))?;
-                    rows.collect::<Result<Vec<_>, _>>()
-                        .map_err(unavailable("cannot read the dead letters"))
-                })
-                .await,
-        )
+                    })
+                    .map_err(unavailable("cannot read the dead letters"))?;
+                rows.collect::<Result<Vec<_>, _>>()
+                    .map_err(unavailable("cannot read the dead letters"))
+            })
+            .await
     }
 
     /// How many messages are visible, hidden and dead now.
     pub async fn stats(&self) -> Result<QueueStats, QueueError> {
         let now = nanos(self.inner.clock.now());
-        joined(
-            self.inner
-                .db
-                .read(move |conn| {
-                    let (visible, hidden): (i64, i64) = conn
-                        .prepare_cached(
-                            "SELECT COALESCE(SUM(visible_at <= ?1), 0), \
+
+        self.inner
+            .db
+            .read(move |conn| {
+                let (visible, hidden): (i64, i64) = conn
+                    .prepare_cached(
+                        "SELECT COALESCE(SUM(visible_at <= ?1), 0), \
                              COALESCE(SUM(visible_at > ?1), 0) FROM messages",
-                        )
-                        .and_then(|mut stmt| {
-                            stmt.query_row([now], |row| Ok((row.get(0)?, row.get(1)?)))
-                        })
-                        .map_err(unavailable("cannot count messages"))?;
-                    let dead: i64 = conn
-                        .prepare_cached("SELECT COUNT(*) FROM dead_letters")
-                        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
-                        .map_err(unavailable("cannot count dead letters"))?;
-                    let n = |v: i64| u64::try_from(v).unwrap_or(0);
-                    Ok(QueueStats {
-                        visible: n(visible),
-                        hidden: n(hidden),
-                        dead: n(dead),
+                    )
+                    .and_then(|mut stmt| {
+                        stmt.query_row([now], |row| Ok((row.get(0)?, row.get(1)?)))
                     })
+                    .map_err(unavailable("cannot count messages"))?;
+                let dead: i64 = conn
+                    .prepare_cached("SELECT COUNT(*) FROM dead_letters")
+                    .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
+                    .map_err(unavailable("cannot count dead letters"))?;
+                let n = |v: i64| u64::try_from(v).unwrap_or(0);
+                Ok(QueueStats {
+                    visible: n(visible),
+                    hidden: n(hidden),
+                    dead: n(dead),
                 })
-                .await,
-        )
+            })
+            .await
     }
 
     /// One receive attempt: the deliveries, and when the next hidden message
@@ -249,12 +237,11 @@ impl LocalQueue {
     async fn receive_now(&self, max: usize) -> Result<(Vec<Delivery>, Option<i64>), QueueError> {
         let now = nanos(self.inner.clock.now());
         let config = self.inner.config;
-        joined(
-            self.inner
-                .db
-                .write(move |conn| receive_in(conn, now, config, max))
-                .await,
-        )
+
+        self.inner
+            .db
+            .write(move |conn| receive_in(conn, now, config, max))
+            .await
     }
 }
 
@@ -391,30 +378,29 @@ impl DispatchQueue for LocalQueue {
             .collect::<Result<Vec<_>, _>>()?;
         let now = nanos(self.inner.clock.now());
         let visible_at = now.saturating_add(duration_nanos(delay));
-        joined(
-            self.inner
-                .db
-                .write(move |conn| {
-                    let tx = conn
-                        .transaction_with_behavior(TransactionBehavior::Immediate)
-                        .map_err(unavailable("cannot begin a send"))?;
-                    {
-                        let mut insert = tx
-                            .prepare_cached(
-                                "INSERT INTO messages (body, visible_at, receive_count, sent_at) \
+
+        self.inner
+            .db
+            .write(move |conn| {
+                let tx = conn
+                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                    .map_err(unavailable("cannot begin a send"))?;
+                {
+                    let mut insert = tx
+                        .prepare_cached(
+                            "INSERT INTO messages (body, visible_at, receive_count, sent_at) \
                                  VALUES (?1, ?2, 0, ?3)",
-                            )
+                        )
+                        .map_err(unavailable("cannot send"))?;
+                    for body in &bodies {
+                        insert
+                            .execute(params![body, visible_at, now])
                             .map_err(unavailable("cannot send"))?;
-                        for body in &bodies {
-                            insert
-                                .execute(params![body, visible_at, now])
-                                .map_err(unavailable("cannot send"))?;
-                        }
                     }
-                    tx.commit().map_err(unavailable("cannot commit a send"))
-                })
-                .await,
-        )?;
+                }
+                tx.commit().map_err(unavailable("cannot commit a send"))
+            })
+            .await?;
         self.inner.arrivals.notify_waiters();
         Ok(())
     }
@@ -450,37 +436,33 @@ impl DispatchQueue for LocalQueue {
 
     async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
         let (id, count) = parse_receipt(receipt)?;
-        joined(
-            self.inner
-                .db
-                .write(move |conn| {
-                    conn.prepare_cached(
-                        "DELETE FROM messages WHERE id = ?1 AND receive_count = ?2",
-                    )
+
+        self.inner
+            .db
+            .write(move |conn| {
+                conn.prepare_cached("DELETE FROM messages WHERE id = ?1 AND receive_count = ?2")
                     .and_then(|mut stmt| stmt.execute(params![id, count]))
                     .map_err(unavailable("cannot acknowledge"))?;
-                    Ok(())
-                })
-                .await,
-        )
+                Ok(())
+            })
+            .await
     }
 
     async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
         let (id, count) = parse_receipt(receipt)?;
         let visible_at = nanos(self.inner.clock.now()).saturating_add(duration_nanos(delay));
-        joined(
-            self.inner
-                .db
-                .write(move |conn| {
-                    conn.prepare_cached(
-                        "UPDATE messages SET visible_at = ?3 WHERE id = ?1 AND receive_count = ?2",
-                    )
-                    .and_then(|mut stmt| stmt.execute(params![id, count, visible_at]))
-                    .map_err(unavailable("cannot postpone"))?;
-                    Ok(())
-                })
-                .await,
-        )?;
+
+        self.inner
+            .db
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "UPDATE messages SET visible_at = ?3 WHERE id = ?1 AND receive_count = ?2",
+                )
+                .and_then(|mut stmt| stmt.execute(params![id, count, visible_at]))
+                .map_err(unavailable("cannot postpone"))?;
+                Ok(())
+            })
+            .await?;
         self.inner.arrivals.notify_waiters();
         Ok(())
     }

@@ -36,9 +36,9 @@ const APPLICATION_ID: i32 = 0x7678_6473;
 /// only loses commits on an operating-system crash or power loss, and then
 /// only the last ones, never a part of one. That is what local mode needs.
 ///
-/// Concurrency: one writer connection behind a mutex, used from
-/// `spawn_blocking` threads, takes every write; a second connection serves
-/// reads, which WAL lets run beside the writer. Clones share both.
+/// Concurrency: one writer connection behind a mutex takes every write; a
+/// second connection serves reads, which WAL lets run beside the writer.
+/// Clones share both.
 #[derive(Clone, Debug)]
 pub struct LocalStore {
     db: Arc<Db>,
@@ -63,24 +63,18 @@ impl LocalStore {
         MIGRATIONS.len() as u32
     }
 
-    async fn write<R: Send + 'static>(
+    async fn write<R>(
         &self,
-        work: impl FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        work: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        self.db
-            .write(work)
-            .await
-            .map_err(|e| StoreError::unavailable("the store's writer thread failed", e))?
+        self.db.write(work).await
     }
 
-    async fn read<R: Send + 'static>(
+    async fn read<R>(
         &self,
-        work: impl FnOnce(&mut Connection) -> Result<R, StoreError> + Send + 'static,
+        work: impl FnOnce(&mut Connection) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        self.db
-            .read(work)
-            .await
-            .map_err(|e| StoreError::unavailable("the store's reader thread failed", e))?
+        self.db.read(work).await
     }
 }
 
