@@ -22,6 +22,10 @@ pub struct Lead {
     pub campaign_id: CampaignId,
     /// The number to call.
     pub phone: E164,
+    /// The number's ISO 3166 region (`US`, `IN`), derived once at import so
+    /// screening does not parse the number again on every dial.
+    #[serde(default)]
+    pub region: Option<String>,
     /// The person's name, as imported (may be empty).
     pub name: String,
     /// The callee's time zone when the import gave one; otherwise screening
@@ -131,6 +135,7 @@ impl NewLead {
         Lead {
             id,
             campaign_id: campaign,
+            region: self.phone.region(),
             phone: self.phone,
             name: self.name,
             time_zone: self.time_zone,

@@ -278,7 +278,7 @@ pub fn screen(
     if attempt > settings.retry.max_attempts {
         return ScreenDecision::Reject(ScreenReason::AttemptLimit);
     }
-    let region = lead.phone.region();
+    let region = lead.region.clone().or_else(|| lead.phone.region());
     let window = settings.calling_hours.window_for(region.as_deref());
     let (zones, zone_source) = lead_zones(lead);
     if !window_open(window, &zones, now) {

@@ -50,6 +50,11 @@ pub(crate) fn open(path: &Path) -> Result<Connection, OpenError> {
         .map_err(sqlite)?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(sqlite)?;
+    // 16 MiB of page cache per connection (SQLite's default is 2 MiB): the
+    // indexes of a 100,000-lead campaign stay in memory instead of being
+    // read back from the OS on every lookup.
+    conn.pragma_update(None, "cache_size", -16_384)
+        .map_err(sqlite)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(conn)
 }
