@@ -5,8 +5,8 @@ use tracing::{debug, info, warn};
 use voxdial_domain::{
     AnswerInstruction, Applied, CallAttempt, CallEvent, CallEventKind, CallId, CallOutcome,
     Campaign, CampaignStatus, Disposition, DncScope, IgnoreReason, LeadOutcome, LeadRelease,
-    LeadState, PendingReason, ProviderId, RetryDecision, StoreError, VoicemailPolicy,
-    WebhookRequest, WebhookResponse,
+    LeadState, PendingReason, ProviderError, ProviderId, RetryDecision, StoreError,
+    VoicemailPolicy, WebhookRequest, WebhookResponse,
 };
 
 use crate::engine::CONFLICT_RETRIES;
@@ -201,8 +201,13 @@ impl Engine {
                 return;
             }
         };
-        if let Err(error) = provider.redirect(sid, &instruction).await {
-            warn!(call_id = %call.id, %error, "could not act on the machine verdict");
+        match provider.redirect(sid, &instruction).await {
+            Ok(()) => {}
+            // The machine hung up before the verdict was acted on.
+            Err(error @ (ProviderError::Permanent { .. } | ProviderError::NotFound)) => {
+                debug!(call_id = %call.id, %error, "the call ended before its machine verdict")
+            }
+            Err(error) => warn!(call_id = %call.id, %error, "could not act on the machine verdict"),
         }
     }
 
