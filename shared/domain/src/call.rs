@@ -255,8 +255,62 @@ pub struct CallAttempt {
     pub failure: Option<String>,
     /// Why it was allowed.
     pub compliance: ComplianceRecord,
+    /// The conversation, when a media session ran.
+    #[serde(default)]
+    pub conversation: Option<Conversation>,
+    /// The transfer to a human, when there was one.
+    #[serde(default)]
+    pub transfer: Option<TransferRecord>,
+    /// A callback the person asked for: the lead's next attempt is then due
+    /// at this time instead of the retry policy's.
+    #[serde(default)]
+    pub callback_at: Option<Timestamp>,
     /// Optimistic-concurrency version, bumped by every write.
     pub version: u64,
+}
+
+/// What the media bridge reports about a call's conversation.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    /// Blob key of the stereo recording (caller left, agent right).
+    pub recording: Option<String>,
+    /// Blob key of the transcript (JSON, per turn with times).
+    pub transcript: Option<String>,
+    /// The first words of the transcript, for lists and searches.
+    pub excerpt: Option<String>,
+    /// The answering-machine verdict of the bridge (`human`, `machine`, …).
+    pub amd_verdict: Option<String>,
+    /// How long after answer the verdict came, in milliseconds.
+    pub amd_latency_ms: Option<u32>,
+    /// Time from the end of each caller turn to the agent's first audio, ms.
+    pub first_audio_ms: Vec<u32>,
+    /// The model's latency per turn, ms.
+    pub model_latency_ms: Vec<u32>,
+    /// Filler clips played to mask model latency.
+    pub fillers: u32,
+    /// Times the caller spoke over the agent.
+    pub barge_ins: u32,
+    /// The agent's share of talk time, 0 to 1.
+    pub talk_ratio: f64,
+    /// Length of the media session, ms.
+    pub duration_ms: u64,
+    /// Why the conversation ended.
+    pub end_reason: Option<String>,
+}
+
+/// A transfer of a call to a human agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransferRecord {
+    /// `cold` or `warm`.
+    pub mode: String,
+    /// The human agent.
+    pub agent_id: crate::HumanAgentId,
+    /// A summary of the conversation for the human.
+    pub summary: String,
+    /// Why the transfer was asked for.
+    pub reason: String,
+    /// When it was carried out.
+    pub at: Timestamp,
 }
 
 /// What applying an event did.
@@ -314,6 +368,9 @@ impl CallAttempt {
             outcome: None,
             failure: None,
             compliance,
+            conversation: None,
+            transfer: None,
+            callback_at: None,
             version: 0,
         }
     }

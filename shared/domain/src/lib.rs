@@ -36,7 +36,8 @@ pub mod retry;
 pub mod screening;
 
 pub use call::{
-    AnsweredBy, Applied, CallAttempt, CallEvent, CallEventKind, CallState, IgnoreReason,
+    AnsweredBy, Applied, CallAttempt, CallEvent, CallEventKind, CallState, Conversation,
+    IgnoreReason, TransferRecord,
 };
 pub use campaign::{
     AmdMode, Campaign, CampaignAction, CampaignError, CampaignSettings, CampaignStatus,
@@ -50,9 +51,9 @@ pub use lead::{Lead, LeadState, NewLead, PendingReason};
 pub use outcome::{CallOutcome, Disposition, LeadOutcome, Money, ScreenReason};
 pub use phone::{E164, PhoneError};
 pub use ports::{
-    BlobError, BlobStore, CallStore, CampaignProgress, CampaignStore, Clock, CreateCall, Delivery,
-    DispatchMessage, DispatchQueue, DncScope, DncStore, ImportCounts, LeadRelease, LeadStore,
-    QueueError, Receipt, Store, StoreError,
+    AgentStatus, BlobError, BlobStore, CallStore, CampaignProgress, CampaignStore, Clock,
+    CreateCall, Delivery, DispatchMessage, DispatchQueue, DncScope, DncStore, HumanAgent,
+    HumanAgentStore, ImportCounts, LeadRelease, LeadStore, QueueError, Receipt, Store, StoreError,
 };
 pub use provider::{
     AnswerInstruction, AnswerRequest, PlaceCall, PlacedCall, ProviderCall, ProviderError,

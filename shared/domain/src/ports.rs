@@ -291,6 +291,64 @@ pub trait DncStore: Send + Sync {
     ) -> Result<crate::DncHit, StoreError>;
 }
 
+/// A human agent who can take transferred calls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HumanAgent {
+    /// The agent's id.
+    pub id: crate::HumanAgentId,
+    /// The agent's name (said to the caller).
+    pub name: String,
+    /// Where to reach the agent.
+    pub number: E164,
+    /// Skills transfers can ask for (`spanish`, `billing`).
+    pub skills: Vec<String>,
+    /// Availability.
+    pub status: AgentStatus,
+    /// When the status last changed.
+    pub since: Timestamp,
+}
+
+/// A human agent's availability.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStatus {
+    /// Can take a call.
+    Available,
+    /// On a call.
+    Busy,
+    /// Not working.
+    Offline,
+    /// Finishing notes after a call; not yet available.
+    WrapUp,
+}
+
+/// Human agents and their availability.
+#[async_trait]
+pub trait HumanAgentStore: Send + Sync {
+    /// Adds or replaces an agent.
+    async fn put_agent(&self, agent: &HumanAgent) -> Result<(), StoreError>;
+
+    /// Every agent, by id.
+    async fn agents(&self) -> Result<Vec<HumanAgent>, StoreError>;
+
+    /// Sets an agent's status; false if there is no such agent.
+    async fn set_agent_status(
+        &self,
+        id: &crate::HumanAgentId,
+        status: AgentStatus,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
+
+    /// Atomically takes the longest-idle available agent who has every one
+    /// of `skills` and marks them busy; `None` when nobody is available.
+    /// Two concurrent callers never get the same agent.
+    async fn reserve_agent(
+        &self,
+        skills: &[String],
+        now: Timestamp,
+    ) -> Result<Option<HumanAgent>, StoreError>;
+}
+
 /// Everything the engine stores, from one backend (the operations above that
 /// span several records must be atomic within it).
 pub trait Store: CampaignStore + LeadStore + CallStore + DncStore {}

@@ -9,6 +9,8 @@
 //! - [`queue`]: the [`DispatchQueue`](voxdial_domain::DispatchQueue)
 //!   contract, plus the durability case.
 //! - [`blob`]: the [`BlobStore`](voxdial_domain::BlobStore) contract.
+//! - [`agents`]: the [`HumanAgentStore`](voxdial_domain::HumanAgentStore)
+//!   contract.
 //! - [`subject`]: what an adapter's factory returns to a suite
 //!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
 //! - [`clock`]: [`ManualClock`], a clock tests set and advance.
@@ -43,6 +45,7 @@
 //! real waits are a receive's bounded `wait` on an empty queue and a 20 ms
 //! pause before a send that must wake a waiting receiver.
 
+pub mod agents;
 pub mod blob;
 pub mod clock;
 pub mod fixtures;
@@ -51,7 +54,7 @@ pub mod store;
 pub mod subject;
 
 pub use clock::ManualClock;
-pub use subject::{BlobSubject, QueueSubject, QueueTime, Reopen, StoreSubject};
+pub use subject::{AgentSubject, BlobSubject, QueueSubject, QueueTime, Reopen, StoreSubject};
 
 /// Support for the macros; not part of the API.
 #[doc(hidden)]
@@ -166,6 +169,20 @@ macro_rules! durable_queue_contract {
     ($factory:expr) => {
         $crate::__contract_tests!(durable_queue_contract, queue, $factory;
             messages_survive_reopen,
+        );
+    };
+}
+
+/// The human-agent store contract against an adapter:
+/// `agent_contract!(factory)` where `factory` evaluates to a future of a
+/// fresh, empty [`AgentSubject`]. Expands into the module `agent_contract`.
+#[macro_export]
+macro_rules! agent_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(agent_contract, agents, $factory;
+            agents_are_stored_listed_and_updated,
+            reserve_takes_the_longest_idle_skilled_available_agent,
+            concurrent_reservations_never_share_an_agent,
         );
     };
 }

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use voxdial_domain::{BlobStore, DispatchQueue, Store};
+use voxdial_domain::{BlobStore, DispatchQueue, HumanAgentStore, Store};
 
 use crate::ManualClock;
 
@@ -46,6 +46,33 @@ impl StoreSubject {
     /// The store.
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
+    }
+}
+
+/// A human-agent store under test.
+pub struct AgentSubject {
+    agents: Arc<dyn HumanAgentStore>,
+    _guard: Guard,
+}
+
+impl AgentSubject {
+    /// Wraps a fresh, empty human-agent store.
+    pub fn new(agents: impl HumanAgentStore + 'static) -> AgentSubject {
+        AgentSubject {
+            agents: Arc::new(agents),
+            _guard: None,
+        }
+    }
+
+    /// Keeps `guard` alive until the store is dropped.
+    pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> AgentSubject {
+        self._guard = Some(Box::new(guard));
+        self
+    }
+
+    /// The store.
+    pub fn agents(&self) -> Arc<dyn HumanAgentStore> {
+        self.agents.clone()
     }
 }
 

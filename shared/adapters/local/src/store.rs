@@ -14,16 +14,20 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use voxdial_domain::{
-    CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress, CampaignStore,
-    CreateCall, DncHit, DncScope, DncStore, E164, ImportCounts, Lead, LeadId, LeadOutcome,
-    LeadRelease, LeadState, LeadStore, PendingReason, StoreError, Timestamp,
+    AgentStatus, CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress,
+    CampaignStore, CreateCall, DncHit, DncScope, DncStore, E164, HumanAgent, HumanAgentId,
+    HumanAgentStore, ImportCounts, Lead, LeadId, LeadOutcome, LeadRelease, LeadState, LeadStore,
+    PendingReason, StoreError, Timestamp,
 };
 
 use crate::OpenError;
 use crate::sqlite::{Db, from_nanos, nanos};
 
 /// The schema migrations, in order; `user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("store_schema.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("store_schema.sql"),
+    include_str!("store_agents.sql"),
+];
 
 /// `PRAGMA application_id` of a store file ("vxds").
 const APPLICATION_ID: i32 = 0x7678_6473;
@@ -1062,6 +1066,135 @@ impl DncStore for LocalStore {
                 }
             }
             Ok(hit)
+        })
+        .await
+    }
+}
+
+fn status_key(status: AgentStatus) -> &'static str {
+    match status {
+        AgentStatus::Available => "available",
+        AgentStatus::Busy => "busy",
+        AgentStatus::Offline => "offline",
+        AgentStatus::WrapUp => "wrap_up",
+    }
+}
+
+fn write_agent(conn: &Connection, agent: &HumanAgent) -> Result<(), StoreError> {
+    let record = encode("human agent", agent)?;
+    conn.prepare_cached(
+        "INSERT INTO human_agents (id, status, since, record) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (id) DO UPDATE SET status = ?2, since = ?3, record = ?4",
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            agent.id.as_str(),
+            status_key(agent.status),
+            nanos(agent.since),
+            record
+        ])
+    })
+    .sql("cannot store a human agent")?;
+    Ok(())
+}
+
+fn read_agent(conn: &Connection, id: &str) -> Result<Option<HumanAgent>, StoreError> {
+    conn.prepare_cached("SELECT record FROM human_agents WHERE id = ?1")
+        .and_then(|mut stmt| {
+            stmt.query_row([id], |row| row.get::<_, String>(0))
+                .optional()
+        })
+        .sql("cannot read a human agent")?
+        .map(|record| decode("human agent", id, &record))
+        .transpose()
+}
+
+#[async_trait]
+impl HumanAgentStore for LocalStore {
+    async fn put_agent(&self, agent: &HumanAgent) -> Result<(), StoreError> {
+        let agent = agent.clone();
+        self.write(move |conn| write_agent(conn, &agent)).await
+    }
+
+    async fn agents(&self) -> Result<Vec<HumanAgent>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn
+                .prepare_cached("SELECT id, record FROM human_agents ORDER BY id")
+                .sql("cannot list human agents")?;
+            let rows = stmt
+                .query_map([], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                })
+                .sql("cannot list human agents")?;
+            rows.map(|row| {
+                let (id, record) = row.sql("cannot list human agents")?;
+                decode("human agent", &id, &record)
+            })
+            .collect()
+        })
+        .await
+    }
+
+    async fn set_agent_status(
+        &self,
+        id: &HumanAgentId,
+        status: AgentStatus,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let Some(mut agent) = read_agent(&tx, &id)? else {
+                return Ok(false);
+            };
+            agent.status = status;
+            agent.since = now;
+            write_agent(&tx, &agent)?;
+            tx.commit().sql("cannot commit a human agent")?;
+            Ok(true)
+        })
+        .await
+    }
+
+    async fn reserve_agent(
+        &self,
+        skills: &[String],
+        now: Timestamp,
+    ) -> Result<Option<HumanAgent>, StoreError> {
+        let skills = skills.to_vec();
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let chosen = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT id, record FROM human_agents \
+                         WHERE status = 'available' ORDER BY since, id",
+                    )
+                    .sql("cannot look for a human agent")?;
+                let rows = stmt
+                    .query_map([], |row| {
+                        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+                    })
+                    .sql("cannot look for a human agent")?;
+                let mut chosen = None;
+                for row in rows {
+                    let (id, record) = row.sql("cannot look for a human agent")?;
+                    let agent: HumanAgent = decode("human agent", &id, &record)?;
+                    if skills.iter().all(|skill| agent.skills.contains(skill)) {
+                        chosen = Some(agent);
+                        break;
+                    }
+                }
+                chosen
+            };
+            let Some(mut agent) = chosen else {
+                return Ok(None);
+            };
+            agent.status = AgentStatus::Busy;
+            agent.since = now;
+            write_agent(&tx, &agent)?;
+            tx.commit().sql("cannot commit a human agent")?;
+            Ok(Some(agent))
         })
         .await
     }

@@ -18,6 +18,12 @@ async fn store() -> StoreSubject {
     StoreSubject::new(store).with_guard(dir)
 }
 
+async fn agents() -> voxdial_testkit::AgentSubject {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = LocalStore::open(dir.path().join("voxdial.sqlite3")).expect("open the store");
+    voxdial_testkit::AgentSubject::new(store).with_guard(dir)
+}
+
 fn open_queue(path: &std::path::Path, clock: Arc<ManualClock>) -> LocalQueue {
     let config = QueueConfig {
         visibility_timeout: VISIBILITY,
@@ -54,6 +60,7 @@ async fn blobs() -> BlobSubject {
 }
 
 voxdial_testkit::store_contract!(store());
+voxdial_testkit::agent_contract!(agents());
 voxdial_testkit::queue_contract!(queue());
 voxdial_testkit::durable_queue_contract!(queue());
 voxdial_testkit::blob_contract!(blobs());

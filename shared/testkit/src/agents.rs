@@ -1,0 +1,150 @@
+//! The [`HumanAgentStore`](voxdial_domain::HumanAgentStore) contract: agents
+//! are stored and listed by id; reserving takes the longest-idle available
+//! agent with every requested skill and marks them busy, atomically, so two
+//! concurrent transfers never get the same person.
+
+use std::sync::Arc;
+
+use voxdial_domain::{AgentStatus, E164, HumanAgent, HumanAgentId};
+
+use crate::AgentSubject;
+use crate::fixtures::{at, t0};
+
+fn agent(id: &str, skills: &[&str], status: AgentStatus, since_secs: i64) -> HumanAgent {
+    HumanAgent {
+        id: HumanAgentId::parse(id).expect("a valid id"),
+        name: format!("Agent {id}"),
+        number: E164::parse("+14155550199", None).expect("a valid number"),
+        skills: skills.iter().map(|s| s.to_string()).collect(),
+        status,
+        since: at(since_secs),
+    }
+}
+
+/// `put_agent` adds or replaces; `agents` lists by id; `set_agent_status`
+/// changes the status and its time, and is false for an unknown agent.
+pub async fn agents_are_stored_listed_and_updated(subject: AgentSubject) {
+    let store = subject.agents();
+    assert!(store.agents().await.unwrap().is_empty());
+    store
+        .put_agent(&agent("b", &["billing"], AgentStatus::Offline, 0))
+        .await
+        .unwrap();
+    store
+        .put_agent(&agent("a", &[], AgentStatus::Available, 0))
+        .await
+        .unwrap();
+    let mut renamed = agent("b", &["billing", "spanish"], AgentStatus::Offline, 0);
+    renamed.name = "Bea".into();
+    store.put_agent(&renamed).await.unwrap();
+    let listed = store.agents().await.unwrap();
+    assert_eq!(
+        listed.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        ["a", "b"]
+    );
+    assert_eq!(listed[1], renamed);
+
+    let id = HumanAgentId::parse("b").unwrap();
+    assert!(
+        store
+            .set_agent_status(&id, AgentStatus::WrapUp, at(9))
+            .await
+            .unwrap()
+    );
+    let b = store.agents().await.unwrap().remove(1);
+    assert_eq!((b.status, b.since), (AgentStatus::WrapUp, at(9)));
+    let ghost = HumanAgentId::parse("nobody").unwrap();
+    assert!(
+        !store
+            .set_agent_status(&ghost, AgentStatus::Available, t0())
+            .await
+            .unwrap()
+    );
+}
+
+/// `reserve_agent` takes only available agents with every skill, the
+/// longest idle first, and marks them busy; `None` when nobody fits.
+pub async fn reserve_takes_the_longest_idle_skilled_available_agent(subject: AgentSubject) {
+    let store = subject.agents();
+    store
+        .put_agent(&agent("busy", &["spanish"], AgentStatus::Busy, 0))
+        .await
+        .unwrap();
+    store
+        .put_agent(&agent(
+            "late",
+            &["spanish", "billing"],
+            AgentStatus::Available,
+            50,
+        ))
+        .await
+        .unwrap();
+    store
+        .put_agent(&agent("early", &["spanish"], AgentStatus::Available, 10))
+        .await
+        .unwrap();
+    store
+        .put_agent(&agent("offline", &["spanish"], AgentStatus::Offline, 0))
+        .await
+        .unwrap();
+
+    let spanish = ["spanish".to_string()];
+    let first = store
+        .reserve_agent(&spanish, at(100))
+        .await
+        .unwrap()
+        .expect("an agent");
+    assert_eq!(first.id.as_str(), "early", "longest idle first");
+    assert_eq!((first.status, first.since), (AgentStatus::Busy, at(100)));
+    let both = ["spanish".to_string(), "billing".to_string()];
+    assert_eq!(
+        store
+            .reserve_agent(&both, at(101))
+            .await
+            .unwrap()
+            .map(|a| a.id.to_string()),
+        Some("late".into())
+    );
+    assert_eq!(
+        store.reserve_agent(&[], at(102)).await.unwrap(),
+        None,
+        "everyone is taken"
+    );
+    let stored = store.agents().await.unwrap();
+    assert!(
+        stored
+            .iter()
+            .filter(|a| a.id.as_str() != "offline")
+            .all(|a| a.status == AgentStatus::Busy)
+    );
+}
+
+/// Twenty concurrent reservations over three available agents: exactly
+/// three succeed, each with a different agent.
+pub async fn concurrent_reservations_never_share_an_agent(subject: AgentSubject) {
+    let store = subject.agents();
+    for id in ["a", "b", "c"] {
+        store
+            .put_agent(&agent(id, &[], AgentStatus::Available, 0))
+            .await
+            .unwrap();
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.reserve_agent(&[], at(i)).await.unwrap()
+            })
+        })
+        .collect();
+    let mut got = Vec::new();
+    for task in tasks {
+        if let Some(agent) = task.await.unwrap() {
+            got.push(agent.id.to_string());
+        }
+    }
+    got.sort();
+    assert_eq!(got, ["a", "b", "c"]);
+}
