@@ -60,6 +60,8 @@ pub struct Engine {
     pub(crate) router: Arc<dyn Router>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: EngineConfig,
+    pub(crate) blobs: Option<Arc<dyn voxdial_domain::BlobStore>>,
+    pub(crate) agents: Option<Arc<dyn voxdial_domain::HumanAgentStore>>,
 }
 
 /// A campaign with its counts.
@@ -105,7 +107,21 @@ impl Engine {
             router,
             clock,
             config,
+            blobs: None,
+            agents: None,
         }
+    }
+
+    /// Stores recordings and transcripts in `blobs`.
+    pub fn with_blobs(mut self, blobs: Arc<dyn voxdial_domain::BlobStore>) -> Engine {
+        self.blobs = Some(blobs);
+        self
+    }
+
+    /// Transfers calls to the human agents of `agents`.
+    pub fn with_agents(mut self, agents: Arc<dyn voxdial_domain::HumanAgentStore>) -> Engine {
+        self.agents = Some(agents);
+        self
     }
 
     /// The store.
@@ -336,6 +352,35 @@ impl Engine {
             info!(campaign_id = %id, "campaign completed");
         }
         Ok(completed)
+    }
+
+    /// Reads, changes and writes a call, retrying on write conflicts. The
+    /// change must not alter the call's state (that is `finish`'s job).
+    pub(crate) async fn modify_call(
+        &self,
+        id: &voxdial_domain::CallId,
+        mut change: impl FnMut(&mut voxdial_domain::CallAttempt) -> Result<(), AppError>,
+    ) -> Result<voxdial_domain::CallAttempt, AppError> {
+        for _ in 0..CONFLICT_RETRIES {
+            let mut call = self
+                .store
+                .call(id)
+                .await?
+                .ok_or_else(|| AppError::NotFound(format!("call {id}")))?;
+            let before = call.clone();
+            change(&mut call)?;
+            if call == before {
+                return Ok(call);
+            }
+            match self.store.update_call(&call).await {
+                Ok(updated) => return Ok(updated),
+                Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AppError::Conflict(format!(
+            "call {id} kept changing; try again"
+        )))
     }
 
     /// Reads, changes and writes a campaign, retrying on write conflicts.

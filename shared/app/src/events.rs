@@ -134,7 +134,14 @@ impl Engine {
         if let Some(provider) = &call.provider {
             call.cost = self.router.cost(provider, &call.to, &end).or(call.cost);
         }
-        let next = match campaign.settings.retry.decide(&outcome, call.attempt, now) {
+        let callback = call
+            .callback_at
+            .filter(|_| call.attempt < campaign.settings.retry.max_attempts);
+        let decision = match callback {
+            Some(at) => RetryDecision::RetryAt(at),
+            None => campaign.settings.retry.decide(&outcome, call.attempt, now),
+        };
+        let next = match decision {
             RetryDecision::RetryAt(due_at) if campaign.status != CampaignStatus::Canceled => {
                 LeadState::Pending {
                     due_at,
@@ -279,45 +286,33 @@ impl Engine {
         })
     }
 
-    /// Records the conversation's disposition on a live call. Opting out
-    /// puts the number on the global do-not-call list at once.
+    /// Records the conversation's disposition on a call (the last one wins;
+    /// opted-out is final). Opting out puts the number on the global
+    /// do-not-call list at once.
     pub async fn record_disposition(
         &self,
         call_id: &CallId,
         disposition: Disposition,
     ) -> Result<CallAttempt, AppError> {
-        for _ in 0..CONFLICT_RETRIES {
-            let mut call = self
-                .store
-                .call(call_id)
-                .await?
-                .ok_or_else(|| AppError::NotFound(format!("call {call_id}")))?;
-            if call.state.is_terminal() {
-                return Err(AppError::Conflict(format!(
-                    "call {call_id} has already ended"
-                )));
-            }
-            if disposition == Disposition::OptedOut {
-                self.store
-                    .add_dnc(
-                        &DncScope::Global,
-                        std::slice::from_ref(&call.to),
-                        self.clock.now(),
-                    )
-                    .await?;
-                info!(call_id = %call_id, "caller opted out; number added to the do-not-call list");
-            }
-            if call.disposition == Some(disposition) {
-                return Ok(call);
-            }
-            call.disposition = Some(disposition);
-            match self.store.update_call(&call).await {
-                Ok(updated) => return Ok(updated),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
-            }
+        let call = self
+            .modify_call(call_id, |call| {
+                if call.disposition != Some(Disposition::OptedOut) {
+                    call.disposition = Some(disposition);
+                }
+                Ok(())
+            })
+            .await?;
+        if disposition == Disposition::OptedOut {
+            self.store
+                .add_dnc(
+                    &DncScope::Global,
+                    std::slice::from_ref(&call.to),
+                    self.clock.now(),
+                )
+                .await?;
+            info!(call_id = %call_id, "caller opted out; number added to the do-not-call list");
         }
-        Err(AppError::Conflict(format!("call {call_id} kept changing")))
+        Ok(call)
     }
 
     /// Reads a call, or `NotFound`.

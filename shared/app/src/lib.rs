@@ -10,6 +10,8 @@
 //!   place the call with backoff and fallback.
 //! - [`events`]: status callbacks, the answer webhook, dispositions, and
 //!   finishing a call exactly once.
+//! - [`media`]: what the media bridge asks during a conversation:
+//!   call facts, transfers, callbacks, hang-ups, recordings, transcripts.
 //! - [`sweeper`]: reconciling what events missed.
 //! - [`workers`]: the dispatcher and sweeper loops of the local runtime.
 //! - [`router`]: the routing port and a static router.
@@ -31,6 +33,7 @@ pub mod dispatch;
 pub mod engine;
 mod error;
 pub mod events;
+pub mod media;
 pub mod router;
 pub mod sweeper;
 pub mod workers;

@@ -1,0 +1,266 @@
+//! The use cases the media bridge calls while it holds a conversation:
+//! what the call is about, transfers to a human, callbacks, hanging up, and
+//! storing the recording, the transcript and the conversation's metrics.
+
+use chrono::Duration as Span;
+use serde::Serialize;
+use tracing::info;
+use voxdial_domain::{
+    AgentStatus, CallAttempt, CallId, Campaign, Conversation, Disposition, HumanAgent,
+    HumanAgentId, Lead, ProviderCallSid, TelephonyProvider, Timestamp, TransferRecord,
+    TransferTarget,
+};
+
+use crate::{AppError, Engine};
+
+/// Everything known about a call when its media stream starts.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallFacts {
+    /// The call.
+    pub call: CallAttempt,
+    /// Its campaign.
+    pub campaign: Campaign,
+    /// Its lead.
+    pub lead: Lead,
+}
+
+/// Cold or warm transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TransferMode {
+    /// Connect the caller straight to the human.
+    Cold,
+    /// Conference: the human hears a summary, then joins.
+    Warm,
+}
+
+impl Engine {
+    /// The call, its campaign and its lead.
+    pub async fn call_facts(&self, call_id: &CallId) -> Result<CallFacts, AppError> {
+        let call = self.call(call_id).await?;
+        let campaign = self.campaign(&call.campaign_id).await?;
+        let lead = self
+            .store
+            .lead(&call.lead_id)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("lead {}", call.lead_id)))?;
+        Ok(CallFacts {
+            call,
+            campaign,
+            lead,
+        })
+    }
+
+    /// Reserves the longest-idle available human agent with `skills`
+    /// (available → busy); `None` when nobody is available or no agents are
+    /// configured.
+    pub async fn reserve_human_agent(
+        &self,
+        skills: &[String],
+    ) -> Result<Option<HumanAgent>, AppError> {
+        match &self.agents {
+            Some(agents) => Ok(agents.reserve_agent(skills, self.clock.now()).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Makes a reserved agent available again.
+    pub async fn release_human_agent(&self, id: &HumanAgentId) -> Result<(), AppError> {
+        if let Some(agents) = &self.agents {
+            agents
+                .set_agent_status(id, AgentStatus::Available, self.clock.now())
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn live_provider(
+        &self,
+        call: &CallAttempt,
+    ) -> Result<(ProviderCallSid, &dyn TelephonyProvider), AppError> {
+        let sid = call.provider_sid.clone().ok_or_else(|| {
+            AppError::Conflict(format!("call {} has no provider call yet", call.id))
+        })?;
+        let provider = call
+            .provider
+            .as_ref()
+            .and_then(|p| self.providers.get(p))
+            .ok_or_else(|| AppError::Conflict(format!("call {} has no known provider", call.id)))?;
+        Ok((sid, provider.as_ref()))
+    }
+
+    /// Transfers a live call to `agent`, cold or warm; the call record keeps
+    /// the transfer and its summary, and its disposition becomes
+    /// `transferred`.
+    pub async fn transfer_call(
+        &self,
+        call_id: &CallId,
+        agent: &HumanAgent,
+        mode: TransferMode,
+        summary: &str,
+        reason: &str,
+    ) -> Result<CallAttempt, AppError> {
+        let call = self.call(call_id).await?;
+        if call.state.is_terminal() {
+            return Err(AppError::Conflict(format!(
+                "call {call_id} has already ended"
+            )));
+        }
+        let (sid, provider) = self.live_provider(&call)?;
+        let caller_id = call
+            .from
+            .clone()
+            .ok_or_else(|| AppError::Conflict(format!("call {call_id} has no caller ID")))?;
+        let target = match mode {
+            TransferMode::Cold => TransferTarget::Cold {
+                to: agent.number.clone(),
+                caller_id,
+            },
+            TransferMode::Warm => TransferTarget::Warm {
+                conference: format!("xfer-{call_id}"),
+                to: agent.number.clone(),
+                caller_id,
+            },
+        };
+        provider
+            .transfer(&sid, &target)
+            .await
+            .map_err(|e| AppError::Conflict(format!("the provider refused the transfer: {e}")))?;
+        let record = TransferRecord {
+            mode: match mode {
+                TransferMode::Cold => "cold",
+                TransferMode::Warm => "warm",
+            }
+            .into(),
+            agent_id: agent.id.clone(),
+            summary: summary.to_string(),
+            reason: reason.to_string(),
+            at: self.clock.now(),
+        };
+        info!(call_id = %call_id, agent = %agent.id, mode = %record.mode, "call transferred");
+        self.modify_call(call_id, |call| {
+            call.transfer = Some(record.clone());
+            call.disposition = Some(Disposition::Transferred);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Asks for the lead to be called back at `at` (or after the campaign's
+    /// no-answer delay when the person gave no time), within the attempt limit.
+    pub async fn schedule_callback(
+        &self,
+        call_id: &CallId,
+        at: Option<Timestamp>,
+    ) -> Result<CallAttempt, AppError> {
+        let call = self.call(call_id).await?;
+        let campaign = self.campaign(&call.campaign_id).await?;
+        let default = self.clock.now()
+            + Span::seconds(i64::from(campaign.settings.retry.no_answer_delay_secs));
+        let when = at.unwrap_or(default);
+        self.modify_call(call_id, |call| {
+            call.callback_at = Some(when);
+            call.disposition = Some(Disposition::CallbackRequested);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Hangs up a live call at its provider.
+    pub async fn hang_up(&self, call_id: &CallId) -> Result<(), AppError> {
+        let call = self.call(call_id).await?;
+        if call.state.is_terminal() {
+            return Ok(());
+        }
+        let (sid, provider) = self.live_provider(&call)?;
+        provider
+            .hangup(&sid)
+            .await
+            .map_err(|e| AppError::Conflict(format!("the provider refused to hang up: {e}")))
+    }
+
+    /// Stores a blob of a call under `{kind}/{campaign}/{call}.{extension}`.
+    async fn store_call_blob(
+        &self,
+        call: &CallAttempt,
+        kind: &str,
+        extension: &str,
+        data: Vec<u8>,
+        content_type: &str,
+    ) -> Result<String, AppError> {
+        let blobs = self
+            .blobs
+            .as_ref()
+            .ok_or_else(|| AppError::Conflict("no blob store is configured".into()))?;
+        let key = format!("{kind}/{}/{}.{extension}", call.campaign_id, call.id);
+        blobs
+            .put(&key, data, content_type)
+            .await
+            .map_err(|e| AppError::Conflict(format!("cannot store {key}: {e}")))?;
+        Ok(key)
+    }
+
+    /// Stores the call's stereo recording (caller left, agent right).
+    pub async fn save_recording(
+        &self,
+        call_id: &CallId,
+        wav: Vec<u8>,
+    ) -> Result<CallAttempt, AppError> {
+        let call = self.call(call_id).await?;
+        let key = self
+            .store_call_blob(&call, "recordings", "wav", wav, "audio/wav")
+            .await?;
+        self.modify_call(call_id, |call| {
+            call.conversation
+                .get_or_insert_with(Conversation::default)
+                .recording = Some(key.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stores the call's transcript (JSON, per turn) and its first words.
+    pub async fn save_transcript(
+        &self,
+        call_id: &CallId,
+        transcript_json: Vec<u8>,
+        excerpt: String,
+    ) -> Result<CallAttempt, AppError> {
+        let call = self.call(call_id).await?;
+        let key = self
+            .store_call_blob(
+                &call,
+                "transcripts",
+                "json",
+                transcript_json,
+                "application/json",
+            )
+            .await?;
+        self.modify_call(call_id, |call| {
+            let conversation = call.conversation.get_or_insert_with(Conversation::default);
+            conversation.transcript = Some(key.clone());
+            conversation.excerpt = Some(excerpt.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    /// Stores the conversation's metrics, keeping the recording and
+    /// transcript already stored.
+    pub async fn record_conversation(
+        &self,
+        call_id: &CallId,
+        report: Conversation,
+    ) -> Result<CallAttempt, AppError> {
+        self.modify_call(call_id, |call| {
+            let previous = call.conversation.take().unwrap_or_default();
+            call.conversation = Some(Conversation {
+                recording: previous.recording,
+                transcript: previous.transcript,
+                excerpt: previous.excerpt,
+                ..report.clone()
+            });
+            Ok(())
+        })
+        .await
+    }
+}
