@@ -286,7 +286,7 @@ async fn main() {
     }
     while tasks.join_next().await.is_some() {}
     let elapsed = load.elapsed().as_secs_f64();
-    let h = histogram.lock().unwrap();
+    let h = histogram.lock().unwrap().clone();
     println!(
         "status callbacks: {requests} in {elapsed:.2} s = {:.0}/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; failures {}",
         requests as f64 / elapsed,
@@ -294,7 +294,7 @@ async fn main() {
         h.value_at_quantile(0.90) as f64 / 1000.0,
         h.value_at_quantile(0.99) as f64 / 1000.0,
         h.max() as f64 / 1000.0,
-        failures.lock().unwrap()
+        *failures.lock().unwrap()
     );
     // Every call ended exactly once: no slot is held any more.
     for id in &ids {

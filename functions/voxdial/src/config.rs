@@ -6,6 +6,7 @@
 //! listen = "127.0.0.1:8080"
 //! public_url = "https://hooks.example.com"  # what providers call back
 //! media_url = "wss://media.example.com/media/twilio"
+//! secrets_file = "secrets.toml"      # { secret = "key" } credentials (a TOML table)
 //!
 //! [engine]
 //! dispatch_lease_secs = 300          # a queued lead's slot lease
@@ -13,11 +14,45 @@
 //! sweep_interval_ms = 1000
 //! dispatch_parallelism = 32
 //!
-//! [twilio]
+//! [twilio]                           # one Twilio account, tried alone ...
 //! account_sid = "AC..."
 //! auth_token = "..."                 # better: VOXDIAL_TWILIO_AUTH_TOKEN
 //! api_base = "https://api.twilio.com"
 //! caller_id = "+14155550100"
+//!
+//! # ... or several provider accounts (see the voxdial-providers README)
+//! # and the routing engine choosing among them per call. Credentials come
+//! # from the environment or from `secrets_file` (above).
+//! [[providers]]
+//! id = "twilio"
+//! kind = "twilio"
+//! account_sid = { env = "VOXDIAL_TWILIO_ACCOUNT_SID" }
+//! auth_token = { env = "VOXDIAL_TWILIO_AUTH_TOKEN" }
+//!
+//! [[providers]]
+//! id = "sanspbx"
+//! kind = "sanspbx"
+//! api_base = "https://clouduat28.sansoftwares.com"
+//! appid = 12
+//! access_token = { secret = "sanspbx.access_token" }
+//! access_key = { secret = "sanspbx.access_key" }
+//! webhook_secret = { secret = "sanspbx.webhook_secret" }
+//!
+//! [routing]                          # voxdial_routing::RoutingConfig
+//! max_chain_len = 2
+//! [[routing.providers]]
+//! id = "twilio"
+//! kind = "twilio"
+//! rates_csv = "1,0.014"
+//! pool = { dids = [{ number = "+14155550100" }] }
+//! [[routing.providers]]
+//! id = "sanspbx"
+//! kind = "sanspbx"
+//! rates_csv = "91,0.0065"
+//! pool = { dids = [{ number = "+912240001234" }] }
+//!
+//! [agent_providers]                  # the `agent_assigned` strategy
+//! default = "sanspbx"
 //!
 //! [simulator]                        # `--simulate`: run the simulated carrier in-process
 //! seed = 7
@@ -27,6 +62,7 @@
 //! scale = 1.0
 //! ```
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -43,6 +79,14 @@ pub(crate) struct FileConfig {
     pub(crate) media_url: Option<String>,
     pub(crate) engine: EngineSection,
     pub(crate) twilio: Option<TwilioSection>,
+    /// A TOML secrets file for `{ secret = "key" }` credentials.
+    pub(crate) secrets_file: Option<PathBuf>,
+    /// `[[providers]]`: provider accounts.
+    pub(crate) providers: Vec<voxdial_providers::config::AccountConfig>,
+    /// `[routing]`: rates, caller IDs, strategies, breakers.
+    pub(crate) routing: Option<voxdial_routing::RoutingConfig>,
+    /// `[agent_providers]`: AI agent id → provider id.
+    pub(crate) agent_providers: HashMap<String, String>,
     pub(crate) simulator: SimulatorSection,
     pub(crate) time: TimeSection,
 }
@@ -110,6 +154,9 @@ mod tests {
             .collect();
         let config: FileConfig = toml::from_str(&example).unwrap();
         assert_eq!(config.engine.dispatch_parallelism, Some(32));
+        assert_eq!(config.providers.len(), 2);
+        assert_eq!(config.routing.as_ref().unwrap().providers.len(), 2);
+        assert_eq!(config.agent_providers["default"], "sanspbx");
         assert_eq!(
             config.twilio.unwrap().caller_id.as_deref(),
             Some("+14155550100")

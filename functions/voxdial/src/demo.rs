@@ -1,8 +1,11 @@
 //! `voxdial demo`: a whole campaign on one machine with no account and no
-//! network. The simulated carrier (Twilio's wire formats) and the local
-//! runtime run in-process on loopback; the campaign runs on a scaled clock
-//! that skips idle stretches (a night outside the calling window, a retry
-//! delay) so it finishes in seconds.
+//! network. The simulated carrier (Twilio's wire formats, and SansPBX's with
+//! `--providers twilio,sanspbx`) and the local runtime run in-process on
+//! loopback; the campaign runs on a scaled clock that skips idle stretches
+//! (a night outside the calling window, a retry delay) so it finishes in
+//! seconds. Calls are routed by the routing engine; `--outage` takes a
+//! provider down and the summary shows the fallback: calls, setup success
+//! and cost per provider.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -20,11 +23,11 @@ use voxdial_domain::{
     CampaignAction, CampaignProgress, CampaignSettings, CampaignStatus, Clock, DncScope, E164,
     Money, RetryPolicy,
 };
-use voxdial_sim::carrier::{Carrier, CarrierConfig, CarrierStats, Faults};
-use voxdial_sim::time::SimTime;
+use voxdial_sim::carrier::{Carrier, CarrierStats};
 
 use crate::leads::{generated_csv, sample_csv};
-use crate::runtime::{Runtime, RuntimeOptions, TwilioAccount};
+use crate::network::{Kind, OutageSpec, SimNetwork, SimOptions};
+use crate::runtime::{Runtime, RuntimeOptions};
 
 /// Options of `voxdial demo`.
 #[derive(Clone, Debug)]
@@ -34,6 +37,8 @@ pub(crate) struct DemoOptions {
     pub(crate) concurrency: u32,
     pub(crate) seed: u64,
     pub(crate) faults: bool,
+    pub(crate) providers: Vec<Kind>,
+    pub(crate) outages: Vec<OutageSpec>,
     pub(crate) time_scale: f64,
     pub(crate) start: Option<DateTime<Utc>>,
     pub(crate) json: bool,
@@ -61,6 +66,13 @@ pub(crate) struct Summary {
     pub(crate) max_dials_per_attempt_seen_by_carrier: u32,
     pub(crate) callbacks: CallbackFigures,
     pub(crate) provider_errors: ProviderErrors,
+    /// The providers routed among, and any outage.
+    pub(crate) providers_used: Vec<String>,
+    pub(crate) outages: Vec<String>,
+    /// Dial attempts that reached routing, and how many a provider took.
+    pub(crate) setup: SetupFigures,
+    /// Per provider: calls, setup success, answers, cost.
+    pub(crate) providers: Vec<ProviderFigures>,
     pub(crate) cost_usd: f64,
     pub(crate) simulated_hours: f64,
     pub(crate) wall_secs: f64,
@@ -85,7 +97,36 @@ pub(crate) struct ProviderErrors {
     pub(crate) server_errors_5xx: u64,
 }
 
-const ACCOUNT_SID: &str = "AC00000000000000000000000000demo";
+/// Call setup over the whole campaign, from the call records: every
+/// attempt record was created after routing, and has a provider call id
+/// once some provider accepted it.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct SetupFigures {
+    pub(crate) dial_attempts: u64,
+    pub(crate) accepted: u64,
+    pub(crate) setup_success_rate: Option<f64>,
+    /// Setup requests a provider failed (each followed by a fall-over to
+    /// the next provider of the chain, or by the attempt failing).
+    pub(crate) provider_setup_failures: u64,
+}
+
+/// One provider's figures: voxdial's view (routing statistics, cost from
+/// the rate table) and the carrier's (calls created, refusals, billed).
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct ProviderFigures {
+    pub(crate) id: String,
+    pub(crate) calls: u64,
+    pub(crate) setup_attempts: u64,
+    pub(crate) setup_failures: u64,
+    pub(crate) setup_success_rate: Option<f64>,
+    pub(crate) answered: u64,
+    pub(crate) answer_seizure_ratio: Option<f64>,
+    pub(crate) cost_usd: f64,
+    pub(crate) circuit: String,
+    pub(crate) carrier_calls_created: u64,
+    pub(crate) carrier_refusals: u64,
+    pub(crate) carrier_billed_usd: f64,
+}
 
 /// Runs the demo and returns its summary.
 pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
@@ -102,24 +143,19 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         }
     };
 
-    let carrier_listener = TcpListener::bind("127.0.0.1:0").await?;
     let server_listener = TcpListener::bind("127.0.0.1:0").await?;
     let server_url = format!("http://{}", server_listener.local_addr()?);
-    let auth_token = uuid::Uuid::new_v4().simple().to_string();
-
-    let mut carrier_config = CarrierConfig::new(ACCOUNT_SID, auth_token.clone(), options.seed);
-    carrier_config.faults = if options.faults {
-        Faults::chaos()
-    } else {
-        Faults::none()
-    };
-    carrier_config.disposition_api = Some(server_url.clone());
-    let carrier = Carrier::new(
-        carrier_config,
-        SimTime::new(clock.clone(), options.time_scale),
-    );
-    let carrier_url = format!("http://{}", carrier_listener.local_addr()?);
-    let carrier_task = carrier.serve(carrier_listener);
+    let network = SimNetwork::start(SimOptions {
+        kinds: options.providers.clone(),
+        seed: options.seed,
+        faults: options.faults,
+        outages: options.outages.clone(),
+        start,
+        disposition_api: server_url.clone(),
+        clock: clock.clone(),
+        time_scale: options.time_scale,
+    })
+    .await?;
 
     let runtime = Runtime::start(RuntimeOptions {
         data_dir,
@@ -128,12 +164,7 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         media_url: None,
         clock: clock.clone(),
         time_scale: options.time_scale,
-        twilio: TwilioAccount {
-            account_sid: ACCOUNT_SID.into(),
-            auth_token,
-            api_base: carrier_url,
-            caller_id: E164::parse("+14155550100", None).expect("valid caller id"),
-        },
+        routes: network.routes.clone(),
         // Leases in simulated time, but never under two real seconds: at
         // extreme time scales a lease must still outlast a dispatch.
         dispatch_lease_secs: (2.0 * options.time_scale).max(900.0) as u32,
@@ -142,9 +173,9 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         dispatch_parallelism: 64,
     })
     .await?;
-    let result = drive(&options, &runtime, &carrier, &scaled, wall, start).await;
+    let result = drive(&options, &runtime, &network.carrier, &scaled, wall, start).await;
     runtime.stop().await;
-    carrier_task.abort();
+    network.stop();
     result
 }
 
@@ -200,21 +231,79 @@ async fn drive(
             bail!("the demo did not finish within {:?}", options.max_wall);
         }
         skip_idle_time(&view.progress, clock, engine).await?;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
     };
     progress.finish(&view.progress);
 
     // Let the last callbacks land before reading the carrier's figures.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let stats = carrier.stats();
-    Ok(summarise(
+    let mut summary = summarise(
         options,
         &view,
         &report,
         &stats,
         clock.now() - start,
         wall.elapsed(),
-    ))
+    );
+    summary.setup = setup_figures(engine, &campaign.id).await?;
+    summary.providers = provider_figures(engine, &stats);
+    Ok(summary)
+}
+
+/// Setup success over every attempt record of the campaign.
+async fn setup_figures(
+    engine: &voxdial_app::Engine,
+    campaign: &voxdial_domain::CampaignId,
+) -> anyhow::Result<SetupFigures> {
+    let mut figures = SetupFigures::default();
+    let mut before = None;
+    loop {
+        let page = engine.calls_page(campaign, before.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id.clone());
+        for call in &page {
+            figures.dial_attempts += 1;
+            if call.provider_sid.is_some() {
+                figures.accepted += 1;
+            }
+        }
+    }
+    if let Some(stats) = engine.provider_stats() {
+        figures.provider_setup_failures = stats.providers.iter().map(|p| p.setup_failures).sum();
+    }
+    figures.setup_success_rate =
+        (figures.dial_attempts > 0).then(|| figures.accepted as f64 / figures.dial_attempts as f64);
+    Ok(figures)
+}
+
+/// Per-provider figures from the router's statistics and the carrier's.
+fn provider_figures(engine: &voxdial_app::Engine, stats: &CarrierStats) -> Vec<ProviderFigures> {
+    let Some(view) = engine.provider_stats() else {
+        return Vec::new();
+    };
+    view.providers
+        .iter()
+        .map(|p| {
+            let carrier = stats.by_provider.get(p.provider.as_str());
+            ProviderFigures {
+                id: p.provider.to_string(),
+                calls: p.calls,
+                setup_attempts: p.setup_attempts,
+                setup_failures: p.setup_failures,
+                setup_success_rate: p.setup_success_rate,
+                answered: p.answered,
+                answer_seizure_ratio: p.answer_seizure_ratio,
+                cost_usd: p.cost_usd,
+                circuit: p.circuit.clone(),
+                carrier_calls_created: carrier.map_or(0, |c| c.calls_created),
+                carrier_refusals: carrier.map_or(0, |c| {
+                    c.rate_limited + c.server_errors + c.outage_refusals + c.invalid_requests
+                }),
+                carrier_billed_usd: carrier.map_or(0.0, |c| Money(c.total_price_micros).dollars()),
+            }
+        })
+        .collect()
 }
 
 /// Jumps the clock forward when nothing is in flight and every pending
@@ -285,6 +374,14 @@ fn summarise(
             rate_limited_429: stats.rate_limited,
             server_errors_5xx: stats.server_errors,
         },
+        providers_used: options
+            .providers
+            .iter()
+            .map(|k| k.id().to_string())
+            .collect(),
+        outages: options.outages.iter().map(OutageSpec::describe).collect(),
+        setup: SetupFigures::default(),
+        providers: Vec::new(),
         cost_usd: Money(stats.total_price_micros).dollars(),
         simulated_hours: simulated.num_seconds() as f64 / 3600.0,
         wall_secs: wall.as_secs_f64(),
@@ -370,6 +467,7 @@ pub(crate) fn print_table(s: &Summary) {
         s.provider_errors.server_errors_5xx
     );
     println!("  {:<34}{:>8.4}", "cost billed (USD)", s.cost_usd);
+    print_providers(s);
     if let Some(mb) = s.peak_rss_mb {
         println!("  {:<34}{:>8.1}", "peak memory (MiB)", mb);
     }
@@ -478,5 +576,47 @@ impl TempDir {
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Prints the routing section: setup success and one line per provider.
+fn print_providers(s: &Summary) {
+    let percent = |r: Option<f64>| r.map_or("-".to_string(), |r| format!("{:.2} %", r * 100.0));
+    println!();
+    println!(
+        "  providers: {}{}",
+        s.providers_used.join(", "),
+        if s.outages.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", s.outages.join("; "))
+        }
+    );
+    println!(
+        "  {:<34}{:>8}  ({} of {} dial attempts accepted; {} provider setups failed)",
+        "call setup success",
+        percent(s.setup.setup_success_rate),
+        s.setup.accepted,
+        s.setup.dial_attempts,
+        s.setup.provider_setup_failures
+    );
+    println!(
+        "    {:<10}{:>7}{:>10}{:>10}{:>9}{:>8}{:>12}{:>12}  circuit",
+        "provider", "calls", "setups", "setup ok", "answers", "ASR", "cost USD", "billed USD"
+    );
+    for p in &s.providers {
+        println!(
+            "    {:<10}{:>7}{:>10}{:>10}{:>9}{:>8}{:>12.4}{:>12.4}  {}",
+            p.id,
+            p.calls,
+            p.setup_attempts,
+            percent(p.setup_success_rate),
+            p.answered,
+            p.answer_seizure_ratio
+                .map_or("-".to_string(), |r| format!("{:.0} %", r * 100.0)),
+            p.cost_usd,
+            p.carrier_billed_usd,
+            p.circuit
+        );
     }
 }

@@ -12,6 +12,7 @@ mod client;
 mod config;
 mod demo;
 mod leads;
+mod network;
 mod runtime;
 
 use std::net::SocketAddr;
@@ -31,7 +32,11 @@ use voxdial_sim::carrier::{Carrier, CarrierConfig, Faults};
 use voxdial_sim::time::SimTime;
 
 use crate::config::FileConfig;
+use crate::network::{Kind, OutageSpec, SimNetwork, SimOptions};
 use crate::runtime::{Runtime, RuntimeOptions, TwilioAccount};
+
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Parser)]
 #[command(
@@ -80,6 +85,13 @@ struct DemoArgs {
     /// Inject faults: duplicated, reordered, delayed and dropped callbacks, HTTP 429 and 5xx.
     #[arg(long)]
     faults: bool,
+    /// The simulated providers to route among (twilio, sanspbx).
+    #[arg(long, value_delimiter = ',', default_value = "twilio")]
+    providers: Vec<Kind>,
+    /// Take a provider down: `twilio` for the whole campaign, or
+    /// `twilio:START-END` in simulated minutes from the start. Repeatable.
+    #[arg(long)]
+    outage: Vec<OutageSpec>,
     /// How many times faster than real time the simulated clock runs.
     #[arg(long, default_value_t = 300.0)]
     time_scale: f64,
@@ -156,6 +168,10 @@ struct ServeArgs {
     /// Run the simulated carrier in-process instead of calling Twilio.
     #[arg(long)]
     simulate: bool,
+    /// With --simulate: the simulated providers to route among (twilio,
+    /// sanspbx) through the routing engine; default: Twilio alone.
+    #[arg(long, value_delimiter = ',', requires = "simulate")]
+    providers: Vec<Kind>,
     /// Seed of the simulated carrier.
     #[arg(long)]
     seed: Option<u64>,
@@ -359,6 +375,8 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         concurrency: args.concurrency,
         seed: args.seed,
         faults: args.faults,
+        providers: args.providers,
+        outages: args.outage,
         time_scale: args.time_scale,
         start: args.start,
         json,
@@ -389,7 +407,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     let addr = listener.local_addr()?;
-    let public_url = args.public_url.or(file.public_url);
+    let public_url = args.public_url.or(file.public_url.clone());
     let twilio = file.twilio.clone().unwrap_or_default();
     let caller_id = args
         .caller_id
@@ -399,7 +417,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("invalid caller ID {caller_id:?}"))?;
 
     let mut carrier_task = None;
-    let account = if args.simulate {
+    let mut network = None;
+    let routes = if args.simulate && !args.providers.is_empty() {
+        let sim = SimNetwork::start(SimOptions {
+            kinds: args.providers.clone(),
+            seed: args.seed.or(file.simulator.seed).unwrap_or(7),
+            faults: args.faults || file.simulator.faults == Some(true),
+            outages: Vec::new(),
+            start: clock.now(),
+            disposition_api: public_url
+                .clone()
+                .unwrap_or_else(|| format!("http://{addr}")),
+            clock: clock.clone(),
+            time_scale: scale,
+        })
+        .await?;
+        tracing::info!(providers = ?args.providers, "simulated providers running");
+        let routes = sim.routes.clone();
+        network = Some(sim);
+        routes
+    } else if !args.simulate
+        && let Some(routes) = network::configured_routes(&file, clock.clone())?
+    {
+        routes
+    } else if args.simulate {
         let carrier_listener = TcpListener::bind("127.0.0.1:0").await?;
         let api_base = format!("http://{}", carrier_listener.local_addr()?);
         let token = uuid::Uuid::new_v4().simple().to_string();
@@ -428,6 +469,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             api_base,
             caller_id,
         }
+        .into_routes(clock.clone())?
     } else {
         let account_sid = args
             .twilio_account_sid
@@ -447,6 +489,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             api_base,
             caller_id,
         }
+        .into_routes(clock.clone())?
     };
 
     let runtime = Runtime::start(RuntimeOptions {
@@ -459,7 +502,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         media_url: file.media_url,
         clock,
         time_scale: scale,
-        twilio: account,
+        routes,
         dispatch_lease_secs: file.engine.dispatch_lease_secs.unwrap_or(300),
         call_lease_margin_secs: args
             .call_lease_margin_secs
@@ -478,6 +521,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     shutdown_signal().await;
     tracing::info!("shutting down");
     runtime.stop().await;
+    if let Some(network) = network {
+        network.stop();
+    }
     if let Some(task) = carrier_task {
         task.abort();
     }

@@ -12,20 +12,46 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use voxdial_app::router::{Providers, RouteStep, StaticRouter};
+use voxdial_app::router::{Providers, RouteStep, Router, StaticRouter};
 use voxdial_app::workers::{run_dispatcher, run_sweeper};
 use voxdial_app::{Engine, EngineConfig};
-use voxdial_domain::{Clock, E164, ProviderId};
+use voxdial_domain::{Clock, E164, ProviderId, TelephonyProvider};
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_providers::{TwilioConfig, TwilioProvider};
 
-/// A Twilio account (or the simulated carrier speaking as one).
+/// A Twilio account (or the simulated carrier speaking as one), for the
+/// single-provider setup of a config file with only a `[twilio]` section.
 #[derive(Clone, Debug)]
 pub(crate) struct TwilioAccount {
     pub(crate) account_sid: String,
     pub(crate) auth_token: String,
     pub(crate) api_base: String,
     pub(crate) caller_id: E164,
+}
+
+impl TwilioAccount {
+    /// The account as the only provider, tried with its one caller ID.
+    pub(crate) fn into_routes(self, clock: Arc<dyn Clock>) -> anyhow::Result<Routes> {
+        let provider_id = ProviderId::parse("twilio").expect("static id");
+        let mut twilio = TwilioConfig::new(provider_id.clone(), self.account_sid, self.auth_token);
+        twilio.api_base = self.api_base;
+        twilio.clock = clock;
+        let provider = TwilioProvider::new(twilio).context("cannot build the HTTP client")?;
+        Ok(Routes {
+            providers: vec![Arc::new(provider)],
+            router: Arc::new(StaticRouter::new(vec![RouteStep::new(
+                provider_id,
+                self.caller_id,
+            )])),
+        })
+    }
+}
+
+/// The provider accounts and the router that chooses among them.
+#[derive(Clone)]
+pub(crate) struct Routes {
+    pub(crate) providers: Vec<Arc<dyn TelephonyProvider>>,
+    pub(crate) router: Arc<dyn Router>,
 }
 
 /// How to start the runtime.
@@ -37,7 +63,7 @@ pub(crate) struct RuntimeOptions {
     pub(crate) clock: Arc<dyn Clock>,
     /// How many times faster than real time `clock` runs.
     pub(crate) time_scale: f64,
-    pub(crate) twilio: TwilioAccount,
+    pub(crate) routes: Routes,
     pub(crate) dispatch_lease_secs: u32,
     pub(crate) call_lease_margin_secs: u32,
     pub(crate) sweep_interval: Duration,
@@ -83,24 +109,17 @@ impl Runtime {
         )
         .context("cannot open the dispatch queue")?;
 
-        let provider_id = ProviderId::parse("twilio").expect("static id");
-        let mut twilio = TwilioConfig::new(
-            provider_id.clone(),
-            options.twilio.account_sid.clone(),
-            options.twilio.auth_token.clone(),
-        );
-        twilio.api_base = options.twilio.api_base.clone();
-        let provider = TwilioProvider::new(twilio).context("cannot build the HTTP client")?;
-        let router = StaticRouter::new(vec![RouteStep {
-            provider: provider_id,
-            caller_id: options.twilio.caller_id.clone(),
-        }]);
+        let providers = options
+            .routes
+            .providers
+            .iter()
+            .fold(Providers::new(), |set, p| set.with(p.clone()));
         let queue_port: Arc<dyn voxdial_domain::DispatchQueue> = Arc::new(queue);
         let engine = Engine::new(
             Arc::new(store),
             queue_port.clone(),
-            Providers::new().with(Arc::new(provider)),
-            Arc::new(router),
+            providers,
+            options.routes.router.clone(),
             options.clock.clone(),
             EngineConfig {
                 public_base_url: public_url.clone(),

@@ -139,6 +139,7 @@ impl Engine {
         let (steps, no_route) = match self.router.plan(
             &lead.phone,
             &campaign.settings.provider_strategy,
+            &campaign.settings.agent_id,
             campaign.settings.caller_id.as_ref(),
             now,
         ) {
@@ -245,6 +246,11 @@ impl Engine {
     }
 
     /// Asks one provider, backing off on rate limits and transient errors.
+    /// A rate limit says nothing about the call or the provider's health
+    /// (the request was not processed and is safe to repeat), so rate limits
+    /// get twice the tries of other transient errors: when the provider is
+    /// the last one left (the others' circuits open), a short burst of 429s
+    /// must not fail the call.
     async fn place_with_backoff(
         &self,
         provider: &dyn voxdial_domain::TelephonyProvider,
@@ -252,13 +258,20 @@ impl Engine {
         step: &crate::router::RouteStep,
     ) -> Result<voxdial_domain::PlacedCall, ProviderError> {
         let mut delay = self.config.backoff_base;
-        let mut tries = 0;
+        let (mut tries, mut rate_limited) = (0, 0);
         loop {
-            tries += 1;
-            self.router.reserve(step, self.clock.now());
-            match provider.place_call(request).await {
+            self.router.reserve(step, &request.to, self.clock.now());
+            let result = provider.place_call(request).await;
+            match &result {
+                Err(ProviderError::RateLimited { .. }) => rate_limited += 1,
+                Err(_) => tries += 1,
+                Ok(_) => {}
+            }
+            let again = tries < self.config.tries_per_provider
+                && rate_limited < 2 * self.config.tries_per_provider;
+            match result {
                 Ok(placed) => return Ok(placed),
-                Err(error) if error.allows_fallback() && tries < self.config.tries_per_provider => {
+                Err(error) if error.allows_fallback() && again => {
                     let wait = match &error {
                         ProviderError::RateLimited {
                             retry_after: Some(after),

@@ -15,6 +15,8 @@
 //! - [`sweeper`]: reconciling what events missed.
 //! - [`workers`]: the dispatcher and sweeper loops of the local runtime.
 //! - [`router`]: the routing port and a static router.
+//! - [`routing`]: the routing engine behind the port ([`routing::EngineRouter`])
+//!   and the provider statistics view.
 //! - [`csv_import`]: reading leads from CSV.
 //! - [`clock`]: the system clock and a scaled clock for simulations.
 //!
@@ -35,6 +37,7 @@ mod error;
 pub mod events;
 pub mod media;
 pub mod router;
+pub mod routing;
 pub mod sweeper;
 pub mod workers;
 

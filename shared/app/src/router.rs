@@ -1,12 +1,14 @@
 //! Choosing the provider (and caller ID) for a call: the port the dispatcher
 //! asks. [`StaticRouter`] tries providers in a fixed order; the routing
 //! engine (cost, quality, circuit breakers, CPS limits, DID pools) plugs in
-//! behind the same trait.
+//! behind the same trait ([`crate::routing::EngineRouter`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use voxdial_domain::{E164, Money, ProviderId, ProviderStrategy, TelephonyProvider, Timestamp};
+use voxdial_domain::{
+    AgentId, E164, Money, ProviderId, ProviderStrategy, TelephonyProvider, Timestamp,
+};
 
 /// One provider to try, with the caller ID to present.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +17,16 @@ pub struct RouteStep {
     pub provider: ProviderId,
     /// The caller ID.
     pub caller_id: E164,
+}
+
+impl RouteStep {
+    /// A step of `provider` presenting `caller_id`.
+    pub fn new(provider: ProviderId, caller_id: E164) -> RouteStep {
+        RouteStep {
+            provider,
+            caller_id,
+        }
+    }
 }
 
 /// The routing decision for one call.
@@ -53,17 +65,21 @@ pub struct CallEnd {
 
 /// Chooses providers and learns from results.
 pub trait Router: Send + Sync {
-    /// The providers to try for a call to `to`.
+    /// The providers to try for a call to `to`, for a campaign whose AI
+    /// agent is `agent` (the `agent_assigned` strategy asks which provider
+    /// that agent uses).
     fn plan(
         &self,
         to: &E164,
         strategy: &ProviderStrategy,
+        agent: &AgentId,
         campaign_caller_id: Option<&E164>,
         now: Timestamp,
     ) -> RoutePlan;
 
-    /// Takes the rate-limit token for a step about to be sent.
-    fn reserve(&self, step: &RouteStep, now: Timestamp);
+    /// Takes the rate-limit token for a step of the plan for a call to `to`,
+    /// about to be sent.
+    fn reserve(&self, step: &RouteStep, to: &E164, now: Timestamp);
 
     /// Records a setup result.
     fn record_setup(&self, provider: &ProviderId, to: &E164, result: SetupResult, now: Timestamp);
@@ -81,6 +97,11 @@ pub trait Router: Send + Sync {
         end: &CallEnd,
         now: Timestamp,
     );
+
+    /// Per-provider statistics as of `now`, when the router keeps them.
+    fn stats(&self, _now: Timestamp) -> Option<crate::routing::ProviderStatsView> {
+        None
+    }
 }
 
 /// Tries providers in a fixed order, each with its default caller ID (the
@@ -102,6 +123,7 @@ impl Router for StaticRouter {
         &self,
         _to: &E164,
         _strategy: &ProviderStrategy,
+        _agent: &AgentId,
         campaign_caller_id: Option<&E164>,
         _now: Timestamp,
     ) -> RoutePlan {
@@ -121,7 +143,7 @@ impl Router for StaticRouter {
         )
     }
 
-    fn reserve(&self, _step: &RouteStep, _now: Timestamp) {}
+    fn reserve(&self, _step: &RouteStep, _to: &E164, _now: Timestamp) {}
 
     fn record_setup(&self, _: &ProviderId, _: &E164, _: SetupResult, _: Timestamp) {}
 

@@ -24,6 +24,17 @@
 //! number of output samples (a click at input sample `k*M/L` comes out at
 //! output sample `k + delay_samples()`).
 //!
+//! # Cost
+//!
+//! Only non-zero taps are multiplied (the 2x upsampler is a half-band
+//! filter: one of its two phases is a single tap). Whole blocks of outputs
+//! go through block kernels that vectorise across outputs — consecutive
+//! outputs of an upsampler phase slide by one input sample; a decimator's
+//! input is split into `down` streams so that it becomes `down` ordinary
+//! FIRs — and the rest one dot product at a time. Measured per 20 ms on
+//! the 2-core machine (x86-64 baseline, SSE2): 8→16 kHz about 0.75 µs,
+//! 24→8 kHz about 1.7 µs.
+//!
 //! Arithmetic is fixed point: i16 history, i16 coefficients (Q14 or Q15,
 //! picked so the i32 accumulator provably cannot overflow), rounded and
 //! saturated to i16. Each output is a function of the same input window
@@ -62,13 +73,29 @@ struct Polyphase {
     down: usize,
     /// Taps of the prototype filter.
     taps: usize,
-    /// Taps per phase, `ceil(taps / up)`; every phase is zero-padded to it.
+    /// Taps per phase, `ceil(taps / up)` rounded up to a multiple of 16;
+    /// every phase is zero-padded (at its oldest end) to it.
     per_phase: usize,
     /// `up` phases of `per_phase` coefficients each, each phase reversed so a
     /// window of the history in time order multiplies it directly.
     coefs: Vec<i16>,
     /// Fixed-point shift of `coefs` (14 or 15).
     shift: u32,
+    /// Per phase, the `(start, len)` of its coefficients worth
+    /// multiplying: the non-zero span, widened to a multiple of 16 when
+    /// that fits (the dot product then runs in whole SIMD blocks). A
+    /// half-band 2x upsampler's second phase is a single tap.
+    spans: Vec<(usize, usize)>,
+    /// Per phase `r`, how the position moves after an output of phase
+    /// `r`: `(input samples to advance, next phase)`, i.e. the quotient
+    /// and remainder of `(r + down) / up` (no division per sample).
+    steps: Vec<(usize, usize)>,
+    /// Decimators (`up == 1`) only: the span of the single phase split
+    /// into `down` sub-filters, `sub[m][k] = span[k * down + m]` (zero
+    /// padded to equal length), for the block kernel.
+    sub: Vec<Vec<i16>>,
+    /// Decimators only: the history split into `down` streams, reused.
+    streams: Vec<Vec<i16>>,
     /// Input history. Index `i` holds stream sample `base + i`; it always
     /// starts with the `per_phase - 1` samples before the next window.
     hist: Vec<i16>,
@@ -94,7 +121,9 @@ impl Polyphase {
         let cutoff = 0.5 * low / high_rate; // cycles per high-rate sample
         let proto = kaiser_lowpass(taps, cutoff, beta, up as f64);
 
-        let per_phase = taps.div_ceil(up);
+        // Padded to a multiple of 16 with zero (oldest) taps, so every
+        // phase's dot product can run in whole blocks.
+        let per_phase = taps.div_ceil(up).next_multiple_of(16);
         // Pick the largest shift whose coefficients fit i16 and whose worst
         // case accumulation fits i32.
         let max_abs = proto.iter().fold(0.0f64, |m, c| m.max(c.abs()));
@@ -126,6 +155,40 @@ impl Polyphase {
                 }
             }
         }
+        let spans: Vec<(usize, usize)> = (0..up)
+            .map(|r| {
+                let phase = &coefs[r * per_phase..(r + 1) * per_phase];
+                let Some(first) = phase.iter().position(|&c| c != 0) else {
+                    return (0, 0);
+                };
+                let end = phase.iter().rposition(|&c| c != 0).map_or(first, |i| i + 1);
+                let len = end - first;
+                let wide = len.next_multiple_of(16);
+                if len >= 16 && wide <= end {
+                    (end - wide, wide)
+                } else {
+                    (first, len)
+                }
+            })
+            .collect();
+        let steps = (0..up)
+            .map(|r| ((r + down) / up, (r + down) % up))
+            .collect();
+        let sub: Vec<Vec<i16>> = if up == 1 {
+            let (start, len) = spans[0];
+            let span = &coefs[start..start + len];
+            let sub_len = len.div_ceil(down);
+            (0..down)
+                .map(|m| {
+                    (0..sub_len)
+                        .map(|k| span.get(k * down + m).copied().unwrap_or(0))
+                        .collect()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let streams = vec![Vec::new(); sub.len()];
         let mut p = Self {
             in_rate,
             out_rate,
@@ -135,6 +198,10 @@ impl Polyphase {
             per_phase,
             coefs,
             shift,
+            spans,
+            steps,
+            sub,
+            streams,
             hist: Vec::new(),
             q: 0,
             r: 0,
@@ -156,20 +223,122 @@ impl Polyphase {
         avail.saturating_sub(pos).div_ceil(self.down)
     }
 
+    /// Computes `out.len()` outputs (the caller has appended the input to
+    /// `hist` and checked that many are available): whole blocks with the
+    /// block kernels, the rest one by one.
+    fn fill(&mut self, out: &mut [i16]) {
+        let done = if self.down == 1 {
+            self.fill_upsampling(out)
+        } else if self.up == 1 {
+            self.fill_decimating(out)
+        } else {
+            0
+        };
+        self.fill_one_by_one(&mut out[done..]);
+    }
+
     #[inline]
-    fn next_output(&mut self) -> i16 {
-        let p = self.per_phase;
-        let window = &self.hist[self.q + 1 - p..=self.q];
-        let c = &self.coefs[self.r * p..(self.r + 1) * p];
-        let acc = dot(window, c);
-        let rounded = (i64::from(acc) + (1i64 << (self.shift - 1))) >> self.shift;
-        // Advance by `down` high-rate samples (no division: `down <= 6`).
-        self.r += self.down;
-        while self.r >= self.up {
-            self.r -= self.up;
-            self.q += 1;
+    fn round(&self, acc: i32) -> i16 {
+        round(acc, self.shift)
+    }
+
+    /// `down == 1`: consecutive outputs of one phase slide their window by
+    /// one input sample, so [`fir_block`] computes `BLOCK` of them at once
+    /// per phase, vectorised across outputs. Returns the outputs written.
+    fn fill_upsampling(&mut self, out: &mut [i16]) -> usize {
+        if self.r != 0 {
+            return 0;
         }
-        rounded.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16
+        let (p, up) = (self.per_phase, self.up);
+        let blocks = out.len() / (BLOCK * up);
+        for (b, chunk) in out.chunks_exact_mut(BLOCK * up).take(blocks).enumerate() {
+            let q = self.q + b * BLOCK;
+            for r in 0..up {
+                let (start, len) = self.spans[r];
+                let w = q + 1 - p + start;
+                let mut acc = [0i32; BLOCK];
+                fir_block(
+                    &self.coefs[r * p + start..r * p + start + len],
+                    &self.hist[w..w + BLOCK - 1 + len],
+                    &mut acc,
+                );
+                let y = round_block(&acc, self.shift);
+                for (o, &v) in chunk.iter_mut().skip(r).step_by(up).zip(&y) {
+                    *o = v;
+                }
+            }
+        }
+        self.q += blocks * BLOCK;
+        blocks * BLOCK * up
+    }
+
+    /// `up == 1`: output `j` needs input `j * down + i` for tap `i`; split
+    /// the history into `down` streams (`s_m[t] = x[t * down + m]`) and
+    /// output `j` is `sum_m sum_k sub_m[k] * s_m[j + k]`: `down` ordinary
+    /// FIRs, each vectorised across outputs by [`fir_block`].
+    fn fill_decimating(&mut self, out: &mut [i16]) -> usize {
+        let (p, d) = (self.per_phase, self.down);
+        let blocks = out.len() / BLOCK;
+        if blocks == 0 || self.sub.is_empty() {
+            return 0;
+        }
+        let n = blocks * BLOCK;
+        let sub_len = self.sub[0].len();
+        let (start, _) = self.spans[0];
+        let w0 = self.q + 1 - p + start;
+        // Stream `m` needs `n + sub_len - 1` samples from `w0 + m`; missing
+        // ones (past the history) only ever meet zero taps.
+        let want = n + sub_len - 1;
+        let have = ((self.hist.len() - w0) / d).min(want);
+        for stream in &mut self.streams {
+            stream.clear();
+            stream.resize(want, 0);
+        }
+        for (t, frame) in self.hist[w0..w0 + have * d].chunks_exact(d).enumerate() {
+            for (stream, &v) in self.streams.iter_mut().zip(frame) {
+                stream[t] = v;
+            }
+        }
+        // A last partial frame (only ever meets zero taps, but kept exact).
+        for (m, stream) in self.streams.iter_mut().enumerate() {
+            if have < want
+                && let Some(&v) = self.hist.get(w0 + have * d + m)
+            {
+                stream[have] = v;
+            }
+        }
+        for (b, chunk) in out[..n].chunks_exact_mut(BLOCK).enumerate() {
+            let mut acc = [0i32; BLOCK];
+            for (h, stream) in self.sub.iter().zip(&self.streams) {
+                fir_block(
+                    h,
+                    &stream[b * BLOCK..b * BLOCK + BLOCK - 1 + sub_len],
+                    &mut acc,
+                );
+            }
+            chunk.copy_from_slice(&round_block(&acc, self.shift));
+        }
+        self.q += n * d;
+        n
+    }
+
+    /// The general case, one output at a time.
+    fn fill_one_by_one(&mut self, out: &mut [i16]) {
+        let p = self.per_phase;
+        let (mut q, mut r) = (self.q, self.r);
+        for o in out.iter_mut() {
+            let (start, len) = self.spans[r];
+            // Window of the `p` samples ending at `q`; phase `r` only needs
+            // its span of it.
+            let w = q + 1 - p + start;
+            let c = r * p + start;
+            *o = self.round(dot(&self.hist[w..w + len], &self.coefs[c..c + len]));
+            let (dq, nr) = self.steps[r];
+            q += dq;
+            r = nr;
+        }
+        self.q = q;
+        self.r = r;
     }
 
     fn trim(&mut self) {
@@ -179,12 +348,11 @@ impl Polyphase {
     }
 
     fn process(&mut self, input: &[i16], out: &mut Vec<i16>) {
-        out.reserve(self.output_len(input.len()));
+        let n = self.output_len(input.len());
         self.hist.extend_from_slice(input);
-        while self.q < self.hist.len() {
-            let y = self.next_output();
-            out.push(y);
-        }
+        let old = out.len();
+        out.resize(old + n, 0);
+        self.fill(&mut out[old..]);
         self.trim();
     }
 
@@ -197,13 +365,9 @@ impl Polyphase {
             });
         }
         self.hist.extend_from_slice(input);
-        let mut n = 0;
-        while self.q < self.hist.len() {
-            out[n] = self.next_output();
-            n += 1;
-        }
+        self.fill(&mut out[..needed]);
         self.trim();
-        Ok(n)
+        Ok(needed)
     }
 
     /// Group delay of the prototype in high-rate samples.
@@ -228,24 +392,60 @@ impl Polyphase {
     }
 }
 
-/// Dot product with an i32 accumulator. Callers guarantee no overflow (see
-/// the shift choice in `Polyphase::new`); wrapping keeps debug builds
-/// panic-free regardless. The 8-lane split lets LLVM use `pmaddwd`.
+/// Rounds a Q`shift` accumulator to i16, saturating. The `min` keeps the
+/// rounding add from overflowing; an accumulator that large clamps to
+/// `i16::MAX` either way, so this equals rounding in i64.
 #[inline]
-fn dot(a: &[i16], b: &[i16]) -> i32 {
-    let mut lanes = [0i32; 8];
-    let (a8, a_rest) = a.split_at(a.len() / 8 * 8);
-    let (b8, b_rest) = b.split_at(a8.len().min(b.len()));
-    for (x, y) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
-        for i in 0..8 {
-            lanes[i] = lanes[i].wrapping_add(i32::from(x[i]) * i32::from(y[i]));
+fn round(acc: i32, shift: u32) -> i16 {
+    let half = 1i32 << (shift - 1);
+    ((acc.min(i32::MAX - half) + half) >> shift).clamp(i32::from(i16::MIN), i32::from(i16::MAX))
+        as i16
+}
+
+/// [`round`] over a block (vectorises: `packssdw` does the clamp).
+#[inline]
+fn round_block(acc: &[i32; BLOCK], shift: u32) -> [i16; BLOCK] {
+    let mut y = [0i16; BLOCK];
+    for (o, &a) in y.iter_mut().zip(acc) {
+        *o = round(a, shift);
+    }
+    y
+}
+
+/// Outputs per block of the block kernels.
+const BLOCK: usize = 16;
+
+/// `acc[j] += sum_i h[i] * x[j + i]` for every `j < BLOCK`
+/// (`x.len() == BLOCK + h.len() - 1`): a FIR over `BLOCK` consecutive
+/// outputs, with the inner loop across outputs so it vectorises on any
+/// target (one broadcast tap times `BLOCK` contiguous samples). Wrapping,
+/// like [`dot`], so the result is bit-exact with it.
+#[inline]
+fn fir_block(h: &[i16], x: &[i16], acc: &mut [i32; BLOCK]) {
+    for (w, &c) in x.windows(BLOCK).zip(h) {
+        let c = i32::from(c);
+        let Ok(w) = <&[i16; BLOCK]>::try_from(w) else {
+            continue;
+        };
+        for j in 0..BLOCK {
+            acc[j] = acc[j].wrapping_add(c * i32::from(w[j]));
         }
     }
-    let mut acc = lanes.iter().fold(0i32, |s, &v| s.wrapping_add(v));
-    for (&x, &y) in a_rest.iter().zip(b_rest) {
-        acc = acc.wrapping_add(i32::from(x) * i32::from(y));
-    }
-    acc
+}
+
+/// Dot product with an i32 accumulator. Callers guarantee no overflow (see
+/// the shift choice in `Polyphase::new`); wrapping keeps debug builds
+/// panic-free regardless, and makes the sum independent of its order.
+///
+/// A plain reduction on purpose: LLVM's loop vectoriser turns exactly this
+/// shape into `pmaddwd` (SSE2, the baseline x86-64 target) with several
+/// accumulators, where hand-split lanes were left scalar once inlined
+/// (checked with `perf annotate` on the `bench` profile).
+#[inline]
+fn dot(a: &[i16], b: &[i16]) -> i32 {
+    a.iter().zip(b).fold(0i32, |s, (&x, &y)| {
+        s.wrapping_add(i32::from(x) * i32::from(y))
+    })
 }
 
 /// Kaiser-windowed sinc low-pass with `taps` taps, cutoff in cycles per
@@ -422,7 +622,7 @@ pub struct Resampler(Kind);
 #[derive(Debug, Clone)]
 enum Kind {
     Passthrough { rate: u32 },
-    Polyphase(Polyphase),
+    Polyphase(Box<Polyphase>),
 }
 
 impl Resampler {
@@ -441,12 +641,12 @@ impl Resampler {
         if up > MAX_FACTOR || down > MAX_FACTOR {
             return Err(MediaError::UnsupportedRate { in_rate, out_rate });
         }
-        Ok(Self(Kind::Polyphase(Polyphase::new(
+        Ok(Self(Kind::Polyphase(Box::new(Polyphase::new(
             in_rate,
             out_rate,
             up as usize,
             down as usize,
-        ))))
+        )))))
     }
 
     /// Resamples `input`, appending the outputs to `out`.
@@ -841,6 +1041,47 @@ mod tests {
             }
             assert!(checked > 100);
         }
+    }
+
+    /// Pins the exact output (fixed point, so it is the same on every
+    /// machine): optimisations of the filter loops must stay bit-exact.
+    #[test]
+    fn output_is_pinned() {
+        use sha2::{Digest, Sha256};
+        let x: Vec<i16> = sine(1234.0, 24000.0, 20000.0, 4800)
+            .iter()
+            .zip(sine(6100.0, 24000.0, 12000.0, 4800))
+            .enumerate()
+            .map(|(i, (a, b))| {
+                if i % 997 == 5 {
+                    i16::MIN
+                } else {
+                    a.saturating_add(b)
+                }
+            })
+            .collect();
+        let mut h = Sha256::new();
+        for (i, o) in [
+            (24000, 8000),
+            (8000, 16000),
+            (16000, 8000),
+            (24000, 16000),
+            (8000, 48000),
+            (16000, 24000),
+        ] {
+            let mut r = Resampler::new(i, o).unwrap();
+            let y = run_in_frames(&x, 333, |c, out| r.process(c, out));
+            let mut tail = Vec::new();
+            r.flush(&mut tail);
+            for v in y.iter().chain(&tail) {
+                h.update(v.to_le_bytes());
+            }
+        }
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "c3b77f378d26b132d0e042ed92005ad3769f8c66b735a771e6ad123e934bef22"
+        );
     }
 
     proptest! {

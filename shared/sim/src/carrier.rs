@@ -14,8 +14,14 @@
 //! creation until it ends) and the number of times each attempt was dialled
 //! (campaign and attempt are read from the `campaign_id` and `call_id` query
 //! parameters voxdial puts in its callback URLs).
+//!
+//! The same simulated network can also be reached through other providers'
+//! APIs ([`crate::sanspbx`]): every personality shares this carrier's
+//! outcome planning, fault injection, ledger and figures, so the
+//! concurrency and double-dial counts hold across providers, and
+//! [`CarrierStats::by_provider`] splits the rest per personality.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -259,10 +265,79 @@ pub struct CarrierStats {
     pub total_price_micros: i64,
     /// Calls live now.
     pub live_calls: u64,
+    /// Figures per provider personality (`twilio`, `sanspbx`).
+    pub by_provider: BTreeMap<String, PersonalityStats>,
 }
 
+/// What one provider personality of the carrier saw.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct PersonalityStats {
+    /// Calls created through this personality's API.
+    pub calls_created: u64,
+    /// Create requests refused with 429.
+    pub rate_limited: u64,
+    /// Create requests refused with 5xx.
+    pub server_errors: u64,
+    /// Create requests refused during an outage.
+    pub outage_refusals: u64,
+    /// Create requests refused as invalid.
+    pub invalid_requests: u64,
+    /// Sum of call prices, micro-dollars.
+    pub total_price_micros: i64,
+    /// Calls by final status.
+    pub outcomes: BTreeMap<String, u64>,
+}
+
+/// A scripted answer to the next create (dial) request, injected by tests
+/// with [`Carrier::script_create_faults`]; scripted faults are used before
+/// the random ones, one per request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fate {
+pub enum CreateFault {
+    /// HTTP 429 (Twilio code 20429), with `Retry-After: 1`.
+    RateLimited,
+    /// HTTP 500.
+    ServerError,
+    /// HTTP 503, as during an outage.
+    Unavailable,
+    /// HTTP 400: the number is invalid (Twilio code 21211).
+    InvalidNumber,
+    /// HTTP 400: no permission to call the country (Twilio code 21215).
+    GeoPermission,
+    /// The call is created, but the answer comes only after this many real
+    /// milliseconds (longer than a client's timeout: an ambiguous outcome).
+    Stall {
+        /// Real milliseconds before the response.
+        millis: u64,
+    },
+}
+
+/// Why a create request is refused before a call exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    Outage,
+    RateLimited,
+    ServerError,
+    Unavailable,
+    InvalidNumber,
+    GeoPermission,
+}
+
+/// What the admission step decided for a create request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Admission {
+    /// Create the call and answer at once.
+    Create,
+    /// Create the call, answer after this many real milliseconds.
+    CreateSlowly(u64),
+    /// Refuse it.
+    Refuse(Refusal),
+}
+
+/// The personality name of the Twilio API.
+pub(crate) const TWILIO: &str = "twilio";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fate {
     Human,
     Machine,
     Busy,
@@ -270,14 +345,14 @@ enum Fate {
     Failed { permanent: bool },
 }
 
-struct Plan {
-    fate: Fate,
-    ring_secs: f64,
-    talk_secs: f64,
-    greeting_secs: f64,
-    amd_secs: f64,
-    disposition: Disposition,
-    seed: u64,
+pub(crate) struct Plan {
+    pub(crate) fate: Fate,
+    pub(crate) ring_secs: f64,
+    pub(crate) talk_secs: f64,
+    pub(crate) greeting_secs: f64,
+    pub(crate) amd_secs: f64,
+    pub(crate) disposition: Disposition,
+    pub(crate) seed: u64,
 }
 
 /// How playing a TwiML document ended.
@@ -316,6 +391,8 @@ struct Inner {
     state: Mutex<Ledger>,
     faults_rng: Mutex<ChaCha8Rng>,
     next_sid: std::sync::atomic::AtomicU64,
+    /// Scripted create faults per personality, used before random ones.
+    scripted: Mutex<HashMap<String, VecDeque<CreateFault>>>,
 }
 
 /// The simulated carrier. Cheap to clone.
@@ -324,7 +401,7 @@ pub struct Carrier {
     inner: Arc<Inner>,
 }
 
-fn mix(mut x: u64) -> u64 {
+pub(crate) fn mix(mut x: u64) -> u64 {
     // splitmix64
     x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
     x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -336,7 +413,7 @@ fn hash_str(seed: u64, text: &str) -> u64 {
     text.bytes().fold(mix(seed), |h, b| mix(h ^ u64::from(b)))
 }
 
-fn query_param(url: &str, name: &str) -> Option<String> {
+pub(crate) fn query_param(url: &str, name: &str) -> Option<String> {
     let query = url.split_once('?')?.1;
     query.split('&').find_map(|pair| {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
@@ -369,6 +446,7 @@ impl Carrier {
                 state: Mutex::new(Ledger::default()),
                 faults_rng: Mutex::new(faults_rng),
                 next_sid: std::sync::atomic::AtomicU64::new(1),
+                scripted: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -422,6 +500,238 @@ impl Carrier {
                 .is_some_and(|v| v.trim() == expected)
     }
 
+    /// Makes the next create requests of the Twilio API fail (or stall) as
+    /// listed, one fault per request, before any random fault is drawn.
+    pub fn script_create_faults(&self, faults: impl IntoIterator<Item = CreateFault>) {
+        self.script(TWILIO, faults);
+    }
+
+    pub(crate) fn script(&self, personality: &str, faults: impl IntoIterator<Item = CreateFault>) {
+        self.inner
+            .scripted
+            .lock()
+            .expect("script lock")
+            .entry(personality.to_string())
+            .or_default()
+            .extend(faults);
+    }
+
+    /// Decides a create request's fate before any call exists: an outage,
+    /// a scripted fault, then the random rate-limit and server-error
+    /// faults. Counts refusals for `personality`.
+    pub(crate) fn admit_create(&self, personality: &str, outages: &[Outage]) -> Admission {
+        let now = self.inner.time.now();
+        if outages.iter().any(|o| o.from <= now && now < o.until) {
+            self.count_for(personality, |s, p| {
+                s.outage_refusals += 1;
+                p.outage_refusals += 1;
+            });
+            return Admission::Refuse(Refusal::Outage);
+        }
+        let scripted = self
+            .inner
+            .scripted
+            .lock()
+            .expect("script lock")
+            .get_mut(personality)
+            .and_then(VecDeque::pop_front);
+        let refusal = match scripted {
+            Some(CreateFault::Stall { millis }) => return Admission::CreateSlowly(millis),
+            Some(CreateFault::RateLimited) => Some(Refusal::RateLimited),
+            Some(CreateFault::ServerError) => Some(Refusal::ServerError),
+            Some(CreateFault::Unavailable) => Some(Refusal::Unavailable),
+            Some(CreateFault::InvalidNumber) => Some(Refusal::InvalidNumber),
+            Some(CreateFault::GeoPermission) => Some(Refusal::GeoPermission),
+            None if self.fault(self.inner.config.faults.rate_limit) => Some(Refusal::RateLimited),
+            None if self.fault(self.inner.config.faults.server_error) => Some(Refusal::ServerError),
+            None => None,
+        };
+        match refusal {
+            None => Admission::Create,
+            Some(refusal) => {
+                self.count_for(personality, |s, p| match refusal {
+                    Refusal::RateLimited => {
+                        s.rate_limited += 1;
+                        p.rate_limited += 1;
+                    }
+                    Refusal::ServerError | Refusal::Unavailable => {
+                        s.server_errors += 1;
+                        p.server_errors += 1;
+                    }
+                    Refusal::InvalidNumber | Refusal::GeoPermission => {
+                        s.invalid_requests += 1;
+                        p.invalid_requests += 1;
+                    }
+                    Refusal::Outage => {}
+                });
+                Admission::Refuse(refusal)
+            }
+        }
+    }
+
+    /// Updates the carrier's figures and those of `personality` together.
+    pub(crate) fn count_for(
+        &self,
+        personality: &str,
+        update: impl FnOnce(&mut CarrierStats, &mut PersonalityStats),
+    ) {
+        let mut state = self.inner.state.lock().expect("carrier state lock");
+        let mut mine = state
+            .stats
+            .by_provider
+            .remove(personality)
+            .unwrap_or_default();
+        update(&mut state.stats, &mut mine);
+        state
+            .stats
+            .by_provider
+            .insert(personality.to_string(), mine);
+    }
+
+    /// Records a created call in the ledger: counts it for `personality`,
+    /// its campaign's simultaneous calls and its attempt's dials. Returns
+    /// the notifier a hangup request wakes.
+    pub(crate) fn register_call(
+        &self,
+        personality: &str,
+        resource: CallResource,
+        campaign: Option<String>,
+        attempt: Option<String>,
+    ) -> Arc<Notify> {
+        let hangup = Arc::new(Notify::new());
+        let mut state = self.inner.state.lock().expect("carrier state lock");
+        state.stats.calls_created += 1;
+        state
+            .stats
+            .by_provider
+            .entry(personality.to_string())
+            .or_default()
+            .calls_created += 1;
+        if let Some(attempt) = &attempt {
+            let dials = state.dials.entry(attempt.clone()).or_insert(0);
+            *dials += 1;
+            let dials = *dials;
+            if dials == 2 {
+                state.stats.attempts_dialled_twice += 1;
+            }
+            state.stats.max_dials_per_attempt = state.stats.max_dials_per_attempt.max(dials);
+        }
+        if let Some(campaign) = &campaign {
+            let active = state.active.entry(campaign.clone()).or_insert(0);
+            *active += 1;
+            let active = *active;
+            let max = state
+                .stats
+                .max_concurrent_by_campaign
+                .entry(campaign.clone())
+                .or_insert(0);
+            *max = (*max).max(active);
+        }
+        state.calls.insert(
+            resource.sid.clone(),
+            CallRecord {
+                resource,
+                redirect: None,
+                redirected: Arc::new(Notify::new()),
+                campaign,
+                attempt,
+                hangup: hangup.clone(),
+                ended: false,
+            },
+        );
+        hangup
+    }
+
+    /// Ends a call in the ledger: status, end time, duration, price; frees
+    /// its campaign's count. False (and nothing changes) if it had ended.
+    pub(crate) fn settle(
+        &self,
+        personality: &str,
+        sid: &str,
+        status: CallStatus,
+        duration: u32,
+        price: i64,
+    ) -> bool {
+        let now = self.inner.time.now();
+        let mut state = self.inner.state.lock().expect("carrier state lock");
+        let Some(record) = state.calls.get_mut(sid) else {
+            return false;
+        };
+        if record.ended {
+            return false;
+        }
+        record.ended = true;
+        record.resource.status = status.clone();
+        record.resource.end_time = Some(now);
+        record.resource.date_updated = Some(now);
+        record.resource.duration = Some(duration);
+        record.resource.price = Some(format!("-{}.{:06}", price / 1_000_000, price % 1_000_000));
+        let campaign = record.campaign.clone();
+        if let Some(campaign) = campaign
+            && let Some(active) = state.active.get_mut(&campaign)
+        {
+            *active = active.saturating_sub(1);
+        }
+        state.stats.total_price_micros += price;
+        *state
+            .stats
+            .outcomes
+            .entry(status.as_str().to_string())
+            .or_insert(0) += 1;
+        let mine = state
+            .stats
+            .by_provider
+            .entry(personality.to_string())
+            .or_default();
+        mine.total_price_micros += price;
+        *mine
+            .outcomes
+            .entry(status.as_str().to_string())
+            .or_insert(0) += 1;
+        true
+    }
+
+    /// A copy of a call's record as the REST API shows it.
+    pub(crate) fn resource(&self, sid: &str) -> Option<CallResource> {
+        let state = self.inner.state.lock().expect("carrier state lock");
+        state.calls.get(sid).map(|r| r.resource.clone())
+    }
+
+    /// Asks a live call to end. `None` if there is no such call, `Some(false)`
+    /// if it had already ended.
+    pub(crate) fn request_hangup(&self, sid: &str) -> Option<bool> {
+        let mut state = self.inner.state.lock().expect("carrier state lock");
+        let record = state.calls.get_mut(sid)?;
+        if record.ended {
+            return Some(false);
+        }
+        record.hangup.notify_one();
+        state.stats.hangups += 1;
+        Some(true)
+    }
+
+    /// A fresh number for a call id.
+    pub(crate) fn next_call_number(&self) -> u64 {
+        self.inner
+            .next_sid
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The seed of every random choice.
+    pub(crate) fn seed(&self) -> u64 {
+        self.inner.config.seed
+    }
+
+    /// Simulated time.
+    pub(crate) fn time(&self) -> &SimTime {
+        &self.inner.time
+    }
+
+    /// The HTTP client callbacks are sent with.
+    pub(crate) fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
     fn fault(&self, probability: f64) -> bool {
         probability > 0.0
             && self
@@ -437,7 +747,7 @@ impl Carrier {
         update(&mut self.inner.state.lock().expect("carrier state lock").stats);
     }
 
-    fn plan(&self, to: &str) -> Plan {
+    pub(crate) fn plan(&self, to: &str) -> Plan {
         let profile = &self.inner.config.profile;
         let ordinal = {
             let mut state = self.inner.state.lock().expect("carrier state lock");
@@ -485,23 +795,20 @@ impl Carrier {
     }
 
     fn price(&self, to: &str, duration_secs: u32) -> i64 {
-        let rate = self
-            .inner
-            .config
-            .rates
+        price_with(&self.inner.config.rates, to, duration_secs)
+    }
+}
+
+/// The price of a call of `duration_secs` to `to` on a per-minute rate table
+/// keyed by `+`-prefix (longest match; 0.01 USD a minute when none matches).
+pub(crate) fn price_with(rates: &[(String, i64)], to: &str, duration_secs: u32) -> i64 {
+    {
+        let rate = rates
             .iter()
             .filter(|(prefix, _)| to.starts_with(prefix.as_str()))
             .max_by_key(|(prefix, _)| prefix.len())
             .map_or(10_000, |(_, rate)| *rate);
         i64::from(duration_secs.div_ceil(60)) * rate
-    }
-
-    fn in_outage(&self, now: Timestamp) -> bool {
-        self.inner
-            .config
-            .outages
-            .iter()
-            .any(|o| o.from <= now && now < o.until)
     }
 }
 
@@ -531,7 +838,10 @@ async fn create_call(
         .strip_prefix('+')
         .is_some_and(|d| !d.is_empty() && d.len() <= 15 && d.bytes().all(|b| b.is_ascii_digit()));
     if !to_ok {
-        carrier.count(|s| s.invalid_requests += 1);
+        carrier.count_for(TWILIO, |s, p| {
+            s.invalid_requests += 1;
+            p.invalid_requests += 1;
+        });
         return twilio_error(
             StatusCode::BAD_REQUEST,
             21211,
@@ -539,35 +849,13 @@ async fn create_call(
         );
     }
     let now = carrier.inner.time.now();
-    if carrier.in_outage(now) {
-        carrier.count(|s| s.outage_refusals += 1);
-        return twilio_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            20503,
-            "Service Unavailable",
-        );
-    }
-    if carrier.fault(carrier.inner.config.faults.rate_limit) {
-        carrier.count(|s| s.rate_limited += 1);
-        let mut response = twilio_error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
-        return response;
-    }
-    if carrier.fault(carrier.inner.config.faults.server_error) {
-        carrier.count(|s| s.server_errors += 1);
-        return twilio_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            20500,
-            "Internal Server Error",
-        );
-    }
+    let stall = match carrier.admit_create(TWILIO, &carrier.inner.config.outages) {
+        Admission::Create => None,
+        Admission::CreateSlowly(millis) => Some(millis),
+        Admission::Refuse(refusal) => return twilio_refusal(refusal),
+    };
 
-    let n = carrier
-        .inner
-        .next_sid
-        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let n = carrier.next_call_number();
     let sid = format!("CA{:016x}{:016x}", mix(carrier.inner.config.seed), mix(n));
     let status_url = params.status_callback.clone().unwrap_or_default();
     let campaign = query_param(&status_url, "campaign_id");
@@ -601,47 +889,48 @@ async fn create_call(
         uri: Some(format!("/2010-04-01/Accounts/{account}/Calls/{sid}.json")),
         subresource_uris: None,
     };
-    let hangup = Arc::new(Notify::new());
-    {
-        let mut state = carrier.inner.state.lock().expect("carrier state lock");
-        state.stats.calls_created += 1;
-        if let Some(attempt) = &attempt {
-            let dials = state.dials.entry(attempt.clone()).or_insert(0);
-            *dials += 1;
-            let dials = *dials;
-            if dials == 2 {
-                state.stats.attempts_dialled_twice += 1;
-            }
-            state.stats.max_dials_per_attempt = state.stats.max_dials_per_attempt.max(dials);
-        }
-        if let Some(campaign) = &campaign {
-            let active = state.active.entry(campaign.clone()).or_insert(0);
-            *active += 1;
-            let active = *active;
-            let max = state
-                .stats
-                .max_concurrent_by_campaign
-                .entry(campaign.clone())
-                .or_insert(0);
-            *max = (*max).max(active);
-        }
-        state.calls.insert(
-            sid.clone(),
-            CallRecord {
-                resource: resource.clone(),
-                redirect: None,
-                redirected: Arc::new(Notify::new()),
-                campaign,
-                attempt,
-                hangup: hangup.clone(),
-                ended: false,
-            },
-        );
-    }
+    let hangup = carrier.register_call(TWILIO, resource.clone(), campaign, attempt);
     let plan = carrier.plan(&params.to);
     let runner = carrier.clone();
     tokio::spawn(async move { runner.run_call(sid, params, plan, hangup).await });
+    if let Some(millis) = stall {
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+    }
     (StatusCode::CREATED, axum::Json(resource)).into_response()
+}
+
+/// Twilio's answer to a refused create request.
+fn twilio_refusal(refusal: Refusal) -> Response {
+    match refusal {
+        Refusal::Outage | Refusal::Unavailable => twilio_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            20503,
+            "Service Unavailable",
+        ),
+        Refusal::RateLimited => {
+            let mut response =
+                twilio_error(StatusCode::TOO_MANY_REQUESTS, 20429, "Too Many Requests");
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+            response
+        }
+        Refusal::ServerError => twilio_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            20500,
+            "Internal Server Error",
+        ),
+        Refusal::InvalidNumber => twilio_error(
+            StatusCode::BAD_REQUEST,
+            21211,
+            "The 'To' number is not a valid phone number.",
+        ),
+        Refusal::GeoPermission => twilio_error(
+            StatusCode::BAD_REQUEST,
+            21215,
+            "Account not authorized to call this number: geo permissions.",
+        ),
+    }
 }
 
 async fn fetch_call(
@@ -1054,7 +1343,7 @@ impl Carrier {
         tokio::select! { _ = self.inner.time.sleep(length) => (), _ = hangup.notified() => () }
     }
 
-    async fn report_disposition(&self, sid: &str, plan: &Plan) {
+    pub(crate) async fn report_disposition(&self, sid: &str, plan: &Plan) {
         let Some(api) = &self.inner.config.disposition_api else {
             return;
         };
@@ -1073,7 +1362,7 @@ impl Carrier {
         }
     }
 
-    fn set_status(&self, sid: &str, status: CallStatus) {
+    pub(crate) fn set_status(&self, sid: &str, status: CallStatus) {
         let mut state = self.inner.state.lock().expect("carrier state lock");
         if let Some(record) = state.calls.get_mut(sid) {
             record.resource.status = status;
@@ -1092,35 +1381,9 @@ impl Carrier {
         sip: Option<u16>,
         seq: &mut u64,
     ) {
-        let now = self.inner.time.now();
         let price = self.price(&params.to, duration);
-        {
-            let mut state = self.inner.state.lock().expect("carrier state lock");
-            let Some(record) = state.calls.get_mut(sid) else {
-                return;
-            };
-            if record.ended {
-                return;
-            }
-            record.ended = true;
-            record.resource.status = status.clone();
-            record.resource.end_time = Some(now);
-            record.resource.date_updated = Some(now);
-            record.resource.duration = Some(duration);
-            record.resource.price =
-                Some(format!("-{}.{:06}", price / 1_000_000, price % 1_000_000));
-            let campaign = record.campaign.clone();
-            if let Some(campaign) = campaign
-                && let Some(active) = state.active.get_mut(&campaign)
-            {
-                *active = active.saturating_sub(1);
-            }
-            state.stats.total_price_micros += price;
-            *state
-                .stats
-                .outcomes
-                .entry(status.as_str().to_string())
-                .or_insert(0) += 1;
+        if !self.settle(TWILIO, sid, status.clone(), duration, price) {
+            return;
         }
         if params.status_callback.is_some() {
             self.status_callback(sid, params, status, seq, move |form| {
@@ -1191,6 +1454,25 @@ impl Carrier {
 
     /// Sends a callback in the background, with the configured faults.
     fn deliver(&self, url: String, pairs: Vec<(String, String)>) {
+        self.deliver_with(move |carrier| {
+            let (url, pairs) = (url.clone(), pairs.clone());
+            async move {
+                match carrier.signed_post(&url, &pairs).await {
+                    Ok(response) => response.status().is_success(),
+                    Err(_) => false,
+                }
+            }
+        });
+    }
+
+    /// Sends a callback in the background with the configured faults
+    /// (dropped, delayed, held back, duplicated): `send` posts one copy and
+    /// says whether the receiver accepted it.
+    pub(crate) fn deliver_with<F, Fut>(&self, send: F)
+    where
+        F: Fn(Carrier) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = bool> + Send + 'static,
+    {
         let faults = self.inner.config.faults.clone();
         if self.fault(faults.drop) {
             self.count(|s| s.callbacks_dropped += 1);
@@ -1220,15 +1502,12 @@ impl Carrier {
         };
         for copy in 0..copies {
             let carrier = self.clone();
-            let (url, pairs) = (url.clone(), pairs.clone());
+            let send = send.clone();
             let wait = delay + f64::from(copy) * 0.2;
             tokio::spawn(async move {
                 carrier.inner.time.sleep(wait).await;
                 carrier.count(|s| s.callbacks_sent += 1);
-                let ok = match carrier.signed_post(&url, &pairs).await {
-                    Ok(response) => response.status().is_success(),
-                    Err(_) => false,
-                };
+                let ok = send(carrier.clone()).await;
                 if !ok {
                     carrier.count(|s| s.callback_failures += 1);
                 }

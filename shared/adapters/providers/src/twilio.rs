@@ -1,17 +1,42 @@
 //! The Twilio adapter: Calls REST (create, fetch, update, list), webhook
 //! signature checks, status and answer webhooks, and TwiML rendering.
+//!
+//! # Errors
+//!
+//! Every REST failure becomes a [`ProviderError`] the dispatcher acts on:
+//!
+//! | Twilio answer | error | dispatcher |
+//! |---|---|---|
+//! | 429, code 20429 | `RateLimited` (with `Retry-After`, seconds or HTTP date) | backs off with jitter, retries |
+//! | 5xx, 408, connection refused | `Transient` | retries, then falls over |
+//! | 401/403, code 20003 (bad credentials) | `Transient` | falls over: the account, not the call, is at fault |
+//! | timeout after the request was sent | looks the call up (`To`, created since the request); found: placed, else `Transient` | no second dial of a call Twilio did create |
+//! | other 4xx (21211 invalid number, 21215 geo permission, 21210 caller ID) | `Permanent` with the code | fails the attempt, no fallback |
+//! | 404, code 20404 | `NotFound` | |
+//!
+//! Webhooks are verified by [`voxdial_wire::twilio::signature`]: the
+//! form-encoded `X-Twilio-Signature`, the port quirk, the JSON `bodySHA256`
+//! variant and the HMAC-SHA256 SharedKey variant, compared in constant
+//! time. The URL checked is [`WebhookRequest::public_url`], which the host
+//! rebuilds from its configured public base URL (behind API Gateway or a
+//! proxy) and whose body it has base64-decoded already. A request that fails
+//! is refused with [`WebhookError::Forbidden`] (HTTP 403) before anything is
+//! parsed or changed.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use reqwest::{Client, StatusCode};
-use tracing::debug;
+use tracing::{debug, warn};
 use voxdial_domain::{
-    AmdMode, AnswerInstruction, AnswerRequest, AnsweredBy, CallEvent, CallEventKind, CallId, E164,
-    Money, PlaceCall, PlacedCall, ProviderCall, ProviderCallSid, ProviderError, ProviderId,
+    AmdMode, AnswerInstruction, AnswerRequest, AnsweredBy, CallEvent, CallEventKind, CallId, Clock,
+    E164, Money, PlaceCall, PlacedCall, ProviderCall, ProviderCallSid, ProviderError, ProviderId,
     TelephonyProvider, Timestamp, TransferTarget, WebhookError, WebhookRequest, WebhookResponse,
 };
+
+use crate::WallClock;
 use voxdial_wire::twilio::forms::{self, AmdCallback, CallStatus, StatusCallback};
 use voxdial_wire::twilio::rest::{
     self, CallResource, CallsPage, CreateCallParams, CreateParticipantParams, ErrorClass,
@@ -45,6 +70,56 @@ pub struct TwilioConfig {
     /// Ask for `DetectMessageEnd` (the verdict waits for the beep) rather than
     /// `Enable` when machine detection is on.
     pub detect_message_end: bool,
+    /// Machine-detection tuning; `None` fields keep Twilio's defaults.
+    pub amd_thresholds: AmdThresholds,
+    /// The clock that dates a create request, to find the call after a
+    /// timeout (the simulator's clock in simulations).
+    pub clock: Arc<dyn Clock>,
+}
+
+/// Answering-machine detection tuning (Twilio's `MachineDetection*`
+/// parameters). Every field is optional; Twilio's defaults apply.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AmdThresholds {
+    /// `MachineDetectionTimeout`: seconds before giving up with
+    /// `AnsweredBy=unknown` (3–59, default 30).
+    pub timeout_secs: Option<u32>,
+    /// `MachineDetectionSpeechThreshold`: milliseconds of speech that make
+    /// a machine (1000–6000, default 2400).
+    pub speech_threshold_ms: Option<u32>,
+    /// `MachineDetectionSpeechEndThreshold`: milliseconds of silence that end
+    /// a greeting (500–5000, default 1200).
+    pub speech_end_threshold_ms: Option<u32>,
+    /// `MachineDetectionSilenceTimeout`: milliseconds of initial silence
+    /// before `unknown` (2000–10000, default 5000).
+    pub silence_timeout_ms: Option<u32>,
+}
+
+impl AmdThresholds {
+    /// Checks each value against Twilio's documented range; the error names
+    /// the field.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let checks = [
+            ("timeout_secs", self.timeout_secs, 3, 59),
+            ("speech_threshold_ms", self.speech_threshold_ms, 1000, 6000),
+            (
+                "speech_end_threshold_ms",
+                self.speech_end_threshold_ms,
+                500,
+                5000,
+            ),
+            ("silence_timeout_ms", self.silence_timeout_ms, 2000, 10_000),
+        ];
+        for (field, value, lo, hi) in checks {
+            if let Some(v) = value
+                && !(lo..=hi).contains(&v)
+            {
+                return Err((field, format!("{v} is not between {lo} and {hi}")));
+            }
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for TwilioConfig {
@@ -54,6 +129,7 @@ impl std::fmt::Debug for TwilioConfig {
             .field("account_sid", &self.account_sid)
             .field("api_base", &self.api_base)
             .field("auth_token", &"<redacted>")
+            .field("amd_thresholds", &self.amd_thresholds)
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +150,8 @@ impl TwilioConfig {
             api_base: rest::API_BASE.to_string(),
             request_timeout: Duration::from_secs(10),
             detect_message_end: false,
+            amd_thresholds: AmdThresholds::default(),
+            clock: Arc::new(WallClock),
         }
     }
 }
@@ -116,27 +194,54 @@ impl TwilioProvider {
     }
 
     async fn send(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, ProviderError> {
+        self.send_request(request)
+            .await
+            .map_err(SendError::into_error)
+    }
+
+    /// Sends a request; tells a failure before the request left (safe to
+    /// repeat) from one after (Twilio may have acted on it).
+    async fn send_request(&self, request: reqwest::RequestBuilder) -> Result<Vec<u8>, SendError> {
         let (user, pass) = self.auth();
         let response = request
             .basic_auth(user, Some(pass))
             .send()
             .await
-            .map_err(|e| transient("request to Twilio failed", e))?;
+            .map_err(|e| {
+                if e.is_connect() || e.is_builder() {
+                    SendError::NotSent(transient("cannot reach Twilio", e))
+                } else {
+                    SendError::Unknown(transient("no answer from Twilio", e))
+                }
+            })?;
         let status = response.status();
         let retry_after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| retry_after(v, self.config.clock.now()));
         let body = response
             .bytes()
             .await
-            .map_err(|e| transient("reading Twilio's answer failed", e))?;
+            .map_err(|e| SendError::Unknown(transient("reading Twilio's answer failed", e)))?;
         if status.is_success() {
             return Ok(body.to_vec());
         }
-        Err(error_from_response(status, &body, retry_after))
+        Err(SendError::Refused(error_from_response(
+            status,
+            &body,
+            retry_after,
+        )))
+    }
+
+    fn form_request(&self, path: &str, pairs: &[(String, String)]) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(forms::encode_form(pairs))
     }
 
     async fn post_form(
@@ -144,15 +249,38 @@ impl TwilioProvider {
         path: &str,
         pairs: &[(String, String)],
     ) -> Result<Vec<u8>, ProviderError> {
-        let request = self
-            .http
-            .post(self.url(path))
-            .header(
-                reqwest::header::CONTENT_TYPE,
-                "application/x-www-form-urlencoded",
-            )
-            .body(forms::encode_form(pairs));
-        self.send(request).await
+        self.send(self.form_request(path, pairs)).await
+    }
+
+    /// After a create request whose answer never came: the newest call to
+    /// `to` created since shortly before the request, if Twilio has one.
+    async fn created_since(
+        &self,
+        to: &E164,
+        since: Timestamp,
+    ) -> Result<Option<CallResource>, ProviderError> {
+        let page = self.list_calls(to, since).await?;
+        Ok(page
+            .calls
+            .into_iter()
+            .filter(|c| c.date_created.is_some_and(|created| created >= since))
+            .max_by_key(|c| c.date_created))
+    }
+
+    async fn list_calls(&self, to: &E164, after: Timestamp) -> Result<CallsPage, ProviderError> {
+        let query = ListCallsQuery {
+            to: Some(to.as_str().to_string()),
+            start_time_after: Some(after - chrono::Duration::days(1)),
+            page_size: Some(50),
+            ..Default::default()
+        };
+        let url = format!(
+            "{}?{}",
+            self.url(&rest::calls_path(&self.config.account_sid)),
+            query.to_form()
+        );
+        let body = self.send(self.http.get(url)).await?;
+        CallsPage::from_json(&body).map_err(|e| transient("unreadable call list", e))
     }
 
     async fn update(
@@ -186,6 +314,7 @@ impl TwilioProvider {
     }
 
     fn create_params(&self, request: &PlaceCall) -> CreateCallParams {
+        let thresholds = self.config.amd_thresholds;
         let (machine_detection, async_amd, amd_callback) = match request.amd {
             AmdMode::Off => (None, None, None),
             AmdMode::Sync => (Some(self.detection_mode()), None, None),
@@ -210,6 +339,16 @@ impl TwilioProvider {
             ],
             timeout: Some(request.ring_timeout_secs),
             time_limit: Some(request.time_limit_secs),
+            machine_detection_timeout: machine_detection.as_ref().and(thresholds.timeout_secs),
+            machine_detection_speech_threshold: machine_detection
+                .as_ref()
+                .and(thresholds.speech_threshold_ms),
+            machine_detection_speech_end_threshold: machine_detection
+                .as_ref()
+                .and(thresholds.speech_end_threshold_ms),
+            machine_detection_silence_timeout: machine_detection
+                .as_ref()
+                .and(thresholds.silence_timeout_ms),
             machine_detection,
             async_amd,
             async_amd_status_callback_method: amd_callback.as_ref().map(|_| HttpMethod::Post),
@@ -243,6 +382,34 @@ impl TwilioProvider {
     }
 }
 
+/// How a request failed.
+enum SendError {
+    /// It never left (connection refused): repeating it is safe.
+    NotSent(ProviderError),
+    /// It left, and no answer came: Twilio may have acted on it.
+    Unknown(ProviderError),
+    /// Twilio answered with an error.
+    Refused(ProviderError),
+}
+
+impl SendError {
+    fn into_error(self) -> ProviderError {
+        match self {
+            SendError::NotSent(e) | SendError::Unknown(e) | SendError::Refused(e) => e,
+        }
+    }
+}
+
+/// A `Retry-After` value: delta seconds or an HTTP date.
+fn retry_after(value: &str, now: Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = DateTime::parse_from_rfc2822(value).ok()?;
+    Some((at.with_timezone(&Utc) - now).to_std().unwrap_or_default())
+}
+
 fn transient(
     message: &str,
     error: impl std::error::Error + Send + Sync + 'static,
@@ -263,6 +430,18 @@ fn error_from_response(
         .as_ref()
         .and_then(|b| b.message.clone())
         .unwrap_or_else(|| String::from_utf8_lossy(&body[..body.len().min(200)]).into_owned());
+    let code = parsed.as_ref().and_then(|b| b.code);
+    if matches!(status.as_u16(), 401 | 403) && code.is_none_or(|c| c == rest::codes::AUTHENTICATE) {
+        // The account's credentials are wrong: not this call's fault, so
+        // another provider may take it.
+        return ProviderError::Transient {
+            message: format!(
+                "Twilio refused the credentials (HTTP {}): {message}",
+                status.as_u16()
+            ),
+            source: None,
+        };
+    }
     match rest::classify_error(status.as_u16(), parsed.as_ref()) {
         ErrorClass::RateLimited => ProviderError::RateLimited { retry_after },
         ErrorClass::Transient => ProviderError::Transient {
@@ -348,14 +527,26 @@ impl TelephonyProvider for TwilioProvider {
             code: "request".into(),
             message: e.to_string(),
         })?;
-        let body = self
-            .post_form(
-                &rest::calls_path(&self.config.account_sid),
-                &params.to_pairs(),
-            )
-            .await?;
-        let resource =
-            CallResource::from_json(&body).map_err(|e| transient("unreadable call resource", e))?;
+        // Twilio dates calls by its own clock: allow for some skew.
+        let asked_at = self.config.clock.now() - chrono::Duration::seconds(30);
+        let create = self.form_request(
+            &rest::calls_path(&self.config.account_sid),
+            &params.to_pairs(),
+        );
+        let resource = match self.send_request(create).await {
+            Ok(body) => CallResource::from_json(&body)
+                .map_err(|e| transient("unreadable call resource", e))?,
+            Err(SendError::Unknown(error)) => {
+                // The call may exist: look before anyone sends it again.
+                warn!(provider = %self.config.id, call_id = %request.call_id, %error,
+                    "no answer to a create request; looking the call up");
+                match self.created_since(&request.to, asked_at).await? {
+                    Some(found) => found,
+                    None => return Err(error),
+                }
+            }
+            Err(other) => return Err(other.into_error()),
+        };
         let sid =
             ProviderCallSid::parse(&resource.sid).map_err(|e| transient("bad call sid", e))?;
         Ok(PlacedCall { sid })
@@ -374,7 +565,12 @@ impl TelephonyProvider for TwilioProvider {
                     status: Some(UpdateCallStatus::Canceled),
                     ..Default::default()
                 };
-                self.update(sid, &canceled).await.map(|_| ())
+                match self.update(sid, &canceled).await {
+                    // 21220: the call is not live any more, which is the aim.
+                    Ok(_) | Err(ProviderError::NotFound) => Ok(()),
+                    Err(ProviderError::Permanent { code, .. }) if code == "21220" => Ok(()),
+                    Err(other) => Err(other),
+                }
             }
             Err(other) => Err(other),
         }
@@ -396,19 +592,7 @@ impl TelephonyProvider for TwilioProvider {
         to: &E164,
         since: Timestamp,
     ) -> Result<Option<ProviderCall>, ProviderError> {
-        let query = ListCallsQuery {
-            to: Some(to.as_str().to_string()),
-            start_time_after: Some(since - chrono::Duration::days(1)),
-            page_size: Some(50),
-            ..Default::default()
-        };
-        let url = format!(
-            "{}?{}",
-            self.url(&rest::calls_path(&self.config.account_sid)),
-            query.to_form()
-        );
-        let body = self.send(self.http.get(url)).await?;
-        let page = CallsPage::from_json(&body).map_err(|e| transient("unreadable call list", e))?;
+        let page = self.list_calls(to, since).await?;
         // Twilio cannot search by voxdial's id: take the first call to this
         // number created at or after the dial decision.
         let candidate = page

@@ -1,0 +1,20 @@
+//! The API function: the campaign API (`/v1/…`, `/healthz`).
+//! A thin composition root over `voxdial-lambda`: settings and the
+//! engine built once per execution environment, one handler per event.
+
+use std::convert::Infallible;
+
+use lambda_http::{Error, Request, service_fn};
+use voxdial_lambda::{Deps, LambdaConfig, api, logs};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    logs::init();
+    let deps = Deps::init(LambdaConfig::from_env()?).await?;
+    let router = api::router(deps.engine.clone());
+    lambda_http::run(service_fn(move |request: Request| {
+        let router = router.clone();
+        async move { Ok::<_, Infallible>(api::handle(router, request).await) }
+    }))
+    .await
+}

@@ -1,0 +1,96 @@
+//! The media-bridge container: reads its configuration from the environment
+//! once, logs JSON, serves the bridge's router and drains live calls on
+//! SIGTERM.
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `BIND_ADDR` | listen address (default `0.0.0.0:8080`) |
+//! | `PUBLIC_WSS_BASE` | public `wss://` base Twilio connects to (signature URL) |
+//! | `TWILIO_AUTH_TOKEN` | verifies `X-Twilio-Signature` (required unless `BRIDGE_INSECURE=1`) |
+//! | `SANSPBX_TOKEN` | `?token=` SansPBX must send (optional) |
+//! | `GEMINI_API_KEY`, `GEMINI_HOST`, `GEMINI_API_VERSION`, `GEMINI_MODEL` | model endpoint |
+//! | `DRAIN_SECS` | how long SIGTERM waits for live calls (default 60) |
+//!
+//! The host port here is the in-memory [`MemoryHost`] with the default
+//! agent: a deployment wires the engine's `BridgeHost` instead (see the
+//! lead's `voxdial` binary, which mounts the same router in-process).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
+use voxdial_bridge::{Bridge, BridgeConfig, MemoryHost};
+use voxdial_conversation::{AgentConfig, CallContext};
+use voxdial_domain::CampaignId;
+use voxdial_gemini::WsConnector;
+use voxdial_wire::gemini::LiveEndpoint;
+use voxdial_wire::twilio::signature::SigningKeys;
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
+    let insecure = env("BRIDGE_INSECURE").as_deref() == Some("1");
+    let twilio_keys = env("TWILIO_AUTH_TOKEN").map(SigningKeys::auth_token);
+    anyhow::ensure!(
+        twilio_keys.is_some() || insecure,
+        "TWILIO_AUTH_TOKEN is required (or BRIDGE_INSECURE=1 for local tests)"
+    );
+    let endpoint = LiveEndpoint {
+        host: env("GEMINI_HOST").unwrap_or_else(|| LiveEndpoint::default().host),
+        api_version: env("GEMINI_API_VERSION")
+            .unwrap_or_else(|| LiveEndpoint::default().api_version),
+        insecure: env("GEMINI_INSECURE").as_deref() == Some("1"),
+        ..LiveEndpoint::default()
+    };
+    let mut cfg = BridgeConfig {
+        public_wss_base: env("PUBLIC_WSS_BASE").context("PUBLIC_WSS_BASE is required")?,
+        twilio_keys,
+        sanspbx_token: env("SANSPBX_TOKEN"),
+        ..BridgeConfig::default()
+    };
+    if let Some(m) = env("GEMINI_MODEL") {
+        cfg.model = m;
+    }
+    let drain = Duration::from_secs(env("DRAIN_SECS").and_then(|s| s.parse().ok()).unwrap_or(60));
+    let host = Arc::new(MemoryHost::new(CallContext::with_agent(
+        CampaignId::parse("default").context("campaign id")?,
+        AgentConfig::default(),
+    )));
+    let connector = Arc::new(WsConnector::new(&endpoint, env("GEMINI_API_KEY")));
+    let bridge = Bridge::new(cfg, host, connector);
+    let addr = env("BIND_ADDR").unwrap_or_else(|| "0.0.0.0:8080".into());
+    // TCP_NODELAY on every media socket: a 20 ms frame must not wait for
+    // Nagle and a delayed ACK (40 ms on Linux).
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .context("bind")?
+        .tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+    tracing::info!(%addr, "media bridge listening");
+    let b = bridge.clone();
+    axum::serve(listener, bridge.router())
+        .with_graceful_shutdown(async move {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            tracing::info!("draining live calls");
+            b.begin_shutdown();
+        })
+        .await?;
+    let left = bridge.drain(drain).await;
+    tracing::info!(left, "media bridge stopped");
+    Ok(())
+}

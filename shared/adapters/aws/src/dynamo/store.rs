@@ -1,0 +1,658 @@
+//! The store ports on the table: the decisions (what to read, which
+//! conditional writes to send together, what a failed condition means),
+//! in domain types only. The mapping is in [`super::table`].
+
+use std::collections::{BTreeMap, HashSet};
+
+use async_trait::async_trait;
+use futures_util::{StreamExt, stream};
+use tracing::{debug, warn};
+use voxdial_domain::{
+    CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress, CampaignStore,
+    CreateCall, DncHit, DncScope, DncStore, E164, ImportCounts, Lead, LeadId, LeadOutcome,
+    LeadRelease, LeadState, LeadStore, StoreError, Timestamp,
+};
+
+use super::DynamoStore;
+use super::table::{CallExpect, Cancel, Counters, LeadExpect, TxError, Write, backoff};
+
+/// Rounds of read-decide-write before a write that keeps losing races
+/// gives up with `Conflict` (each lost round means another writer won).
+const WRITE_ROUNDS: u32 = 32;
+
+/// Rounds of one `claim_due` call.
+const CLAIM_ROUNDS: u32 = 48;
+
+/// Leads claimed (or canceled) per transaction: with the campaign item,
+/// well under DynamoDB's 100 writes, and small enough that one lost race
+/// costs little.
+const CLAIM_BATCH: usize = 25;
+
+/// Concurrent single writes of one operation.
+pub(crate) const PARALLEL_WRITES: usize = 16;
+
+/// The lead after `release`.
+fn released(lead: &Lead, release: &LeadRelease) -> Lead {
+    let mut next = lead.clone();
+    next.state = release.next.clone();
+    if release.dialed {
+        next.attempts = next.attempts.saturating_add(1);
+    }
+    if let Some(outcome) = &release.outcome {
+        next.last_outcome = Some(outcome.clone());
+    }
+    next.updated_at = release.at;
+    next.version += 1;
+    next
+}
+
+fn check_release(release: &LeadRelease) -> Result<(), StoreError> {
+    if matches!(release.next, LeadState::Active { .. }) {
+        return Err(StoreError::Invalid(format!(
+            "lead {}: a release must move it out of the active state",
+            release.lead_id
+        )));
+    }
+    Ok(())
+}
+
+/// The writes that move a published `lead` to `next` and keep its
+/// campaign's counters in step, expecting it unchanged in `state`.
+fn lead_transition(lead: &Lead, next: Lead, attempt: Option<u32>) -> [Write; 2] {
+    [
+        Write::Counters {
+            campaign: lead.campaign_id.clone(),
+            delta: Counters::transition(Some(&lead.state), &next.state),
+            cap: None,
+            commit_import: None,
+        },
+        Write::PutLead {
+            lead: next,
+            expect: LeadExpect::Published {
+                version: lead.version,
+                state: lead.state.label(),
+                attempt,
+            },
+        },
+    ]
+}
+
+/// Whether a canceled transaction lost a race worth waiting out (another
+/// transaction on the same items, throttling) rather than a condition.
+fn contended(reasons: &[Cancel]) -> bool {
+    reasons
+        .iter()
+        .any(|r| matches!(r, Cancel::Conflict | Cancel::Other))
+}
+
+impl DynamoStore {
+    /// A lead as the ports see it: `None` while its import is not committed.
+    async fn visible_lead(&self, id: &LeadId) -> Result<Option<Lead>, StoreError> {
+        let Some(row) = self.table.lead(id).await? else {
+            return Ok(None);
+        };
+        let Some(import) = row.staged else {
+            return Ok(Some(row.lead));
+        };
+        // Staged: visible only once its import has committed (publishing
+        // is then under way or was interrupted; claims roll it forward).
+        let committed = self
+            .table
+            .campaign(&row.lead.campaign_id)
+            .await?
+            .and_then(|c| c.import)
+            .is_some_and(|lock| lock.id == import && lock.committed);
+        Ok(committed.then_some(row.lead))
+    }
+
+    /// A published lead holding the slot for `attempt`, if it does.
+    async fn holder(&self, id: &LeadId, attempt: u32) -> Result<Option<Lead>, StoreError> {
+        Ok(self
+            .table
+            .lead(id)
+            .await?
+            .filter(|row| row.staged.is_none())
+            .map(|row| row.lead)
+            .filter(|lead| lead.state.active_attempt() == Some(attempt)))
+    }
+}
+
+// ------------------------------------------------------------------ campaigns
+
+#[async_trait]
+impl CampaignStore for DynamoStore {
+    async fn insert_campaign(&self, campaign: &Campaign) -> Result<(), StoreError> {
+        if self
+            .table
+            .write(&Write::InsertCampaign(campaign.clone()))
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists(format!(
+                "campaign {}",
+                campaign.id
+            )))
+        }
+    }
+
+    async fn campaign(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
+        Ok(self.table.campaign(id).await?.map(|row| row.campaign))
+    }
+
+    async fn update_campaign(&self, campaign: &Campaign) -> Result<Campaign, StoreError> {
+        let mut next = campaign.clone();
+        next.version += 1;
+        let write = Write::UpdateCampaign {
+            campaign: next.clone(),
+            from_version: campaign.version,
+        };
+        if self.table.write(&write).await? {
+            return Ok(next);
+        }
+        Err(match self.table.campaign(&campaign.id).await? {
+            Some(_) => StoreError::Conflict(format!("campaign {}", campaign.id)),
+            None => StoreError::NotFound(format!("campaign {}", campaign.id)),
+        })
+    }
+
+    async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError> {
+        self.table.campaigns().await
+    }
+
+    async fn progress(&self, id: &CampaignId) -> Result<CampaignProgress, StoreError> {
+        let Some(row) = self.table.campaign(id).await? else {
+            return Ok(CampaignProgress::default());
+        };
+        let c = &row.counters;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        let next_due_at = self
+            .table
+            .due_leads(id, None, 1)
+            .await?
+            .first()
+            .and_then(|lead| match lead.state {
+                LeadState::Pending { due_at, .. } => Some(due_at),
+                _ => None,
+            });
+        let mut live_calls = BTreeMap::new();
+        for call in self.table.live_calls(Some(id)).await? {
+            *live_calls
+                .entry(call.state.label().to_string())
+                .or_default() += 1;
+        }
+        Ok(CampaignProgress {
+            total: count(c.total),
+            pending: count(c.pending),
+            waiting_window: count(c.window),
+            active: count(c.active),
+            finals: c
+                .finals
+                .iter()
+                .filter(|(_, n)| **n > 0)
+                .map(|(label, n)| (label.clone(), count(*n)))
+                .collect(),
+            live_calls,
+            next_due_at,
+        })
+    }
+}
+
+// ------------------------------------------------------------------ leads
+
+#[async_trait]
+impl LeadStore for DynamoStore {
+    async fn import_leads(
+        &self,
+        campaign: &CampaignId,
+        leads: Vec<Lead>,
+    ) -> Result<ImportCounts, StoreError> {
+        self.import(campaign, leads).await
+    }
+
+    async fn lead(&self, id: &LeadId) -> Result<Option<Lead>, StoreError> {
+        self.visible_lead(id).await
+    }
+
+    async fn leads(
+        &self,
+        campaign: &CampaignId,
+        after: Option<&LeadId>,
+        limit: usize,
+    ) -> Result<Vec<Lead>, StoreError> {
+        self.table.campaign_leads(campaign, after, limit).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(campaign_id = %campaign, max_active, limit))]
+    async fn claim_due(
+        &self,
+        campaign: &CampaignId,
+        max_active: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Lead>, StoreError> {
+        let mut claimed: Vec<Lead> = Vec::new();
+        // Leads seen changed under us in this call (a stale index entry).
+        let mut skip: HashSet<LeadId> = HashSet::new();
+        for round in 0..CLAIM_ROUNDS {
+            if claimed.len() >= limit {
+                break;
+            }
+            let Some(row) = self.table.campaign(campaign).await? else {
+                break;
+            };
+            if let Some(lock) = row.import.as_ref().filter(|lock| lock.committed) {
+                // An import committed but not fully published (its process
+                // stopped): roll it forward before claiming.
+                self.publish_import(campaign, &lock.id, None).await?;
+                continue;
+            }
+            let room = usize::try_from(i64::from(max_active) - row.counters.active).unwrap_or(0);
+            let want = (limit - claimed.len()).min(room).min(CLAIM_BATCH);
+            if want == 0 {
+                break;
+            }
+            let picks: Vec<Lead> = self
+                .table
+                .due_leads(campaign, Some(now), want + skip.len())
+                .await?
+                .into_iter()
+                .filter(|lead| !skip.contains(&lead.id))
+                .take(want)
+                .collect();
+            if picks.is_empty() {
+                break;
+            }
+            let mut delta = Counters::default();
+            let mut writes = Vec::with_capacity(picks.len() + 1);
+            let mut next_leads = Vec::with_capacity(picks.len());
+            for lead in &picks {
+                let mut next = lead.clone();
+                next.state = LeadState::Active {
+                    attempt: lead.attempts.saturating_add(1),
+                    lease_until,
+                };
+                next.version += 1;
+                next.updated_at = now;
+                delta.add(&Counters::transition(Some(&lead.state), &next.state));
+                writes.push(Write::PutLead {
+                    lead: next.clone(),
+                    expect: LeadExpect::Published {
+                        version: lead.version,
+                        state: "pending",
+                        attempt: None,
+                    },
+                });
+                next_leads.push(next);
+            }
+            // First: the slot ledger, `active + k <= max` (the cap).
+            writes.insert(
+                0,
+                Write::Counters {
+                    campaign: campaign.clone(),
+                    delta,
+                    cap: Some(max_active),
+                    commit_import: None,
+                },
+            );
+            match self.table.transact(&writes).await {
+                Ok(()) => claimed.extend(next_leads),
+                Err(TxError::Canceled(reasons)) => {
+                    for (lead, reason) in picks.iter().zip(&reasons[1..]) {
+                        if *reason == Cancel::Condition {
+                            skip.insert(lead.id.clone());
+                        }
+                    }
+                    if contended(&reasons) {
+                        backoff(round).await;
+                    }
+                }
+                Err(TxError::Store(e)) => return Err(e),
+            }
+        }
+        debug!(claimed = claimed.len(), "claimed due leads");
+        Ok(claimed)
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(lead_id = %release.lead_id, attempt = release.attempt))]
+    async fn release(&self, release: &LeadRelease) -> Result<bool, StoreError> {
+        check_release(release)?;
+        for round in 0..WRITE_ROUNDS {
+            let Some(lead) = self.holder(&release.lead_id, release.attempt).await? else {
+                return Ok(false);
+            };
+            let next = released(&lead, release);
+            match self
+                .table
+                .transact(&lead_transition(&lead, next, Some(release.attempt)))
+                .await
+            {
+                Ok(()) => return Ok(true),
+                // Re-read: released by another writer (false next round), or
+                // changed otherwise (a lease extension) and worth retrying.
+                Err(TxError::Canceled(reasons)) => {
+                    if contended(&reasons) {
+                        backoff(round).await;
+                    }
+                }
+                Err(TxError::Store(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "lead {} kept changing",
+            release.lead_id
+        )))
+    }
+
+    async fn extend_lease(
+        &self,
+        lead: &LeadId,
+        attempt: u32,
+        lease_until: Timestamp,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..WRITE_ROUNDS {
+            let Some(current) = self.holder(lead, attempt).await? else {
+                return Ok(false);
+            };
+            let mut next = current.clone();
+            next.state = LeadState::Active {
+                attempt,
+                lease_until,
+            };
+            next.version += 1;
+            let write = Write::PutLead {
+                lead: next,
+                expect: LeadExpect::Published {
+                    version: current.version,
+                    state: "active",
+                    attempt: Some(attempt),
+                },
+            };
+            if self.table.write(&write).await? {
+                return Ok(true);
+            }
+        }
+        Err(StoreError::Conflict(format!("lead {lead} kept changing")))
+    }
+
+    async fn expired_leases(&self, now: Timestamp, limit: usize) -> Result<Vec<Lead>, StoreError> {
+        self.table.expired_leases(now, limit).await
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(campaign_id = %campaign))]
+    async fn cancel_pending(
+        &self,
+        campaign: &CampaignId,
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut canceled = 0u64;
+        let mut skip: HashSet<LeadId> = HashSet::new();
+        let mut round = 0;
+        loop {
+            let picks: Vec<Lead> = self
+                .table
+                .due_leads(campaign, None, CLAIM_BATCH + skip.len())
+                .await?
+                .into_iter()
+                .filter(|lead| !skip.contains(&lead.id))
+                .take(CLAIM_BATCH)
+                .collect();
+            if picks.is_empty() {
+                return Ok(canceled);
+            }
+            let mut delta = Counters::default();
+            let mut writes = vec![];
+            for lead in &picks {
+                let mut next = lead.clone();
+                next.state = LeadState::Final {
+                    outcome: LeadOutcome::Canceled,
+                    at: now,
+                };
+                next.updated_at = now;
+                next.version += 1;
+                delta.add(&Counters::transition(Some(&lead.state), &next.state));
+                writes.push(Write::PutLead {
+                    lead: next,
+                    expect: LeadExpect::Published {
+                        version: lead.version,
+                        state: "pending",
+                        attempt: None,
+                    },
+                });
+            }
+            writes.insert(
+                0,
+                Write::Counters {
+                    campaign: campaign.clone(),
+                    delta,
+                    cap: None,
+                    commit_import: None,
+                },
+            );
+            match self.table.transact(&writes).await {
+                Ok(()) => canceled += picks.len() as u64,
+                Err(TxError::Canceled(reasons)) => {
+                    for (lead, reason) in picks.iter().zip(&reasons[1..]) {
+                        if *reason == Cancel::Condition {
+                            skip.insert(lead.id.clone());
+                        }
+                    }
+                    if contended(&reasons) {
+                        if round > WRITE_ROUNDS * 4 {
+                            return Err(StoreError::Conflict(format!(
+                                "campaign {campaign}: leads kept changing while canceling"
+                            )));
+                        }
+                        backoff(round).await;
+                        round += 1;
+                    }
+                }
+                Err(TxError::Store(e)) => return Err(e),
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------------------ calls
+
+#[async_trait]
+impl CallStore for DynamoStore {
+    async fn create_call(&self, call: &CallAttempt) -> Result<CreateCall, StoreError> {
+        let write = Write::PutCall {
+            call: call.clone(),
+            expect: CallExpect::Absent,
+        };
+        if self.table.write(&write).await? {
+            return Ok(CreateCall::Created);
+        }
+        match self.table.call(&call.id).await? {
+            Some(stored) => Ok(CreateCall::Exists(Box::new(stored))),
+            None => Err(StoreError::Conflict(format!("call {}", call.id))),
+        }
+    }
+
+    async fn call(&self, id: &CallId) -> Result<Option<CallAttempt>, StoreError> {
+        self.table.call(id).await
+    }
+
+    async fn update_call(&self, call: &CallAttempt) -> Result<CallAttempt, StoreError> {
+        let mut next = call.clone();
+        next.version += 1;
+        let expect = if call.state.is_terminal() {
+            CallExpect::Terminal {
+                version: call.version,
+                state: call.state.label(),
+            }
+        } else {
+            CallExpect::Live {
+                version: call.version,
+            }
+        };
+        let write = Write::PutCall {
+            call: next.clone(),
+            expect,
+        };
+        if self.table.write(&write).await? {
+            return Ok(next);
+        }
+        Err(match self.table.call(&call.id).await? {
+            None => StoreError::NotFound(format!("call {}", call.id)),
+            Some(stored) if stored.version == call.version => StoreError::Invalid(format!(
+                "call {} is {}: it cannot become {}",
+                call.id,
+                stored.state.label(),
+                call.state.label()
+            )),
+            Some(stored) => StoreError::Conflict(format!(
+                "call {} is at version {}, not {}",
+                call.id, stored.version, call.version
+            )),
+        })
+    }
+
+    #[tracing::instrument(level = "debug", skip_all, fields(call_id = %call.id, state = call.state.label()))]
+    async fn finish_call(
+        &self,
+        call: &CallAttempt,
+        release: &LeadRelease,
+    ) -> Result<bool, StoreError> {
+        if !call.state.is_terminal() {
+            return Err(StoreError::Invalid(format!(
+                "call {} is {}: finish_call needs a terminal call",
+                call.id,
+                call.state.label()
+            )));
+        }
+        if release.lead_id != call.lead_id || release.attempt != call.attempt {
+            return Err(StoreError::Invalid(format!(
+                "call {} is attempt {} of lead {}, the release is for attempt {} of lead {}",
+                call.id, call.attempt, call.lead_id, release.attempt, release.lead_id
+            )));
+        }
+        check_release(release)?;
+        let mut next = call.clone();
+        next.version += 1;
+        for round in 0..WRITE_ROUNDS {
+            let stored = self
+                .table
+                .call(&call.id)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(format!("call {}", call.id)))?;
+            if stored.version != call.version {
+                return Err(StoreError::Conflict(format!(
+                    "call {} is at version {}, not {}",
+                    call.id, stored.version, call.version
+                )));
+            }
+            if stored.state.is_terminal() {
+                // Finished already: nothing to write, nothing to release.
+                return Ok(false);
+            }
+            let call_write = Write::PutCall {
+                call: next.clone(),
+                expect: CallExpect::Live {
+                    version: call.version,
+                },
+            };
+            let Some(lead) = self.holder(&release.lead_id, release.attempt).await? else {
+                // The sweeper released the slot: store the call alone.
+                if self.table.write(&call_write).await? {
+                    return Ok(false);
+                }
+                continue;
+            };
+            let [counters, lead_write] =
+                lead_transition(&lead, released(&lead, release), Some(release.attempt));
+            // The call ends and the slot is released in one transaction:
+            // whichever terminal event commits first is the only release.
+            match self
+                .table
+                .transact(&[call_write, counters, lead_write])
+                .await
+            {
+                Ok(()) => return Ok(true),
+                Err(TxError::Canceled(reasons)) => {
+                    if contended(&reasons) {
+                        backoff(round).await;
+                    }
+                }
+                Err(TxError::Store(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(format!(
+            "call {} kept changing",
+            call.id
+        )))
+    }
+
+    async fn live_calls(
+        &self,
+        campaign: Option<&CampaignId>,
+    ) -> Result<Vec<CallAttempt>, StoreError> {
+        self.table.live_calls(campaign).await
+    }
+
+    async fn calls(
+        &self,
+        campaign: &CampaignId,
+        before: Option<&CallId>,
+        limit: usize,
+    ) -> Result<Vec<CallAttempt>, StoreError> {
+        let before = match before {
+            None => None,
+            Some(id) => Some(
+                self.table
+                    .call(id)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound(format!("call {id}")))?,
+            ),
+        };
+        self.table
+            .campaign_calls(campaign, before.as_ref(), limit)
+            .await
+    }
+}
+
+// ------------------------------------------------------------------ DNC
+
+#[async_trait]
+impl DncStore for DynamoStore {
+    async fn add_dnc(
+        &self,
+        scope: &DncScope,
+        numbers: &[E164],
+        now: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let unique: HashSet<E164> = numbers.iter().cloned().collect();
+        let table = &self.table;
+        let writes = unique.into_iter().map(|number| Write::AddDnc {
+            scope: scope.clone(),
+            number,
+            now,
+        });
+        let results: Vec<Result<bool, StoreError>> = stream::iter(writes)
+            .map(|write| async move { table.write(&write).await })
+            .buffer_unordered(PARALLEL_WRITES)
+            .collect()
+            .await;
+        let mut added = 0;
+        for result in results {
+            added += u64::from(result?);
+        }
+        Ok(added)
+    }
+
+    async fn remove_dnc(&self, scope: &DncScope, number: &E164) -> Result<bool, StoreError> {
+        self.table.remove_dnc(scope, number).await
+    }
+
+    async fn dnc_hit(&self, campaign: &CampaignId, number: &E164) -> Result<DncHit, StoreError> {
+        self.table.dnc_hit(campaign, number).await
+    }
+}
+
+/// Logs a cleanup step that failed; the next import (or claim) retries it.
+pub(crate) fn cleanup_failed(what: &str, error: &StoreError) {
+    warn!(%error, "{what} failed; the next import of the campaign finishes it");
+}

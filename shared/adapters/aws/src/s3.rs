@@ -1,0 +1,228 @@
+//! [`S3BlobStore`]: recordings and transcripts in a private S3 bucket.
+//!
+//! - The bucket is private (the template blocks public access and refuses
+//!   plain HTTP); every object is written with server-side encryption
+//!   ([`Encryption`]), whatever the bucket's default says.
+//! - Keys are the `/`-separated keys the use cases choose, by campaign and
+//!   call: `recordings/<campaign>/<call>/<channel>.wav`,
+//!   `transcripts/<campaign>/<call>.json`. The template's lifecycle rules
+//!   expire each prefix after the retention the compliance policy sets.
+//! - Playback goes through presigned GET URLs that expire after the
+//!   requested time, capped at [`S3BlobStore::max_presign`] (15 minutes
+//!   unless configured).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use voxdial_domain::{BlobError, BlobStore};
+
+/// How objects are encrypted at rest.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Encryption {
+    /// SSE-S3 (AES-256, keys managed by S3).
+    S3Managed,
+    /// SSE-KMS with this key (id, ARN or alias).
+    Kms(String),
+}
+
+/// Recordings and transcripts in S3.
+#[derive(Clone, Debug)]
+pub struct S3BlobStore {
+    client: Client,
+    bucket: String,
+    encryption: Encryption,
+    max_presign: Duration,
+}
+
+fn unavailable(message: &str, source: impl std::error::Error + Send + Sync + 'static) -> BlobError {
+    BlobError::Unavailable {
+        message: message.to_string(),
+        source: Box::new(source),
+    }
+}
+
+/// Checks a key: not empty, not absolute, no empty, `.` or `..` segment.
+pub fn validate_key(key: &str) -> Result<(), BlobError> {
+    let ok = !key.is_empty()
+        && key
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment != "." && segment != "..");
+    if ok {
+        Ok(())
+    } else {
+        Err(BlobError::InvalidKey(key.to_string()))
+    }
+}
+
+impl S3BlobStore {
+    /// The bucket `bucket`, SSE-S3, presigned URLs of at most 15 minutes.
+    pub fn new(client: Client, bucket: impl Into<String>) -> S3BlobStore {
+        S3BlobStore {
+            client,
+            bucket: bucket.into(),
+            encryption: Encryption::S3Managed,
+            max_presign: Duration::from_secs(15 * 60),
+        }
+    }
+
+    /// Encrypts with `encryption` instead.
+    pub fn with_encryption(mut self, encryption: Encryption) -> S3BlobStore {
+        self.encryption = encryption;
+        self
+    }
+
+    /// Caps presigned URLs at `max` instead.
+    pub fn with_max_presign(mut self, max: Duration) -> S3BlobStore {
+        self.max_presign = max;
+        self
+    }
+
+    /// The longest a presigned URL lives.
+    pub fn max_presign(&self) -> Duration {
+        self.max_presign
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn put(&self, key: &str, data: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+        validate_key(key)?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(data));
+        let request = match &self.encryption {
+            Encryption::S3Managed => request.server_side_encryption(ServerSideEncryption::Aes256),
+            Encryption::Kms(key_id) => request
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(key_id),
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| unavailable("cannot write a blob", e))?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        validate_key(key)?;
+        let output = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(e) => {
+                let e = e.into_service_error();
+                return if e.is_no_such_key() {
+                    Ok(None)
+                } else {
+                    Err(unavailable("cannot read a blob", e))
+                };
+            }
+        };
+        let data = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| unavailable("cannot read a blob's body", e))?;
+        Ok(Some(data.into_bytes().to_vec()))
+    }
+
+    async fn delete(&self, key: &str) -> Result<bool, BlobError> {
+        validate_key(key)?;
+        // S3 deletes silently whether or not the key exists: ask first.
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e) => {
+                let e = e.into_service_error();
+                return if e.is_not_found() {
+                    Ok(false)
+                } else {
+                    Err(unavailable("cannot read a blob's metadata", e))
+                };
+            }
+        }
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| unavailable("cannot delete a blob", e))?;
+        Ok(true)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let output = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(prefix)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("cannot list blobs", e))?;
+            keys.extend(
+                output
+                    .contents()
+                    .iter()
+                    .filter_map(|object| object.key().map(str::to_string)),
+            );
+            match output.next_continuation_token() {
+                Some(next) if output.is_truncated() == Some(true) => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+        validate_key(key)?;
+        let config = PresigningConfig::expires_in(ttl.min(self.max_presign))
+            .map_err(|e| unavailable("invalid presigning expiry", e))?;
+        let request = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| unavailable("cannot presign a blob URL", e))?;
+        Ok(request.uri().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_checked() {
+        for bad in ["", "/a", "a//b", "a/./b", "a/../b", "a/", ".."] {
+            assert!(validate_key(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_key("recordings/c1/k1/caller.wav").is_ok());
+    }
+}

@@ -1,0 +1,253 @@
+//! [`SqsQueue`]: the dispatch queue on an SQS standard queue.
+//!
+//! - One message per (lead, attempt): the body is the
+//!   [`DispatchMessage`] as JSON, and the message attribute
+//!   `idempotency_key` carries the attempt's call id, the key the dispatcher
+//!   makes idempotent (the attempt record is created with "put if absent"
+//!   before any provider is asked). Standard, not FIFO: FIFO queues refuse
+//!   per-message delays, and deduplicating in the queue would not remove the
+//!   need for the store's guard (a message is delivered at least once).
+//! - Delays: SQS holds a message at most 15 minutes ([`MAX_DELAY`]); a
+//!   longer `send` delay is cut to that, and `retry_later` beyond 12 hours
+//!   to 12 hours. Longer waits (retries after hours, calling windows) are not
+//!   queue delays: the lead waits in the store as pending with its `due_at`,
+//!   and slot filling or the sweeper queues it when it is due.
+//! - Dead letters: the queue's redrive policy moves a message received
+//!   `maxReceiveCount` times to the dead-letter queue (the template sets 5
+//!   and alarms on the DLQ's depth).
+//! - Visibility timeout: the template sets it to 6 times the dispatcher's
+//!   timeout, as AWS advises for Lambda event sources, so a message is not
+//!   delivered twice while a slow dispatch (backoffs, provider fallbacks) is
+//!   still running.
+//!
+//! In Lambda the event source mapping receives and deletes messages; the
+//! dispatcher only uses [`decode_body`], `retry_later` (to delay a rate
+//! limited message) and `send` (slot filling).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_sqs::Client;
+use aws_sdk_sqs::types::{
+    MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
+};
+use tracing::warn;
+use voxdial_domain::{Delivery, DispatchMessage, DispatchQueue, QueueError, Receipt};
+
+/// The longest delay SQS holds a message for.
+pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+
+/// The longest visibility timeout SQS accepts.
+const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
+
+/// The message attribute that carries the idempotency key.
+pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
+
+/// The dispatch queue on SQS.
+#[derive(Clone, Debug)]
+pub struct SqsQueue {
+    client: Client,
+    queue_url: String,
+}
+
+/// Some messages of a batch were refused.
+#[derive(Debug, thiserror::Error)]
+#[error("SQS refused {} of the batch: {}", .failed.len(), .failed.join("; "))]
+pub struct PartialSend {
+    /// `message: code` for each refused message.
+    pub failed: Vec<String>,
+}
+
+fn unavailable(
+    message: &str,
+    source: impl std::error::Error + Send + Sync + 'static,
+) -> QueueError {
+    QueueError::Unavailable {
+        message: message.to_string(),
+        source: Box::new(source),
+    }
+}
+
+/// The body of a dispatch message.
+pub fn encode_body(message: &DispatchMessage) -> Result<String, QueueError> {
+    serde_json::to_string(message).map_err(|e| unavailable("cannot encode a message", e))
+}
+
+/// Reads a dispatch message's body.
+pub fn decode_body(body: &str) -> Result<DispatchMessage, QueueError> {
+    serde_json::from_str(body).map_err(|e| QueueError::Malformed(e.to_string()))
+}
+
+/// Whole seconds, rounded up, capped.
+fn seconds(d: Duration, cap: Duration) -> i32 {
+    let d = d.min(cap);
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    i32::try_from(secs).unwrap_or(i32::MAX)
+}
+
+impl SqsQueue {
+    /// The queue at `queue_url`.
+    pub fn new(client: Client, queue_url: impl Into<String>) -> SqsQueue {
+        SqsQueue {
+            client,
+            queue_url: queue_url.into(),
+        }
+    }
+
+    /// The queue's URL.
+    pub fn url(&self) -> &str {
+        &self.queue_url
+    }
+}
+
+#[async_trait]
+impl DispatchQueue for SqsQueue {
+    async fn send(&self, messages: &[DispatchMessage], delay: Duration) -> Result<(), QueueError> {
+        let delay = seconds(delay, MAX_DELAY);
+        for chunk in messages.chunks(10) {
+            let mut entries = Vec::with_capacity(chunk.len());
+            for (n, message) in chunk.iter().enumerate() {
+                let key = MessageAttributeValue::builder()
+                    .data_type("String")
+                    .string_value(message.call_id().as_str())
+                    .build()
+                    .map_err(|e| unavailable("cannot build a message", e))?;
+                entries.push(
+                    SendMessageBatchRequestEntry::builder()
+                        .id(n.to_string())
+                        .message_body(encode_body(message)?)
+                        .delay_seconds(delay)
+                        .message_attributes(IDEMPOTENCY_KEY, key)
+                        .build()
+                        .map_err(|e| unavailable("cannot build a message", e))?,
+                );
+            }
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| unavailable("cannot send to the dispatch queue", e))?;
+            if !output.failed().is_empty() {
+                let failed = output
+                    .failed()
+                    .iter()
+                    .map(|f| {
+                        let n: usize = f.id().parse().unwrap_or(0);
+                        let lead = chunk.get(n).map_or("?", |m| m.lead_id.as_str());
+                        format!("{lead}: {}", f.code())
+                    })
+                    .collect();
+                return Err(unavailable(
+                    "the dispatch queue refused messages",
+                    PartialSend { failed },
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+        if max == 0 {
+            return Ok(Vec::new());
+        }
+        // Under a second: a short poll. SQS waits in whole seconds, 20 at most.
+        let wait_secs = i32::try_from(wait.as_secs().min(20)).unwrap_or(20);
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.queue_url)
+            .max_number_of_messages(i32::try_from(max.min(10)).unwrap_or(10))
+            .wait_time_seconds(wait_secs)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await
+            .map_err(|e| unavailable("cannot receive from the dispatch queue", e))?;
+        let mut deliveries = Vec::new();
+        for message in output.messages() {
+            let Some(receipt) = message.receipt_handle() else {
+                continue;
+            };
+            let receive_count = message
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
+            match decode_body(message.body().unwrap_or_default()) {
+                Ok(body) => deliveries.push(Delivery {
+                    message: body,
+                    receipt: Receipt(receipt.to_string()),
+                    receive_count,
+                }),
+                // Left alone: redelivered until the redrive policy moves it
+                // to the dead-letter queue, where the alarm sees it.
+                Err(error) => {
+                    warn!(%error, "a malformed dispatch message; leaving it to the dead-letter queue")
+                }
+            }
+        }
+        Ok(deliveries)
+    }
+
+    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
+        match self
+            .client
+            .delete_message()
+            .queue_url(&self.queue_url)
+            .receipt_handle(&receipt.0)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let e = e.into_service_error();
+                // Deleted already (a second ack), or its receipt expired.
+                if e.is_receipt_handle_is_invalid() {
+                    Ok(())
+                } else {
+                    Err(unavailable("cannot delete a dispatch message", e))
+                }
+            }
+        }
+    }
+
+    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
+        self.client
+            .change_message_visibility()
+            .queue_url(&self.queue_url)
+            .receipt_handle(&receipt.0)
+            .visibility_timeout(seconds(delay, MAX_VISIBILITY))
+            .send()
+            .await
+            .map_err(|e| unavailable("cannot delay a dispatch message", e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use voxdial_domain::{CampaignId, LeadId};
+
+    #[test]
+    fn bodies_round_trip_and_bad_ones_are_malformed() {
+        let message = DispatchMessage {
+            campaign_id: CampaignId::parse("c1").unwrap(),
+            lead_id: LeadId::parse("l1").unwrap(),
+            attempt: 2,
+        };
+        let body = encode_body(&message).unwrap();
+        assert_eq!(decode_body(&body).unwrap(), message);
+        assert!(matches!(decode_body("{}"), Err(QueueError::Malformed(_))));
+    }
+
+    #[test]
+    fn delays_round_up_to_whole_seconds_and_cap() {
+        assert_eq!(seconds(Duration::ZERO, MAX_DELAY), 0);
+        assert_eq!(seconds(Duration::from_millis(1), MAX_DELAY), 1);
+        assert_eq!(seconds(Duration::from_secs(2), MAX_DELAY), 2);
+        assert_eq!(seconds(Duration::from_secs(3600), MAX_DELAY), 900);
+    }
+}

@@ -1,0 +1,263 @@
+//! Test support (feature `testing`): the moto AWS API emulator, started on
+//! 127.0.0.1 once per test process, and fresh tables, queues and buckets
+//! with unique names on it.
+//!
+//! Where moto comes from, first match wins:
+//! 1. `VOXDIAL_MOTO_ENDPOINT`: a server already running (CI may start one
+//!    for every test process);
+//! 2. `VOXDIAL_MOTO_SERVER`: the `moto_server` executable to start;
+//! 3. `~/.cache/voxdial-venv/bin/moto_server` (what `scripts/aws-test-env.sh`
+//!    installs);
+//! 4. `moto_server` on `PATH`.
+//!
+//! The server runs through `moto_serial.py`, which applies DynamoDB
+//! requests one at a time as DynamoDB does (moto's own server does not).
+//!
+//! Without moto, [`Emulator::get`] panics with a message saying how to
+//! install it (with `CI` set, that is the point: the suites must not be
+//! skipped there); [`Emulator::available`] lets a caller skip instead.
+
+use std::io::Write as _;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_sqs::types::QueueAttributeName;
+
+use crate::config::{Clients, RequestCounter};
+use crate::{DynamoStore, S3BlobStore, SetupError, SqsQueue, create_table};
+
+/// The moto server of this process.
+pub struct Emulator {
+    endpoint: String,
+    /// Keeps the server's supervisor alive: when this process exits, the
+    /// pipe closes and the supervisor stops the server.
+    _supervisor: Option<Mutex<(Child, ChildStdin)>>,
+}
+
+impl std::fmt::Debug for Emulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Emulator")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+static EMULATOR: OnceLock<Result<Emulator, String>> = OnceLock::new();
+
+/// How to install moto, for error messages.
+pub const INSTALL_HINT: &str = "install it with `bash scripts/aws-test-env.sh` \
+     (python3 -m venv ~/.cache/voxdial-venv && ~/.cache/voxdial-venv/bin/pip install 'moto[server]'), \
+     or point VOXDIAL_MOTO_SERVER at moto_server, or VOXDIAL_MOTO_ENDPOINT at a running server";
+
+/// The launcher: moto's server with DynamoDB requests serialised (see the
+/// file's docstring).
+const LAUNCHER: &str = include_str!("moto_serial.py");
+
+/// The Python that has moto: `VOXDIAL_MOTO_PYTHON`, else the `python`
+/// beside `moto_server` (a venv's or pyenv's `bin`), else `python3`.
+fn moto_python(server: &std::path::Path) -> PathBuf {
+    if let Some(path) = std::env::var_os("VOXDIAL_MOTO_PYTHON") {
+        return PathBuf::from(path);
+    }
+    server
+        .parent()
+        .map(|bin| bin.join("python"))
+        .filter(|python| python.is_file())
+        .unwrap_or_else(|| PathBuf::from("python3"))
+}
+
+fn moto_server() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("VOXDIAL_MOTO_SERVER") {
+        return Some(PathBuf::from(path));
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        let venv = PathBuf::from(home).join(".cache/voxdial-venv/bin/moto_server");
+        if venv.is_file() {
+            return Some(venv);
+        }
+    }
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("moto_server"))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+fn start() -> Result<Emulator, String> {
+    if let Ok(endpoint) = std::env::var("VOXDIAL_MOTO_ENDPOINT") {
+        return Ok(Emulator {
+            endpoint,
+            _supervisor: None,
+        });
+    }
+    let server = moto_server().ok_or_else(|| format!("moto_server not found: {INSTALL_HINT}"))?;
+    let port = free_port()?;
+    // A shell supervises the server: it waits on its stdin (our pipe) and
+    // stops the server when the pipe closes, i.e. when this process ends.
+    let script = "\"$0\" -c \"$1\" 127.0.0.1 \"$2\" >/dev/null 2>&1 & pid=$!; \
+                  read _ignored; kill $pid 2>/dev/null; wait $pid 2>/dev/null";
+    let python = moto_python(&server);
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(&python)
+        .arg(LAUNCHER)
+        .arg(port.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", python.display()))?;
+    let stdin = child.stdin.take().ok_or("no stdin pipe")?;
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let started = Instant::now();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if started.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            return Err(format!(
+                "moto ({}) did not listen on {addr} within 30 s",
+                python.display()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(Emulator {
+        endpoint: format!("http://{addr}"),
+        _supervisor: Some(Mutex::new((child, stdin))),
+    })
+}
+
+impl Emulator {
+    /// Whether moto is available (an endpoint, or a server to start).
+    pub fn available() -> bool {
+        std::env::var_os("VOXDIAL_MOTO_ENDPOINT").is_some() || moto_server().is_some()
+    }
+
+    /// This process's emulator, started on first use. Panics if moto cannot
+    /// be found or started.
+    pub fn get() -> &'static Emulator {
+        match EMULATOR.get_or_init(start) {
+            Ok(emulator) => emulator,
+            Err(why) => panic!("the AWS suites need the moto emulator: {why}"),
+        }
+    }
+
+    /// The emulator's URL.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// An SDK configuration for the emulator: static test credentials and
+    /// a fixed region, nothing read from the environment.
+    pub fn sdk_config(&self) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::SharedCredentialsProvider::new(
+                Credentials::new("testing", "testing", None, None, "voxdial-tests"),
+            ))
+            .endpoint_url(&self.endpoint)
+            .build()
+    }
+
+    /// Clients for the emulator, counting requests in `counter` if given.
+    pub fn clients(&self, counter: Option<&RequestCounter>) -> Clients {
+        Clients::new(&self.sdk_config(), counter)
+    }
+
+    /// A fresh voxdial table; returns the store and the table's name.
+    pub async fn store(&self, clients: &Clients) -> Result<(DynamoStore, String), SetupError> {
+        let name = unique("voxdial");
+        create_table(&clients.dynamo, &name).await?;
+        Ok((DynamoStore::new(clients.dynamo.clone(), &name), name))
+    }
+
+    /// A fresh dispatch queue with a dead-letter queue after `max_receives`
+    /// receives and the given visibility timeout (whole seconds).
+    pub async fn queue(
+        &self,
+        clients: &Clients,
+        visibility: Duration,
+        max_receives: u32,
+    ) -> Result<SqsQueue, SetupError> {
+        let sqs = &clients.sqs;
+        let name = unique("dispatch");
+        let dlq = sqs
+            .create_queue()
+            .queue_name(format!("{name}-dlq"))
+            .send()
+            .await
+            .map_err(|e| SetupError::aws("cannot create a dead-letter queue", e))?;
+        let dlq_url = dlq.queue_url().unwrap_or_default();
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(dlq_url)
+            .attribute_names(QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .map_err(|e| SetupError::aws("cannot read a queue's ARN", e))?;
+        let dlq_arn = attributes
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+            .cloned()
+            .unwrap_or_default();
+        let redrive =
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
+        let queue = sqs
+            .create_queue()
+            .queue_name(&name)
+            .attributes(
+                QueueAttributeName::VisibilityTimeout,
+                visibility.as_secs().to_string(),
+            )
+            .attributes(QueueAttributeName::RedrivePolicy, redrive)
+            .send()
+            .await
+            .map_err(|e| SetupError::aws("cannot create a queue", e))?;
+        Ok(SqsQueue::new(
+            sqs.clone(),
+            queue.queue_url().unwrap_or_default(),
+        ))
+    }
+
+    /// A fresh private bucket.
+    pub async fn blobs(&self, clients: &Clients) -> Result<S3BlobStore, SetupError> {
+        let name = unique("recordings");
+        clients
+            .s3
+            .create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .map_err(|e| SetupError::aws("cannot create a bucket", e))?;
+        Ok(S3BlobStore::new(clients.s3.clone(), name))
+    }
+}
+
+/// A name no other test of any process uses: `prefix-<pid>-<n>`, lower case.
+pub fn unique(prefix: &str) -> String {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Writes a line to the test's output (for skip notices).
+pub fn note(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{message}");
+}

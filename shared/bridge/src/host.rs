@@ -1,0 +1,207 @@
+//! The host port: everything the bridge needs from storage and providers.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use voxdial_conversation::{CallContext, CallReport, HumanAgent, TranscriptTurn, TransferPlan};
+use voxdial_domain::{CallId, Disposition, HumanAgentId, Timestamp};
+
+/// A host call failed. The bridge logs it and carries on (the call keeps
+/// going; answers that were awaited come back as failures).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("host error: {0}")]
+pub struct HostError(pub String);
+
+/// What the bridge asks of the rest of voxdial. The lead implements it on
+/// the engine; [`MemoryHost`] is the in-memory one used by tests.
+///
+/// Every method is called from the call's own task (or a task it spawns),
+/// may be slow, and must be safe to call again for the same call.
+#[async_trait]
+pub trait BridgeHost: Send + Sync + 'static {
+    /// The call's context when its media stream starts (or early, while it
+    /// rings): campaign, lead, agent configuration, voicemail and
+    /// recording policy, consent notice, AMD verdict so far.
+    async fn call_context(&self, call_id: &CallId) -> Result<CallContext, HostError>;
+    /// Stores the conversation's disposition (may be called more than once;
+    /// the last one wins, except that opted-out is final).
+    async fn record_disposition(&self, call_id: &CallId, d: Disposition) -> Result<(), HostError>;
+    /// Puts the call's number on the do-not-call list at once.
+    async fn opt_out(&self, call_id: &CallId) -> Result<(), HostError>;
+    /// Picks and reserves an available human agent with these skills
+    /// (status available → busy), or `None`.
+    async fn pick_human_agent(&self, skills: &[String]) -> Result<Option<HumanAgent>, HostError>;
+    /// Gives back an agent reserved by [`Self::pick_human_agent`] when the
+    /// transfer did not happen.
+    async fn release_human_agent(&self, id: &HumanAgentId) -> Result<(), HostError>;
+    /// Carries out a transfer at the provider (cold: update with a `<Dial>`;
+    /// warm: conference, whisper `plan.summary`, then join). The call
+    /// record keeps the plan.
+    async fn transfer(&self, call_id: &CallId, plan: TransferPlan) -> Result<(), HostError>;
+    /// Schedules a callback (at the caller's time, or per retry policy).
+    async fn schedule_callback(
+        &self,
+        call_id: &CallId,
+        at: Option<Timestamp>,
+    ) -> Result<(), HostError>;
+    /// Ends the call at the provider.
+    async fn hang_up(&self, call_id: &CallId) -> Result<(), HostError>;
+    /// Stores the stereo WAV (caller left, agent right) in the blob store.
+    async fn save_recording(&self, call_id: &CallId, wav: Vec<u8>) -> Result<(), HostError>;
+    /// Stores the transcript, per turn with times.
+    async fn save_transcript(
+        &self,
+        call_id: &CallId,
+        turns: Vec<TranscriptTurn>,
+    ) -> Result<(), HostError>;
+    /// Stores the call's report (metrics, AMD verdict and latency,
+    /// disposition, end reason). Called once, at the end.
+    async fn report(&self, call_id: &CallId, report: CallReport) -> Result<(), HostError>;
+}
+
+/// What [`MemoryHost`] recorded for one call.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryCall {
+    /// Dispositions recorded, in order.
+    pub dispositions: Vec<Disposition>,
+    /// Opted out.
+    pub opted_out: bool,
+    /// Transfers carried out.
+    pub transfers: Vec<TransferPlan>,
+    /// Callbacks scheduled.
+    pub callbacks: Vec<Option<Timestamp>>,
+    /// Hung up by the bridge.
+    pub hung_up: bool,
+    /// The recording.
+    pub recording: Option<Vec<u8>>,
+    /// The transcript.
+    pub transcript: Vec<TranscriptTurn>,
+    /// The report.
+    pub report: Option<CallReport>,
+}
+
+/// An in-memory host: a context per call (or a default), a pool of human
+/// agents, and everything the bridge stored.
+#[derive(Debug)]
+pub struct MemoryHost {
+    default_context: CallContext,
+    contexts: Mutex<HashMap<CallId, CallContext>>,
+    agents: Mutex<Vec<(HumanAgent, Vec<String>, bool)>>,
+    calls: Mutex<HashMap<CallId, MemoryCall>>,
+}
+
+impl MemoryHost {
+    /// A host giving `default_context` to every call.
+    pub fn new(default_context: CallContext) -> Self {
+        Self {
+            default_context,
+            contexts: Mutex::new(HashMap::new()),
+            agents: Mutex::new(Vec::new()),
+            calls: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Sets one call's context.
+    pub fn set_context(&self, call_id: CallId, ctx: CallContext) {
+        self.contexts.lock().expect("lock").insert(call_id, ctx);
+    }
+
+    /// Adds an available human agent with skills.
+    pub fn add_agent(&self, agent: HumanAgent, skills: Vec<String>) {
+        self.agents
+            .lock()
+            .expect("lock")
+            .push((agent, skills, true));
+    }
+
+    /// What was recorded for a call.
+    pub fn call(&self, call_id: &CallId) -> MemoryCall {
+        self.calls
+            .lock()
+            .expect("lock")
+            .get(call_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn with(&self, call_id: &CallId, f: impl FnOnce(&mut MemoryCall)) {
+        f(self
+            .calls
+            .lock()
+            .expect("lock")
+            .entry(call_id.clone())
+            .or_default());
+    }
+}
+
+#[async_trait]
+impl BridgeHost for MemoryHost {
+    async fn call_context(&self, call_id: &CallId) -> Result<CallContext, HostError> {
+        Ok(self
+            .contexts
+            .lock()
+            .expect("lock")
+            .get(call_id)
+            .cloned()
+            .unwrap_or_else(|| self.default_context.clone()))
+    }
+    async fn record_disposition(&self, call_id: &CallId, d: Disposition) -> Result<(), HostError> {
+        self.with(call_id, |c| c.dispositions.push(d));
+        Ok(())
+    }
+    async fn opt_out(&self, call_id: &CallId) -> Result<(), HostError> {
+        self.with(call_id, |c| c.opted_out = true);
+        Ok(())
+    }
+    async fn pick_human_agent(&self, skills: &[String]) -> Result<Option<HumanAgent>, HostError> {
+        let mut agents = self.agents.lock().expect("lock");
+        Ok(agents
+            .iter_mut()
+            .find(|(_, s, free)| *free && skills.iter().all(|k| s.contains(k)))
+            .map(|(a, _, free)| {
+                *free = false;
+                a.clone()
+            }))
+    }
+    async fn release_human_agent(&self, id: &HumanAgentId) -> Result<(), HostError> {
+        for (a, _, free) in self.agents.lock().expect("lock").iter_mut() {
+            if &a.id == id {
+                *free = true;
+            }
+        }
+        Ok(())
+    }
+    async fn transfer(&self, call_id: &CallId, plan: TransferPlan) -> Result<(), HostError> {
+        self.with(call_id, |c| c.transfers.push(plan));
+        Ok(())
+    }
+    async fn schedule_callback(
+        &self,
+        call_id: &CallId,
+        at: Option<Timestamp>,
+    ) -> Result<(), HostError> {
+        self.with(call_id, |c| c.callbacks.push(at));
+        Ok(())
+    }
+    async fn hang_up(&self, call_id: &CallId) -> Result<(), HostError> {
+        self.with(call_id, |c| c.hung_up = true);
+        Ok(())
+    }
+    async fn save_recording(&self, call_id: &CallId, wav: Vec<u8>) -> Result<(), HostError> {
+        self.with(call_id, |c| c.recording = Some(wav));
+        Ok(())
+    }
+    async fn save_transcript(
+        &self,
+        call_id: &CallId,
+        turns: Vec<TranscriptTurn>,
+    ) -> Result<(), HostError> {
+        self.with(call_id, |c| c.transcript = turns);
+        Ok(())
+    }
+    async fn report(&self, call_id: &CallId, report: CallReport) -> Result<(), HostError> {
+        self.with(call_id, |c| c.report = Some(report));
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! voxdial's media bridge, as a library.
+//!
+//! # Layout
+//!
+//! - [`server`]: [`Bridge`] and its axum [`Bridge::router`]:
+//!   `GET /media/twilio` (Twilio Media Streams upgrade, `X-Twilio-Signature`
+//!   checked over `{public_wss_base}/media/twilio`), `GET /media/sanspbx`
+//!   (SansPBX PCM16 stream, optional `?token=`), `GET /healthz`,
+//!   `GET /metrics` (live calls, totals, and every ended call's report
+//!   folded in: end reasons, dispositions, AMD verdicts and their latency,
+//!   fillers, barge-ins, re-prompts, resumptions, greeting and
+//!   first-agent-audio latency histograms). [`Bridge::prepare_call`] opens
+//!   the model session while the phone rings; [`Bridge::notify_answered_by`]
+//!   passes an async AMD verdict into a live call; [`Bridge::drain`] stops
+//!   new streams and waits for live calls to end (each says goodbye).
+//! - [`driver`]: [`driver::run_call`], the per-call `select!` beside the
+//!   sans-IO [`voxdial_conversation::Conversation`]: provider socket ⇄
+//!   codec ⇄ core ⇄ [`voxdial_gemini::LiveSession`], host requests as
+//!   spawned tasks, timers with `sleep_until(poll_timeout)`. Generic over
+//!   the provider socket (`Sink + Stream` of axum messages).
+//! - [`host`]: the [`BridgeHost`] port the lead implements on the engine,
+//!   and [`MemoryHost`] for tests.
+//!
+//! # Mounting
+//!
+//! ```text
+//! let bridge = Bridge::new(BridgeConfig { .. }, Arc::new(host), Arc::new(WsConnector::new(&endpoint, key)));
+//! let app = other_routes.merge(bridge.router());
+//! // TCP_NODELAY, or each 20 ms frame may wait ~40 ms (Nagle + delayed ACK):
+//! let listener = listener.tap_io(|tcp| { let _ = tcp.set_nodelay(true); });
+//! axum::serve(listener, app).with_graceful_shutdown(signal).await?;
+//! bridge.drain(Duration::from_secs(30)).await;
+//! ```
+
+pub mod driver;
+pub mod host;
+mod metrics;
+pub mod server;
+
+pub use driver::{Notice, Protocol};
+pub use host::{BridgeHost, HostError, MemoryCall, MemoryHost};
+pub use server::{Bridge, BridgeConfig, SANSPBX_PATH, TWILIO_PATH};
+
+/// Errors of this crate's composition helpers.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// Binding or serving failed.
+    #[error("media bridge IO error")]
+    Io(#[from] std::io::Error),
+    /// A configuration value is missing or malformed.
+    #[error("bad media bridge configuration: {0}")]
+    Config(String),
+}

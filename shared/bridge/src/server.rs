@@ -1,0 +1,406 @@
+//! The service: router, live-call registry, early model sessions, drain.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use futures_util::{Sink, Stream, StreamExt};
+use tokio::sync::{Notify, mpsc, watch};
+use tracing::{Instrument, info, info_span, warn};
+use voxdial_conversation::CallContext;
+use voxdial_conversation::codec::ProviderStream;
+use voxdial_domain::{AnsweredBy, CallId};
+use voxdial_gemini::{Connector, LiveSession, SessionConfig, build_setup};
+use voxdial_wire::sanspbx::{REVERSE_MEDIA_EVENT, StreamEvent, parse_stream_event};
+use voxdial_wire::twilio::media::{InboundMessage, parse_inbound};
+use voxdial_wire::twilio::signature::{
+    SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignedRequest, SigningKeys, public_url,
+    validate_request,
+};
+
+use crate::driver::{CallParts, Notice, run_call};
+use crate::host::BridgeHost;
+use crate::metrics::CallStats;
+
+/// Path of the Twilio Media Streams WebSocket.
+pub const TWILIO_PATH: &str = "/media/twilio";
+/// Path of the SansPBX media WebSocket.
+pub const SANSPBX_PATH: &str = "/media/sanspbx";
+
+/// Read and write buffer of a provider socket. Media messages are under
+/// 1 KiB; tungstenite's 128 KiB default would be ~256 KiB of RSS per call
+/// for nothing (a larger message still gets through: the buffer grows).
+const WS_BUFFER: usize = 8 * 1024;
+
+/// The bridge's configuration (read once by the composition root).
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    /// Public base URL Twilio connects to (`wss://media.example.com`); the
+    /// upgrade signature covers `{base}/media/twilio`.
+    pub public_wss_base: String,
+    /// Keys to verify `X-Twilio-Signature`; `None` disables the check
+    /// (local simulations without a token only).
+    pub twilio_keys: Option<SigningKeys>,
+    /// A token SansPBX must send as `?token=` (`None`: no check).
+    pub sanspbx_token: Option<String>,
+    /// The Gemini model id.
+    pub model: String,
+    /// Model session tuning.
+    pub session: SessionConfig,
+    /// How long an early session waits for its media stream.
+    pub preopen_ttl: Duration,
+    /// Longest wait for the first messages (`connected`, `start`).
+    pub start_timeout: Duration,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        Self {
+            public_wss_base: "wss://localhost".into(),
+            twilio_keys: None,
+            sanspbx_token: None,
+            model: "gemini-2.5-flash-native-audio-preview-12-2025".into(),
+            session: SessionConfig::default(),
+            preopen_ttl: Duration::from_secs(90),
+            start_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+struct Preopened {
+    ctx: CallContext,
+    session: LiveSession,
+    at: tokio::time::Instant,
+}
+
+struct Inner<H, C> {
+    cfg: BridgeConfig,
+    host: Arc<H>,
+    connector: Arc<C>,
+    live: AtomicUsize,
+    total: AtomicU64,
+    rejected: AtomicU64,
+    idle: Notify,
+    calls: Mutex<HashMap<CallId, mpsc::Sender<Notice>>>,
+    preopened: Mutex<HashMap<CallId, Preopened>>,
+    shutdown: watch::Sender<bool>,
+    seq: AtomicU64,
+    /// Ended calls' reports, folded (one lock per ended call).
+    stats: Mutex<CallStats>,
+}
+
+/// The media bridge: mount [`Bridge::router`] in any axum server.
+pub struct Bridge<H, C> {
+    inner: Arc<Inner<H, C>>,
+}
+
+impl<H, C> Clone for Bridge<H, C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<H: BridgeHost, C: Connector> Bridge<H, C> {
+    /// A bridge using `host` for storage/provider actions and `connector`
+    /// for model sessions.
+    pub fn new(cfg: BridgeConfig, host: Arc<H>, connector: Arc<C>) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                cfg,
+                host,
+                connector,
+                live: AtomicUsize::new(0),
+                total: AtomicU64::new(0),
+                rejected: AtomicU64::new(0),
+                idle: Notify::new(),
+                calls: Mutex::new(HashMap::new()),
+                preopened: Mutex::new(HashMap::new()),
+                shutdown: watch::channel(false).0,
+                seq: AtomicU64::new(0),
+                stats: Mutex::new(CallStats::default()),
+            }),
+        }
+    }
+
+    /// `GET /media/twilio` and `/media/sanspbx` (WebSocket upgrades),
+    /// `GET /healthz`, `GET /metrics` (Prometheus text).
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route(TWILIO_PATH, get(twilio_upgrade::<H, C>))
+            .route(SANSPBX_PATH, get(sanspbx_upgrade::<H, C>))
+            .route("/healthz", get(healthz::<H, C>))
+            .route("/metrics", get(metrics::<H, C>))
+            .with_state(self.clone())
+    }
+
+    /// Calls in progress.
+    pub fn live_calls(&self) -> usize {
+        self.inner.live.load(Ordering::SeqCst)
+    }
+
+    /// Opens the model session for `call_id` now (while the phone rings),
+    /// so the greeting can start on answer. Idempotent.
+    pub async fn prepare_call(&self, call_id: &CallId) {
+        if self
+            .inner
+            .preopened
+            .lock()
+            .expect("lock")
+            .contains_key(call_id)
+        {
+            return;
+        }
+        let ctx = match self.inner.host.call_context(call_id).await {
+            Ok(c) => c,
+            Err(e) => {
+                warn!(error = %e, %call_id, "no context for an early session");
+                return;
+            }
+        };
+        let session = self.open_session(&ctx);
+        let mut map = self.inner.preopened.lock().expect("lock");
+        let ttl = self.inner.cfg.preopen_ttl;
+        map.retain(|_, p| p.at.elapsed() < ttl);
+        map.insert(
+            call_id.clone(),
+            Preopened {
+                ctx,
+                session,
+                at: tokio::time::Instant::now(),
+            },
+        );
+    }
+
+    /// Passes the provider's (async) AMD verdict to a live call; false if
+    /// the call is not on this bridge.
+    pub fn notify_answered_by(&self, call_id: &CallId, verdict: AnsweredBy) -> bool {
+        let tx = self.inner.calls.lock().expect("lock").get(call_id).cloned();
+        tx.is_some_and(|tx| tx.try_send(Notice::AnsweredBy(verdict)).is_ok())
+    }
+
+    /// Stops taking new streams and asks every live call to end politely.
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    /// [`Self::begin_shutdown`], then waits until no call is live or
+    /// `timeout` passes; returns the calls still live.
+    pub async fn drain(&self, timeout: Duration) -> usize {
+        self.begin_shutdown();
+        let wait = async {
+            loop {
+                let idle = self.inner.idle.notified();
+                if self.live_calls() == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        };
+        let _ = tokio::time::timeout(timeout, wait).await;
+        self.live_calls()
+    }
+
+    fn open_session(&self, ctx: &CallContext) -> LiveSession {
+        let setup = build_setup(ctx, &self.inner.cfg.model, None);
+        LiveSession::open(
+            self.inner.connector.clone(),
+            setup,
+            self.inner.cfg.session.clone(),
+        )
+    }
+
+    fn shutting_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    /// Runs one provider socket to the end (after the upgrade). Generic
+    /// over the socket so tests drive it with channels.
+    pub async fn serve_stream<P, E>(&self, mut socket: P, protocol: crate::driver::Protocol)
+    where
+        P: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+    {
+        // Read until `start` to learn the call.
+        let start = tokio::time::timeout(self.inner.cfg.start_timeout, async {
+            while let Some(Ok(msg)) = socket.next().await {
+                let Message::Text(t) = msg else { continue };
+                match protocol {
+                    crate::driver::Protocol::Twilio => {
+                        if let Ok(InboundMessage::Start(s)) = parse_inbound(t.as_str()) {
+                            let id = s.start.custom_parameters.get("call_id").cloned();
+                            return Some((
+                                id,
+                                ProviderStream::Twilio {
+                                    stream_sid: s.stream_sid,
+                                },
+                            ));
+                        }
+                    }
+                    crate::driver::Protocol::SansPbx => {
+                        if let Ok(StreamEvent::Start(s)) = parse_stream_event(t.as_str()) {
+                            let id = s
+                                .custom_field
+                                .get("call_id")
+                                .cloned()
+                                .or_else(|| s.ids.call_id.clone());
+                            return Some((
+                                id,
+                                ProviderStream::SansPbx {
+                                    ids: s.ids,
+                                    event: REVERSE_MEDIA_EVENT.into(),
+                                },
+                            ));
+                        }
+                    }
+                }
+            }
+            None
+        })
+        .await;
+        let Ok(Some((Some(id), stream))) = start else {
+            warn!("media stream without a start/call_id");
+            return;
+        };
+        let Ok(call_id) = CallId::parse(id) else {
+            warn!("media stream with an invalid call_id");
+            return;
+        };
+        let span = info_span!("call", call_id = %call_id);
+        let pre = self.inner.preopened.lock().expect("lock").remove(&call_id);
+        let (ctx, session) = match pre {
+            Some(p) => (p.ctx, p.session),
+            None => match self.inner.host.call_context(&call_id).await {
+                Ok(ctx) => {
+                    let s = self.open_session(&ctx);
+                    (ctx, s)
+                }
+                Err(e) => {
+                    warn!(parent: &span, error = %e, "no call context");
+                    return;
+                }
+            },
+        };
+        let (tx, notices) = mpsc::channel(8);
+        self.inner
+            .calls
+            .lock()
+            .expect("lock")
+            .insert(call_id.clone(), tx);
+        self.inner.live.fetch_add(1, Ordering::SeqCst);
+        self.inner.total.fetch_add(1, Ordering::Relaxed);
+        let seed = self.inner.seq.fetch_add(1, Ordering::Relaxed);
+        let parts = CallParts {
+            call_id: call_id.clone(),
+            ctx,
+            stream,
+            session,
+            host: self.inner.host.clone(),
+            notices,
+            shutdown: self.inner.shutdown.subscribe(),
+            seed,
+        };
+        let summary = run_call(socket, parts).instrument(span.clone()).await;
+        info!(parent: &span, end = ?summary.report.end_reason, disposition = ?summary.report.disposition, "call ended");
+        self.inner
+            .stats
+            .lock()
+            .expect("lock")
+            .record(&summary.report);
+        self.inner.calls.lock().expect("lock").remove(&call_id);
+        self.inner.live.fetch_sub(1, Ordering::SeqCst);
+        self.inner.idle.notify_waiters();
+    }
+}
+
+async fn twilio_upgrade<H: BridgeHost, C: Connector>(
+    State(bridge): State<Bridge<H, C>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if bridge.shutting_down() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    if let Some(keys) = &bridge.inner.cfg.twilio_keys {
+        let url = public_url(&bridge.inner.cfg.public_wss_base, TWILIO_PATH, None);
+        let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+        let req = SignedRequest {
+            url: &url,
+            method: "GET",
+            content_type: None,
+            body: &[],
+            signature: header(SIGNATURE_HEADER),
+            signature_settings: header(SIGNATURE_SETTINGS_HEADER),
+        };
+        if let Err(e) = validate_request(&req, keys) {
+            bridge.inner.rejected.fetch_add(1, Ordering::Relaxed);
+            warn!(error = %e, "media stream upgrade with a bad signature");
+            return StatusCode::FORBIDDEN.into_response();
+        }
+    }
+    ws.read_buffer_size(WS_BUFFER)
+        .write_buffer_size(WS_BUFFER)
+        .on_upgrade(move |socket: WebSocket| async move {
+            bridge
+                .serve_stream(socket, crate::driver::Protocol::Twilio)
+                .await;
+        })
+}
+
+async fn sanspbx_upgrade<H: BridgeHost, C: Connector>(
+    State(bridge): State<Bridge<H, C>>,
+    Query(q): Query<HashMap<String, String>>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    if bridge.shutting_down() {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
+    if let Some(token) = &bridge.inner.cfg.sanspbx_token
+        && q.get("token") != Some(token)
+    {
+        bridge.inner.rejected.fetch_add(1, Ordering::Relaxed);
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    ws.read_buffer_size(WS_BUFFER)
+        .write_buffer_size(WS_BUFFER)
+        .on_upgrade(move |socket: WebSocket| async move {
+            bridge
+                .serve_stream(socket, crate::driver::Protocol::SansPbx)
+                .await;
+        })
+}
+
+async fn healthz<H: BridgeHost, C: Connector>(State(bridge): State<Bridge<H, C>>) -> Response {
+    if bridge.shutting_down() {
+        (StatusCode::SERVICE_UNAVAILABLE, "draining").into_response()
+    } else {
+        (StatusCode::OK, "ok").into_response()
+    }
+}
+
+async fn metrics<H: BridgeHost, C: Connector>(State(bridge): State<Bridge<H, C>>) -> String {
+    let i = &bridge.inner;
+    let mut out = format!(
+        "# HELP voxdial_bridge_live_calls Calls with a live media stream.\n\
+         # TYPE voxdial_bridge_live_calls gauge\n\
+         voxdial_bridge_live_calls {}\n\
+         # HELP voxdial_bridge_calls_total Media streams served.\n\
+         # TYPE voxdial_bridge_calls_total counter\n\
+         voxdial_bridge_calls_total {}\n\
+         # HELP voxdial_bridge_rejected_total Upgrades refused (bad signature or token).\n\
+         # TYPE voxdial_bridge_rejected_total counter\n\
+         voxdial_bridge_rejected_total {}\n",
+        i.live.load(Ordering::SeqCst),
+        i.total.load(Ordering::Relaxed),
+        i.rejected.load(Ordering::Relaxed),
+    );
+    i.stats.lock().expect("lock").render(&mut out);
+    out
+}

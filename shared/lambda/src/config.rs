@@ -1,0 +1,185 @@
+//! The function's settings, read once at cold start from its environment
+//! (set by the SAM template).
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `VOXDIAL_TABLE` | the DynamoDB table |
+//! | `VOXDIAL_DISPATCH_QUEUE_URL` | the dispatch queue |
+//! | `VOXDIAL_RECORDINGS_BUCKET` | the recordings bucket (optional) |
+//! | `VOXDIAL_PUBLIC_BASE_URL` | what providers call back: the HTTP API's URL or its custom domain (with any base path); required by the dispatcher, which puts it in every call's callback URLs; the webhook functions rebuild the URL from the event when it is not set |
+//! | `VOXDIAL_MEDIA_URL` | the media bridge's `wss://` URL (optional) |
+//! | `VOXDIAL_CALLER_ID` | the caller ID (E.164) the router presents |
+//! | `VOXDIAL_PROVIDERS` | the provider accounts as TOML (`voxdial-providers` format); credentials written `{ secret = "twilio.auth_token" }` |
+//! | `VOXDIAL_SECRETS_ID` | the Secrets Manager secret (ARN or name) those credentials come from (optional) |
+//! | `VOXDIAL_DISPATCH_LEASE_SECS`, `VOXDIAL_CALL_LEASE_MARGIN_SECS` | the engine's leases (optional) |
+//! | `VOXDIAL_AWS_ENDPOINT` | an AWS API emulator's URL (tests only) |
+
+use voxdial_domain::E164;
+
+/// The providers when `VOXDIAL_PROVIDERS` is not set: one Twilio account
+/// whose SID and token are keys of the secret.
+pub const DEFAULT_PROVIDERS: &str = r#"
+[[providers]]
+id = "twilio"
+kind = "twilio"
+account_sid = { secret = "twilio.account_sid" }
+auth_token = { secret = "twilio.auth_token" }
+"#;
+
+/// A setting is missing or wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error("the environment variable {0} is not set")]
+    Missing(&'static str),
+    /// A variable's value is wrong.
+    #[error("the environment variable {name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// The settings of every voxdial function.
+#[derive(Clone, Debug)]
+pub struct LambdaConfig {
+    /// The DynamoDB table.
+    pub table: String,
+    /// The dispatch queue's URL.
+    pub queue_url: String,
+    /// The recordings bucket.
+    pub recordings_bucket: Option<String>,
+    /// The public base URL of the webhooks.
+    pub public_base_url: Option<String>,
+    /// The media bridge's URL.
+    pub media_url: Option<String>,
+    /// The caller ID.
+    pub caller_id: E164,
+    /// The provider accounts (TOML).
+    pub providers: String,
+    /// The secret with the providers' credentials.
+    pub secrets_id: Option<String>,
+    /// A queued lead's slot lease, in seconds.
+    pub dispatch_lease_secs: Option<u32>,
+    /// Added to ring time and the longest call for a live call's lease.
+    pub call_lease_margin_secs: Option<u32>,
+    /// An AWS API emulator's URL.
+    pub aws_endpoint: Option<String>,
+}
+
+impl LambdaConfig {
+    /// The public base URL, for a function that builds callback URLs.
+    pub fn require_public_base_url(&self) -> Result<&str, ConfigError> {
+        self.public_base_url
+            .as_deref()
+            .ok_or(ConfigError::Missing("VOXDIAL_PUBLIC_BASE_URL"))
+    }
+
+    /// Reads the process environment.
+    pub fn from_env() -> Result<LambdaConfig, ConfigError> {
+        LambdaConfig::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables from `var` (the environment, or a test's map).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<LambdaConfig, ConfigError> {
+        let get = |name| var(name).filter(|v| !v.trim().is_empty());
+        let required = |name: &'static str| get(name).ok_or(ConfigError::Missing(name));
+        let number = |name: &'static str| -> Result<Option<u32>, ConfigError> {
+            get(name)
+                .map(|v| {
+                    v.parse()
+                        .map_err(|e: std::num::ParseIntError| ConfigError::Invalid {
+                            name,
+                            reason: e.to_string(),
+                        })
+                })
+                .transpose()
+        };
+        let url = |name: &'static str, value: String, schemes: &[&str]| {
+            if schemes.iter().any(|s| value.starts_with(s)) {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid {
+                    name,
+                    reason: format!("expected a URL starting with {}", schemes.join(" or ")),
+                })
+            }
+        };
+        let caller_id = required("VOXDIAL_CALLER_ID")?;
+        let caller_id = E164::parse(&caller_id, None).map_err(|e| ConfigError::Invalid {
+            name: "VOXDIAL_CALLER_ID",
+            reason: e.to_string(),
+        })?;
+        Ok(LambdaConfig {
+            table: required("VOXDIAL_TABLE")?,
+            queue_url: required("VOXDIAL_DISPATCH_QUEUE_URL")?,
+            recordings_bucket: get("VOXDIAL_RECORDINGS_BUCKET"),
+            public_base_url: get("VOXDIAL_PUBLIC_BASE_URL")
+                .map(|v| url("VOXDIAL_PUBLIC_BASE_URL", v, &["https://", "http://"]))
+                .transpose()?,
+            media_url: get("VOXDIAL_MEDIA_URL")
+                .map(|v| url("VOXDIAL_MEDIA_URL", v, &["wss://", "ws://"]))
+                .transpose()?,
+            caller_id,
+            providers: get("VOXDIAL_PROVIDERS").unwrap_or_else(|| DEFAULT_PROVIDERS.to_string()),
+            secrets_id: get("VOXDIAL_SECRETS_ID"),
+            dispatch_lease_secs: number("VOXDIAL_DISPATCH_LEASE_SECS")?,
+            call_lease_margin_secs: number("VOXDIAL_CALL_LEASE_MARGIN_SECS")?,
+            aws_endpoint: get("VOXDIAL_AWS_ENDPOINT"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn vars(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    const BASE: [(&str, &str); 4] = [
+        ("VOXDIAL_TABLE", "voxdial-dev"),
+        (
+            "VOXDIAL_DISPATCH_QUEUE_URL",
+            "https://sqs.ap-south-1.amazonaws.com/1/d",
+        ),
+        ("VOXDIAL_PUBLIC_BASE_URL", "https://hooks.example.com"),
+        ("VOXDIAL_CALLER_ID", "+14155550100"),
+    ];
+
+    #[test]
+    fn reads_the_template_variables_with_defaults() {
+        let config = LambdaConfig::from_vars(vars(&BASE)).unwrap();
+        assert_eq!(config.table, "voxdial-dev");
+        assert_eq!(config.providers, DEFAULT_PROVIDERS);
+        assert_eq!(config.media_url, None);
+        assert_eq!(config.dispatch_lease_secs, None);
+    }
+
+    #[test]
+    fn names_the_variable_that_is_wrong() {
+        let missing = LambdaConfig::from_vars(vars(&BASE[..3])).unwrap_err();
+        assert!(
+            missing.to_string().contains("VOXDIAL_CALLER_ID"),
+            "{missing}"
+        );
+        let no_url = LambdaConfig::from_vars(vars(&[BASE[0], BASE[1], BASE[3]])).unwrap();
+        let err = no_url.require_public_base_url().unwrap_err();
+        assert!(err.to_string().contains("VOXDIAL_PUBLIC_BASE_URL"), "{err}");
+        let mut bad = BASE.to_vec();
+        bad.push(("VOXDIAL_MEDIA_URL", "https://not-a-socket"));
+        let err = LambdaConfig::from_vars(vars(&bad)).unwrap_err();
+        assert!(err.to_string().contains("VOXDIAL_MEDIA_URL"), "{err}");
+        let mut bad = BASE.to_vec();
+        bad.push(("VOXDIAL_DISPATCH_LEASE_SECS", "soon"));
+        assert!(LambdaConfig::from_vars(vars(&bad)).is_err());
+    }
+}

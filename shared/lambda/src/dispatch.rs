@@ -1,0 +1,77 @@
+//! The dispatcher: SQS batches from the dispatch queue's event source
+//! mapping (with `ReportBatchItemFailures`), one span per message.
+//!
+//! | outcome | the message |
+//! |---|---|
+//! | dispatched, screened out, rescheduled, returned, skipped | succeeds (Lambda deletes it) |
+//! | every provider rate limited | hidden for the wait (`ChangeMessageVisibility`), reported failed |
+//! | a retryable error (store or queue unavailable, write conflict) | reported failed: redelivered after the visibility timeout |
+//! | a non-retryable error | succeeds, logged: redelivery cannot help, and the lead's lease lets the sweeper reconcile it |
+//! | a body that is not a dispatch message | reported failed: the redrive policy moves it to the dead-letter queue, whose alarm fires |
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use futures_util::future::join_all;
+use tracing::{Instrument, error, info_span, warn};
+use voxdial_app::{DispatchOutcome, Engine};
+use voxdial_aws::sqs::decode_body;
+use voxdial_domain::{DispatchQueue, Receipt};
+
+/// Whether one message succeeded.
+async fn one(engine: &Engine, queue: &dyn DispatchQueue, record: &SqsMessage) -> bool {
+    let body = record.body.as_deref().unwrap_or_default();
+    let message = match decode_body(body) {
+        Ok(message) => message,
+        Err(e) => {
+            error!(error = %e, message_id = record.message_id.as_deref().unwrap_or("?"), "not a dispatch message");
+            return false;
+        }
+    };
+    let span = info_span!(
+        "dispatch",
+        campaign_id = %message.campaign_id,
+        lead_id = %message.lead_id,
+        attempt = message.attempt,
+        receive_count = record.attributes.get("ApproximateReceiveCount").map(String::as_str).unwrap_or("?"),
+    );
+    async {
+        match engine.dispatch(&message).await {
+            Ok(DispatchOutcome::RetryAfter(wait)) => {
+                if let Some(receipt) = &record.receipt_handle
+                    && let Err(e) = queue.retry_later(&Receipt(receipt.clone()), wait).await
+                {
+                    warn!(error = %e, "could not delay a rate-limited message; it returns after the visibility timeout");
+                }
+                false
+            }
+            Ok(_) => true,
+            Err(e) if e.is_retryable() => {
+                warn!(error = %e, "dispatch failed; SQS will redeliver");
+                false
+            }
+            Err(e) => {
+                error!(error = %e, "dispatch failed for good; the sweeper reconciles the lead");
+                true
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Handles a batch; the failed messages are reported by id.
+pub async fn handle_batch(
+    engine: &Engine,
+    queue: &dyn DispatchQueue,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    let results = join_all(event.records.iter().map(|r| one(engine, queue, r))).await;
+    let mut response = SqsBatchResponse::default();
+    for (record, ok) in event.records.iter().zip(results) {
+        if !ok {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = record.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}

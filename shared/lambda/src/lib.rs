@@ -1,0 +1,44 @@
+//! What every voxdial Lambda function shares: its composition root in a
+//! library, so each function's `main` only picks a handler.
+//!
+//! # Layout
+//!
+//! - [`config`]: [`LambdaConfig`], read once at cold start from the
+//!   variables the SAM template sets.
+//! - [`secrets`]: provider credentials from Secrets Manager.
+//! - [`deps`]: [`Deps`], the engine on DynamoDB, SQS and the providers.
+//! - [`logs`]: JSON tracing for CloudWatch.
+//! - [`webhook`]: the status and answer webhooks (API Gateway HTTP API
+//!   events), with the public URL rebuilt for signature checks.
+//! - [`api`]: the campaign API router under API Gateway.
+//! - [`dispatch`]: SQS batches with partial batch failures.
+//! - [`sweep`]: the scheduled sweeper.
+//!
+//! # A function
+//!
+//! ```ignore
+//! #[tokio::main]
+//! async fn main() -> Result<(), lambda_http::Error> {
+//!     voxdial_lambda::logs::init();
+//!     let deps = Deps::init(LambdaConfig::from_env()?).await?;
+//!     let deps = &deps;
+//!     lambda_http::run(service_fn(move |req| async move {
+//!         Ok::<_, Infallible>(webhook::handle(&deps.engine, &deps.config.public_base_url, WebhookKind::Status, req).await)
+//!     }))
+//!     .await
+//! }
+//! ```
+
+pub mod api;
+pub mod config;
+pub mod deps;
+pub mod dispatch;
+pub mod logs;
+pub mod secrets;
+pub mod sweep;
+pub mod webhook;
+
+pub use config::LambdaConfig;
+pub use deps::{Deps, InitError};
+pub use secrets::Secrets;
+pub use webhook::WebhookKind;

@@ -1,0 +1,328 @@
+//! The Lambda handlers, called with real event fixtures the way the
+//! runtime calls them (the JSON event deserialised by `lambda_http` or
+//! `serde`), on the AWS adapters against the moto emulator.
+//!
+//! Fixtures (`tests/fixtures`): API Gateway HTTP API payload 2.0 events
+//! for the webhooks (base64 and plain bodies, a named stage and the
+//! `$default` one, Twilio signatures computed by `make_fixtures.py`), for
+//! the API (JSON, base64 CSV, a stage prefix), an SQS batch and an
+//! EventBridge schedule event, in the shapes AWS documents.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sqs::SqsEvent;
+use chrono::TimeZone;
+use lambda_http::{Body, IntoResponse, Request};
+use voxdial_app::clock::SystemClock;
+use voxdial_aws::testing::Emulator;
+use voxdial_domain::{
+    CallAttempt, CallState, Campaign, CampaignId, CampaignSettings, ComplianceRecord, E164, LeadId,
+    NewLead,
+};
+use voxdial_lambda::{Deps, LambdaConfig, Secrets, WebhookKind, api, dispatch, sweep, webhook};
+
+const BASE: &str = "https://abc123defg.execute-api.ap-south-1.amazonaws.com/dev";
+const SECRET: &str = r#"{"twilio": {"account_sid": "AC00000000000000000000000000000001", "auth_token": "fixture-auth-token"}}"#;
+
+fn fixture(name: &str) -> String {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// An API Gateway event as the runtime hands it to `lambda_http`.
+fn http_event(json: &str) -> Request {
+    lambda_http::request::from_str(json).expect("an API Gateway HTTP API event")
+}
+
+async fn body_text(response: impl IntoResponse) -> (u16, String) {
+    let response = response.into_response().await;
+    let status = response.status().as_u16();
+    let text = match response.into_body() {
+        Body::Text(text) => text,
+        Body::Binary(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        _ => String::new(),
+    };
+    (status, text)
+}
+
+/// Fresh table and queue on moto, the engine wired as a function's cold
+/// start wires it (from its variables and secret), the fixture's campaign,
+/// lead and call attempt stored.
+async fn deps() -> Deps {
+    let moto = Emulator::get();
+    let clients = moto.clients(None);
+    let (store, table) = moto.store(&clients).await.expect("a table");
+    let queue = moto
+        .queue(&clients, std::time::Duration::from_secs(30), 5)
+        .await
+        .expect("a queue");
+    let vars = [
+        ("VOXDIAL_TABLE", table.as_str()),
+        ("VOXDIAL_DISPATCH_QUEUE_URL", queue.url()),
+        ("VOXDIAL_PUBLIC_BASE_URL", BASE),
+        ("VOXDIAL_CALLER_ID", "+14155550100"),
+        (
+            "VOXDIAL_PROVIDERS",
+            "[[providers]]\nid = \"twilio\"\nkind = \"twilio\"\napi_base = \"http://127.0.0.1:9\"\n\
+             account_sid = { secret = \"twilio.account_sid\" }\nauth_token = { secret = \"twilio.auth_token\" }\n",
+        ),
+    ];
+    let config = LambdaConfig::from_vars(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .expect("config");
+    let secrets = Secrets::from_json("fixture", SECRET).expect("secret");
+    let deps = Deps::assemble(config, &clients, &secrets, Arc::new(SystemClock)).expect("deps");
+
+    // The fixture's campaign, lead (claimed) and call attempt 1.
+    use voxdial_domain::{CallStore, CampaignStore, LeadStore};
+    let now = chrono::Utc.with_ymd_and_hms(2026, 6, 1, 15, 0, 0).unwrap();
+    let mut campaign = Campaign::new(
+        CampaignId::parse("cmp_fixture").unwrap(),
+        CampaignSettings::default(),
+        now,
+    )
+    .unwrap();
+    campaign
+        .apply(voxdial_domain::CampaignAction::Start, now)
+        .unwrap();
+    store.insert_campaign(&campaign).await.unwrap();
+    let lead = NewLead {
+        phone: E164::parse("+12125550100", None).unwrap(),
+        name: "Fixture".into(),
+        time_zone: None,
+        custom: Default::default(),
+        consent: true,
+    }
+    .into_lead(
+        LeadId::parse("ld_fixture").unwrap(),
+        campaign.id.clone(),
+        now,
+    );
+    store.import_leads(&campaign.id, vec![lead]).await.unwrap();
+    let claimed = store
+        .claim_due(&campaign.id, 5, now, lease_end(), 1)
+        .await
+        .unwrap();
+    let compliance = ComplianceRecord {
+        rules: "fixture".into(),
+        checked_at: now,
+        attempt: 1,
+        max_attempts: 3,
+        region: Some("US".into()),
+        window: "08:00-21:00".into(),
+        local_times: Default::default(),
+        zone_source: "number".into(),
+        dnc_global_clear: true,
+        dnc_campaign_clear: true,
+        consent_required: true,
+        consent: true,
+    };
+    let mut call = CallAttempt::new(
+        campaign.id.clone(),
+        claimed[0].id.clone(),
+        1,
+        claimed[0].phone.clone(),
+        compliance,
+        now,
+    );
+    call.provider = Some(voxdial_domain::ProviderId::parse("twilio").unwrap());
+    store.create_call(&call).await.unwrap();
+    deps
+}
+
+/// The fixture lead's lease: far ahead of any system clock.
+fn lease_end() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap()
+}
+
+async fn call_state(deps: &Deps) -> CallState {
+    let id = voxdial_domain::CallId::parse("ld_fixture.1").unwrap();
+    deps.engine.store().call(&id).await.unwrap().unwrap().state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_base64_status_callback_under_a_stage_applies() {
+    let deps = deps().await;
+    let event = http_event(&fixture("apigw-v2-status-base64.json"));
+    let response = webhook::handle(&deps.engine, Some(BASE), WebhookKind::Status, event).await;
+    let (status, body) = body_text(response).await;
+    assert_eq!((status, body.as_str()), (200, "ok"));
+    assert_eq!(call_state(&deps).await, CallState::Ringing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_body_on_the_default_stage_applies_too() {
+    let deps = deps().await;
+    let event = http_event(&fixture("apigw-v2-status-plain.json"));
+    let response = webhook::handle(&deps.engine, Some(BASE), WebhookKind::Status, event).await;
+    assert_eq!(body_text(response).await.0, 200);
+    assert_eq!(call_state(&deps).await, CallState::Ringing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_configured_base_url_the_event_url_is_checked() {
+    let deps = deps().await;
+    // The execute-api domain and the raw path with its stage: what Twilio called.
+    let event = http_event(&fixture("apigw-v2-status-base64.json"));
+    let response = webhook::handle(&deps.engine, None, WebhookKind::Status, event).await;
+    assert_eq!(body_text(response).await.0, 200);
+    assert_eq!(call_state(&deps).await, CallState::Ringing);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_signature_or_url_is_refused_and_changes_nothing() {
+    let deps = deps().await;
+    // A tampered signature.
+    let json = fixture("apigw-v2-status-base64.json");
+    let mut event: serde_json::Value = serde_json::from_str(&json).unwrap();
+    event["headers"]["x-twilio-signature"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
+    let request = http_event(&event.to_string());
+    let response = webhook::handle(&deps.engine, Some(BASE), WebhookKind::Status, request).await;
+    assert_eq!(body_text(response).await.0, 403);
+    // The right signature, checked against another public URL (a function
+    // configured with the wrong base URL must not accept it either).
+    let request = http_event(&json);
+    let response = webhook::handle(
+        &deps.engine,
+        Some("https://elsewhere.example.com"),
+        WebhookKind::Status,
+        request,
+    )
+    .await;
+    assert_eq!(body_text(response).await.0, 403);
+    // A body changed after signing.
+    let mut event: serde_json::Value =
+        serde_json::from_str(&fixture("apigw-v2-status-plain.json")).unwrap();
+    let body = event["body"]
+        .as_str()
+        .unwrap()
+        .replace("ringing", "completed");
+    event["body"] = body.into();
+    let response = webhook::handle(
+        &deps.engine,
+        Some(BASE),
+        WebhookKind::Status,
+        http_event(&event.to_string()),
+    )
+    .await;
+    assert_eq!(body_text(response).await.0, 403);
+    assert_eq!(call_state(&deps).await, CallState::Pending);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_webhook_answers_twiml_and_the_status_function_refuses_it() {
+    let deps = deps().await;
+    let json = fixture("apigw-v2-answer-base64.json");
+    let response = webhook::handle(
+        &deps.engine,
+        Some(BASE),
+        WebhookKind::Answer,
+        http_event(&json),
+    )
+    .await;
+    let response = response.into_response().await;
+    assert_eq!(response.status().as_u16(), 200);
+    let content_type = response.headers()[http::header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(content_type.contains("xml"), "{content_type}");
+    let (_, twiml) = body_text(response).await;
+    assert!(twiml.contains("<Response>"), "{twiml}");
+    // The same event sent to the status function's handler: wrong route.
+    let response = webhook::handle(
+        &deps.engine,
+        Some(BASE),
+        WebhookKind::Status,
+        http_event(&json),
+    )
+    .await;
+    assert_eq!(body_text(response).await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_routes_json_base64_csv_and_stage_prefixed_paths() {
+    let deps = deps().await;
+    let router = api::router(deps.engine.clone());
+    let created = api::handle(
+        router.clone(),
+        http_event(&fixture("apigw-v2-api-create-campaign.json")),
+    )
+    .await;
+    let (status, body) = body_text(created).await;
+    assert_eq!(status, 201, "{body}");
+    let campaign: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(campaign["settings"]["name"], "Fixture renewals");
+
+    let imported = api::handle(
+        router.clone(),
+        http_event(&fixture("apigw-v2-api-import-csv-base64.json")),
+    )
+    .await;
+    let (status, body) = body_text(imported).await;
+    assert_eq!(status, 200, "{body}");
+    let report: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(report["inserted"], 2, "{report}");
+    assert_eq!(
+        report["rejected"].as_array().map(Vec::len),
+        Some(1),
+        "{report}"
+    );
+
+    let view = api::handle(
+        router,
+        http_event(&fixture("apigw-v2-api-get-campaign-stage.json")),
+    )
+    .await;
+    let (status, body) = body_text(view).await;
+    assert_eq!(status, 200, "{body}");
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(view["progress"]["total"], 3, "{view}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dispatcher_reports_only_what_redelivery_can_fix() {
+    let deps = deps().await;
+    let event: SqsEvent = serde_json::from_str(&fixture("sqs-dispatch-batch.json")).unwrap();
+    // 1: the fixture's attempt exists already (skipped: succeeds);
+    // 2: an unknown lead (skipped: succeeds); 3: not a dispatch message.
+    let response = dispatch::handle_batch(&deps.engine, deps.queue.as_ref(), event.clone()).await;
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["9d6b5a30-0003-4c4e-8a1e-000000000003"]);
+    let json = serde_json::to_value(&response).unwrap();
+    assert_eq!(
+        json["batchItemFailures"][0]["itemIdentifier"],
+        "9d6b5a30-0003-4c4e-8a1e-000000000003"
+    );
+
+    // With the table gone (the store unavailable), every valid message
+    // is retryable and reported.
+    let moto = Emulator::get();
+    let clients = moto.clients(None);
+    let broken = LambdaConfig {
+        table: "no-such-table".into(),
+        ..deps.config.clone()
+    };
+    let secrets = Secrets::from_json("fixture", SECRET).unwrap();
+    let broken = Deps::assemble(broken, &clients, &secrets, Arc::new(SystemClock)).unwrap();
+    let response = dispatch::handle_batch(&broken.engine, broken.queue.as_ref(), event).await;
+    assert_eq!(response.batch_item_failures.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_runs_on_a_schedule_event() {
+    let deps = deps().await;
+    let event: EventBridgeEvent<serde_json::Value> =
+        serde_json::from_str(&fixture("eventbridge-schedule.json")).unwrap();
+    let report = sweep::handle(&deps.engine, event).await.expect("a sweep");
+    // Nothing expired: the fixture's lease runs until 2100.
+    assert_eq!(report.expired_leases, 0);
+}
