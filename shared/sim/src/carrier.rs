@@ -372,12 +372,67 @@ struct CallRecord {
     campaign: Option<String>,
     attempt: Option<String>,
     hangup: Arc<Notify>,
-    ended: bool,
+}
+
+/// What the carrier keeps of an ended call: enough to answer fetch and
+/// list requests, about a tenth of a live record.
+struct EndedCall {
+    to: String,
+    from: String,
+    status: CallStatus,
+    created: Timestamp,
+    started: Option<Timestamp>,
+    ended: Timestamp,
+    duration: u32,
+    price_micros: i64,
+    answered_by: Option<AnsweredBy>,
+}
+
+impl EndedCall {
+    fn resource(&self, sid: &str, account: &str) -> CallResource {
+        CallResource {
+            sid: sid.to_string(),
+            account_sid: Some(account.to_string()),
+            parent_call_sid: None,
+            date_created: Some(self.created),
+            date_updated: Some(self.ended),
+            to: Some(self.to.clone()),
+            to_formatted: Some(self.to.clone()),
+            from: Some(self.from.clone()),
+            from_formatted: Some(self.from.clone()),
+            phone_number_sid: None,
+            status: self.status.clone(),
+            start_time: self.started,
+            end_time: Some(self.ended),
+            duration: Some(self.duration),
+            price: Some(format!(
+                "-{}.{:06}",
+                self.price_micros / 1_000_000,
+                self.price_micros % 1_000_000
+            )),
+            price_unit: Some("USD".into()),
+            direction: Some(forms::CallDirection::OutboundApi),
+            answered_by: self.answered_by.clone(),
+            api_version: Some("2010-04-01".into()),
+            forwarded_from: None,
+            group_sid: None,
+            caller_name: None,
+            queue_time: Some(0),
+            stir_verstat: None,
+            trunk_sid: None,
+            uri: Some(format!("/2010-04-01/Accounts/{account}/Calls/{sid}.json")),
+            subresource_uris: None,
+        }
+    }
 }
 
 #[derive(Default)]
 struct Ledger {
+    /// Live calls.
     calls: HashMap<String, CallRecord>,
+    /// Ended calls, compacted: a campaign of 100,000 calls must not keep
+    /// 100,000 full records.
+    ended: HashMap<String, EndedCall>,
     by_number: HashMap<String, u32>,
     active: HashMap<String, u32>,
     dials: HashMap<String, u32>,
@@ -636,7 +691,6 @@ impl Carrier {
                 campaign,
                 attempt,
                 hangup: hangup.clone(),
-                ended: false,
             },
         );
         hangup
@@ -654,18 +708,24 @@ impl Carrier {
     ) -> bool {
         let now = self.inner.time.now();
         let mut state = self.inner.state.lock().expect("carrier state lock");
-        let Some(record) = state.calls.get_mut(sid) else {
+        let Some(record) = state.calls.remove(sid) else {
             return false;
         };
-        if record.ended {
-            return false;
-        }
-        record.ended = true;
-        record.resource.status = status.clone();
-        record.resource.end_time = Some(now);
-        record.resource.date_updated = Some(now);
-        record.resource.duration = Some(duration);
-        record.resource.price = Some(format!("-{}.{:06}", price / 1_000_000, price % 1_000_000));
+        let resource = record.resource;
+        state.ended.insert(
+            sid.to_string(),
+            EndedCall {
+                to: resource.to.unwrap_or_default(),
+                from: resource.from.unwrap_or_default(),
+                status: status.clone(),
+                created: resource.date_created.unwrap_or(now),
+                started: resource.start_time,
+                ended: now,
+                duration,
+                price_micros: price,
+                answered_by: resource.answered_by,
+            },
+        );
         let campaign = record.campaign.clone();
         if let Some(campaign) = campaign
             && let Some(active) = state.active.get_mut(&campaign)
@@ -694,17 +754,23 @@ impl Carrier {
     /// A copy of a call's record as the REST API shows it.
     pub(crate) fn resource(&self, sid: &str) -> Option<CallResource> {
         let state = self.inner.state.lock().expect("carrier state lock");
-        state.calls.get(sid).map(|r| r.resource.clone())
+        match state.calls.get(sid) {
+            Some(record) => Some(record.resource.clone()),
+            None => state
+                .ended
+                .get(sid)
+                .map(|e| e.resource(sid, &self.inner.config.account_sid)),
+        }
     }
 
     /// Asks a live call to end. `None` if there is no such call, `Some(false)`
     /// if it had already ended.
     pub(crate) fn request_hangup(&self, sid: &str) -> Option<bool> {
         let mut state = self.inner.state.lock().expect("carrier state lock");
-        let record = state.calls.get_mut(sid)?;
-        if record.ended {
+        if state.ended.contains_key(sid) {
             return Some(false);
         }
+        let record = state.calls.get_mut(sid)?;
         record.hangup.notify_one();
         state.stats.hangups += 1;
         Some(true)
@@ -942,9 +1008,8 @@ async fn fetch_call(
         return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
     }
     let sid = sid.trim_end_matches(".json");
-    let state = carrier.inner.state.lock().expect("carrier state lock");
-    match state.calls.get(sid) {
-        Some(record) => axum::Json(record.resource.clone()).into_response(),
+    match carrier.resource(sid) {
+        Some(resource) => axum::Json(resource).into_response(),
         None => twilio_error(
             StatusCode::NOT_FOUND,
             20404,
@@ -967,6 +1032,13 @@ async fn update_call(
         return twilio_error(StatusCode::BAD_REQUEST, 21205, "invalid parameters");
     };
     let mut state = carrier.inner.state.lock().expect("carrier state lock");
+    if state.ended.contains_key(&sid) {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21220,
+            "Call is not in-progress. Cannot redirect.",
+        );
+    }
     let Some(record) = state.calls.get_mut(&sid) else {
         return twilio_error(
             StatusCode::NOT_FOUND,
@@ -974,13 +1046,6 @@ async fn update_call(
             "The requested resource was not found",
         );
     };
-    if record.ended {
-        return twilio_error(
-            StatusCode::BAD_REQUEST,
-            21220,
-            "Call is not in-progress. Cannot redirect.",
-        );
-    }
     let answered = record.resource.status == CallStatus::InProgress;
     match params.status {
         Some(UpdateCallStatus::Completed) if !answered => {
@@ -1021,10 +1086,12 @@ async fn list_calls(
     }
     let query = ListCallsQuery::from_pairs(&raw).unwrap_or_default();
     let state = carrier.inner.state.lock().expect("carrier state lock");
+    let account = &carrier.inner.config.account_sid;
     let calls: Vec<CallResource> = state
         .calls
         .values()
-        .map(|r| &r.resource)
+        .map(|r| r.resource.clone())
+        .chain(state.ended.iter().map(|(sid, e)| e.resource(sid, account)))
         .filter(|c| query.to.as_ref().is_none_or(|to| c.to.as_ref() == Some(to)))
         .filter(|c| {
             query
@@ -1032,7 +1099,6 @@ async fn list_calls(
                 .is_none_or(|after| c.date_created.is_some_and(|d| d >= after))
         })
         .take(query.page_size.unwrap_or(50) as usize)
-        .cloned()
         .collect();
     axum::Json(CallsPage {
         calls,
