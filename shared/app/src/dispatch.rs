@@ -56,9 +56,8 @@ impl Engine {
                 "the lead no longer holds this slot",
             ));
         }
-        if self.store.call(&message.call_id()).await?.is_some() {
-            return Ok(DispatchOutcome::Skipped("the attempt exists already"));
-        }
+        // No read of the attempt here: creating it below is a conditional
+        // put that refuses a second one, and duplicates are rare.
         let campaign = self.campaign(&message.campaign_id).await?;
         if !campaign.is_dialling() {
             let next = if campaign.status == CampaignStatus::Paused {
@@ -295,8 +294,15 @@ impl Engine {
         step: &crate::router::RouteStep,
         sid: voxdial_domain::ProviderCallSid,
     ) -> Result<(), AppError> {
+        // First write the record as created (usually nobody changed it yet);
+        // only when a status callback got there first, read and merge.
+        let mut known = Some(call.clone());
         for _ in 0..crate::engine::CONFLICT_RETRIES {
-            let Some(mut current) = self.store.call(&call.id).await? else {
+            let current = match known.take() {
+                Some(call) => Some(call),
+                None => self.store.call(&call.id).await?,
+            };
+            let Some(mut current) = current else {
                 return Err(AppError::NotFound(format!("call {}", call.id)));
             };
             if current.state.is_terminal() {

@@ -190,7 +190,11 @@ pub trait LeadStore: Send + Sync {
     ) -> Result<Vec<Lead>, StoreError>;
 
     /// Releases the slot of a lead that is `Active` for `release.attempt`:
-    /// true the first time, false (and no change) afterwards.
+    /// true the first time, false (and no change) afterwards. A release
+    /// with `dialed: false` also changes nothing (false) when a call attempt
+    /// record exists for that (lead, attempt): an undialled release (a
+    /// paused campaign, a closed window, a screening refusal) must never
+    /// free the slot of a call that a duplicated message already placed.
     async fn release(&self, release: &LeadRelease) -> Result<bool, StoreError>;
 
     /// Extends the lease of a lead `Active` for `attempt`; false if it is not.

@@ -115,6 +115,7 @@ macro_rules! store_contract {
             concurrent_claims_never_exceed_max_active,
             release_is_exactly_once,
             release_without_dial_keeps_attempts,
+            an_undialled_release_never_frees_a_created_call,
             release_to_final_counts_in_progress,
             concurrent_duplicate_releases_release_once,
             extend_lease_only_for_the_active_attempt,

@@ -584,6 +584,37 @@ pub async fn release_is_exactly_once(subject: StoreSubject) {
     assert!(!store.release(&unknown).await.unwrap(), "unknown lead");
 }
 
+/// A release with `dialed: false` changes nothing while a call attempt
+/// record exists for that (lead, attempt).
+pub async fn an_undialled_release_never_frees_a_created_call(subject: StoreSubject) {
+    let store = subject.store();
+    let c = given_campaign(&*store, "camp-a").await;
+    let (l, call) = claimed_with_call(&*store, &c, 0).await;
+    // A duplicated message for the same attempt finds the campaign paused
+    // and gives the slot back "without a call": the call exists, so nothing
+    // may change.
+    let back = return_release(&l.id, 1, at(5), at(5));
+    assert!(!back.dialed);
+    assert!(
+        !store.release(&back).await.unwrap(),
+        "the slot of a live call was freed"
+    );
+    assert_eq!(
+        stored_lead(&*store, &l.id).await,
+        l,
+        "the lead still holds its slot"
+    );
+    assert_eq!(store.progress(&c).await.unwrap().active, 1);
+    // The call's own end still releases it.
+    let done = ended(&call, CallState::Busy, at(6));
+    assert!(
+        store
+            .finish_call(&done, &release_for(&done, at(6)))
+            .await
+            .unwrap()
+    );
+}
+
 /// A release that did not dial keeps `attempts` and `last_outcome`, so the
 /// next claim is for the same attempt number.
 pub async fn release_without_dial_keeps_attempts(subject: StoreSubject) {

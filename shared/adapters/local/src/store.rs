@@ -655,6 +655,18 @@ impl LeadStore for LocalStore {
         let release = release.clone();
         self.write(move |conn| {
             let tx = immediate(conn)?;
+            if !release.dialed {
+                // An undialled release never takes the slot of a call that
+                // was created for this attempt (a duplicated message).
+                let call = CallId::for_attempt(&release.lead_id, release.attempt);
+                let exists: bool = tx
+                    .prepare_cached("SELECT EXISTS(SELECT 1 FROM calls WHERE id = ?1)")
+                    .and_then(|mut stmt| stmt.query_row([call.as_str()], |row| row.get(0)))
+                    .sql("cannot look for a call")?;
+                if exists {
+                    return Ok(false);
+                }
+            }
             let released = release_in(&tx, &release)?;
             if released {
                 tx.commit().sql("cannot commit a release")?;

@@ -323,12 +323,19 @@ impl LeadStore for DynamoStore {
                 return Ok(false);
             };
             let next = released(&lead, release);
-            match self
-                .table
-                .transact(&lead_transition(&lead, next, Some(release.attempt)))
-                .await
-            {
+            let mut writes = lead_transition(&lead, next, Some(release.attempt)).to_vec();
+            if !release.dialed {
+                // Never free the slot of a call a duplicated message placed.
+                writes.push(Write::NoCall(CallId::for_attempt(
+                    &release.lead_id,
+                    release.attempt,
+                )));
+            }
+            match self.table.transact(&writes).await {
                 Ok(()) => return Ok(true),
+                Err(TxError::Canceled(reasons)) if reasons.get(2) == Some(&Cancel::Condition) => {
+                    return Ok(false);
+                }
                 // Re-read: released by another writer (false next round), or
                 // changed otherwise (a lease extension) and worth retrying.
                 Err(TxError::Canceled(reasons)) => {

@@ -13,8 +13,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, PutRequest, ReturnValue, TransactWriteItem,
-    Update, WriteRequest,
+    AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, PutRequest, ReturnValue,
+    TransactWriteItem, Update, WriteRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -552,6 +552,8 @@ pub(crate) enum Write {
         call: CallAttempt,
         expect: CallExpect,
     },
+    /// Only a check, in a transaction: no call attempt record has this id.
+    NoCall(CallId),
     /// A do-not-call entry, if absent.
     AddDnc {
         scope: DncScope,
@@ -561,6 +563,7 @@ pub(crate) enum Write {
 }
 
 enum Action {
+    Check { key: Item },
     Put(Item),
     Update { key: Item, update: String },
     Delete { key: Item },
@@ -764,6 +767,10 @@ fn render(write: &Write) -> Result<Op, StoreError> {
             };
             (Action::Put(call_item(call)?), Some(cond))
         }
+        Write::NoCall(id) => {
+            let cond = format!("attribute_not_exists({})", e.name(PK));
+            (Action::Check { key: call_key(id) }, Some(cond))
+        }
         Write::AddDnc { scope, number, now } => {
             let mut item = dnc_key(scope, number);
             item.insert(ADDED.into(), n(nanos(*now)));
@@ -787,6 +794,16 @@ impl Op {
         let names = self.expr.names();
         let values = self.expr.values();
         let item = match self.action {
+            Action::Check { key } => TransactWriteItem::builder().condition_check(
+                ConditionCheck::builder()
+                    .table_name(table)
+                    .set_key(Some(key))
+                    .set_condition_expression(self.condition)
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
+                    .build()
+                    .map_err(build_error)?,
+            ),
             Action::Put(item) => TransactWriteItem::builder().put(
                 Put::builder()
                     .table_name(table)
@@ -893,6 +910,11 @@ impl Table {
             let names = op.expr.names();
             let values = op.expr.values();
             let result: Result<(), WriteFailure> = match op.action {
+                Action::Check { .. } => {
+                    return Err(StoreError::Invalid(
+                        "a condition check only runs inside a transaction".into(),
+                    ));
+                }
                 Action::Put(item) => self
                     .client
                     .put_item()
