@@ -16,7 +16,7 @@ use voxdial_app::router::{Providers, RouteStep, Router, StaticRouter};
 use voxdial_app::workers::{run_dispatcher, run_sweeper};
 use voxdial_app::{Engine, EngineConfig};
 use voxdial_domain::{Clock, E164, ProviderId, TelephonyProvider};
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
+use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, QueueConfig};
 use voxdial_providers::{TwilioConfig, TwilioProvider};
 
 /// A Twilio account (or the simulated carrier speaking as one), for the
@@ -115,8 +115,16 @@ impl Runtime {
             .iter()
             .fold(Providers::new(), |set, p| set.with(p.clone()));
         let queue_port: Arc<dyn voxdial_domain::DispatchQueue> = Arc::new(queue);
+        let store = Arc::new(store);
+        let blobs = LocalBlobStore::open(
+            options.data_dir.join("blobs"),
+            base_url.clone(),
+            uuid::Uuid::new_v4().as_bytes().to_vec(),
+            options.clock.clone(),
+        )
+        .context("cannot open the blob store")?;
         let engine = Engine::new(
-            Arc::new(store),
+            store.clone(),
             queue_port.clone(),
             providers,
             options.routes.router.clone(),
@@ -128,10 +136,13 @@ impl Runtime {
                 call_lease_margin_secs: options.call_lease_margin_secs,
                 ..EngineConfig::default()
             },
-        );
+        )
+        .with_blobs(Arc::new(blobs.clone()))
+        .with_agents(store);
 
         let app = voxdial_http::api::router(engine.clone())
-            .merge(voxdial_http::webhooks::router(engine.clone(), public_url));
+            .merge(voxdial_http::webhooks::router(engine.clone(), public_url))
+            .merge(blob_router(blobs, options.clock.clone()));
         let (shutdown, signal) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut server_stop = signal.clone();
@@ -167,4 +178,44 @@ impl Runtime {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
+}
+
+#[derive(serde::Deserialize)]
+struct Presigned {
+    expires: i64,
+    sig: String,
+}
+
+/// Serves presigned blob URLs (`/blobs/{key}?expires=…&sig=…`): recordings
+/// played back from the dashboard or the API.
+fn blob_router(blobs: LocalBlobStore, clock: Arc<dyn Clock>) -> axum::Router {
+    use axum::extract::{Path, Query, State};
+    use axum::http::{StatusCode, header};
+    use axum::response::IntoResponse;
+    async fn serve(
+        State((blobs, clock)): State<(LocalBlobStore, Arc<dyn Clock>)>,
+        Path(key): Path<String>,
+        Query(q): Query<Presigned>,
+    ) -> axum::response::Response {
+        if !blobs.verify_presigned(&key, q.expires, &q.sig, clock.now()) {
+            return (StatusCode::FORBIDDEN, "the link is invalid or has expired").into_response();
+        }
+        match voxdial_domain::BlobStore::get(&blobs, &key).await {
+            Ok(Some(data)) => {
+                let kind = if key.ends_with(".wav") {
+                    "audio/wav"
+                } else if key.ends_with(".json") {
+                    "application/json"
+                } else {
+                    "application/octet-stream"
+                };
+                ([(header::CONTENT_TYPE, kind)], data).into_response()
+            }
+            Ok(None) => (StatusCode::NOT_FOUND, "no such blob").into_response(),
+            Err(error) => (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
+        }
+    }
+    axum::Router::new()
+        .route("/blobs/{*key}", axum::routing::get(serve))
+        .with_state((blobs, clock))
 }

@@ -63,6 +63,43 @@ impl Engine {
         }
     }
 
+    /// Every human agent.
+    pub async fn human_agents(&self) -> Result<Vec<HumanAgent>, AppError> {
+        match &self.agents {
+            Some(agents) => Ok(agents.agents().await?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// Adds or replaces a human agent.
+    pub async fn put_human_agent(&self, agent: &HumanAgent) -> Result<(), AppError> {
+        let agents = self
+            .agents
+            .as_ref()
+            .ok_or_else(|| AppError::Conflict("no human-agent store is configured".into()))?;
+        Ok(agents.put_agent(agent).await?)
+    }
+
+    /// Sets a human agent's availability.
+    pub async fn set_human_agent_status(
+        &self,
+        id: &HumanAgentId,
+        status: AgentStatus,
+    ) -> Result<(), AppError> {
+        let agents = self
+            .agents
+            .as_ref()
+            .ok_or_else(|| AppError::Conflict("no human-agent store is configured".into()))?;
+        if agents
+            .set_agent_status(id, status, self.clock.now())
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AppError::NotFound(format!("human agent {id}")))
+        }
+    }
+
     /// Makes a reserved agent available again.
     pub async fn release_human_agent(&self, id: &HumanAgentId) -> Result<(), AppError> {
         if let Some(agents) = &self.agents {

@@ -14,6 +14,10 @@
 //! | GET | `/v1/calls/{id}` | | the call |
 //! | POST | `/v1/calls/{id}/disposition` | `{"disposition": "interested"}` | the call |
 //! | POST | `/v1/dnc` | `{"numbers": ["+1…"], "campaign_id": null}` | `{"added": n}` |
+//! | GET | `/v1/providers` | | calls, setup success, answer-seizure ratio, cost and circuit state per provider |
+//! | GET | `/v1/agents` | | every human agent |
+//! | PUT | `/v1/agents/{id}` | `{"name": "Ana", "number": "+1…", "skills": ["spanish"], "status": "available"}` | the agent |
+//! | POST | `/v1/agents/{id}/status` | `{"status": "available" \| "busy" \| "offline" \| "wrap_up"}` | |
 //!
 //! Errors are JSON `{"error": "...", "status": n}` with a 4xx status that
 //! says whose fault it is, or 503 when a backend is down.
@@ -28,8 +32,8 @@ use serde::{Deserialize, Serialize};
 use voxdial_app::Engine;
 use voxdial_app::csv_import::MAX_CSV_BYTES;
 use voxdial_domain::{
-    CallAttempt, CallId, Campaign, CampaignAction, CampaignId, CampaignSettings, Disposition,
-    DncScope, E164, Lead, LeadId,
+    AgentStatus, CallAttempt, CallId, Campaign, CampaignAction, CampaignId, CampaignSettings,
+    Disposition, DncScope, E164, HumanAgent, HumanAgentId, Lead, LeadId,
 };
 
 use crate::ApiError;
@@ -52,6 +56,10 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/calls/{id}", get(call))
         .route("/v1/calls/{id}/disposition", post(disposition))
         .route("/v1/dnc", post(add_dnc))
+        .route("/v1/providers", get(providers))
+        .route("/v1/agents", get(list_agents))
+        .route("/v1/agents/{id}", put(put_agent))
+        .route("/v1/agents/{id}/status", post(agent_status))
         .with_state(engine)
 }
 
@@ -249,4 +257,71 @@ async fn add_dnc(
     Ok(Json(DncAdded {
         added: engine.add_dnc(&scope, &numbers).await?,
     }))
+}
+
+async fn providers(State(engine): State<Engine>) -> Json<serde_json::Value> {
+    Json(serde_json::to_value(engine.provider_stats()).unwrap_or(serde_json::Value::Null))
+}
+
+async fn list_agents(State(engine): State<Engine>) -> Result<Json<Vec<HumanAgent>>, ApiError> {
+    Ok(Json(engine.human_agents().await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentBody {
+    name: String,
+    number: String,
+    #[serde(default)]
+    skills: Vec<String>,
+    #[serde(default = "offline")]
+    status: AgentStatus,
+}
+
+fn offline() -> AgentStatus {
+    AgentStatus::Offline
+}
+
+fn agent_id(raw: &str) -> Result<HumanAgentId, ApiError> {
+    HumanAgentId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
+}
+
+async fn put_agent(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Result<Json<AgentBody>, JsonRejection>,
+) -> Result<Json<HumanAgent>, ApiError> {
+    let body = json_body(body)?;
+    if body.name.trim().is_empty() {
+        return Err(ApiError::new(400, "name must not be empty"));
+    }
+    let agent = HumanAgent {
+        id: agent_id(&id)?,
+        name: body.name,
+        number: E164::parse(&body.number, None)
+            .map_err(|e| ApiError::new(400, format!("number: {e}")))?,
+        skills: body.skills,
+        status: body.status,
+        since: engine.clock().now(),
+    };
+    engine.put_human_agent(&agent).await?;
+    Ok(Json(agent))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusBody {
+    status: AgentStatus,
+}
+
+async fn agent_status(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+    body: Result<Json<StatusBody>, JsonRejection>,
+) -> Result<StatusCode, ApiError> {
+    let StatusBody { status } = json_body(body)?;
+    engine
+        .set_human_agent_status(&agent_id(&id)?, status)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,0 +1,148 @@
+//! The API's human-agent and provider endpoints, through the router.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt;
+use voxdial_app::router::{Providers, StaticRouter};
+use voxdial_app::{Engine, EngineConfig};
+use voxdial_domain::{AgentStatus, Clock, HumanAgent};
+use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
+use voxdial_testkit::ManualClock;
+use voxdial_testkit::fixtures::t0;
+
+fn engine(dir: &std::path::Path) -> Engine {
+    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
+    let store = Arc::new(LocalStore::open(dir.join("s.sqlite")).unwrap());
+    let queue =
+        LocalQueue::open(dir.join("q.sqlite"), QueueConfig::default(), clock.clone()).unwrap();
+    Engine::new(
+        store.clone(),
+        Arc::new(queue),
+        Providers::new(),
+        Arc::new(StaticRouter::new(Vec::new())),
+        clock,
+        EngineConfig::default(),
+    )
+    .with_agents(store)
+}
+
+async fn call(app: &axum::Router, method: &str, path: &str, body: &str) -> (StatusCode, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+#[tokio::test]
+async fn human_agents_are_added_listed_and_their_status_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = voxdial_http::api::router(engine(dir.path()));
+
+    let (status, body) = call(
+        &app,
+        "PUT",
+        "/v1/agents/ana",
+        r#"{"name":"Ana","number":"+1 212 555 0188","skills":["spanish"]}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = call(&app, "GET", "/v1/agents", "").await;
+    assert_eq!(status, StatusCode::OK);
+    let agents: Vec<HumanAgent> = serde_json::from_str(&body).unwrap();
+    assert_eq!(agents.len(), 1);
+    assert_eq!(
+        agents[0].status,
+        AgentStatus::Offline,
+        "new agents start offline"
+    );
+    assert_eq!(agents[0].number.as_str(), "+12125550188");
+
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/v1/agents/ana/status",
+        r#"{"status":"available"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, body) = call(&app, "GET", "/v1/agents", "").await;
+    let agents: Vec<HumanAgent> = serde_json::from_str(&body).unwrap();
+    assert_eq!(agents[0].status, AgentStatus::Available);
+}
+
+#[tokio::test]
+async fn bad_agent_requests_get_clear_4xx() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = voxdial_http::api::router(engine(dir.path()));
+    let cases = [
+        (
+            "PUT",
+            "/v1/agents/ana",
+            r#"{"name":"Ana","number":"12"}"#,
+            StatusCode::BAD_REQUEST,
+            "number",
+        ),
+        (
+            "PUT",
+            "/v1/agents/ana",
+            r#"{"name":" ","number":"+12125550188"}"#,
+            StatusCode::BAD_REQUEST,
+            "name",
+        ),
+        (
+            "PUT",
+            "/v1/agents/a%20b",
+            r#"{"name":"A","number":"+12125550188"}"#,
+            StatusCode::BAD_REQUEST,
+            "id",
+        ),
+        (
+            "PUT",
+            "/v1/agents/ana",
+            r#"{"name":"A","number":"+12125550188","colour":"red"}"#,
+            StatusCode::BAD_REQUEST,
+            "colour",
+        ),
+        (
+            "POST",
+            "/v1/agents/nobody/status",
+            r#"{"status":"available"}"#,
+            StatusCode::NOT_FOUND,
+            "nobody",
+        ),
+        (
+            "POST",
+            "/v1/agents/ana/status",
+            r#"{"status":"asleep"}"#,
+            StatusCode::BAD_REQUEST,
+            "asleep",
+        ),
+    ];
+    for (method, path, body, want, mention) in cases {
+        let (status, text) = call(&app, method, path, body).await;
+        assert_eq!(status, want, "{method} {path} {body}: {text}");
+        assert!(
+            text.contains(mention),
+            "{method} {path}: the error should mention {mention}: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn provider_statistics_are_null_without_a_routing_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = voxdial_http::api::router(engine(dir.path()));
+    let (status, body) = call(&app, "GET", "/v1/providers", "").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, "null");
+}
