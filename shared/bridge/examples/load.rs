@@ -5,7 +5,7 @@
 //! ```text
 //! ulimit -n 65536
 //! cargo build --release -p voxdial-bridge --example load
-//! target/release/examples/load [CALLS=1000] [SECONDS=30] [CHUNK_MS=40]
+//! target/release/examples/load [CALLS=1000] [SECONDS=30] [CHUNK_MS=40] [multi|current]
 //! ```
 //!
 //! The bridge runs in its own process (this binary, re-executed with
@@ -133,17 +133,34 @@ async fn bridge_child(gemini: String, calls: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--bridge-child") {
         let gemini = args.get(2).cloned().unwrap_or_default();
         let calls = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(0);
-        return bridge_child(gemini, calls).await;
+        let rt = match args.get(4).map(String::as_str) {
+            Some("current") => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?,
+            _ => tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?,
+        };
+        return rt.block_on(bridge_child(gemini, calls));
     }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(args))
+}
+
+async fn run(args: Vec<String>) -> anyhow::Result<()> {
     let calls: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(1000);
     let secs: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(30);
     let chunk_ms: u64 = args.get(3).and_then(|s| s.parse().ok()).unwrap_or(40);
+    // The bridge's runtime: `multi` (as the media-bridge binary) or
+    // `current` (one thread).
+    let runtime = args.get(4).cloned().unwrap_or_else(|| "multi".into());
     println!("loadavg at start: {}", loadavg());
     let log = Arc::new(ProbeLog::default());
 
@@ -158,7 +175,12 @@ async fn main() -> anyhow::Result<()> {
     tokio::spawn(serve_tcp(gl, sim));
 
     let mut child = Command::new(std::env::current_exe()?)
-        .args(["--bridge-child", &gaddr.to_string(), &calls.to_string()])
+        .args([
+            "--bridge-child",
+            &gaddr.to_string(),
+            &calls.to_string(),
+            &runtime,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
@@ -193,6 +215,8 @@ async fn main() -> anyhow::Result<()> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let measure_from = Instant::now();
     let cpu1 = cpu_secs(&pid);
+    let me = std::process::id().to_string();
+    let gen1 = cpu_secs(&me);
     let mut peak_live_rss = 0;
     let mut samples = 0;
     while started.elapsed() < Duration::from_secs(secs) + ramp - Duration::from_secs(1) {
@@ -201,6 +225,7 @@ async fn main() -> anyhow::Result<()> {
         samples += 1;
     }
     let cpu2 = cpu_secs(&pid);
+    let gen2 = cpu_secs(&me);
     let measure_to = Instant::now();
     let measured = (measure_to - measure_from).as_secs_f64();
     let load_end = loadavg();
@@ -217,7 +242,7 @@ async fn main() -> anyhow::Result<()> {
 
     let r = log.result_between(Some(measure_from), Some(measure_to));
     println!(
-        "calls={calls} seconds={secs} chunk_ms={chunk_ms} failed={failed} (ramp {}s; measured over {measured:.1}s, {samples} RSS samples)",
+        "calls={calls} seconds={secs} chunk_ms={chunk_ms} bridge_runtime={runtime} failed={failed} (ramp {}s; measured over {measured:.1}s, {samples} RSS samples)",
         ramp.as_secs()
     );
     report(
@@ -252,6 +277,10 @@ async fn main() -> anyhow::Result<()> {
         peak_live_rss.saturating_sub(rss_idle) as f64 / calls.max(1) as f64,
         (cpu2 - cpu1) / measured,
         (cpu2 - cpu1) / measured / calls.max(1) as f64 * 1e6,
+    );
+    println!(
+        "load generator (callers + simulator, this process): cpu {:.2} cores while measured",
+        (gen2 - gen1) / measured
     );
     println!(
         "bridge cpu during ramp-up: {:.2} s; loadavg at end: {load_end}",

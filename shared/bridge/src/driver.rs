@@ -108,6 +108,11 @@ where
 
     // Outputs of the constructor (e.g. a provider verdict known at start).
     let mut ended = false;
+    // One timer for the whole call, moved only when the core's deadline
+    // changes (a fresh `sleep_until` per message would register and drop
+    // a timer 100+ times a second).
+    let timer = sleep_until(base + Duration::from_secs(86_400));
+    tokio::pin!(timer);
     loop {
         // Carry out what the core decided.
         let mut wrote = false;
@@ -168,6 +173,11 @@ where
             break;
         }
         let deadline = conv.poll_timeout().map(|d| base + d);
+        if let Some(d) = deadline
+            && timer.deadline() != d
+        {
+            timer.as_mut().reset(d);
+        }
         tokio::select! {
             msg = provider.next(), if provider_open => {
                 let text = match msg {
@@ -262,7 +272,7 @@ where
                     conv.handle_input(now(), Input::Shutdown);
                 }
             }
-            _ = sleep_until(deadline.unwrap_or_else(|| base + Duration::from_secs(86_400))), if deadline.is_some() => {
+            _ = &mut timer, if deadline.is_some() => {
                 conv.handle_timeout(now());
             }
         }

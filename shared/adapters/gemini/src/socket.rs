@@ -89,8 +89,8 @@ impl Connector for WsConnector {
 /// messages still get through (the read buffer grows).
 pub fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
-        .read_buffer_size(16 * 1024)
-        .write_buffer_size(16 * 1024)
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(8 * 1024)
 }
 
 /// One end of an in-memory WebSocket ([`duplex`]).
