@@ -232,3 +232,101 @@ async fn rate_limits_are_retried_on_the_same_provider() {
     );
     assert_eq!(w.carrier.stats().max_dials, 1);
 }
+
+async fn answered_call_ends(w: &World, call: &voxdial_domain::CallAttempt) {
+    let provider = call.provider.clone().unwrap();
+    let mut answered = voxdial_domain::CallEvent::new(
+        provider.clone(),
+        Some(call.id.clone()),
+        voxdial_domain::CallEventKind::Answered,
+    );
+    answered.sequence = Some(100);
+    w.engine.apply_event(&answered).await.unwrap();
+    let mut done = voxdial_domain::CallEvent::new(
+        provider,
+        Some(call.id.clone()),
+        voxdial_domain::CallEventKind::Completed,
+    );
+    done.sequence = Some(101);
+    done.duration_secs = Some(60);
+    w.engine.apply_event(&done).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_requested_callback_is_dialled_again_at_the_time_asked() {
+    let mut w = World::build(
+        scenario(5, 0),
+        vec![lead("+12125550100")],
+        &[("model", ModelFaults::default())],
+    )
+    .await;
+    w.dispatch(1).await;
+    let call = w
+        .engine
+        .calls_page(&w.campaign, None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    let at = voxdial_testkit::fixtures::at(2 * 3600);
+    w.engine
+        .schedule_callback(&call.id, Some(at))
+        .await
+        .unwrap();
+    answered_call_ends(&w, &call).await;
+    let lead = w
+        .engine
+        .leads_page(&w.campaign, None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(
+        lead.state,
+        LeadState::Pending {
+            due_at: at,
+            reason: PendingReason::Retry
+        }
+    );
+    assert_eq!(
+        lead.last_outcome,
+        Some(CallOutcome::Human {
+            disposition: Some(voxdial_domain::Disposition::CallbackRequested)
+        })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_callback_without_a_time_follows_the_no_answer_delay() {
+    let mut w = World::build(
+        scenario(5, 0),
+        vec![lead("+12125550100")],
+        &[("model", ModelFaults::default())],
+    )
+    .await;
+    w.dispatch(1).await;
+    let call = w
+        .engine
+        .calls_page(&w.campaign, None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    w.engine
+        .record_disposition(&call.id, voxdial_domain::Disposition::CallbackRequested)
+        .await
+        .unwrap();
+    answered_call_ends(&w, &call).await;
+    let lead = w
+        .engine
+        .leads_page(&w.campaign, None, 1)
+        .await
+        .unwrap()
+        .remove(0);
+    // The world's no-answer delay is 120 s.
+    let due = w.engine.clock().now() + chrono::Duration::seconds(120);
+    assert_eq!(
+        lead.state,
+        LeadState::Pending {
+            due_at: due,
+            reason: PendingReason::Retry
+        }
+    );
+}

@@ -20,14 +20,16 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use voxdial_app::clock::ScaledClock;
 use voxdial_domain::{
-    CampaignAction, CampaignProgress, CampaignSettings, CampaignStatus, Clock, DncScope, E164,
-    Money, RetryPolicy,
+    AgentStatus, CampaignAction, CampaignProgress, CampaignSettings, CampaignStatus, Clock,
+    DncScope, E164, HumanAgent, Money, RetryPolicy,
 };
 use voxdial_sim::carrier::{Carrier, CarrierStats};
 
 use crate::leads::{generated_csv, sample_csv};
 use crate::network::{Kind, OutageSpec, SimNetwork, SimOptions};
-use crate::runtime::{Runtime, RuntimeOptions};
+use crate::runtime::{MediaOptions, Runtime, RuntimeOptions};
+use voxdial_conversation::AgentConfig;
+use voxdial_host::Agents;
 
 /// Options of `voxdial demo`.
 #[derive(Clone, Debug)]
@@ -44,6 +46,10 @@ pub(crate) struct DemoOptions {
     pub(crate) json: bool,
     pub(crate) data_dir: Option<PathBuf>,
     pub(crate) max_wall: Duration,
+    /// Answered calls run real media through the bridge (simulated callee
+    /// and simulated Gemini Live); without it a call's conversation is
+    /// simulated by the carrier alone.
+    pub(crate) media: bool,
 }
 
 /// The demo's result, printed as a table or as one JSON object.
@@ -78,6 +84,10 @@ pub(crate) struct Summary {
     pub(crate) wall_secs: f64,
     pub(crate) peak_rss_mb: Option<f64>,
     pub(crate) invariants_hold: bool,
+    /// Recordings, transcripts and analyses of the answered calls.
+    pub(crate) post_call: crate::postcall::PostCallFigures,
+    /// What the media bridge reported about the conversations.
+    pub(crate) conversations: ConversationFigures,
 }
 
 /// Callback deliveries as the carrier made them.
@@ -145,6 +155,15 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
 
     let server_listener = TcpListener::bind("127.0.0.1:0").await?;
     let server_url = format!("http://{}", server_listener.local_addr()?);
+    // Media: the simulated callee needs the engine (for the lead's persona)
+    // and the account's token (to sign), both known only once started.
+    let engine_cell = Arc::new(std::sync::OnceLock::new());
+    let token_cell = Arc::new(std::sync::OnceLock::new());
+    let voice = if options.media {
+        Some(crate::media::simulated_voice(options.seed, options.time_scale).await?)
+    } else {
+        None
+    };
     let network = SimNetwork::start(SimOptions {
         kinds: options.providers.clone(),
         seed: options.seed,
@@ -154,14 +173,28 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         disposition_api: server_url.clone(),
         clock: clock.clone(),
         time_scale: options.time_scale,
+        stream_hook: options.media.then(|| {
+            crate::media::simulated_callee(
+                engine_cell.clone(),
+                token_cell.clone(),
+                options.time_scale,
+            )
+        }),
     })
     .await?;
+    let _ = token_cell.set(network.twilio_auth_token.clone());
 
     let runtime = Runtime::start(RuntimeOptions {
         data_dir,
         listener: server_listener,
         public_url: None,
         media_url: None,
+        media: voice.as_ref().map(|(connector, _)| MediaOptions {
+            connector: connector.clone(),
+            model: None,
+            agents: Agents::new(AgentConfig::default()),
+            twilio_auth_token: Some(network.twilio_auth_token.clone()),
+        }),
         clock: clock.clone(),
         time_scale: options.time_scale,
         routes: network.routes.clone(),
@@ -173,9 +206,13 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         dispatch_parallelism: 64,
     })
     .await?;
+    let _ = engine_cell.set(runtime.engine.clone());
     let result = drive(&options, &runtime, &network.carrier, &scaled, wall, start).await;
     runtime.stop().await;
     network.stop();
+    if let Some((_, task)) = voice {
+        task.abort();
+    }
     result
 }
 
@@ -205,6 +242,9 @@ async fn drive(
             failed_delay_secs: 600,
             voicemail_delay_secs: None,
         },
+        // Every answered call is recorded (both channels), transcribed and
+        // analysed; a budget field shows the campaign's structured fields.
+        recording: voxdial_domain::RecordingPolicy::All,
         ..CampaignSettings::default()
     };
     let campaign = engine.create_campaign(settings).await?;
@@ -218,6 +258,20 @@ async fn drive(
         .map(|l| l.phone.clone())
         .collect();
     engine.add_dnc(&DncScope::Global, &dnc).await?;
+    // Two human agents take transfers; once both are busy, callers who ask
+    // for a person are offered a callback.
+    for (id, name) in [("ana", "Ana"), ("ben", "Ben")] {
+        engine
+            .put_human_agent(&HumanAgent {
+                id: voxdial_domain::HumanAgentId::parse(id).expect("static id"),
+                name: name.into(),
+                number: E164::parse("+14155550199", None).expect("a valid number"),
+                skills: Vec::new(),
+                status: AgentStatus::Available,
+                since: clock.now(),
+            })
+            .await?;
+    }
     engine.act(&campaign.id, CampaignAction::Start).await?;
 
     let progress = Progress::new(options.json, report.inserted);
@@ -247,8 +301,79 @@ async fn drive(
         wall.elapsed(),
     );
     summary.setup = setup_figures(engine, &campaign.id).await?;
+    summary.post_call =
+        crate::postcall::figures(engine, &campaign.id, Duration::from_secs(20)).await?;
     summary.providers = provider_figures(engine, &stats);
+    summary.conversations = conversation_figures(engine, &campaign.id).await?;
     Ok(summary)
+}
+
+/// What the media bridge reported about the campaign's conversations.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct ConversationFigures {
+    /// Answered calls whose audio went through the bridge.
+    pub(crate) conversations: u64,
+    /// Answering machines the bridge detected (and left a message on or hung up).
+    pub(crate) machines_detected: u64,
+    /// Median time from answer to the machine-detection verdict, ms.
+    pub(crate) amd_verdict_p50_ms: Option<u32>,
+    /// Median time from the end of a caller's turn to the agent's first audio, ms.
+    pub(crate) first_audio_p50_ms: Option<u32>,
+    /// Filler clips played to mask model latency.
+    pub(crate) fillers: u64,
+    /// Times callers spoke over the agent (the agent stopped at once).
+    pub(crate) barge_ins: u64,
+    /// Calls transferred to a human agent.
+    pub(crate) transfers: u64,
+    /// Callbacks the callers asked for (each lead is dialled again).
+    pub(crate) callbacks: u64,
+    /// Calls recorded (both channels).
+    pub(crate) recordings: u64,
+}
+
+fn median(mut values: Vec<u32>) -> Option<u32> {
+    values.sort_unstable();
+    values.get(values.len() / 2).copied()
+}
+
+/// The conversation figures over every call of the campaign.
+async fn conversation_figures(
+    engine: &voxdial_app::Engine,
+    campaign: &voxdial_domain::CampaignId,
+) -> anyhow::Result<ConversationFigures> {
+    let mut figures = ConversationFigures::default();
+    let (mut amd, mut first_audio) = (Vec::new(), Vec::new());
+    let mut before = None;
+    loop {
+        let page = engine.calls_page(campaign, before.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id.clone());
+        for call in &page {
+            figures.transfers += u64::from(call.transfer.is_some());
+            figures.callbacks += u64::from(
+                call.callback_at.is_some()
+                    || call.disposition == Some(voxdial_domain::Disposition::CallbackRequested),
+            );
+            let Some(c) = &call.conversation else {
+                continue;
+            };
+            figures.conversations += u64::from(c.duration_ms > 0);
+            figures.recordings += u64::from(c.recording.is_some());
+            figures.fillers += u64::from(c.fillers);
+            figures.barge_ins += u64::from(c.barge_ins);
+            if c.amd_verdict
+                .as_deref()
+                .is_some_and(|v| v.starts_with("machine"))
+            {
+                figures.machines_detected += 1;
+            }
+            amd.extend(c.amd_latency_ms);
+            first_audio.extend(c.first_audio_ms.iter().copied());
+        }
+    }
+    figures.amd_verdict_p50_ms = median(amd);
+    figures.first_audio_p50_ms = median(first_audio);
+    Ok(figures)
 }
 
 /// Setup success over every attempt record of the campaign.
@@ -387,7 +512,36 @@ fn summarise(
         wall_secs: wall.as_secs_f64(),
         peak_rss_mb: peak_rss_mb(),
         invariants_hold,
+        post_call: Default::default(),
+        conversations: ConversationFigures::default(),
     }
+}
+
+/// Prints what the media bridge reported.
+fn print_conversations(c: &ConversationFigures) {
+    if c.conversations == 0 {
+        return;
+    }
+    let ms = |v: Option<u32>| v.map_or_else(|| "-".to_string(), |v| format!("{v} ms"));
+    println!();
+    println!("  conversations through the media bridge");
+    println!("    {:<32}{:>8}", "calls bridged", c.conversations);
+    println!("    {:<32}{:>8}", "recorded (both channels)", c.recordings);
+    println!(
+        "    {:<32}{:>8}  (verdict p50 {})",
+        "answering machines detected",
+        c.machines_detected,
+        ms(c.amd_verdict_p50_ms)
+    );
+    println!(
+        "    {:<32}{:>8}",
+        "agent's first audio, p50",
+        ms(c.first_audio_p50_ms)
+    );
+    println!("    {:<32}{:>8}", "filler clips played", c.fillers);
+    println!("    {:<32}{:>8}", "barge-ins", c.barge_ins);
+    println!("    {:<32}{:>8}", "transfers to a human", c.transfers);
+    println!("    {:<32}{:>8}", "callbacks scheduled", c.callbacks);
 }
 
 /// The process's peak resident memory (Linux `VmHWM`), in MiB.
@@ -468,6 +622,8 @@ pub(crate) fn print_table(s: &Summary) {
     );
     println!("  {:<34}{:>8.4}", "cost billed (USD)", s.cost_usd);
     print_providers(s);
+    print_conversations(&s.conversations);
+    crate::postcall::print(&s.post_call);
     if let Some(mb) = s.peak_rss_mb {
         println!("  {:<34}{:>8.1}", "peak memory (MiB)", mb);
     }

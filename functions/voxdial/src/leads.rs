@@ -6,19 +6,32 @@ use std::fmt::Write;
 use voxdial_domain::E164;
 
 /// The bundled sample: US numbers in six time zones, Indian numbers, a
-/// duplicate, two leads without consent, and four bad rows.
+/// duplicate, two leads without consent, and four bad rows. Its `persona`
+/// column says which simulated callee answers (demo data: the simulated
+/// caller and the simulated model both read it).
 pub(crate) fn sample_csv() -> &'static [u8] {
     include_bytes!("../assets/sample_leads.csv")
 }
 
 /// `n` distinct valid leads, drawn deterministically from `seed`: two thirds
-/// US numbers across time zones, one third Indian mobile numbers.
+/// US numbers across time zones, one third Indian mobile numbers, each with
+/// a simulated callee persona.
 pub(crate) fn generated_csv(n: usize, seed: u64) -> String {
     const US_AREAS: [&str; 12] = [
         "212", "617", "305", "312", "713", "214", "303", "602", "415", "206", "702", "808",
     ];
     let mut csv = String::with_capacity(n * 40);
-    csv.push_str("phone,name,consent\n");
+    const PERSONAS: [&str; 8] = [
+        "interested",
+        "not_interested",
+        "callback",
+        "transfer",
+        "wrong_number",
+        "opt_out",
+        "barge_in",
+        "interested",
+    ];
+    csv.push_str("phone,name,consent,persona\n");
     let mut state = seed ^ 0x5DEE_CE66;
     let mut next = || {
         state = state
@@ -36,7 +49,8 @@ pub(crate) fn generated_csv(n: usize, seed: u64) -> String {
             format!("+1{area}{:03}{:04}", 200 + next() % 800, next() % 10_000)
         };
         if E164::parse(&number, None).is_ok() && seen.insert(number.clone()) {
-            let _ = writeln!(csv, "{number},Lead {i},yes");
+            let persona = PERSONAS[(next() as usize) % PERSONAS.len()];
+            let _ = writeln!(csv, "{number},Lead {i},yes,{persona}");
         }
     }
     csv

@@ -5,14 +5,17 @@
 //! - `voxdial serve`: the local all-in-one runtime (API, webhooks,
 //!   dispatcher, sweeper) on embedded storage; `--simulate` adds the
 //!   simulated carrier.
-//! - `voxdial campaign …`, `voxdial dnc add`: clients of a running server.
+//! - `voxdial campaign …`, `voxdial dnc add`, `voxdial lead erase`: clients
+//!   of a running server.
 //! - `voxdial sim-carrier`: the simulated carrier alone.
 
 mod client;
 mod config;
 mod demo;
 mod leads;
+mod media;
 mod network;
+mod postcall;
 mod runtime;
 
 use std::net::SocketAddr;
@@ -33,7 +36,9 @@ use voxdial_sim::time::SimTime;
 
 use crate::config::FileConfig;
 use crate::network::{Kind, OutageSpec, SimNetwork, SimOptions};
-use crate::runtime::{Runtime, RuntimeOptions, TwilioAccount};
+use crate::runtime::{MediaOptions, Runtime, RuntimeOptions, TwilioAccount};
+use voxdial_conversation::AgentConfig;
+use voxdial_host::Agents;
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -64,6 +69,9 @@ enum Command {
     /// Manage do-not-call lists on a running server.
     #[command(subcommand)]
     Dnc(DncCommand),
+    /// Erase a lead's personal data on a running server.
+    #[command(subcommand)]
+    Lead(LeadCommand),
     /// Run the simulated carrier alone (Twilio's REST API and callbacks).
     SimCarrier(SimCarrierArgs),
 }
@@ -73,11 +81,15 @@ struct DemoArgs {
     /// Generate this many leads instead of using the bundled sample list.
     #[arg(long)]
     leads: Option<usize>,
+    /// No media: the simulated carrier plays each conversation alone instead
+    /// of streaming audio through the media bridge to a simulated Gemini.
+    #[arg(long)]
+    no_media: bool,
     /// Import this CSV file instead of the bundled sample list.
     #[arg(long, conflicts_with = "leads")]
     csv: Option<PathBuf>,
     /// Calls in flight at most.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 10)]
     concurrency: u32,
     /// Seed of the simulated carrier's outcomes and faults.
     #[arg(long, default_value_t = 7)]
@@ -92,8 +104,10 @@ struct DemoArgs {
     /// `twilio:START-END` in simulated minutes from the start. Repeatable.
     #[arg(long)]
     outage: Vec<OutageSpec>,
-    /// How many times faster than real time the simulated clock runs.
-    #[arg(long, default_value_t = 300.0)]
+    /// How many times faster than real time the simulated clock runs (up to
+    /// about 60 the conversations' audio keeps real-time fidelity on two
+    /// cores; faster runs suit --no-media).
+    #[arg(long, default_value_t = 60.0)]
     time_scale: f64,
     /// Simulated start time (RFC 3339); default: now.
     #[arg(long)]
@@ -144,6 +158,16 @@ struct ServeArgs {
     /// A TOML config file (see the README); flags and VOXDIAL_* variables override it.
     #[arg(long, env = "VOXDIAL_CONFIG")]
     config: Option<PathBuf>,
+    /// A Gemini API key: answered calls then talk with Gemini Live through
+    /// the media bridge this server hosts.
+    #[arg(long, env = "VOXDIAL_GEMINI_API_KEY", hide_env_values = true)]
+    gemini_api_key: Option<String>,
+    /// The Gemini Live model (default: the bridge's).
+    #[arg(long, env = "VOXDIAL_GEMINI_MODEL")]
+    gemini_model: Option<String>,
+    /// With --simulate: no media; the simulated carrier plays conversations alone.
+    #[arg(long)]
+    no_media: bool,
     /// Where the store, queue and recordings live.
     #[arg(long, env = "VOXDIAL_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -291,6 +315,18 @@ enum DncCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum LeadCommand {
+    /// Delete a lead's recordings, transcripts, analyses, calls and personal
+    /// fields everywhere; prints the audit tombstone (no personal data).
+    Erase {
+        /// The lead id.
+        id: String,
+        #[command(flatten)]
+        server: Server,
+    },
+}
+
 #[derive(Args)]
 struct IdArg {
     /// The campaign id.
@@ -324,7 +360,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
-        Command::Demo(_) | Command::Campaign(_) | Command::Dnc(_)
+        Command::Demo(_) | Command::Campaign(_) | Command::Dnc(_) | Command::Lead(_)
     );
     init_tracing(cli.log_json, if quiet { "warn" } else { "info" });
     match run(cli.command).await {
@@ -342,6 +378,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::SimCarrier(args) => sim_carrier(args).await.map(|()| ExitCode::SUCCESS),
         Command::Campaign(command) => campaign(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Lead(LeadCommand::Erase { id, server }) => {
+            let client = client::Client::new(&server.server)?;
+            client::print(
+                &client
+                    .post_json(&format!("/v1/leads/{id}/erase"), &json!({}))
+                    .await?,
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Dnc(DncCommand::Add {
             numbers,
             campaign,
@@ -382,6 +427,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         json,
         data_dir: args.data_dir,
         max_wall: Duration::from_secs(args.timeout_secs),
+        media: !args.no_media,
     })
     .await?;
     if json {
@@ -418,6 +464,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut carrier_task = None;
     let mut network = None;
+    let simulated_media = args.simulate && !args.no_media;
+    // Twilio signs the media stream upgrade with the account's Auth Token.
+    let signing_token = args.twilio_auth_token.clone().or(twilio.auth_token.clone());
+    let engine_cell = Arc::new(std::sync::OnceLock::new());
+    let token_cell: Arc<std::sync::OnceLock<String>> = Arc::new(std::sync::OnceLock::new());
+    let stream_hook = simulated_media
+        .then(|| media::simulated_callee(engine_cell.clone(), token_cell.clone(), scale));
     let routes = if args.simulate && !args.providers.is_empty() {
         let sim = SimNetwork::start(SimOptions {
             kinds: args.providers.clone(),
@@ -430,8 +483,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or_else(|| format!("http://{addr}")),
             clock: clock.clone(),
             time_scale: scale,
+            stream_hook: stream_hook.clone(),
         })
         .await?;
+        let _ = token_cell.set(sim.twilio_auth_token.clone());
         tracing::info!(providers = ?args.providers, "simulated providers running");
         let routes = sim.routes.clone();
         network = Some(sim);
@@ -460,6 +515,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}")),
         );
+        config.stream_hook = stream_hook.clone();
+        let _ = token_cell.set(token.clone());
         let carrier = Carrier::new(config, SimTime::new(clock.clone(), scale));
         carrier_task = Some(carrier.serve(carrier_listener));
         tracing::info!(%api_base, "simulated carrier running");
@@ -492,6 +549,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .into_routes(clock.clone())?
     };
 
+    let mut voice_task = None;
+    let media = if simulated_media {
+        let (connector, task) = media::simulated_voice(args.seed.unwrap_or(7), scale).await?;
+        voice_task = Some(task);
+        Some(MediaOptions {
+            connector,
+            model: None,
+            agents: Agents::new(AgentConfig::default()),
+            twilio_auth_token: token_cell.get().cloned(),
+        })
+    } else if let Some(key) = args.gemini_api_key {
+        let token = signing_token.context(
+            "the media bridge checks Twilio's signature on every stream: set VOXDIAL_TWILIO_AUTH_TOKEN",
+        )?;
+        let endpoint = voxdial_wire::gemini::LiveEndpoint::default();
+        Some(MediaOptions {
+            connector: Arc::new(voxdial_gemini::WsConnector::new(&endpoint, Some(key))),
+            model: args.gemini_model,
+            agents: Agents::new(AgentConfig::default()),
+            twilio_auth_token: Some(token),
+        })
+    } else {
+        None
+    };
     let runtime = Runtime::start(RuntimeOptions {
         data_dir: args
             .data_dir
@@ -500,6 +581,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         listener,
         public_url,
         media_url: file.media_url,
+        media,
         clock,
         time_scale: scale,
         routes,
@@ -516,6 +598,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         dispatch_parallelism: file.engine.dispatch_parallelism.unwrap_or(32),
     })
     .await?;
+    let _ = engine_cell.set(runtime.engine.clone());
     println!("voxdial listening on {}", runtime.base_url);
     tracing::info!(addr = %runtime.addr, "voxdial serving");
     shutdown_signal().await;
@@ -525,6 +608,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         network.stop();
     }
     if let Some(task) = carrier_task {
+        task.abort();
+    }
+    if let Some(task) = voice_task {
         task.abort();
     }
     Ok(())

@@ -19,7 +19,7 @@ use voxdial_providers::{
     LocalSecrets, ProvidersConfig, SansPbxConfig, SansPbxProvider, TwilioConfig, TwilioProvider,
 };
 use voxdial_routing::RoutingConfig;
-use voxdial_sim::carrier::{Carrier, CarrierConfig, Faults, Outage};
+use voxdial_sim::carrier::{Carrier, CarrierConfig, Faults, Outage, StreamHook};
 use voxdial_sim::sanspbx::{SansPbx, SansPbxConfig as SimPbxConfig};
 use voxdial_sim::time::SimTime;
 
@@ -129,6 +129,8 @@ pub(crate) struct SimOptions {
     pub(crate) disposition_api: String,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) time_scale: f64,
+    /// Runs the media session of a call the carrier connects to a stream.
+    pub(crate) stream_hook: Option<StreamHook>,
 }
 
 /// The simulated carrier serving the asked personalities, and the adapters
@@ -136,6 +138,9 @@ pub(crate) struct SimOptions {
 pub(crate) struct SimNetwork {
     pub(crate) carrier: Carrier,
     pub(crate) routes: Routes,
+    /// The simulated Twilio account's Auth Token (it signs callbacks and
+    /// media stream upgrades).
+    pub(crate) twilio_auth_token: String,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -235,6 +240,7 @@ impl SimNetwork {
         };
         config.outages = outages(Kind::Twilio);
         config.disposition_api = Some(options.disposition_api.clone());
+        config.stream_hook = options.stream_hook.clone();
         let time = SimTime::new(options.clock.clone(), options.time_scale);
         let carrier = Carrier::new(config, time);
 
@@ -293,6 +299,7 @@ impl SimNetwork {
         Ok(SimNetwork {
             carrier,
             routes: Routes { providers, router },
+            twilio_auth_token: auth_token,
             tasks,
         })
     }

@@ -9,15 +9,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use voxdial_app::router::{Providers, RouteStep, Router, StaticRouter};
 use voxdial_app::workers::{run_dispatcher, run_sweeper};
 use voxdial_app::{Engine, EngineConfig};
+use voxdial_bridge::{Bridge, BridgeConfig, TWILIO_PATH};
 use voxdial_domain::{Clock, E164, ProviderId, TelephonyProvider};
+use voxdial_gemini::WsConnector;
+use voxdial_host::{Agents, BridgeObserver, EngineHost};
 use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, QueueConfig};
 use voxdial_providers::{TwilioConfig, TwilioProvider};
+use voxdial_wire::twilio::signature::SigningKeys;
 
 /// A Twilio account (or the simulated carrier speaking as one), for the
 /// single-provider setup of a config file with only a `[twilio]` section.
@@ -54,12 +59,28 @@ pub(crate) struct Routes {
     pub(crate) router: Arc<dyn Router>,
 }
 
+/// The media bridge the runtime hosts itself: AI conversations for answered
+/// calls, on the same HTTP server as the API.
+pub(crate) struct MediaOptions {
+    /// Where the bridge opens model sessions: Gemini Live, or the simulator.
+    pub(crate) connector: Arc<WsConnector>,
+    /// The Gemini model, when not the bridge's default.
+    pub(crate) model: Option<String>,
+    /// The AI agents' configurations.
+    pub(crate) agents: Agents,
+    /// The Auth Token Twilio signs the stream upgrade with (no check without).
+    pub(crate) twilio_auth_token: Option<String>,
+}
+
 /// How to start the runtime.
 pub(crate) struct RuntimeOptions {
     pub(crate) data_dir: PathBuf,
     pub(crate) listener: TcpListener,
     pub(crate) public_url: Option<String>,
+    /// The URL of a media bridge running elsewhere (ignored with `media`).
     pub(crate) media_url: Option<String>,
+    /// A media bridge hosted by this runtime.
+    pub(crate) media: Option<MediaOptions>,
     pub(crate) clock: Arc<dyn Clock>,
     /// How many times faster than real time `clock` runs.
     pub(crate) time_scale: f64,
@@ -75,6 +96,7 @@ pub(crate) struct Runtime {
     pub(crate) engine: Engine,
     pub(crate) addr: SocketAddr,
     pub(crate) base_url: String,
+    bridge: Option<Bridge<EngineHost, WsConnector>>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
 }
@@ -94,6 +116,16 @@ impl Runtime {
             .public_url
             .clone()
             .unwrap_or_else(|| base_url.clone());
+        // The hosted bridge listens on this server: `ws(s)://` + the public host.
+        let public_wss_base = public_url
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1)
+            .trim_end_matches('/')
+            .to_string();
+        let media_url = match &options.media {
+            Some(_) => Some(format!("{public_wss_base}{TWILIO_PATH}")),
+            None => options.media_url.clone(),
+        };
 
         let store = LocalStore::open(options.data_dir.join("voxdial.sqlite"))
             .context("cannot open the store")?;
@@ -131,7 +163,7 @@ impl Runtime {
             options.clock.clone(),
             EngineConfig {
                 public_base_url: public_url.clone(),
-                media_url: options.media_url.clone(),
+                media_url: media_url.clone(),
                 dispatch_lease_secs: options.dispatch_lease_secs,
                 call_lease_margin_secs: options.call_lease_margin_secs,
                 ..EngineConfig::default()
@@ -139,10 +171,43 @@ impl Runtime {
         )
         .with_blobs(Arc::new(blobs.clone()))
         .with_agents(store);
+        // The post-call pipeline: its own durable job queue, the live
+        // transcript and the local analyser (no account needed).
+        let (engine, jobs) = crate::postcall::wire(
+            engine,
+            &options.data_dir,
+            options.clock.clone(),
+            visibility,
+            media_url.is_some(),
+        )?;
+        let (engine, bridge) = match options.media {
+            Some(media) => {
+                let mut config = BridgeConfig {
+                    public_wss_base,
+                    twilio_keys: media
+                        .twilio_auth_token
+                        .as_deref()
+                        .map(SigningKeys::auth_token),
+                    time_scale: options.time_scale,
+                    ..BridgeConfig::default()
+                };
+                if let Some(model) = media.model {
+                    config.model = model;
+                }
+                let host = EngineHost::new(engine.clone(), media.agents);
+                let bridge = Bridge::new(config, Arc::new(host), media.connector);
+                let engine = engine.with_observer(Arc::new(BridgeObserver::new(bridge.clone())));
+                (engine, Some(bridge))
+            }
+            None => (engine, None),
+        };
 
-        let app = voxdial_http::api::router(engine.clone())
+        let mut app = voxdial_http::api::router(engine.clone())
             .merge(voxdial_http::webhooks::router(engine.clone(), public_url))
             .merge(blob_router(blobs, options.clock.clone()));
+        if let Some(bridge) = &bridge {
+            app = app.merge(bridge.media_router().with_state(bridge.clone()));
+        }
         let (shutdown, signal) = watch::channel(false);
         let mut tasks = JoinSet::new();
         let mut server_stop = signal.clone();
@@ -150,7 +215,11 @@ impl Runtime {
             let stop = async move {
                 let _ = server_stop.wait_for(|stop| *stop).await;
             };
-            if let Err(error) = axum::serve(options.listener, app)
+            // No Nagle delay: media frames are small and must not wait for ACKs.
+            let listener = options.listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            if let Err(error) = axum::serve(listener, app)
                 .with_graceful_shutdown(stop)
                 .await
             {
@@ -163,18 +232,29 @@ impl Runtime {
             options.dispatch_parallelism,
             signal.clone(),
         ));
+        tasks.spawn(voxdial_app::postcall::run_job_worker(
+            engine.clone(),
+            jobs,
+            8,
+            signal.clone(),
+        ));
         tasks.spawn(run_sweeper(engine.clone(), options.sweep_interval, signal));
         Ok(Runtime {
             engine,
             addr,
             base_url,
+            bridge,
             shutdown,
             tasks,
         })
     }
 
-    /// Stops the workers and the server, letting running handlers finish.
+    /// Stops the workers and the server, letting running handlers (and live
+    /// conversations, for a minute at most) finish.
     pub(crate) async fn stop(mut self) {
+        if let Some(bridge) = &self.bridge {
+            bridge.drain(Duration::from_secs(60)).await;
+        }
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
     }

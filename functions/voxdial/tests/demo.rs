@@ -82,3 +82,35 @@ fn the_demo_with_faults_keeps_every_invariant() {
             .all(|r| r.as_str().unwrap().starts_with("line "))
     );
 }
+
+#[test]
+fn the_default_demo_holds_its_conversations_through_the_media_bridge() {
+    let output = common::voxdial()
+        .args(["demo", "--json", "--start", "2026-06-01T15:00:00Z"])
+        .env("VOXDIAL_LOG", "error")
+        .output()
+        .expect("the demo runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{stdout}\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let summary: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert_eq!(summary["invariants_hold"], true, "{summary}");
+    let c = &summary["conversations"];
+    let n = |k: &str| c[k].as_u64().unwrap_or(0);
+    // Answered calls stream real audio through the bridge to the simulated
+    // model, are recorded, and the bridge tells machines from people.
+    assert!(n("conversations") >= 50, "{c}");
+    assert_eq!(n("recordings"), n("conversations"), "{c}");
+    assert!(n("machines_detected") >= 10, "{c}");
+    assert!(c["amd_verdict_p50_ms"].as_u64().unwrap() <= 4_000, "{c}");
+    assert!(c["first_audio_p50_ms"].as_u64().is_some(), "{c}");
+    // The personas' dispositions come from the conversation's tool calls.
+    let outcomes = &summary["outcomes"];
+    for d in ["interested", "not_interested", "voicemail_left"] {
+        assert!(outcomes[d].as_u64().unwrap_or(0) > 0, "no {d}: {summary}");
+    }
+}

@@ -75,7 +75,8 @@ impl Engine {
                 .await?;
             return Ok(DispatchOutcome::Returned);
         }
-        let dnc = self.store.dnc_hit(&campaign.id, &lead.phone).await?;
+        // The do-not-call lists, and the keyed hashes of erased numbers.
+        let dnc = self.do_not_call(&campaign.id, &lead.phone).await?;
         match voxdial_domain::screening::screen(&lead, &campaign, message.attempt, dnc, now) {
             ScreenDecision::Reject(reason) => {
                 info!(lead_id = %lead.id, reason = reason.label(), "lead screened out");
@@ -198,7 +199,7 @@ impl Engine {
                     &campaign.id,
                     &call.id,
                 )),
-                record: settings.recording == voxdial_domain::RecordingPolicy::All,
+                record: settings.recording.records_every_call(),
                 ring_timeout_secs: settings.ring_timeout_secs,
                 time_limit_secs: settings.max_call_secs,
             };

@@ -62,6 +62,8 @@ pub struct Engine {
     pub(crate) config: EngineConfig,
     pub(crate) blobs: Option<Arc<dyn voxdial_domain::BlobStore>>,
     pub(crate) agents: Option<Arc<dyn voxdial_domain::HumanAgentStore>>,
+    pub(crate) post: Option<Arc<crate::postcall::PostCallDeps>>,
+    pub(crate) observer: Option<Arc<dyn crate::events::CallObserver>>,
 }
 
 /// A campaign with its counts.
@@ -109,7 +111,15 @@ impl Engine {
             config,
             blobs: None,
             agents: None,
+            post: None,
+            observer: None,
         }
+    }
+
+    /// Tells `observer` about calls that move on.
+    pub fn with_observer(mut self, observer: Arc<dyn crate::events::CallObserver>) -> Engine {
+        self.observer = Some(observer);
+        self
     }
 
     /// Stores recordings and transcripts in `blobs`.

@@ -13,6 +13,15 @@ use crate::engine::CONFLICT_RETRIES;
 use crate::router::CallEnd;
 use crate::{AppError, Engine};
 
+/// Told about every call that moves on (not about terminal events), after
+/// the change is stored: the local runtime lets its media bridge open the
+/// model session while the phone rings, and hands it the provider's
+/// machine-detection verdict. Implementations must not block.
+pub trait CallObserver: Send + Sync {
+    /// `call` has just been stored in its new state.
+    fn call_progressed(&self, call: &CallAttempt);
+}
+
 /// What applying an event did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum EventOutcome {
@@ -85,6 +94,9 @@ impl Engine {
                 Applied::Ignored(reason) => return Ok(EventOutcome::Ignored(reason)),
                 Applied::Progressed => match self.store.update_call(&call).await {
                     Ok(updated) => {
+                        if let Some(observer) = &self.observer {
+                            observer.call_progressed(&updated);
+                        }
                         if act_on_verdict && event.kind == CallEventKind::MachineDetection {
                             self.on_machine_verdict(&updated).await;
                         }
@@ -134,8 +146,23 @@ impl Engine {
         if let Some(provider) = &call.provider {
             call.cost = self.router.cost(provider, &call.to, &end).or(call.cost);
         }
+        // A person who asked to be called back is, at the time they gave or
+        // after the no-answer delay, within the attempt limit.
+        let asked = matches!(
+            outcome,
+            CallOutcome::Human {
+                disposition: Some(Disposition::CallbackRequested)
+            }
+        );
         let callback = call
             .callback_at
+            .or_else(|| {
+                asked.then(|| {
+                    now + chrono::Duration::seconds(i64::from(
+                        campaign.settings.retry.no_answer_delay_secs,
+                    ))
+                })
+            })
             .filter(|_| call.attempt < campaign.settings.retry.max_attempts);
         let decision = match callback {
             Some(at) => RetryDecision::RetryAt(at),
@@ -165,6 +192,8 @@ impl Engine {
             at: now,
         };
         let released = self.store.finish_call(&call, &release).await?;
+        // Answered calls go on to the post-call pipeline (idempotent).
+        self.on_call_ended(&call).await;
         if released {
             if let Some(provider) = &call.provider {
                 self.router

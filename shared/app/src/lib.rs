@@ -12,6 +12,12 @@
 //!   finishing a call exactly once.
 //! - [`media`]: what the media bridge asks during a conversation:
 //!   call facts, transfers, callbacks, hang-ups, recordings, transcripts.
+//! - [`postcall`]: the post-call pipeline on the job queue (its module doc
+//!   draws it), [`recordings`] (intake, integrity, on-demand recording),
+//!   [`transcription`] (the live-transcript default), [`analysis`] (the
+//!   deterministic local analyser), `process` (transcribe, analyse and
+//!   what follows), [`outbound`] (the signed webhook), [`erasure`]
+//!   (erasure, suppression digests, retention, the recording notice).
 //! - [`sweeper`]: reconciling what events missed.
 //! - [`workers`]: the dispatcher and sweeper loops of the local runtime.
 //! - [`router`]: the routing port and a static router.
@@ -29,20 +35,28 @@
 //! [`Engine::handle_status_webhook`] / [`Engine::handle_answer_webhook`];
 //! call [`Engine::sweep`] on a timer.
 
+pub mod analysis;
 pub mod clock;
 pub mod csv_import;
 pub mod dispatch;
 pub mod engine;
+pub mod erasure;
 mod error;
 pub mod events;
 pub mod media;
+pub mod outbound;
+pub mod postcall;
+mod process;
+pub mod recordings;
 pub mod router;
 pub mod routing;
 pub mod sweeper;
+pub mod transcription;
 pub mod workers;
 
 pub use dispatch::DispatchOutcome;
 pub use engine::{CampaignView, Engine, EngineConfig, ImportReport};
 pub use error::AppError;
 pub use events::EventOutcome;
+pub use postcall::{JobOutcome, PostCallConfig, PostCallDeps};
 pub use sweeper::SweepReport;

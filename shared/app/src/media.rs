@@ -243,16 +243,23 @@ impl Engine {
         wav: Vec<u8>,
     ) -> Result<CallAttempt, AppError> {
         let call = self.call(call_id).await?;
+        // What the post-call pipeline keeps of it (hash, size, length).
+        let meta = crate::recordings::BridgeRecording::of(&wav);
         let key = self
             .store_call_blob(&call, "recordings", "wav", wav, "audio/wav")
             .await?;
-        self.modify_call(call_id, |call| {
-            call.conversation
-                .get_or_insert_with(Conversation::default)
-                .recording = Some(key.clone());
-            Ok(())
-        })
-        .await
+        let updated = self
+            .modify_call(call_id, |call| {
+                call.conversation
+                    .get_or_insert_with(Conversation::default)
+                    .recording = Some(key.clone());
+                Ok(())
+            })
+            .await?;
+        if self.post.is_some() {
+            return self.note_bridge_recording(call_id, &key, &meta).await;
+        }
+        Ok(updated)
     }
 
     /// Stores the call's transcript (JSON, per turn) and its first words.
@@ -288,16 +295,21 @@ impl Engine {
         call_id: &CallId,
         report: Conversation,
     ) -> Result<CallAttempt, AppError> {
-        self.modify_call(call_id, |call| {
-            let previous = call.conversation.take().unwrap_or_default();
-            call.conversation = Some(Conversation {
-                recording: previous.recording,
-                transcript: previous.transcript,
-                excerpt: previous.excerpt,
-                ..report.clone()
-            });
-            Ok(())
-        })
-        .await
+        let updated = self
+            .modify_call(call_id, |call| {
+                let previous = call.conversation.take().unwrap_or_default();
+                call.conversation = Some(Conversation {
+                    recording: previous.recording,
+                    transcript: previous.transcript,
+                    excerpt: previous.excerpt,
+                    ..report.clone()
+                });
+                Ok(())
+            })
+            .await?;
+        // The bridge reports last: its recording and live transcript are
+        // stored, so the call can be processed now.
+        self.on_conversation_reported(&updated).await;
+        Ok(updated)
     }
 }

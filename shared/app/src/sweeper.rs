@@ -37,6 +37,8 @@ pub struct SweepReport {
     pub filled: u64,
     /// Campaigns completed.
     pub completed: u64,
+    /// Calls whose files' retention ended and were deleted.
+    pub purged: u64,
 }
 
 /// How many expired leases one sweep handles.
@@ -64,6 +66,10 @@ impl Engine {
                 }
                 _ => {}
             }
+        }
+        match self.purge_due().await {
+            Ok(purged) => report.purged = purged,
+            Err(error) => warn!(%error, "retention purge failed; the next sweep retries"),
         }
         if report != SweepReport::default() && report.expired_leases > 0 {
             info!(?report, "sweep");

@@ -68,6 +68,8 @@ pub struct CallParts<H: BridgeHost> {
     pub shutdown: watch::Receiver<bool>,
     /// Seed of the call's random choices.
     pub seed: u64,
+    /// How many times faster than real time the call runs (simulations).
+    pub time_scale: f64,
 }
 
 /// Runs one call until the conversation ends or the provider closes; then
@@ -86,13 +88,20 @@ where
         mut notices,
         mut shutdown,
         seed,
+        time_scale,
     } = parts;
     let protocol = match stream {
         ProviderStream::Twilio { .. } => Protocol::Twilio,
         ProviderStream::SansPbx { .. } => Protocol::SansPbx,
     };
+    // Call time: real time since the start, times the simulation's scale.
+    let scale = if time_scale > 0.0 { time_scale } else { 1.0 };
     let base = Instant::now();
-    let now = || Instant::now().saturating_duration_since(base);
+    let now = || {
+        Instant::now()
+            .saturating_duration_since(base)
+            .mul_f64(scale)
+    };
     let caps = ProviderCaps {
         marks_and_clear: stream.has_marks(),
     };
@@ -172,7 +181,7 @@ where
         if ended || conv.is_ended() || (!provider_open && !session_open) {
             break;
         }
-        let deadline = conv.poll_timeout().map(|d| base + d);
+        let deadline = conv.poll_timeout().map(|d| base + d.div_f64(scale));
         if let Some(d) = deadline
             && timer.deadline() != d
         {

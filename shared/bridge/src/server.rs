@@ -58,6 +58,10 @@ pub struct BridgeConfig {
     pub preopen_ttl: Duration,
     /// Longest wait for the first messages (`connected`, `start`).
     pub start_timeout: Duration,
+    /// Simulations only: how many times faster than real time calls run
+    /// (the simulated caller and model run as fast). The conversation's
+    /// clock and timers scale with it; 1 in production.
+    pub time_scale: f64,
 }
 
 impl Default for BridgeConfig {
@@ -70,6 +74,7 @@ impl Default for BridgeConfig {
             session: SessionConfig::default(),
             preopen_ttl: Duration::from_secs(90),
             start_timeout: Duration::from_secs(10),
+            time_scale: 1.0,
         }
     }
 }
@@ -132,14 +137,22 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
     }
 
     /// `GET /media/twilio` and `/media/sanspbx` (WebSocket upgrades),
-    /// `GET /healthz`, `GET /metrics` (Prometheus text).
+    /// `GET /healthz`, `GET /metrics` (Prometheus text): the bridge as its
+    /// own service.
     pub fn router(&self) -> Router {
-        Router::new()
-            .route(TWILIO_PATH, get(twilio_upgrade::<H, C>))
-            .route(SANSPBX_PATH, get(sanspbx_upgrade::<H, C>))
+        self.media_router()
             .route("/healthz", get(healthz::<H, C>))
             .route("/metrics", get(metrics::<H, C>))
             .with_state(self.clone())
+    }
+
+    /// The WebSocket upgrades and `GET /media/metrics`, for a server that
+    /// already has its own `/healthz` (the local all-in-one runtime).
+    pub fn media_router(&self) -> Router<Self> {
+        Router::new()
+            .route(TWILIO_PATH, get(twilio_upgrade::<H, C>))
+            .route(SANSPBX_PATH, get(sanspbx_upgrade::<H, C>))
+            .route("/media/metrics", get(metrics::<H, C>))
     }
 
     /// Calls in progress.
@@ -306,6 +319,7 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
             notices,
             shutdown: self.inner.shutdown.subscribe(),
             seed,
+            time_scale: self.inner.cfg.time_scale,
         };
         let summary = run_call(socket, parts).instrument(span.clone()).await;
         info!(parent: &span, end = ?summary.report.end_reason, disposition = ?summary.report.disposition, "call ended");

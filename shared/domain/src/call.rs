@@ -265,6 +265,10 @@ pub struct CallAttempt {
     /// at this time instead of the retry policy's.
     #[serde(default)]
     pub callback_at: Option<Timestamp>,
+    /// What happened after the call: recording, transcript, analysis,
+    /// webhook delivery, retention.
+    #[serde(default, skip_serializing_if = "crate::PostCall::is_empty")]
+    pub post_call: crate::PostCall,
     /// Optimistic-concurrency version, bumped by every write.
     pub version: u64,
 }
@@ -371,6 +375,7 @@ impl CallAttempt {
             conversation: None,
             transfer: None,
             callback_at: None,
+            post_call: crate::PostCall::default(),
             version: 0,
         }
     }

@@ -138,6 +138,16 @@ pub struct CampaignSettings {
     pub ring_timeout_secs: u32,
     /// Longest call in seconds (default 600).
     pub max_call_secs: u32,
+    /// The `selective` recording policy's rules (which calls' recordings
+    /// are kept after analysis).
+    pub selective: crate::SelectiveRecording,
+    /// What the post-call analysis extracts and scores.
+    pub analysis: crate::AnalysisSettings,
+    /// Where each call's analysis is POSTed (signed), when set.
+    pub webhook: Option<crate::OutboundWebhook>,
+    /// Days a call's recording, transcripts and analysis are kept; the
+    /// engine's default when unset.
+    pub retention_days: Option<u32>,
 }
 
 impl Default for CampaignSettings {
@@ -156,6 +166,10 @@ impl Default for CampaignSettings {
             amd: AmdMode::default(),
             ring_timeout_secs: 30,
             max_call_secs: 600,
+            selective: crate::SelectiveRecording::default(),
+            analysis: crate::AnalysisSettings::default(),
+            webhook: None,
+            retention_days: None,
         }
     }
 }
@@ -191,7 +205,35 @@ impl CampaignSettings {
                 field: "retry",
                 reason,
             })?;
+        self.analysis
+            .validate()
+            .map_err(|reason| CampaignError::InvalidSetting {
+                field: "analysis",
+                reason,
+            })?;
+        if let Some(webhook) = &self.webhook {
+            webhook
+                .validate()
+                .map_err(|reason| CampaignError::InvalidSetting {
+                    field: "webhook",
+                    reason,
+                })?;
+        }
+        if self
+            .retention_days
+            .is_some_and(|d| !(1..=3650).contains(&d))
+        {
+            return invalid("retention_days", "must be between 1 and 3650");
+        }
         Ok(())
+    }
+
+    /// The settings as the API shows them: secrets left out.
+    pub fn redacted(&self) -> CampaignSettings {
+        CampaignSettings {
+            webhook: self.webhook.as_ref().map(crate::OutboundWebhook::redacted),
+            ..self.clone()
+        }
     }
 }
 
@@ -229,6 +271,24 @@ pub enum RecordingPolicy {
     /// Never record.
     #[default]
     Off,
+}
+
+impl RecordingPolicy {
+    /// Whether every answered call is recorded from its start (`all`, and
+    /// `selective`, which decides what to keep after the analysis).
+    pub fn records_every_call(&self) -> bool {
+        matches!(self, RecordingPolicy::All | RecordingPolicy::Selective)
+    }
+}
+
+impl Campaign {
+    /// The campaign as the API shows it: secrets left out.
+    pub fn redacted(&self) -> Campaign {
+        Campaign {
+            settings: self.settings.redacted(),
+            ..self.clone()
+        }
+    }
 }
 
 /// How to choose the telephony provider for a call.

@@ -15,6 +15,18 @@
 //! - [`retry`]: when to try again.
 //! - [`provider`]: the telephony provider port and its neutral types.
 //! - [`ports`]: the store, queue, blob and clock ports.
+//! - [`jobs`]: post-call jobs and the job queue port.
+//! - [`recording`]: call recordings (provider webhooks, the call record's
+//!   part, the `selective` policy's rules).
+//! - [`transcript`]: transcripts and the transcriber port.
+//! - [`analysis`]: post-call analysis, the disposition rule and the
+//!   analyser port.
+//! - [`postcall`]: what a call record keeps after the call (recording,
+//!   transcript, analysis, webhook delivery, retention).
+//! - [`privacy`]: erasure, suppression by keyed hash, retention: the
+//!   privacy store port.
+//! - [`consent`]: recording-notice jurisdictions (countries, US states by
+//!   area code).
 //!
 //! # Invariants kept here
 //!
@@ -24,16 +36,44 @@
 //! invariants that need atomic writes (the concurrency cap, exactly-once slot
 //! release, no double dial) are contracts of the [`ports`] traits.
 
+pub mod analysis;
 pub mod call;
 pub mod campaign;
+pub mod consent;
 pub mod ids;
+pub mod jobs;
 pub mod lead;
 pub mod outcome;
 pub mod phone;
 pub mod ports;
+pub mod postcall;
+pub mod privacy;
 pub mod provider;
+pub mod recording;
 pub mod retry;
 pub mod screening;
+pub mod transcript;
+
+pub use analysis::{
+    AnalyseError, Analyser, Analysis, AnalysisDisposition, AnalysisRequest, AnalysisSettings,
+    FieldKind, FieldSpec, PrincipleScore, Sentiment, SentimentLabel, Sentiments, Verdict,
+    final_disposition,
+};
+pub use consent::ConsentRules;
+pub use jobs::{Job, JobQueue, QueueMessage};
+pub use postcall::{
+    AnalysisRecord, DeliveryRecord, OutboundWebhook, PostCall, PostError, RetentionRecord,
+    StageStatus, TranscriptRecord, WebhookPoster,
+};
+pub use privacy::{PrivacyStore, PurgeDue, SuppressionDigest, Tombstone};
+pub use recording::{
+    KeepRule, OnDemandRecording, ProviderRecording, RecordingEvent, RecordingEventKind,
+    RecordingFile, RecordingRecord, RecordingSource, RecordingStatus, SelectiveRecording,
+};
+pub use transcript::{
+    Segment, Speaker, TranscribeError, Transcriber, TranscriberInput, Transcript,
+    TranscriptionRequest,
+};
 
 pub use call::{
     AnsweredBy, Applied, CallAttempt, CallEvent, CallEventKind, CallState, Conversation,

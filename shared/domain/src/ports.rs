@@ -355,8 +355,8 @@ pub trait HumanAgentStore: Send + Sync {
 
 /// Everything the engine stores, from one backend (the operations above that
 /// span several records must be atomic within it).
-pub trait Store: CampaignStore + LeadStore + CallStore + DncStore {}
-impl<T: CampaignStore + LeadStore + CallStore + DncStore> Store for T {}
+pub trait Store: CampaignStore + LeadStore + CallStore + DncStore + crate::PrivacyStore {}
+impl<T: CampaignStore + LeadStore + CallStore + DncStore + crate::PrivacyStore> Store for T {}
 
 /// A request to dispatch one attempt of one lead. Its idempotency key is the
 /// attempt's [`CallId`].
@@ -381,11 +381,11 @@ impl DispatchMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Receipt(pub String);
 
-/// A received message.
+/// A received message (a dispatch message unless said otherwise).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Delivery {
+pub struct Delivery<M = DispatchMessage> {
     /// The message.
-    pub message: DispatchMessage,
+    pub message: M,
     /// Its receipt.
     pub receipt: Receipt,
     /// How many times it was received, this time included.

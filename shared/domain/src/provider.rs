@@ -324,6 +324,60 @@ pub trait TelephonyProvider: Send + Sync {
 
     /// Renders an answer instruction in the provider's format.
     fn render_answer(&self, instruction: &AnswerInstruction) -> WebhookResponse;
+
+    /// Verifies and parses a recording webhook (Twilio
+    /// `RecordingStatusCallback`). Providers without recordings refuse it.
+    fn parse_recording_webhook(
+        &self,
+        _request: &WebhookRequest,
+    ) -> Result<crate::RecordingEvent, WebhookError> {
+        Err(WebhookError::BadRequest(format!(
+            "provider {} sends no recording webhooks",
+            self.id()
+        )))
+    }
+
+    /// Downloads a recording with the provider's credentials.
+    async fn fetch_recording(
+        &self,
+        _recording: &crate::ProviderRecording,
+    ) -> Result<crate::RecordingFile, ProviderError> {
+        Err(unsupported("recordings"))
+    }
+
+    /// Deletes the provider's copy of a recording (done already: `Ok`).
+    async fn delete_recording(
+        &self,
+        _recording: &crate::ProviderRecording,
+    ) -> Result<(), ProviderError> {
+        Err(unsupported("recordings"))
+    }
+
+    /// Starts recording a live call (both channels), announcing the
+    /// recording at `status_url`; returns the provider's recording id.
+    async fn start_recording(
+        &self,
+        _sid: &ProviderCallSid,
+        _status_url: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        Err(unsupported("on-demand recording"))
+    }
+
+    /// Stops the recording of a live call.
+    async fn stop_recording(
+        &self,
+        _sid: &ProviderCallSid,
+        _recording_sid: Option<&str>,
+    ) -> Result<(), ProviderError> {
+        Err(unsupported("on-demand recording"))
+    }
+}
+
+fn unsupported(what: &str) -> ProviderError {
+    ProviderError::Permanent {
+        code: "unsupported".into(),
+        message: format!("this provider does not support {what}"),
+    }
 }
 
 #[cfg(test)]

@@ -14,6 +14,12 @@
 //! | GET | `/v1/calls/{id}` | | the call |
 //! | POST | `/v1/calls/{id}/disposition` | `{"disposition": "interested"}` | the call |
 //! | POST | `/v1/dnc` | `{"numbers": ["+1…"], "campaign_id": null}` | `{"added": n}` |
+//! | GET | `/v1/calls/{id}/analysis` | | the call's full analysis (404 until ready) |
+//! | POST | `/v1/calls/{id}/recording/start`, `stop` | | the call (`on_demand` campaigns) |
+//! | POST | `/v1/leads/{id}/erase` | | the erasure's tombstone (no personal data) |
+//! | GET | `/v1/leads/{id}/erasure` | | the tombstone of an erased lead |
+//!
+//! Campaigns are shown without secrets: a webhook's `secret` is write-only.
 //! | GET | `/v1/providers` | | calls, setup success, answer-seizure ratio, cost and circuit state per provider |
 //! | GET | `/v1/agents` | | every human agent |
 //! | PUT | `/v1/agents/{id}` | `{"name": "Ana", "number": "+1…", "skills": ["spanish"], "status": "available"}` | the agent |
@@ -55,6 +61,10 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/campaigns/{id}/concurrency", put(set_concurrency))
         .route("/v1/calls/{id}", get(call))
         .route("/v1/calls/{id}/disposition", post(disposition))
+        .route("/v1/calls/{id}/analysis", get(analysis))
+        .route("/v1/calls/{id}/recording/{action}", post(recording))
+        .route("/v1/leads/{id}/erase", post(erase_lead))
+        .route("/v1/leads/{id}/erasure", get(erasure))
         .route("/v1/dnc", post(add_dnc))
         .route("/v1/providers", get(providers))
         .route("/v1/agents", get(list_agents))
@@ -79,18 +89,27 @@ async fn create_campaign(
 ) -> Result<(StatusCode, Json<Campaign>), ApiError> {
     let settings = json_body(body)?;
     let campaign = engine.create_campaign(settings).await?;
-    Ok((StatusCode::CREATED, Json(campaign)))
+    Ok((StatusCode::CREATED, Json(campaign.redacted())))
 }
 
 async fn list_campaigns(State(engine): State<Engine>) -> Result<Json<Vec<Campaign>>, ApiError> {
-    Ok(Json(engine.campaigns().await?))
+    Ok(Json(
+        engine
+            .campaigns()
+            .await?
+            .iter()
+            .map(Campaign::redacted)
+            .collect(),
+    ))
 }
 
 async fn campaign(
     State(engine): State<Engine>,
     Path(id): Path<String>,
 ) -> Result<Json<voxdial_app::CampaignView>, ApiError> {
-    Ok(Json(engine.campaign_view(&campaign_id(&id)?).await?))
+    let mut view = engine.campaign_view(&campaign_id(&id)?).await?;
+    view.campaign = view.campaign.redacted();
+    Ok(Json(view))
 }
 
 #[derive(Deserialize)]
@@ -177,7 +196,9 @@ async fn campaign_action(
             ));
         }
     };
-    Ok(Json(engine.act(&campaign_id(&id)?, action).await?))
+    Ok(Json(
+        engine.act(&campaign_id(&id)?, action).await?.redacted(),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -195,7 +216,8 @@ async fn set_concurrency(
     Ok(Json(
         engine
             .set_max_concurrency(&campaign_id(&id)?, max_concurrency)
-            .await?,
+            .await?
+            .redacted(),
     ))
 }
 
@@ -324,4 +346,48 @@ async fn agent_status(
         .set_human_agent_status(&agent_id(&id)?, status)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+fn call_id(raw: String) -> Result<CallId, ApiError> {
+    CallId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
+}
+
+async fn analysis(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<Json<voxdial_domain::Analysis>, ApiError> {
+    Ok(Json(engine.analysis(&call_id(id)?).await?))
+}
+
+async fn recording(
+    State(engine): State<Engine>,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<Json<CallAttempt>, ApiError> {
+    let id = call_id(id)?;
+    match action.as_str() {
+        "start" => Ok(Json(engine.start_recording(&id).await?)),
+        "stop" => Ok(Json(engine.stop_recording(&id).await?)),
+        other => Err(ApiError::new(
+            404,
+            format!("unknown recording action {other:?}: use start or stop"),
+        )),
+    }
+}
+
+fn lead_id(raw: String) -> Result<LeadId, ApiError> {
+    LeadId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
+}
+
+async fn erase_lead(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<Json<voxdial_domain::Tombstone>, ApiError> {
+    Ok(Json(engine.erase_lead(&lead_id(id)?, "api").await?))
+}
+
+async fn erasure(
+    State(engine): State<Engine>,
+    Path(id): Path<String>,
+) -> Result<Json<voxdial_domain::Tombstone>, ApiError> {
+    Ok(Json(engine.tombstone(&lead_id(id)?).await?))
 }

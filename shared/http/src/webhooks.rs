@@ -1,5 +1,6 @@
 //! Provider webhooks: `POST /webhooks/{provider}/status` (call progress and
-//! asynchronous machine detection) and `POST /webhooks/{provider}/answer`.
+//! asynchronous machine detection), `POST /webhooks/{provider}/answer` and
+//! `POST /webhooks/{provider}/recording` (recording status).
 
 use axum::Router;
 use axum::body::Bytes;
@@ -101,6 +102,12 @@ async fn webhook(
             hooks
                 .engine
                 .handle_answer_webhook(&provider, &request)
+                .await
+        }
+        "recording" => {
+            hooks
+                .engine
+                .handle_recording_webhook(&provider, &request)
                 .await
         }
         other => WebhookResponse::text(404, format!("unknown webhook {other:?}")),

@@ -12,6 +12,18 @@
 //! | `VOXDIAL_PROVIDERS` | the provider accounts as TOML (`voxdial-providers` format); credentials written `{ secret = "twilio.auth_token" }` |
 //! | `VOXDIAL_SECRETS_ID` | the Secrets Manager secret (ARN or name) those credentials come from (optional) |
 //! | `VOXDIAL_DISPATCH_LEASE_SECS`, `VOXDIAL_CALL_LEASE_MARGIN_SECS` | the engine's leases (optional) |
+//! | `VOXDIAL_JOB_QUEUE_URL` | the post-call job queue (optional: no post-call pipeline without it) |
+//! | `VOXDIAL_TRANSCRIBER` | `live` (default: the bridge's live transcript), `google`, `aws-transcribe`, `gemini` |
+//! | `VOXDIAL_ANALYSER` | `local` (default) or `gemini` |
+//! | `VOXDIAL_GEMINI_MODEL` | the Gemini model of the transcriber and analyser (default `gemini-2.5-flash`) |
+//! | `VOXDIAL_RETENTION_DAYS` | days a call's files are kept when its campaign does not say (default 90) |
+//! | `VOXDIAL_DELETE_PROVIDER_RECORDINGS` | `false` keeps the provider's copy after a verified copy (default `true`) |
+//!
+//! Post-call credentials are keys of the secret: `gemini.api_key`,
+//! `google.speech_api_key`, and `voxdial.suppression_key` (the key of the
+//! keyed hashes that keep erased numbers suppressed; erasure is refused
+//! without it).
+//!
 //! | `VOXDIAL_AWS_ENDPOINT` | an AWS API emulator's URL (tests only) |
 
 use voxdial_domain::E164;
@@ -67,6 +79,18 @@ pub struct LambdaConfig {
     pub call_lease_margin_secs: Option<u32>,
     /// An AWS API emulator's URL.
     pub aws_endpoint: Option<String>,
+    /// The post-call job queue's URL.
+    pub job_queue_url: Option<String>,
+    /// The transcriber: `live`, `google`, `aws-transcribe`, `gemini`.
+    pub transcriber: String,
+    /// The analyser: `local` or `gemini`.
+    pub analyser: String,
+    /// The Gemini model.
+    pub gemini_model: Option<String>,
+    /// Default retention of call files, days.
+    pub retention_days: Option<u32>,
+    /// Delete the provider's copy of a recording after a verified copy.
+    pub delete_provider_recordings: bool,
 }
 
 impl LambdaConfig {
@@ -131,6 +155,13 @@ impl LambdaConfig {
             dispatch_lease_secs: number("VOXDIAL_DISPATCH_LEASE_SECS")?,
             call_lease_margin_secs: number("VOXDIAL_CALL_LEASE_MARGIN_SECS")?,
             aws_endpoint: get("VOXDIAL_AWS_ENDPOINT"),
+            job_queue_url: get("VOXDIAL_JOB_QUEUE_URL"),
+            transcriber: get("VOXDIAL_TRANSCRIBER").unwrap_or_else(|| "live".into()),
+            analyser: get("VOXDIAL_ANALYSER").unwrap_or_else(|| "local".into()),
+            gemini_model: get("VOXDIAL_GEMINI_MODEL"),
+            retention_days: number("VOXDIAL_RETENTION_DAYS")?,
+            delete_provider_recordings: get("VOXDIAL_DELETE_PROVIDER_RECORDINGS")
+                .is_none_or(|v| v != "false"),
         })
     }
 }

@@ -24,6 +24,9 @@ pub enum InitError {
     /// The provider accounts are wrong.
     #[error(transparent)]
     Providers(#[from] voxdial_providers::ConfigError),
+    /// The post-call pipeline's settings are wrong.
+    #[error("post-call pipeline: {0}")]
+    PostCall(String),
 }
 
 /// What the handlers use: the engine, and the queue it sends to.
@@ -35,6 +38,8 @@ pub struct Deps {
     pub queue: Arc<dyn DispatchQueue>,
     /// The settings.
     pub config: LambdaConfig,
+    /// The post-call job queue, when one is configured.
+    pub jobs: Option<Arc<dyn voxdial_domain::JobQueue>>,
 }
 
 impl Deps {
@@ -97,10 +102,12 @@ impl Deps {
                 ..defaults
             },
         );
+        let (engine, jobs) = crate::postcall::wire(engine, &config, clients, secrets)?;
         Ok(Deps {
             engine,
             queue,
             config,
+            jobs,
         })
     }
 }

@@ -13,6 +13,8 @@
 //! - [`api`]: the campaign API router under API Gateway.
 //! - [`dispatch`]: SQS batches with partial batch failures.
 //! - [`sweep`]: the scheduled sweeper.
+//! - [`postcall`]: the post-call pipeline on S3, SQS and the configured
+//!   transcriber and analyser, and the `transcriber` function's SQS handler.
 //!
 //! # A function
 //!
@@ -34,6 +36,7 @@ pub mod config;
 pub mod deps;
 pub mod dispatch;
 pub mod logs;
+pub mod postcall;
 pub mod secrets;
 pub mod sweep;
 pub mod webhook;

@@ -24,6 +24,8 @@ pub enum WebhookKind {
     Status,
     /// What an answered call does next.
     Answer,
+    /// A provider's recording status (the `recording` function).
+    Recording,
 }
 
 impl WebhookKind {
@@ -31,6 +33,7 @@ impl WebhookKind {
         match self {
             WebhookKind::Status => "status",
             WebhookKind::Answer => "answer",
+            WebhookKind::Recording => "recording",
         }
     }
 }
@@ -146,6 +149,7 @@ pub async fn handle(
         match kind {
             WebhookKind::Status => engine.handle_status_webhook(&provider, &request).await,
             WebhookKind::Answer => engine.handle_answer_webhook(&provider, &request).await,
+            WebhookKind::Recording => engine.handle_recording_webhook(&provider, &request).await,
         }
     }
     .instrument(span)

@@ -15,6 +15,16 @@
 //! (campaign and attempt are read from the `campaign_id` and `call_id` query
 //! parameters voxdial puts in its callback URLs).
 //!
+//! Recordings: a call created with `Record=true` (or recorded through the
+//! Call Recordings API while live) gets a two-channel WAV when it ends,
+//! announced by a signed `RecordingStatusCallback` (through the same fault
+//! injection as status callbacks: duplicated, reordered, delayed, dropped)
+//! and served at `GET …/Recordings/{RecordingSid}.wav` with Basic auth;
+//! `DELETE …/Recordings/{RecordingSid}.json` deletes it. A simulated
+//! recording is at most three seconds long whatever the call's length (the
+//! announced `RecordingDuration` matches the file), and the next downloads
+//! can be made to fail ([`Carrier::script_recording_failures`]).
+//!
 //! The same simulated network can also be reached through other providers'
 //! APIs ([`crate::sanspbx`]): every personality shares this carrier's
 //! outcome planning, fault injection, ledger and figures, so the
@@ -267,6 +277,14 @@ pub struct CarrierStats {
     pub live_calls: u64,
     /// Figures per provider personality (`twilio`, `sanspbx`).
     pub by_provider: BTreeMap<String, PersonalityStats>,
+    /// Recordings made.
+    pub recordings_created: u64,
+    /// Recording downloads served (failed ones included).
+    pub recording_downloads: u64,
+    /// Recording downloads answered with an error (scripted failures).
+    pub recording_download_failures: u64,
+    /// Recordings deleted through the API.
+    pub recordings_deleted: u64,
 }
 
 /// What one provider personality of the carrier saw.
@@ -372,6 +390,9 @@ struct CallRecord {
     campaign: Option<String>,
     attempt: Option<String>,
     hangup: Arc<Notify>,
+    /// Where to announce a recording started through the Calls Recordings
+    /// API while the call was live.
+    recording_callback: Option<String>,
 }
 
 /// What the carrier keeps of an ended call: enough to answer fetch and
@@ -437,6 +458,10 @@ struct Ledger {
     active: HashMap<String, u32>,
     dials: HashMap<String, u32>,
     stats: CarrierStats,
+    /// Recordings by `RecordingSid`: the WAV.
+    recordings: HashMap<String, Vec<u8>>,
+    /// Downloads to refuse with 503 before serving again.
+    failing_downloads: u32,
 }
 
 struct Inner {
@@ -448,6 +473,9 @@ struct Inner {
     next_sid: std::sync::atomic::AtomicU64,
     /// Scripted create faults per personality, used before random ones.
     scripted: Mutex<HashMap<String, VecDeque<CreateFault>>>,
+    /// The base URL the API is served at (set by [`Carrier::serve`]), for
+    /// the `RecordingUrl`s it announces.
+    base_url: std::sync::OnceLock<String>,
 }
 
 /// The simulated carrier. Cheap to clone.
@@ -502,6 +530,7 @@ impl Carrier {
                 faults_rng: Mutex::new(faults_rng),
                 next_sid: std::sync::atomic::AtomicU64::new(1),
                 scripted: Mutex::new(HashMap::new()),
+                base_url: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -522,11 +551,26 @@ impl Carrier {
                 "/2010-04-01/Accounts/{account}/Calls/{sid}",
                 get(fetch_call).post(update_call),
             )
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls/{sid}/Recordings.json",
+                post(start_recording),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Calls/{sid}/Recordings/{rec}",
+                post(update_recording),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Recordings/{rec}",
+                get(download_recording).delete(delete_recording),
+            )
             .with_state(self.clone())
     }
 
     /// Serves the API on `listener` until the returned task is aborted.
     pub fn serve(&self, listener: tokio::net::TcpListener) -> tokio::task::JoinHandle<()> {
+        if let Ok(addr) = listener.local_addr() {
+            let _ = self.inner.base_url.set(format!("http://{addr}"));
+        }
         let router = self.router();
         tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, router).await {
@@ -553,6 +597,25 @@ impl Carrier {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Basic "))
                 .is_some_and(|v| v.trim() == expected)
+    }
+
+    /// Makes the next `n` recording downloads fail with HTTP 503.
+    pub fn script_recording_failures(&self, n: u32) {
+        self.inner
+            .state
+            .lock()
+            .expect("carrier state lock")
+            .failing_downloads = n;
+    }
+
+    /// The recordings the carrier still holds (not deleted).
+    pub fn recordings_held(&self) -> usize {
+        self.inner
+            .state
+            .lock()
+            .expect("carrier state lock")
+            .recordings
+            .len()
     }
 
     /// Makes the next create requests of the Twilio API fail (or stall) as
@@ -691,6 +754,7 @@ impl Carrier {
                 campaign,
                 attempt,
                 hangup: hangup.clone(),
+                recording_callback: None,
             },
         );
         hangup
@@ -1230,6 +1294,13 @@ impl Carrier {
         let twiml = self.fetch_twiml(sid, params, sync_verdict).await;
         self.follow_twiml(sid, twiml, &plan, hangup.clone()).await;
         let duration = (time.now() - answered_at).num_seconds().max(0) as u32;
+        let live_recording = {
+            let state = self.inner.state.lock().expect("carrier state lock");
+            state
+                .calls
+                .get(sid)
+                .and_then(|r| r.recording_callback.clone())
+        };
         self.end(
             sid,
             params,
@@ -1239,6 +1310,62 @@ impl Carrier {
             seq,
         )
         .await;
+        let callback = if params.record == Some(true) {
+            params.recording_status_callback.clone()
+        } else {
+            live_recording
+        };
+        if let Some(url) = callback {
+            self.make_recording(sid, url, duration.max(1), plan.seed);
+        }
+    }
+
+    /// Makes a call's recording and announces it.
+    fn make_recording(&self, call_sid: &str, url: String, duration: u32, seed: u64) {
+        let secs = duration.clamp(1, 3);
+        let frames = 8000 * secs as usize;
+        let mut samples = Vec::with_capacity(frames * 2);
+        for i in 0..frames {
+            let t = i as f64 / 8000.0;
+            let caller = (t * 2.0 * std::f64::consts::PI * (300.0 + (seed % 200) as f64)).sin();
+            let agent = (t * 2.0 * std::f64::consts::PI * 440.0).sin();
+            samples.push((caller * 2000.0) as i16);
+            samples.push((agent * 2000.0) as i16);
+        }
+        let wav = voxdial_media::wav::encode_pcm16(8000, 2, &samples);
+        let rec = format!(
+            "RE{:016x}{:016x}",
+            mix(seed ^ 0x5EC0),
+            mix(self.next_call_number())
+        );
+        {
+            let mut state = self.inner.state.lock().expect("carrier state lock");
+            state.recordings.insert(rec.clone(), wav);
+            state.stats.recordings_created += 1;
+        }
+        let account = &self.inner.config.account_sid;
+        let base = self
+            .inner
+            .base_url
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "https://api.twilio.com".into());
+        let form = forms::RecordingStatusCallback {
+            account_sid: account.clone(),
+            call_sid: call_sid.to_string(),
+            recording_sid: rec.clone(),
+            recording_url: Some(format!(
+                "{base}/2010-04-01/Accounts/{account}/Recordings/{rec}"
+            )),
+            recording_status: forms::RecordingStatus::Completed,
+            recording_duration: Some(secs),
+            recording_channels: Some(2),
+            recording_start_time: Some(self.inner.time.now()),
+            recording_source: Some("OutboundAPI".into()),
+            recording_track: Some("both".into()),
+            error_code: Some(0),
+        };
+        self.deliver(url, form.to_pairs());
     }
 
     async fn fetch_twiml(
@@ -1600,5 +1727,115 @@ impl Carrier {
             .body(forms::encode_form(pairs))
             .send()
             .await
+    }
+}
+
+async fn start_recording(
+    State(carrier): State<Carrier>,
+    Path((account, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !carrier.authorised(&account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let Ok(pairs) = forms::parse_form(&body) else {
+        return twilio_error(StatusCode::BAD_REQUEST, 21205, "invalid parameters");
+    };
+    let callback = pairs
+        .iter()
+        .find(|(k, _)| k == "RecordingStatusCallback")
+        .map(|(_, v)| v.clone());
+    let mut state = carrier.inner.state.lock().expect("carrier state lock");
+    let Some(record) = state.calls.get_mut(&sid) else {
+        return twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        );
+    };
+    if record.resource.status != CallStatus::InProgress {
+        return twilio_error(StatusCode::BAD_REQUEST, 21220, "Call is not in-progress.");
+    }
+    record.recording_callback = callback.or_else(|| Some(String::new()));
+    let rec = format!("RE{:016x}", mix(sid.len() as u64 ^ 0x5EC1));
+    let body = serde_json::json!({
+        "sid": rec, "call_sid": sid, "account_sid": account, "status": "in-progress",
+        "channels": 2, "source": "StartCallRecordingAPI", "track": "both"
+    });
+    (StatusCode::CREATED, axum::Json(body)).into_response()
+}
+
+async fn update_recording(
+    State(carrier): State<Carrier>,
+    Path((account, sid, rec)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !carrier.authorised(&account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let rec = rec.trim_end_matches(".json").to_string();
+    let state = carrier.inner.state.lock().expect("carrier state lock");
+    if !state.calls.contains_key(&sid) {
+        return twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        );
+    }
+    axum::Json(serde_json::json!({"sid": rec, "call_sid": sid, "status": "stopped"}))
+        .into_response()
+}
+
+async fn download_recording(
+    State(carrier): State<Carrier>,
+    Path((account, rec)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !carrier.authorised(&account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let rec = rec.trim_end_matches(".wav");
+    let mut state = carrier.inner.state.lock().expect("carrier state lock");
+    state.stats.recording_downloads += 1;
+    if state.failing_downloads > 0 {
+        state.failing_downloads -= 1;
+        state.stats.recording_download_failures += 1;
+        return twilio_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            20503,
+            "Service Unavailable",
+        );
+    }
+    match state.recordings.get(rec) {
+        Some(wav) => ([(header::CONTENT_TYPE, "audio/x-wav")], wav.clone()).into_response(),
+        None => twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        ),
+    }
+}
+
+async fn delete_recording(
+    State(carrier): State<Carrier>,
+    Path((account, rec)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    if !carrier.authorised(&account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let rec = rec.trim_end_matches(".json");
+    let mut state = carrier.inner.state.lock().expect("carrier state lock");
+    match state.recordings.remove(rec) {
+        Some(_) => {
+            state.stats.recordings_deleted += 1;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => twilio_error(
+            StatusCode::NOT_FOUND,
+            20404,
+            "The requested resource was not found",
+        ),
     }
 }

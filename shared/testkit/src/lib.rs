@@ -11,6 +11,10 @@
 //! - [`blob`]: the [`BlobStore`](voxdial_domain::BlobStore) contract.
 //! - [`agents`]: the [`HumanAgentStore`](voxdial_domain::HumanAgentStore)
 //!   contract.
+//! - [`privacy`]: the [`PrivacyStore`](voxdial_domain::PrivacyStore)
+//!   contract (erasure, suppression digests, retention), on store subjects.
+//! - [`jobs`]: the [`JobQueue`](voxdial_domain::JobQueue) contract and its
+//!   [`JobQueueSubject`](jobs::JobQueueSubject).
 //! - [`subject`]: what an adapter's factory returns to a suite
 //!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
 //! - [`clock`]: [`ManualClock`], a clock tests set and advance.
@@ -49,6 +53,8 @@ pub mod agents;
 pub mod blob;
 pub mod clock;
 pub mod fixtures;
+pub mod jobs;
+pub mod privacy;
 pub mod queue;
 pub mod store;
 pub mod subject;
@@ -170,6 +176,35 @@ macro_rules! durable_queue_contract {
     ($factory:expr) => {
         $crate::__contract_tests!(durable_queue_contract, queue, $factory;
             messages_survive_reopen,
+        );
+    };
+}
+
+/// The privacy store contract against a store adapter:
+/// `privacy_contract!(factory)` with the same factory as
+/// [`store_contract!`]. Expands into the module `privacy_contract`.
+#[macro_export]
+macro_rules! privacy_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(privacy_contract, privacy, $factory;
+            erase_lead_deletes_everything_and_keeps_a_tombstone,
+            erase_refuses_a_lead_in_a_call,
+            purges_come_due_in_order_and_clear,
+        );
+    };
+}
+
+/// The job queue contract against an adapter: `job_queue_contract!(factory)`
+/// where `factory` evaluates to a future of a fresh, empty
+/// [`jobs::JobQueueSubject`] whose queue dead-letters after
+/// [`queue::QUEUE_MAX_RECEIVES`] receives. Expands into the module
+/// `job_queue_contract`.
+#[macro_export]
+macro_rules! job_queue_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(job_queue_contract, jobs, $factory;
+            jobs_round_trip_and_ack,
+            unacked_jobs_return_then_dead_letter,
         );
     };
 }

@@ -31,6 +31,8 @@ pub struct Clients {
     pub sqs: aws_sdk_sqs::Client,
     /// S3 (path-style addressing when an endpoint is overridden).
     pub s3: aws_sdk_s3::Client,
+    /// Amazon Transcribe (the post-call transcriber, when configured).
+    pub transcribe: aws_sdk_transcribe::Client,
 }
 
 impl Clients {
@@ -45,7 +47,9 @@ impl Clients {
             sqs = sqs.interceptor(counter.clone());
             s3 = s3.interceptor(counter.clone());
         }
+        let transcribe = aws_sdk_transcribe::config::Builder::from(sdk);
         Clients {
+            transcribe: aws_sdk_transcribe::Client::from_conf(transcribe.build()),
             dynamo: aws_sdk_dynamodb::Client::from_conf(dynamo.build()),
             sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),

@@ -36,4 +36,4 @@ pub use config::{Clients, RequestCounter};
 pub use dynamo::{DynamoStore, TableSpec, create_table};
 pub use error::SetupError;
 pub use s3::{Encryption, S3BlobStore};
-pub use sqs::SqsQueue;
+pub use sqs::{SqsJobQueue, SqsMessageQueue, SqsQueue};

@@ -1,4 +1,6 @@
-//! [`SqsQueue`]: the dispatch queue on an SQS standard queue.
+//! [`SqsQueue`]: the dispatch queue on an SQS standard queue, and
+//! [`SqsJobQueue`], the post-call job queue, the same code over another
+//! queue and message type ([`SqsMessageQueue`]).
 //!
 //! - One message per (lead, attempt): the body is the
 //!   [`DispatchMessage`] as JSON, and the message attribute
@@ -24,6 +26,7 @@
 //! dispatcher only uses [`decode_body`], `retry_later` (to delay a rate
 //! limited message) and `send` (slot filling).
 
+use std::marker::PhantomData;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -32,7 +35,9 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use tracing::warn;
-use voxdial_domain::{Delivery, DispatchMessage, DispatchQueue, QueueError, Receipt};
+use voxdial_domain::{
+    Delivery, DispatchMessage, DispatchQueue, Job, JobQueue, QueueError, QueueMessage, Receipt,
+};
 
 /// The longest delay SQS holds a message for.
 pub const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
@@ -43,12 +48,36 @@ const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 3600);
 /// The message attribute that carries the idempotency key.
 pub const IDEMPOTENCY_KEY: &str = "idempotency_key";
 
-/// The dispatch queue on SQS.
-#[derive(Clone, Debug)]
-pub struct SqsQueue {
+/// A queue of messages `M` on SQS.
+pub struct SqsMessageQueue<M> {
     client: Client,
     queue_url: String,
+    _message: PhantomData<fn() -> M>,
 }
+
+impl<M> Clone for SqsMessageQueue<M> {
+    fn clone(&self) -> Self {
+        SqsMessageQueue {
+            client: self.client.clone(),
+            queue_url: self.queue_url.clone(),
+            _message: PhantomData,
+        }
+    }
+}
+
+impl<M> std::fmt::Debug for SqsMessageQueue<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqsMessageQueue")
+            .field("queue_url", &self.queue_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The dispatch queue on SQS.
+pub type SqsQueue = SqsMessageQueue<DispatchMessage>;
+
+/// The post-call job queue on SQS.
+pub type SqsJobQueue = SqsMessageQueue<Job>;
 
 /// Some messages of a batch were refused.
 #[derive(Debug, thiserror::Error)]
@@ -68,13 +97,18 @@ fn unavailable(
     }
 }
 
-/// The body of a dispatch message.
-pub fn encode_body(message: &DispatchMessage) -> Result<String, QueueError> {
+/// The body of a message.
+pub fn encode_body<M: QueueMessage>(message: &M) -> Result<String, QueueError> {
     serde_json::to_string(message).map_err(|e| unavailable("cannot encode a message", e))
 }
 
 /// Reads a dispatch message's body.
 pub fn decode_body(body: &str) -> Result<DispatchMessage, QueueError> {
+    decode_message(body)
+}
+
+/// Reads a message's body.
+pub fn decode_message<M: QueueMessage>(body: &str) -> Result<M, QueueError> {
     serde_json::from_str(body).map_err(|e| QueueError::Malformed(e.to_string()))
 }
 
@@ -85,12 +119,13 @@ fn seconds(d: Duration, cap: Duration) -> i32 {
     i32::try_from(secs).unwrap_or(i32::MAX)
 }
 
-impl SqsQueue {
+impl<M: QueueMessage> SqsMessageQueue<M> {
     /// The queue at `queue_url`.
-    pub fn new(client: Client, queue_url: impl Into<String>) -> SqsQueue {
-        SqsQueue {
+    pub fn new(client: Client, queue_url: impl Into<String>) -> SqsMessageQueue<M> {
+        SqsMessageQueue {
             client,
             queue_url: queue_url.into(),
+            _message: PhantomData,
         }
     }
 
@@ -100,16 +135,15 @@ impl SqsQueue {
     }
 }
 
-#[async_trait]
-impl DispatchQueue for SqsQueue {
-    async fn send(&self, messages: &[DispatchMessage], delay: Duration) -> Result<(), QueueError> {
+impl<M: QueueMessage> SqsMessageQueue<M> {
+    async fn send_messages(&self, messages: &[M], delay: Duration) -> Result<(), QueueError> {
         let delay = seconds(delay, MAX_DELAY);
         for chunk in messages.chunks(10) {
             let mut entries = Vec::with_capacity(chunk.len());
             for (n, message) in chunk.iter().enumerate() {
                 let key = MessageAttributeValue::builder()
                     .data_type("String")
-                    .string_value(message.call_id().as_str())
+                    .string_value(message.idempotency_key())
                     .build()
                     .map_err(|e| unavailable("cannot build a message", e))?;
                 entries.push(
@@ -129,19 +163,21 @@ impl DispatchQueue for SqsQueue {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| unavailable("cannot send to the dispatch queue", e))?;
+                .map_err(|e| unavailable("cannot send to the queue", e))?;
             if !output.failed().is_empty() {
                 let failed = output
                     .failed()
                     .iter()
                     .map(|f| {
                         let n: usize = f.id().parse().unwrap_or(0);
-                        let lead = chunk.get(n).map_or("?", |m| m.lead_id.as_str());
-                        format!("{lead}: {}", f.code())
+                        let key = chunk
+                            .get(n)
+                            .map_or_else(|| "?".into(), |m| m.idempotency_key());
+                        format!("{key}: {}", f.code())
                     })
                     .collect();
                 return Err(unavailable(
-                    "the dispatch queue refused messages",
+                    "the queue refused messages",
                     PartialSend { failed },
                 ));
             }
@@ -149,7 +185,11 @@ impl DispatchQueue for SqsQueue {
         Ok(())
     }
 
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+    async fn receive_messages(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Delivery<M>>, QueueError> {
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -164,7 +204,7 @@ impl DispatchQueue for SqsQueue {
             .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
             .send()
             .await
-            .map_err(|e| unavailable("cannot receive from the dispatch queue", e))?;
+            .map_err(|e| unavailable("cannot receive from the queue", e))?;
         let mut deliveries = Vec::new();
         for message in output.messages() {
             let Some(receipt) = message.receipt_handle() else {
@@ -175,7 +215,7 @@ impl DispatchQueue for SqsQueue {
                 .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                 .and_then(|n| n.parse().ok())
                 .unwrap_or(1);
-            match decode_body(message.body().unwrap_or_default()) {
+            match decode_message::<M>(message.body().unwrap_or_default()) {
                 Ok(body) => deliveries.push(Delivery {
                     message: body,
                     receipt: Receipt(receipt.to_string()),
@@ -184,14 +224,14 @@ impl DispatchQueue for SqsQueue {
                 // Left alone: redelivered until the redrive policy moves it
                 // to the dead-letter queue, where the alarm sees it.
                 Err(error) => {
-                    warn!(%error, "a malformed dispatch message; leaving it to the dead-letter queue")
+                    warn!(%error, "a malformed message; leaving it to the dead-letter queue")
                 }
             }
         }
         Ok(deliveries)
     }
 
-    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
+    async fn ack_receipt(&self, receipt: &Receipt) -> Result<(), QueueError> {
         match self
             .client
             .delete_message()
@@ -207,13 +247,13 @@ impl DispatchQueue for SqsQueue {
                 if e.is_receipt_handle_is_invalid() {
                     Ok(())
                 } else {
-                    Err(unavailable("cannot delete a dispatch message", e))
+                    Err(unavailable("cannot delete a message", e))
                 }
             }
         }
     }
 
-    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
+    async fn postpone(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
         self.client
             .change_message_visibility()
             .queue_url(&self.queue_url)
@@ -221,8 +261,46 @@ impl DispatchQueue for SqsQueue {
             .visibility_timeout(seconds(delay, MAX_VISIBILITY))
             .send()
             .await
-            .map_err(|e| unavailable("cannot delay a dispatch message", e))?;
+            .map_err(|e| unavailable("cannot delay a message", e))?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl DispatchQueue for SqsMessageQueue<DispatchMessage> {
+    async fn send(&self, messages: &[DispatchMessage], delay: Duration) -> Result<(), QueueError> {
+        self.send_messages(messages, delay).await
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+        self.receive_messages(max, wait).await
+    }
+
+    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
+        self.ack_receipt(receipt).await
+    }
+
+    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
+        self.postpone(receipt, delay).await
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqsMessageQueue<Job> {
+    async fn send(&self, jobs: &[Job], delay: Duration) -> Result<(), QueueError> {
+        self.send_messages(jobs, delay).await
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery<Job>>, QueueError> {
+        self.receive_messages(max, wait).await
+    }
+
+    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
+        self.ack_receipt(receipt).await
+    }
+
+    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
+        self.postpone(receipt, delay).await
     }
 }
 

@@ -193,8 +193,36 @@ impl Emulator {
         visibility: Duration,
         max_receives: u32,
     ) -> Result<SqsQueue, SetupError> {
+        let url = self
+            .queue_url(clients, "dispatch", visibility, max_receives)
+            .await?;
+        Ok(SqsQueue::new(clients.sqs.clone(), url))
+    }
+
+    /// A fresh post-call job queue, like [`Emulator::queue`].
+    pub async fn job_queue(
+        &self,
+        clients: &Clients,
+        visibility: Duration,
+        max_receives: u32,
+    ) -> Result<crate::SqsJobQueue, SetupError> {
+        let url = self
+            .queue_url(clients, "jobs", visibility, max_receives)
+            .await?;
+        Ok(crate::SqsJobQueue::new(clients.sqs.clone(), url))
+    }
+
+    /// Creates a queue named after `prefix` with its dead-letter queue;
+    /// returns its URL.
+    async fn queue_url(
+        &self,
+        clients: &Clients,
+        prefix: &str,
+        visibility: Duration,
+        max_receives: u32,
+    ) -> Result<String, SetupError> {
         let sqs = &clients.sqs;
-        let name = unique("dispatch");
+        let name = unique(prefix);
         let dlq = sqs
             .create_queue()
             .queue_name(format!("{name}-dlq"))
@@ -227,10 +255,7 @@ impl Emulator {
             .send()
             .await
             .map_err(|e| SetupError::aws("cannot create a queue", e))?;
-        Ok(SqsQueue::new(
-            sqs.clone(),
-            queue.queue_url().unwrap_or_default(),
-        ))
+        Ok(queue.queue_url().unwrap_or_default().to_string())
     }
 
     /// A fresh private bucket.

@@ -38,6 +38,16 @@ async fn queue() -> QueueSubject {
     }))
 }
 
+async fn jobs() -> voxdial_testkit::jobs::JobQueueSubject {
+    let moto = Emulator::get();
+    let clients = moto.clients(None);
+    let queue = moto
+        .job_queue(&clients, VISIBILITY, QUEUE_MAX_RECEIVES)
+        .await
+        .expect("a fresh job queue");
+    voxdial_testkit::jobs::JobQueueSubject::new(queue, VISIBILITY, QueueTime::Real)
+}
+
 async fn blobs() -> BlobSubject {
     let moto = Emulator::get();
     let clients = moto.clients(None);
@@ -45,6 +55,8 @@ async fn blobs() -> BlobSubject {
 }
 
 voxdial_testkit::store_contract!(store());
+voxdial_testkit::privacy_contract!(store());
+voxdial_testkit::job_queue_contract!(jobs());
 voxdial_testkit::queue_contract!(queue());
 voxdial_testkit::durable_queue_contract!(queue());
 voxdial_testkit::blob_contract!(blobs());

@@ -7,8 +7,10 @@
 //!
 //! - [`store`]: [`LocalStore`], the campaign, lead, call and do-not-call
 //!   stores on SQLite (schema in `store_schema.sql`).
-//! - [`queue`]: [`LocalQueue`], an at-least-once queue with visibility
-//!   timeouts, delays and dead letters, like SQS, on its own SQLite file.
+//! - [`queue`]: [`SqliteQueue`], an at-least-once queue with visibility
+//!   timeouts, delays and dead letters, like SQS, on its own SQLite file:
+//!   [`LocalQueue`] for dispatch messages, [`LocalJobQueue`] for post-call
+//!   jobs.
 //! - [`blob`]: [`LocalBlobStore`], files under a directory with atomic
 //!   writes and HMAC-signed URLs for the local HTTP server.
 //! - `sqlite`: what the store and the queue share (pragmas, migrations,
@@ -40,5 +42,5 @@ pub mod store;
 
 pub use blob::{LocalBlobStore, validate_key};
 pub use error::OpenError;
-pub use queue::{DeadLetter, LocalQueue, QueueConfig, QueueStats};
+pub use queue::{DeadLetter, LocalJobQueue, LocalQueue, QueueConfig, QueueStats, SqliteQueue};
 pub use store::LocalStore;

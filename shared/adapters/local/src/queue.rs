@@ -1,6 +1,8 @@
-//! [`LocalQueue`]: a durable at-least-once dispatch queue in its own SQLite
-//! file, with SQS's semantics: visibility timeouts, delays, receive counts
-//! and a dead-letter table.
+//! [`SqliteQueue`]: a durable at-least-once queue in its own SQLite file,
+//! with SQS's semantics: visibility timeouts, delays, receive counts and a
+//! dead-letter table. It carries one kind of message: [`LocalQueue`] the
+//! dispatch messages, [`LocalJobQueue`] the post-call jobs (each on its own
+//! file).
 //!
 //! A message row holds its body, the instant it becomes visible and how
 //! often it was received. A receive takes visible rows in one transaction,
@@ -9,6 +11,7 @@
 //! delivery can neither acknowledge nor postpone the message. Visibility is
 //! measured on the queue's [`Clock`]; only the long-poll `wait` is real time.
 
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +21,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use voxdial_domain::{
-    Clock, Delivery, DispatchMessage, DispatchQueue, QueueError, Receipt, Timestamp,
+    Clock, Delivery, DispatchMessage, DispatchQueue, Job, JobQueue, QueueError, QueueMessage,
+    Receipt, Timestamp,
 };
 
 use crate::OpenError;
@@ -27,7 +31,7 @@ use crate::sqlite::{Db, duration_nanos, from_nanos, nanos};
 const MIGRATIONS: &[&str] = &["
 CREATE TABLE messages (
     id            INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused
-    body          TEXT NOT NULL,                     -- JSON DispatchMessage
+    body          TEXT NOT NULL,                     -- JSON message
     visible_at    INTEGER NOT NULL,                  -- clock nanoseconds
     receive_count INTEGER NOT NULL,
     sent_at       INTEGER NOT NULL
@@ -72,11 +76,11 @@ impl Default for QueueConfig {
 
 /// A message that was received too often, or whose body could not be read.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DeadLetter {
+pub struct DeadLetter<M = DispatchMessage> {
     /// The message's id in the queue.
     pub id: i64,
     /// The message, when its body could be read.
-    pub message: Option<DispatchMessage>,
+    pub message: Option<M>,
     /// The raw body.
     pub body: String,
     /// Deliveries before it was dead-lettered.
@@ -100,16 +104,31 @@ pub struct QueueStats {
     pub dead: u64,
 }
 
-/// The embedded dispatch queue. Clones share the queue.
+/// The embedded queue of messages `M`. Clones share the queue.
 ///
 /// Invariants: message ids are never reused (`AUTOINCREMENT`), so a receipt
 /// names one delivery of one message forever; a message is in `messages` or
 /// in `dead_letters`, never both (moved in one transaction); every
 /// `receive_count` is at most `max_receives`.
-#[derive(Clone)]
-pub struct LocalQueue {
+pub struct SqliteQueue<M> {
     inner: Arc<Inner>,
+    _message: PhantomData<fn() -> M>,
 }
+
+impl<M> Clone for SqliteQueue<M> {
+    fn clone(&self) -> Self {
+        SqliteQueue {
+            inner: self.inner.clone(),
+            _message: PhantomData,
+        }
+    }
+}
+
+/// The embedded dispatch queue.
+pub type LocalQueue = SqliteQueue<DispatchMessage>;
+
+/// The embedded post-call job queue.
+pub type LocalJobQueue = SqliteQueue<Job>;
 
 struct Inner {
     db: Arc<Db>,
@@ -119,9 +138,9 @@ struct Inner {
     arrivals: Notify,
 }
 
-impl std::fmt::Debug for LocalQueue {
+impl<M> std::fmt::Debug for SqliteQueue<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LocalQueue")
+        f.debug_struct("SqliteQueue")
             .field("path", &self.inner.db.path)
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
@@ -145,24 +164,25 @@ fn parse_receipt(receipt: &Receipt) -> Result<(i64, i64), QueueError> {
         })
 }
 
-impl LocalQueue {
+impl<M: QueueMessage> SqliteQueue<M> {
     /// Opens (creating it if needed) the queue at `path`, a file of its own.
     pub fn open(
         path: impl AsRef<Path>,
         config: QueueConfig,
         clock: Arc<dyn Clock>,
-    ) -> Result<LocalQueue, OpenError> {
+    ) -> Result<SqliteQueue<M>, OpenError> {
         let config = QueueConfig {
             max_receives: config.max_receives.max(1),
             ..config
         };
-        Ok(LocalQueue {
+        Ok(SqliteQueue {
             inner: Arc::new(Inner {
                 db: Db::open(path.as_ref(), APPLICATION_ID, MIGRATIONS)?,
                 clock,
                 config,
                 arrivals: Notify::new(),
             }),
+            _message: PhantomData,
         })
     }
 
@@ -172,7 +192,7 @@ impl LocalQueue {
     }
 
     /// The dead letters, oldest first.
-    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter>, QueueError> {
+    pub async fn dead_letters(&self) -> Result<Vec<DeadLetter<M>>, QueueError> {
         self.inner
             .db
             .read(|conn| {
@@ -234,7 +254,7 @@ impl LocalQueue {
 
     /// One receive attempt: the deliveries, and when the next hidden message
     /// becomes visible (on the queue's clock).
-    async fn receive_now(&self, max: usize) -> Result<(Vec<Delivery>, Option<i64>), QueueError> {
+    async fn receive_now(&self, max: usize) -> Result<(Vec<Delivery<M>>, Option<i64>), QueueError> {
         let now = nanos(self.inner.clock.now());
         let config = self.inner.config;
 
@@ -273,12 +293,12 @@ fn bury(
     Ok(())
 }
 
-fn receive_in(
+fn receive_in<M: QueueMessage>(
     conn: &mut Connection,
     now: i64,
     config: QueueConfig,
     max: usize,
-) -> Result<(Vec<Delivery>, Option<i64>), QueueError> {
+) -> Result<(Vec<Delivery<M>>, Option<i64>), QueueError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(unavailable("cannot begin a receive"))?;
@@ -318,7 +338,7 @@ fn receive_in(
                 buried += 1;
                 continue;
             }
-            let message: DispatchMessage = match serde_json::from_str(&body) {
+            let message: M = match serde_json::from_str(&body) {
                 Ok(message) => message,
                 Err(e) => {
                     bury(
@@ -361,9 +381,8 @@ fn receive_in(
     Ok((deliveries, next_visible))
 }
 
-#[async_trait]
-impl DispatchQueue for LocalQueue {
-    async fn send(&self, messages: &[DispatchMessage], delay: Duration) -> Result<(), QueueError> {
+impl<M: QueueMessage> SqliteQueue<M> {
+    async fn send_messages(&self, messages: &[M], delay: Duration) -> Result<(), QueueError> {
         if messages.is_empty() {
             return Ok(());
         }
@@ -405,7 +424,11 @@ impl DispatchQueue for LocalQueue {
         Ok(())
     }
 
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+    async fn receive_messages(
+        &self,
+        max: usize,
+        wait: Duration,
+    ) -> Result<Vec<Delivery<M>>, QueueError> {
         if max == 0 {
             return Ok(Vec::new());
         }
@@ -434,7 +457,7 @@ impl DispatchQueue for LocalQueue {
         }
     }
 
-    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
+    async fn ack_receipt(&self, receipt: &Receipt) -> Result<(), QueueError> {
         let (id, count) = parse_receipt(receipt)?;
 
         self.inner
@@ -448,7 +471,7 @@ impl DispatchQueue for LocalQueue {
             .await
     }
 
-    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
+    async fn postpone(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
         let (id, count) = parse_receipt(receipt)?;
         let visible_at = nanos(self.inner.clock.now()).saturating_add(duration_nanos(delay));
 
@@ -465,5 +488,43 @@ impl DispatchQueue for LocalQueue {
             .await?;
         self.inner.arrivals.notify_waiters();
         Ok(())
+    }
+}
+
+#[async_trait]
+impl DispatchQueue for SqliteQueue<DispatchMessage> {
+    async fn send(&self, messages: &[DispatchMessage], delay: Duration) -> Result<(), QueueError> {
+        self.send_messages(messages, delay).await
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+        self.receive_messages(max, wait).await
+    }
+
+    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
+        self.ack_receipt(receipt).await
+    }
+
+    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
+        self.postpone(receipt, delay).await
+    }
+}
+
+#[async_trait]
+impl JobQueue for SqliteQueue<Job> {
+    async fn send(&self, jobs: &[Job], delay: Duration) -> Result<(), QueueError> {
+        self.send_messages(jobs, delay).await
+    }
+
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery<Job>>, QueueError> {
+        self.receive_messages(max, wait).await
+    }
+
+    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
+        self.ack_receipt(receipt).await
+    }
+
+    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
+        self.postpone(receipt, delay).await
     }
 }

@@ -17,7 +17,7 @@ use voxdial_domain::{
     AgentStatus, CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress,
     CampaignStore, CreateCall, DncHit, DncScope, DncStore, E164, HumanAgent, HumanAgentId,
     HumanAgentStore, ImportCounts, Lead, LeadId, LeadOutcome, LeadRelease, LeadState, LeadStore,
-    PendingReason, StoreError, Timestamp,
+    PendingReason, PrivacyStore, PurgeDue, StoreError, SuppressionDigest, Timestamp, Tombstone,
 };
 
 use crate::OpenError;
@@ -27,6 +27,7 @@ use crate::sqlite::{Db, from_nanos, nanos};
 const MIGRATIONS: &[&str] = &[
     include_str!("store_schema.sql"),
     include_str!("store_agents.sql"),
+    include_str!("store_privacy.sql"),
 ];
 
 /// `PRAGMA application_id` of a store file ("vxds").
@@ -1207,6 +1208,208 @@ impl HumanAgentStore for LocalStore {
             write_agent(&tx, &agent)?;
             tx.commit().sql("cannot commit a human agent")?;
             Ok(Some(agent))
+        })
+        .await
+    }
+}
+
+// ------------------------------------------------------------------ privacy
+
+#[async_trait]
+impl PrivacyStore for LocalStore {
+    async fn erase_lead(
+        &self,
+        lead: &LeadId,
+        digest: &SuppressionDigest,
+        tombstone: &Tombstone,
+    ) -> Result<Option<Tombstone>, StoreError> {
+        let (lead_id, digest, mut tombstone) = (lead.clone(), digest.0.clone(), tombstone.clone());
+        self.write(move |conn| {
+            // Deleted rows are overwritten with zeros, not left in free
+            // pages, and the log is truncated below: the file keeps no copy.
+            conn.pragma_update(None, "secure_delete", "ON")
+                .sql("cannot turn on secure delete")?;
+            let tx = immediate(conn)?;
+            let record: Option<String> = tx
+                .prepare_cached("SELECT record FROM leads WHERE id = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([lead_id.as_str()], |row| row.get(0)).optional()
+                })
+                .sql("cannot read a lead")?;
+            let Some(record) = record else {
+                return Ok(None);
+            };
+            let found: Lead = decode("lead", lead_id.as_str(), &record)?;
+            if matches!(found.state, LeadState::Active { .. }) {
+                return Err(StoreError::Conflict(format!(
+                    "lead {lead_id} is in a call: erase it once the call has ended"
+                )));
+            }
+            let campaign = found.campaign_id.to_string();
+            let number = found.phone.as_str().to_string();
+            let calls: Vec<String> = {
+                let mut stmt = tx
+                    .prepare_cached("SELECT id FROM calls WHERE lead_id = ?1")
+                    .sql("cannot list a lead's calls")?;
+                let rows = stmt
+                    .query_map([lead_id.as_str()], |row| row.get::<_, String>(0))
+                    .sql("cannot list a lead's calls")?;
+                rows.collect::<Result<_, _>>()
+                    .sql("cannot list a lead's calls")?
+            };
+            for call in &calls {
+                tx.prepare_cached("DELETE FROM purges WHERE call_id = ?1")
+                    .and_then(|mut stmt| stmt.execute([call]))
+                    .sql("cannot delete a retention entry")?;
+            }
+            tx.prepare_cached("DELETE FROM calls WHERE lead_id = ?1")
+                .and_then(|mut stmt| stmt.execute([lead_id.as_str()]))
+                .sql("cannot delete a lead's calls")?;
+            let scopes: Vec<String> = {
+                let mut stmt = tx
+                    .prepare_cached(
+                        "SELECT scope FROM dnc WHERE number = ?1 AND scope IN ('', ?2)",
+                    )
+                    .sql("cannot read the do-not-call lists")?;
+                let rows = stmt
+                    .query_map(params![number, campaign], |row| row.get::<_, String>(0))
+                    .sql("cannot read the do-not-call lists")?;
+                rows.collect::<Result<_, _>>()
+                    .sql("cannot read the do-not-call lists")?
+            };
+            for scope in &scopes {
+                tx.prepare_cached(
+                    "INSERT INTO suppressions (scope, digest, added_at) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .and_then(|mut stmt| {
+                    stmt.execute(params![scope, digest, nanos(tombstone.erased_at)])
+                })
+                .sql("cannot keep a suppression")?;
+                tx.prepare_cached("DELETE FROM dnc WHERE number = ?1 AND scope = ?2")
+                    .and_then(|mut stmt| stmt.execute(params![number, scope]))
+                    .sql("cannot delete a do-not-call entry")?;
+            }
+            tx.prepare_cached("DELETE FROM leads WHERE id = ?1")
+                .and_then(|mut stmt| stmt.execute([lead_id.as_str()]))
+                .sql("cannot delete a lead")?;
+            tombstone.calls_erased = u32::try_from(calls.len()).unwrap_or(u32::MAX);
+            tombstone.suppressions_kept = u32::try_from(scopes.len()).unwrap_or(u32::MAX);
+            tombstone.lead_state = found.state.label().to_string();
+            let record = encode("cannot encode a tombstone", &tombstone)?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO tombstones (lead_id, erased_at, record) VALUES (?1, ?2, ?3)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute(params![lead_id.as_str(), nanos(tombstone.erased_at), record])
+            })
+            .sql("cannot store a tombstone")?;
+            tx.commit().sql("cannot commit an erasure")?;
+            // Copy the zeroed pages into the file and empty the log, where
+            // the old page images would otherwise stay until reused.
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .sql("cannot checkpoint after an erasure")?;
+            Ok(Some(tombstone))
+        })
+        .await
+    }
+
+    async fn tombstone(&self, lead: &LeadId) -> Result<Option<Tombstone>, StoreError> {
+        let lead = lead.clone();
+        self.read(move |conn| {
+            conn.prepare_cached("SELECT record FROM tombstones WHERE lead_id = ?1")
+                .and_then(|mut stmt| {
+                    stmt.query_row([lead.as_str()], |row| row.get::<_, String>(0))
+                        .optional()
+                })
+                .sql("cannot read a tombstone")?
+                .map(|record| decode("tombstone", lead.as_str(), &record))
+                .transpose()
+        })
+        .await
+    }
+
+    async fn suppressed(
+        &self,
+        campaign: &CampaignId,
+        digest: &SuppressionDigest,
+    ) -> Result<DncHit, StoreError> {
+        let (campaign, digest) = (campaign.to_string(), digest.0.clone());
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT scope FROM suppressions WHERE digest = ?1 AND scope IN ('', ?2)",
+                )
+                .sql("cannot read the suppressions")?;
+            let scopes = stmt
+                .query_map(params![digest, campaign], |row| row.get::<_, String>(0))
+                .sql("cannot read the suppressions")?;
+            let mut hit = DncHit::default();
+            for scope in scopes {
+                if scope.sql("cannot read the suppressions")?.is_empty() {
+                    hit.global = true;
+                } else {
+                    hit.campaign = true;
+                }
+            }
+            Ok(hit)
+        })
+        .await
+    }
+
+    async fn schedule_purge(&self, call: &CallId, due_at: Timestamp) -> Result<(), StoreError> {
+        let call = call.to_string();
+        self.write(move |conn| {
+            conn.prepare_cached(
+                "INSERT INTO purges (call_id, due_at) VALUES (?1, ?2) \
+                 ON CONFLICT (call_id) DO UPDATE SET due_at = excluded.due_at",
+            )
+            .and_then(|mut stmt| stmt.execute(params![call, nanos(due_at)]))
+            .sql("cannot schedule a purge")?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn due_purges(
+        &self,
+        now: Timestamp,
+        limit_to: usize,
+    ) -> Result<Vec<PurgeDue>, StoreError> {
+        self.read(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(
+                    "SELECT call_id, due_at FROM purges WHERE due_at < ?1 \
+                     ORDER BY due_at, call_id LIMIT ?2",
+                )
+                .sql("cannot read the purges")?;
+            let rows = stmt
+                .query_map(params![nanos(now), limit(limit_to)], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
+                .sql("cannot read the purges")?;
+            let mut due = Vec::new();
+            for row in rows {
+                let (id, at) = row.sql("cannot read the purges")?;
+                let call_id = CallId::parse(&id)
+                    .map_err(|e| StoreError::Corrupt(format!("purge {id}: {e}")))?;
+                due.push(PurgeDue {
+                    call_id,
+                    due_at: from_nanos(at),
+                });
+            }
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn clear_purge(&self, purge: &PurgeDue) -> Result<(), StoreError> {
+        let call = purge.call_id.to_string();
+        self.write(move |conn| {
+            conn.prepare_cached("DELETE FROM purges WHERE call_id = ?1")
+                .and_then(|mut stmt| stmt.execute([call]))
+                .sql("cannot clear a purge")?;
+            Ok(())
         })
         .await
     }

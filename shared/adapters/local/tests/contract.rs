@@ -46,6 +46,20 @@ async fn queue() -> QueueSubject {
         .with_guard(dir)
 }
 
+async fn jobs() -> voxdial_testkit::jobs::JobQueueSubject {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let clock = ManualClock::shared(fixtures::t0());
+    let config = QueueConfig {
+        visibility_timeout: VISIBILITY,
+        max_receives: QUEUE_MAX_RECEIVES,
+    };
+    let queue =
+        voxdial_local::LocalJobQueue::open(dir.path().join("jobs.sqlite3"), config, clock.clone())
+            .expect("open the job queue");
+    voxdial_testkit::jobs::JobQueueSubject::new(queue, VISIBILITY, QueueTime::Manual(clock))
+        .with_guard(dir)
+}
+
 async fn blobs() -> BlobSubject {
     let dir = tempfile::tempdir().expect("a temp dir");
     let clock: Arc<dyn Clock> = ManualClock::shared(fixtures::t0());
@@ -60,6 +74,8 @@ async fn blobs() -> BlobSubject {
 }
 
 voxdial_testkit::store_contract!(store());
+voxdial_testkit::privacy_contract!(store());
+voxdial_testkit::job_queue_contract!(jobs());
 voxdial_testkit::agent_contract!(agents());
 voxdial_testkit::queue_contract!(queue());
 voxdial_testkit::durable_queue_contract!(queue());

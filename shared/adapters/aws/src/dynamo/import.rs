@@ -384,7 +384,9 @@ impl DynamoStore {
                 Err(TxError::Store(e)) => return Err(e),
             }
         }
-        self.unlock(campaign, import).await?;
+        // Closed (numbers removed, TTL set) before the lock is freed: a
+        // crash in between leaves a lock the next claim rolls forward, not
+        // a journal with numbers and no expiry.
         let now = chrono::Utc::now();
         if let Err(e) = self
             .table
@@ -393,6 +395,7 @@ impl DynamoStore {
         {
             cleanup_failed("closing an import journal", &e);
         }
+        self.unlock(campaign, import).await?;
         debug!(import, leads = leads.len(), "import published");
         Ok(())
     }

@@ -14,7 +14,10 @@
 //! | (campaign, number) | `P#<campaign>#<e164>` | `P` | `lead`; `imp` while staged |
 //! | call attempt | `K#<call>` | `K` | `rec`, `ver`, `cid`, `lead`, `st`, `term` |
 //! | do-not-call entry | `D#G#<e164>` or `D#C:<campaign>#<e164>` | `D` | `added` |
-//! | import journal | `I#<import>` | `J#<part>` | `cid`, `ids`, `phones`; `expires_at` once published |
+//! | import journal | `I#<import>` | `J#<part>` | `cid`, `ids`, `phones` (removed once published); `expires_at` once published |
+//! | erasure tombstone | `T#<lead>` | `T` | `rec` (no personal data) |
+//! | suppression digest | `S#G#<digest>` or `S#C:<campaign>#<digest>` | `S` | `added` |
+//! | retention entry | `R#<hash(call) % 4>` | due`#`call | `call` |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
@@ -60,6 +63,15 @@
 //! `expired_leases`) read indexes, which DynamoDB updates asynchronously
 //! (typically within a second); every decision that matters re-checks the
 //! item itself with a condition.
+//!
+//! - **Erasure** (`erase_lead`) is one transaction: the lead (on condition
+//!   of its version and of holding no slot), the campaign's counters, the
+//!   (campaign, number) item, every call attempt (ids `{lead}.{n}` for the
+//!   lead's attempts, each on condition of its version), their retention
+//!   entries, the number's do-not-call entries (global and the campaign's)
+//!   replaced by suppression digests, and the tombstone. The import
+//!   journal kept after publishing has its `phones` removed when it is
+//!   closed, so no number outlives an erased lead there.
 //!
 //! The adapter reads the wall clock only for import lock leases.
 

@@ -10,7 +10,8 @@ use tracing::{debug, warn};
 use voxdial_domain::{
     CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress, CampaignStore,
     CreateCall, DncHit, DncScope, DncStore, E164, ImportCounts, Lead, LeadId, LeadOutcome,
-    LeadRelease, LeadState, LeadStore, StoreError, Timestamp,
+    LeadRelease, LeadState, LeadStore, PrivacyStore, PurgeDue, StoreError, SuppressionDigest,
+    Timestamp, Tombstone,
 };
 
 use super::DynamoStore;
@@ -656,6 +657,135 @@ impl DncStore for DynamoStore {
 
     async fn dnc_hit(&self, campaign: &CampaignId, number: &E164) -> Result<DncHit, StoreError> {
         self.table.dnc_hit(campaign, number).await
+    }
+}
+
+// ------------------------------------------------------------------ privacy
+
+#[async_trait]
+impl PrivacyStore for DynamoStore {
+    #[tracing::instrument(level = "debug", skip_all, fields(lead_id = %lead))]
+    async fn erase_lead(
+        &self,
+        lead: &LeadId,
+        digest: &SuppressionDigest,
+        tombstone: &Tombstone,
+    ) -> Result<Option<Tombstone>, StoreError> {
+        for round in 0..WRITE_ROUNDS {
+            let Some(row) = self.table.lead(lead).await? else {
+                return Ok(None);
+            };
+            if row.staged.is_some() {
+                // Its import has not published it: not visible, not erasable yet.
+                return Ok(None);
+            }
+            let found = row.lead;
+            if matches!(found.state, LeadState::Active { .. }) {
+                return Err(StoreError::Conflict(format!(
+                    "lead {lead} is in a call: erase it once the call has ended"
+                )));
+            }
+            // Call ids are `{lead}.{attempt}`: every attempt made, and one
+            // more in case a release had not counted it yet.
+            let ids: Vec<CallId> = (1..=found.attempts.saturating_add(1))
+                .filter_map(|n| CallId::parse(format!("{lead}.{n}")).ok())
+                .collect();
+            let calls = self.table.calls_by_id(&ids).await?;
+            let scopes = self
+                .table
+                .dnc_scopes(&found.campaign_id, &found.phone)
+                .await?;
+            let mut stone = tombstone.clone();
+            stone.calls_erased = u32::try_from(calls.len()).unwrap_or(u32::MAX);
+            stone.suppressions_kept = u32::try_from(scopes.len()).unwrap_or(u32::MAX);
+            stone.lead_state = found.state.label().to_string();
+            let mut writes = vec![
+                Write::DeleteLead {
+                    lead: found.id.clone(),
+                    version: found.version,
+                },
+                Write::Counters {
+                    campaign: found.campaign_id.clone(),
+                    delta: Counters::removal(&found.state),
+                    cap: None,
+                    commit_import: None,
+                },
+                Write::DeletePhone {
+                    campaign: found.campaign_id.clone(),
+                    phone: found.phone.clone(),
+                },
+            ];
+            for call in &calls {
+                writes.push(Write::DeleteCall {
+                    call: call.id.clone(),
+                    version: call.version,
+                });
+                if let Some(retention) = &call.post_call.retention {
+                    writes.push(Write::DeletePurge {
+                        call: call.id.clone(),
+                        due_at: retention.purge_at,
+                    });
+                }
+            }
+            for scope in scopes {
+                writes.push(Write::PutSuppression {
+                    scope: scope.clone(),
+                    digest: digest.clone(),
+                    now: stone.erased_at,
+                });
+                writes.push(Write::DeleteDnc {
+                    scope,
+                    number: found.phone.clone(),
+                });
+            }
+            writes.push(Write::PutTombstone(stone.clone()));
+            match self.table.transact(&writes).await {
+                Ok(()) => return Ok(Some(stone)),
+                Err(TxError::Canceled(reasons)) => {
+                    if contended(&reasons) {
+                        backoff(round).await;
+                    }
+                }
+                Err(TxError::Store(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(format!("lead {lead} kept changing")))
+    }
+
+    async fn tombstone(&self, lead: &LeadId) -> Result<Option<Tombstone>, StoreError> {
+        self.table.tombstone(lead).await
+    }
+
+    async fn suppressed(
+        &self,
+        campaign: &CampaignId,
+        digest: &SuppressionDigest,
+    ) -> Result<DncHit, StoreError> {
+        self.table.suppressed(campaign, digest).await
+    }
+
+    async fn schedule_purge(&self, call: &CallId, due_at: Timestamp) -> Result<(), StoreError> {
+        self.table
+            .write(&Write::PutPurge {
+                call: call.clone(),
+                due_at,
+            })
+            .await
+            .map(drop)
+    }
+
+    async fn due_purges(&self, now: Timestamp, limit: usize) -> Result<Vec<PurgeDue>, StoreError> {
+        self.table.due_purges(now, limit).await
+    }
+
+    async fn clear_purge(&self, purge: &PurgeDue) -> Result<(), StoreError> {
+        self.table
+            .write(&Write::DeletePurge {
+                call: purge.call_id.clone(),
+                due_at: purge.due_at,
+            })
+            .await
+            .map(drop)
     }
 }
 

@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use voxdial_domain::{
     CallAttempt, CallId, Campaign, CampaignId, DncHit, DncScope, E164, Lead, LeadId, LeadState,
-    PendingReason, StoreError, Timestamp,
+    PendingReason, PurgeDue, StoreError, SuppressionDigest, Timestamp, Tombstone,
 };
 
 /// An item as the SDK sees it.
@@ -50,6 +50,8 @@ const IMP: &str = "imp";
 const LEAD: &str = "lead";
 /// When a do-not-call entry was added (nanoseconds).
 const ADDED: &str = "added";
+/// The call a retention entry is for.
+const CALL: &str = "call";
 /// The DynamoDB TTL attribute (epoch seconds).
 pub(crate) const TTL: &str = "expires_at";
 /// Journal: the lead ids and numbers of an import part.
@@ -145,6 +147,22 @@ fn dnc_pk(scope: &DncScope, number: &E164) -> String {
 }
 fn journal_pk(import: &str) -> String {
     format!("I#{import}")
+}
+fn tombstone_key(lead: &LeadId) -> Item {
+    key(format!("T#{lead}"), "T")
+}
+fn suppression_key(scope: &DncScope, digest: &SuppressionDigest) -> Item {
+    match scope {
+        DncScope::Global => key(format!("S#G#{}", digest.0), "S"),
+        DncScope::Campaign(id) => key(format!("S#C:{id}#{}", digest.0), "S"),
+    }
+}
+/// Retention entries: one per call, sharded, sorted by due time.
+fn purge_key(call: &CallId, due_at: Timestamp) -> Item {
+    key(
+        format!("R#{}", shard(call.as_str())),
+        &format!("{}#{call}", sortable(due_at)),
+    )
 }
 
 fn key(pk: String, sk: &str) -> Item {
@@ -243,6 +261,16 @@ impl Counters {
             None => delta.total += 1,
         }
         delta.bucket(to, 1);
+        delta
+    }
+
+    /// The change of deleting one lead in `state` (an erasure).
+    pub(crate) fn removal(state: &LeadState) -> Counters {
+        let mut delta = Counters {
+            total: -1,
+            ..Counters::default()
+        };
+        delta.bucket(state, -1);
         delta
     }
 
@@ -560,6 +588,26 @@ pub(crate) enum Write {
         number: E164,
         now: Timestamp,
     },
+    /// Deletes a published lead at `version` that holds no slot.
+    DeleteLead { lead: LeadId, version: u64 },
+    /// Deletes a call at `version`.
+    DeleteCall { call: CallId, version: u64 },
+    /// Deletes a (campaign, number) uniqueness item.
+    DeletePhone { campaign: CampaignId, phone: E164 },
+    /// Deletes a do-not-call entry.
+    DeleteDnc { scope: DncScope, number: E164 },
+    /// A suppression digest (idempotent).
+    PutSuppression {
+        scope: DncScope,
+        digest: SuppressionDigest,
+        now: Timestamp,
+    },
+    /// An erasure's tombstone.
+    PutTombstone(Tombstone),
+    /// A retention entry.
+    PutPurge { call: CallId, due_at: Timestamp },
+    /// Deletes a retention entry.
+    DeletePurge { call: CallId, due_at: Timestamp },
 }
 
 enum Action {
@@ -777,6 +825,64 @@ fn render(write: &Write) -> Result<Op, StoreError> {
             let cond = format!("attribute_not_exists({})", e.name(PK));
             (Action::Put(item), Some(cond))
         }
+        Write::DeleteLead { lead, version } => {
+            let cond = format!(
+                "{} = {} AND {} <> {} AND attribute_not_exists({})",
+                e.name(VER),
+                e.value(n(*version)),
+                e.name(ST),
+                e.value(s("active")),
+                e.name(IMP)
+            );
+            (
+                Action::Delete {
+                    key: lead_key(lead),
+                },
+                Some(cond),
+            )
+        }
+        Write::DeleteCall { call, version } => {
+            let cond = format!("{} = {}", e.name(VER), e.value(n(*version)));
+            (
+                Action::Delete {
+                    key: call_key(call),
+                },
+                Some(cond),
+            )
+        }
+        Write::DeletePhone { campaign, phone } => (
+            Action::Delete {
+                key: phone_key(campaign, phone),
+            },
+            None,
+        ),
+        Write::DeleteDnc { scope, number } => (
+            Action::Delete {
+                key: dnc_key(scope, number),
+            },
+            None,
+        ),
+        Write::PutSuppression { scope, digest, now } => {
+            let mut item = suppression_key(scope, digest);
+            item.insert(ADDED.into(), n(nanos(*now)));
+            (Action::Put(item), None)
+        }
+        Write::PutTombstone(tombstone) => {
+            let mut item = tombstone_key(&tombstone.lead_id);
+            item.insert(REC.into(), encode("tombstone", tombstone)?);
+            (Action::Put(item), None)
+        }
+        Write::PutPurge { call, due_at } => {
+            let mut item = purge_key(call, *due_at);
+            item.insert(CALL.into(), s(call.as_str()));
+            (Action::Put(item), None)
+        }
+        Write::DeletePurge { call, due_at } => (
+            Action::Delete {
+                key: purge_key(call, *due_at),
+            },
+            None,
+        ),
     };
     Ok(Op {
         action,
@@ -1218,6 +1324,11 @@ impl Table {
             .map(|item| {
                 let ids = strings(item, J_IDS);
                 let phones = strings(item, J_PHONES);
+                if !item.contains_key(J_PHONES) {
+                    // Closed after publishing (numbers removed): nothing
+                    // left to publish or roll back.
+                    return Ok(JournalPart::default());
+                }
                 if ids.len() != phones.len() {
                     return Err(StoreError::Corrupt(format!(
                         "import {import}: a bad journal part"
@@ -1272,7 +1383,14 @@ impl Table {
                         .filter(|(name, _)| name == PK || name == SK)
                         .collect();
                     let mut e = Expr::default();
-                    let update = format!("SET {} = {}", e.name(TTL), e.value(n(expires)));
+                    // The kept record names the leads, not their numbers:
+                    // an erased lead's number must not outlive it here.
+                    let update = format!(
+                        "SET {} = {} REMOVE {}",
+                        e.name(TTL),
+                        e.value(n(expires)),
+                        e.name(J_PHONES)
+                    );
                     self.client
                         .update_item()
                         .table_name(&self.name)
@@ -1337,6 +1455,105 @@ impl Table {
         }
         calls.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(calls)
+    }
+
+    // -------------------------------------------------------------- privacy
+
+    /// Reads calls by id (missing ones are left out).
+    pub(crate) async fn calls_by_id(&self, ids: &[CallId]) -> Result<Vec<CallAttempt>, StoreError> {
+        let keys = ids.iter().map(call_key).collect();
+        self.batch_get(keys, "cannot read calls")
+            .await?
+            .iter()
+            .map(|item| decode("call", item))
+            .collect()
+    }
+
+    /// Which of the global list and `campaign`'s list hold `number`.
+    pub(crate) async fn dnc_scopes(
+        &self,
+        campaign: &CampaignId,
+        number: &E164,
+    ) -> Result<Vec<DncScope>, StoreError> {
+        let hit = self.dnc_hit(campaign, number).await?;
+        let mut scopes = Vec::new();
+        if hit.global {
+            scopes.push(DncScope::Global);
+        }
+        if hit.campaign {
+            scopes.push(DncScope::Campaign(campaign.clone()));
+        }
+        Ok(scopes)
+    }
+
+    pub(crate) async fn tombstone(&self, lead: &LeadId) -> Result<Option<Tombstone>, StoreError> {
+        self.get(tombstone_key(lead), "cannot read a tombstone")
+            .await?
+            .map(|item| decode("tombstone", &item))
+            .transpose()
+    }
+
+    pub(crate) async fn suppressed(
+        &self,
+        campaign: &CampaignId,
+        digest: &SuppressionDigest,
+    ) -> Result<DncHit, StoreError> {
+        let global = suppression_key(&DncScope::Global, digest);
+        let global_pk = text(&global, PK).unwrap_or_default().to_string();
+        let keys = vec![
+            global,
+            suppression_key(&DncScope::Campaign(campaign.clone()), digest),
+        ];
+        let items = self.batch_get(keys, "cannot read the suppressions").await?;
+        let mut hit = DncHit::default();
+        for item in items {
+            if text(&item, PK) == Some(global_pk.as_str()) {
+                hit.global = true;
+            } else {
+                hit.campaign = true;
+            }
+        }
+        Ok(hit)
+    }
+
+    /// Retention entries due before `now`, earliest first, across shards.
+    pub(crate) async fn due_purges(
+        &self,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<PurgeDue>, StoreError> {
+        let mut due = Vec::new();
+        for shard in 0..SHARDS {
+            let query = Query::table(PK, s(format!("R#{shard}"))).sort(SK, "<", s(sortable(now)));
+            for item in self.query(query, limit).await? {
+                let order = text(&item, SK).unwrap_or_default().to_string();
+                let call = text(&item, CALL)
+                    .and_then(|c| CallId::parse(c).ok())
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("a retention entry without a call".into())
+                    })?;
+                let nanos: i128 = order
+                    .split('#')
+                    .next()
+                    .and_then(|n| n.parse::<u64>().ok())
+                    .map(|n| i128::from(n) + i128::from(i64::MIN))
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("a retention entry without a time".into())
+                    })?;
+                let at = chrono::DateTime::from_timestamp_nanos(
+                    i64::try_from(nanos).unwrap_or(i64::MAX),
+                );
+                due.push((
+                    order,
+                    PurgeDue {
+                        call_id: call,
+                        due_at: at,
+                    },
+                ));
+            }
+        }
+        due.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(due.into_iter().take(limit).map(|(_, p)| p).collect())
     }
 
     // -------------------------------------------------------------- DNC

@@ -1,0 +1,116 @@
+//! Post-call jobs and the job queue port.
+//!
+//! Everything that happens to a call after it ended (downloading the
+//! provider's recording, transcribing, analysing, posting the analysis to
+//! the campaign's webhook) runs as a [`Job`] on a [`JobQueue`]: at-least-once
+//! delivery with a visibility timeout, like SQS. Every job names one call
+//! and its handler is idempotent on the call's record (each stage writes
+//! its result there with a versioned update, and a stage already done is
+//! skipped), so a redelivered or duplicated job never stores, transcribes
+//! or posts twice.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::{CallId, Delivery, DispatchMessage, QueueError, Receipt};
+
+/// A message body a queue can carry: JSON, with an idempotency key.
+pub trait QueueMessage:
+    Serialize + DeserializeOwned + Clone + std::fmt::Debug + Send + Sync + 'static
+{
+    /// The key a handler is idempotent on (SQS message attribute
+    /// `idempotency_key`).
+    fn idempotency_key(&self) -> String;
+}
+
+impl QueueMessage for DispatchMessage {
+    fn idempotency_key(&self) -> String {
+        self.call_id().to_string()
+    }
+}
+
+/// One post-call job of one call.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "job", rename_all = "snake_case")]
+pub enum Job {
+    /// Download the provider's recording named on the call record into the
+    /// blob store (then queue [`Job::Process`]).
+    FetchRecording {
+        /// The call.
+        call_id: CallId,
+    },
+    /// Transcribe and analyse the call (then queue [`Job::Deliver`]).
+    Process {
+        /// The call.
+        call_id: CallId,
+    },
+    /// POST the call's analysis to the campaign's webhook.
+    Deliver {
+        /// The call.
+        call_id: CallId,
+    },
+}
+
+impl Job {
+    /// The call the job is about.
+    pub fn call_id(&self) -> &CallId {
+        match self {
+            Job::FetchRecording { call_id }
+            | Job::Process { call_id }
+            | Job::Deliver { call_id } => call_id,
+        }
+    }
+
+    /// `fetch_recording`, `process` or `deliver`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Job::FetchRecording { .. } => "fetch_recording",
+            Job::Process { .. } => "process",
+            Job::Deliver { .. } => "deliver",
+        }
+    }
+}
+
+impl QueueMessage for Job {
+    fn idempotency_key(&self) -> String {
+        format!("{}:{}", self.kind(), self.call_id())
+    }
+}
+
+/// The post-call job queue: the same semantics as the
+/// [`DispatchQueue`](crate::DispatchQueue) (at-least-once, visibility
+/// timeout, delays, dead letters after too many deliveries), carrying
+/// [`Job`]s.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Enqueues jobs, visible after `delay`.
+    async fn send(&self, jobs: &[Job], delay: Duration) -> Result<(), QueueError>;
+
+    /// Receives up to `max` visible jobs, waiting up to `wait` for one.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery<Job>>, QueueError>;
+
+    /// Deletes a handled job.
+    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError>;
+
+    /// Makes a received job visible again after `delay`.
+    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_round_trip_as_tagged_json() {
+        let job = Job::Process {
+            call_id: CallId::parse("ld_1.2").unwrap(),
+        };
+        let json = serde_json::to_string(&job).unwrap();
+        assert_eq!(json, r#"{"job":"process","call_id":"ld_1.2"}"#);
+        assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job);
+        assert_eq!(job.idempotency_key(), "process:ld_1.2");
+    }
+}
