@@ -647,3 +647,25 @@ fn tracing_subscriber_for_test(
         .with_ansi(false)
         .finish()
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callees_under_two_party_consent_hear_the_recording_notice() {
+    // GIVEN a recorded campaign and its Californian callee
+    let w = world(1).await;
+    let mut campaign = w
+        .engine
+        .campaign_view(&w.call.campaign_id)
+        .await
+        .unwrap()
+        .campaign;
+    let california = w.call.to.clone();
+    let new_york = voxdial_domain::E164::parse("+12125550100", None).unwrap();
+
+    // THEN California (two-party consent) hears the notice, New York does not
+    assert!(w.engine.consent_notice(&campaign, &california));
+    assert!(!w.engine.consent_notice(&campaign, &new_york));
+
+    // AND nobody does when the campaign records nothing
+    campaign.settings.recording = RecordingPolicy::Off;
+    assert!(!w.engine.consent_notice(&campaign, &california));
+}

@@ -1,6 +1,7 @@
 //! The media-bridge container: reads its configuration from the environment
-//! once, logs JSON, serves the bridge's router and drains live calls on
-//! SIGTERM.
+//! once, logs JSON, wires the bridge to the campaign engine on the AWS
+//! adapters (the same table, queues, bucket and provider accounts as the
+//! functions), serves the bridge's router and drains live calls on SIGTERM.
 //!
 //! | variable | meaning |
 //! |---|---|
@@ -10,20 +11,28 @@
 //! | `SANSPBX_TOKEN` | `?token=` SansPBX must send (optional) |
 //! | `GEMINI_API_KEY`, `GEMINI_HOST`, `GEMINI_API_VERSION`, `GEMINI_MODEL` | model endpoint |
 //! | `DRAIN_SECS` | how long SIGTERM waits for live calls (default 60) |
+//! | `VOXDIAL_*` | the engine's settings, as for every function (`voxdial_lambda::config`) |
 //!
-//! The host port here is the in-memory [`MemoryHost`] with the default
-//! agent: a deployment wires the engine's `BridgeHost` instead (see the
-//! lead's `voxdial` binary, which mounts the same router in-process).
+//! The host is the engine's [`EngineHost`]: each call's context (campaign,
+//! lead, voicemail and recording policy, consent notice) is read from the
+//! table; dispositions, transfers, callbacks, opt-outs, recordings and live
+//! transcripts are written through the same use cases the functions run.
+//! What the local runtime does in-process and a deployment does not: the
+//! status-callback function cannot reach this container, so the Gemini
+//! session opens when the stream starts (not while the phone rings), and
+//! an asynchronous AMD verdict reaches the call only through the table (the
+//! bridge's own audio classifier decides meanwhile).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
-use voxdial_bridge::{Bridge, BridgeConfig, MemoryHost};
-use voxdial_conversation::{AgentConfig, CallContext};
-use voxdial_domain::CampaignId;
+use voxdial_bridge::{Bridge, BridgeConfig};
+use voxdial_conversation::AgentConfig;
 use voxdial_gemini::WsConnector;
+use voxdial_host::{Agents, EngineHost};
+use voxdial_lambda::{Deps, LambdaConfig, logs};
 use voxdial_wire::gemini::LiveEndpoint;
 use voxdial_wire::twilio::signature::SigningKeys;
 
@@ -33,10 +42,7 @@ fn env(name: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
+    logs::init();
     let insecure = env("BRIDGE_INSECURE").as_deref() == Some("1");
     let twilio_keys = env("TWILIO_AUTH_TOKEN").map(SigningKeys::auth_token);
     anyhow::ensure!(
@@ -60,10 +66,13 @@ async fn main() -> anyhow::Result<()> {
         cfg.model = m;
     }
     let drain = Duration::from_secs(env("DRAIN_SECS").and_then(|s| s.parse().ok()).unwrap_or(60));
-    let host = Arc::new(MemoryHost::new(CallContext::with_agent(
-        CampaignId::parse("default").context("campaign id")?,
-        AgentConfig::default(),
-    )));
+    let deps = Deps::init(LambdaConfig::from_env()?)
+        .await
+        .context("cannot wire the engine")?;
+    let host = Arc::new(EngineHost::new(
+        deps.engine,
+        Agents::new(AgentConfig::default()),
+    ));
     let connector = Arc::new(WsConnector::new(&endpoint, env("GEMINI_API_KEY")));
     let bridge = Bridge::new(cfg, host, connector);
     let addr = env("BIND_ADDR").unwrap_or_else(|| "0.0.0.0:8080".into());

@@ -20,12 +20,12 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tracing::{info, warn};
 use voxdial_domain::{
-    CallAttempt, CallId, CampaignId, DncHit, E164, LeadId, PurgeDue, RecordingStatus,
+    CallAttempt, CallId, Campaign, CampaignId, DncHit, E164, LeadId, PurgeDue, RecordingStatus,
     SuppressionDigest, Tombstone,
 };
 
 use crate::recordings::call_blob_prefixes;
-use crate::{AppError, Engine};
+use crate::{AppError, Engine, PostCallConfig};
 
 /// How many due purges one sweep handles.
 const PURGE_BATCH: usize = 200;
@@ -234,17 +234,17 @@ impl Engine {
         Ok(())
     }
 
-    /// Whether the call must start with the recording notice: the campaign
-    /// may record it and the callee's jurisdiction requires a notice (the
-    /// configured [`ConsentRules`](voxdial_domain::ConsentRules)). The
-    /// media bridge's host asks this when it builds the call's context.
-    pub async fn consent_notice(&self, call_id: &CallId) -> Result<bool, AppError> {
-        let call = self.call(call_id).await?;
-        let campaign = self.campaign(&call.campaign_id).await?;
-        Ok(self
-            .post_call_config()
-            .consent
-            .consent_notice(&campaign.settings.recording, &call.to))
+    /// Whether a call of `campaign` to `to` must start with the recording
+    /// notice: the campaign may record it and the callee's jurisdiction
+    /// requires a notice (the configured
+    /// [`ConsentRules`](voxdial_domain::ConsentRules)). The media bridge's
+    /// host asks this when it builds the call's context.
+    pub fn consent_notice(&self, campaign: &Campaign, to: &E164) -> bool {
+        let policy = &campaign.settings.recording;
+        match &self.post {
+            Some(post) => post.config.consent.consent_notice(policy, to),
+            None => PostCallConfig::default().consent.consent_notice(policy, to),
+        }
     }
 }
 

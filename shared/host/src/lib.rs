@@ -27,7 +27,7 @@ use voxdial_conversation::types::{CallReport, HumanAgent, Speaker, TranscriptTur
 use voxdial_conversation::{AgentConfig, CallContext, TransferMode};
 use voxdial_domain::{
     AgentId, AgentStatus, CallAttempt, CallId, CallState, Conversation, Disposition, HumanAgentId,
-    RecordingPolicy, Timestamp,
+    Timestamp,
 };
 use voxdial_gemini::Connector;
 
@@ -150,8 +150,8 @@ impl BridgeHost for EngineHost {
             custom_fields: facts.lead.custom.clone(),
             agent: self.agents.get(&settings.agent_id).clone(),
             voicemail: settings.voicemail.clone(),
-            record: settings.recording == RecordingPolicy::All,
-            consent_notice: false,
+            record: settings.recording.records_every_call(),
+            consent_notice: self.engine.consent_notice(&facts.campaign, &facts.call.to),
             answered_by: facts.call.answered_by,
         })
     }

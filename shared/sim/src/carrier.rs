@@ -51,8 +51,8 @@ use tracing::{debug, warn};
 use voxdial_domain::{Disposition, Timestamp};
 use voxdial_wire::twilio::forms::{self, AnsweredBy, CallStatus};
 use voxdial_wire::twilio::rest::{
-    CallResource, CallsPage, CreateCallParams, ListCallsQuery, MachineDetection,
-    StatusCallbackEvent, TwilioErrorBody, UpdateCallParams, UpdateCallStatus,
+    CallResource, CallsPage, CreateCallParams, CreateParticipantParams, ListCallsQuery,
+    MachineDetection, StatusCallbackEvent, TwilioErrorBody, UpdateCallParams, UpdateCallStatus,
 };
 use voxdial_wire::twilio::signature::{SIGNATURE_HEADER, SignatureAlgorithm, compute_signature};
 use voxdial_wire::twilio::twiml::{self, ConnectNoun, Verb};
@@ -269,6 +269,8 @@ pub struct CarrierStats {
     pub redirects: u64,
     /// Transfers (`<Dial>`) followed.
     pub transfers: u64,
+    /// Participants dialled into conferences (warm transfers).
+    pub conference_participants: u64,
     /// Calls by final status.
     pub outcomes: BTreeMap<String, u64>,
     /// Sum of call prices, micro-dollars.
@@ -550,6 +552,10 @@ impl Carrier {
             .route(
                 "/2010-04-01/Accounts/{account}/Calls/{sid}",
                 get(fetch_call).post(update_call),
+            )
+            .route(
+                "/2010-04-01/Accounts/{account}/Conferences/{name}/Participants.json",
+                post(add_participant),
             )
             .route(
                 "/2010-04-01/Accounts/{account}/Calls/{sid}/Recordings.json",
@@ -1139,6 +1145,50 @@ async fn update_call(
     axum::Json(resource).into_response()
 }
 
+/// `POST .../Conferences/{name}/Participants.json`: dials a participant
+/// (the human agent of a warm transfer) into a conference. The simulated
+/// agent always answers; the callee's leg, already redirected into the
+/// room, carries the rest of the call.
+async fn add_participant(
+    State(carrier): State<Carrier>,
+    Path((account, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !carrier.authorised(&account, &headers) {
+        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+    }
+    let Ok(params) = CreateParticipantParams::from_form(&body) else {
+        return twilio_error(StatusCode::BAD_REQUEST, 21205, "invalid parameters");
+    };
+    if params.to.is_empty() || params.from.is_empty() {
+        return twilio_error(
+            StatusCode::BAD_REQUEST,
+            21604,
+            "A 'To' and a 'From' are required",
+        );
+    }
+    let n = {
+        let mut state = carrier.inner.state.lock().expect("carrier state lock");
+        state.stats.conference_participants += 1;
+        state.stats.conference_participants
+    };
+    let seed = mix(carrier.inner.config.seed);
+    let body = serde_json::json!({
+        "account_sid": account,
+        "call_sid": format!("CA{:016x}{:016x}", seed, mix(n ^ 0x5eed)),
+        "conference_sid": format!("CF{:016x}{:016x}", seed, mix(name.len() as u64 ^ n)),
+        "label": params.label,
+        "status": "queued",
+        "hold": false,
+        "muted": false,
+        "coaching": params.coaching.unwrap_or(false),
+        "start_conference_on_enter": params.start_conference_on_enter.unwrap_or(true),
+        "end_conference_on_exit": params.end_conference_on_exit.unwrap_or(false),
+    });
+    (StatusCode::CREATED, axum::Json(body)).into_response()
+}
+
 async fn list_calls(
     State(carrier): State<Carrier>,
     Path(account): Path<String>,
@@ -1480,8 +1530,12 @@ impl Carrier {
                     let Some(ConnectNoun::Stream(stream)) = connect.nouns.first() else {
                         return Played::Ended;
                     };
-                    self.stream(sid, stream, plan, hangup).await;
-                    return Played::Ended;
+                    // New TwiML ends the stream (Twilio closes the socket) and
+                    // the call goes on with it: a transfer, a voicemail.
+                    tokio::select! {
+                        () = self.stream(sid, stream, plan, hangup) => return Played::Ended,
+                        () = redirected.notified() => return Played::Redirected,
+                    }
                 }
                 _ => 1.0,
             };

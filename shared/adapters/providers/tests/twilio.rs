@@ -68,6 +68,16 @@ async fn create_fetch_find_update_and_hang_up() {
         .await
         .unwrap();
     assert_eq!(sim.carrier.stats().redirects, 1);
+    // A warm transfer moves the call into a conference and dials the human
+    // agent into it through the Participants API.
+    let warm = TransferTarget::Warm {
+        conference: "xfer call-2".into(),
+        to: number("+12125550111"),
+        caller_id: number("+14155550100"),
+    };
+    twilio.transfer(&placed.sid, &warm).await.unwrap();
+    let stats = sim.carrier.stats();
+    assert_eq!((stats.redirects, stats.conference_participants), (2, 1));
     twilio.hangup(&placed.sid).await.unwrap();
     let carrier = sim.carrier.clone();
     eventually("the call to end", move || {
