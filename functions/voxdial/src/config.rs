@@ -60,6 +60,10 @@
 //!
 //! [time]                             # simulations only: run faster than real time
 //! scale = 1.0
+//!
+//! [consent]                          # recorded campaigns: a notice opens the call
+//! countries = ["GB", "DE", "CA"]     # ISO codes (default: EU/EEA, UK, CH, CA, AU)
+//! us_states = ["CA", "FL", "WA"]     # two-party-consent states (default: all 13)
 //! ```
 
 use std::collections::HashMap;
@@ -89,6 +93,8 @@ pub(crate) struct FileConfig {
     pub(crate) agent_providers: HashMap<String, String>,
     pub(crate) simulator: SimulatorSection,
     pub(crate) time: TimeSection,
+    /// `[consent]`: where callees hear that the call is recorded.
+    pub(crate) consent: voxdial_domain::ConsentRules,
 }
 
 /// `[engine]`.
@@ -157,6 +163,10 @@ mod tests {
         assert_eq!(config.providers.len(), 2);
         assert_eq!(config.routing.as_ref().unwrap().providers.len(), 2);
         assert_eq!(config.agent_providers["default"], "sanspbx");
+        assert_eq!(config.consent.us_states, ["CA", "FL", "WA"]);
+        // Without a [consent] section, the default lists.
+        let bare: FileConfig = toml::from_str("").unwrap();
+        assert_eq!(bare.consent, voxdial_domain::ConsentRules::default());
         assert_eq!(
             config.twilio.unwrap().caller_id.as_deref(),
             Some("+14155550100")

@@ -204,6 +204,7 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         call_lease_margin_secs: (2.0 * options.time_scale).max(120.0) as u32,
         sweep_interval: Duration::from_millis(200),
         dispatch_parallelism: 64,
+        consent: Default::default(),
     })
     .await?;
     let _ = engine_cell.set(runtime.engine.clone());

@@ -596,6 +596,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .unwrap_or(1000),
         ),
         dispatch_parallelism: file.engine.dispatch_parallelism.unwrap_or(32),
+        consent: file.consent,
     })
     .await?;
     let _ = engine_cell.set(runtime.engine.clone());

@@ -14,7 +14,7 @@ use anyhow::Context;
 use voxdial_app::analysis::LocalAnalyser;
 use voxdial_app::transcription::LiveTranscriber;
 use voxdial_app::{Engine, PostCallConfig, PostCallDeps};
-use voxdial_domain::{Clock, JobQueue};
+use voxdial_domain::{Clock, ConsentRules, JobQueue};
 use voxdial_local::{LocalJobQueue, QueueConfig};
 use voxdial_providers::HttpWebhookPoster;
 
@@ -41,6 +41,7 @@ pub(crate) fn wire(
     clock: Arc<dyn Clock>,
     visibility: Duration,
     bridge: bool,
+    consent: ConsentRules,
 ) -> anyhow::Result<(Engine, Arc<dyn JobQueue>)> {
     let jobs: Arc<dyn JobQueue> = Arc::new(
         LocalJobQueue::open(
@@ -77,6 +78,7 @@ pub(crate) fn wire(
         config: PostCallConfig {
             suppression_key: suppression_key(data_dir)?,
             bridge,
+            consent,
             ..PostCallConfig::default()
         },
     };

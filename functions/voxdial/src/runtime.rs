@@ -89,6 +89,8 @@ pub(crate) struct RuntimeOptions {
     pub(crate) call_lease_margin_secs: u32,
     pub(crate) sweep_interval: Duration,
     pub(crate) dispatch_parallelism: usize,
+    /// Where callees hear that the call is recorded.
+    pub(crate) consent: voxdial_domain::ConsentRules,
 }
 
 /// A running local runtime.
@@ -179,6 +181,7 @@ impl Runtime {
             options.clock.clone(),
             visibility,
             media_url.is_some(),
+            options.consent.clone(),
         )?;
         let (engine, bridge) = match options.media {
             Some(media) => {

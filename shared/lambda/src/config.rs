@@ -18,6 +18,7 @@
 //! | `VOXDIAL_GEMINI_MODEL` | the Gemini model of the transcriber and analyser (default `gemini-2.5-flash`) |
 //! | `VOXDIAL_RETENTION_DAYS` | days a call's files are kept when its campaign does not say (default 90) |
 //! | `VOXDIAL_DELETE_PROVIDER_RECORDINGS` | `false` keeps the provider's copy after a verified copy (default `true`) |
+//! | `VOXDIAL_CONSENT_COUNTRIES`, `VOXDIAL_CONSENT_US_STATES` | comma lists of where recorded calls open with a notice (defaults: `voxdial_domain::ConsentRules`) |
 //!
 //! Post-call credentials are keys of the secret: `gemini.api_key`,
 //! `google.speech_api_key`, and `voxdial.suppression_key` (the key of the
@@ -91,6 +92,8 @@ pub struct LambdaConfig {
     pub retention_days: Option<u32>,
     /// Delete the provider's copy of a recording after a verified copy.
     pub delete_provider_recordings: bool,
+    /// Where recorded calls open with a notice.
+    pub consent: voxdial_domain::ConsentRules,
 }
 
 impl LambdaConfig {
@@ -139,7 +142,21 @@ impl LambdaConfig {
             name: "VOXDIAL_CALLER_ID",
             reason: e.to_string(),
         })?;
+        let list = |name: &'static str| -> Option<Vec<String>> {
+            get(name).map(|v| {
+                v.split(',')
+                    .map(|code| code.trim().to_ascii_uppercase())
+                    .filter(|code| !code.is_empty())
+                    .collect()
+            })
+        };
+        let defaults = voxdial_domain::ConsentRules::default();
+        let consent = voxdial_domain::ConsentRules {
+            countries: list("VOXDIAL_CONSENT_COUNTRIES").unwrap_or(defaults.countries),
+            us_states: list("VOXDIAL_CONSENT_US_STATES").unwrap_or(defaults.us_states),
+        };
         Ok(LambdaConfig {
+            consent,
             table: required("VOXDIAL_TABLE")?,
             queue_url: required("VOXDIAL_DISPATCH_QUEUE_URL")?,
             recordings_bucket: get("VOXDIAL_RECORDINGS_BUCKET"),
@@ -196,6 +213,17 @@ mod tests {
         assert_eq!(config.providers, DEFAULT_PROVIDERS);
         assert_eq!(config.media_url, None);
         assert_eq!(config.dispatch_lease_secs, None);
+        assert_eq!(config.consent, voxdial_domain::ConsentRules::default());
+    }
+
+    #[test]
+    fn consent_lists_are_comma_separated_codes() {
+        let mut with = BASE.to_vec();
+        with.push(("VOXDIAL_CONSENT_COUNTRIES", "gb, de,"));
+        with.push(("VOXDIAL_CONSENT_US_STATES", "CA"));
+        let config = LambdaConfig::from_vars(vars(&with)).unwrap();
+        assert_eq!(config.consent.countries, ["GB", "DE"]);
+        assert_eq!(config.consent.us_states, ["CA"]);
     }
 
     #[test]

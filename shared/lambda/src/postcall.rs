@@ -107,6 +107,7 @@ pub(crate) fn wire(
                 .map(String::into_bytes)
                 .unwrap_or_default(),
             bridge: config.media_url.is_some(),
+            consent: config.consent.clone(),
             ..defaults
         },
     };
