@@ -199,7 +199,10 @@ impl Engine {
                     &campaign.id,
                     &call.id,
                 )),
-                record: settings.recording.records_every_call(),
+                // With a media bridge, the bridge records both channels
+                // itself: a provider recording too would be paid, downloaded
+                // and deleted for nothing (the first stored one wins).
+                record: settings.recording.records_every_call() && self.config.media_url.is_none(),
                 ring_timeout_secs: settings.ring_timeout_secs,
                 time_limit_secs: settings.max_call_secs,
             };
