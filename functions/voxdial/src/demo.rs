@@ -50,6 +50,8 @@ pub(crate) struct DemoOptions {
     /// and simulated Gemini Live); without it a call's conversation is
     /// simulated by the carrier alone.
     pub(crate) media: bool,
+    /// The campaign's recording policy.
+    pub(crate) recording: voxdial_domain::RecordingPolicy,
 }
 
 /// The demo's result, printed as a table or as one JSON object.
@@ -243,9 +245,9 @@ async fn drive(
             failed_delay_secs: 600,
             voicemail_delay_secs: None,
         },
-        // Every answered call is recorded (both channels), transcribed and
-        // analysed; a budget field shows the campaign's structured fields.
-        recording: voxdial_domain::RecordingPolicy::All,
+        // By default every answered call is recorded (both channels),
+        // transcribed and analysed.
+        recording: options.recording.clone(),
         ..CampaignSettings::default()
     };
     let campaign = engine.create_campaign(settings).await?;

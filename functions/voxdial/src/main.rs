@@ -76,6 +76,12 @@ enum Command {
     SimCarrier(SimCarrierArgs),
 }
 
+/// `--recording`: a recording policy by its API name.
+fn recording_policy(name: &str) -> Result<voxdial_domain::RecordingPolicy, String> {
+    serde_json::from_value(serde_json::Value::String(name.to_string()))
+        .map_err(|_| format!("{name:?} is not one of all, off, on_demand, selective"))
+}
+
 #[derive(Args)]
 struct DemoArgs {
     /// Generate this many leads instead of using the bundled sample list.
@@ -85,6 +91,10 @@ struct DemoArgs {
     /// of streaming audio through the media bridge to a simulated Gemini.
     #[arg(long)]
     no_media: bool,
+    /// The campaign's recording policy: all (recorded, transcribed and
+    /// analysed), off (analysed from the call alone), on_demand, selective.
+    #[arg(long, default_value = "all", value_parser = recording_policy)]
+    recording: voxdial_domain::RecordingPolicy,
     /// Import this CSV file instead of the bundled sample list.
     #[arg(long, conflicts_with = "leads")]
     csv: Option<PathBuf>,
@@ -428,6 +438,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir,
         max_wall: Duration::from_secs(args.timeout_secs),
         media: !args.no_media,
+        recording: args.recording,
     })
     .await?;
     if json {

@@ -36,8 +36,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::sync::watch;
 use tracing::{Instrument, debug, warn};
 use voxdial_domain::{
     Analyser, CallAttempt, CallState, ConsentRules, Delivery, Job, JobQueue, Transcriber,
@@ -192,42 +191,20 @@ pub async fn run_job_worker(
     engine: Engine,
     queue: Arc<dyn JobQueue>,
     parallel: usize,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(parallel.max(1)));
-    let mut tasks = JoinSet::new();
-    loop {
-        if *shutdown.borrow() {
-            break;
-        }
-        let free = permits.available_permits().max(1);
-        let deliveries = tokio::select! {
-            received = queue.receive(free.min(10), Duration::from_millis(500)) => received,
-            _ = shutdown.changed() => break,
-        };
-        let deliveries = match deliveries {
-            Ok(deliveries) => deliveries,
-            Err(error) => {
-                warn!(%error, "job queue receive failed");
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                continue;
-            }
-        };
-        for delivery in deliveries {
-            let permit = permits
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("semaphore is never closed");
+    let q = &queue;
+    crate::workers::drain_queue(
+        "jobs",
+        parallel,
+        shutdown,
+        move |max| q.receive(max, Duration::from_millis(500)),
+        |delivery| {
             let (engine, queue) = (engine.clone(), queue.clone());
-            tasks.spawn(async move {
-                handle_job_delivery(&engine, queue.as_ref(), delivery).await;
-                drop(permit);
-            });
-        }
-        while tasks.try_join_next().is_some() {}
-    }
-    while tasks.join_next().await.is_some() {}
+            async move { handle_job_delivery(&engine, queue.as_ref(), delivery).await }
+        },
+    )
+    .await;
 }
 
 /// Handles one received job and acknowledges or postpones it.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tracing::{Instrument, debug, warn};
-use voxdial_domain::{Delivery, DispatchQueue};
+use voxdial_domain::{Delivery, DispatchQueue, QueueError};
 
 use crate::{DispatchOutcome, Engine};
 
@@ -20,8 +20,36 @@ pub async fn run_dispatcher(
     engine: Engine,
     queue: Arc<dyn DispatchQueue>,
     parallel: usize,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
+    let q = &queue;
+    drain_queue(
+        "dispatch",
+        parallel,
+        shutdown,
+        move |max| q.receive(max, Duration::from_millis(500)),
+        |delivery| {
+            let (engine, queue) = (engine.clone(), queue.clone());
+            async move { handle_delivery(&engine, queue.as_ref(), delivery).await }
+        },
+    )
+    .await;
+}
+
+/// Drains a queue until `shutdown` turns true: `receive(max)` asks it for
+/// up to `max` deliveries, `handle` makes the work of one, and up to
+/// `parallel` run at once. A failed receive is logged and tried again.
+pub(crate) async fn drain_queue<M, R, H, W>(
+    queue_name: &'static str,
+    parallel: usize,
+    mut shutdown: watch::Receiver<bool>,
+    receive: impl Fn(usize) -> R,
+    handle: H,
+) where
+    R: Future<Output = Result<Vec<Delivery<M>>, QueueError>>,
+    H: Fn(Delivery<M>) -> W,
+    W: Future<Output = ()> + Send + 'static,
+{
     let permits = Arc::new(Semaphore::new(parallel.max(1)));
     let mut tasks = JoinSet::new();
     loop {
@@ -30,13 +58,13 @@ pub async fn run_dispatcher(
         }
         let free = permits.available_permits().max(1);
         let deliveries = tokio::select! {
-            received = queue.receive(free.min(10), Duration::from_millis(500)) => received,
+            received = receive(free.min(10)) => received,
             _ = shutdown.changed() => break,
         };
         let deliveries = match deliveries {
             Ok(deliveries) => deliveries,
             Err(error) => {
-                warn!(%error, "dispatch queue receive failed");
+                warn!(%error, queue = queue_name, "queue receive failed");
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 continue;
             }
@@ -47,10 +75,9 @@ pub async fn run_dispatcher(
                 .acquire_owned()
                 .await
                 .expect("semaphore is never closed");
-            let engine = engine.clone();
-            let queue = queue.clone();
+            let work = handle(delivery);
             tasks.spawn(async move {
-                handle_delivery(&engine, queue.as_ref(), delivery).await;
+                work.await;
                 drop(permit);
             });
         }

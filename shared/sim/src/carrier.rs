@@ -461,7 +461,7 @@ struct Ledger {
     dials: HashMap<String, u32>,
     stats: CarrierStats,
     /// Recordings by `RecordingSid`: the WAV.
-    recordings: HashMap<String, Vec<u8>>,
+    recordings: HashMap<String, SimRecording>,
     /// Downloads to refuse with 503 before serving again.
     failing_downloads: u32,
 }
@@ -1370,19 +1370,11 @@ impl Carrier {
         }
     }
 
-    /// Makes a call's recording and announces it.
+    /// Makes a call's recording and announces it. Only its length and seed
+    /// are kept: the file is rendered when it is downloaded, so a campaign of
+    /// 100,000 recorded calls holds no audio in memory.
     fn make_recording(&self, call_sid: &str, url: String, duration: u32, seed: u64) {
         let secs = duration.clamp(1, 3);
-        let frames = 8000 * secs as usize;
-        let mut samples = Vec::with_capacity(frames * 2);
-        for i in 0..frames {
-            let t = i as f64 / 8000.0;
-            let caller = (t * 2.0 * std::f64::consts::PI * (300.0 + (seed % 200) as f64)).sin();
-            let agent = (t * 2.0 * std::f64::consts::PI * 440.0).sin();
-            samples.push((caller * 2000.0) as i16);
-            samples.push((agent * 2000.0) as i16);
-        }
-        let wav = voxdial_media::wav::encode_pcm16(8000, 2, &samples);
         let rec = format!(
             "RE{:016x}{:016x}",
             mix(seed ^ 0x5EC0),
@@ -1390,7 +1382,9 @@ impl Carrier {
         );
         {
             let mut state = self.inner.state.lock().expect("carrier state lock");
-            state.recordings.insert(rec.clone(), wav);
+            state
+                .recordings
+                .insert(rec.clone(), SimRecording { secs, seed });
             state.stats.recordings_created += 1;
         }
         let account = &self.inner.config.account_sid;
@@ -1841,6 +1835,31 @@ async fn update_recording(
         .into_response()
 }
 
+/// A recording the carrier holds: rendered on download.
+#[derive(Clone, Copy, Debug)]
+struct SimRecording {
+    secs: u32,
+    seed: u64,
+}
+
+impl SimRecording {
+    /// Two channels of 8 kHz PCM16: a tone per speaker (the caller's pitch
+    /// from the call's seed).
+    fn wav(self) -> Vec<u8> {
+        let frames = 8000 * self.secs as usize;
+        let mut samples = Vec::with_capacity(frames * 2);
+        for i in 0..frames {
+            let t = i as f64 / 8000.0;
+            let pitch = 300.0 + (self.seed % 200) as f64;
+            let caller = (t * 2.0 * std::f64::consts::PI * pitch).sin();
+            let agent = (t * 2.0 * std::f64::consts::PI * 440.0).sin();
+            samples.push((caller * 2000.0) as i16);
+            samples.push((agent * 2000.0) as i16);
+        }
+        voxdial_media::wav::encode_pcm16(8000, 2, &samples)
+    }
+}
+
 async fn download_recording(
     State(carrier): State<Carrier>,
     Path((account, rec)): Path<(String, String)>,
@@ -1861,8 +1880,11 @@ async fn download_recording(
             "Service Unavailable",
         );
     }
-    match state.recordings.get(rec) {
-        Some(wav) => ([(header::CONTENT_TYPE, "audio/x-wav")], wav.clone()).into_response(),
+    match state.recordings.get(rec).copied() {
+        Some(recording) => {
+            drop(state);
+            ([(header::CONTENT_TYPE, "audio/x-wav")], recording.wav()).into_response()
+        }
         None => twilio_error(
             StatusCode::NOT_FOUND,
             20404,
