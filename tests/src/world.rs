@@ -8,7 +8,7 @@ use std::time::Duration;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use tokio::task::JoinSet;
-use voxdial_app::router::{Providers, RouteStep, StaticRouter};
+use voxdial_app::router::{Providers, RouteStep, Router, StaticRouter};
 use voxdial_app::workers::handle_delivery;
 use voxdial_app::{Engine, EngineConfig, EventOutcome};
 use voxdial_domain::{
@@ -82,6 +82,17 @@ impl World {
         leads: Vec<NewLead>,
         carriers: &[(&str, ModelFaults)],
     ) -> World {
+        World::build_routed(s, leads, carriers, |router| Arc::new(router)).await
+    }
+
+    /// [`World::build`] with the static router wrapped by `route` (a
+    /// throttling router, for instance).
+    pub async fn build_routed(
+        s: Scenario,
+        leads: Vec<NewLead>,
+        carriers: &[(&str, ModelFaults)],
+        route: impl FnOnce(StaticRouter) -> Arc<dyn Router>,
+    ) -> World {
         let dir = tempfile::tempdir().unwrap();
         let clock = ManualClock::shared(t0());
         let clock_port: Arc<dyn Clock> = clock.clone();
@@ -126,7 +137,7 @@ impl World {
             Arc::new(store),
             queue.clone(),
             providers,
-            Arc::new(router),
+            route(router),
             clock_port,
             EngineConfig {
                 backoff_base: Duration::from_millis(1),

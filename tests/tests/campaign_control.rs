@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use chrono::TimeZone;
+use voxdial_app::workers::handle_delivery;
+use voxdial_domain::DispatchQueue;
 use voxdial_domain::{
     CallOutcome, CampaignAction, CampaignStatus, E164, LeadOutcome, LeadState, NewLead,
     PendingReason,
@@ -329,4 +331,104 @@ async fn a_callback_without_a_time_follows_the_no_answer_delay() {
             reason: PendingReason::Retry
         }
     );
+}
+
+/// Refuses the first `refusals` plans with "not before one second from
+/// now" (a provider at its calls-per-second limit), then routes.
+struct Throttled {
+    inner: voxdial_app::router::StaticRouter,
+    refusals: std::sync::atomic::AtomicU32,
+}
+
+impl voxdial_app::router::Router for Throttled {
+    fn plan(
+        &self,
+        to: &E164,
+        strategy: &voxdial_domain::ProviderStrategy,
+        agent: &voxdial_domain::AgentId,
+        caller_id: Option<&E164>,
+        now: voxdial_domain::Timestamp,
+    ) -> voxdial_app::router::RoutePlan {
+        use std::sync::atomic::Ordering;
+        let refused = self
+            .refusals
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if refused {
+            return voxdial_app::router::RoutePlan::NotBefore(now + chrono::Duration::seconds(1));
+        }
+        self.inner.plan(to, strategy, agent, caller_id, now)
+    }
+
+    fn reserve(
+        &self,
+        step: &voxdial_app::router::RouteStep,
+        to: &E164,
+        now: voxdial_domain::Timestamp,
+    ) {
+        self.inner.reserve(step, to, now)
+    }
+
+    fn record_setup(
+        &self,
+        provider: &voxdial_domain::ProviderId,
+        to: &E164,
+        result: voxdial_app::router::SetupResult,
+        now: voxdial_domain::Timestamp,
+    ) {
+        self.inner.record_setup(provider, to, result, now)
+    }
+
+    fn cost(
+        &self,
+        provider: &voxdial_domain::ProviderId,
+        to: &E164,
+        end: &voxdial_app::router::CallEnd,
+    ) -> Option<voxdial_domain::Money> {
+        self.inner.cost(provider, to, end)
+    }
+
+    fn record_call_end(
+        &self,
+        provider: &voxdial_domain::ProviderId,
+        to: &E164,
+        caller_id: Option<&E164>,
+        end: &voxdial_app::router::CallEnd,
+        now: voxdial_domain::Timestamp,
+    ) {
+        self.inner
+            .record_call_end(provider, to, caller_id, end, now)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_lead_waits_without_reaching_the_dead_letter_queue() {
+    // GIVEN one lead whose provider is at its calls-per-second limit for
+    // longer than the queue's 50 receives allow
+    let mut w = World::build_routed(
+        scenario(1, 1),
+        vec![lead("+12125550100")],
+        &[("model", ModelFaults::default())],
+        |inner| {
+            std::sync::Arc::new(Throttled {
+                inner,
+                refusals: std::sync::atomic::AtomicU32::new(60),
+            })
+        },
+    )
+    .await;
+
+    // WHEN it is dispatched and told to wait, again and again
+    for _ in 0..61 {
+        let deliveries = w.queue.receive(10, Duration::ZERO).await.unwrap();
+        for delivery in deliveries {
+            handle_delivery(&w.engine, w.queue.as_ref(), delivery).await;
+        }
+        w.clock.advance(Duration::from_secs(1));
+    }
+
+    // THEN the call is placed once the limit allows, and nothing was
+    // dead-lettered on the way
+    assert_eq!(w.carrier.stats().created, 1);
+    assert!(w.queue.dead_letters().await.unwrap().is_empty());
 }

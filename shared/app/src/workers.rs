@@ -96,8 +96,22 @@ pub async fn handle_delivery(engine: &Engine, queue: &dyn DispatchQueue, deliver
     );
     match engine.dispatch(&delivery.message).instrument(span).await {
         Ok(DispatchOutcome::RetryAfter(wait)) => {
-            if let Err(error) = queue.retry_later(&delivery.receipt, wait).await {
-                warn!(%error, "could not delay a rate-limited message");
+            // A rate limit's wait: the message goes back as a new one (its
+            // receive count starts again, so waiting never dead-letters it)
+            // and this one is deleted. A crash between the two leaves a
+            // duplicate, which dispatch ignores.
+            let requeued = queue
+                .send(std::slice::from_ref(&delivery.message), wait)
+                .await;
+            let done = match requeued {
+                Ok(()) => queue.ack(&delivery.receipt).await,
+                Err(error) => {
+                    warn!(%error, "could not requeue a rate-limited message; delaying it instead");
+                    queue.retry_later(&delivery.receipt, wait).await
+                }
+            };
+            if let Err(error) = done {
+                warn!(%error, "could not settle a rate-limited message; it returns after the visibility timeout");
             }
         }
         Ok(outcome) => {

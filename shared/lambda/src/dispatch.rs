@@ -36,12 +36,21 @@ async fn one(engine: &Engine, queue: &dyn DispatchQueue, record: &SqsMessage) ->
     async {
         match engine.dispatch(&message).await {
             Ok(DispatchOutcome::RetryAfter(wait)) => {
-                if let Some(receipt) = &record.receipt_handle
-                    && let Err(e) = queue.retry_later(&Receipt(receipt.clone()), wait).await
-                {
-                    warn!(error = %e, "could not delay a rate-limited message; it returns after the visibility timeout");
+                // A rate limit's wait: the message goes back as a new one
+                // (its receive count starts again, so waiting never sends
+                // it to the dead-letter queue) and this one is deleted.
+                match queue.send(std::slice::from_ref(&message), wait).await {
+                    Ok(()) => true,
+                    Err(e) => {
+                        warn!(error = %e, "could not requeue a rate-limited message; delaying it instead");
+                        if let Some(receipt) = &record.receipt_handle
+                            && let Err(e) = queue.retry_later(&Receipt(receipt.clone()), wait).await
+                        {
+                            warn!(error = %e, "could not delay a rate-limited message; it returns after the visibility timeout");
+                        }
+                        false
+                    }
                 }
-                false
             }
             Ok(_) => true,
             Err(e) if e.is_retryable() => {
