@@ -405,7 +405,7 @@ impl voxdial_app::router::Router for Throttled {
 async fn a_rate_limited_lead_waits_without_reaching_the_dead_letter_queue() {
     // GIVEN one lead whose provider is at its calls-per-second limit for
     // longer than the queue's 50 receives allow
-    let mut w = World::build_routed(
+    let w = World::build_routed(
         scenario(1, 1),
         vec![lead("+12125550100")],
         &[("model", ModelFaults::default())],
