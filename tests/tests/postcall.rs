@@ -421,6 +421,9 @@ async fn duplicate_and_reordered_webhooks_store_once_and_transcribe_once() {
     assert_eq!(a.status, StageStatus::Done);
     assert_eq!(a.disposition.unwrap().label(), "not_interested");
     assert!(a.principles_passed >= 2, "{a:?}");
+    // Outside requests: the download and the deletion (the transcriber
+    // reads the live transcript, the analyser is local).
+    assert_eq!(a.external_calls, 2);
     let analysis = w.engine.analysis(&c.id).await.unwrap();
     assert_eq!(analysis.engine, "local");
     // The blob store has the recording, the transcript and the analysis.
@@ -668,4 +671,34 @@ async fn callees_under_two_party_consent_hear_the_recording_notice() {
     // AND nobody does when the campaign records nothing
     campaign.settings.recording = RecordingPolicy::Off;
     assert!(!w.engine.consent_notice(&campaign, &california));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_recording_needs_no_outside_request() {
+    // GIVEN an ended call whose media bridge recorded both channels
+    let w = world(1).await;
+    w.engine
+        .save_recording(&w.call.id, recording_wav())
+        .await
+        .unwrap();
+
+    // WHEN its processing runs
+    drain(&w).await;
+
+    // THEN the bridge's copy is the call's recording, nothing was asked of
+    // the provider, and the analysis counts no outside request
+    let c = call(&w).await;
+    let rec = c.post_call.recording.clone().unwrap();
+    assert_eq!(
+        (rec.source, rec.status),
+        (
+            voxdial_domain::RecordingSource::Bridge,
+            RecordingStatus::Stored
+        )
+    );
+    assert_eq!(w.remote.downloads.load(Ordering::SeqCst), 0);
+    assert_eq!(w.remote.deletes.load(Ordering::SeqCst), 0);
+    let a = c.post_call.analysis.clone().unwrap();
+    assert_eq!(a.status, StageStatus::Done);
+    assert_eq!(a.external_calls, 0);
 }

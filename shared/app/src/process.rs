@@ -9,8 +9,8 @@ use chrono::Duration as Span;
 use tracing::{info, warn};
 use voxdial_domain::{
     AnalyseError, AnalysisDisposition, AnalysisRecord, AnalysisRequest, CallAttempt, CallId,
-    CallState, DeliveryRecord, Disposition, Job, RecordingPolicy, RecordingStatus, RetentionRecord,
-    StageStatus,
+    CallState, DeliveryRecord, Disposition, Job, RecordingPolicy, RecordingSource, RecordingStatus,
+    RetentionRecord, StageStatus,
 };
 
 use crate::postcall::JobOutcome;
@@ -84,7 +84,9 @@ impl Engine {
             + call.post_call.recording.as_ref().map_or(0, |r| {
                 r.fetch_attempts
                     + u32::from(
-                        post.config.delete_provider_copy && r.status == RecordingStatus::Stored,
+                        post.config.delete_provider_copy
+                            && r.source == RecordingSource::Provider
+                            && r.status == RecordingStatus::Stored,
                     )
             });
         let transcript = match self.transcribe_stage(&call, &mut calls).await? {
