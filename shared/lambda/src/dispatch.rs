@@ -4,7 +4,7 @@
 //! | outcome | the message |
 //! |---|---|
 //! | dispatched, screened out, rescheduled, returned, skipped | succeeds (Lambda deletes it) |
-//! | every provider rate limited | hidden for the wait (`ChangeMessageVisibility`), reported failed |
+//! | every provider rate limited | sent again as a new message delayed by the wait (its receive count starts over, so waiting never dead-letters it); this one succeeds |
 //! | a retryable error (store or queue unavailable, write conflict) | reported failed: redelivered after the visibility timeout |
 //! | a non-retryable error | succeeds, logged: redelivery cannot help, and the lead's lease lets the sweeper reconcile it |
 //! | a body that is not a dispatch message | reported failed: the redrive policy moves it to the dead-letter queue, whose alarm fires |
@@ -73,7 +73,19 @@ pub async fn handle_batch(
     queue: &dyn DispatchQueue,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    let results = join_all(event.records.iter().map(|r| one(engine, queue, r))).await;
+    each_record(&event, |record| one(engine, queue, record)).await
+}
+
+/// Runs `one` on every record of a batch at once; the records it failed
+/// are reported by message id (partial batch failures).
+pub(crate) async fn each_record<'a, F>(
+    event: &'a SqsEvent,
+    one: impl Fn(&'a SqsMessage) -> F,
+) -> SqsBatchResponse
+where
+    F: Future<Output = bool>,
+{
+    let results = join_all(event.records.iter().map(one)).await;
     let mut response = SqsBatchResponse::default();
     for (record, ok) in event.records.iter().zip(results) {
         if !ok {

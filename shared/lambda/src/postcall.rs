@@ -14,8 +14,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use futures_util::future::join_all;
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use tracing::{Instrument, error, info_span, warn};
 use voxdial_app::analysis::LocalAnalyser;
 use voxdial_app::transcription::LiveTranscriber;
@@ -161,14 +160,5 @@ pub async fn handle_jobs(
     queue: &dyn JobQueue,
     event: SqsEvent,
 ) -> SqsBatchResponse {
-    let results = join_all(event.records.iter().map(|r| one(engine, queue, r))).await;
-    let mut response = SqsBatchResponse::default();
-    for (record, ok) in event.records.iter().zip(results) {
-        if !ok {
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = record.message_id.clone().unwrap_or_default();
-            response.batch_item_failures.push(failure);
-        }
-    }
-    response
+    crate::dispatch::each_record(&event, |record| one(engine, queue, record)).await
 }
