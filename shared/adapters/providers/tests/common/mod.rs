@@ -103,16 +103,21 @@ impl Hooks {
 
     /// Status webhooks of `provider`, parsed, until a terminal event (or
     /// the wait runs out) and for a moment after it, since webhooks are
-    /// separate requests that may overtake one another; answer webhooks
-    /// are left out.
+    /// separate requests that may overtake one another; answer and
+    /// recording webhooks are left out.
     pub async fn events_until_end(
         &self,
         provider: &dyn TelephonyProvider,
     ) -> (Vec<CallEvent>, Vec<WebhookRequest>) {
         let mut events = Vec::new();
         let mut raw = Vec::new();
+        // Answer and recording webhooks are not status events; a recording
+        // webhook may even overtake the call's last status callback.
+        let not_status = |r: &WebhookRequest| {
+            r.public_url.contains("/answer") || r.public_url.contains("/recording")
+        };
         while let Some(request) = self.next(20).await {
-            if request.public_url.contains("/answer") {
+            if not_status(&request) {
                 continue;
             }
             let event = provider
@@ -128,7 +133,7 @@ impl Hooks {
         while let Ok(Some(request)) =
             tokio::time::timeout(Duration::from_millis(300), self.next(1)).await
         {
-            if request.public_url.contains("/answer") {
+            if not_status(&request) {
                 continue;
             }
             if let Ok(event) = provider.parse_status_webhook(&request) {
