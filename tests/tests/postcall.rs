@@ -168,6 +168,12 @@ struct World {
 }
 
 async fn world(fetch_attempts: u32) -> World {
+    world_with(fetch_attempts, 50).await
+}
+
+/// The world with `max_receives` deliveries of a job before it is
+/// dead-lettered.
+async fn world_with(fetch_attempts: u32, max_receives: u32) -> World {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::shared(t0());
     let store = Arc::new(LocalStore::open(dir.path().join("voxdial.sqlite")).unwrap());
@@ -182,7 +188,7 @@ async fn world(fetch_attempts: u32) -> World {
             dir.path().join("jobs.sqlite"),
             QueueConfig {
                 visibility_timeout: Duration::from_secs(60),
-                max_receives: 50,
+                max_receives,
             },
             clock.clone(),
         )
@@ -701,4 +707,24 @@ async fn a_bridge_recording_needs_no_outside_request() {
     let a = c.post_call.analysis.clone().unwrap();
     assert_eq!(a.status, StageStatus::Done);
     assert_eq!(a.external_calls, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_recording_never_dead_letters_the_job() {
+    // GIVEN a job queue that dead-letters a job after 5 deliveries, and a
+    // provider recording announced but never completed
+    let w = world_with(5, 5).await;
+    assert_eq!(
+        post_recording(&w, "in-progress", TOKEN).await,
+        StatusCode::OK
+    );
+
+    // WHEN the call's processing waits for it (a poll every few seconds,
+    // for ten minutes) and then goes on without it
+    drain(&w).await;
+
+    // THEN the call is analysed and no job reached the dead letters
+    let a = call(&w).await.post_call.analysis.unwrap();
+    assert_eq!(a.status, StageStatus::Done);
+    assert_eq!(w.jobs.stats().await.unwrap().dead, 0);
 }

@@ -227,9 +227,12 @@ pub async fn handle_job_delivery(engine: &Engine, queue: &dyn JobQueue, delivery
                 }
             }
             Ok(JobOutcome::RetryAfter(wait)) => {
-                if let Err(error) = queue.retry_later(&delivery.receipt, wait).await {
-                    warn!(%error, "could not postpone a job; it returns after its visibility timeout");
-                }
+                crate::workers::requeue(
+                    queue.send(std::slice::from_ref(&delivery.message), wait),
+                    queue.ack(&delivery.receipt),
+                    queue.retry_later(&delivery.receipt, wait),
+                )
+                .await
             }
             Err(error) => {
                 warn!(%error, "job failed; it will be redelivered");

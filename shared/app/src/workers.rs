@@ -96,23 +96,12 @@ pub async fn handle_delivery(engine: &Engine, queue: &dyn DispatchQueue, deliver
     );
     match engine.dispatch(&delivery.message).instrument(span).await {
         Ok(DispatchOutcome::RetryAfter(wait)) => {
-            // A rate limit's wait: the message goes back as a new one (its
-            // receive count starts again, so waiting never dead-letters it)
-            // and this one is deleted. A crash between the two leaves a
-            // duplicate, which dispatch ignores.
-            let requeued = queue
-                .send(std::slice::from_ref(&delivery.message), wait)
-                .await;
-            let done = match requeued {
-                Ok(()) => queue.ack(&delivery.receipt).await,
-                Err(error) => {
-                    warn!(%error, "could not requeue a rate-limited message; delaying it instead");
-                    queue.retry_later(&delivery.receipt, wait).await
-                }
-            };
-            if let Err(error) = done {
-                warn!(%error, "could not settle a rate-limited message; it returns after the visibility timeout");
-            }
+            requeue(
+                queue.send(std::slice::from_ref(&delivery.message), wait),
+                queue.ack(&delivery.receipt),
+                queue.retry_later(&delivery.receipt, wait),
+            )
+            .await
         }
         Ok(outcome) => {
             debug!(?outcome, "dispatched");
@@ -123,6 +112,28 @@ pub async fn handle_delivery(engine: &Engine, queue: &dyn DispatchQueue, deliver
         Err(error) => {
             warn!(%error, receive_count = delivery.receive_count, "dispatch failed; the message will be redelivered")
         }
+    }
+}
+
+/// Puts a message that must wait (a rate limit, a stage not ready yet)
+/// back as a new one and deletes the delivery: its receive count starts
+/// again, so waiting never sends it to the dead-letter queue, which keeps
+/// messages that fail. A crash between the two leaves a duplicate, which
+/// the handlers ignore. If the send fails, the delivery is hidden instead.
+pub(crate) async fn requeue(
+    send: impl Future<Output = Result<(), QueueError>>,
+    ack: impl Future<Output = Result<(), QueueError>>,
+    hide: impl Future<Output = Result<(), QueueError>>,
+) {
+    let done = match send.await {
+        Ok(()) => ack.await,
+        Err(error) => {
+            warn!(%error, "could not requeue a waiting message; hiding it instead");
+            hide.await
+        }
+    };
+    if let Err(error) = done {
+        warn!(%error, "could not settle a waiting message; it returns after its visibility timeout");
     }
 }
 
