@@ -9,12 +9,15 @@
 //! | a non-retryable error | succeeds, logged: redelivery cannot help, and the lead's lease lets the sweeper reconcile it |
 //! | a body that is not a dispatch message | reported failed: the redrive policy moves it to the dead-letter queue, whose alarm fires |
 
+use std::time::Duration;
+
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use futures_util::future::join_all;
 use tracing::{Instrument, error, info_span, warn};
 use voxdial_app::{DispatchOutcome, Engine};
-use voxdial_aws::sqs::decode_body;
-use voxdial_domain::{DispatchQueue, Receipt};
+
+use voxdial_aws::sqs::{MAX_DELAY, decode_body};
+use voxdial_domain::{DispatchQueue, QueueError, Receipt};
 
 /// Whether one message succeeded.
 async fn one(engine: &Engine, queue: &dyn DispatchQueue, record: &SqsMessage) -> bool {
@@ -36,21 +39,18 @@ async fn one(engine: &Engine, queue: &dyn DispatchQueue, record: &SqsMessage) ->
     async {
         match engine.dispatch(&message).await {
             Ok(DispatchOutcome::RetryAfter(wait)) => {
-                // A rate limit's wait: the message goes back as a new one
-                // (its receive count starts again, so waiting never sends
-                // it to the dead-letter queue) and this one is deleted.
-                match queue.send(std::slice::from_ref(&message), wait).await {
-                    Ok(()) => true,
-                    Err(e) => {
-                        warn!(error = %e, "could not requeue a rate-limited message; delaying it instead");
-                        if let Some(receipt) = &record.receipt_handle
-                            && let Err(e) = queue.retry_later(&Receipt(receipt.clone()), wait).await
-                        {
-                            warn!(error = %e, "could not delay a rate-limited message; it returns after the visibility timeout");
+                let receipt = record.receipt_handle.clone().map(Receipt);
+                wait_then_retry(
+                    wait,
+                    queue.send(std::slice::from_ref(&message), wait),
+                    async {
+                        match &receipt {
+                            Some(receipt) => queue.retry_later(receipt, wait).await,
+                            None => Ok(()),
                         }
-                        false
-                    }
-                }
+                    },
+                )
+                .await
             }
             Ok(_) => true,
             Err(e) if e.is_retryable() => {
@@ -65,6 +65,28 @@ async fn one(engine: &Engine, queue: &dyn DispatchQueue, record: &SqsMessage) ->
     }
     .instrument(span)
     .await
+}
+
+/// A message that must wait (a rate limit, a post-call stage not ready):
+/// when SQS can delay a message that long, it is sent again as a new one
+/// (its receive count starts over, so waiting never dead-letters it) and
+/// this record succeeds, so Lambda deletes it. Otherwise, or if the send
+/// fails, the record is hidden for the wait (`hide`) and reported failed.
+pub(crate) async fn wait_then_retry(
+    wait: Duration,
+    send: impl Future<Output = Result<(), QueueError>>,
+    hide: impl Future<Output = Result<(), QueueError>>,
+) -> bool {
+    if wait <= MAX_DELAY {
+        match send.await {
+            Ok(()) => return true,
+            Err(e) => warn!(error = %e, "could not requeue a waiting message; hiding it instead"),
+        }
+    }
+    if let Err(e) = hide.await {
+        warn!(error = %e, "could not hide a waiting message; it returns after the visibility timeout");
+    }
+    false
 }
 
 /// Handles a batch; the failed messages are reported by id.

@@ -6,7 +6,7 @@
 //! | job outcome | the message |
 //! |---|---|
 //! | done | succeeds (Lambda deletes it) |
-//! | retry after a delay (backoff, readiness) | hidden for the delay (`ChangeMessageVisibility`), reported failed |
+//! | retry after a delay (backoff, readiness) | up to 15 minutes: sent again as a new message with that delay (its receive count starts over), this one succeeds; longer: hidden for the delay (`ChangeMessageVisibility`), reported failed |
 //! | a retryable error | reported failed: redelivered after the visibility timeout |
 //! | a non-retryable error | succeeds, logged (the call record says what failed) |
 //! | a body that is not a job | reported failed: the dead-letter queue takes it |
@@ -133,12 +133,18 @@ async fn one(engine: &Engine, queue: &dyn JobQueue, record: &SqsMessage) -> bool
         match engine.handle_job(&job, receive_count).await {
             Ok(JobOutcome::Done) => true,
             Ok(JobOutcome::RetryAfter(wait)) => {
-                if let Some(receipt) = &record.receipt_handle
-                    && let Err(e) = queue.retry_later(&Receipt(receipt.clone()), wait).await
-                {
-                    warn!(error = %e, "could not delay a job; it returns after the visibility timeout");
-                }
-                false
+                let receipt = record.receipt_handle.clone().map(Receipt);
+                crate::dispatch::wait_then_retry(
+                    wait,
+                    queue.send(std::slice::from_ref(&job), wait),
+                    async {
+                        match &receipt {
+                            Some(receipt) => queue.retry_later(receipt, wait).await,
+                            None => Ok(()),
+                        }
+                    },
+                )
+                .await
             }
             Err(e) if e.is_retryable() => {
                 warn!(error = %e, "job failed; SQS will redeliver");

@@ -50,6 +50,11 @@ async fn body_text(response: impl IntoResponse) -> (u16, String) {
 /// start wires it (from its variables and secret), the fixture's campaign,
 /// lead and call attempt stored.
 async fn deps() -> Deps {
+    deps_with(&[]).await
+}
+
+/// [`deps`] with more variables.
+async fn deps_with(extra: &[(&str, &str)]) -> Deps {
     let moto = Emulator::get();
     let clients = moto.clients(None);
     let (store, table) = moto.store(&clients).await.expect("a table");
@@ -70,6 +75,7 @@ async fn deps() -> Deps {
     ];
     let config = LambdaConfig::from_vars(|name| {
         vars.iter()
+            .chain(extra)
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
     })
@@ -325,4 +331,45 @@ async fn the_sweeper_runs_on_a_schedule_event() {
     let report = sweep::handle(&deps.engine, event).await.expect("a sweep");
     // Nothing expired: the fixture's lease runs until 2100.
     assert_eq!(report.expired_leases, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_call_job_that_must_wait_goes_back_on_the_queue_as_new() {
+    // GIVEN the transcriber function with its job queue, and a job to
+    // process the fixture's call, which is still live (not ready)
+    let moto = Emulator::get();
+    let clients = moto.clients(None);
+    let jobs = moto
+        .job_queue(&clients, std::time::Duration::from_secs(30), 2)
+        .await
+        .expect("a job queue");
+    let deps = deps_with(&[("VOXDIAL_JOB_QUEUE_URL", jobs.url())]).await;
+    let queue = deps.jobs.clone().expect("the job queue is wired");
+    let call_id = deps
+        .engine
+        .calls_page(&CampaignId::parse("cmp_fixture").unwrap(), None, 10)
+        .await
+        .unwrap()[0]
+        .id
+        .clone();
+    let job = voxdial_domain::Job::Process {
+        call_id: call_id.clone(),
+    };
+    let mut event: SqsEvent = serde_json::from_str(&fixture("sqs-dispatch-batch.json")).unwrap();
+    event.records.truncate(1);
+    event.records[0].body = Some(voxdial_aws::sqs::encode_body(&job).unwrap());
+
+    // WHEN the function handles it
+    let response = voxdial_lambda::postcall::handle_jobs(&deps.engine, queue.as_ref(), event).await;
+
+    // THEN the record succeeds (Lambda deletes it) and the job is on the
+    // queue again as a new message, its receive count starting over
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    let again = queue
+        .receive(1, std::time::Duration::from_secs(15))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].message, job);
+    assert_eq!(again[0].receive_count, 1);
 }
