@@ -956,7 +956,7 @@ async fn create_call(
 ) -> Response {
     if !carrier.authorised(&account, &headers) {
         carrier.count(|s| s.invalid_requests += 1);
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        return unauthorised();
     }
     let params = match CreateCallParams::from_form(&body) {
         Ok(params) => params,
@@ -1069,22 +1069,32 @@ fn twilio_refusal(refusal: Refusal) -> Response {
     }
 }
 
+/// Twilio's answer to wrong credentials.
+fn unauthorised() -> Response {
+    twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
+}
+
+/// Twilio's answer for an unknown call or recording.
+fn not_found() -> Response {
+    twilio_error(
+        StatusCode::NOT_FOUND,
+        20404,
+        "The requested resource was not found",
+    )
+}
+
 async fn fetch_call(
     State(carrier): State<Carrier>,
     Path((account, sid)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
     if !carrier.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        return unauthorised();
     }
     let sid = sid.trim_end_matches(".json");
     match carrier.resource(sid) {
         Some(resource) => axum::Json(resource).into_response(),
-        None => twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        ),
+        None => not_found(),
     }
 }
 
@@ -1095,7 +1105,7 @@ async fn update_call(
     body: Bytes,
 ) -> Response {
     if !carrier.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        return unauthorised();
     }
     let sid = sid.trim_end_matches(".json").to_string();
     let Ok(params) = UpdateCallParams::from_form(&body) else {
@@ -1110,11 +1120,7 @@ async fn update_call(
         );
     }
     let Some(record) = state.calls.get_mut(&sid) else {
-        return twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        );
+        return not_found();
     };
     let answered = record.resource.status == CallStatus::InProgress;
     match params.status {
@@ -1156,7 +1162,7 @@ async fn add_participant(
     body: Bytes,
 ) -> Response {
     if !carrier.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        return unauthorised();
     }
     let Ok(params) = CreateParticipantParams::from_form(&body) else {
         return twilio_error(StatusCode::BAD_REQUEST, 21205, "invalid parameters");
@@ -1196,7 +1202,7 @@ async fn list_calls(
     Query(raw): Query<Vec<(String, String)>>,
 ) -> Response {
     if !carrier.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        return unauthorised();
     }
     let query = ListCallsQuery::from_pairs(&raw).unwrap_or_default();
     let state = carrier.inner.state.lock().expect("carrier state lock");
@@ -1785,7 +1791,7 @@ async fn start_recording(
     body: Bytes,
 ) -> Response {
     if !carrier.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        return unauthorised();
     }
     let Ok(pairs) = forms::parse_form(&body) else {
         return twilio_error(StatusCode::BAD_REQUEST, 21205, "invalid parameters");
@@ -1796,11 +1802,7 @@ async fn start_recording(
         .map(|(_, v)| v.clone());
     let mut state = carrier.inner.state.lock().expect("carrier state lock");
     let Some(record) = state.calls.get_mut(&sid) else {
-        return twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        );
+        return not_found();
     };
     if record.resource.status != CallStatus::InProgress {
         return twilio_error(StatusCode::BAD_REQUEST, 21220, "Call is not in-progress.");
@@ -1820,16 +1822,12 @@ async fn update_recording(
     headers: HeaderMap,
 ) -> Response {
     if !carrier.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        return unauthorised();
     }
     let rec = rec.trim_end_matches(".json").to_string();
     let state = carrier.inner.state.lock().expect("carrier state lock");
     if !state.calls.contains_key(&sid) {
-        return twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        );
+        return not_found();
     }
     axum::Json(serde_json::json!({"sid": rec, "call_sid": sid, "status": "stopped"}))
         .into_response()
@@ -1866,7 +1864,7 @@ async fn download_recording(
     headers: HeaderMap,
 ) -> Response {
     if !carrier.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        return unauthorised();
     }
     let rec = rec.trim_end_matches(".wav");
     let mut state = carrier.inner.state.lock().expect("carrier state lock");
@@ -1885,11 +1883,7 @@ async fn download_recording(
             drop(state);
             ([(header::CONTENT_TYPE, "audio/x-wav")], recording.wav()).into_response()
         }
-        None => twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        ),
+        None => not_found(),
     }
 }
 
@@ -1899,7 +1893,7 @@ async fn delete_recording(
     headers: HeaderMap,
 ) -> Response {
     if !carrier.authorised(&account, &headers) {
-        return twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
+        return unauthorised();
     }
     let rec = rec.trim_end_matches(".json");
     let mut state = carrier.inner.state.lock().expect("carrier state lock");
@@ -1908,10 +1902,6 @@ async fn delete_recording(
             state.stats.recordings_deleted += 1;
             StatusCode::NO_CONTENT.into_response()
         }
-        None => twilio_error(
-            StatusCode::NOT_FOUND,
-            20404,
-            "The requested resource was not found",
-        ),
+        None => not_found(),
     }
 }
