@@ -154,6 +154,55 @@ pub struct LeadRelease {
     pub at: Timestamp,
 }
 
+impl LeadRelease {
+    /// Refuses a release that would leave the lead active.
+    pub fn check(&self) -> Result<(), StoreError> {
+        if matches!(self.next, LeadState::Active { .. }) {
+            return Err(StoreError::Invalid(format!(
+                "lead {}: a release must move it out of the active state",
+                self.lead_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// [`CallStore::finish_call`]'s preconditions: `call` is terminal and
+    /// is the attempt this release is for, and the release is valid.
+    pub fn check_finish(&self, call: &CallAttempt) -> Result<(), StoreError> {
+        if !call.state.is_terminal() {
+            return Err(StoreError::Invalid(format!(
+                "call {} is {}: finish_call needs a terminal call",
+                call.id,
+                call.state.label()
+            )));
+        }
+        if self.lead_id != call.lead_id || self.attempt != call.attempt {
+            return Err(StoreError::Invalid(format!(
+                "call {} is attempt {} of lead {}, the release is for attempt {} of lead {}",
+                call.id, call.attempt, call.lead_id, self.attempt, self.lead_id
+            )));
+        }
+        self.check()
+    }
+
+    /// The lead after this release (the store has checked that it was
+    /// active for the attempt): its next state, the attempt counted if a
+    /// call was created, the outcome kept, a new version.
+    pub fn apply(&self, lead: &Lead) -> Lead {
+        let mut next = lead.clone();
+        next.state = self.next.clone();
+        if self.dialed {
+            next.attempts = next.attempts.saturating_add(1);
+        }
+        if let Some(outcome) = &self.outcome {
+            next.last_outcome = Some(outcome.clone());
+        }
+        next.updated_at = self.at;
+        next.version += 1;
+        next
+    }
+}
+
 /// Leads and the campaign's slot ledger.
 #[async_trait]
 pub trait LeadStore: Send + Sync {

@@ -260,34 +260,15 @@ fn release_in(conn: &Connection, release: &LeadRelease) -> Result<bool, StoreErr
     let Some(record) = record else {
         return Ok(false);
     };
-    let mut lead: Lead = decode("lead", release.lead_id.as_str(), &record)?;
+    let lead: Lead = decode("lead", release.lead_id.as_str(), &record)?;
     if lead.state.active_attempt() != Some(release.attempt) {
         return Err(StoreError::Corrupt(format!(
             "lead {}: its record and its columns disagree on the active attempt",
             lead.id
         )));
     }
-    lead.state = release.next.clone();
-    if release.dialed {
-        lead.attempts = lead.attempts.saturating_add(1);
-    }
-    if let Some(outcome) = &release.outcome {
-        lead.last_outcome = Some(outcome.clone());
-    }
-    lead.updated_at = release.at;
-    lead.version += 1;
-    write_lead(conn, &lead)?;
+    write_lead(conn, &release.apply(&lead))?;
     Ok(true)
-}
-
-fn check_release(release: &LeadRelease) -> Result<(), StoreError> {
-    if matches!(release.next, LeadState::Active { .. }) {
-        return Err(StoreError::Invalid(format!(
-            "lead {}: a release must move it out of the active state",
-            release.lead_id
-        )));
-    }
-    Ok(())
 }
 
 // ------------------------------------------------------------------ campaigns
@@ -652,7 +633,7 @@ impl LeadStore for LocalStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(lead_id = %release.lead_id, attempt = release.attempt))]
     async fn release(&self, release: &LeadRelease) -> Result<bool, StoreError> {
-        check_release(release)?;
+        release.check()?;
         let release = release.clone();
         self.write(move |conn| {
             let tx = immediate(conn)?;
@@ -890,20 +871,7 @@ impl CallStore for LocalStore {
         call: &CallAttempt,
         release: &LeadRelease,
     ) -> Result<bool, StoreError> {
-        if !call.state.is_terminal() {
-            return Err(StoreError::Invalid(format!(
-                "call {} is {}: finish_call needs a terminal call",
-                call.id,
-                call.state.label()
-            )));
-        }
-        if release.lead_id != call.lead_id || release.attempt != call.attempt {
-            return Err(StoreError::Invalid(format!(
-                "call {} is attempt {} of lead {}, the release is for attempt {} of lead {}",
-                call.id, call.attempt, call.lead_id, release.attempt, release.lead_id
-            )));
-        }
-        check_release(release)?;
+        release.check_finish(call)?;
         let mut next = call.clone();
         next.version += 1;
         let record = encode("cannot encode a call", &next)?;

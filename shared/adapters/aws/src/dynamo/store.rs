@@ -32,31 +32,6 @@ const CLAIM_BATCH: usize = 25;
 /// Concurrent single writes of one operation.
 pub(crate) const PARALLEL_WRITES: usize = 16;
 
-/// The lead after `release`.
-fn released(lead: &Lead, release: &LeadRelease) -> Lead {
-    let mut next = lead.clone();
-    next.state = release.next.clone();
-    if release.dialed {
-        next.attempts = next.attempts.saturating_add(1);
-    }
-    if let Some(outcome) = &release.outcome {
-        next.last_outcome = Some(outcome.clone());
-    }
-    next.updated_at = release.at;
-    next.version += 1;
-    next
-}
-
-fn check_release(release: &LeadRelease) -> Result<(), StoreError> {
-    if matches!(release.next, LeadState::Active { .. }) {
-        return Err(StoreError::Invalid(format!(
-            "lead {}: a release must move it out of the active state",
-            release.lead_id
-        )));
-    }
-    Ok(())
-}
-
 /// The writes that move a published `lead` to `next` and keep its
 /// campaign's counters in step, expecting it unchanged in `state`.
 fn lead_transition(lead: &Lead, next: Lead, attempt: Option<u32>) -> [Write; 2] {
@@ -318,12 +293,12 @@ impl LeadStore for DynamoStore {
 
     #[tracing::instrument(level = "debug", skip_all, fields(lead_id = %release.lead_id, attempt = release.attempt))]
     async fn release(&self, release: &LeadRelease) -> Result<bool, StoreError> {
-        check_release(release)?;
+        release.check()?;
         for round in 0..WRITE_ROUNDS {
             let Some(lead) = self.holder(&release.lead_id, release.attempt).await? else {
                 return Ok(false);
             };
-            let next = released(&lead, release);
+            let next = release.apply(&lead);
             let mut writes = lead_transition(&lead, next, Some(release.attempt)).to_vec();
             if !release.dialed {
                 // Never free the slot of a call a duplicated message placed.
@@ -525,20 +500,7 @@ impl CallStore for DynamoStore {
         call: &CallAttempt,
         release: &LeadRelease,
     ) -> Result<bool, StoreError> {
-        if !call.state.is_terminal() {
-            return Err(StoreError::Invalid(format!(
-                "call {} is {}: finish_call needs a terminal call",
-                call.id,
-                call.state.label()
-            )));
-        }
-        if release.lead_id != call.lead_id || release.attempt != call.attempt {
-            return Err(StoreError::Invalid(format!(
-                "call {} is attempt {} of lead {}, the release is for attempt {} of lead {}",
-                call.id, call.attempt, call.lead_id, release.attempt, release.lead_id
-            )));
-        }
-        check_release(release)?;
+        release.check_finish(call)?;
         let mut next = call.clone();
         next.version += 1;
         for round in 0..WRITE_ROUNDS {
@@ -571,7 +533,7 @@ impl CallStore for DynamoStore {
                 continue;
             };
             let [counters, lead_write] =
-                lead_transition(&lead, released(&lead, release), Some(release.attempt));
+                lead_transition(&lead, release.apply(&lead), Some(release.attempt));
             // The call ends and the slot is released in one transaction:
             // whichever terminal event commits first is the only release.
             match self
