@@ -15,7 +15,7 @@ use voxdial_domain::{
 
 use crate::postcall::JobOutcome;
 use crate::recordings::call_blob_key;
-use crate::transcription::{CLAIM, Transcribed, stage_lease};
+use crate::transcription::{CLAIM, Transcribed, stage_taken};
 use crate::{AppError, Engine};
 
 impl Engine {
@@ -108,28 +108,20 @@ impl Engine {
         let mut claimed = None;
         self.modify_call(call_id, |c| {
             claimed = None;
-            match &c.post_call.analysis {
-                Some(a) if a.status != StageStatus::Pending => return Ok(()),
-                Some(a) if a.engine == CLAIM && now - a.at < stage_lease() => return Ok(()),
-                _ => {}
+            if let Some(a) = &c.post_call.analysis
+                && stage_taken(a.status, &a.engine, a.at, now)
+            {
+                return Ok(());
             }
             let attempts = c.post_call.analysis.as_ref().map_or(0, |a| a.attempts) + 1;
-            c.post_call.analysis = Some(AnalysisRecord {
-                status: StageStatus::Pending,
-                engine: CLAIM.into(),
-                key: None,
-                disposition: None,
-                callback_at: None,
-                sentiment: None,
-                principles_passed: 0,
-                principles_failed: 0,
-                summary: None,
+            c.post_call.analysis = Some(unfinished(
+                StageStatus::Pending,
+                CLAIM,
                 attempts,
-                failure: None,
-                latency_ms: None,
-                external_calls: calls,
-                at: now,
-            });
+                None,
+                calls,
+                now,
+            ));
             claimed = Some(attempts);
             Ok(())
         })
@@ -160,26 +152,19 @@ impl Engine {
                     };
                     let last = retry_after.is_none() || attempts >= post.config.process_attempts;
                     warn!(call_id = %call_id, attempts, %error, last, "analysis failed");
-                    let record = AnalysisRecord {
-                        status: if last {
-                            StageStatus::Failed
-                        } else {
-                            StageStatus::Pending
-                        },
-                        engine: post.analyser.name().to_string(),
-                        key: None,
-                        disposition: None,
-                        callback_at: None,
-                        sentiment: None,
-                        principles_passed: 0,
-                        principles_failed: 0,
-                        summary: None,
-                        attempts,
-                        failure: Some(error.to_string()),
-                        latency_ms: None,
-                        external_calls: calls,
-                        at: now,
+                    let status = if last {
+                        StageStatus::Failed
+                    } else {
+                        StageStatus::Pending
                     };
+                    let record = unfinished(
+                        status,
+                        post.analyser.name(),
+                        attempts,
+                        Some(error.to_string()),
+                        calls,
+                        now,
+                    );
                     self.modify_call(call_id, |c| {
                         if c.post_call.analysis.as_ref().is_some_and(|a| {
                             a.status == StageStatus::Pending && a.attempts == attempts
@@ -381,5 +366,33 @@ impl Engine {
         .await?;
         info!(call_id = %call_id, "recording discarded: no selective rule keeps it");
         Ok(())
+    }
+}
+
+/// An analysis record without a result: claimed, waiting for a retry, or
+/// failed.
+fn unfinished(
+    status: StageStatus,
+    engine: &str,
+    attempts: u32,
+    failure: Option<String>,
+    external_calls: u32,
+    at: voxdial_domain::Timestamp,
+) -> AnalysisRecord {
+    AnalysisRecord {
+        status,
+        engine: engine.to_string(),
+        key: None,
+        disposition: None,
+        callback_at: None,
+        sentiment: None,
+        principles_passed: 0,
+        principles_failed: 0,
+        summary: None,
+        attempts,
+        failure,
+        latency_ms: None,
+        external_calls,
+        at,
     }
 }

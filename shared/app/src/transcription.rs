@@ -134,6 +134,17 @@ pub(crate) fn stage_lease() -> chrono::Duration {
     chrono::Duration::minutes(20)
 }
 
+/// Whether a stage (its record's status, engine and time) is not this
+/// run's to do at `now`: settled, or claimed by a run whose lease lasts.
+pub(crate) fn stage_taken(
+    status: StageStatus,
+    engine: &str,
+    at: voxdial_domain::Timestamp,
+    now: voxdial_domain::Timestamp,
+) -> bool {
+    status != StageStatus::Pending || (engine == CLAIM && now - at < stage_lease())
+}
+
 /// What the transcribe stage did.
 pub(crate) enum Transcribed {
     /// A transcript (stored), or none to be had.
@@ -230,10 +241,10 @@ impl Engine {
         let mut claimed = None;
         self.modify_call(&call.id, |c| {
             claimed = None;
-            match &c.post_call.transcript {
-                Some(t) if t.status != StageStatus::Pending => return Ok(()),
-                Some(t) if t.engine == CLAIM && now - t.at < stage_lease() => return Ok(()),
-                _ => {}
+            if let Some(t) = &c.post_call.transcript
+                && stage_taken(t.status, &t.engine, t.at, now)
+            {
+                return Ok(());
             }
             let attempts = c.post_call.transcript.as_ref().map_or(0, |t| t.attempts) + 1;
             c.post_call.transcript = Some(TranscriptRecord {
