@@ -15,7 +15,7 @@ use voxdial_app::clock::SystemClock;
 use voxdial_aws::testing::{Emulator, note};
 use voxdial_domain::{
     CallAttempt, CallStore, Campaign, CampaignAction, CampaignId, CampaignSettings, CampaignStore,
-    ComplianceRecord, Disposition, DncStore, E164, LeadId, LeadStore, NewLead,
+    Disposition, DncStore, E164, LeadId, LeadStore, NewLead,
 };
 use voxdial_lambda::{Deps, LambdaConfig, Secrets};
 use voxdial_sim::caller::{CallerConfig, run_caller};
@@ -115,20 +115,7 @@ async fn a_call_s_context_and_outcome_go_through_the_table() {
     store.import_leads(&campaign.id, vec![lead]).await.unwrap();
     let far = chrono::Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap();
     let claimed = store.claim_due(&campaign.id, 5, now, far, 1).await.unwrap();
-    let compliance = ComplianceRecord {
-        rules: "test".into(),
-        checked_at: now,
-        attempt: 1,
-        max_attempts: 3,
-        region: Some("US".into()),
-        window: "08:00-21:00".into(),
-        local_times: Default::default(),
-        zone_source: "number".into(),
-        dnc_global_clear: true,
-        dnc_campaign_clear: true,
-        consent_required: true,
-        consent: true,
-    };
+    let compliance = voxdial_testkit::fixtures::compliance(1, now);
     let mut call = CallAttempt::new(
         campaign.id.clone(),
         claimed[0].id.clone(),

@@ -17,8 +17,7 @@ use lambda_http::{Body, IntoResponse, Request};
 use voxdial_app::clock::SystemClock;
 use voxdial_aws::testing::Emulator;
 use voxdial_domain::{
-    CallAttempt, CallState, Campaign, CampaignId, CampaignSettings, ComplianceRecord, E164, LeadId,
-    NewLead,
+    CallAttempt, CallState, Campaign, CampaignId, CampaignSettings, E164, LeadId, NewLead,
 };
 use voxdial_lambda::{Deps, LambdaConfig, Secrets, WebhookKind, api, dispatch, sweep, webhook};
 
@@ -113,20 +112,7 @@ async fn deps_with(extra: &[(&str, &str)]) -> Deps {
         .claim_due(&campaign.id, 5, now, lease_end(), 1)
         .await
         .unwrap();
-    let compliance = ComplianceRecord {
-        rules: "fixture".into(),
-        checked_at: now,
-        attempt: 1,
-        max_attempts: 3,
-        region: Some("US".into()),
-        window: "08:00-21:00".into(),
-        local_times: Default::default(),
-        zone_source: "number".into(),
-        dnc_global_clear: true,
-        dnc_campaign_clear: true,
-        consent_required: true,
-        consent: true,
-    };
+    let compliance = voxdial_testkit::fixtures::compliance(1, now);
     let mut call = CallAttempt::new(
         campaign.id.clone(),
         claimed[0].id.clone(),
