@@ -253,6 +253,13 @@ impl World {
             "an attempt was dialled {} times",
             stats.max_dials
         );
+        // Caps only rise in these runs, so the current one bounds the peak.
+        assert!(
+            stats.max_live <= self.cap,
+            "the carrier saw {} calls at once, cap {}",
+            stats.max_live,
+            self.cap
+        );
     }
 
     /// Random interleaving, then a drain until the campaign completes.

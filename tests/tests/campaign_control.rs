@@ -593,3 +593,41 @@ async fn setup_rounds_are_bounded_and_then_the_attempt_fails_retryably() {
         other => panic!("expected a retryable failure, got {other:?}"),
     }
 }
+
+/// Ends every live call at the carrier and loses its callbacks (the
+/// server that should have received them was down).
+fn end_calls_unheard(w: &World) {
+    for sid in w.carrier.live_calls() {
+        while w.carrier.step_call(&sid) {}
+    }
+    while w.carrier.take_delivery().is_some() {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_frees_the_slots_of_calls_that_ended_unheard_without_waiting_for_leases() {
+    // GIVEN two live calls at cap 2 that end while their callbacks are lost
+    let mut w = World::new(scenario(2, 6)).await;
+    w.dispatch(10).await;
+    assert_eq!(w.carrier.stats().created, 2);
+    end_calls_unheard(&w);
+
+    // WHEN the (restarted) engine runs its first sweep, long before any lease ends
+    w.tick(0).await;
+    w.dispatch(10).await;
+
+    // THEN the provider was asked, the slots are free and refilled at once
+    assert_eq!(w.carrier.stats().created, 4);
+    let view = w.engine.campaign_view(&w.campaign).await.unwrap();
+    assert_eq!(view.progress.active, 2, "{:?}", view.progress);
+
+    // AND later on, calls that end unheard are found by the periodic check,
+    // not by every sweep
+    end_calls_unheard(&w);
+    w.tick(1).await;
+    w.dispatch(10).await;
+    assert_eq!(w.carrier.stats().created, 4, "not checked on every sweep");
+    let interval = voxdial_app::EngineConfig::default().reconcile_interval_secs;
+    w.tick(u64::from(interval)).await;
+    w.dispatch(10).await;
+    assert_eq!(w.carrier.stats().created, 6);
+}

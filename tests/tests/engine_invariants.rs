@@ -25,7 +25,7 @@ fn run_scenario(s: Scenario) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 40, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
 
     /// Random seeds, caps, list sizes, with and without faults.
     #[test]

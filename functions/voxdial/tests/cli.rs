@@ -52,7 +52,7 @@ async fn an_operator_runs_a_campaign_from_the_command_line() {
     ]);
     let _serve = Process::spawn(serve);
     let http = reqwest::Client::new();
-    wait_for("the server", Duration::from_secs(60), || {
+    wait_for("the server", Duration::from_secs(600), || {
         let http = http.clone();
         let url = format!("{server}/healthz");
         async move {

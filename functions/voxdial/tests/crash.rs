@@ -16,6 +16,10 @@ const ACCOUNT: &str = "AC00000000000000000000000000demo";
 /// A Monday at 15:00 UTC: every US zone is inside its calling window.
 const SIM_START: &str = "2026-06-01T15:00:00Z";
 const SCALE: &str = "60";
+/// How long a wait may take before the test calls it a hang: far beyond
+/// what any machine needs (about 20 s in all on two idle cores), so the
+/// verdict never depends on this machine's speed.
+const HANG_GUARD: Duration = Duration::from_secs(600);
 
 fn serve(port: u16, carrier: u16, data: &std::path::Path, epoch: u64) -> Process {
     let mut command = voxdial();
@@ -82,7 +86,7 @@ async fn a_killed_server_resumes_the_campaign_without_loss_or_double_dials() {
         let http = http.clone();
         async move { http.get(url).send().await.ok()?.json::<Value>().await.ok() }
     };
-    wait_for("the server", Duration::from_secs(60), || {
+    wait_for("the server", HANG_GUARD, || {
         get(format!("{base}/v1/campaigns"))
     })
     .await;
@@ -126,22 +130,18 @@ async fn a_killed_server_resumes_the_campaign_without_loss_or_double_dials() {
         .unwrap();
 
     // WHEN the server is killed with SIGKILL once some leads are final and calls are live
-    wait_for(
-        "calls in flight with some leads done",
-        Duration::from_secs(120),
-        || {
-            let get = get(format!("{base}/v1/campaigns/{id}"));
-            async move {
-                let view = get.await?;
-                let finals: u64 = view["progress"]["finals"]
-                    .as_object()?
-                    .values()
-                    .filter_map(Value::as_u64)
-                    .sum();
-                (finals >= 8 && view["progress"]["active"].as_u64()? > 0).then_some(())
-            }
-        },
-    )
+    wait_for("calls in flight with some leads done", HANG_GUARD, || {
+        let get = get(format!("{base}/v1/campaigns/{id}"));
+        async move {
+            let view = get.await?;
+            let finals: u64 = view["progress"]["finals"]
+                .as_object()?
+                .values()
+                .filter_map(Value::as_u64)
+                .sum();
+            (finals >= 8 && view["progress"]["active"].as_u64()? > 0).then_some(())
+        }
+    })
     .await;
     server.kill9();
 
@@ -149,7 +149,7 @@ async fn a_killed_server_resumes_the_campaign_without_loss_or_double_dials() {
     let _server = serve(api, carrier_port, data.path(), epoch);
 
     // THEN the campaign completes with every lead final
-    let view = wait_for("the campaign to complete", Duration::from_secs(240), || {
+    let view = wait_for("the campaign to complete", HANG_GUARD, || {
         let get = get(format!("{base}/v1/campaigns/{id}"));
         async move {
             let view = get.await?;

@@ -179,8 +179,12 @@ impl Engine {
 
         let mut steps = steps;
         let mut errors = Vec::new();
+        let started = tokio::time::Instant::now();
         for round in 0..=self.config.setup_retries {
             if round > 0 {
+                if started.elapsed() >= self.config.setup_budget {
+                    break;
+                }
                 // Every step failed with a transient error: wait, then plan
                 // again (a probe that failed reopened its breaker; a fallback
                 // at its rate limit may be free now).

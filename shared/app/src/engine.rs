@@ -37,6 +37,10 @@ pub struct EngineConfig {
     /// fallback that was briefly at its rate limit takes the call before the
     /// attempt fails. Counted in `ProviderStatsView::setup_retries`.
     pub setup_retries: u32,
+    /// No setup round starts once this much real time went into the
+    /// attempt's setup, so a dispatcher (a Lambda with a 60 s timeout)
+    /// never times out in the middle of one.
+    pub setup_budget: Duration,
     /// The first backoff after a rate limit or transient error (real time; doubles, with jitter).
     pub backoff_base: Duration,
     /// The voicemail message when the campaign has none of its own.
@@ -58,6 +62,7 @@ impl Default for EngineConfig {
             call_lease_margin_secs: 120,
             tries_per_provider: 3,
             setup_retries: 3,
+            setup_budget: Duration::from_secs(20),
             backoff_base: Duration::from_millis(100),
             voicemail_text: "Hello, this is an automated call from voxdial. We will try you again later. Goodbye.".into(),
             reconcile_interval_secs: 300,

@@ -100,17 +100,25 @@ pub async fn unacked_jobs_return_then_dead_letter(subject: JobQueueSubject) {
     let queue = subject.queue.clone();
     queue.send(&[job(1)], Duration::ZERO).await.expect("send");
     let first = receive_exactly(&*queue, 1).await;
-    nothing_visible(&*queue, "a received job is hidden").await;
+    if subject
+        .time
+        .still_before(std::time::Instant::now(), subject.visibility)
+    {
+        nothing_visible(&*queue, "a received job is hidden").await;
+    }
     subject.time.advance(subject.visibility).await;
     subject.time.advance(Duration::from_millis(1)).await;
     let second = receive_exactly(&*queue, 1).await;
     assert_eq!(second[0].message, first[0].message);
     assert_eq!(second[0].receive_count, 2);
+    let postponed = std::time::Instant::now();
     queue
         .retry_later(&second[0].receipt, subject.visibility / 2)
         .await
         .expect("retry_later");
-    nothing_visible(&*queue, "postponed").await;
+    if subject.time.still_before(postponed, subject.visibility / 2) {
+        nothing_visible(&*queue, "postponed").await;
+    }
     subject.time.advance(subject.visibility / 2).await;
     subject.time.advance(Duration::from_millis(1)).await;
     let mut count = receive_exactly(&*queue, 1).await[0].receive_count;

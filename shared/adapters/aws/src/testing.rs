@@ -17,7 +17,6 @@
 //! install it (with `CI` set, that is the point: the suites must not be
 //! skipped there); [`Emulator::available`] lets a caller skip instead.
 
-use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -272,17 +271,20 @@ impl Emulator {
     }
 }
 
-/// A name no other test of any process uses: `prefix-<pid>-<n>`, lower case.
+/// A name no other test of any run uses: `prefix-<run>-<pid>-<n>`, lower case.
 pub fn unique(prefix: &str) -> String {
     static NEXT: AtomicU64 = AtomicU64::new(0);
+    // The process id and a counter are unique within a run; the start time
+    // keeps runs apart on a long-lived emulator (pids are reused).
+    static RUN: std::sync::LazyLock<u64> = std::sync::LazyLock::new(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64 % 1_000_000_000)
+    });
     format!(
-        "{prefix}-{}-{}",
+        "{prefix}-{}-{}-{}",
+        *RUN,
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
-}
-
-/// Writes a line to the test's output (for skip notices).
-pub fn note(message: &str) {
-    let _ = writeln!(std::io::stderr(), "{message}");
 }

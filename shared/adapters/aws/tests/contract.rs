@@ -14,7 +14,7 @@ use voxdial_testkit::{BlobSubject, QueueSubject, QueueTime, StoreSubject};
 
 /// Real seconds: SQS counts delays and visibility in whole seconds, and the
 /// suite waits half of this around each deadline.
-const VISIBILITY: Duration = Duration::from_secs(2);
+const VISIBILITY: Duration = Duration::from_secs(4);
 
 async fn store() -> StoreSubject {
     let moto = Emulator::get();
