@@ -93,6 +93,20 @@ async fn wait_idle(gate: &gate::Gate, timeout: Duration) -> usize {
     gate.live()
 }
 
+/// On ECS: task scale-in protection while calls are live, and the
+/// `LiveCalls` metric the service scales on.
+fn spawn_reporters(live: &gate::LiveCalls, max_call: Duration, max_live: usize) {
+    if let Some(agent_uri) = env("ECS_AGENT_URI") {
+        let live = live.clone();
+        let agent = protection::Agent::new(&agent_uri);
+        tokio::spawn(protection::run(agent, max_call, move || live()));
+    }
+    if let Some(service) = env("EMF_SERVICE_NAME") {
+        let live = live.clone();
+        tokio::spawn(emf::run(service, max_live, move || live()));
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     logs::init();
@@ -133,23 +147,12 @@ async fn main() -> anyhow::Result<()> {
     ));
     let connector = Arc::new(WsConnector::new(&endpoint, env("GEMINI_API_KEY")));
     let bridge = Bridge::new(cfg, host, connector);
-    let live = {
+    let live: gate::LiveCalls = {
         let b = bridge.clone();
         Arc::new(move || b.live_calls())
     };
     let gate = gate::Gate::new(max_live, live.clone());
-    if let Some(agent_uri) = env("ECS_AGENT_URI") {
-        let live = live.clone();
-        tokio::spawn(protection::run(
-            protection::Agent::new(&agent_uri),
-            max_call,
-            move || live(),
-        ));
-    }
-    if let Some(service) = env("EMF_SERVICE_NAME") {
-        let live = live.clone();
-        tokio::spawn(emf::run(service, max_live, move || live()));
-    }
+    spawn_reporters(&live, max_call, max_live);
     let metrics_addr = env("METRICS_ADDR").unwrap_or_else(|| "0.0.0.0:9090".into());
     let metrics = tokio::net::TcpListener::bind(&metrics_addr)
         .await
@@ -184,7 +187,7 @@ async fn main() -> anyhow::Result<()> {
     if left > 0 {
         tracing::warn!(left, "calls still live after DRAIN_SECS: ending them");
     }
-    let cut = bridge.drain(GOODBYE).await;
-    tracing::info!(left, cut, "media bridge stopped");
+    let unfinished = bridge.drain(GOODBYE).await;
+    tracing::info!(left, unfinished, "media bridge stopped");
     Ok(())
 }
