@@ -5,9 +5,14 @@
 //! scale-in or stopped by a deployment; protection lasts the longest call
 //! plus a margin and is renewed while calls go on, then released when the
 //! task is idle. ECS then replaces idle tasks first, and waits for busy ones.
+//! A task that never goes idle (a steady stream of calls) would hold a
+//! deploy back for ever: one stretch of protection is renewed for at most
+//! one lease, then left to lapse for [`REST`] before the task protects
+//! itself again, which gives ECS its window.
 //! Protection is an optimisation on top of the load balancer's drain (its
-//! deregistration delay covers the longest call too): a call that starts
-//! between two checks is still never cut.
+//! deregistration delay covers the longest call too): a call on a task
+//! stopped while unprotected (in that window, or starting between two
+//! checks) is still never cut.
 //!
 //! [`Protection`] decides (no IO, no clock); [`run`] drives it on a timer
 //! and talks to the agent.
@@ -18,6 +23,9 @@ use tokio::time::Instant;
 
 /// How often [`run`] looks at the live calls.
 pub(crate) const CHECK_EVERY: Duration = Duration::from_secs(15);
+
+/// How long a lapsed protection stays off while calls go on.
+pub(crate) const REST: Duration = Duration::from_secs(120);
 
 /// The longest protection ECS accepts (48 hours).
 const MAX_MINUTES: u64 = 2880;
@@ -38,6 +46,9 @@ pub(crate) enum Ask {
 #[derive(Debug)]
 pub(crate) struct Protection {
     lease: Duration,
+    /// When the current stretch of protection began.
+    since: Option<Instant>,
+    /// When the last confirmed protection ends (or ended).
     until: Option<Instant>,
 }
 
@@ -48,29 +59,51 @@ impl Protection {
         let minutes = (max_call.as_secs() + 60).div_ceil(60).clamp(1, MAX_MINUTES);
         Self {
             lease: Duration::from_secs(minutes * 60),
+            since: None,
             until: None,
         }
     }
 
-    /// What to ask, given the live calls at `now`: protect (or renew past
-    /// half the lease) while any call is live, release once none is.
+    fn protected(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
+    }
+
+    fn protect(&self) -> Ask {
+        Ask::Protect {
+            minutes: self.lease.as_secs() / 60,
+        }
+    }
+
+    /// What to ask, given the live calls at `now`: protect while any call
+    /// is live, renewing past half the lease during the stretch's first
+    /// lease; once a stretch lapsed, nothing for [`REST`]; release once no
+    /// call is live.
     pub(crate) fn next(&self, live: usize, now: Instant) -> Option<Ask> {
-        match (live > 0, self.until) {
-            (true, Some(until)) if until.saturating_duration_since(now) > self.lease / 2 => None,
-            (true, _) => Some(Ask::Protect {
-                minutes: self.lease.as_secs() / 60,
-            }),
-            (false, Some(_)) => Some(Ask::Release),
-            (false, None) => None,
+        if live == 0 {
+            return self.protected(now).then_some(Ask::Release);
+        }
+        match (self.since, self.until) {
+            (Some(since), Some(until)) if now < until => {
+                let due = until.saturating_duration_since(now) <= self.lease / 2;
+                let stretch_left = now.saturating_duration_since(since) < self.lease;
+                (due && stretch_left).then(|| self.protect())
+            }
+            (_, Some(lapsed)) if now < lapsed + REST => None,
+            _ => Some(self.protect()),
         }
     }
 
     /// The agent confirmed `ask` at `now`.
     pub(crate) fn confirmed(&mut self, ask: Ask, now: Instant) {
-        self.until = match ask {
-            Ask::Protect { .. } => Some(now + self.lease),
-            Ask::Release => None,
-        };
+        match ask {
+            Ask::Protect { .. } => {
+                if !self.protected(now) {
+                    self.since = Some(now);
+                }
+                self.until = Some(now + self.lease);
+            }
+            Ask::Release => (self.since, self.until) = (None, None),
+        }
     }
 }
 
@@ -179,8 +212,8 @@ mod tests {
         );
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn protected_while_calls_are_live_renewed_and_released_when_idle() {
+    #[test]
+    fn protected_while_calls_are_live_renewed_and_released_when_idle() {
         let mut p = Protection::new(TEN_MINUTES);
         let t0 = Instant::now();
         // GIVEN an idle task: nothing to ask
@@ -198,6 +231,35 @@ mod tests {
         assert_eq!(p.next(0, later), Some(Ask::Release));
         p.confirmed(Ask::Release, later);
         assert_eq!(p.next(0, later + Duration::from_secs(1)), None);
+        // AND protection again for the next call
+        assert!(p.next(1, later + Duration::from_secs(2)).is_some());
+    }
+
+    #[test]
+    fn a_task_that_is_never_idle_still_leaves_ecs_a_window() {
+        // GIVEN a task protected at t0 (a lease of 11 minutes) whose calls
+        // never stop
+        let mut p = Protection::new(TEN_MINUTES);
+        let t0 = Instant::now();
+        let secs = |s: u64| t0 + Duration::from_secs(s);
+        p.confirmed(p.next(1, t0).expect("protect"), t0);
+        // WHEN half the lease is left, it is renewed once
+        assert!(p.next(1, secs(330)).is_some());
+        p.confirmed(Ask::Protect { minutes: 11 }, secs(330));
+        // THEN after a whole lease of protection it is not renewed again
+        assert_eq!(p.next(1, secs(660)), None);
+        assert_eq!(p.next(1, secs(989)), None);
+        // AND once it lapsed (at 990 s) it stays off for REST
+        assert_eq!(p.next(1, secs(990)), None);
+        assert_eq!(p.next(1, secs(990) + REST - Duration::from_secs(1)), None);
+        // AND then protects the task again
+        let again = secs(990) + REST;
+        assert_eq!(p.next(1, again), Some(Ask::Protect { minutes: 11 }));
+        p.confirmed(Ask::Protect { minutes: 11 }, again);
+        assert!(
+            p.next(1, again + Duration::from_secs(330)).is_some(),
+            "a new stretch"
+        );
     }
 
     #[test]
