@@ -10,8 +10,25 @@
 //! | `TWILIO_AUTH_TOKEN` | verifies `X-Twilio-Signature` (required unless `BRIDGE_INSECURE=1`) |
 //! | `SANSPBX_TOKEN` | `?token=` SansPBX must send (optional) |
 //! | `GEMINI_API_KEY`, `GEMINI_HOST`, `GEMINI_API_VERSION`, `GEMINI_MODEL` | model endpoint |
-//! | `DRAIN_SECS` | how long SIGTERM waits for live calls (default 60) |
+//! | `MAX_CALL_SECS` | the longest call: the agent ends a call then (default 600) |
+//! | `MAX_LIVE_CALLS` | the task's capacity: new streams beyond it get 503 (default 20) |
+//! | `DRAIN_SECS` | how long SIGTERM waits for live calls to end by themselves before each is ended politely (default 60) |
+//! | `METRICS_ADDR` | the Prometheus `/metrics` listener, not the load balancer's port (default `0.0.0.0:9090`) |
+//! | `ECS_AGENT_URI` | set by ECS: task scale-in protection while calls are live ([`protection`]) |
+//! | `EMF_SERVICE_NAME` | the `ServiceName` of the `LiveCalls` EMF metric on stdout ([`emf`]; unset: none) |
 //! | `VOXDIAL_*` | the engine's settings, as for every function (`voxdial_lambda::config`) |
+//!
+//! # Drain
+//!
+//! A deploy or a scale-in never cuts a call: ECS deregisters the task from
+//! the load balancer, which keeps its live WebSockets for the
+//! deregistration delay (the longest call and a minute) while sending it no
+//! new ones, and only then sends SIGTERM. On SIGTERM (or a drain for any
+//! other reason) the [`gate`] refuses new streams and fails `/healthz`,
+//! the live calls go on to their natural end, and only those still live
+//! after `DRAIN_SECS` are ended with a goodbye. While calls are live the
+//! task is protected from scale-in ([`protection`]), so ECS stops idle
+//! tasks first.
 //!
 //! The host is the engine's [`EngineHost`]: each call's context (campaign,
 //! lead, voicemail and recording policy, consent notice) is read from the
@@ -27,6 +44,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::serve::ListenerExt as _;
 use voxdial_bridge::{Bridge, BridgeConfig};
 use voxdial_conversation::AgentConfig;
@@ -36,8 +54,57 @@ use voxdial_lambda::{Deps, LambdaConfig, logs};
 use voxdial_wire::gemini::LiveEndpoint;
 use voxdial_wire::twilio::signature::SigningKeys;
 
+mod emf;
+mod gate;
+mod protection;
+
+/// How long the calls still live at the end of a drain get to say goodbye.
+const GOODBYE: Duration = Duration::from_secs(10);
+
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// A whole-number setting, or its default.
+fn number(name: &str, default: u64) -> anyhow::Result<u64> {
+    env(name).map_or(Ok(default), |v| {
+        v.parse()
+            .with_context(|| format!("{name} must be a whole number, not {v:?}"))
+    })
+}
+
+/// Resolves when the process is told to stop.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// Waits until no call is live or `timeout` passes; returns the calls
+/// still live.
+async fn wait_idle(gate: &gate::Gate, timeout: Duration) -> usize {
+    let deadline = tokio::time::Instant::now() + timeout;
+    while gate.live() > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    gate.live()
+}
+
+/// On ECS: task scale-in protection while calls are live, and the
+/// `LiveCalls` metric the service scales on.
+fn spawn_reporters(live: &gate::LiveCalls, max_call: Duration, max_live: usize) {
+    if let Some(agent_uri) = env("ECS_AGENT_URI") {
+        let live = live.clone();
+        let agent = protection::Agent::new(&agent_uri);
+        tokio::spawn(protection::run(agent, max_call, move || live()));
+    }
+    if let Some(service) = env("EMF_SERVICE_NAME") {
+        let live = live.clone();
+        tokio::spawn(emf::run(service, max_live, move || live()));
+    }
 }
 
 #[tokio::main]
@@ -65,16 +132,33 @@ async fn main() -> anyhow::Result<()> {
     if let Some(m) = env("GEMINI_MODEL") {
         cfg.model = m;
     }
-    let drain = Duration::from_secs(env("DRAIN_SECS").and_then(|s| s.parse().ok()).unwrap_or(60));
+    let drain = Duration::from_secs(number("DRAIN_SECS", 60)?);
+    let max_call = Duration::from_secs(number("MAX_CALL_SECS", 600)?);
+    let max_live = usize::try_from(number("MAX_LIVE_CALLS", 20)?)?;
     let deps = Deps::init(LambdaConfig::from_env()?)
         .await
         .context("cannot wire the engine")?;
     let host = Arc::new(EngineHost::new(
         deps.engine,
-        Agents::new(AgentConfig::default()),
+        Agents::new(AgentConfig {
+            max_call_ms: u64::try_from(max_call.as_millis())?,
+            ..AgentConfig::default()
+        }),
     ));
     let connector = Arc::new(WsConnector::new(&endpoint, env("GEMINI_API_KEY")));
     let bridge = Bridge::new(cfg, host, connector);
+    let live: gate::LiveCalls = {
+        let b = bridge.clone();
+        Arc::new(move || b.live_calls())
+    };
+    let gate = gate::Gate::new(max_live, live.clone());
+    spawn_reporters(&live, max_call, max_live);
+    let metrics_addr = env("METRICS_ADDR").unwrap_or_else(|| "0.0.0.0:9090".into());
+    let metrics = tokio::net::TcpListener::bind(&metrics_addr)
+        .await
+        .context("bind METRICS_ADDR")?;
+    let metrics_app = bridge.router().layer(from_fn(gate::metrics_only));
+    tokio::spawn(async move { axum::serve(metrics, metrics_app).await });
     let addr = env("BIND_ADDR").unwrap_or_else(|| "0.0.0.0:8080".into());
     // TCP_NODELAY on every media socket: a 20 ms frame must not wait for
     // Nagle and a delayed ACK (40 ms on Linux).
@@ -84,22 +168,26 @@ async fn main() -> anyhow::Result<()> {
         .tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-    tracing::info!(%addr, "media bridge listening");
-    let b = bridge.clone();
-    axum::serve(listener, bridge.router())
+    tracing::info!(%addr, %metrics_addr, max_live, "media bridge listening");
+    let app = bridge
+        .router()
+        .layer(from_fn_with_state(gate.clone(), gate::public));
+    let draining = gate.clone();
+    axum::serve(listener, app)
         .with_graceful_shutdown(async move {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                    .expect("SIGTERM handler");
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
-            }
-            tracing::info!("draining live calls");
-            b.begin_shutdown();
+            stop_signal().await;
+            tracing::info!(
+                live = draining.live(),
+                "draining: no new streams, live calls go on"
+            );
+            draining.drain();
         })
         .await?;
-    let left = bridge.drain(drain).await;
-    tracing::info!(left, "media bridge stopped");
+    let left = wait_idle(&gate, drain).await;
+    if left > 0 {
+        tracing::warn!(left, "calls still live after DRAIN_SECS: ending them");
+    }
+    let unfinished = bridge.drain(GOODBYE).await;
+    tracing::info!(left, unfinished, "media bridge stopped");
     Ok(())
 }

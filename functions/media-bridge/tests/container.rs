@@ -75,12 +75,21 @@ fn a_missing_setting_stops_the_container_with_its_name() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_call_s_context_and_outcome_go_through_the_table() {
-    // Like every AWS suite, this one needs moto (`.ci/run` installs it):
-    // without it the test fails and says so, it never passes empty.
-    // GIVEN a table and queue on moto with a running campaign, a lead who
-    // will ask to be taken off the list, and its call attempt
+/// A running campaign on moto with one lead (persona `opt_out`, who asks
+/// to be taken off the list) and its call attempt, the Gemini Live
+/// simulator on loopback, and the container's variables.
+struct World {
+    store: voxdial_aws::DynamoStore,
+    clients: voxdial_aws::Clients,
+    campaign: Campaign,
+    phone: E164,
+    call: CallAttempt,
+    vars: Vec<(&'static str, String)>,
+    port: u16,
+    voice_task: tokio::task::JoinHandle<()>,
+}
+
+async fn world(extra: &[(&'static str, String)]) -> World {
     let moto = Emulator::get();
     let clients = moto.clients(None);
     let (store, table) = moto.store(&clients).await.expect("a table");
@@ -125,86 +134,197 @@ async fn a_call_s_context_and_outcome_go_through_the_table() {
     call.provider = Some(voxdial_domain::ProviderId::parse("twilio").unwrap());
     store.create_call(&call).await.unwrap();
 
-    // AND the Gemini Live simulator on loopback
     let voice = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let voice_addr = voice.local_addr().unwrap().to_string();
     let voice_task = tokio::spawn(serve_tcp(voice, VoiceSim::new(VoiceSimConfig::default())));
 
-    // WHEN the container starts with the deployment's variables
     let port = free_port();
-    let base = format!("ws://127.0.0.1:{port}");
-    let vars = [
+    let mut vars = vec![
         ("BIND_ADDR", format!("127.0.0.1:{port}")),
-        ("PUBLIC_WSS_BASE", base.clone()),
+        ("METRICS_ADDR", format!("127.0.0.1:{}", free_port())),
+        ("PUBLIC_WSS_BASE", format!("ws://127.0.0.1:{port}")),
         ("TWILIO_AUTH_TOKEN", TOKEN.into()),
         ("GEMINI_HOST", voice_addr),
         ("GEMINI_INSECURE", "1".into()),
-        ("DRAIN_SECS", "5".into()),
         ("VOXDIAL_AWS_ENDPOINT", moto.endpoint().into()),
-        ("VOXDIAL_TABLE", table.clone()),
+        ("VOXDIAL_TABLE", table),
         ("VOXDIAL_DISPATCH_QUEUE_URL", queue.url().into()),
         ("VOXDIAL_CALLER_ID", CALLER_ID.into()),
         ("VOXDIAL_PROVIDERS", PROVIDERS.into()),
     ];
-    let _container = Container(
-        container(&vars)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("the container starts"),
-    );
-    let http = reqwest::Client::new();
-    let health = format!("http://127.0.0.1:{port}/healthz");
-    let mut healthy = false;
-    for _ in 0..300 {
-        if http
-            .get(&health)
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success())
-        {
-            healthy = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    vars.extend(extra.iter().cloned());
+    World {
+        store,
+        clients,
+        campaign,
+        phone,
+        call,
+        vars,
+        port,
+        voice_task,
     }
-    assert!(healthy, "the container never answered {health}");
+}
 
-    // AND Twilio streams the answered call to it (signed upgrade)
-    let mut caller = CallerConfig::new(
-        format!("{base}/media/twilio"),
-        call.id.as_str(),
-        Persona::by_name("opt_out").expect("the opt-out persona"),
-    );
-    caller.auth_token = Some(TOKEN.into());
-    caller.max_duration = Duration::from_secs(60);
-    let caller = tokio::spawn(run_caller(caller));
+impl World {
+    fn var(&self, name: &str) -> String {
+        self.vars
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.clone())
+            .expect("a variable")
+    }
+
+    /// Starts the container and waits until it answers `/healthz`.
+    async fn start(&self) -> Container {
+        let container = Container(
+            container(&self.vars)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("the container starts"),
+        );
+        let health = format!("http://127.0.0.1:{}/healthz", self.port);
+        for _ in 0..300 {
+            if reqwest::get(&health)
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return container;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the container never answered {health}");
+    }
+
+    /// Twilio streams the answered call to the container (signed upgrade).
+    fn stream_call(
+        &self,
+    ) -> tokio::task::JoinHandle<
+        Result<voxdial_sim::caller::CallerReport, voxdial_sim::caller::CallerError>,
+    > {
+        let mut caller = CallerConfig::new(
+            format!("ws://127.0.0.1:{}/media/twilio", self.port),
+            self.call.id.as_str(),
+            Persona::by_name("opt_out").expect("the opt-out persona"),
+        );
+        caller.auth_token = Some(TOKEN.into());
+        caller.max_duration = Duration::from_secs(60);
+        tokio::spawn(run_caller(caller))
+    }
+
+    /// The call's disposition once the table has one (a deadline that
+    /// only guards a hang).
+    async fn disposition(&self) -> Option<Disposition> {
+        let deps = Deps::assemble(
+            LambdaConfig::from_vars(|name| {
+                self.vars
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.clone())
+            })
+            .unwrap(),
+            &self.clients,
+            &Secrets::default(),
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        for _ in 0..600 {
+            let disposition = deps.engine.call(&self.call.id).await.unwrap().disposition;
+            if disposition.is_some() {
+                return disposition;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_s_context_and_outcome_go_through_the_table() {
+    // GIVEN a running campaign, a lead who will ask to be taken off the
+    // list, its call attempt, and the container with the deployment's
+    // variables
+    let world = world(&[("DRAIN_SECS", "5".into())]).await;
+    let _container = world.start().await;
+
+    // WHEN Twilio streams the answered call to it
+    let caller = world.stream_call();
 
     // THEN the opt-out reaches the table: the call's disposition, and the
     // number on the do-not-call list
-    let deps = Deps::assemble(
-        LambdaConfig::from_vars(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.clone())
-        })
-        .unwrap(),
-        &clients,
-        &Secrets::default(),
-        Arc::new(SystemClock),
-    )
-    .unwrap();
-    let mut disposition = None;
-    for _ in 0..600 {
-        disposition = deps.engine.call(&call.id).await.unwrap().disposition;
-        if disposition.is_some() {
+    assert_eq!(world.disposition().await, Some(Disposition::OptedOut));
+    let hit = world
+        .store
+        .dnc_hit(&world.campaign.id, &world.phone)
+        .await
+        .unwrap();
+    assert!(hit.global || hit.campaign, "{hit:?}");
+    caller.abort();
+    world.voice_task.abort();
+}
+
+/// The live calls the container's metrics listener reports.
+async fn live_calls(metrics_addr: &str) -> Option<u64> {
+    let text = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("voxdial_bridge_live_calls "))
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_container_refuses_new_streams_and_lets_its_live_call_end_by_itself() {
+    // GIVEN the container with a call live on it
+    let world = world(&[("DRAIN_SECS", "60".into())]).await;
+    let mut container = world.start().await;
+    let metrics_addr = world.var("METRICS_ADDR");
+    let caller = world.stream_call();
+    let mut live = None;
+    for _ in 0..300 {
+        live = live_calls(&metrics_addr).await;
+        if live == Some(1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(live, Some(1), "the call never went live");
+
+    // WHEN ECS stops the task (SIGTERM) in the middle of the call
+    let pid = container.0.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.is_ok_and(|s| s.success()));
+
+    // THEN the load balancer's health check fails at once (no new stream)
+    let health = format!("http://127.0.0.1:{}/healthz", world.port);
+    let mut refused = false;
+    for _ in 0..100 {
+        if reqwest::get(&health).await.map_or(true, |r| {
+            r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE
+        }) {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused, "a draining container still takes streams");
+    // AND the live call goes on to its own end: the callee's opt-out, not
+    // a goodbye because of the shutdown
+    assert_eq!(world.disposition().await, Some(Disposition::OptedOut));
+    let report = caller.await.expect("the caller").expect("a report");
+    assert!(report.media_received > 0);
+    // AND the container then exits by itself, cleanly
+    let mut status = None;
+    for _ in 0..300 {
+        status = container.0.try_wait().expect("the container's status");
+        if status.is_some() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert_eq!(disposition, Some(Disposition::OptedOut));
-    let hit = store.dnc_hit(&campaign.id, &phone).await.unwrap();
-    assert!(hit.global || hit.campaign, "{hit:?}");
-    caller.abort();
-    voice_task.abort();
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    world.voice_task.abort();
 }

@@ -9,6 +9,7 @@
 //! | `VOXDIAL_PUBLIC_BASE_URL` | what providers call back: the HTTP API's URL or its custom domain (with any base path); required by the dispatcher, which puts it in every call's callback URLs; the webhook functions rebuild the URL from the event when it is not set |
 //! | `VOXDIAL_MEDIA_URL` | the media bridge's `wss://` URL (optional) |
 //! | `VOXDIAL_CALLER_ID` | the caller ID (E.164) the router presents |
+//! | `VOXDIAL_CALLER_IDS` | per provider account: `twilio=+14155550100,sanspbx=+912240001234` (provider ids of `VOXDIAL_PROVIDERS`); an account not listed presents `VOXDIAL_CALLER_ID` (optional) |
 //! | `VOXDIAL_PROVIDERS` | the provider accounts as TOML (`voxdial-providers` format); credentials written `{ secret = "twilio.auth_token" }` |
 //! | `VOXDIAL_SECRETS_ID` | the Secrets Manager secret (ARN or name) those credentials come from (optional) |
 //! | `VOXDIAL_DISPATCH_LEASE_SECS`, `VOXDIAL_CALL_LEASE_MARGIN_SECS` | the engine's leases (optional) |
@@ -68,8 +69,10 @@ pub struct LambdaConfig {
     pub public_base_url: Option<String>,
     /// The media bridge's URL.
     pub media_url: Option<String>,
-    /// The caller ID.
+    /// The caller ID of a provider account that has none of its own.
     pub caller_id: E164,
+    /// Caller IDs by provider account id (`VOXDIAL_CALLER_IDS`).
+    pub caller_ids: Vec<(String, E164)>,
     /// The provider accounts (TOML).
     pub providers: String,
     /// The secret with the providers' credentials.
@@ -97,6 +100,14 @@ pub struct LambdaConfig {
 }
 
 impl LambdaConfig {
+    /// The caller ID the provider account `provider` presents.
+    pub fn caller_id_for(&self, provider: &str) -> &E164 {
+        self.caller_ids
+            .iter()
+            .find(|(id, _)| id == provider)
+            .map_or(&self.caller_id, |(_, number)| number)
+    }
+
     /// The public base URL, for a function that builds callback URLs.
     pub fn require_public_base_url(&self) -> Result<&str, ConfigError> {
         self.public_base_url
@@ -142,6 +153,12 @@ impl LambdaConfig {
             name: "VOXDIAL_CALLER_ID",
             reason: e.to_string(),
         })?;
+        let caller_ids = get("VOXDIAL_CALLER_IDS")
+            .map_or(Ok(Vec::new()), |v| caller_ids(&v))
+            .map_err(|reason| ConfigError::Invalid {
+                name: "VOXDIAL_CALLER_IDS",
+                reason,
+            })?;
         let list = |name: &'static str| -> Option<Vec<String>> {
             get(name).map(|v| {
                 v.split(',')
@@ -167,6 +184,7 @@ impl LambdaConfig {
                 .map(|v| url("VOXDIAL_MEDIA_URL", v, &["wss://", "ws://"]))
                 .transpose()?,
             caller_id,
+            caller_ids,
             providers: get("VOXDIAL_PROVIDERS").unwrap_or_else(|| DEFAULT_PROVIDERS.to_string()),
             secrets_id: get("VOXDIAL_SECRETS_ID"),
             dispatch_lease_secs: number("VOXDIAL_DISPATCH_LEASE_SECS")?,
@@ -181,6 +199,21 @@ impl LambdaConfig {
                 .is_none_or(|v| v != "false"),
         })
     }
+}
+
+/// `id=+E164` pairs, comma-separated.
+fn caller_ids(list: &str) -> Result<Vec<(String, E164)>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (id, number) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("{pair:?} is not provider=+number"))?;
+            let number = E164::from_trusted(number.trim()).map_err(|e| e.to_string())?;
+            Ok((id.trim().to_string(), number))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -224,6 +257,23 @@ mod tests {
         let config = LambdaConfig::from_vars(vars(&with)).unwrap();
         assert_eq!(config.consent.countries, ["GB", "DE"]);
         assert_eq!(config.consent.us_states, ["CA"]);
+    }
+
+    #[test]
+    fn each_provider_account_presents_its_own_caller_id() {
+        let mut with = BASE.to_vec();
+        with.push((
+            "VOXDIAL_CALLER_IDS",
+            "twilio=+14155550199, sanspbx=+912240001234",
+        ));
+        let config = LambdaConfig::from_vars(vars(&with)).unwrap();
+        assert_eq!(config.caller_id_for("sanspbx").as_str(), "+912240001234");
+        assert_eq!(config.caller_id_for("twilio").as_str(), "+14155550199");
+        assert_eq!(config.caller_id_for("other").as_str(), "+14155550100");
+        let mut bad = BASE.to_vec();
+        bad.push(("VOXDIAL_CALLER_IDS", "sanspbx:+912240001234"));
+        let err = LambdaConfig::from_vars(vars(&bad)).unwrap_err();
+        assert!(err.to_string().contains("VOXDIAL_CALLER_IDS"), "{err}");
     }
 
     #[test]

@@ -77,7 +77,7 @@ impl Deps {
         for provider in accounts {
             steps.push(RouteStep::new(
                 provider.id().clone(),
-                config.caller_id.clone(),
+                config.caller_id_for(provider.id().as_str()).clone(),
             ));
             providers = providers.with(provider);
         }

@@ -87,6 +87,42 @@ impl S3BlobStore {
     }
 }
 
+impl S3BlobStore {
+    /// Whether `key` has a current version, and the ids of all its
+    /// versions and delete markers (`null` in an unversioned bucket).
+    async fn versions(&self, key: &str) -> Result<(bool, Vec<String>), BlobError> {
+        let (mut current, mut ids) = (false, Vec::new());
+        let (mut key_marker, mut version_marker) = (None, None);
+        loop {
+            let output = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| unavailable("cannot list a blob's versions", e))?;
+            for version in output.versions().iter().filter(|v| v.key() == Some(key)) {
+                current |= version.is_latest() == Some(true);
+                ids.extend(version.version_id().map(str::to_string));
+            }
+            let markers = output.delete_markers().iter();
+            ids.extend(
+                markers
+                    .filter(|m| m.key() == Some(key))
+                    .filter_map(|m| m.version_id().map(str::to_string)),
+            );
+            if output.is_truncated() != Some(true) {
+                return Ok((current, ids));
+            }
+            key_marker = output.next_key_marker().map(str::to_string);
+            version_marker = output.next_version_id_marker().map(str::to_string);
+        }
+    }
+}
+
 #[async_trait]
 impl BlobStore for S3BlobStore {
     async fn put(&self, key: &str, data: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
@@ -141,33 +177,21 @@ impl BlobStore for S3BlobStore {
 
     async fn delete(&self, key: &str) -> Result<bool, BlobError> {
         validate_key(key)?;
-        // S3 deletes silently whether or not the key exists: ask first.
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e) => {
-                let e = e.into_service_error();
-                return if e.is_not_found() {
-                    Ok(false)
-                } else {
-                    Err(unavailable("cannot read a blob's metadata", e))
-                };
-            }
+        // The bucket is versioned: deleting the key would only add a delete
+        // marker and keep every byte as noncurrent versions. Erasure
+        // deletes each version (and marker) of the key, by version id.
+        let (existed, versions) = self.versions(key).await?;
+        for version in versions {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .version_id(version)
+                .send()
+                .await
+                .map_err(|e| unavailable("cannot delete a blob version", e))?;
         }
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|e| unavailable("cannot delete a blob", e))?;
-        Ok(true)
+        Ok(existed)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
