@@ -241,7 +241,10 @@ async fn world_with(fetch_attempts: u32, max_receives: u32) -> World {
         }),
         ..CampaignSettings::default()
     };
-    let campaign = engine.create_campaign(settings).await.unwrap();
+    let campaign = engine
+        .create_campaign(&voxdial_domain::OrgId::default(), settings)
+        .await
+        .unwrap();
     let csv = "phone,name,consent\n+14155550142,Rosalind Quixote,yes\n";
     engine
         .import_csv(&campaign.id, csv.as_bytes(), Some("US"))
