@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{Engine, EngineConfig};
-use voxdial_domain::{AgentStatus, Clock, HumanAgent};
+use voxdial_domain::{AgentStatus, Clock, HumanAgent, OrgId, Role};
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::ManualClock;
 use voxdial_testkit::fixtures::t0;
@@ -28,10 +28,28 @@ fn engine(dir: &std::path::Path) -> Engine {
     .with_agents(store)
 }
 
-async fn call(app: &axum::Router, method: &str, path: &str, body: &str) -> (StatusCode, String) {
+/// The API router over a fresh engine, and an admin key of the default
+/// organisation.
+async fn app(dir: &std::path::Path) -> (axum::Router, String) {
+    let engine = engine(dir);
+    let (_, key) = engine
+        .create_api_key(&OrgId::default(), Role::Admin, "test")
+        .await
+        .unwrap();
+    let key = format!("Bearer {}", key.expose());
+    (voxdial_http::api::router(engine), key)
+}
+
+async fn call(
+    (app, key): &(axum::Router, String),
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (StatusCode, String) {
     let request = Request::builder()
         .method(method)
         .uri(path)
+        .header("authorization", key)
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
         .unwrap();
@@ -46,7 +64,7 @@ async fn call(app: &axum::Router, method: &str, path: &str, body: &str) -> (Stat
 #[tokio::test]
 async fn human_agents_are_added_listed_and_their_status_changed() {
     let dir = tempfile::tempdir().unwrap();
-    let app = voxdial_http::api::router(engine(dir.path()));
+    let app = app(dir.path()).await;
 
     let (status, body) = call(
         &app,
@@ -83,7 +101,7 @@ async fn human_agents_are_added_listed_and_their_status_changed() {
 #[tokio::test]
 async fn bad_agent_requests_get_clear_4xx() {
     let dir = tempfile::tempdir().unwrap();
-    let app = voxdial_http::api::router(engine(dir.path()));
+    let app = app(dir.path()).await;
     let cases = [
         (
             "PUT",
@@ -141,7 +159,7 @@ async fn bad_agent_requests_get_clear_4xx() {
 #[tokio::test]
 async fn provider_statistics_are_null_without_a_routing_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let app = voxdial_http::api::router(engine(dir.path()));
+    let app = app(dir.path()).await;
     let (status, body) = call(&app, "GET", "/v1/providers", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, "null");

@@ -173,6 +173,7 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         outages: options.outages.clone(),
         start,
         disposition_api: server_url.clone(),
+        disposition_key: crate::keys::simulated_carrier_key(&data_dir).await?,
         clock: clock.clone(),
         time_scale: options.time_scale,
         stream_hook: options.media.then(|| {
