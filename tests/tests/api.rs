@@ -164,3 +164,82 @@ async fn provider_statistics_are_null_without_a_routing_engine() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, "null");
 }
+
+#[tokio::test]
+async fn keys_are_created_listed_rotated_and_revoked_by_an_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = app(dir.path()).await;
+    let as_key = |secret: &str| (admin.0.clone(), format!("Bearer {secret}"));
+
+    // GIVEN an operator key made by the admin, shown once
+    let (status, body) = call(
+        &admin,
+        "POST",
+        "/v1/keys",
+        r#"{"role":"operator","name":"ci"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let made: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (id, secret) = (
+        made["key"]["id"].as_str().unwrap().to_string(),
+        made["secret"].as_str().unwrap().to_string(),
+    );
+    let operator = as_key(&secret);
+    assert_eq!(
+        call(&operator, "GET", "/v1/campaigns", "").await.0,
+        StatusCode::OK
+    );
+    let (_, listed) = call(&admin, "GET", "/v1/keys", "").await;
+    assert!(listed.contains(&id) && !listed.contains(&secret) && !listed.contains("digest"));
+
+    // WHEN it is rotated, THEN only the new secret works
+    let (status, body) = call(&admin, "POST", &format!("/v1/keys/{id}/rotate"), "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rotated: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let fresh = as_key(rotated["secret"].as_str().unwrap());
+    assert_eq!(
+        call(&operator, "GET", "/v1/campaigns", "").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&fresh, "GET", "/v1/campaigns", "").await.0,
+        StatusCode::OK
+    );
+
+    // AND an operator may not manage keys
+    assert_eq!(
+        call(&fresh, "GET", "/v1/keys", "").await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // WHEN it is revoked, THEN it is refused and cannot be rotated back
+    let (status, body) = call(&admin, "POST", &format!("/v1/keys/{id}/revoke"), "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#""active":false"#), "{body}");
+    assert_eq!(
+        call(&fresh, "GET", "/v1/campaigns", "").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = call(&admin, "POST", &format!("/v1/keys/{id}/rotate"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // AND the audit trail names each change (the clock stands still here,
+    // so their order is not checked)
+    let (_, audit) = call(&admin, "GET", "/v1/audit", "").await;
+    let audit: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    let mut changes: Vec<(String, String)> = audit
+        .iter()
+        .map(|e| (e["route"].to_string(), e["target"].to_string()))
+        .collect();
+    changes.sort();
+    let target = format!("{id:?}");
+    assert_eq!(
+        changes,
+        [
+            (r#""/v1/keys""#.to_string(), "null".to_string()),
+            (r#""/v1/keys/{id}/revoke""#.to_string(), target.clone()),
+            (r#""/v1/keys/{id}/rotate""#.to_string(), target),
+        ]
+    );
+}
