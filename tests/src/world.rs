@@ -155,7 +155,10 @@ impl World {
             },
             ..CampaignSettings::default()
         };
-        let campaign = engine.create_campaign(settings).await.unwrap();
+        let campaign = engine
+            .create_campaign(&voxdial_domain::OrgId::default(), settings)
+            .await
+            .unwrap();
         engine.import_leads(&campaign.id, leads).await.unwrap();
         engine
             .act(&campaign.id, CampaignAction::Start)

@@ -7,7 +7,7 @@ use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
 use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{Engine, EngineConfig};
-use voxdial_domain::{AgentStatus, Clock, HumanAgent};
+use voxdial_domain::{AgentStatus, Clock, HumanAgent, OrgId, Role};
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::ManualClock;
 use voxdial_testkit::fixtures::t0;
@@ -28,10 +28,28 @@ fn engine(dir: &std::path::Path) -> Engine {
     .with_agents(store)
 }
 
-async fn call(app: &axum::Router, method: &str, path: &str, body: &str) -> (StatusCode, String) {
+/// The API router over a fresh engine, and an admin key of the default
+/// organisation.
+async fn app(dir: &std::path::Path) -> (axum::Router, String) {
+    let engine = engine(dir);
+    let (_, key) = engine
+        .create_api_key(&OrgId::default(), Role::Admin, "test")
+        .await
+        .unwrap();
+    let key = format!("Bearer {}", key.expose());
+    (voxdial_http::api::router(engine), key)
+}
+
+async fn call(
+    (app, key): &(axum::Router, String),
+    method: &str,
+    path: &str,
+    body: &str,
+) -> (StatusCode, String) {
     let request = Request::builder()
         .method(method)
         .uri(path)
+        .header("authorization", key)
         .header("content-type", "application/json")
         .body(Body::from(body.to_string()))
         .unwrap();
@@ -46,7 +64,7 @@ async fn call(app: &axum::Router, method: &str, path: &str, body: &str) -> (Stat
 #[tokio::test]
 async fn human_agents_are_added_listed_and_their_status_changed() {
     let dir = tempfile::tempdir().unwrap();
-    let app = voxdial_http::api::router(engine(dir.path()));
+    let app = app(dir.path()).await;
 
     let (status, body) = call(
         &app,
@@ -83,7 +101,7 @@ async fn human_agents_are_added_listed_and_their_status_changed() {
 #[tokio::test]
 async fn bad_agent_requests_get_clear_4xx() {
     let dir = tempfile::tempdir().unwrap();
-    let app = voxdial_http::api::router(engine(dir.path()));
+    let app = app(dir.path()).await;
     let cases = [
         (
             "PUT",
@@ -141,8 +159,87 @@ async fn bad_agent_requests_get_clear_4xx() {
 #[tokio::test]
 async fn provider_statistics_are_null_without_a_routing_engine() {
     let dir = tempfile::tempdir().unwrap();
-    let app = voxdial_http::api::router(engine(dir.path()));
+    let app = app(dir.path()).await;
     let (status, body) = call(&app, "GET", "/v1/providers", "").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, "null");
+}
+
+#[tokio::test]
+async fn keys_are_created_listed_rotated_and_revoked_by_an_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let admin = app(dir.path()).await;
+    let as_key = |secret: &str| (admin.0.clone(), format!("Bearer {secret}"));
+
+    // GIVEN an operator key made by the admin, shown once
+    let (status, body) = call(
+        &admin,
+        "POST",
+        "/v1/keys",
+        r#"{"role":"operator","name":"ci"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let made: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let (id, secret) = (
+        made["key"]["id"].as_str().unwrap().to_string(),
+        made["secret"].as_str().unwrap().to_string(),
+    );
+    let operator = as_key(&secret);
+    assert_eq!(
+        call(&operator, "GET", "/v1/campaigns", "").await.0,
+        StatusCode::OK
+    );
+    let (_, listed) = call(&admin, "GET", "/v1/keys", "").await;
+    assert!(listed.contains(&id) && !listed.contains(&secret) && !listed.contains("digest"));
+
+    // WHEN it is rotated, THEN only the new secret works
+    let (status, body) = call(&admin, "POST", &format!("/v1/keys/{id}/rotate"), "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let rotated: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let fresh = as_key(rotated["secret"].as_str().unwrap());
+    assert_eq!(
+        call(&operator, "GET", "/v1/campaigns", "").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&fresh, "GET", "/v1/campaigns", "").await.0,
+        StatusCode::OK
+    );
+
+    // AND an operator may not manage keys
+    assert_eq!(
+        call(&fresh, "GET", "/v1/keys", "").await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    // WHEN it is revoked, THEN it is refused and cannot be rotated back
+    let (status, body) = call(&admin, "POST", &format!("/v1/keys/{id}/revoke"), "").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.contains(r#""active":false"#), "{body}");
+    assert_eq!(
+        call(&fresh, "GET", "/v1/campaigns", "").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let (status, _) = call(&admin, "POST", &format!("/v1/keys/{id}/rotate"), "").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+
+    // AND the audit trail names each change (the clock stands still here,
+    // so their order is not checked)
+    let (_, audit) = call(&admin, "GET", "/v1/audit", "").await;
+    let audit: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    let mut changes: Vec<(String, String)> = audit
+        .iter()
+        .map(|e| (e["route"].to_string(), e["target"].to_string()))
+        .collect();
+    changes.sort();
+    let target = format!("{id:?}");
+    assert_eq!(
+        changes,
+        [
+            (r#""/v1/keys""#.to_string(), "null".to_string()),
+            (r#""/v1/keys/{id}/revoke""#.to_string(), target.clone()),
+            (r#""/v1/keys/{id}/rotate""#.to_string(), target),
+        ]
+    );
 }

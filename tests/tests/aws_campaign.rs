@@ -32,10 +32,11 @@ use lambda_http::IntoResponse;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use voxdial_app::access::create_api_key;
 use voxdial_app::clock::ScaledClock;
 use voxdial_aws::RequestCounter;
 use voxdial_aws::testing::Emulator;
-use voxdial_domain::Clock;
+use voxdial_domain::{Clock, OrgId, Role};
 use voxdial_lambda::{Deps, LambdaConfig, Secrets, WebhookKind, api, dispatch, sweep, webhook};
 use voxdial_sim::carrier::{Carrier, CarrierConfig, Faults};
 use voxdial_sim::time::SimTime;
@@ -292,7 +293,19 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
 
     // AWS on moto: the table and the dispatch queue with its DLQ.
     let setup = moto.clients(None);
-    let (_, table) = moto.store(&setup).await.expect("a table");
+    let (store, table) = moto.store(&setup).await.expect("a table");
+    // An admin key of the default organisation, as an operator would
+    // create one; the simulated callees report dispositions with it too.
+    let (_, key) = create_api_key(
+        &store,
+        clock.as_ref(),
+        &OrgId::default(),
+        Role::Admin,
+        "e2e",
+    )
+    .await
+    .unwrap();
+    let key = key.expose().to_string();
     let queue = moto
         .queue(&setup, Duration::from_secs(30), 5)
         .await
@@ -305,6 +318,7 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
     let mut carrier_config = CarrierConfig::new(ACCOUNT, token.clone(), 3);
     carrier_config.faults = Faults::chaos();
     carrier_config.disposition_api = Some(public.clone());
+    carrier_config.disposition_key = Some(key.clone());
     let carrier = Carrier::new(carrier_config, SimTime::new(clock.clone(), SCALE));
     let carrier_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let carrier_url = format!("http://{}", carrier_listener.local_addr().unwrap());
@@ -362,7 +376,13 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
 
     // GIVEN the campaign created, its leads imported and three numbers on
     // the do-not-call list, through the API function
-    let http = reqwest::Client::new();
+    let http = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse().unwrap(),
+        )]))
+        .build()
+        .unwrap();
     let created = call(
         &http,
         reqwest::Method::POST,

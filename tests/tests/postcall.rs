@@ -158,6 +158,8 @@ async fn remote_server(remote: Arc<Remote>) -> String {
 struct World {
     engine: Engine,
     app: axum::Router,
+    /// `Bearer` and an admin key of the default organisation.
+    auth: String,
     store: Arc<LocalStore>,
     jobs: Arc<LocalJobQueue>,
     clock: Arc<ManualClock>,
@@ -241,7 +243,10 @@ async fn world_with(fetch_attempts: u32, max_receives: u32) -> World {
         }),
         ..CampaignSettings::default()
     };
-    let campaign = engine.create_campaign(settings).await.unwrap();
+    let campaign = engine
+        .create_campaign(&voxdial_domain::OrgId::default(), settings)
+        .await
+        .unwrap();
     let csv = "phone,name,consent\n+14155550142,Rosalind Quixote,yes\n";
     engine
         .import_csv(&campaign.id, csv.as_bytes(), Some("US"))
@@ -308,6 +313,15 @@ async fn world_with(fetch_attempts: u32, max_receives: u32) -> World {
     done.duration_secs = Some(7);
     engine.apply_event(&done).await.unwrap();
     let call = engine.call(&call.id).await.unwrap();
+    let (_, key) = engine
+        .create_api_key(
+            &voxdial_domain::OrgId::default(),
+            voxdial_domain::Role::Admin,
+            "test",
+        )
+        .await
+        .unwrap();
+    let auth = format!("Bearer {}", key.expose());
     let app = voxdial_http::api::router(engine.clone()).merge(voxdial_http::webhooks::router(
         engine.clone(),
         PUBLIC.into(),
@@ -315,6 +329,7 @@ async fn world_with(fetch_attempts: u32, max_receives: u32) -> World {
     World {
         engine,
         app,
+        auth,
         store,
         jobs,
         clock,
@@ -500,11 +515,13 @@ async fn the_analysis_is_posted_signed_and_retried() {
         .clone()
         .oneshot(
             Request::get(format!("/v1/campaigns/{}", c.campaign_id))
+                .header("authorization", &w.auth)
                 .body(Body::empty())
                 .unwrap(),
         )
         .await
         .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
     let body = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .unwrap();
@@ -575,6 +592,7 @@ async fn erasure_leaves_no_number_name_or_audio_anywhere() {
         .clone()
         .oneshot(
             Request::post(format!("/v1/leads/{lead}/erase"))
+                .header("authorization", &w.auth)
                 .body(Body::empty())
                 .unwrap(),
         )
@@ -597,6 +615,7 @@ async fn erasure_leaves_no_number_name_or_audio_anywhere() {
         .clone()
         .oneshot(
             Request::get(format!("/v1/leads/{lead}/erasure"))
+                .header("authorization", &w.auth)
                 .body(Body::empty())
                 .unwrap(),
         )

@@ -135,18 +135,24 @@ async fn main() {
             .spawn()
             .expect("voxdial serve starts"),
     );
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(workers * 2)
-        .build()
-        .unwrap();
     let started = Instant::now();
-    while http.get(format!("{base}/healthz")).send().await.is_err() {
+    while reqwest::get(format!("{base}/healthz")).await.is_err() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the server did not start"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The admin key the server wrote on its first start.
+    let key = std::fs::read_to_string(data.path().join("admin.key")).unwrap();
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(workers * 2)
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {}", key.trim()).parse().unwrap(),
+        )]))
+        .build()
+        .unwrap();
 
     // Live calls: campaigns open all day, no consent needed, every lead dialled at once.
     let mut ids = Vec::new();

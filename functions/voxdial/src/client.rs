@@ -7,16 +7,18 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::Value;
 
-/// An API client for the server at `base`.
+/// An API client for the server at `base`, sending `key` when there is one.
 pub(crate) struct Client {
     base: String,
+    key: Option<String>,
     http: reqwest::Client,
 }
 
 impl Client {
-    pub(crate) fn new(base: &str) -> anyhow::Result<Client> {
+    pub(crate) fn new(base: &str, key: Option<String>) -> anyhow::Result<Client> {
         Ok(Client {
             base: base.trim_end_matches('/').to_string(),
+            key,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(60))
                 .build()?,
@@ -24,6 +26,10 @@ impl Client {
     }
 
     async fn call(&self, request: reqwest::RequestBuilder) -> anyhow::Result<Value> {
+        let request = match &self.key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        };
         let response = request.send().await.with_context(|| {
             format!(
                 "cannot reach the voxdial server at {} (is `voxdial serve` running?)",
@@ -37,6 +43,12 @@ impl Client {
                 .get("error")
                 .and_then(Value::as_str)
                 .unwrap_or("no reason given");
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                bail!(
+                    "the server refused the request ({status}): {reason}; pass --api-key or \
+                     VOXDIAL_API_KEY, or --data-dir of the server (its admin.key)"
+                );
+            }
             bail!("the server refused the request ({status}): {reason}");
         }
         Ok(body)

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use voxdial_app::clock::ScaledClock;
 use voxdial_domain::{
     AgentStatus, CampaignAction, CampaignProgress, CampaignSettings, CampaignStatus, Clock,
-    DncScope, E164, HumanAgent, Money, RetryPolicy,
+    DncScope, E164, HumanAgent, Money, OrgId, RetryPolicy,
 };
 use voxdial_sim::carrier::{Carrier, CarrierStats};
 
@@ -176,6 +176,7 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         outages: options.outages.clone(),
         start,
         disposition_api: server_url.clone(),
+        disposition_key: crate::keys::simulated_carrier_key(&data_dir).await?,
         clock: clock.clone(),
         time_scale: options.time_scale,
         stream_hook: options.media.then(|| {
@@ -253,7 +254,7 @@ async fn drive(
         recording: options.recording.clone(),
         ..CampaignSettings::default()
     };
-    let campaign = engine.create_campaign(settings).await?;
+    let campaign = engine.create_campaign(&OrgId::default(), settings).await?;
     let report = engine.import_csv(&campaign.id, &csv, Some("US")).await?;
     // A few numbers of the list are on the do-not-call list.
     let leads = engine.leads_page(&campaign.id, None, 1000).await?;
@@ -270,6 +271,7 @@ async fn drive(
         engine
             .put_human_agent(&HumanAgent {
                 id: voxdial_domain::HumanAgentId::parse(id).expect("static id"),
+                org_id: OrgId::default(),
                 name: name.into(),
                 number: E164::parse("+14155550199", None).expect("a valid number"),
                 skills: Vec::new(),

@@ -6,12 +6,14 @@
 //!   dispatcher, sweeper) on embedded storage; `--simulate` adds the
 //!   simulated carrier.
 //! - `voxdial campaign …`, `voxdial dnc add`, `voxdial lead erase`: clients
-//!   of a running server.
+//!   of a running server, authenticated by an API key.
+//! - `voxdial keys create`: a new API key in a data directory's store.
 //! - `voxdial sim-carrier`: the simulated carrier alone.
 
 mod client;
 mod config;
 mod demo;
+mod keys;
 mod leads;
 mod media;
 mod network;
@@ -72,6 +74,9 @@ enum Command {
     /// Erase a lead's personal data on a running server.
     #[command(subcommand)]
     Lead(LeadCommand),
+    /// Manage API keys in a data directory's store.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Run the simulated carrier alone (Twilio's REST API and callbacks).
     SimCarrier(SimCarrierArgs),
 }
@@ -244,6 +249,9 @@ struct SimCarrierArgs {
     /// voxdial's API base URL, where simulated callees report dispositions.
     #[arg(long)]
     disposition_api: Option<String>,
+    /// The API key (operator or admin) dispositions are reported with.
+    #[arg(long, env = "VOXDIAL_API_KEY", hide_env_values = true)]
+    disposition_key: Option<String>,
     /// Seed of outcomes and faults.
     #[arg(long, default_value_t = 7)]
     seed: u64,
@@ -337,6 +345,25 @@ enum LeadCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create an API key and print it once, on its own line.
+    Create {
+        /// The organisation the key acts for.
+        #[arg(long, default_value = voxdial_domain::OrgId::DEFAULT)]
+        org: String,
+        /// What it may do: admin, operator or viewer.
+        #[arg(long)]
+        role: voxdial_domain::Role,
+        /// A label for people (shown in key listings).
+        #[arg(long, default_value = "")]
+        name: String,
+        /// The data directory of the server (the same as `voxdial serve`'s).
+        #[arg(long, env = "VOXDIAL_DATA_DIR")]
+        data_dir: Option<PathBuf>,
+    },
+}
+
 #[derive(Args)]
 struct IdArg {
     /// The campaign id.
@@ -350,6 +377,20 @@ struct Server {
     /// The voxdial server's base URL.
     #[arg(long, env = "VOXDIAL_SERVER", default_value = "http://127.0.0.1:8080")]
     server: String,
+    /// The API key to send (default: the admin key `voxdial serve` wrote in
+    /// its data directory).
+    #[arg(long, env = "VOXDIAL_API_KEY", hide_env_values = true)]
+    api_key: Option<String>,
+    /// The server's data directory, where it wrote `admin.key`.
+    #[arg(long, env = "VOXDIAL_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl Server {
+    fn client(&self) -> anyhow::Result<client::Client> {
+        let dir = keys::data_dir(self.data_dir.clone());
+        client::Client::new(&self.server, keys::client_key(self.api_key.clone(), &dir))
+    }
 }
 
 fn init_tracing(json: bool, default: &str) {
@@ -370,7 +411,11 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let quiet = matches!(
         cli.command,
-        Command::Demo(_) | Command::Campaign(_) | Command::Dnc(_) | Command::Lead(_)
+        Command::Demo(_)
+            | Command::Campaign(_)
+            | Command::Dnc(_)
+            | Command::Lead(_)
+            | Command::Keys(_)
     );
     init_tracing(cli.log_json, if quiet { "warn" } else { "info" });
     match run(cli.command).await {
@@ -388,8 +433,17 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::SimCarrier(args) => sim_carrier(args).await.map(|()| ExitCode::SUCCESS),
         Command::Campaign(command) => campaign(command).await.map(|()| ExitCode::SUCCESS),
+        Command::Keys(KeysCommand::Create {
+            org,
+            role,
+            name,
+            data_dir,
+        }) => {
+            keys::create(&keys::data_dir(data_dir), &org, role, &name).await?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Lead(LeadCommand::Erase { id, server }) => {
-            let client = client::Client::new(&server.server)?;
+            let client = server.client()?;
             client::print(
                 &client
                     .post_json(&format!("/v1/leads/{id}/erase"), &json!({}))
@@ -402,7 +456,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             campaign,
             server,
         }) => {
-            let client = client::Client::new(&server.server)?;
+            let client = server.client()?;
             client::print(
                 &client
                     .post_json(
@@ -456,6 +510,9 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.config.as_deref())?;
     let (clock, scale) = args.time.clock(file.time.scale);
+    let data_dir = keys::data_dir(args.data_dir.clone().or(file.data_dir.clone()));
+    // Before the simulated carrier's key, and before the server listens.
+    keys::ensure_first_admin_key(&data_dir).await?;
     let listen = args
         .listen
         .or(file.listen)
@@ -492,6 +549,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             disposition_api: public_url
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}")),
+            disposition_key: keys::simulated_carrier_key(&data_dir).await?,
             clock: clock.clone(),
             time_scale: scale,
             stream_hook: stream_hook.clone(),
@@ -526,6 +584,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| format!("http://{addr}")),
         );
+        config.disposition_key = Some(keys::simulated_carrier_key(&data_dir).await?);
         config.stream_hook = stream_hook.clone();
         let _ = token_cell.set(token.clone());
         let carrier = Carrier::new(config, SimTime::new(clock.clone(), scale));
@@ -585,10 +644,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         None
     };
     let runtime = Runtime::start(RuntimeOptions {
-        data_dir: args
-            .data_dir
-            .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from("voxdial-data")),
+        data_dir: data_dir.clone(),
         listener,
         public_url,
         media_url: file.media_url,
@@ -640,6 +696,7 @@ async fn sim_carrier(args: SimCarrierArgs) -> anyhow::Result<()> {
         Faults::none()
     };
     config.disposition_api = args.disposition_api;
+    config.disposition_key = args.disposition_key;
     let carrier = Carrier::new(config, SimTime::new(clock, scale));
     println!(
         "simulated carrier listening on http://{}",
@@ -689,7 +746,7 @@ async fn campaign(command: CampaignCommand) -> anyhow::Result<()> {
             if let Some(n) = concurrency {
                 body["max_concurrency"] = json!(n);
             }
-            let client = client::Client::new(&server.server)?;
+            let client = server.client()?;
             client::print(&client.post_json("/v1/campaigns", &body).await?);
         }
         CampaignCommand::Import {
@@ -698,7 +755,7 @@ async fn campaign(command: CampaignCommand) -> anyhow::Result<()> {
             region,
             server,
         } => {
-            let client = client::Client::new(&server.server)?;
+            let client = server.client()?;
             let path = match region {
                 Some(region) => format!("/v1/campaigns/{id}/leads?region={region}"),
                 None => format!("/v1/campaigns/{id}/leads"),
@@ -710,7 +767,7 @@ async fn campaign(command: CampaignCommand) -> anyhow::Result<()> {
         CampaignCommand::Resume(arg) => action(arg, "resume").await?,
         CampaignCommand::Cancel(arg) => action(arg, "cancel").await?,
         CampaignCommand::Status { id, watch, server } => {
-            let client = client::Client::new(&server.server)?;
+            let client = server.client()?;
             loop {
                 let view = client.get(&format!("/v1/campaigns/{id}")).await?;
                 if !watch {
@@ -726,7 +783,7 @@ async fn campaign(command: CampaignCommand) -> anyhow::Result<()> {
             }
         }
         CampaignCommand::Concurrency { id, max, server } => {
-            let client = client::Client::new(&server.server)?;
+            let client = server.client()?;
             client::print(
                 &client
                     .put_json(
@@ -741,7 +798,7 @@ async fn campaign(command: CampaignCommand) -> anyhow::Result<()> {
 }
 
 async fn action(arg: IdArg, verb: &str) -> anyhow::Result<()> {
-    let client = client::Client::new(&arg.server.server)?;
+    let client = arg.server.client()?;
     client::print(
         &client
             .post_json(&format!("/v1/campaigns/{}/{verb}", arg.id), &json!({}))

@@ -127,6 +127,8 @@ pub(crate) struct SimOptions {
     pub(crate) start: DateTime<Utc>,
     /// voxdial's API, where simulated callees report dispositions.
     pub(crate) disposition_api: String,
+    /// The API key callees report dispositions with.
+    pub(crate) disposition_key: String,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) time_scale: f64,
     /// Runs the media session of a call the carrier connects to a stream.
@@ -240,6 +242,7 @@ impl SimNetwork {
         };
         config.outages = outages(Kind::Twilio);
         config.disposition_api = Some(options.disposition_api.clone());
+        config.disposition_key = Some(options.disposition_key.clone());
         config.stream_hook = options.stream_hook.clone();
         let time = SimTime::new(options.clock.clone(), options.time_scale);
         let carrier = Carrier::new(config, time);

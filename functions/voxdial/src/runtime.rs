@@ -24,6 +24,9 @@ use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, QueueConfig};
 use voxdial_providers::{TwilioConfig, TwilioProvider};
 use voxdial_wire::twilio::signature::SigningKeys;
 
+/// The store's file in the data directory.
+pub(crate) const STORE_FILE: &str = "voxdial.sqlite";
+
 /// A Twilio account (or the simulated carrier speaking as one), for the
 /// single-provider setup of a config file with only a `[twilio]` section.
 #[derive(Clone, Debug)]
@@ -129,8 +132,8 @@ impl Runtime {
             None => options.media_url.clone(),
         };
 
-        let store = LocalStore::open(options.data_dir.join("voxdial.sqlite"))
-            .context("cannot open the store")?;
+        let store =
+            LocalStore::open(options.data_dir.join(STORE_FILE)).context("cannot open the store")?;
         // Visibility in simulated time: five real seconds at any time scale.
         let visibility = Duration::from_secs_f64((5.0 * options.time_scale).max(30.0));
         let queue = LocalQueue::open(

@@ -3,16 +3,23 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
+
+use std::os::unix::fs::PermissionsExt;
 
 use common::{Process, free_port, voxdial, wait_for};
 use serde_json::Value;
 
-fn run(server: &str, args: &[&str]) -> Output {
+/// Runs a client command against `server`, whose data directory (and
+/// with it the admin key) is `data`.
+fn run(server: &str, data: &Path, args: &[&str]) -> Output {
     voxdial()
         .args(args)
         .args(["--server", server])
+        .arg("--data-dir")
+        .arg(data)
         .env("VOXDIAL_LOG", "error")
         .output()
         .expect("voxdial runs")
@@ -65,9 +72,21 @@ async fn an_operator_runs_a_campaign_from_the_command_line() {
     })
     .await;
 
+    // the first start wrote an admin key only its owner can read, which
+    // the commands below send without being told
+    let admin_key = data.path().join("admin.key");
+    let mode = std::fs::metadata(&admin_key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        std::fs::read_to_string(&admin_key)
+            .unwrap()
+            .starts_with("vxd_")
+    );
+
     // create, import, start
     let campaign = json(&run(
         &server,
+        data.path(),
         &["campaign", "create", "--name", "cli", "--concurrency", "2"],
     ));
     let id = campaign["id"].as_str().unwrap().to_string();
@@ -86,6 +105,7 @@ async fn an_operator_runs_a_campaign_from_the_command_line() {
     .unwrap();
     let report = json(&run(
         &server,
+        data.path(),
         &[
             "campaign",
             "import",
@@ -98,24 +118,32 @@ async fn an_operator_runs_a_campaign_from_the_command_line() {
     assert_eq!(report["inserted"], 12, "{report}");
     assert_eq!(report["rejected"][0]["line"], 14, "{report}");
     assert_eq!(
-        json(&run(&server, &["campaign", "start", &id]))["status"],
+        json(&run(&server, data.path(), &["campaign", "start", &id]))["status"],
         "running"
     );
 
     // pause and resume, and a new cap, on the running campaign
     assert_eq!(
-        json(&run(&server, &["campaign", "pause", &id]))["status"],
+        json(&run(&server, data.path(), &["campaign", "pause", &id]))["status"],
         "paused"
     );
     assert_eq!(
-        json(&run(&server, &["campaign", "resume", &id]))["status"],
+        json(&run(&server, data.path(), &["campaign", "resume", &id]))["status"],
         "running"
     );
-    let raised = json(&run(&server, &["campaign", "concurrency", &id, "4"]));
+    let raised = json(&run(
+        &server,
+        data.path(),
+        &["campaign", "concurrency", &id, "4"],
+    ));
     assert_eq!(raised["settings"]["max_concurrency"], 4);
 
     // status --watch follows the campaign to its end
-    let watched = run(&server, &["campaign", "status", &id, "--watch"]);
+    let watched = run(
+        &server,
+        data.path(),
+        &["campaign", "status", &id, "--watch"],
+    );
     assert!(watched.status.success());
     let lines = String::from_utf8_lossy(&watched.stdout);
     assert!(
@@ -127,7 +155,7 @@ async fn an_operator_runs_a_campaign_from_the_command_line() {
             .contains("completed"),
         "{lines}"
     );
-    let status = json(&run(&server, &["campaign", "status", &id]));
+    let status = json(&run(&server, data.path(), &["campaign", "status", &id]));
     let finals: u64 = status["progress"]["finals"]
         .as_object()
         .unwrap()
@@ -136,8 +164,45 @@ async fn an_operator_runs_a_campaign_from_the_command_line() {
         .sum();
     assert_eq!(finals, 12, "{status}");
 
+    // a key of another organisation, made on the same data directory,
+    // does not see the campaign; no key at all is refused with a hint
+    let made = voxdial()
+        .args([
+            "keys",
+            "create",
+            "--org",
+            "acme",
+            "--role",
+            "viewer",
+            "--data-dir",
+        ])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let stdout = String::from_utf8(made.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert!(lines.len() == 1 && lines[0].starts_with("vxd_"), "{stdout}");
+    let other = run(
+        &server,
+        data.path(),
+        &["campaign", "status", &id, "--api-key", lines[0]],
+    );
+    assert!(String::from_utf8_lossy(&other.stderr).contains("404"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let keyless = run(&server, elsewhere.path(), &["campaign", "status", &id]);
+    let stderr = String::from_utf8_lossy(&keyless.stderr);
+    assert!(
+        stderr.contains("401") && stderr.contains("--api-key"),
+        "{stderr}"
+    );
+
     // a finished campaign refuses new actions with the reason
-    let refused = run(&server, &["campaign", "resume", &id]);
+    let refused = run(&server, data.path(), &["campaign", "resume", &id]);
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr)
@@ -147,8 +212,10 @@ async fn an_operator_runs_a_campaign_from_the_command_line() {
 
 #[test]
 fn commands_say_when_no_server_runs() {
+    let data = tempfile::tempdir().unwrap();
     let output = run(
         &format!("http://127.0.0.1:{}", free_port()),
+        data.path(),
         &["campaign", "status", "cmp_x"],
     );
     assert!(!output.status.success());

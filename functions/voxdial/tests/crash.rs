@@ -49,6 +49,17 @@ fn serve(port: u16, carrier: u16, data: &std::path::Path, epoch: u64) -> Process
     Process::spawn(command)
 }
 
+/// An admin key made with `voxdial keys create` on the server's data.
+fn api_key(data: &std::path::Path) -> String {
+    let output = voxdial()
+        .args(["keys", "create", "--role", "admin", "--data-dir"])
+        .arg(data)
+        .output()
+        .expect("voxdial runs");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_resumes_the_campaign_without_loss_or_double_dials() {
     let data = tempfile::tempdir().unwrap();
@@ -58,7 +69,14 @@ async fn a_killed_server_resumes_the_campaign_without_loss_or_double_dials() {
         .unwrap()
         .as_secs();
     let base = format!("http://127.0.0.1:{api}");
-    let http = reqwest::Client::new();
+    let key = api_key(data.path());
+    let http = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            format!("Bearer {key}").parse().unwrap(),
+        )]))
+        .build()
+        .unwrap();
 
     let mut carrier_cmd = voxdial();
     carrier_cmd.args([
@@ -71,6 +89,8 @@ async fn a_killed_server_resumes_the_campaign_without_loss_or_double_dials() {
         TOKEN,
         "--disposition-api",
         &base,
+        "--disposition-key",
+        &key,
         "--seed",
         "11",
         "--time-scale",

@@ -8,7 +8,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 use voxdial_domain::{
     Campaign, CampaignAction, CampaignId, CampaignProgress, CampaignSettings, Clock,
-    DispatchMessage, DispatchQueue, DncScope, E164, ImportCounts, LeadId, NewLead, Store,
+    DispatchMessage, DispatchQueue, DncScope, E164, ImportCounts, LeadId, NewLead, OrgId, Store,
     StoreError, Timestamp,
 };
 
@@ -172,10 +172,15 @@ impl Engine {
         &self.config
     }
 
-    /// Creates a draft campaign.
-    pub async fn create_campaign(&self, settings: CampaignSettings) -> Result<Campaign, AppError> {
+    /// Creates a draft campaign of `org`.
+    pub async fn create_campaign(
+        &self,
+        org: &OrgId,
+        settings: CampaignSettings,
+    ) -> Result<Campaign, AppError> {
         let id = CampaignId::parse(new_id("cmp")).map_err(|e| AppError::Invalid(e.to_string()))?;
-        let campaign = Campaign::new(id, settings, self.clock.now())?;
+        let mut campaign = Campaign::new(id, settings, self.clock.now())?;
+        campaign.org_id = org.clone();
         self.store.insert_campaign(&campaign).await?;
         info!(campaign_id = %campaign.id, name = %campaign.settings.name, "campaign created");
         Ok(campaign)
@@ -187,11 +192,6 @@ impl Engine {
             .campaign(id)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("campaign {id}")))
-    }
-
-    /// Every campaign, newest first.
-    pub async fn campaigns(&self) -> Result<Vec<Campaign>, AppError> {
-        Ok(self.store.campaigns().await?)
     }
 
     /// A page of a campaign's leads in id order.

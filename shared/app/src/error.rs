@@ -26,6 +26,12 @@ pub enum AppError {
     /// The request conflicts with the current state (e.g. the call already ended).
     #[error("{0}")]
     Conflict(String),
+    /// No valid API key came with the request.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The key's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
 }
 
 impl AppError {
@@ -35,7 +41,8 @@ impl AppError {
             AppError::NotFound(_) | AppError::Store(StoreError::NotFound(_)) => 404,
             AppError::Invalid(_) | AppError::Campaign(CampaignError::InvalidSetting { .. }) => 400,
             AppError::Webhook(WebhookError::BadRequest(_)) => 400,
-            AppError::Webhook(WebhookError::Forbidden) => 403,
+            AppError::Webhook(WebhookError::Forbidden) | AppError::Forbidden(_) => 403,
+            AppError::Unauthorized(_) => 401,
             AppError::Conflict(_)
             | AppError::Campaign(CampaignError::InvalidTransition { .. })
             | AppError::Store(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) => 409,

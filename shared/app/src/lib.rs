@@ -4,6 +4,8 @@
 //!
 //! # Layout
 //!
+//! - [`access`]: organisations' API keys (create, check, revoke, rotate),
+//!   the audit trail and the organisation scope of every record.
 //! - [`engine`]: [`Engine`] (the ports wired together), campaigns, lead
 //!   import, slot filling and completion.
 //! - [`dispatch`]: dispatching one lead: screen, route, create the attempt,
@@ -35,6 +37,7 @@
 //! [`Engine::handle_status_webhook`] / [`Engine::handle_answer_webhook`];
 //! call [`Engine::sweep`] on a timer.
 
+pub mod access;
 pub mod analysis;
 pub mod clock;
 pub mod csv_import;
@@ -54,6 +57,7 @@ pub mod sweeper;
 pub mod transcription;
 pub mod workers;
 
+pub use access::Caller;
 pub use dispatch::DispatchOutcome;
 pub use engine::{CampaignView, Engine, EngineConfig, ImportReport};
 pub use error::AppError;

@@ -2,13 +2,15 @@
 //! what the call is about, transfers to a human, callbacks, hanging up, and
 //! storing the recording, the transcript and the conversation's metrics.
 
+use std::sync::Arc;
+
 use chrono::Duration as Span;
 use serde::Serialize;
 use tracing::info;
 use voxdial_domain::{
     AgentStatus, CallAttempt, CallId, Campaign, Conversation, Disposition, HumanAgent,
-    HumanAgentId, Lead, ProviderCallSid, TelephonyProvider, Timestamp, TransferRecord,
-    TransferTarget,
+    HumanAgentId, HumanAgentStore, Lead, OrgId, ProviderCallSid, TelephonyProvider, Timestamp,
+    TransferRecord, TransferTarget,
 };
 
 use crate::{AppError, Engine};
@@ -50,49 +52,72 @@ impl Engine {
         })
     }
 
-    /// Reserves the longest-idle available human agent with `skills`
-    /// (available → busy); `None` when nobody is available or no agents are
-    /// configured.
+    /// Reserves the longest-idle available human agent of the call's
+    /// organisation with `skills` (available → busy); `None` when nobody is
+    /// available or no agents are configured.
     pub async fn reserve_human_agent(
         &self,
+        call_id: &CallId,
         skills: &[String],
     ) -> Result<Option<HumanAgent>, AppError> {
         match &self.agents {
-            Some(agents) => Ok(agents.reserve_agent(skills, self.clock.now()).await?),
+            Some(agents) => {
+                let org = self.call_org(call_id).await?;
+                Ok(agents.reserve_agent(&org, skills, self.clock.now()).await?)
+            }
             None => Ok(None),
         }
     }
 
-    /// Every human agent.
-    pub async fn human_agents(&self) -> Result<Vec<HumanAgent>, AppError> {
+    /// The human agents of `org`.
+    pub async fn human_agents(&self, org: &OrgId) -> Result<Vec<HumanAgent>, AppError> {
         match &self.agents {
-            Some(agents) => Ok(agents.agents().await?),
+            Some(agents) => {
+                let mut all = agents.agents().await?;
+                all.retain(|a| &a.org_id == org);
+                Ok(all)
+            }
             None => Ok(Vec::new()),
         }
     }
 
-    /// Adds or replaces a human agent.
-    pub async fn put_human_agent(&self, agent: &HumanAgent) -> Result<(), AppError> {
-        let agents = self
-            .agents
+    fn agent_store(&self) -> Result<&Arc<dyn HumanAgentStore>, AppError> {
+        self.agents
             .as_ref()
-            .ok_or_else(|| AppError::Conflict("no human-agent store is configured".into()))?;
-        Ok(agents.put_agent(agent).await?)
+            .ok_or_else(|| AppError::Conflict("no human-agent store is configured".into()))
     }
 
-    /// Sets a human agent's availability.
+    /// Whether `org` has an agent with this id; `NotFound` when another
+    /// organisation has it (the id is not `org`'s to use).
+    async fn check_agent_org(&self, org: &OrgId, id: &HumanAgentId) -> Result<bool, AppError> {
+        let agents = self.agent_store()?.agents().await?;
+        match agents.iter().find(|a| &a.id == id) {
+            Some(agent) if &agent.org_id != org => {
+                Err(AppError::NotFound(format!("human agent {id}")))
+            }
+            found => Ok(found.is_some()),
+        }
+    }
+
+    /// Adds or replaces a human agent of its organisation.
+    pub async fn put_human_agent(&self, agent: &HumanAgent) -> Result<(), AppError> {
+        self.check_agent_org(&agent.org_id, &agent.id).await?;
+        Ok(self.agent_store()?.put_agent(agent).await?)
+    }
+
+    /// Sets the availability of a human agent of `org`.
     pub async fn set_human_agent_status(
         &self,
+        org: &OrgId,
         id: &HumanAgentId,
         status: AgentStatus,
     ) -> Result<(), AppError> {
-        let agents = self
-            .agents
-            .as_ref()
-            .ok_or_else(|| AppError::Conflict("no human-agent store is configured".into()))?;
-        if agents
-            .set_agent_status(id, status, self.clock.now())
-            .await?
+        let exists = self.check_agent_org(org, id).await?;
+        if exists
+            && self
+                .agent_store()?
+                .set_agent_status(id, status, self.clock.now())
+                .await?
         {
             Ok(())
         } else {

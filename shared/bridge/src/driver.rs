@@ -421,10 +421,12 @@ fn spawn_host<H: BridgeHost>(
         let err = |e: crate::host::HostError| e.0;
         let reply = match req {
             HostRequest::PickHumanAgent { skills } => Some(HostReply::HumanAgent(
-                host.pick_human_agent(&skills).await.unwrap_or_else(|e| {
-                    warn!(error = %e, "picking a human agent failed");
-                    None
-                }),
+                host.pick_human_agent(&call_id, &skills)
+                    .await
+                    .unwrap_or_else(|e| {
+                        warn!(error = %e, "picking a human agent failed");
+                        None
+                    }),
             )),
             HostRequest::ReleaseHumanAgent(id) => {
                 log(host.release_human_agent(&id).await);

@@ -29,9 +29,13 @@ pub trait BridgeHost: Send + Sync + 'static {
     async fn record_disposition(&self, call_id: &CallId, d: Disposition) -> Result<(), HostError>;
     /// Puts the call's number on the do-not-call list at once.
     async fn opt_out(&self, call_id: &CallId) -> Result<(), HostError>;
-    /// Picks and reserves an available human agent with these skills
-    /// (status available → busy), or `None`.
-    async fn pick_human_agent(&self, skills: &[String]) -> Result<Option<HumanAgent>, HostError>;
+    /// Picks and reserves an available human agent of the call's
+    /// organisation with these skills (status available → busy), or `None`.
+    async fn pick_human_agent(
+        &self,
+        call_id: &CallId,
+        skills: &[String],
+    ) -> Result<Option<HumanAgent>, HostError>;
     /// Gives back an agent reserved by [`Self::pick_human_agent`] when the
     /// transfer did not happen.
     async fn release_human_agent(&self, id: &HumanAgentId) -> Result<(), HostError>;
@@ -154,7 +158,11 @@ impl BridgeHost for MemoryHost {
         self.with(call_id, |c| c.opted_out = true);
         Ok(())
     }
-    async fn pick_human_agent(&self, skills: &[String]) -> Result<Option<HumanAgent>, HostError> {
+    async fn pick_human_agent(
+        &self,
+        _call_id: &CallId,
+        skills: &[String],
+    ) -> Result<Option<HumanAgent>, HostError> {
         let mut agents = self.agents.lock().expect("lock");
         Ok(agents
             .iter_mut()

@@ -10,7 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{AgentId, CallingHours, CampaignId, E164, RetryPolicy, Timestamp};
+use crate::{AgentId, CallingHours, CampaignId, E164, OrgId, RetryPolicy, Timestamp};
 
 /// The default number of calls in flight per campaign.
 pub const DEFAULT_MAX_CONCURRENCY: u32 = 5;
@@ -22,6 +22,11 @@ pub const MAX_CONCURRENCY_LIMIT: u32 = 1_000;
 pub struct Campaign {
     /// The campaign's id.
     pub id: CampaignId,
+    /// The organisation it belongs to, and with it its leads, calls,
+    /// recordings and analyses (records from before organisations belong
+    /// to the default one).
+    #[serde(default)]
+    pub org_id: OrgId,
     /// Where it is in its lifecycle.
     pub status: CampaignStatus,
     /// Its settings.
@@ -329,6 +334,7 @@ impl Campaign {
         settings.validate()?;
         Ok(Campaign {
             id,
+            org_id: OrgId::default(),
             status: CampaignStatus::Draft,
             settings,
             created_at: now,
@@ -408,6 +414,14 @@ mod tests {
             now(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_campaign_stored_before_organisations_belongs_to_the_default_one() {
+        let mut stored = serde_json::to_value(campaign()).unwrap();
+        stored.as_object_mut().unwrap().remove("org_id");
+        let read: Campaign = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.org_id.as_str(), OrgId::DEFAULT);
     }
 
     #[test]

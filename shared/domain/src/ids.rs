@@ -133,6 +133,33 @@ string_id!(
     64
 );
 
+string_id!(
+    /// An organisation: the tenant every campaign, human agent and API key
+    /// belongs to (leads, calls, recordings and analyses through their
+    /// campaign).
+    OrgId,
+    "organisation id",
+    64
+);
+string_id!(
+    /// An API key, public part (the secret is never stored).
+    ApiKeyId,
+    "API key id",
+    64
+);
+
+impl OrgId {
+    /// The organisation of records written before organisations existed,
+    /// and of the admin key `voxdial serve` creates on first start.
+    pub const DEFAULT: &str = "default";
+}
+
+impl Default for OrgId {
+    fn default() -> OrgId {
+        OrgId(OrgId::DEFAULT.to_string())
+    }
+}
+
 impl CallId {
     /// The id of attempt `attempt` (1-based) of `lead`. Deterministic, so that
     /// creating the attempt record is a conditional "put if absent": a second

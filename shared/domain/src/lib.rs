@@ -4,6 +4,8 @@
 //! # Layout
 //!
 //! - [`ids`]: newtype identifiers (`CampaignId`, `LeadId`, `CallId`, ...).
+//! - [`access`]: organisations' API keys, roles, the audit trail and their
+//!   store port.
 //! - [`phone`]: E.164 numbers validated with libphonenumber metadata, their
 //!   country and candidate time zones.
 //! - [`campaign`]: a campaign, its policies and lifecycle.
@@ -36,6 +38,7 @@
 //! invariants that need atomic writes (the concurrency cap, exactly-once slot
 //! release, no double dial) are contracts of the [`ports`] traits.
 
+pub mod access;
 pub mod analysis;
 pub mod call;
 pub mod campaign;
@@ -54,6 +57,7 @@ pub mod retry;
 pub mod screening;
 pub mod transcript;
 
+pub use access::{Access, ApiKey, AuditEntry, KeyDigest, KeySecret, KeyStore, Role, RoleError};
 pub use analysis::{
     AnalyseError, Analyser, Analysis, AnalysisDisposition, AnalysisRequest, AnalysisSettings,
     FieldKind, FieldSpec, PrincipleScore, Sentiment, SentimentLabel, Sentiments, Verdict,
@@ -84,8 +88,8 @@ pub use campaign::{
     ProviderStrategy, RecordingPolicy, VoicemailPolicy,
 };
 pub use ids::{
-    AgentId, CallId, CampaignId, HumanAgentId, IdError, LeadId, ProviderCallSid, ProviderId,
-    StreamSid,
+    AgentId, ApiKeyId, CallId, CampaignId, HumanAgentId, IdError, LeadId, OrgId, ProviderCallSid,
+    ProviderId, StreamSid,
 };
 pub use lead::{Lead, LeadState, NewLead, PendingReason};
 pub use outcome::{CallOutcome, Disposition, LeadOutcome, Money, ScreenReason};

@@ -349,6 +349,11 @@ pub trait DncStore: Send + Sync {
 pub struct HumanAgent {
     /// The agent's id.
     pub id: crate::HumanAgentId,
+    /// The organisation the agent works for; transfers of its campaigns'
+    /// calls go only to its agents (records from before organisations
+    /// belong to the default one).
+    #[serde(default)]
+    pub org_id: crate::OrgId,
     /// The agent's name (said to the caller).
     pub name: String,
     /// Where to reach the agent.
@@ -392,11 +397,12 @@ pub trait HumanAgentStore: Send + Sync {
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 
-    /// Atomically takes the longest-idle available agent who has every one
-    /// of `skills` and marks them busy; `None` when nobody is available.
-    /// Two concurrent callers never get the same agent.
+    /// Atomically takes the longest-idle available agent of `org` who has
+    /// every one of `skills` and marks them busy; `None` when nobody is
+    /// available. Two concurrent callers never get the same agent.
     async fn reserve_agent(
         &self,
+        org: &crate::OrgId,
         skills: &[String],
         now: Timestamp,
     ) -> Result<Option<HumanAgent>, StoreError>;
@@ -404,8 +410,14 @@ pub trait HumanAgentStore: Send + Sync {
 
 /// Everything the engine stores, from one backend (the operations above that
 /// span several records must be atomic within it).
-pub trait Store: CampaignStore + LeadStore + CallStore + DncStore + crate::PrivacyStore {}
-impl<T: CampaignStore + LeadStore + CallStore + DncStore + crate::PrivacyStore> Store for T {}
+pub trait Store:
+    CampaignStore + LeadStore + CallStore + DncStore + crate::PrivacyStore + crate::KeyStore
+{
+}
+impl<T: CampaignStore + LeadStore + CallStore + DncStore + crate::PrivacyStore + crate::KeyStore>
+    Store for T
+{
+}
 
 /// A request to dispatch one attempt of one lead. Its idempotency key is the
 /// attempt's [`CallId`].

@@ -169,10 +169,14 @@ impl BridgeHost for EngineHost {
             .await
     }
 
-    async fn pick_human_agent(&self, skills: &[String]) -> Result<Option<HumanAgent>, HostError> {
+    async fn pick_human_agent(
+        &self,
+        call_id: &CallId,
+        skills: &[String],
+    ) -> Result<Option<HumanAgent>, HostError> {
         let agent = self
             .engine
-            .reserve_human_agent(skills)
+            .reserve_human_agent(call_id, skills)
             .await
             .map_err(host_error)?;
         Ok(agent.map(|a| HumanAgent {
@@ -192,6 +196,7 @@ impl BridgeHost for EngineHost {
     async fn transfer(&self, call_id: &CallId, plan: TransferPlan) -> Result<(), HostError> {
         let agent = voxdial_domain::HumanAgent {
             id: plan.to.id.clone(),
+            org_id: self.engine.call_org(call_id).await.map_err(host_error)?,
             name: plan.to.name.clone(),
             number: plan.to.number.clone(),
             skills: Vec::new(),

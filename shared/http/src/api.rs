@@ -1,29 +1,41 @@
 //! The campaign API.
 //!
-//! | method | path | body | answer |
-//! |---|---|---|---|
-//! | GET | `/healthz` | | `ok` |
-//! | POST | `/v1/campaigns` | campaign settings (JSON, every field optional) | 201, the campaign |
-//! | GET | `/v1/campaigns` | | every campaign |
-//! | GET | `/v1/campaigns/{id}` | | the campaign and its progress |
-//! | POST | `/v1/campaigns/{id}/leads?region=US` | CSV | the import report |
-//! | GET | `/v1/campaigns/{id}/leads?after=&limit=` | | a page of leads |
-//! | GET | `/v1/campaigns/{id}/calls?before=&limit=` | | a page of calls, newest first |
-//! | POST | `/v1/campaigns/{id}/start`, `pause`, `resume`, `cancel` | | the campaign |
-//! | PUT | `/v1/campaigns/{id}/concurrency` | `{"max_concurrency": 10}` | the campaign |
-//! | GET | `/v1/calls/{id}` | | the call |
-//! | POST | `/v1/calls/{id}/disposition` | `{"disposition": "interested"}` | the call |
-//! | POST | `/v1/dnc` | `{"numbers": ["+1…"], "campaign_id": null}` | `{"added": n}` |
-//! | GET | `/v1/calls/{id}/analysis` | | the call's full analysis (404 until ready) |
-//! | POST | `/v1/calls/{id}/recording/start`, `stop` | | the call (`on_demand` campaigns) |
-//! | POST | `/v1/leads/{id}/erase` | | the erasure's tombstone (no personal data) |
-//! | GET | `/v1/leads/{id}/erasure` | | the tombstone of an erased lead |
+//! Every `/v1` route needs `Authorization: Bearer KEY` (see [`crate::auth`]);
+//! the role column says which roles may call it (`viewer` < `operator` <
+//! `admin`). Ids of another organisation's records answer 404.
+//!
+//! | method | path | body | answer | role |
+//! |---|---|---|---|---|
+//! | GET | `/healthz` | | `ok` | none |
+//! | POST | `/v1/campaigns` | campaign settings (JSON, every field optional) | 201, the campaign | operator |
+//! | GET | `/v1/campaigns` | | the organisation's campaigns | viewer |
+//! | GET | `/v1/campaigns/{id}` | | the campaign and its progress | viewer |
+//! | POST | `/v1/campaigns/{id}/leads` | CSV (`?region=US`) | the import report | operator |
+//! | GET | `/v1/campaigns/{id}/leads` | (`?after=&limit=`) | a page of leads | viewer |
+//! | GET | `/v1/campaigns/{id}/calls` | (`?before=&limit=`) | a page of calls, newest first | viewer |
+//! | POST | `/v1/campaigns/{id}/{action}` | (action: `start`, `pause`, `resume`, `cancel`) | the campaign | operator |
+//! | PUT | `/v1/campaigns/{id}/concurrency` | `{"max_concurrency": 10}` | the campaign | operator |
+//! | GET | `/v1/calls/{id}` | | the call | viewer |
+//! | POST | `/v1/calls/{id}/disposition` | `{"disposition": "interested"}` | the call | operator |
+//! | GET | `/v1/calls/{id}/analysis` | | the call's full analysis (404 until ready) | viewer |
+//! | POST | `/v1/calls/{id}/recording/{action}` | (action: `start`, `stop`) | the call (`on_demand` campaigns) | operator |
+//! | POST | `/v1/leads/{id}/erase` | | the erasure's tombstone (no personal data) | admin |
+//! | GET | `/v1/leads/{id}/erasure` | | the tombstone of an erased lead | viewer |
+//! | POST | `/v1/dnc` | `{"numbers": ["+1…"], "campaign_id": null}` | `{"added": n}` | operator |
+//! | GET | `/v1/providers` | | calls, setup success, answer-seizure ratio, cost and circuit state per provider | viewer |
+//! | GET | `/v1/agents` | | the organisation's human agents | viewer |
+//! | PUT | `/v1/agents/{id}` | `{"name": "Ana", "number": "+1…", "skills": ["spanish"], "status": "available"}` | the agent | admin |
+//! | POST | `/v1/agents/{id}/status` | `{"status": "available" \| "busy" \| "offline" \| "wrap_up"}` | | admin |
+//! | POST | `/v1/keys` | `{"role": "operator", "name": "ci"}` | 201, the key and, once, its `secret` | admin |
+//! | GET | `/v1/keys` | | the organisation's keys (never a secret) | admin |
+//! | POST | `/v1/keys/{id}/revoke` | | the key, revoked | admin |
+//! | POST | `/v1/keys/{id}/rotate` | | the key and, once, its new `secret` | admin |
+//! | GET | `/v1/audit` | (`?limit=`) | the organisation's audit trail, newest first | admin |
 //!
 //! Campaigns are shown without secrets: a webhook's `secret` is write-only.
-//! | GET | `/v1/providers` | | calls, setup success, answer-seizure ratio, cost and circuit state per provider |
-//! | GET | `/v1/agents` | | every human agent |
-//! | PUT | `/v1/agents/{id}` | `{"name": "Ana", "number": "+1…", "skills": ["spanish"], "status": "available"}` | the agent |
-//! | POST | `/v1/agents/{id}/status` | `{"status": "available" \| "busy" \| "offline" \| "wrap_up"}` | |
+//! A `viewer` sees personal fields (numbers, names, transcripts, summaries)
+//! masked. `POST /v1/dnc` without a `campaign_id` adds to the global list,
+//! which every organisation's campaigns honour.
 //!
 //! Errors are JSON `{"error": "...", "status": n}` with a 4xx status that
 //! says whose fault it is, or 503 when a backend is down.
@@ -32,22 +44,61 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router, middleware};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use voxdial_app::Engine;
+use serde_json::Value;
 use voxdial_app::csv_import::MAX_CSV_BYTES;
+use voxdial_app::{Caller, Engine};
 use voxdial_domain::{
-    AgentStatus, CallAttempt, CallId, Campaign, CampaignAction, CampaignId, CampaignSettings,
-    Disposition, DncScope, E164, HumanAgent, HumanAgentId, Lead, LeadId,
+    Access, AgentStatus, ApiKey, ApiKeyId, CallId, Campaign, CampaignAction, CampaignId,
+    CampaignSettings, Disposition, DncScope, E164, HumanAgent, HumanAgentId, KeySecret, LeadId,
+    OrgId, Role, Timestamp,
 };
 
 use crate::ApiError;
+use crate::auth::{RouteRule, guard, mask_personal};
 
-/// The API router.
+const fn route(method: &'static str, path: &'static str, access: Access) -> RouteRule {
+    RouteRule {
+        method,
+        path,
+        access,
+    }
+}
+
+/// Every guarded route and what it needs: the guard's rules, the module
+/// doc's table, and the authorization test's walk, all in one list.
+pub const ROUTES: &[RouteRule] = &[
+    route("POST", "/v1/campaigns", Access::Operate),
+    route("GET", "/v1/campaigns", Access::Read),
+    route("GET", "/v1/campaigns/{id}", Access::Read),
+    route("POST", "/v1/campaigns/{id}/leads", Access::Operate),
+    route("GET", "/v1/campaigns/{id}/leads", Access::Read),
+    route("GET", "/v1/campaigns/{id}/calls", Access::Read),
+    route("POST", "/v1/campaigns/{id}/{action}", Access::Operate),
+    route("PUT", "/v1/campaigns/{id}/concurrency", Access::Operate),
+    route("GET", "/v1/calls/{id}", Access::Read),
+    route("POST", "/v1/calls/{id}/disposition", Access::Operate),
+    route("GET", "/v1/calls/{id}/analysis", Access::Read),
+    route("POST", "/v1/calls/{id}/recording/{action}", Access::Operate),
+    route("POST", "/v1/leads/{id}/erase", Access::Admin),
+    route("GET", "/v1/leads/{id}/erasure", Access::Read),
+    route("POST", "/v1/dnc", Access::Operate),
+    route("GET", "/v1/providers", Access::Read),
+    route("GET", "/v1/agents", Access::Read),
+    route("PUT", "/v1/agents/{id}", Access::Admin),
+    route("POST", "/v1/agents/{id}/status", Access::Admin),
+    route("POST", "/v1/keys", Access::Admin),
+    route("GET", "/v1/keys", Access::Admin),
+    route("POST", "/v1/keys/{id}/revoke", Access::Admin),
+    route("POST", "/v1/keys/{id}/rotate", Access::Admin),
+    route("GET", "/v1/audit", Access::Admin),
+];
+
+/// The API router: every `/v1` route behind the guard, `/healthz` open.
 pub fn router(engine: Engine) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { "ok" }))
         .route("/v1/campaigns", post(create_campaign).get(list_campaigns))
         .route("/v1/campaigns/{id}", get(campaign))
         .route(
@@ -70,6 +121,12 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/agents", get(list_agents))
         .route("/v1/agents/{id}", put(put_agent))
         .route("/v1/agents/{id}/status", post(agent_status))
+        .route("/v1/keys", post(create_key).get(list_keys))
+        .route("/v1/keys/{id}/revoke", post(revoke_key))
+        .route("/v1/keys/{id}/rotate", post(rotate_key))
+        .route("/v1/audit", get(audit))
+        .route_layer(middleware::from_fn_with_state(engine.clone(), guard))
+        .route("/healthz", get(|| async { "ok" }))
         .with_state(engine)
 }
 
@@ -79,23 +136,41 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     })
 }
 
+/// `value` as JSON, personal fields masked for roles that may not see them.
+fn shown<T: Serialize>(caller: &Caller, value: &T) -> Result<Json<Value>, ApiError> {
+    let value = serde_json::to_value(value)
+        .map_err(|e| ApiError::new(500, format!("cannot encode the answer: {e}")))?;
+    Ok(Json(mask_personal(caller.role, value)))
+}
+
 fn campaign_id(raw: &str) -> Result<CampaignId, ApiError> {
     CampaignId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
 }
 
+/// A campaign id of the caller's organisation (404 for another's).
+async fn own_campaign(engine: &Engine, caller: &Caller, raw: &str) -> Result<Campaign, ApiError> {
+    Ok(engine
+        .campaign_in(&caller.org_id, &campaign_id(raw)?)
+        .await?)
+}
+
 async fn create_campaign(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<CampaignSettings>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Campaign>), ApiError> {
     let settings = json_body(body)?;
-    let campaign = engine.create_campaign(settings).await?;
+    let campaign = engine.create_campaign(&caller.org_id, settings).await?;
     Ok((StatusCode::CREATED, Json(campaign.redacted())))
 }
 
-async fn list_campaigns(State(engine): State<Engine>) -> Result<Json<Vec<Campaign>>, ApiError> {
+async fn list_campaigns(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<Campaign>>, ApiError> {
     Ok(Json(
         engine
-            .campaigns()
+            .campaigns(&caller.org_id)
             .await?
             .iter()
             .map(Campaign::redacted)
@@ -105,9 +180,11 @@ async fn list_campaigns(State(engine): State<Engine>) -> Result<Json<Vec<Campaig
 
 async fn campaign(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Result<Json<voxdial_app::CampaignView>, ApiError> {
-    let mut view = engine.campaign_view(&campaign_id(&id)?).await?;
+    let campaign = own_campaign(&engine, &caller, &id).await?;
+    let mut view = engine.campaign_view(&campaign.id).await?;
     view.campaign = view.campaign.redacted();
     Ok(Json(view))
 }
@@ -119,14 +196,15 @@ struct ImportQuery {
 
 async fn import_leads(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<ImportQuery>,
     body: Bytes,
 ) -> Result<Json<voxdial_app::ImportReport>, ApiError> {
-    let id = campaign_id(&id)?;
+    let campaign = own_campaign(&engine, &caller, &id).await?;
     Ok(Json(
         engine
-            .import_csv(&id, &body, query.region.as_deref())
+            .import_csv(&campaign.id, &body, query.region.as_deref())
             .await?,
     ))
 }
@@ -146,42 +224,45 @@ impl PageQuery {
 
 async fn list_leads(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
-) -> Result<Json<Vec<Lead>>, ApiError> {
-    let id = campaign_id(&id)?;
+) -> Result<Json<Value>, ApiError> {
+    let campaign = own_campaign(&engine, &caller, &id).await?;
     let after = page
         .after
         .as_deref()
         .map(LeadId::parse)
         .transpose()
         .map_err(|e| ApiError::new(400, e.to_string()))?;
-    Ok(Json(
-        engine.leads_page(&id, after.as_ref(), page.limit()).await?,
-    ))
+    let leads = engine
+        .leads_page(&campaign.id, after.as_ref(), page.limit())
+        .await?;
+    shown(&caller, &leads)
 }
 
 async fn list_calls(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(page): Query<PageQuery>,
-) -> Result<Json<Vec<CallAttempt>>, ApiError> {
-    let id = campaign_id(&id)?;
+) -> Result<Json<Value>, ApiError> {
+    let campaign = own_campaign(&engine, &caller, &id).await?;
     let before = page
         .before
         .as_deref()
         .map(CallId::parse)
         .transpose()
         .map_err(|e| ApiError::new(400, e.to_string()))?;
-    Ok(Json(
-        engine
-            .calls_page(&id, before.as_ref(), page.limit())
-            .await?,
-    ))
+    let calls = engine
+        .calls_page(&campaign.id, before.as_ref(), page.limit())
+        .await?;
+    shown(&caller, &calls)
 }
 
 async fn campaign_action(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path((id, action)): Path<(String, String)>,
 ) -> Result<Json<Campaign>, ApiError> {
     let action = match action.as_str() {
@@ -196,9 +277,8 @@ async fn campaign_action(
             ));
         }
     };
-    Ok(Json(
-        engine.act(&campaign_id(&id)?, action).await?.redacted(),
-    ))
+    let campaign = own_campaign(&engine, &caller, &id).await?;
+    Ok(Json(engine.act(&campaign.id, action).await?.redacted()))
 }
 
 #[derive(Deserialize)]
@@ -209,24 +289,36 @@ struct Concurrency {
 
 async fn set_concurrency(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<Concurrency>, JsonRejection>,
 ) -> Result<Json<Campaign>, ApiError> {
     let Concurrency { max_concurrency } = json_body(body)?;
+    let campaign = own_campaign(&engine, &caller, &id).await?;
     Ok(Json(
         engine
-            .set_max_concurrency(&campaign_id(&id)?, max_concurrency)
+            .set_max_concurrency(&campaign.id, max_concurrency)
             .await?
             .redacted(),
     ))
 }
 
+fn call_id(raw: String) -> Result<CallId, ApiError> {
+    CallId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
+}
+
+/// A call id of the caller's organisation (404 for another's).
+async fn own_call(engine: &Engine, caller: &Caller, raw: String) -> Result<CallId, ApiError> {
+    Ok(engine.call_in(&caller.org_id, &call_id(raw)?).await?.id)
+}
+
 async fn call(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<CallAttempt>, ApiError> {
-    let id = CallId::parse(id).map_err(|e| ApiError::new(400, e.to_string()))?;
-    Ok(Json(engine.call(&id).await?))
+) -> Result<Json<Value>, ApiError> {
+    let call = engine.call_in(&caller.org_id, &call_id(id)?).await?;
+    shown(&caller, &call)
 }
 
 #[derive(Deserialize)]
@@ -237,12 +329,72 @@ struct DispositionBody {
 
 async fn disposition(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<DispositionBody>, JsonRejection>,
-) -> Result<Json<CallAttempt>, ApiError> {
-    let id = CallId::parse(id).map_err(|e| ApiError::new(400, e.to_string()))?;
+) -> Result<Json<Value>, ApiError> {
     let DispositionBody { disposition } = json_body(body)?;
-    Ok(Json(engine.record_disposition(&id, disposition).await?))
+    let id = own_call(&engine, &caller, id).await?;
+    shown(&caller, &engine.record_disposition(&id, disposition).await?)
+}
+
+async fn analysis(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = own_call(&engine, &caller, id).await?;
+    shown(&caller, &engine.analysis(&id).await?)
+}
+
+async fn recording(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path((id, action)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let start = match action.as_str() {
+        "start" => true,
+        "stop" => false,
+        other => {
+            return Err(ApiError::new(
+                404,
+                format!("unknown recording action {other:?}: use start or stop"),
+            ));
+        }
+    };
+    let id = own_call(&engine, &caller, id).await?;
+    let call = if start {
+        engine.start_recording(&id).await?
+    } else {
+        engine.stop_recording(&id).await?
+    };
+    shown(&caller, &call)
+}
+
+fn lead_id(raw: String) -> Result<LeadId, ApiError> {
+    LeadId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
+}
+
+async fn erase_lead(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<voxdial_domain::Tombstone>, ApiError> {
+    let id = lead_id(id)?;
+    // The scope check; an erased lead's tombstone is answered again below.
+    let _lead_or_tombstone = engine.lead_in(&caller.org_id, &id).await?;
+    Ok(Json(engine.erase_lead(&id, "api").await?))
+}
+
+async fn erasure(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<voxdial_domain::Tombstone>, ApiError> {
+    match engine.lead_in(&caller.org_id, &lead_id(id)?).await? {
+        Err(tombstone) => Ok(Json(tombstone)),
+        Ok(lead) => Ok(Json(engine.tombstone(&lead.id).await?)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -259,16 +411,13 @@ struct DncAdded {
 
 async fn add_dnc(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     body: Result<Json<DncBody>, JsonRejection>,
 ) -> Result<Json<DncAdded>, ApiError> {
     let DncBody {
         numbers,
         campaign_id: scope,
     } = json_body(body)?;
-    let scope = match scope {
-        Some(id) => DncScope::Campaign(campaign_id(&id)?),
-        None => DncScope::Global,
-    };
     let numbers = numbers
         .iter()
         .enumerate()
@@ -276,6 +425,10 @@ async fn add_dnc(
             E164::parse(n, None).map_err(|e| ApiError::new(400, format!("numbers[{i}]: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let scope = match scope {
+        Some(id) => DncScope::Campaign(own_campaign(&engine, &caller, &id).await?.id),
+        None => DncScope::Global,
+    };
     Ok(Json(DncAdded {
         added: engine.add_dnc(&scope, &numbers).await?,
     }))
@@ -285,8 +438,11 @@ async fn providers(State(engine): State<Engine>) -> Json<serde_json::Value> {
     Json(serde_json::to_value(engine.provider_stats()).unwrap_or(serde_json::Value::Null))
 }
 
-async fn list_agents(State(engine): State<Engine>) -> Result<Json<Vec<HumanAgent>>, ApiError> {
-    Ok(Json(engine.human_agents().await?))
+async fn list_agents(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Value>, ApiError> {
+    shown(&caller, &engine.human_agents(&caller.org_id).await?)
 }
 
 #[derive(Deserialize)]
@@ -310,6 +466,7 @@ fn agent_id(raw: &str) -> Result<HumanAgentId, ApiError> {
 
 async fn put_agent(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<AgentBody>, JsonRejection>,
 ) -> Result<Json<HumanAgent>, ApiError> {
@@ -319,6 +476,7 @@ async fn put_agent(
     }
     let agent = HumanAgent {
         id: agent_id(&id)?,
+        org_id: caller.org_id,
         name: body.name,
         number: E164::parse(&body.number, None)
             .map_err(|e| ApiError::new(400, format!("number: {e}")))?,
@@ -338,56 +496,174 @@ struct StatusBody {
 
 async fn agent_status(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     body: Result<Json<StatusBody>, JsonRejection>,
 ) -> Result<StatusCode, ApiError> {
     let StatusBody { status } = json_body(body)?;
     engine
-        .set_human_agent_status(&agent_id(&id)?, status)
+        .set_human_agent_status(&caller.org_id, &agent_id(&id)?, status)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn call_id(raw: String) -> Result<CallId, ApiError> {
-    CallId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
+/// A key as the API shows it: never its secret or digest.
+#[derive(Serialize)]
+struct KeyView {
+    id: ApiKeyId,
+    org_id: OrgId,
+    role: Role,
+    name: String,
+    active: bool,
+    created_at: Timestamp,
+    rotated_at: Option<Timestamp>,
+    revoked_at: Option<Timestamp>,
 }
 
-async fn analysis(
-    State(engine): State<Engine>,
-    Path(id): Path<String>,
-) -> Result<Json<voxdial_domain::Analysis>, ApiError> {
-    Ok(Json(engine.analysis(&call_id(id)?).await?))
-}
-
-async fn recording(
-    State(engine): State<Engine>,
-    Path((id, action)): Path<(String, String)>,
-) -> Result<Json<CallAttempt>, ApiError> {
-    let id = call_id(id)?;
-    match action.as_str() {
-        "start" => Ok(Json(engine.start_recording(&id).await?)),
-        "stop" => Ok(Json(engine.stop_recording(&id).await?)),
-        other => Err(ApiError::new(
-            404,
-            format!("unknown recording action {other:?}: use start or stop"),
-        )),
+impl From<ApiKey> for KeyView {
+    fn from(key: ApiKey) -> KeyView {
+        KeyView {
+            active: key.is_active(),
+            id: key.id,
+            org_id: key.org_id,
+            role: key.role,
+            name: key.name,
+            created_at: key.created_at,
+            rotated_at: key.rotated_at,
+            revoked_at: key.revoked_at,
+        }
     }
 }
 
-fn lead_id(raw: String) -> Result<LeadId, ApiError> {
-    LeadId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
+/// A key with its secret, shown once.
+#[derive(Serialize)]
+struct NewKey {
+    key: KeyView,
+    secret: String,
 }
 
-async fn erase_lead(
-    State(engine): State<Engine>,
-    Path(id): Path<String>,
-) -> Result<Json<voxdial_domain::Tombstone>, ApiError> {
-    Ok(Json(engine.erase_lead(&lead_id(id)?, "api").await?))
+impl NewKey {
+    fn new((key, secret): (ApiKey, KeySecret)) -> NewKey {
+        NewKey {
+            key: key.into(),
+            secret: secret.expose().to_string(),
+        }
+    }
 }
 
-async fn erasure(
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KeyBody {
+    role: Role,
+    #[serde(default)]
+    name: String,
+}
+
+fn key_id(raw: String) -> Result<ApiKeyId, ApiError> {
+    ApiKeyId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
+}
+
+async fn create_key(
     State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    body: Result<Json<KeyBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<NewKey>), ApiError> {
+    let KeyBody { role, name } = json_body(body)?;
+    let created = engine.create_api_key(&caller.org_id, role, &name).await?;
+    Ok((StatusCode::CREATED, Json(NewKey::new(created))))
+}
+
+async fn list_keys(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<KeyView>>, ApiError> {
+    let keys = engine.api_keys(&caller.org_id).await?;
+    Ok(Json(keys.into_iter().map(KeyView::from).collect()))
+}
+
+async fn revoke_key(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<voxdial_domain::Tombstone>, ApiError> {
-    Ok(Json(engine.tombstone(&lead_id(id)?).await?))
+) -> Result<Json<KeyView>, ApiError> {
+    let key = engine.revoke_api_key(&caller.org_id, &key_id(id)?).await?;
+    Ok(Json(key.into()))
+}
+
+async fn rotate_key(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<NewKey>, ApiError> {
+    let rotated = engine.rotate_api_key(&caller.org_id, &key_id(id)?).await?;
+    Ok(Json(NewKey::new(rotated)))
+}
+
+#[derive(Deserialize)]
+struct AuditQuery {
+    limit: Option<usize>,
+}
+
+async fn audit(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<voxdial_domain::AuditEntry>>, ApiError> {
+    Ok(Json(
+        engine
+            .audit(&caller.org_id, query.limit.unwrap_or(100))
+            .await?,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows of the module doc's table: method, path, role.
+    fn doc_table() -> Vec<(String, String, String)> {
+        include_str!("api.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! | "))
+            .filter_map(|row| {
+                let method = row.split('|').next()?.trim();
+                let path = row.split('`').nth(1)?;
+                let role = row.trim_end().trim_end_matches('|').rsplit('|').next()?;
+                ["GET", "POST", "PUT"].contains(&method).then(|| {
+                    (
+                        method.to_string(),
+                        path.to_string(),
+                        role.trim().to_string(),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    fn role_label(access: Access) -> &'static str {
+        match access {
+            Access::Read => "viewer",
+            Access::Operate => "operator",
+            Access::Admin => "admin",
+        }
+    }
+
+    #[test]
+    fn the_doc_table_and_the_rules_name_the_same_routes_and_roles() {
+        let mut documented = doc_table();
+        documented.retain(|(_, path, _)| path != "/healthz");
+        let mut rules: Vec<(String, String, String)> = ROUTES
+            .iter()
+            .map(|r| {
+                (
+                    r.method.to_string(),
+                    r.path.to_string(),
+                    role_label(r.access).to_string(),
+                )
+            })
+            .collect();
+        documented.sort();
+        rules.sort();
+        assert_eq!(documented, rules);
+    }
 }

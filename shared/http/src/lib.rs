@@ -4,7 +4,10 @@
 //!
 //! # Layout
 //!
-//! - [`api`]: the campaign API under `/v1` (JSON; CSV for lead import).
+//! - [`api`]: the campaign API under `/v1` (JSON; CSV for lead import) and
+//!   its table of routes and the roles they need.
+//! - [`auth`]: the guard of every `/v1` route (API keys, roles, the audit
+//!   trail) and the masking of personal fields.
 //! - [`webhooks`]: provider webhooks under `/webhooks/{provider}/{status,answer}`.
 //!
 //! Webhook signatures are computed by providers over the public URL they
@@ -13,6 +16,7 @@
 //! host seen by the server is not the one the provider used).
 
 pub mod api;
+pub mod auth;
 pub mod webhooks;
 
 use axum::Json;

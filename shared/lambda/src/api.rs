@@ -1,6 +1,8 @@
 //! The campaign API behind API Gateway: the `voxdial-http` router, with a
 //! named stage's prefix taken off the path (`/dev/v1/campaigns` is routed
-//! as `/v1/campaigns`; the `$default` stage has none).
+//! as `/v1/campaigns`; the `$default` stage has none). Every `/v1` route is
+//! behind the router's own API-key guard (`voxdial_http::auth`), exactly
+//! as on the local server.
 
 use axum::Router;
 use lambda_http::request::RequestContext;

@@ -17,7 +17,8 @@ use lambda_http::{Body, IntoResponse, Request};
 use voxdial_app::clock::SystemClock;
 use voxdial_aws::testing::Emulator;
 use voxdial_domain::{
-    CallAttempt, CallState, Campaign, CampaignId, CampaignSettings, E164, LeadId, NewLead,
+    CallAttempt, CallState, Campaign, CampaignId, CampaignSettings, E164, LeadId, NewLead, OrgId,
+    Role,
 };
 use voxdial_lambda::{Deps, LambdaConfig, Secrets, WebhookKind, api, dispatch, sweep, webhook};
 
@@ -236,13 +237,46 @@ async fn the_answer_webhook_answers_twiml_and_the_status_function_refuses_it() {
     assert_eq!(body_text(response).await.0, 404);
 }
 
+/// An API event with `Authorization: Bearer` an admin key of the default
+/// organisation.
+async fn authorized(deps: &Deps, json: &str) -> Request {
+    let (_, key) = deps
+        .engine
+        .create_api_key(&OrgId::default(), Role::Admin, "test")
+        .await
+        .unwrap();
+    let mut event = http_event(json);
+    event.headers_mut().insert(
+        http::header::AUTHORIZATION,
+        format!("Bearer {}", key.expose()).parse().unwrap(),
+    );
+    event
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_function_refuses_requests_without_a_key() {
+    let deps = deps().await;
+    let org = OrgId::default();
+    let campaigns = || deps.engine.campaigns(&org);
+    let before = campaigns().await.unwrap();
+    let router = api::router(deps.engine.clone());
+    let refused = api::handle(
+        router,
+        http_event(&fixture("apigw-v2-api-create-campaign.json")),
+    )
+    .await;
+    let (status, body) = body_text(refused).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(campaigns().await.unwrap(), before, "nothing was created");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_routes_json_base64_csv_and_stage_prefixed_paths() {
     let deps = deps().await;
     let router = api::router(deps.engine.clone());
     let created = api::handle(
         router.clone(),
-        http_event(&fixture("apigw-v2-api-create-campaign.json")),
+        authorized(&deps, &fixture("apigw-v2-api-create-campaign.json")).await,
     )
     .await;
     let (status, body) = body_text(created).await;
@@ -252,7 +286,7 @@ async fn the_api_routes_json_base64_csv_and_stage_prefixed_paths() {
 
     let imported = api::handle(
         router.clone(),
-        http_event(&fixture("apigw-v2-api-import-csv-base64.json")),
+        authorized(&deps, &fixture("apigw-v2-api-import-csv-base64.json")).await,
     )
     .await;
     let (status, body) = body_text(imported).await;
@@ -267,7 +301,7 @@ async fn the_api_routes_json_base64_csv_and_stage_prefixed_paths() {
 
     let view = api::handle(
         router,
-        http_event(&fixture("apigw-v2-api-get-campaign-stage.json")),
+        authorized(&deps, &fixture("apigw-v2-api-get-campaign-stage.json")).await,
     )
     .await;
     let (status, body) = body_text(view).await;

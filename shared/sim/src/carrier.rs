@@ -202,6 +202,8 @@ pub struct CarrierConfig {
     /// voxdial's API base URL: the simulated callee reports the
     /// conversation's disposition there when no media stream runs.
     pub disposition_api: Option<String>,
+    /// The API key sent with dispositions (`Authorization: Bearer`).
+    pub disposition_key: Option<String>,
     /// Runs media sessions for `<Connect><Stream>`; without it a stream is
     /// simulated as silence of the conversation's length.
     pub stream_hook: Option<StreamHook>,
@@ -220,6 +222,7 @@ impl CarrierConfig {
             faults: Faults::none(),
             outages: Vec::new(),
             disposition_api: None,
+            disposition_key: None,
             stream_hook: None,
             rates: vec![
                 ("+1".into(), 14_000),
@@ -1604,7 +1607,11 @@ impl Carrier {
             api.trim_end_matches('/')
         );
         let body = serde_json::json!({ "disposition": plan.disposition });
-        if let Err(error) = self.inner.http.post(url).json(&body).send().await {
+        let mut request = self.inner.http.post(url).json(&body);
+        if let Some(key) = &self.inner.config.disposition_key {
+            request = request.bearer_auth(key);
+        }
+        if let Err(error) = request.send().await {
             debug!(%error, "disposition report failed");
         }
     }

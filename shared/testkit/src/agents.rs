@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use voxdial_domain::{AgentStatus, E164, HumanAgent, HumanAgentId};
+use voxdial_domain::{AgentStatus, E164, HumanAgent, HumanAgentId, OrgId};
 
 use crate::AgentSubject;
 use crate::fixtures::{at, t0};
@@ -13,6 +13,7 @@ use crate::fixtures::{at, t0};
 fn agent(id: &str, skills: &[&str], status: AgentStatus, since_secs: i64) -> HumanAgent {
     HumanAgent {
         id: HumanAgentId::parse(id).expect("a valid id"),
+        org_id: OrgId::default(),
         name: format!("Agent {id}"),
         number: E164::parse("+14155550199", None).expect("a valid number"),
         skills: skills.iter().map(|s| s.to_string()).collect(),
@@ -62,8 +63,9 @@ pub async fn agents_are_stored_listed_and_updated(subject: AgentSubject) {
     );
 }
 
-/// `reserve_agent` takes only available agents with every skill, the
-/// longest idle first, and marks them busy; `None` when nobody fits.
+/// `reserve_agent` takes only available agents of the asking organisation
+/// with every skill, the longest idle first, and marks them busy; `None`
+/// when nobody fits.
 pub async fn reserve_takes_the_longest_idle_skilled_available_agent(subject: AgentSubject) {
     let store = subject.agents();
     store
@@ -87,10 +89,13 @@ pub async fn reserve_takes_the_longest_idle_skilled_available_agent(subject: Age
         .put_agent(&agent("offline", &["spanish"], AgentStatus::Offline, 0))
         .await
         .unwrap();
+    let mut elsewhere = agent("elsewhere", &["spanish"], AgentStatus::Available, 0);
+    elsewhere.org_id = OrgId::parse("other").expect("a valid organisation id");
+    store.put_agent(&elsewhere).await.unwrap();
 
     let spanish = ["spanish".to_string()];
     let first = store
-        .reserve_agent(&spanish, at(100))
+        .reserve_agent(&OrgId::default(), &spanish, at(100))
         .await
         .unwrap()
         .expect("an agent");
@@ -99,14 +104,17 @@ pub async fn reserve_takes_the_longest_idle_skilled_available_agent(subject: Age
     let both = ["spanish".to_string(), "billing".to_string()];
     assert_eq!(
         store
-            .reserve_agent(&both, at(101))
+            .reserve_agent(&OrgId::default(), &both, at(101))
             .await
             .unwrap()
             .map(|a| a.id.to_string()),
         Some("late".into())
     );
     assert_eq!(
-        store.reserve_agent(&[], at(102)).await.unwrap(),
+        store
+            .reserve_agent(&OrgId::default(), &[], at(102))
+            .await
+            .unwrap(),
         None,
         "everyone is taken"
     );
@@ -114,7 +122,7 @@ pub async fn reserve_takes_the_longest_idle_skilled_available_agent(subject: Age
     assert!(
         stored
             .iter()
-            .filter(|a| a.id.as_str() != "offline")
+            .filter(|a| !["offline", "elsewhere"].contains(&a.id.as_str()))
             .all(|a| a.status == AgentStatus::Busy)
     );
 }
@@ -135,7 +143,10 @@ pub async fn concurrent_reservations_never_share_an_agent(subject: AgentSubject)
             let (store, barrier) = (store.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                store.reserve_agent(&[], at(i)).await.unwrap()
+                store
+                    .reserve_agent(&OrgId::default(), &[], at(i))
+                    .await
+                    .unwrap()
             })
         })
         .collect();

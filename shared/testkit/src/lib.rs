@@ -13,6 +13,8 @@
 //!   contract.
 //! - [`privacy`]: the [`PrivacyStore`](voxdial_domain::PrivacyStore)
 //!   contract (erasure, suppression digests, retention), on store subjects.
+//! - [`keys`]: the [`KeyStore`](voxdial_domain::KeyStore) contract (API
+//!   keys and the audit trail), on store subjects.
 //! - [`jobs`]: the [`JobQueue`](voxdial_domain::JobQueue) contract and its
 //!   [`JobQueueSubject`](jobs::JobQueueSubject).
 //! - [`subject`]: what an adapter's factory returns to a suite
@@ -54,6 +56,7 @@ pub mod blob;
 pub mod clock;
 pub mod fixtures;
 pub mod jobs;
+pub mod keys;
 pub mod privacy;
 pub mod queue;
 pub mod store;
@@ -190,6 +193,20 @@ macro_rules! privacy_contract {
             erase_lead_deletes_everything_and_keeps_a_tombstone,
             erase_refuses_a_lead_in_a_call,
             purges_come_due_in_order_and_clear,
+        );
+    };
+}
+
+/// The key store contract against a store adapter: `key_contract!(factory)`
+/// with the same factory as [`store_contract!`]. Expands into the module
+/// `key_contract`.
+#[macro_export]
+macro_rules! key_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(key_contract, keys, $factory;
+            keys_are_stored_once_and_listed_per_organisation,
+            update_api_key_is_versioned,
+            audit_reads_newest_first_per_organisation,
         );
     };
 }

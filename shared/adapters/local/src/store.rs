@@ -17,17 +17,21 @@ use voxdial_domain::{
     AgentStatus, CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress,
     CampaignStore, CreateCall, DncHit, DncScope, DncStore, E164, HumanAgent, HumanAgentId,
     HumanAgentStore, ImportCounts, Lead, LeadId, LeadOutcome, LeadRelease, LeadState, LeadStore,
-    PendingReason, PrivacyStore, PurgeDue, StoreError, SuppressionDigest, Timestamp, Tombstone,
+    OrgId, PendingReason, PrivacyStore, PurgeDue, StoreError, SuppressionDigest, Timestamp,
+    Tombstone,
 };
 
 use crate::OpenError;
 use crate::sqlite::{Db, from_nanos, nanos};
+
+mod keys;
 
 /// The schema migrations, in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
     include_str!("store_schema.sql"),
     include_str!("store_agents.sql"),
     include_str!("store_privacy.sql"),
+    include_str!("store_keys.sql"),
 ];
 
 /// `PRAGMA application_id` of a store file ("vxds").
@@ -1139,10 +1143,11 @@ impl HumanAgentStore for LocalStore {
 
     async fn reserve_agent(
         &self,
+        org: &OrgId,
         skills: &[String],
         now: Timestamp,
     ) -> Result<Option<HumanAgent>, StoreError> {
-        let skills = skills.to_vec();
+        let (org, skills) = (org.clone(), skills.to_vec());
         self.write(move |conn| {
             let tx = immediate(conn)?;
             let chosen = {
@@ -1161,7 +1166,9 @@ impl HumanAgentStore for LocalStore {
                 for row in rows {
                     let (id, record) = row.sql("cannot look for a human agent")?;
                     let agent: HumanAgent = decode("human agent", &id, &record)?;
-                    if skills.iter().all(|skill| agent.skills.contains(skill)) {
+                    if agent.org_id == org
+                        && skills.iter().all(|skill| agent.skills.contains(skill))
+                    {
                         chosen = Some(agent);
                         break;
                     }

@@ -84,7 +84,11 @@ async fn dispatch_one(world: &World, phone: &str) -> DispatchOutcome {
         provider_strategy: ProviderStrategy::Cost,
         ..CampaignSettings::default()
     };
-    let campaign = world.engine.create_campaign(settings).await.unwrap();
+    let campaign = world
+        .engine
+        .create_campaign(&voxdial_domain::OrgId::default(), settings)
+        .await
+        .unwrap();
     let csv = format!("phone,name,consent\n{phone},Lead,yes\n");
     world
         .engine

@@ -18,13 +18,15 @@
 //! | erasure tombstone | `T#<lead>` | `T` | `rec` (no personal data) |
 //! | suppression digest | `S#G#<digest>` or `S#C:<campaign>#<digest>` | `S` | `added` |
 //! | retention entry | `R#<hash(call) % 4>` | due`#`call | `call` |
+//! | API key | `A#<key>` | `A` | `rec` (a digest, never the key), `ver` |
+//! | audit entry | `U#<org>` | at`#`entry | `rec` |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
 //!
 //! | index | partition key | sort key | holds | serves |
 //! |---|---|---|---|---|
-//! | `by_parent` | `g1pk`: `CAMPAIGNS`, `C#<c>#L`, `C#<c>#K` | `g1sk`: created`#`id, lead id, created`#`id | campaigns, published leads, calls | `campaigns`, `leads` (id order), `calls` (newest first) |
+//! | `by_parent` | `g1pk`: `CAMPAIGNS`, `C#<c>#L`, `C#<c>#K`, `KEYS` | `g1sk`: created`#`id, lead id, created`#`id, org`#`key | campaigns, published leads, calls, API keys | `campaigns`, `leads` (id order), `calls` (newest first), `api_keys` |
 //! | `due` | `g2pk`: `C#<c>` | `g2sk`: due_at`#`lead | pending leads | `claim_due` ("next pending leads of a campaign"), `cancel_pending`, `progress.next_due_at` |
 //! | `live` | `g3pk`: `LIVE#<hash(c) % 4>` | `g3sk`: `<c>#`created`#`call | non-terminal calls | `live_calls`, `progress.live_calls` |
 //! | `lease` | `g4pk`: `LEASE#<hash(lead) % 4>` | `g4sk`: lease_until`#`lead | active leads | `expired_leases` (the sweeper) |
@@ -76,6 +78,7 @@
 //! The adapter reads the wall clock only for import lock leases.
 
 pub mod import;
+mod keys;
 mod schema;
 mod store;
 mod table;

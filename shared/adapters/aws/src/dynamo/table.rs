@@ -19,8 +19,9 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use voxdial_domain::{
-    CallAttempt, CallId, Campaign, CampaignId, DncHit, DncScope, E164, Lead, LeadId, LeadState,
-    PendingReason, PurgeDue, StoreError, SuppressionDigest, Timestamp, Tombstone,
+    ApiKey, ApiKeyId, AuditEntry, CallAttempt, CallId, Campaign, CampaignId, DncHit, DncScope,
+    E164, Lead, LeadId, LeadState, OrgId, PendingReason, PurgeDue, StoreError, SuppressionDigest,
+    Timestamp, Tombstone,
 };
 
 /// An item as the SDK sees it.
@@ -185,6 +186,32 @@ fn dnc_key(scope: &DncScope, number: &E164) -> Item {
 }
 
 const CAMPAIGNS: &str = "CAMPAIGNS";
+/// The `by_parent` partition of every API key (sort key `<org>#<key>`).
+const KEYS: &str = "KEYS";
+
+fn api_key_key(id: &ApiKeyId) -> Item {
+    key(format!("A#{id}"), "A")
+}
+fn api_key_item(api_key: &ApiKey) -> Result<Item, StoreError> {
+    let mut item = api_key_key(&api_key.id);
+    item.insert(REC.into(), encode("API key", api_key)?);
+    item.insert(VER.into(), n(api_key.version));
+    item.insert(index::BY_PARENT.1.into(), s(KEYS));
+    item.insert(
+        index::BY_PARENT.2.into(),
+        s(format!("{}#{}", api_key.org_id, api_key.id)),
+    );
+    Ok(item)
+}
+fn audit_pk(org: &OrgId) -> String {
+    format!("U#{org}")
+}
+fn audit_item(entry: &AuditEntry) -> Result<Item, StoreError> {
+    let sort = format!("{}#{}", sortable(entry.at), entry.id);
+    let mut item = key(audit_pk(&entry.org_id), &sort);
+    item.insert(REC.into(), encode("audit entry", entry)?);
+    Ok(item)
+}
 fn leads_parent(campaign: &CampaignId) -> String {
     format!("C#{campaign}#L")
 }
@@ -604,6 +631,13 @@ pub(crate) enum Write {
     },
     /// An erasure's tombstone.
     PutTombstone(Tombstone),
+    /// An API key: new (`from_version: None`) or over the version read.
+    PutApiKey {
+        key: ApiKey,
+        from_version: Option<u64>,
+    },
+    /// An audit entry.
+    PutAudit(AuditEntry),
     /// A retention entry.
     PutPurge { call: CallId, due_at: Timestamp },
     /// Deletes a retention entry.
@@ -872,6 +906,19 @@ fn render(write: &Write) -> Result<Op, StoreError> {
             item.insert(REC.into(), encode("tombstone", tombstone)?);
             (Action::Put(item), None)
         }
+        Write::PutApiKey { key, from_version } => {
+            let cond = match from_version {
+                None => format!("attribute_not_exists({})", e.name(PK)),
+                Some(version) => format!(
+                    "attribute_exists({}) AND {} = {}",
+                    e.name(PK),
+                    e.name(VER),
+                    e.value(n(*version))
+                ),
+            };
+            (Action::Put(api_key_item(key)?), Some(cond))
+        }
+        Write::PutAudit(entry) => (Action::Put(audit_item(entry)?), None),
         Write::PutPurge { call, due_at } => {
             let mut item = purge_key(call, *due_at);
             item.insert(CALL.into(), s(call.as_str()));
@@ -1484,6 +1531,44 @@ impl Table {
             scopes.push(DncScope::Campaign(campaign.clone()));
         }
         Ok(scopes)
+    }
+
+    // -------------------------------------------------------------- keys
+
+    pub(crate) async fn api_key(&self, id: &ApiKeyId) -> Result<Option<ApiKey>, StoreError> {
+        self.get(api_key_key(id), "cannot read an API key")
+            .await?
+            .map(|item| decode("API key", &item))
+            .transpose()
+    }
+
+    /// The keys of `org` (every key when `None`), by id, up to `limit`.
+    pub(crate) async fn api_keys(
+        &self,
+        org: Option<&OrgId>,
+        limit: usize,
+    ) -> Result<Vec<ApiKey>, StoreError> {
+        let (name, pk, sk) = index::BY_PARENT;
+        let mut query = Query::new(name, pk, s(KEYS));
+        if let Some(org) = org {
+            query = query.begins_with(sk, s(format!("{org}#")));
+        }
+        let items = self.query(query, limit).await?;
+        items.iter().map(|item| decode("API key", item)).collect()
+    }
+
+    /// The newest `limit` audit entries of `org`.
+    pub(crate) async fn audit(
+        &self,
+        org: &OrgId,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
+        let query = Query::table(PK, s(audit_pk(org))).backward();
+        let items = self.query(query, limit).await?;
+        items
+            .iter()
+            .map(|item| decode("audit entry", item))
+            .collect()
     }
 
     pub(crate) async fn tombstone(&self, lead: &LeadId) -> Result<Option<Tombstone>, StoreError> {

@@ -1,0 +1,203 @@
+//! The one guard in front of every `/v1` route, locally and in Lambda.
+//!
+//! For each request it finds the route's rule in [`crate::api::ROUTES`] (a
+//! route without one is refused: fail closed), reads `Authorization: Bearer
+//! KEY`, checks the key (401 when missing, malformed, unknown or revoked),
+//! checks the key's role against the rule (403), and hands the caller
+//! to the handler, which scopes every id to the caller's organisation
+//! (another organisation's ids answer 404). A request that changes state
+//! and succeeds leaves an audit entry.
+//!
+//! Personal fields (numbers, names, transcripts, summaries) are masked for
+//! roles that may not see them ([`mask_personal`]).
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use tracing::error;
+use voxdial_app::{AppError, Engine};
+use voxdial_domain::{Access, Role};
+
+use crate::ApiError;
+use crate::api::ROUTES;
+
+/// One route and what it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RouteRule {
+    /// The HTTP method.
+    pub method: &'static str,
+    /// The route template, as the router has it (`/v1/calls/{id}`).
+    pub path: &'static str,
+    /// What the caller's role must allow.
+    pub access: Access,
+}
+
+/// The rule of a route; `None` when the table lacks it.
+pub fn rule(method: &Method, path: &str) -> Option<&'static RouteRule> {
+    ROUTES
+        .iter()
+        .find(|r| r.method == method.as_str() && r.path == path)
+}
+
+fn unauthorized(message: &str) -> Response {
+    let mut response = ApiError::new(401, message).into_response();
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+fn bearer(request: &Request) -> Option<&str> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The id a route names: the path segment under the template's `{id}`.
+fn target(template: &str, path: &str) -> Option<String> {
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .find(|(t, _)| *t == "{id}")
+        .map(|(_, p)| p.to_string())
+}
+
+/// The middleware (see the module doc).
+pub(crate) async fn guard(
+    State(engine): State<Engine>,
+    matched: MatchedPath,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let method = request.method().clone();
+    let Some(rule) = rule(&method, matched.as_str()) else {
+        error!(%method, route = matched.as_str(), "a route without an access rule was refused");
+        return ApiError::new(500, "this route has no access rule").into_response();
+    };
+    let Some(token) = bearer(&request) else {
+        return unauthorized("send an API key: Authorization: Bearer KEY");
+    };
+    let caller = match engine.authenticate(token).await {
+        Ok(caller) => caller,
+        Err(AppError::Unauthorized(reason)) => return unauthorized(&reason),
+        Err(other) => return ApiError::from(other).into_response(),
+    };
+    if !caller.role.allows(rule.access) {
+        let reason = format!(
+            "a {} key may not do this (it needs {})",
+            caller.role,
+            needed(rule.access)
+        );
+        return ApiError::new(403, reason).into_response();
+    }
+    let path = request.uri().path().to_string();
+    request.extensions_mut().insert(caller.clone());
+    let response = next.run(request).await;
+    if method != Method::GET && response.status().is_success() {
+        let status = response.status().as_u16();
+        let route = matched.as_str();
+        if let Err(e) = engine
+            .record_audit(
+                &caller,
+                method.as_str(),
+                route,
+                target(route, &path),
+                status,
+            )
+            .await
+        {
+            error!(error = %e, key_id = %caller.key_id, route, "cannot write an audit entry");
+        }
+    }
+    response
+}
+
+fn needed(access: Access) -> &'static str {
+    match access {
+        Access::Read => "viewer",
+        Access::Operate => "operator",
+        Access::Admin => "admin",
+    }
+}
+
+/// Fields that hold personal data, wherever they appear in an answer.
+const PERSONAL: &[&str] = &[
+    "phone",
+    "to",
+    "name",
+    "number",
+    "custom",
+    "transcript",
+    "excerpt",
+    "summary",
+    "reason",
+    "fields",
+];
+
+/// What a masked field shows.
+pub const MASKED: &str = "[masked]";
+
+/// `value` as `role` may see it: personal fields replaced by [`MASKED`]
+/// (at any depth) unless the role sees personal data.
+pub fn mask_personal(role: Role, value: Value) -> Value {
+    if role.sees_personal_data() {
+        return value;
+    }
+    mask(value)
+}
+
+fn mask(value: Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| {
+                    let v = match (PERSONAL.contains(&k.as_str()), v) {
+                        (_, Value::Null) => Value::Null,
+                        (true, _) => Value::String(MASKED.into()),
+                        (false, v) => mask(v),
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.into_iter().map(mask).collect()),
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn targets_come_from_the_id_segment() {
+        assert_eq!(
+            target(
+                "/v1/calls/{id}/recording/{action}",
+                "/v1/calls/L1.2/recording/start"
+            ),
+            Some("L1.2".into())
+        );
+        assert_eq!(target("/v1/dnc", "/v1/dnc"), None);
+    }
+
+    #[test]
+    fn viewers_see_personal_fields_masked_at_any_depth() {
+        let lead = json!({"id": "l1", "phone": "+12125550139", "name": "Ana",
+            "calls": [{"to": "+12125550139", "conversation": {"transcript": "hi", "excerpt": null}}]});
+        let masked = mask_personal(Role::Viewer, lead.clone());
+        assert_eq!(
+            masked,
+            json!({"id": "l1", "phone": MASKED, "name": MASKED,
+                "calls": [{"to": MASKED, "conversation": {"transcript": MASKED, "excerpt": null}}]})
+        );
+        assert_eq!(mask_personal(Role::Operator, lead.clone()), lead);
+    }
+}

@@ -1,0 +1,417 @@
+//! The authorization walk: every route of the API's table
+//! (`voxdial_http::api::ROUTES`) × no key, a malformed key, an unknown key,
+//! a revoked key, each role × the caller's own organisation's ids and
+//! another's. Each answer's status is checked, and a refused request must
+//! leave every record (campaigns, leads, calls, agents, keys, the audit
+//! trail) as it was; another organisation's id answers exactly what an id
+//! that does not exist answers (no existence oracle). The same walk runs on
+//! the local store (SQLite) and on DynamoDB (moto).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use voxdial_app::router::{Providers, StaticRouter};
+use voxdial_app::{Engine, EngineConfig};
+use voxdial_aws::testing::Emulator;
+use voxdial_domain::{
+    AgentStatus, ApiKeyId, CallId, Campaign, CampaignId, Clock, E164, HumanAgent, HumanAgentId,
+    LeadId, OrgId, Role, Store,
+};
+use voxdial_http::api::ROUTES;
+use voxdial_http::auth::{MASKED, RouteRule};
+use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
+use voxdial_testkit::ManualClock;
+use voxdial_testkit::fixtures::{call_for, campaign, lead, t0};
+
+/// One organisation's records and keys.
+struct Tenant {
+    campaign: CampaignId,
+    lead: LeadId,
+    call: CallId,
+    agent: HumanAgentId,
+    /// A key of this organisation that revoke and rotate may act on.
+    spare_key: ApiKeyId,
+    phone: E164,
+}
+
+struct World {
+    engine: Engine,
+    app: axum::Router,
+    own: Tenant,
+    other: Tenant,
+    /// `Authorization` values by name.
+    keys: Vec<(&'static str, Option<String>)>,
+    _dir: tempfile::TempDir,
+}
+
+const ACME: &str = "acme";
+const RIVAL: &str = "rival";
+
+fn org(name: &str) -> OrgId {
+    OrgId::parse(name).unwrap()
+}
+
+async fn tenant(engine: &Engine, store: &dyn Store, name: &str, n: usize) -> Tenant {
+    let mut c: Campaign = campaign(&format!("camp-{name}"), t0());
+    c.org_id = org(name);
+    store.insert_campaign(&c).await.unwrap();
+    let l = lead(&c.id, n, t0());
+    store.import_leads(&c.id, vec![l.clone()]).await.unwrap();
+    let call = call_for(&l, 1, t0());
+    store.create_call(&call).await.unwrap();
+    let agent = HumanAgent {
+        id: HumanAgentId::parse(format!("agent-{name}")).unwrap(),
+        org_id: org(name),
+        name: "Agent".into(),
+        number: E164::parse("+14155550199", None).unwrap(),
+        skills: Vec::new(),
+        status: AgentStatus::Offline,
+        since: t0(),
+    };
+    engine.put_human_agent(&agent).await.unwrap();
+    let (spare, _) = engine
+        .create_api_key(&org(name), Role::Viewer, "spare")
+        .await
+        .unwrap();
+    Tenant {
+        campaign: c.id,
+        lead: l.id,
+        call: call.id,
+        agent: agent.id,
+        spare_key: spare.id,
+        phone: l.phone,
+    }
+}
+
+async fn world(store: Arc<dyn Store>) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
+    let queue = LocalQueue::open(
+        dir.path().join("q.sqlite"),
+        QueueConfig::default(),
+        clock.clone(),
+    )
+    .unwrap();
+    // Human agents live in SQLite on both backends (DynamoDB has no agent store).
+    let agents = Arc::new(LocalStore::open(dir.path().join("agents.sqlite")).unwrap());
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(queue),
+        Providers::new(),
+        Arc::new(StaticRouter::new(Vec::new())),
+        clock,
+        EngineConfig::default(),
+    )
+    .with_agents(agents);
+    let own = tenant(&engine, store.as_ref(), ACME, 1).await;
+    let other = tenant(&engine, store.as_ref(), RIVAL, 2).await;
+    let bearer = |secret: &voxdial_domain::KeySecret| Some(format!("Bearer {}", secret.expose()));
+    let mut keys = vec![
+        ("none", None),
+        ("malformed", Some("Bearer not-a-key".to_string())),
+        (
+            "unknown",
+            Some(format!("Bearer vxd_{}_{}", "ab".repeat(8), "cd".repeat(32))),
+        ),
+    ];
+    let (revoked, secret) = engine
+        .create_api_key(&org(ACME), Role::Admin, "old")
+        .await
+        .unwrap();
+    engine
+        .revoke_api_key(&org(ACME), &revoked.id)
+        .await
+        .unwrap();
+    keys.push(("revoked", bearer(&secret)));
+    for (name, role) in [
+        ("viewer", Role::Viewer),
+        ("operator", Role::Operator),
+        ("admin", Role::Admin),
+    ] {
+        let (_, secret) = engine.create_api_key(&org(ACME), role, name).await.unwrap();
+        keys.push((name, bearer(&secret)));
+    }
+    World {
+        app: voxdial_http::api::router(engine.clone()),
+        engine,
+        own,
+        other,
+        keys,
+        _dir: dir,
+    }
+}
+
+/// Everything a refused request must leave as it was.
+async fn snapshot(w: &World) -> Value {
+    let store = w.engine.store();
+    let mut out = Vec::new();
+    for t in [&w.own, &w.other] {
+        out.push(json!({
+            "campaign": store.campaign(&t.campaign).await.unwrap(),
+            "leads": store.leads(&t.campaign, None, 100).await.unwrap(),
+            "calls": store.calls(&t.campaign, None, 100).await.unwrap(),
+            "dnc": store.dnc_hit(&t.campaign, &t.phone).await.unwrap(),
+        }));
+    }
+    for name in [ACME, RIVAL] {
+        out.push(json!({
+            "campaigns": w.engine.campaigns(&org(name)).await.unwrap(),
+            "agents": w.engine.human_agents(&org(name)).await.unwrap(),
+            "keys": store.api_keys(&org(name)).await.unwrap(),
+            "audit": store.audit(&org(name), 1000).await.unwrap(),
+        }));
+    }
+    Value::Array(out)
+}
+
+/// Which organisation's ids a request names.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Scope {
+    Own,
+    Other,
+    /// Ids that exist nowhere.
+    Ghost,
+}
+
+/// The request a rule is walked with: path and body.
+fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Option<String>)> {
+    let t = match scope {
+        Scope::Own | Scope::Ghost => &w.own,
+        Scope::Other => &w.other,
+    };
+    let ghost = |real: &str| match scope {
+        Scope::Ghost => format!("ghost-{}", real.len()),
+        _ => real.to_string(),
+    };
+    let campaign = ghost(t.campaign.as_str());
+    let call = ghost(t.call.as_str());
+    let lead = ghost(t.lead.as_str());
+    let agent = ghost(t.agent.as_str());
+    let key = match scope {
+        Scope::Ghost => "ffffffffffffffff".to_string(),
+        _ => t.spare_key.to_string(),
+    };
+    let scoped = rule.path.contains("{id}");
+    if scope != Scope::Own && !scoped && rule.path != "/v1/dnc" {
+        return None;
+    }
+    let json = |v: Value| Some(v.to_string());
+    let (path, body) = match (rule.method, rule.path) {
+        ("POST", "/v1/campaigns") => ("/v1/campaigns".into(), json(json!({"name": "new"}))),
+        ("GET", "/v1/campaigns") => ("/v1/campaigns".into(), None),
+        ("GET", "/v1/campaigns/{id}") => (format!("/v1/campaigns/{campaign}"), None),
+        ("POST", "/v1/campaigns/{id}/leads") => (
+            format!("/v1/campaigns/{campaign}/leads"),
+            Some("phone,name\n+12125550142,New\n".into()),
+        ),
+        ("GET", "/v1/campaigns/{id}/leads") => (format!("/v1/campaigns/{campaign}/leads"), None),
+        ("GET", "/v1/campaigns/{id}/calls") => (format!("/v1/campaigns/{campaign}/calls"), None),
+        ("POST", "/v1/campaigns/{id}/{action}") => {
+            (format!("/v1/campaigns/{campaign}/start"), None)
+        }
+        ("PUT", "/v1/campaigns/{id}/concurrency") => (
+            format!("/v1/campaigns/{campaign}/concurrency"),
+            json(json!({"max_concurrency": 3})),
+        ),
+        ("GET", "/v1/calls/{id}") => (format!("/v1/calls/{call}"), None),
+        ("POST", "/v1/calls/{id}/disposition") => (
+            format!("/v1/calls/{call}/disposition"),
+            json(json!({"disposition": "interested"})),
+        ),
+        ("GET", "/v1/calls/{id}/analysis") => (format!("/v1/calls/{call}/analysis"), None),
+        ("POST", "/v1/calls/{id}/recording/{action}") => {
+            (format!("/v1/calls/{call}/recording/start"), None)
+        }
+        ("POST", "/v1/leads/{id}/erase") => (format!("/v1/leads/{lead}/erase"), None),
+        ("GET", "/v1/leads/{id}/erasure") => (format!("/v1/leads/{lead}/erasure"), None),
+        ("POST", "/v1/dnc") => (
+            "/v1/dnc".into(),
+            json(json!({"numbers": ["+12125550143"], "campaign_id": campaign})),
+        ),
+        ("GET", "/v1/providers") => ("/v1/providers".into(), None),
+        ("GET", "/v1/agents") => ("/v1/agents".into(), None),
+        ("PUT", "/v1/agents/{id}") => (
+            format!("/v1/agents/{agent}"),
+            json(json!({"name": "Eve", "number": "+12125550144"})),
+        ),
+        ("POST", "/v1/agents/{id}/status") => (
+            format!("/v1/agents/{agent}/status"),
+            json(json!({"status": "available"})),
+        ),
+        ("POST", "/v1/keys") => ("/v1/keys".into(), json(json!({"role": "viewer"}))),
+        ("GET", "/v1/keys") => ("/v1/keys".into(), None),
+        ("POST", "/v1/keys/{id}/revoke") => (format!("/v1/keys/{key}/revoke"), None),
+        ("POST", "/v1/keys/{id}/rotate") => (format!("/v1/keys/{key}/rotate"), None),
+        ("GET", "/v1/audit") => ("/v1/audit".into(), None),
+        (method, path) => panic!("no walk case for {method} {path}: add one here"),
+    };
+    Some((path, body))
+}
+
+async fn send(
+    w: &World,
+    method: &str,
+    path: &str,
+    body: Option<String>,
+    auth: Option<&str>,
+) -> (StatusCode, String) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(auth) = auth {
+        request = request.header("authorization", auth);
+    }
+    let content_type = if path.ends_with("/leads") {
+        "text/csv"
+    } else {
+        "application/json"
+    };
+    let request = request
+        .header("content-type", content_type)
+        .body(Body::from(body.unwrap_or_default()))
+        .unwrap();
+    let response = w.app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+fn role_of(name: &str) -> Option<Role> {
+    match name {
+        "viewer" => Some(Role::Viewer),
+        "operator" => Some(Role::Operator),
+        "admin" => Some(Role::Admin),
+        _ => None,
+    }
+}
+
+/// Answers an own, allowed request may give besides success: a record
+/// not ready or not erased yet, a state the action does not fit.
+fn fine_for_own(rule: &RouteRule, status: StatusCode) -> bool {
+    let not_yet = rule.path.ends_with("/analysis") || rule.path.ends_with("/erasure");
+    !matches!(status.as_u16(), 401 | 403 | 500) && (status != StatusCode::NOT_FOUND || not_yet)
+}
+
+async fn walk(w: World) {
+    let mut walked = 0;
+    for rule in ROUTES {
+        for scope in [Scope::Other, Scope::Own] {
+            let Some((path, body)) = request_for(rule, &w, scope) else {
+                continue;
+            };
+            for (name, auth) in &w.keys {
+                let before = snapshot(&w).await;
+                let (status, text) =
+                    send(&w, rule.method, &path, body.clone(), auth.as_deref()).await;
+                let what = format!("{name} {} {path} ({scope:?}): {status} {text}", rule.method);
+                let refused = match role_of(name) {
+                    None => {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}");
+                        true
+                    }
+                    Some(role) if !role.allows(rule.access) => {
+                        assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
+                        true
+                    }
+                    Some(_) if scope == Scope::Other => {
+                        assert_eq!(status, StatusCode::NOT_FOUND, "{what}");
+                        // Exactly the answer for an id that exists nowhere;
+                        // except creating an agent: agent ids are global,
+                        // so a free id creates one (a known limit).
+                        if (rule.method, rule.path) == ("PUT", "/v1/agents/{id}") {
+                            assert_eq!(snapshot(&w).await, before, "{what} changed something");
+                            walked += 1;
+                            continue;
+                        }
+                        let (path, body) = request_for(rule, &w, Scope::Ghost).unwrap();
+                        let (_, ghost) = send(&w, rule.method, &path, body, auth.as_deref()).await;
+                        let same = |t: &str, tenant: &Tenant| {
+                            // Longest first: call and lead ids start with the campaign's.
+                            t.replace(tenant.call.as_str(), "ID")
+                                .replace(tenant.lead.as_str(), "ID")
+                                .replace(tenant.campaign.as_str(), "ID")
+                                .replace(tenant.agent.as_str(), "ID")
+                                .replace(tenant.spare_key.as_str(), "ID")
+                        };
+                        let ghost = ghost_ids(&ghost.replace("ffffffffffffffff", "ID"));
+                        assert_eq!(same(&text, &w.other), ghost, "{what}");
+                        true
+                    }
+                    Some(_) => {
+                        assert!(fine_for_own(rule, status), "{what}");
+                        false
+                    }
+                };
+                if refused {
+                    assert_eq!(snapshot(&w).await, before, "{what} changed something");
+                }
+                walked += 1;
+            }
+        }
+    }
+    assert!(walked >= ROUTES.len() * 7, "{walked} requests walked");
+    then_viewers_see_masked_fields_and_the_audit_names_the_keys(&w).await;
+}
+
+/// Ghost ids (`ghost-<len>`) replaced by the placeholder real ids get.
+fn ghost_ids(text: &str) -> String {
+    let mut out = text.to_string();
+    for len in (1..=80).rev() {
+        out = out.replace(&format!("ghost-{len}"), "ID");
+    }
+    out
+}
+
+async fn then_viewers_see_masked_fields_and_the_audit_names_the_keys(w: &World) {
+    let auth = |name: &str| {
+        w.keys
+            .iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, a)| a.clone())
+    };
+    let path = format!("/v1/campaigns/{}/leads", w.own.campaign);
+    let (_, viewer) = send(w, "GET", &path, None, auth("viewer").as_deref()).await;
+    let (_, operator) = send(w, "GET", &path, None, auth("operator").as_deref()).await;
+    assert!(viewer.contains(MASKED), "{viewer}");
+    assert!(!viewer.contains(&w.own.phone.as_str()[2..]), "{viewer}");
+    assert!(operator.contains(w.own.phone.as_str()), "{operator}");
+
+    let (status, audit) = send(w, "GET", "/v1/audit", None, auth("admin").as_deref()).await;
+    assert_eq!(status, StatusCode::OK);
+    let audit: Vec<Value> = serde_json::from_str(&audit).unwrap();
+    let operator_key = w.engine.store().api_keys(&org(ACME)).await.unwrap();
+    let operator_key = operator_key
+        .iter()
+        .find(|k| k.role == Role::Operator)
+        .unwrap();
+    assert!(
+        audit.iter().any(|e| e["route"] == "/v1/campaigns"
+            && e["method"] == "POST"
+            && e["key_id"] == operator_key.id.as_str()),
+        "{audit:?}"
+    );
+    // Reads leave no entry; every entry is the caller's organisation's.
+    assert!(
+        audit
+            .iter()
+            .all(|e| e["method"] != "GET" && e["org_id"] == ACME)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_role_and_organisation_on_the_local_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
+    walk(world(store).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_role_and_organisation_on_dynamodb() {
+    let moto = Emulator::get();
+    let clients = moto.clients(None);
+    let (store, _table) = moto.store(&clients).await.expect("a fresh table");
+    walk(world(Arc::new(store)).await).await;
+}
