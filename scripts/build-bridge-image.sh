@@ -54,7 +54,8 @@ export PATH="$venv_bin:$PATH"
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 target_dir="${LAMBDA_TARGET_DIR:-target-lambda}"
 CARGO_TARGET_DIR="$target_dir" cargo lambda build --release --arm64 --locked -p media-bridge
-binary="$target_dir/aarch64-unknown-linux-gnu/release/media-bridge"
+# cargo-lambda moves each binary to <target>/lambda/<name>/bootstrap.
+binary="$target_dir/lambda/media-bridge/bootstrap"
 # ELF e_machine (bytes 18-19) 0xb7: AArch64.
 [[ "$(od -An -tx1 -j18 -N2 "$binary" | tr -d ' ')" == b700 ]] || {
     echo "$binary is not an arm64 binary" >&2
