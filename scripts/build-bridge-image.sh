@@ -31,6 +31,11 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
+docker buildx version >/dev/null 2>&1 || {
+    echo "docker buildx is required (the docker-buildx plugin)" >&2
+    exit 1
+}
+
 stack="voxdial-$env"
 region="${AWS_REGION:-${AWS_DEFAULT_REGION:-ap-south-1}}"
 if [[ -z "$repository" && "$push" == 1 ]]; then
