@@ -31,6 +31,11 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
+docker buildx version >/dev/null 2>&1 || {
+    echo "docker buildx is required (the docker-buildx plugin)" >&2
+    exit 1
+}
+
 stack="voxdial-$env"
 region="${AWS_REGION:-${AWS_DEFAULT_REGION:-ap-south-1}}"
 if [[ -z "$repository" && "$push" == 1 ]]; then
@@ -54,7 +59,8 @@ export PATH="$venv_bin:$PATH"
 rustup target add aarch64-unknown-linux-gnu >/dev/null
 target_dir="${LAMBDA_TARGET_DIR:-target-lambda}"
 CARGO_TARGET_DIR="$target_dir" cargo lambda build --release --arm64 --locked -p media-bridge
-binary="$target_dir/aarch64-unknown-linux-gnu/release/media-bridge"
+# cargo-lambda moves each binary to <target>/lambda/<name>/bootstrap.
+binary="$target_dir/lambda/media-bridge/bootstrap"
 # ELF e_machine (bytes 18-19) 0xb7: AArch64.
 [[ "$(od -An -tx1 -j18 -N2 "$binary" | tr -d ' ')" == b700 ]] || {
     echo "$binary is not an arm64 binary" >&2
