@@ -89,7 +89,7 @@ pub use ids::{
 };
 pub use lead::{Lead, LeadState, NewLead, PendingReason};
 pub use outcome::{CallOutcome, Disposition, LeadOutcome, Money, ScreenReason};
-pub use phone::{E164, PhoneError};
+pub use phone::{E164, NumberType, PhoneError};
 pub use ports::{
     AgentStatus, BlobError, BlobStore, CallStore, CampaignProgress, CampaignStore, Clock,
     CreateCall, Delivery, DispatchMessage, DispatchQueue, DncScope, DncStore, HumanAgent,
