@@ -25,7 +25,7 @@ pub enum PhoneError {
     /// read as keypad digits, dialling a number nobody wrote.
     #[error("contains letters")]
     Letters,
-    /// An extension (`x123`, `ext. 123`, `;ext=123`, `#123`): it cannot be
+    /// An extension (`x123`, `ext. 123`, `;ext=123`, `#123`, `,123`): it cannot be
     /// dialled after the call connects, so the lead would reach the wrong person.
     #[error("has an extension, which cannot be dialled")]
     Extension,
@@ -132,7 +132,9 @@ fn check_characters(text: &str) -> Result<(), PhoneError> {
         return Err(PhoneError::ScientificNotation);
     }
     let lower = text.to_ascii_lowercase();
-    if lower.contains("ext") || lower.contains('x') || lower.contains('#') || text.contains(';') {
+    // `x`, `ext`, `;ext=`, `#` and the dialler's pause `,` all mean digits
+    // to send after the call connects.
+    if lower.contains("ext") || lower.contains('x') || text.contains(['#', ';', ',']) {
         return Err(PhoneError::Extension);
     }
     if text.chars().any(char::is_alphabetic) {
@@ -343,6 +345,7 @@ mod tests {
             "+1 212 555 0100 ext. 123",
             "+12125550100;ext=123",
             "+1 212 555 0100 #123",
+            "+12125550100,,123",
         ] {
             assert_eq!(
                 E164::parse(ext, Some("US")),
