@@ -157,7 +157,7 @@ impl Engine {
         let id = CampaignId::parse(new_id("cmp")).map_err(|e| AppError::Invalid(e.to_string()))?;
         let campaign = Campaign::new(id, settings, self.clock.now())?;
         self.store.insert_campaign(&campaign).await?;
-        info!(campaign_id = %campaign.id, name = %campaign.settings.name, "campaign created");
+        info!(campaign_id = %campaign.id, name = %voxdial_domain::LogSafe(&campaign.settings.name), "campaign created");
         Ok(campaign)
     }
 
