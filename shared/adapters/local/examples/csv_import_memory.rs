@@ -3,7 +3,7 @@
 //! resident memory before and at its peak, and the import's duration.
 //!
 //! ```text
-//! cargo run --release -p voxdial-tests --example csv_import_memory -- 1000000
+//! cargo run --release -p voxdial-local --example csv_import_memory -- 1000000
 //! ```
 //!
 //! Run one size per process: the peak (`VmHWM`) never goes down.
