@@ -226,7 +226,7 @@ async fn world_with(fetch_attempts: u32, max_receives: u32) -> World {
         transcriber: transcriber.clone(),
         analyser: Arc::new(LocalAnalyser),
         poster: Some(Arc::new(
-            HttpWebhookPoster::new(Duration::from_secs(5)).unwrap(),
+            HttpWebhookPoster::allowing_loopback(Duration::from_secs(5)).unwrap(),
         )),
         config: PostCallConfig {
             fetch_attempts,

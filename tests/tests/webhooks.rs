@@ -1,6 +1,8 @@
 //! Status webhooks through the HTTP router: the public URL is rebuilt from
 //! the configured base, the Twilio signature is checked over it, and a
-//! missing, wrong or tampered signature gets 403 and changes nothing.
+//! missing, wrong or tampered signature gets 403 and changes nothing; so do
+//! an unsigned raw body, another account's webhook and a webhook naming
+//! another provider call than the one stored.
 
 use std::sync::Arc;
 
@@ -202,4 +204,100 @@ async fn malformed_callbacks_get_400() {
         .await
         .unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+}
+
+fn signed(path: &str, pairs: &[(String, String)]) -> Request<Body> {
+    let signature = compute_signature(
+        TOKEN.as_bytes(),
+        SignatureAlgorithm::HmacSha1,
+        &format!("{PUBLIC}{path}"),
+        pairs,
+    );
+    post(path, encode_form(pairs), Some(signature))
+}
+
+fn with(pairs: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.clone(), if k == name { value.into() } else { v.clone() }))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_raw_body_signed_by_the_url_alone_gets_403_and_changes_nothing() {
+    let s = setup().await;
+    let (path, pairs) = ringing(&s.call);
+    // GIVEN a signature over the URL alone (what a captured GET carries)
+    let url_only = compute_signature::<&str, &str>(
+        TOKEN.as_bytes(),
+        SignatureAlgorithm::HmacSha1,
+        &format!("{PUBLIC}{path}"),
+        &[],
+    );
+    for content_type in [Some("text/plain"), None] {
+        // WHEN a status body rides along without a form content type
+        let mut request = Request::post(&path).header("x-twilio-signature", &url_only);
+        if let Some(ct) = content_type {
+            request = request.header("content-type", ct);
+        }
+        let request = request.body(Body::from(encode_form(&pairs))).unwrap();
+        let response = s.app.clone().oneshot(request).await.unwrap();
+        // THEN it is refused and the call is untouched
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{content_type:?}");
+        assert_eq!(s.store.call(&s.call.id).await.unwrap().unwrap(), s.call);
+    }
+}
+
+#[tokio::test]
+async fn another_accounts_webhook_gets_403_and_changes_nothing() {
+    let s = setup().await;
+    let (path, pairs) = ringing(&s.call);
+    let foreign = with(&pairs, "AccountSid", "AC999");
+    let response = s
+        .app
+        .clone()
+        .oneshot(signed(&path, &foreign))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.store.call(&s.call.id).await.unwrap().unwrap(), s.call);
+}
+
+#[tokio::test]
+async fn a_callback_for_another_provider_call_gets_403_and_changes_nothing() {
+    let s = setup().await;
+    let (path, pairs) = ringing(&s.call);
+    // GIVEN the call is known to the provider as CA0001
+    let response = s.app.clone().oneshot(signed(&path, &pairs)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let ringing = s.store.call(&s.call.id).await.unwrap().unwrap();
+    // WHEN a signed callback of another provider call names this call's id
+    let other = with(&pairs, "CallSid", "CA0002");
+    let completed = with(
+        &with(&other, "CallStatus", "completed"),
+        "SequenceNumber",
+        "2",
+    );
+    for body in [other, completed] {
+        let response = s.app.clone().oneshot(signed(&path, &body)).await.unwrap();
+        // THEN it is refused and the call keeps its state
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(s.store.call(&s.call.id).await.unwrap().unwrap(), ringing);
+    }
+    // The same for its answer webhook.
+    let answer_path = path.replace("/status?", "/answer?");
+    let answer = vec![
+        ("AccountSid".to_string(), "AC123".to_string()),
+        ("CallSid".to_string(), "CA0002".to_string()),
+        ("CallStatus".to_string(), "in-progress".to_string()),
+        ("AnsweredBy".to_string(), "machine_end_beep".to_string()),
+    ];
+    let response = s
+        .app
+        .clone()
+        .oneshot(signed(&answer_path, &answer))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(s.store.call(&s.call.id).await.unwrap().unwrap(), ringing);
 }

@@ -54,7 +54,7 @@ pub(crate) fn wire(
         )
         .context("cannot open the job queue")?,
     );
-    let poster = HttpWebhookPoster::new(Duration::from_secs(10))
+    let poster = HttpWebhookPoster::allowing_loopback(Duration::from_secs(10))
         .context("cannot build the webhook client")?;
     // A stand-in for a speech service's latency, for measurements:
     // `VOXDIAL_TRANSCRIBER_DELAY_MS` real milliseconds per transcription.

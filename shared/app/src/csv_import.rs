@@ -1,23 +1,44 @@
-//! Reading leads from CSV.
+//! Reading leads from CSV, in bounded batches.
 //!
 //! The first row is the header. Recognised columns (case and spaces
 //! ignored): `phone` (also `phone_number`, `number`, `mobile`; required),
 //! `name` (or `first_name` + `last_name`), `time_zone` (`timezone`, `tz`;
 //! an IANA name such as `America/Chicago`), `consent` (`true/false`,
 //! `yes/no`, `1/0`, `y/n`; empty means no). Every other column is kept as a
-//! custom field for the AI agent. A bad row (invalid number, wrong number of
-//! fields, unknown time zone, bad consent value) is reported with its line
-//! number and reason; the good rows are still imported. A number that
-//! appears twice in the file is merged into its first row.
+//! custom field for the AI agent. A bad row (invalid number, a number in
+//! scientific notation, with letters or an extension, a number type the
+//! campaign does not dial, wrong number of fields, unknown time zone, bad
+//! consent value) is reported with its line number and reason; the good
+//! rows are still imported. A number that appears twice in a batch is
+//! merged into its first row (the store merges repeats across batches).
+//!
+//! # Memory
+//!
+//! [`LeadBatches`] reads the file twice without keeping its rows: a first
+//! pass checks the shape (at most [`MAX_COLUMNS`] fields per row, fields of
+//! at most [`MAX_FIELD_BYTES`], at most [`MAX_ROWS`] rows) so that a file
+//! refused as a whole is refused before anything is stored; the second
+//! pass hands out at most [`BATCH_ROWS`] leads at a time, and keeps the
+//! first [`MAX_REPORTED_ERRORS`] row errors (and a count of all).
 
 use std::collections::{BTreeMap, HashSet};
 
 use chrono_tz::Tz;
 use serde::Serialize;
-use voxdial_domain::{E164, NewLead};
+use voxdial_domain::{E164, NewLead, NumberType};
 
 /// The largest file accepted, in bytes.
 pub const MAX_CSV_BYTES: usize = 64 * 1024 * 1024;
+/// The most fields a row may have.
+pub const MAX_COLUMNS: usize = 64;
+/// The longest field, in bytes.
+pub const MAX_FIELD_BYTES: usize = 1024;
+/// The most data rows a file may have.
+pub const MAX_ROWS: u64 = 1_000_000;
+/// The most leads handed out (and stored) at once.
+pub const BATCH_ROWS: usize = 1000;
+/// The most row errors kept for the report.
+pub const MAX_REPORTED_ERRORS: usize = 1000;
 
 /// A problem with one row.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -53,18 +74,37 @@ pub enum CsvError {
     /// The file is too large.
     #[error("the file is larger than {MAX_CSV_BYTES} bytes")]
     TooLarge,
+    /// A row has more fields than any lead needs.
+    #[error("line {line}: {found} fields; at most {MAX_COLUMNS} are accepted")]
+    TooManyColumns {
+        /// The line.
+        line: u64,
+        /// Its field count.
+        found: usize,
+    },
+    /// A field is longer than any lead's value needs.
+    #[error("line {line}, field {field}: longer than {MAX_FIELD_BYTES} bytes")]
+    FieldTooLong {
+        /// The line.
+        line: u64,
+        /// The 1-based field number.
+        field: usize,
+    },
+    /// The file has more rows than one import takes.
+    #[error("more than {MAX_ROWS} rows: split the file")]
+    TooManyRows,
 }
 
-/// The leads read from a file.
+/// The leads read from a (small) file, collected from its batches.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ParsedLeads {
-    /// The good rows, duplicates merged.
+    /// The good rows, duplicates within a batch merged.
     pub leads: Vec<NewLead>,
     /// Data rows read (good, bad and duplicate).
     pub rows: u64,
-    /// Rows merged into an earlier row with the same number.
+    /// Rows merged into an earlier row of their batch with the same number.
     pub duplicates_in_file: u64,
-    /// The bad rows.
+    /// The bad rows (the first [`MAX_REPORTED_ERRORS`]).
     pub errors: Vec<RowError>,
 }
 
@@ -109,27 +149,54 @@ fn parse_consent(value: &str) -> Result<bool, String> {
     }
 }
 
-/// Reads leads from CSV bytes. `default_region` (ISO alpha-2, e.g. `US`)
-/// lets numbers be written in national form.
-pub fn parse_leads_csv(
-    bytes: &[u8],
-    default_region: Option<&str>,
-) -> Result<ParsedLeads, CsvError> {
-    if bytes.len() > MAX_CSV_BYTES {
-        return Err(CsvError::TooLarge);
-    }
-    let mut reader = csv::ReaderBuilder::new()
+fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+    csv::ReaderBuilder::new()
         .flexible(true)
-        .has_headers(true)
-        .from_reader(bytes);
-    let headers = reader
-        .headers()
+        .has_headers(false)
+        .from_reader(bytes)
+}
+
+/// The first pass: refuses a file whose rows or fields are beyond the caps,
+/// keeping one row in memory at a time.
+fn check_shape(bytes: &[u8]) -> Result<(), CsvError> {
+    let mut reader = reader(bytes);
+    let mut record = csv::ByteRecord::new();
+    let mut rows: u64 = 0;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {}
+            // Unreadable rows are reported one by one in the second pass.
+            Err(_) => continue,
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() > MAX_COLUMNS {
+            return Err(CsvError::TooManyColumns {
+                line,
+                found: record.len(),
+            });
+        }
+        if let Some(i) = record.iter().position(|f| f.len() > MAX_FIELD_BYTES) {
+            return Err(CsvError::FieldTooLong { line, field: i + 1 });
+        }
+        rows += 1;
+        // The header is not a data row.
+        if rows > MAX_ROWS + 1 {
+            return Err(CsvError::TooManyRows);
+        }
+    }
+}
+
+/// Reads the header: each column's meaning and name.
+fn read_header(reader: &mut csv::Reader<&[u8]>) -> Result<Vec<(Column, String)>, CsvError> {
+    let mut headers = csv::StringRecord::new();
+    let read = reader
+        .read_record(&mut headers)
         .map_err(|e| CsvError::Malformed {
             line: 1,
             reason: e.to_string(),
-        })?
-        .clone();
-    if headers.is_empty() || headers.iter().all(|h| h.trim().is_empty()) {
+        })?;
+    if !read || headers.is_empty() || headers.iter().all(|h| h.trim().is_empty()) {
         return Err(CsvError::Empty);
     }
     let mut seen = HashSet::new();
@@ -148,47 +215,157 @@ pub fn parse_leads_csv(
         let found: Vec<&str> = headers.iter().collect();
         return Err(CsvError::NoPhoneColumn(found.join(", ")));
     }
+    Ok(columns)
+}
 
-    let mut parsed = ParsedLeads::default();
-    let mut numbers = HashSet::new();
-    for record in reader.records() {
-        let record = match record {
-            Ok(record) => record,
-            Err(e) => {
-                let line = e.position().map_or(0, |p| p.line());
-                parsed.rows += 1;
-                parsed.errors.push(RowError {
-                    line,
-                    reason: format!("unreadable row: {e}"),
-                });
+/// A CSV file read as batches of leads (see the module doc).
+pub struct LeadBatches<'a> {
+    reader: csv::Reader<&'a [u8]>,
+    columns: Vec<(Column, String)>,
+    default_region: Option<&'a str>,
+    allowed_types: &'a [NumberType],
+    record: csv::StringRecord,
+    done: bool,
+    rows: u64,
+    duplicates: u64,
+    rejected: u64,
+    errors: Vec<RowError>,
+}
+
+impl<'a> LeadBatches<'a> {
+    /// Checks the file's size, shape and header. `default_region` (ISO
+    /// alpha-2, e.g. `US`) lets numbers be written in national form;
+    /// `allowed_types` are the number types dialled beyond
+    /// [`NumberType::CALLABLE`].
+    pub fn new(
+        bytes: &'a [u8],
+        default_region: Option<&'a str>,
+        allowed_types: &'a [NumberType],
+    ) -> Result<LeadBatches<'a>, CsvError> {
+        if bytes.len() > MAX_CSV_BYTES {
+            return Err(CsvError::TooLarge);
+        }
+        check_shape(bytes)?;
+        let mut reader = reader(bytes);
+        let columns = read_header(&mut reader)?;
+        Ok(LeadBatches {
+            reader,
+            columns,
+            default_region,
+            allowed_types,
+            record: csv::StringRecord::new(),
+            done: false,
+            rows: 0,
+            duplicates: 0,
+            rejected: 0,
+            errors: Vec::new(),
+        })
+    }
+
+    /// The next at most [`BATCH_ROWS`] good leads, duplicates within the
+    /// batch merged; `None` once the file is read.
+    pub fn next_batch(&mut self) -> Option<Vec<NewLead>> {
+        if self.done {
+            return None;
+        }
+        let mut leads = Vec::with_capacity(BATCH_ROWS.min(64));
+        let mut numbers = HashSet::new();
+        while leads.len() < BATCH_ROWS {
+            let line = match self.reader.read_record(&mut self.record) {
+                Ok(false) => {
+                    self.done = true;
+                    break;
+                }
+                Ok(true) => self.record.position().map_or(0, |p| p.line()),
+                Err(e) => {
+                    self.rows += 1;
+                    let line = e.position().map_or(0, |p| p.line());
+                    self.reject(line, format!("unreadable row: {e}"));
+                    continue;
+                }
+            };
+            if self.record.iter().all(|f| f.trim().is_empty()) {
+                continue; // blank lines are not rows
+            }
+            self.rows += 1;
+            if self.record.len() != self.columns.len() {
+                let reason = format!(
+                    "expected {} fields, found {}",
+                    self.columns.len(),
+                    self.record.len()
+                );
+                self.reject(line, reason);
                 continue;
             }
-        };
-        parsed.rows += 1;
-        let line = record.position().map_or(0, |p| p.line());
-        if record.iter().all(|f| f.trim().is_empty()) {
-            parsed.rows -= 1; // blank lines are not rows
-            continue;
-        }
-        if record.len() != columns.len() {
-            parsed.errors.push(RowError {
-                line,
-                reason: format!("expected {} fields, found {}", columns.len(), record.len()),
-            });
-            continue;
-        }
-        match read_row(&columns, &record, default_region) {
-            Ok(lead) => {
-                if numbers.insert(lead.phone.clone()) {
-                    parsed.leads.push(lead);
-                } else {
-                    parsed.duplicates_in_file += 1;
-                }
+            match read_row(&self.columns, &self.record, self.default_region)
+                .and_then(|lead| self.check_type(lead))
+            {
+                Ok(lead) if numbers.insert(lead.phone.clone()) => leads.push(lead),
+                Ok(_) => self.duplicates += 1,
+                Err(reason) => self.reject(line, reason),
             }
-            Err(reason) => parsed.errors.push(RowError { line, reason }),
+        }
+        (!leads.is_empty() || !self.done).then_some(leads)
+    }
+
+    fn check_type(&self, lead: NewLead) -> Result<NewLead, String> {
+        let kind = lead.phone.number_type();
+        if kind.is_allowed(self.allowed_types) {
+            Ok(lead)
+        } else {
+            Err(format!(
+                "the number is a {} line, which this campaign does not dial \
+                 (allow it with the campaign setting allow_number_types)",
+                kind.label()
+            ))
         }
     }
-    Ok(parsed)
+
+    fn reject(&mut self, line: u64, reason: String) {
+        self.rejected += 1;
+        if self.errors.len() < MAX_REPORTED_ERRORS {
+            self.errors.push(RowError { line, reason });
+        }
+    }
+
+    /// Data rows read so far (good, bad and duplicate).
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Rows merged into an earlier row of their batch.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// Rows refused so far.
+    pub fn rejected(&self) -> u64 {
+        self.rejected
+    }
+
+    /// The first [`MAX_REPORTED_ERRORS`] row errors.
+    pub fn into_errors(self) -> Vec<RowError> {
+        self.errors
+    }
+}
+
+/// Reads every lead of a file into memory: for small files (the CLI's
+/// samples, tests); the engine imports with [`LeadBatches`].
+pub fn parse_leads_csv(
+    bytes: &[u8],
+    default_region: Option<&str>,
+) -> Result<ParsedLeads, CsvError> {
+    let mut batches = LeadBatches::new(bytes, default_region, &[])?;
+    let mut leads = Vec::new();
+    while let Some(batch) = batches.next_batch() {
+        leads.extend(batch);
+    }
+    Ok(ParsedLeads {
+        leads,
+        rows: batches.rows(),
+        duplicates_in_file: batches.duplicates(),
+        errors: batches.into_errors(),
+    })
 }
 
 fn read_row(
@@ -330,6 +507,99 @@ not-a-number,Bob,,,,silver
         let parsed = parse_leads_csv(csv.as_bytes(), None).unwrap();
         assert_eq!(parsed.leads[0].name, "Lovelace, Ada");
         assert_eq!(parsed.leads[0].custom["notes"], "said \"call me\"");
+    }
+
+    #[test]
+    fn mangled_numbers_extensions_and_premium_lines_are_refused_by_line() {
+        // GIVEN a file with a number Excel turned into scientific notation,
+        // one with letters, one with an extension and a premium-rate line.
+        let csv = "\
+phone,name
+2.1255501E9,Sci
++1 212 555 0100,Good
+1-800-FLOWERS,Vanity
++1 212 555 0101 ext. 12,Ext
++1 900 555 0123,Premium
+";
+        // WHEN it is read for a campaign that allows nothing extra
+        let parsed = parse_leads_csv(csv.as_bytes(), Some("US")).unwrap();
+        // THEN only the plain number is kept, and each refusal names its line
+        // and reason; nothing is dialled that the file does not say.
+        let phones: Vec<&str> = parsed.leads.iter().map(|l| l.phone.as_str()).collect();
+        assert_eq!(phones, vec!["+12125550100"]);
+        let got: Vec<(u64, bool)> = parsed
+            .errors
+            .iter()
+            .map(|e| (e.line, e.reason.contains("invalid phone number")))
+            .collect();
+        assert_eq!(got, vec![(2, true), (4, true), (5, true), (6, false)]);
+        assert!(parsed.errors[0].reason.contains("scientific notation"));
+        assert!(parsed.errors[1].reason.contains("letters"));
+        assert!(parsed.errors[2].reason.contains("extension"));
+        assert!(parsed.errors[3].reason.contains("premium_rate"));
+        assert!(parsed.errors[3].reason.contains("allow_number_types"));
+    }
+
+    #[test]
+    fn a_campaign_may_allow_other_number_types() {
+        let csv = "phone\n+1 900 555 0123\n+447012345678\n";
+        let mut batches =
+            LeadBatches::new(csv.as_bytes(), None, &[NumberType::PremiumRate]).unwrap();
+        let batch = batches.next_batch().unwrap();
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].phone.as_str(), "+19005550123");
+        let errors = batches.into_errors();
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].reason.contains("personal_number"), "{errors:?}");
+    }
+
+    #[test]
+    fn column_counts_and_field_lengths_are_capped_before_anything_is_read() {
+        let wide = format!(
+            "phone{}\n+12125550100{}\n",
+            ",c".repeat(70),
+            ",x".repeat(70)
+        );
+        assert_eq!(
+            LeadBatches::new(wide.as_bytes(), None, &[]).err(),
+            Some(CsvError::TooManyColumns { line: 1, found: 71 })
+        );
+        // The long field is on the last line: the refusal comes before any batch.
+        let mut long = String::from("phone,notes\n");
+        for i in 0..1500 {
+            long.push_str(&format!("+1212555{:04},n\n", i));
+        }
+        long.push_str(&format!(
+            "+12125559999,{}\n",
+            "a".repeat(MAX_FIELD_BYTES + 1)
+        ));
+        assert_eq!(
+            LeadBatches::new(long.as_bytes(), None, &[]).err(),
+            Some(CsvError::FieldTooLong {
+                line: 1502,
+                field: 2
+            })
+        );
+    }
+
+    #[test]
+    fn leads_come_in_bounded_batches_and_errors_are_capped() {
+        let mut csv = String::from("phone\n");
+        for i in 0..2500 {
+            csv.push_str(&format!("+1212555{:04}\n", i));
+        }
+        for _ in 0..(MAX_REPORTED_ERRORS + 10) {
+            csv.push_str("nope\n");
+        }
+        let mut batches = LeadBatches::new(csv.as_bytes(), None, &[]).unwrap();
+        let mut sizes = Vec::new();
+        while let Some(batch) = batches.next_batch() {
+            sizes.push(batch.len());
+        }
+        assert_eq!(sizes, vec![1000, 1000, 500]);
+        assert_eq!(batches.rows(), 2500 + MAX_REPORTED_ERRORS as u64 + 10);
+        assert_eq!(batches.rejected(), MAX_REPORTED_ERRORS as u64 + 10);
+        assert_eq!(batches.into_errors().len(), MAX_REPORTED_ERRORS);
     }
 
     proptest::proptest! {

@@ -13,7 +13,7 @@ use voxdial_domain::{
 };
 
 use crate::AppError;
-use crate::csv_import::{ParsedLeads, RowError, parse_leads_csv};
+use crate::csv_import::{LeadBatches, RowError};
 use crate::router::{Providers, Router};
 
 /// Settings of the engine itself (not of a campaign).
@@ -107,8 +107,11 @@ pub struct ImportReport {
     /// Rows whose number the campaign already had, or that repeated an
     /// earlier row of the file.
     pub merged: u64,
-    /// The rows refused, with line numbers and reasons.
+    /// The rows refused, with line numbers and reasons (the first
+    /// [`crate::csv_import::MAX_REPORTED_ERRORS`]).
     pub rejected: Vec<RowError>,
+    /// How many rows were refused in all.
+    pub rejected_rows: u64,
 }
 
 /// How many times a conditional update is retried after a conflict.
@@ -182,7 +185,7 @@ impl Engine {
         let mut campaign = Campaign::new(id, settings, self.clock.now())?;
         campaign.org_id = org.clone();
         self.store.insert_campaign(&campaign).await?;
-        info!(campaign_id = %campaign.id, name = %campaign.settings.name, "campaign created");
+        info!(campaign_id = %campaign.id, name = %voxdial_domain::LogSafe(&campaign.settings.name), "campaign created");
         Ok(campaign)
     }
 
@@ -223,35 +226,70 @@ impl Engine {
         Ok(CampaignView { campaign, progress })
     }
 
-    /// Imports leads from a CSV file: bad rows are reported, good rows stored
-    /// in one atomic write. A running campaign starts calling them at once.
+    /// Imports leads from a CSV file, streamed in batches of
+    /// [`crate::csv_import::BATCH_ROWS`]: a file refused as a whole (size,
+    /// shape, header) stores nothing; bad rows are reported; each batch of
+    /// good rows is stored in one atomic write (a file imported again after
+    /// a failure merges the leads already stored). A running campaign
+    /// starts calling them once the file is read.
     pub async fn import_csv(
         &self,
         id: &CampaignId,
         csv: &[u8],
         default_region: Option<&str>,
     ) -> Result<ImportReport, AppError> {
-        let ParsedLeads {
-            leads,
-            rows,
-            duplicates_in_file,
-            errors,
-        } = parse_leads_csv(csv, default_region).map_err(|e| AppError::Invalid(e.to_string()))?;
-        let counts = self.import_leads(id, leads).await?;
+        let campaign = self.open_campaign(id).await?;
+        let allowed = &campaign.settings.allow_number_types;
+        let mut batches = LeadBatches::new(csv, default_region, allowed)
+            .map_err(|e| AppError::Invalid(e.to_string()))?;
+        let mut stored = ImportCounts::default();
+        while let Some(batch) = batches.next_batch() {
+            let counts = self.store_leads(id, batch).await?;
+            stored.inserted += counts.inserted;
+            stored.merged += counts.merged;
+        }
+        info!(campaign_id = %id, inserted = stored.inserted, merged = stored.merged, "leads imported");
+        if campaign.is_dialling() {
+            self.fill_slots(id).await?;
+        }
         Ok(ImportReport {
-            rows,
-            inserted: counts.inserted,
-            merged: counts.merged + duplicates_in_file,
-            rejected: errors,
+            rows: batches.rows(),
+            inserted: stored.inserted,
+            merged: stored.merged + batches.duplicates(),
+            rejected_rows: batches.rejected(),
+            rejected: batches.into_errors(),
         })
     }
 
-    /// Adds leads to a campaign that is not finished.
+    /// Adds leads to a campaign that is not finished; a number of a type
+    /// the campaign does not dial refuses the whole request.
     pub async fn import_leads(
         &self,
         id: &CampaignId,
         leads: Vec<NewLead>,
     ) -> Result<ImportCounts, AppError> {
+        let campaign = self.open_campaign(id).await?;
+        let allowed = &campaign.settings.allow_number_types;
+        if let Some(lead) = leads
+            .iter()
+            .find(|l| !l.phone.number_type().is_allowed(allowed))
+        {
+            return Err(AppError::Invalid(format!(
+                "{} is a {} line, which campaign {id} does not dial",
+                lead.phone,
+                lead.phone.number_type().label()
+            )));
+        }
+        let counts = self.store_leads(id, leads).await?;
+        info!(campaign_id = %id, inserted = counts.inserted, merged = counts.merged, "leads imported");
+        if campaign.is_dialling() {
+            self.fill_slots(id).await?;
+        }
+        Ok(counts)
+    }
+
+    /// The campaign, when it still takes leads.
+    async fn open_campaign(&self, id: &CampaignId) -> Result<Campaign, AppError> {
         let campaign = self.campaign(id).await?;
         if campaign.status.is_finished() {
             return Err(AppError::Conflict(format!(
@@ -259,6 +297,15 @@ impl Engine {
                 campaign.status.label()
             )));
         }
+        Ok(campaign)
+    }
+
+    /// Stores one batch of leads atomically.
+    async fn store_leads(
+        &self,
+        id: &CampaignId,
+        leads: Vec<NewLead>,
+    ) -> Result<ImportCounts, AppError> {
         let now = self.clock.now();
         let leads = leads
             .into_iter()
@@ -267,12 +314,7 @@ impl Engine {
                 lead.into_lead(lead_id, id.clone(), now)
             })
             .collect();
-        let counts = self.store.import_leads(id, leads).await?;
-        info!(campaign_id = %id, inserted = counts.inserted, merged = counts.merged, "leads imported");
-        if campaign.is_dialling() {
-            self.fill_slots(id).await?;
-        }
-        Ok(counts)
+        Ok(self.store.import_leads(id, leads).await?)
     }
 
     /// Applies an operator action (start, pause, resume, cancel).

@@ -5,8 +5,8 @@ use tracing::{debug, info, warn};
 use voxdial_domain::{
     AnswerInstruction, Applied, CallAttempt, CallEvent, CallEventKind, CallId, CallOutcome,
     Campaign, CampaignStatus, Disposition, DncScope, IgnoreReason, LeadOutcome, LeadRelease,
-    LeadState, PendingReason, ProviderError, ProviderId, RetryDecision, StoreError,
-    VoicemailPolicy, WebhookRequest, WebhookResponse,
+    LeadState, PendingReason, ProviderCallSid, ProviderError, ProviderId, RetryDecision,
+    StoreError, VoicemailPolicy, WebhookError, WebhookRequest, WebhookResponse,
 };
 
 use crate::engine::CONFLICT_RETRIES;
@@ -20,6 +20,22 @@ use crate::{AppError, Engine};
 pub trait CallObserver: Send + Sync {
     /// `call` has just been stored in its new state.
     fn call_progressed(&self, call: &CallAttempt);
+}
+
+/// Refuses a webhook naming a provider call other than the one stored for
+/// the call (once known): a signed webhook of one call replayed against
+/// another call's id changes nothing (403).
+pub(crate) fn check_provider_sid(
+    call: &CallAttempt,
+    sid: Option<&ProviderCallSid>,
+) -> Result<(), AppError> {
+    match (&call.provider_sid, sid) {
+        (Some(known), Some(given)) if known != given => {
+            warn!(call_id = %call.id, "webhook for another provider call refused");
+            Err(AppError::Webhook(WebhookError::Forbidden))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// What applying an event did.
@@ -52,7 +68,7 @@ impl Engine {
         let event = match provider.parse_status_webhook(request) {
             Ok(event) => event,
             Err(error) => {
-                warn!(provider = %provider_id, %error, "status webhook refused");
+                warn!(provider = %provider_id, error = %voxdial_domain::LogSafe(&error.to_string()), "status webhook refused");
                 return WebhookResponse::from_error(&error);
             }
         };
@@ -89,6 +105,7 @@ impl Engine {
             let Some(mut call) = self.store.call(&call_id).await? else {
                 return Ok(EventOutcome::UnknownCall);
             };
+            check_provider_sid(&call, event.provider_sid.as_ref())?;
             let now = self.clock.now();
             let result = match call.apply(event, now) {
                 Applied::Ignored(reason) => return Ok(EventOutcome::Ignored(reason)),
@@ -262,6 +279,7 @@ impl Engine {
         };
         let instruction = match self.answer_instruction(provider_id, &answer).await {
             Ok(instruction) => instruction,
+            Err(AppError::Webhook(error)) => return WebhookResponse::from_error(&error),
             Err(error) => {
                 warn!(call_id = %answer.call_id, %error, "answer webhook failed; hanging up");
                 AnswerInstruction::Hangup
@@ -278,6 +296,7 @@ impl Engine {
         let Some(call) = self.store.call(&answer.call_id).await? else {
             return Ok(AnswerInstruction::Hangup);
         };
+        check_provider_sid(&call, answer.provider_sid.as_ref())?;
         if let Some(verdict) = answer.answered_by {
             let mut event = CallEvent::new(
                 provider_id.clone(),

@@ -158,7 +158,7 @@ impl Engine {
         let event = match provider.parse_recording_webhook(request) {
             Ok(event) => event,
             Err(error) => {
-                warn!(provider = %provider_id, %error, "recording webhook refused");
+                warn!(provider = %provider_id, error = %voxdial_domain::LogSafe(&error.to_string()), "recording webhook refused");
                 return WebhookResponse::from_error(&error);
             }
         };
@@ -178,6 +178,7 @@ impl Engine {
         let mut fetch = false;
         self.modify_call(&event.call_id, |call| {
             fetch = false;
+            crate::events::check_provider_sid(call, event.provider_sid.as_ref())?;
             let current = call.post_call.recording.as_ref();
             let same = current
                 .and_then(|r| r.provider_recording.as_ref())

@@ -153,6 +153,10 @@ pub struct CampaignSettings {
     /// Days a call's recording, transcripts and analysis are kept; the
     /// engine's default when unset.
     pub retention_days: Option<u32>,
+    /// Number types this campaign may dial beyond the standard-rate ones
+    /// ([`crate::NumberType::CALLABLE`]), e.g. `["premium_rate"]`; leads of
+    /// any other type are refused at import.
+    pub allow_number_types: Vec<crate::NumberType>,
 }
 
 impl Default for CampaignSettings {
@@ -175,6 +179,7 @@ impl Default for CampaignSettings {
             analysis: crate::AnalysisSettings::default(),
             webhook: None,
             retention_days: None,
+            allow_number_types: Vec::new(),
         }
     }
 }

@@ -9,6 +9,8 @@
 //! - [`phone`]: E.164 numbers validated with libphonenumber metadata, their
 //!   country and candidate time zones.
 //! - [`campaign`]: a campaign, its policies and lifecycle.
+//! - [`destination`]: the URLs and addresses outbound requests may go to.
+//! - [`logsafe`]: outside text as a log field, control characters escaped.
 //! - [`lead`]: a lead and its pacing state (pending, active = holds a slot, final).
 //! - [`call`]: a call attempt and its lifecycle driven by provider events.
 //! - [`outcome`]: call and lead outcomes, dispositions, money.
@@ -43,9 +45,11 @@ pub mod analysis;
 pub mod call;
 pub mod campaign;
 pub mod consent;
+pub mod destination;
 pub mod ids;
 pub mod jobs;
 pub mod lead;
+pub mod logsafe;
 pub mod outcome;
 pub mod phone;
 pub mod ports;
@@ -92,8 +96,9 @@ pub use ids::{
     ProviderId, StreamSid,
 };
 pub use lead::{Lead, LeadState, NewLead, PendingReason};
+pub use logsafe::LogSafe;
 pub use outcome::{CallOutcome, Disposition, LeadOutcome, Money, ScreenReason};
-pub use phone::{E164, PhoneError};
+pub use phone::{E164, NumberType, PhoneError};
 pub use ports::{
     AgentStatus, BlobError, BlobStore, CallStore, CampaignProgress, CampaignStore, Clock,
     CreateCall, Delivery, DispatchMessage, DispatchQueue, DncScope, DncStore, HumanAgent,

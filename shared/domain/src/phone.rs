@@ -17,6 +17,130 @@ pub enum PhoneError {
     /// It parses, but no numbering plan allows it (wrong length, unused range).
     #[error("not a valid number in its country's numbering plan")]
     Invalid,
+    /// A number a spreadsheet rewrote in scientific notation (`2.1255501E9`):
+    /// its last digits are lost, so no number can be read from it.
+    #[error("written in scientific notation (a spreadsheet rounded it; export the column as text)")]
+    ScientificNotation,
+    /// Letters in the number (`1-800-FLOWERS`, `212555010O`): they would be
+    /// read as keypad digits, dialling a number nobody wrote.
+    #[error("contains letters")]
+    Letters,
+    /// An extension (`x123`, `ext. 123`, `;ext=123`, `#123`, `,123`): it cannot be
+    /// dialled after the call connects, so the lead would reach the wrong person.
+    #[error("has an extension, which cannot be dialled")]
+    Extension,
+}
+
+/// What kind of line a number is, by libphonenumber's numbering plans.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberType {
+    /// A fixed line.
+    FixedLine,
+    /// A mobile.
+    Mobile,
+    /// A fixed line or a mobile (the plan cannot tell, e.g. in the US).
+    FixedLineOrMobile,
+    /// A freephone line.
+    TollFree,
+    /// A premium-rate line (the caller pays a surcharge).
+    PremiumRate,
+    /// A shared-cost line.
+    SharedCost,
+    /// A personal number that forwards elsewhere.
+    PersonalNumber,
+    /// A VoIP number.
+    Voip,
+    /// A pager.
+    Pager,
+    /// A universal access (company) number.
+    Uan,
+    /// A voicemail access number.
+    Voicemail,
+    /// Any other type (emergency, short code, carrier) or none known.
+    Unknown,
+}
+
+impl NumberType {
+    /// The types dialled without a campaign's explicit allowance: lines a
+    /// person answers at the standard rate.
+    pub const CALLABLE: [NumberType; 5] = [
+        NumberType::FixedLine,
+        NumberType::Mobile,
+        NumberType::FixedLineOrMobile,
+        NumberType::TollFree,
+        NumberType::Voip,
+    ];
+
+    /// The name used in settings and error messages (`premium_rate`).
+    pub fn label(self) -> &'static str {
+        match self {
+            NumberType::FixedLine => "fixed_line",
+            NumberType::Mobile => "mobile",
+            NumberType::FixedLineOrMobile => "fixed_line_or_mobile",
+            NumberType::TollFree => "toll_free",
+            NumberType::PremiumRate => "premium_rate",
+            NumberType::SharedCost => "shared_cost",
+            NumberType::PersonalNumber => "personal_number",
+            NumberType::Voip => "voip",
+            NumberType::Pager => "pager",
+            NumberType::Uan => "uan",
+            NumberType::Voicemail => "voicemail",
+            NumberType::Unknown => "unknown",
+        }
+    }
+
+    /// Whether a campaign that also allows `allowed` may dial this type.
+    pub fn is_allowed(self, allowed: &[NumberType]) -> bool {
+        Self::CALLABLE.contains(&self) || allowed.contains(&self)
+    }
+}
+
+impl From<phonenumber::Type> for NumberType {
+    fn from(kind: phonenumber::Type) -> NumberType {
+        use phonenumber::Type as T;
+        match kind {
+            T::FixedLine => NumberType::FixedLine,
+            T::Mobile => NumberType::Mobile,
+            T::FixedLineOrMobile => NumberType::FixedLineOrMobile,
+            T::TollFree => NumberType::TollFree,
+            T::PremiumRate => NumberType::PremiumRate,
+            T::SharedCost => NumberType::SharedCost,
+            T::PersonalNumber => NumberType::PersonalNumber,
+            T::Voip => NumberType::Voip,
+            T::Pager => NumberType::Pager,
+            T::Uan => NumberType::Uan,
+            T::Voicemail => NumberType::Voicemail,
+            _ => NumberType::Unknown,
+        }
+    }
+}
+
+/// Refuses what libphonenumber would silently reinterpret: scientific
+/// notation, letters (keypad digits) and extension markers.
+fn check_characters(text: &str) -> Result<(), PhoneError> {
+    let scientific = text.split_once(['e', 'E']).is_some_and(|(mantissa, exp)| {
+        let exp = exp.trim_start_matches(['+', '-']);
+        !mantissa.is_empty()
+            && mantissa
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b',')
+            && !exp.is_empty()
+            && exp.bytes().all(|b| b.is_ascii_digit())
+    });
+    if scientific {
+        return Err(PhoneError::ScientificNotation);
+    }
+    let lower = text.to_ascii_lowercase();
+    // `x`, `ext`, `;ext=`, `#` and the dialler's pause `,` all mean digits
+    // to send after the call connects.
+    if lower.contains("ext") || lower.contains('x') || text.contains(['#', ';', ',']) {
+        return Err(PhoneError::Extension);
+    }
+    if text.chars().any(char::is_alphabetic) {
+        return Err(PhoneError::Letters);
+    }
+    Ok(())
 }
 
 /// A phone number in E.164 form (`+` and up to 15 digits), checked against
@@ -47,9 +171,13 @@ impl E164 {
         if trimmed.is_empty() {
             return Err(PhoneError::Unparseable("empty".into()));
         }
+        check_characters(trimmed)?;
         let region = default_region.and_then(|r| r.to_ascii_uppercase().parse().ok());
         let number = phonenumber::parse(region, trimmed)
             .map_err(|e| PhoneError::Unparseable(e.to_string()))?;
+        if number.extension().is_some() {
+            return Err(PhoneError::Extension);
+        }
         if !phonenumber::is_valid(&number) {
             return Err(PhoneError::Invalid);
         }
@@ -90,6 +218,13 @@ impl E164 {
     pub fn calling_code(&self) -> Option<u16> {
         let number = phonenumber::parse(None, &self.0).ok()?;
         Some(number.country().code())
+    }
+
+    /// The kind of line, by libphonenumber's numbering plans.
+    pub fn number_type(&self) -> NumberType {
+        phonenumber::parse(None, &self.0).map_or(NumberType::Unknown, |number| {
+            number.number_type(&phonenumber::metadata::DATABASE).into()
+        })
     }
 
     /// The IANA time zones the number may ring in, from libphonenumber's
@@ -179,12 +314,65 @@ mod tests {
             E164::parse("", None),
             Err(PhoneError::Unparseable(_))
         ));
+        assert_eq!(E164::parse("hello", None), Err(PhoneError::Letters));
         assert!(matches!(
-            E164::parse("hello", None),
+            E164::parse("--", None),
             Err(PhoneError::Unparseable(_))
         ));
         assert!(E164::parse("+1 212 555", None).is_err());
         assert_eq!(E164::parse("+91 12345", None), Err(PhoneError::Invalid));
+    }
+
+    #[test]
+    fn spreadsheet_damage_letters_and_extensions_are_refused_with_the_reason() {
+        // Today's parser reads `E` as the keypad digit 3: +12125550139.
+        for sci in ["2.1255501E9", "2.1255501e+9", "9.19876543E11", "1E10"] {
+            assert_eq!(
+                E164::parse(sci, Some("US")),
+                Err(PhoneError::ScientificNotation),
+                "{sci}"
+            );
+        }
+        for letters in ["1-800-FLOWERS", "+1 212 555 O1OO", "212555010l"] {
+            assert_eq!(
+                E164::parse(letters, Some("US")),
+                Err(PhoneError::Letters),
+                "{letters}"
+            );
+        }
+        for ext in [
+            "+1 212 555 0100 x123",
+            "+1 212 555 0100 ext. 123",
+            "+12125550100;ext=123",
+            "+1 212 555 0100 #123",
+            "+12125550100,,123",
+        ] {
+            assert_eq!(
+                E164::parse(ext, Some("US")),
+                Err(PhoneError::Extension),
+                "{ext}"
+            );
+        }
+        assert!(E164::parse("+1 (212) 555-0100", None).is_ok());
+        assert!(E164::parse("212.555.0100", Some("US")).is_ok());
+    }
+
+    #[test]
+    fn number_types_come_from_the_numbering_plan() {
+        let kind = |n: &str| E164::parse(n, None).unwrap().number_type();
+        assert_eq!(kind("+19005550123"), NumberType::PremiumRate);
+        assert_eq!(kind("+18005550123"), NumberType::TollFree);
+        assert_eq!(kind("+12125550100"), NumberType::FixedLineOrMobile);
+        assert_eq!(kind("+447911123456"), NumberType::Mobile);
+        assert_eq!(kind("+447012345678"), NumberType::PersonalNumber);
+        assert_eq!(kind("+447640123456"), NumberType::Pager);
+        assert_eq!(kind("+445512345678"), NumberType::Uan);
+        assert_eq!(kind("+445612345678"), NumberType::Voip);
+        assert_eq!(kind("+448431234567"), NumberType::PremiumRate);
+        assert_eq!(kind("+33810123456"), NumberType::SharedCost);
+        assert!(!NumberType::PremiumRate.is_allowed(&[]));
+        assert!(NumberType::PremiumRate.is_allowed(&[NumberType::PremiumRate]));
+        assert!(NumberType::Mobile.is_allowed(&[]));
     }
 
     #[test]

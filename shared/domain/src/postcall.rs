@@ -153,7 +153,8 @@ pub struct RetentionRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutboundWebhook {
-    /// The receiver (`https://`; `http://` only to a loopback address).
+    /// The receiver (`https://`; `http://` only to a loopback address in
+    /// local mode; see [`crate::destination`]).
     pub url: String,
     /// The HMAC-SHA256 key (at least 16 characters). Write-only: the API
     /// never returns it ([`OutboundWebhook::redacted`]).
@@ -172,13 +173,7 @@ impl OutboundWebhook {
 
     /// Checks the URL and the secret.
     pub fn validate(&self) -> Result<(), String> {
-        let url = self.url.trim();
-        let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-            .iter()
-            .any(|p| url.starts_with(p));
-        if !(url.starts_with("https://") || loopback) || url.len() > 2048 {
-            return Err("the URL must be https:// (http:// only to a loopback address)".into());
-        }
+        crate::destination::check_url(&self.url)?;
         match &self.secret {
             Some(secret) if secret.chars().count() >= 16 => Ok(()),
             _ => Err("a secret of at least 16 characters is required".into()),
@@ -204,4 +199,22 @@ pub trait WebhookPoster: Send + Sync {
         headers: &[(String, String)],
         body: &[u8],
     ) -> Result<u16, PostError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn webhook_urls_are_parsed_not_prefix_matched() {
+        let hook = |url: &str| OutboundWebhook {
+            url: url.into(),
+            secret: Some("0123456789abcdef".into()),
+        };
+        // The host here is any-host: "http://127.0.0.1" is only user info.
+        assert!(hook("http://127.0.0.1@any-host/").validate().is_err());
+        assert!(hook("https://169.254.169.254/latest").validate().is_err());
+        assert!(hook("https://hooks.example.com/voxdial").validate().is_ok());
+        assert!(hook("http://127.0.0.1:9000/hook").validate().is_ok());
+    }
 }

@@ -37,6 +37,14 @@
 //! header. Comparisons are constant-time; a request that fails is refused
 //! with [`WebhookError::Forbidden`] (HTTP 403) before its body is read.
 //!
+//! Neither way signs the body: what it says is bounded instead. A body
+//! naming another voxdial call than the signed URL is refused (403), and
+//! the engine refuses a `callid` other than the one the dial returned
+//! (403), so a captured URL cannot move any other call. A body changed in
+//! transit for the same call (e.g. `completed` turned `busy`) cannot be
+//! told from a genuine one until the PBX signs its bodies; TLS to the
+//! public URL is what protects it.
+//!
 //! # What SansPBX cannot do (as far as is known)
 //!
 //! No answer webhook (the PBX connects its media stream to the URL set up on
@@ -1101,8 +1109,16 @@ impl TelephonyProvider for SansPbxProvider {
             .get(api.custom_field.as_str())
             .and_then(|c| c.get(api.custom_call_id_key.as_str()))
             .and_then(scalar_text);
-        let call_id = request
-            .query_param("call_id")
+        let url_call_id = request.query_param("call_id");
+        // The body is not signed: it may not move another call than the
+        // signed URL names.
+        if let (Some(url), Some(body)) = (&url_call_id, &custom_call_id)
+            && url != body
+        {
+            debug!(provider = %self.config.id, "SansPBX webhook body names another call");
+            return Err(WebhookError::Forbidden);
+        }
+        let call_id = url_call_id
             .or(custom_call_id)
             .ok_or_else(|| bad("the webhook names no voxdial call id".into()))?;
         let call_id = CallId::parse(call_id).map_err(|e| bad(e.to_string()))?;

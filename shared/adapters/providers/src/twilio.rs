@@ -19,9 +19,10 @@
 //! variant and the HMAC-SHA256 SharedKey variant, compared in constant
 //! time. The URL checked is [`WebhookRequest::public_url`], which the host
 //! rebuilds from its configured public base URL (behind API Gateway or a
-//! proxy) and whose body it has base64-decoded already. A request that fails
-//! is refused with [`WebhookError::Forbidden`] (HTTP 403) before anything is
-//! parsed or changed.
+//! proxy) and whose body it has base64-decoded already. A body that is not
+//! a form must carry the `bodySHA256` its signature covers. A request that
+//! fails, or whose `AccountSid` is not the configured account, is refused
+//! with [`WebhookError::Forbidden`] (HTTP 403) before anything is changed.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -311,7 +312,20 @@ impl TwilioProvider {
             debug!(provider = %self.config.id, %error, "webhook signature refused");
             WebhookError::Forbidden
         })?;
-        forms::parse_form(&request.body).map_err(|e| WebhookError::BadRequest(e.to_string()))
+        let pairs = forms::parse_form(&request.body)
+            .map_err(|e| WebhookError::BadRequest(e.to_string()))?;
+        // A webhook of another account (a signature made with its own
+        // token, or a shared key reused across accounts) is not ours.
+        let Some((_, account)) = pairs.iter().find(|(k, _)| k == "AccountSid") else {
+            return Err(WebhookError::BadRequest(
+                "the webhook has no AccountSid".into(),
+            ));
+        };
+        if *account != self.config.account_sid {
+            debug!(provider = %self.config.id, "webhook of another account refused");
+            return Err(WebhookError::Forbidden);
+        }
+        Ok(pairs)
     }
 
     fn create_params(&self, request: &PlaceCall) -> CreateCallParams {

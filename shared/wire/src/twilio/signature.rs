@@ -17,9 +17,12 @@
 //!    removed** or **with the default port added** (`:443` for `https`, `:80`
 //!    for any other scheme, `wss` included): Twilio's backend is inconsistent
 //!    about ports. The URL as received always matches one of the two forms.
-//! 5. If the URL's query has `bodySHA256` and the body is not form-encoded
-//!    (a JSON webhook), the hex SHA-256 of the raw body must equal it, and the
-//!    signature covers the URL alone.
+//! 5. If the body is not form-encoded (a JSON webhook, `text/plain`, no
+//!    content type), the URL's query must have `bodySHA256`, the hex SHA-256
+//!    of the raw body must equal it, and the signature covers the URL alone
+//!    (`bodySHA256` included). A non-empty raw body without `bodySHA256` is
+//!    refused ([`SignatureError::UnsignedBody`]) where twilio-python would
+//!    check the URL alone and leave the body unsigned.
 //! 6. A Media Streams WebSocket upgrade is a `GET` on the `wss://` URL: the
 //!    signature covers the URL alone.
 //!
@@ -67,6 +70,10 @@ pub enum SignatureError {
     /// The signature matches neither URL form.
     #[error("signature does not match")]
     Mismatch,
+    /// A body that is not form-encoded came without a `bodySHA256` query
+    /// parameter: nothing signs it.
+    #[error("a body that is not a form needs the bodySHA256 query parameter")]
+    UnsignedBody,
     /// The body's SHA-256 differs from the URL's `bodySHA256`.
     #[error("body SHA-256 does not match the bodySHA256 query parameter")]
     BodyHashMismatch,
@@ -305,14 +312,19 @@ pub fn validate_request(req: &SignedRequest<'_>, keys: &SigningKeys) -> Result<(
     };
 
     // twilio-python checks the body hash only when handed the raw body (a
-    // JSON webhook), never for form parameters.
+    // JSON webhook), never for form parameters. A raw body with no hash to
+    // check is signed by nothing: refused (twilio-python would sign the URL
+    // alone and leave the body unchecked).
     let mut body_ok = subtle::Choice::from(1u8);
-    if has_body
-        && !form
-        && let Some(expected) = query_first(url.query, "bodySHA256")
-    {
-        let actual = hex::encode(Sha256::digest(req.body));
-        body_ok = actual.as_bytes().ct_eq(expected.as_bytes());
+    if has_body && !form {
+        match query_first(url.query, "bodySHA256") {
+            Some(expected) => {
+                let actual = hex::encode(Sha256::digest(req.body));
+                body_ok = actual.as_bytes().ct_eq(expected.as_bytes());
+            }
+            None if !req.body.is_empty() => return Err(SignatureError::UnsignedBody),
+            None => {}
+        }
     }
 
     let sorted = sorted_params(&params);
@@ -633,6 +645,88 @@ mod tests {
             SignatureSettings::parse(Some("algorithm=")).algorithm,
             "HMAC_SHA1"
         );
+    }
+
+    /// twilio-python's own known answer (`tests/unit/test_request_validator.py`:
+    /// token `12345`, `uriWithBody`, `expectedWithBody`).
+    const KNOWN_URL: &str = "https://mycompany.com/myapp.php?foo=1&bar=2\
+        &bodySHA256=0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620";
+    const KNOWN_BODY: &[u8] = br#"{"property": "value", "boolean": true}"#;
+    const KNOWN_SIGNATURE: &str = "a9nBmqA0ju/hNViExpshrM61xv4=";
+
+    fn raw_body<'a>(url: &'a str, body: &'a [u8], ct: Option<&'a str>) -> SignedRequest<'a> {
+        SignedRequest {
+            url,
+            method: "POST",
+            content_type: ct,
+            body,
+            signature: Some(KNOWN_SIGNATURE),
+            signature_settings: None,
+        }
+    }
+
+    #[test]
+    fn body_sha256_known_answer_from_twilio_python() {
+        let keys = SigningKeys::auth_token("12345");
+        assert_eq!(
+            hex::encode(Sha256::digest(KNOWN_BODY)),
+            &KNOWN_URL[KNOWN_URL.len() - 64..]
+        );
+        assert_eq!(
+            compute_signature::<&str, &str>(b"12345", SignatureAlgorithm::HmacSha1, KNOWN_URL, &[]),
+            KNOWN_SIGNATURE
+        );
+        let ok = raw_body(KNOWN_URL, KNOWN_BODY, Some("application/json"));
+        assert!(validate_request(&ok, &keys).is_ok());
+        let tampered = raw_body(
+            KNOWN_URL,
+            br#"{"property": "evil", "boolean": true}"#,
+            Some("application/json"),
+        );
+        assert!(matches!(
+            validate_request(&tampered, &keys),
+            Err(SignatureError::BodyHashMismatch)
+        ));
+    }
+
+    #[test]
+    fn a_raw_body_without_body_sha256_is_refused() {
+        // GIVEN a signature over the URL alone (no bodySHA256), as a captured
+        // GET or JSON webhook would carry
+        let url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+        let key = b"12345";
+        let signature =
+            compute_signature::<&str, &str>(key, SignatureAlgorithm::HmacSha1, url, &[]);
+        let keys = SigningKeys::auth_token("12345");
+        for content_type in [Some("text/plain"), None, Some("application/json")] {
+            // WHEN a body that is not a form rides along
+            let request = SignedRequest {
+                url,
+                method: "POST",
+                content_type,
+                body: b"CallSid=CA1&CallStatus=completed",
+                signature: Some(&signature),
+                signature_settings: None,
+            };
+            // THEN nothing signs the body: refused
+            assert!(
+                matches!(
+                    validate_request(&request, &keys),
+                    Err(SignatureError::UnsignedBody)
+                ),
+                "{content_type:?}"
+            );
+        }
+        // An empty body has nothing to sign.
+        let empty = SignedRequest {
+            url,
+            method: "POST",
+            content_type: None,
+            body: b"",
+            signature: Some(&signature),
+            signature_settings: None,
+        };
+        assert!(validate_request(&empty, &keys).is_ok());
     }
 
     #[test]
