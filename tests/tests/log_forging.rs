@@ -58,7 +58,10 @@ async fn a_campaign_name_with_a_newline_stays_on_its_log_line() {
         ..CampaignSettings::default()
     };
     // WHEN the campaign is created (and logged)
-    engine.create_campaign(settings).await.unwrap();
+    engine
+        .create_campaign(&voxdial_domain::OrgId::default(), settings)
+        .await
+        .unwrap();
 
     // THEN the log holds one line, with the newline escaped
     let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

@@ -73,7 +73,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         clock,
         EngineConfig::default(),
     );
-    let campaign = engine.create_campaign(CampaignSettings::default()).await?;
+    let campaign = engine
+        .create_campaign(
+            &voxdial_domain::OrgId::default(),
+            CampaignSettings::default(),
+        )
+        .await?;
     let csv = generated_csv(rows);
     let (rss_before, _) = memory();
     let started = Instant::now();
