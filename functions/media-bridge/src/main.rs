@@ -8,10 +8,11 @@
 //! | `BIND_ADDR` | listen address (default `0.0.0.0:8080`) |
 //! | `PUBLIC_WSS_BASE` | public `wss://` base Twilio connects to (signature URL) |
 //! | `TWILIO_AUTH_TOKEN` | verifies `X-Twilio-Signature` (required unless `BRIDGE_INSECURE=1`) |
-//! | `SANSPBX_TOKEN` | `?token=` SansPBX must send (optional) |
+//! | `SANSPBX_TOKEN` | `?token=` SansPBX must send; required when a SansPBX account is configured (without it every SansPBX stream is refused) |
+//! | `METRICS_ADDR` | where `GET /metrics` listens (default `127.0.0.1:9090`: not on the public listener) |
 //! | `GEMINI_API_KEY`, `GEMINI_HOST`, `GEMINI_API_VERSION`, `GEMINI_MODEL` | model endpoint |
 //! | `DRAIN_SECS` | how long SIGTERM waits for live calls (default 60) |
-//! | `VOXDIAL_*` | the engine's settings, as for every function (`voxdial_lambda::config`) |
+//! | `VOXDIAL_*` | the engine's settings, as for every function (`voxdial_lambda::config`); the media token key (`voxdial.media_token_key` of the secret, or `VOXDIAL_MEDIA_TOKEN_KEY`) is required: every stream must carry its call's token |
 //!
 //! The host is the engine's [`EngineHost`]: each call's context (campaign,
 //! lead, voicemail and recording policy, consent notice) is read from the
@@ -33,6 +34,7 @@ use voxdial_conversation::AgentConfig;
 use voxdial_gemini::WsConnector;
 use voxdial_host::{Agents, EngineHost};
 use voxdial_lambda::{Deps, LambdaConfig, logs};
+use voxdial_providers::ProvidersConfig;
 use voxdial_wire::gemini::LiveEndpoint;
 use voxdial_wire::twilio::signature::SigningKeys;
 
@@ -69,6 +71,18 @@ async fn main() -> anyhow::Result<()> {
     let deps = Deps::init(LambdaConfig::from_env()?)
         .await
         .context("cannot wire the engine")?;
+    anyhow::ensure!(
+        deps.engine.config().media_token_key.is_some(),
+        "the media token key is required (voxdial.media_token_key in the secret, or VOXDIAL_MEDIA_TOKEN_KEY)"
+    );
+    let sanspbx = ProvidersConfig::from_toml(&deps.config.providers)?
+        .ids()
+        .iter()
+        .any(|(_, kind)| *kind == "sanspbx");
+    anyhow::ensure!(
+        !sanspbx || cfg.sanspbx_token.is_some(),
+        "SANSPBX_TOKEN is required when a SansPBX account is configured"
+    );
     let host = Arc::new(EngineHost::new(
         deps.engine,
         Agents::new(AgentConfig::default()),
@@ -85,6 +99,12 @@ async fn main() -> anyhow::Result<()> {
             let _ = tcp.set_nodelay(true);
         });
     tracing::info!(%addr, "media bridge listening");
+    let metrics_addr = env("METRICS_ADDR").unwrap_or_else(|| "127.0.0.1:9090".into());
+    let metrics = tokio::net::TcpListener::bind(&metrics_addr)
+        .await
+        .context("bind the metrics listener")?;
+    let metrics_app = bridge.metrics_router();
+    tokio::spawn(async move { axum::serve(metrics, metrics_app).await });
     let b = bridge.clone();
     axum::serve(listener, bridge.router())
         .with_graceful_shutdown(async move {

@@ -14,14 +14,17 @@ use chrono::TimeZone;
 use voxdial_app::clock::SystemClock;
 use voxdial_aws::testing::{Emulator, note};
 use voxdial_domain::{
-    CallAttempt, CallStore, Campaign, CampaignAction, CampaignId, CampaignSettings, CampaignStore,
-    Disposition, DncStore, E164, LeadId, LeadStore, NewLead,
+    CallAttempt, CallState, CallStore, Campaign, CampaignAction, CampaignId, CampaignSettings,
+    CampaignStore, Disposition, DncStore, E164, LeadId, LeadStore, NewLead,
 };
 use voxdial_lambda::{Deps, LambdaConfig, Secrets};
 use voxdial_sim::caller::{CallerConfig, run_caller};
 use voxdial_sim::voice::{Persona, VoiceSim, VoiceSimConfig, serve_tcp};
+use voxdial_wire::media_token::{MediaTokenKey, TOKEN_PARAMETER};
 
 const TOKEN: &str = "container-test-auth-token";
+/// The secret the answer function and the container share.
+const MEDIA_KEY: &str = "container-test-media-token-key";
 const CALLER_ID: &str = "+14155550100";
 /// A provider API that refuses connections: the bridge's hang-up fails
 /// and is logged, as when a provider is down.
@@ -71,6 +74,54 @@ fn a_missing_setting_stops_the_container_with_its_name() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("the environment variable VOXDIAL_CALLER_ID is not set"),
+        "{stderr}"
+    );
+}
+
+/// The deployment's variables, with no AWS behind them: enough for the
+/// container to check its configuration and stop.
+fn offline(providers: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("PUBLIC_WSS_BASE", "wss://media.example.com".into()),
+        ("TWILIO_AUTH_TOKEN", TOKEN.into()),
+        ("BIND_ADDR", "127.0.0.1:0".into()),
+        ("METRICS_ADDR", "127.0.0.1:0".into()),
+        ("VOXDIAL_AWS_ENDPOINT", "http://127.0.0.1:9".into()),
+        ("VOXDIAL_TABLE", "t".into()),
+        ("VOXDIAL_DISPATCH_QUEUE_URL", "http://127.0.0.1:9/q".into()),
+        ("VOXDIAL_CALLER_ID", CALLER_ID.into()),
+        ("VOXDIAL_PROVIDERS", providers.into()),
+    ]
+}
+
+fn stderr_of(mut command: Command) -> String {
+    let output = command.output().expect("the container runs");
+    assert!(!output.status.success());
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn the_container_refuses_to_start_without_the_media_token_key() {
+    let stderr = stderr_of(container(&offline(PROVIDERS)));
+    assert!(
+        stderr.contains("the media token key is required"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_sanspbx_account_without_its_stream_token_stops_the_container() {
+    // GIVEN a SansPBX account among the providers and no SANSPBX_TOKEN
+    let providers = format!(
+        "{PROVIDERS}[[providers]]\nid = \"pbx\"\nkind = \"sanspbx\"\napi_base = \"https://pbx.example.com\"\n\
+         appid = 1\naccess_token = \"a\"\naccess_key = \"b\"\nwebhook_secret = \"sixteen-chars-or-more\"\n"
+    );
+    let mut vars = offline(&providers);
+    vars.push(("VOXDIAL_MEDIA_TOKEN_KEY", MEDIA_KEY.into()));
+    // THEN the container stops and names the missing token
+    let stderr = stderr_of(container(&vars));
+    assert!(
+        stderr.contains("SANSPBX_TOKEN is required when a SansPBX account is configured"),
         "{stderr}"
     );
 }
@@ -125,6 +176,7 @@ async fn a_call_s_context_and_outcome_go_through_the_table() {
         now,
     );
     call.provider = Some(voxdial_domain::ProviderId::parse("twilio").unwrap());
+    call.state = CallState::Answered;
     store.create_call(&call).await.unwrap();
 
     // AND the Gemini Live simulator on loopback
@@ -147,6 +199,8 @@ async fn a_call_s_context_and_outcome_go_through_the_table() {
         ("VOXDIAL_DISPATCH_QUEUE_URL", queue.url().into()),
         ("VOXDIAL_CALLER_ID", CALLER_ID.into()),
         ("VOXDIAL_PROVIDERS", PROVIDERS.into()),
+        ("VOXDIAL_MEDIA_TOKEN_KEY", MEDIA_KEY.into()),
+        ("METRICS_ADDR", format!("127.0.0.1:{}", free_port())),
     ];
     let _container = Container(
         container(&vars)
@@ -179,6 +233,14 @@ async fn a_call_s_context_and_outcome_go_through_the_table() {
         Persona::by_name("opt_out").expect("the opt-out persona"),
     );
     caller.auth_token = Some(TOKEN.into());
+    // with the token the answer webhook put in the TwiML
+    let expiry = chrono::Utc::now().timestamp() + 300;
+    let token = MediaTokenKey::new(MEDIA_KEY)
+        .unwrap()
+        .issue(call.id.as_str(), expiry);
+    caller
+        .custom_parameters
+        .insert(TOKEN_PARAMETER.into(), token);
     caller.max_duration = Duration::from_secs(60);
     let caller = tokio::spawn(run_caller(caller));
 

@@ -34,6 +34,7 @@
 
 pub mod driver;
 pub mod host;
+mod limits;
 mod metrics;
 pub mod server;
 

@@ -40,6 +40,7 @@ pub mod analysis;
 pub mod call;
 pub mod campaign;
 pub mod consent;
+pub mod floor;
 pub mod ids;
 pub mod jobs;
 pub mod lead;
@@ -81,7 +82,7 @@ pub use call::{
 };
 pub use campaign::{
     AmdMode, Campaign, CampaignAction, CampaignError, CampaignSettings, CampaignStatus,
-    ProviderStrategy, RecordingPolicy, VoicemailPolicy,
+    ConsentWaiver, ProviderStrategy, RecordingPolicy, VoicemailPolicy,
 };
 pub use ids::{
     AgentId, CallId, CampaignId, HumanAgentId, IdError, LeadId, ProviderCallSid, ProviderId,
