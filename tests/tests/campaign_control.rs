@@ -432,3 +432,164 @@ async fn a_rate_limited_lead_waits_without_reaching_the_dead_letter_queue() {
     assert_eq!(w.carrier.stats().created, 1);
     assert!(w.queue.dead_letters().await.unwrap().is_empty());
 }
+
+/// Plans only the first provider of the static order on a first plan (its
+/// fallback is briefly at its rate limit, say) and the whole order when
+/// the attempt's chain is planned again; counts the second plans.
+struct FirstStepFirst {
+    inner: voxdial_app::router::StaticRouter,
+    replans: std::sync::atomic::AtomicU32,
+}
+
+impl voxdial_app::router::Router for FirstStepFirst {
+    fn plan(
+        &self,
+        to: &E164,
+        strategy: &voxdial_domain::ProviderStrategy,
+        agent: &voxdial_domain::AgentId,
+        caller_id: Option<&E164>,
+        now: voxdial_domain::Timestamp,
+    ) -> voxdial_app::router::RoutePlan {
+        match self.inner.plan(to, strategy, agent, caller_id, now) {
+            voxdial_app::router::RoutePlan::Chain(mut steps) => {
+                steps.truncate(1);
+                voxdial_app::router::RoutePlan::Chain(steps)
+            }
+            other => other,
+        }
+    }
+
+    fn replan(
+        &self,
+        to: &E164,
+        strategy: &voxdial_domain::ProviderStrategy,
+        agent: &voxdial_domain::AgentId,
+        caller_id: Option<&E164>,
+        now: voxdial_domain::Timestamp,
+    ) -> voxdial_app::router::RoutePlan {
+        self.replans
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.plan(to, strategy, agent, caller_id, now)
+    }
+
+    fn reserve(
+        &self,
+        step: &voxdial_app::router::RouteStep,
+        to: &E164,
+        now: voxdial_domain::Timestamp,
+    ) {
+        self.inner.reserve(step, to, now)
+    }
+
+    fn record_setup(
+        &self,
+        provider: &voxdial_domain::ProviderId,
+        to: &E164,
+        result: voxdial_app::router::SetupResult,
+        now: voxdial_domain::Timestamp,
+    ) {
+        self.inner.record_setup(provider, to, result, now)
+    }
+
+    fn cost(
+        &self,
+        provider: &voxdial_domain::ProviderId,
+        to: &E164,
+        end: &voxdial_app::router::CallEnd,
+    ) -> Option<voxdial_domain::Money> {
+        self.inner.cost(provider, to, end)
+    }
+
+    fn record_call_end(
+        &self,
+        provider: &voxdial_domain::ProviderId,
+        to: &E164,
+        caller_id: Option<&E164>,
+        end: &voxdial_app::router::CallEnd,
+        now: voxdial_domain::Timestamp,
+    ) {
+        self.inner
+            .record_call_end(provider, to, caller_id, end, now)
+    }
+}
+
+async fn first_step_first_world(
+    carriers: &[(&str, ModelFaults)],
+) -> (World, std::sync::Arc<FirstStepFirst>) {
+    let router = std::sync::Arc::new(std::sync::OnceLock::new());
+    let kept = router.clone();
+    let w = World::build_routed(
+        scenario(1, 0),
+        vec![lead("+12125550100")],
+        carriers,
+        move |inner| {
+            let r = std::sync::Arc::new(FirstStepFirst {
+                inner,
+                replans: std::sync::atomic::AtomicU32::new(0),
+            });
+            kept.set(r.clone()).ok();
+            r
+        },
+    )
+    .await;
+    let router = router.get().unwrap().clone();
+    (w, router)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_that_failed_whole_is_planned_again_before_the_attempt_fails() {
+    // GIVEN a primary that is down and a first plan that holds only it
+    let down = ModelFaults {
+        transient: 1.0,
+        ..ModelFaults::default()
+    };
+    let (mut w, router) =
+        first_step_first_world(&[("primary", down), ("secondary", ModelFaults::default())]).await;
+
+    // WHEN the lead is dispatched
+    w.dispatch(1).await;
+
+    // THEN the chain is planned again after the primary failed, and the
+    // same attempt is placed through the secondary: no failed attempt
+    let calls = w.engine.calls_page(&w.campaign, None, 10).await.unwrap();
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(
+        calls[0].provider.as_ref().map(|p| p.as_str()),
+        Some("secondary")
+    );
+    assert!(calls[0].provider_sid.is_some(), "{:?}", calls[0]);
+    assert_eq!(router.replans.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(w.carrier.stats().created, 0, "the primary created nothing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn setup_rounds_are_bounded_and_then_the_attempt_fails_retryably() {
+    // GIVEN the only provider is down
+    let down = ModelFaults {
+        transient: 1.0,
+        ..ModelFaults::default()
+    };
+    let (mut w, router) = first_step_first_world(&[("primary", down)]).await;
+
+    // WHEN the lead is dispatched
+    w.dispatch(1).await;
+
+    // THEN the chain was tried 1 + setup_retries times, then the attempt
+    // failed as retryable (the retry policy calls the lead again later)
+    let retries = voxdial_app::EngineConfig::default().setup_retries;
+    assert_eq!(
+        router.replans.load(std::sync::atomic::Ordering::SeqCst),
+        retries
+    );
+    let calls = w.engine.calls_page(&w.campaign, None, 10).await.unwrap();
+    assert_eq!(calls.len(), 1);
+    match &calls[0].outcome {
+        Some(CallOutcome::Failed {
+            retryable: true,
+            reason,
+        }) => {
+            assert!(reason.contains("primary"), "{reason}")
+        }
+        other => panic!("expected a retryable failure, got {other:?}"),
+    }
+}

@@ -727,3 +727,48 @@ async fn waiting_for_a_recording_never_dead_letters_the_job() {
     assert_eq!(a.status, StageStatus::Done);
     assert_eq!(w.jobs.stats().await.unwrap().dead, 0);
 }
+
+#[tokio::test]
+async fn retention_deletes_the_files_when_it_ends_and_not_before() {
+    // GIVEN a stored, transcribed and analysed recording (90 days' retention)
+    let w = world(5).await;
+    assert_eq!(post_recording(&w, "completed", TOKEN).await, StatusCode::OK);
+    drain(&w).await;
+    let stored = call(&w).await;
+    let purge_at = stored.post_call.retention.clone().unwrap().purge_at;
+    let blobs = || walk(w.dir.path().join("blobs").as_path());
+    assert!(
+        blobs().iter().any(|f| f.contains("provider.wav")),
+        "{:?}",
+        blobs()
+    );
+
+    // WHEN the sweeper runs a second before the retention ends
+    w.clock.advance(
+        (purge_at - w.clock.now() - chrono::Duration::seconds(1))
+            .to_std()
+            .unwrap(),
+    );
+    assert_eq!(w.engine.purge_due().await.unwrap(), 0);
+    // THEN nothing is deleted
+    assert!(blobs().iter().any(|f| f.contains("provider.wav")));
+
+    // WHEN it runs once the retention ended
+    w.clock.advance(Duration::from_secs(2));
+    assert_eq!(w.engine.purge_due().await.unwrap(), 1);
+
+    // THEN the call's files are gone, the record says so, and a second
+    // sweep has nothing left to do
+    let left: Vec<String> = blobs()
+        .into_iter()
+        .filter(|f| f.contains(stored.id.as_str()))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let c = call(&w).await;
+    assert_eq!(
+        c.post_call.recording.unwrap().status,
+        RecordingStatus::Purged
+    );
+    assert!(c.post_call.retention.unwrap().purged_at.is_some());
+    assert_eq!(w.engine.purge_due().await.unwrap(), 0);
+}

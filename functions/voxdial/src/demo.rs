@@ -120,6 +120,9 @@ pub(crate) struct SetupFigures {
     /// Setup requests a provider failed (each followed by a fall-over to
     /// the next provider of the chain, or by the attempt failing).
     pub(crate) provider_setup_failures: u64,
+    /// Setup rounds run again after every provider of the chain had failed
+    /// with a transient error.
+    pub(crate) setup_retries: u64,
 }
 
 /// One provider's figures: voxdial's view (routing statistics, cost from
@@ -399,6 +402,7 @@ async fn setup_figures(
     }
     if let Some(stats) = engine.provider_stats() {
         figures.provider_setup_failures = stats.providers.iter().map(|p| p.setup_failures).sum();
+        figures.setup_retries = stats.setup_retries;
     }
     figures.setup_success_rate =
         (figures.dial_attempts > 0).then(|| figures.accepted as f64 / figures.dial_attempts as f64);
@@ -752,12 +756,13 @@ fn print_providers(s: &Summary) {
         }
     );
     println!(
-        "  {:<34}{:>8}  ({} of {} dial attempts accepted; {} provider setups failed)",
+        "  {:<34}{:>8}  ({} of {} dial attempts accepted; {} provider setups failed, {} chains tried again)",
         "call setup success",
         percent(s.setup.setup_success_rate),
         s.setup.accepted,
         s.setup.dial_attempts,
-        s.setup.provider_setup_failures
+        s.setup.provider_setup_failures,
+        s.setup.setup_retries
     );
     println!(
         "    {:<10}{:>7}{:>10}{:>10}{:>9}{:>8}{:>12}{:>12}  circuit",

@@ -12,6 +12,10 @@ fn the_demo_with_faults_keeps_every_invariant() {
             "demo",
             "--json",
             "--faults",
+            // The engine under callback faults is the subject: no audio (at
+            // x600 it would only load the machine; the default demo below
+            // holds the conversations).
+            "--no-media",
             "--seed",
             "3",
             "--time-scale",
@@ -19,6 +23,8 @@ fn the_demo_with_faults_keeps_every_invariant() {
             "--start",
             "2026-06-01T15:00:00Z",
         ])
+        // A hang guard only: nextest ends a hung test; a slow machine is no failure.
+        .args(["--timeout-secs", "1200"])
         .env("VOXDIAL_LOG", "error")
         .output()
         .expect("the demo runs");
@@ -87,6 +93,8 @@ fn the_demo_with_faults_keeps_every_invariant() {
 fn the_default_demo_holds_its_conversations_through_the_media_bridge() {
     let output = common::voxdial()
         .args(["demo", "--json", "--start", "2026-06-01T15:00:00Z"])
+        // A hang guard only: nextest ends a hung test; a slow machine is no failure.
+        .args(["--timeout-secs", "1200"])
         .env("VOXDIAL_LOG", "error")
         .output()
         .expect("the demo runs");
@@ -106,6 +114,8 @@ fn the_default_demo_holds_its_conversations_through_the_media_bridge() {
     assert!(n("conversations") >= 50, "{c}");
     assert_eq!(n("recordings"), n("conversations"), "{c}");
     assert!(n("machines_detected") >= 10, "{c}");
+    // Measured on the callee's audio timeline (the hold too), so neither
+    // depends on how fast this machine is.
     assert!(c["amd_verdict_p50_ms"].as_u64().unwrap() <= 4_000, "{c}");
     assert!(c["first_audio_p50_ms"].as_u64().is_some(), "{c}");
     // The personas' dispositions come from the conversation's tool calls.

@@ -177,69 +177,43 @@ impl Engine {
             .extend_lease(&lead.id, attempt, now + Span::seconds(lease))
             .await?;
 
+        let mut steps = steps;
         let mut errors = Vec::new();
-        for step in &steps {
-            let Some(provider) = self.providers.get(&step.provider) else {
-                errors.push(format!("{}: not configured", step.provider));
-                continue;
-            };
-            let request = PlaceCall {
-                call_id: call.id.clone(),
-                campaign_id: campaign.id.clone(),
-                to: lead.phone.clone(),
-                from: step.caller_id.clone(),
-                answer_url: self.webhook_url(&step.provider, "answer", &campaign.id, &call.id),
-                status_url: self.webhook_url(&step.provider, "status", &campaign.id, &call.id),
-                recording_status_url: (settings.recording != voxdial_domain::RecordingPolicy::Off)
-                    .then(|| self.webhook_url(&step.provider, "recording", &campaign.id, &call.id)),
-                amd: settings.amd,
-                amd_status_url: Some(self.webhook_url(
-                    &step.provider,
-                    "status",
-                    &campaign.id,
-                    &call.id,
-                )),
-                // With a media bridge, the bridge records both channels
-                // itself: a provider recording too would be paid, downloaded
-                // and deleted for nothing (the first stored one wins).
-                record: settings.recording.records_every_call() && self.config.media_url.is_none(),
-                ring_timeout_secs: settings.ring_timeout_secs,
-                time_limit_secs: settings.max_call_secs,
-                // Valid through the ring time: SansPBX connects the stream on
-                // answer, with no answer webhook to issue it later.
-                media_token: self.media_token(&call.id, i64::from(settings.ring_timeout_secs)),
-            };
-            match self
-                .place_with_backoff(provider.as_ref(), &request, step)
-                .await
-            {
-                Ok(placed) => {
-                    self.router.record_setup(
-                        &step.provider,
-                        &lead.phone,
-                        SetupResult::Accepted,
-                        self.clock.now(),
-                    );
-                    self.note_placed(&call, step, placed.sid).await?;
-                    info!(call_id = %call.id, provider = %step.provider, to = %lead.phone, "call placed");
-                    return Ok(DispatchOutcome::Placed {
-                        provider: step.provider.clone(),
-                    });
+        for round in 0..=self.config.setup_retries {
+            if round > 0 {
+                // Every step failed with a transient error: wait, then plan
+                // again (a probe that failed reopened its breaker; a fallback
+                // at its rate limit may be free now).
+                self.sleep_backoff(round).await;
+                match self.router.replan(
+                    &lead.phone,
+                    &settings.provider_strategy,
+                    &settings.agent_id,
+                    settings.caller_id.as_ref(),
+                    self.clock.now(),
+                ) {
+                    RoutePlan::Chain(next) => steps = next,
+                    RoutePlan::NotBefore(_) => continue,
+                    RoutePlan::NoRoute(_) => break,
                 }
-                Err(error) => {
-                    let transient = error.allows_fallback();
-                    self.router.record_setup(
-                        &step.provider,
-                        &lead.phone,
-                        SetupResult::Failed { transient },
-                        self.clock.now(),
-                    );
-                    warn!(call_id = %call.id, provider = %step.provider, %error, "call setup failed");
-                    errors.push(format!("{}: {error}", step.provider));
-                    if !transient {
-                        return self
-                            .fail_setup(call, campaign, errors.join("; "), false)
-                            .await;
+                debug!(call_id = %call.id, round, "call setup: trying the chain again");
+            }
+            errors.clear();
+            for step in &steps {
+                match self.try_step(lead, campaign, &call, step).await? {
+                    Ok(()) => {
+                        return Ok(DispatchOutcome::Placed {
+                            provider: step.provider.clone(),
+                        });
+                    }
+                    Err(error) => {
+                        let transient = error.allows_fallback();
+                        errors.push(format!("{}: {error}", step.provider));
+                        if !transient {
+                            return self
+                                .fail_setup(call, campaign, errors.join("; "), false)
+                                .await;
+                        }
                     }
                 }
             }
@@ -249,6 +223,87 @@ impl Engine {
         }
         self.fail_setup(call, campaign, errors.join("; "), true)
             .await
+    }
+
+    /// Asks the provider of one step of the chain; on acceptance the attempt
+    /// record learns the provider's id. The router learns the result. The
+    /// outer error is the store's, the inner one the provider's.
+    async fn try_step(
+        &self,
+        lead: &Lead,
+        campaign: &Campaign,
+        call: &CallAttempt,
+        step: &crate::router::RouteStep,
+    ) -> Result<Result<(), ProviderError>, AppError> {
+        let Some(provider) = self.providers.get(&step.provider) else {
+            return Ok(Err(ProviderError::Transient {
+                message: "not configured".into(),
+                source: None,
+            }));
+        };
+        let settings = &campaign.settings;
+        let request = PlaceCall {
+            call_id: call.id.clone(),
+            campaign_id: campaign.id.clone(),
+            to: lead.phone.clone(),
+            from: step.caller_id.clone(),
+            answer_url: self.webhook_url(&step.provider, "answer", &campaign.id, &call.id),
+            status_url: self.webhook_url(&step.provider, "status", &campaign.id, &call.id),
+            recording_status_url: (settings.recording != voxdial_domain::RecordingPolicy::Off)
+                .then(|| self.webhook_url(&step.provider, "recording", &campaign.id, &call.id)),
+            amd: settings.amd,
+            amd_status_url: Some(self.webhook_url(
+                &step.provider,
+                "status",
+                &campaign.id,
+                &call.id,
+            )),
+            // With a media bridge, the bridge records both channels
+            // itself: a provider recording too would be paid, downloaded
+            // and deleted for nothing (the first stored one wins).
+            record: settings.recording.records_every_call() && self.config.media_url.is_none(),
+            ring_timeout_secs: settings.ring_timeout_secs,
+            time_limit_secs: settings.max_call_secs,
+            // Valid through the ring time: SansPBX connects the stream on
+            // answer, with no answer webhook to issue it later.
+            media_token: self.media_token(&call.id, i64::from(settings.ring_timeout_secs)),
+        };
+        match self
+            .place_with_backoff(provider.as_ref(), &request, step)
+            .await
+        {
+            Ok(placed) => {
+                self.router.record_setup(
+                    &step.provider,
+                    &lead.phone,
+                    SetupResult::Accepted,
+                    self.clock.now(),
+                );
+                self.note_placed(call, step, placed.sid).await?;
+                info!(call_id = %call.id, provider = %step.provider, to = %lead.phone, "call placed");
+                Ok(Ok(()))
+            }
+            Err(error) => {
+                self.router.record_setup(
+                    &step.provider,
+                    &lead.phone,
+                    SetupResult::Failed {
+                        transient: error.allows_fallback(),
+                    },
+                    self.clock.now(),
+                );
+                warn!(call_id = %call.id, provider = %step.provider, %error, "call setup failed");
+                Ok(Err(error))
+            }
+        }
+    }
+
+    /// Sleeps before setup round `round` (1, 2, …): the backoff base
+    /// doubled per round, with jitter.
+    async fn sleep_backoff(&self, round: u32) {
+        let wait = self.config.backoff_base.saturating_mul(1 << round.min(16));
+        let jitter = rand::rng().random_range(0.5..1.5);
+        tokio::time::sleep(wait.mul_f64(jitter)).await;
     }
 
     /// Asks one provider, backing off on rate limits and transient errors.

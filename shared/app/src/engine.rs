@@ -9,7 +9,7 @@ use tracing::{info, warn};
 use voxdial_domain::{
     Campaign, CampaignAction, CampaignId, CampaignProgress, CampaignSettings, Clock, ConsentWaiver,
     DispatchMessage, DispatchQueue, DncScope, E164, ImportCounts, LeadId, NewLead, Store,
-    StoreError,
+    StoreError, Timestamp,
 };
 
 use crate::AppError;
@@ -35,10 +35,22 @@ pub struct EngineConfig {
     pub call_lease_margin_secs: u32,
     /// Tries per provider on rate limits and transient errors before falling over.
     pub tries_per_provider: u32,
+    /// Setup rounds run again when every provider of the chain failed with
+    /// a transient error (an outage, a timeout on a slow network): the chain
+    /// is planned again after a backoff, so a provider that recovered or a
+    /// fallback that was briefly at its rate limit takes the call before the
+    /// attempt fails. Counted in `ProviderStatsView::setup_retries`.
+    pub setup_retries: u32,
     /// The first backoff after a rate limit or transient error (real time; doubles, with jitter).
     pub backoff_base: Duration,
     /// The voicemail message when the campaign has none of its own.
     pub voicemail_text: String,
+    /// How often the sweeper asks the providers about every live call that
+    /// a provider accepted, without waiting for its lease (simulated seconds
+    /// when the clock is scaled). Its first sweep always does, so a process
+    /// that restarts after a crash learns at once which calls ended while it
+    /// was down and frees their slots.
+    pub reconcile_interval_secs: u32,
 }
 
 impl Default for EngineConfig {
@@ -50,8 +62,10 @@ impl Default for EngineConfig {
             dispatch_lease_secs: 300,
             call_lease_margin_secs: 120,
             tries_per_provider: 3,
+            setup_retries: 3,
             backoff_base: Duration::from_millis(100),
             voicemail_text: "Hello, this is an automated call from voxdial. We will try you again later. Goodbye.".into(),
+            reconcile_interval_secs: 300,
         }
     }
 }
@@ -69,6 +83,9 @@ pub struct Engine {
     pub(crate) agents: Option<Arc<dyn voxdial_domain::HumanAgentStore>>,
     pub(crate) post: Option<Arc<crate::postcall::PostCallDeps>>,
     pub(crate) observer: Option<Arc<dyn crate::events::CallObserver>>,
+    /// When this process last asked the providers about every live call
+    /// (`None` until its first sweep: a restart reconciles at once).
+    pub(crate) reconciled_at: Arc<std::sync::Mutex<Option<Timestamp>>>,
 }
 
 /// A campaign with its counts.
@@ -118,6 +135,7 @@ impl Engine {
             agents: None,
             post: None,
             observer: None,
+            reconciled_at: Arc::default(),
         }
     }
 

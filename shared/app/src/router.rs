@@ -77,6 +77,21 @@ pub trait Router: Send + Sync {
         now: Timestamp,
     ) -> RoutePlan;
 
+    /// Plans again for an attempt whose whole chain failed with transient
+    /// errors (a setup round of the same attempt, not a new decision): the
+    /// breakers and rate limits may have moved since. By default the same
+    /// as [`Router::plan`]; a router that counts decisions counts a retry.
+    fn replan(
+        &self,
+        to: &E164,
+        strategy: &ProviderStrategy,
+        agent: &AgentId,
+        campaign_caller_id: Option<&E164>,
+        now: Timestamp,
+    ) -> RoutePlan {
+        self.plan(to, strategy, agent, campaign_caller_id, now)
+    }
+
     /// Takes the rate-limit token for a step of the plan for a call to `to`,
     /// about to be sent.
     fn reserve(&self, step: &RouteStep, to: &E164, now: Timestamp);

@@ -77,6 +77,8 @@ struct Counters {
     deferred: AtomicU64,
     /// Setups a provider accepted.
     accepted: AtomicU64,
+    /// Setup rounds run again after a whole chain failed transiently.
+    setup_retries: AtomicU64,
 }
 
 impl EngineRouter {
@@ -169,6 +171,99 @@ impl EngineRouter {
         d
     }
 
+    /// Counts a first plan in `counter`: a retry's plan was counted once
+    /// as a retry by [`Router::replan`].
+    fn count(&self, retry: bool, counter: &AtomicU64) {
+        if !retry {
+            counter.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A plan for a call to `to`; `retry` when the attempt's chain failed
+    /// before (counted as a setup retry, not as another decision).
+    fn route(
+        &self,
+        retry: bool,
+        to: &E164,
+        strategy: &ProviderStrategy,
+        agent: &AgentId,
+        campaign_caller_id: Option<&E164>,
+        now: Timestamp,
+    ) -> RoutePlan {
+        let destination = self.destination(to);
+        let plan = {
+            let engine = self.engine();
+            let request = |at| RouteRequest {
+                to: &destination,
+                strategy: strategy.clone(),
+                agent_provider: self.agents.get(agent),
+                now: at,
+            };
+            let mut plan = engine.plan(&request(now));
+            if let voxdial_routing::RoutePlan::Chain(steps) = &mut plan {
+                append_soon_ready(&engine, steps, &request(now + FALLBACK_HORIZON), now);
+            }
+            plan
+        };
+        match plan {
+            voxdial_routing::RoutePlan::Chain(steps) => {
+                self.count(retry, &self.counters.decisions);
+                let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
+                if planned.len() >= DESTINATION_CACHE {
+                    // Plans never sent (duplicate messages) are forgotten.
+                    planned.clear();
+                }
+                RoutePlan::Chain(
+                    steps
+                        .into_iter()
+                        .map(|mut step| {
+                            if let Some(number) = campaign_caller_id
+                                && self
+                                    .pools
+                                    .contains(&(step.provider.clone(), number.clone()))
+                            {
+                                step.caller_id = number.clone();
+                            }
+                            let out = RouteStep::new(step.provider.clone(), step.caller_id.clone());
+                            planned.insert((to.clone(), step.provider.clone()), step);
+                            out
+                        })
+                        .collect(),
+                )
+            }
+            voxdial_routing::RoutePlan::NotBefore(at) => {
+                self.count(retry, &self.counters.deferred);
+                RoutePlan::NotBefore(at)
+            }
+            voxdial_routing::RoutePlan::NoRoute(rejections) => {
+                // A provider whose circuit reopens soon is worth waiting for.
+                let reopening = rejections
+                    .iter()
+                    .filter_map(|r| match r.reason {
+                        RejectReason::CircuitOpen { until }
+                        | RejectReason::ProbesBusy { until } => Some(until),
+                        _ => None,
+                    })
+                    .min();
+                if let Some(at) = reopening {
+                    self.count(retry, &self.counters.deferred);
+                    return RoutePlan::NotBefore(at.max(now));
+                }
+                self.count(retry, &self.counters.decisions);
+                self.count(retry, &self.counters.no_route);
+                let reasons: Vec<String> = rejections
+                    .iter()
+                    .map(|r| format!("{}: {}", r.provider, reason_text(&r.reason)))
+                    .collect();
+                RoutePlan::NoRoute(if reasons.is_empty() {
+                    "no telephony provider is configured".into()
+                } else {
+                    reasons.join("; ")
+                })
+            }
+        }
+    }
+
     /// The engine's statistics with the router's counters, as of `now`.
     pub fn stats_view(&self, now: Timestamp) -> ProviderStatsView {
         let engine = self.engine();
@@ -217,6 +312,7 @@ impl EngineRouter {
             placed: accepted,
             no_route: self.counters.no_route.load(Ordering::Relaxed),
             deferred: self.counters.deferred.load(Ordering::Relaxed),
+            setup_retries: self.counters.setup_retries.load(Ordering::Relaxed),
             setup_success_rate: ratio(accepted, decisions),
             providers,
         }
@@ -299,6 +395,9 @@ pub struct ProviderStatsView {
     pub no_route: u64,
     /// Plans deferred because every provider was briefly unusable.
     pub deferred: u64,
+    /// Setup rounds run again for an attempt whose whole chain had failed
+    /// with transient errors (`EngineConfig::setup_retries`).
+    pub setup_retries: u64,
     /// `placed / decisions`.
     pub setup_success_rate: Option<f64>,
     /// One row per provider, in rank order.
@@ -397,78 +496,19 @@ impl Router for EngineRouter {
         campaign_caller_id: Option<&E164>,
         now: Timestamp,
     ) -> RoutePlan {
-        let destination = self.destination(to);
-        let plan = {
-            let engine = self.engine();
-            let request = |at| RouteRequest {
-                to: &destination,
-                strategy: strategy.clone(),
-                agent_provider: self.agents.get(agent),
-                now: at,
-            };
-            let mut plan = engine.plan(&request(now));
-            if let voxdial_routing::RoutePlan::Chain(steps) = &mut plan {
-                append_soon_ready(&engine, steps, &request(now + FALLBACK_HORIZON), now);
-            }
-            plan
-        };
-        match plan {
-            voxdial_routing::RoutePlan::Chain(steps) => {
-                self.counters.decisions.fetch_add(1, Ordering::Relaxed);
-                let mut planned = self.planned.lock().unwrap_or_else(|p| p.into_inner());
-                if planned.len() >= DESTINATION_CACHE {
-                    // Plans never sent (duplicate messages) are forgotten.
-                    planned.clear();
-                }
-                RoutePlan::Chain(
-                    steps
-                        .into_iter()
-                        .map(|mut step| {
-                            if let Some(number) = campaign_caller_id
-                                && self
-                                    .pools
-                                    .contains(&(step.provider.clone(), number.clone()))
-                            {
-                                step.caller_id = number.clone();
-                            }
-                            let out = RouteStep::new(step.provider.clone(), step.caller_id.clone());
-                            planned.insert((to.clone(), step.provider.clone()), step);
-                            out
-                        })
-                        .collect(),
-                )
-            }
-            voxdial_routing::RoutePlan::NotBefore(at) => {
-                self.counters.deferred.fetch_add(1, Ordering::Relaxed);
-                RoutePlan::NotBefore(at)
-            }
-            voxdial_routing::RoutePlan::NoRoute(rejections) => {
-                // A provider whose circuit reopens soon is worth waiting for.
-                let reopening = rejections
-                    .iter()
-                    .filter_map(|r| match r.reason {
-                        RejectReason::CircuitOpen { until }
-                        | RejectReason::ProbesBusy { until } => Some(until),
-                        _ => None,
-                    })
-                    .min();
-                if let Some(at) = reopening {
-                    self.counters.deferred.fetch_add(1, Ordering::Relaxed);
-                    return RoutePlan::NotBefore(at.max(now));
-                }
-                self.counters.decisions.fetch_add(1, Ordering::Relaxed);
-                self.counters.no_route.fetch_add(1, Ordering::Relaxed);
-                let reasons: Vec<String> = rejections
-                    .iter()
-                    .map(|r| format!("{}: {}", r.provider, reason_text(&r.reason)))
-                    .collect();
-                RoutePlan::NoRoute(if reasons.is_empty() {
-                    "no telephony provider is configured".into()
-                } else {
-                    reasons.join("; ")
-                })
-            }
-        }
+        self.route(false, to, strategy, agent, campaign_caller_id, now)
+    }
+
+    fn replan(
+        &self,
+        to: &E164,
+        strategy: &ProviderStrategy,
+        agent: &AgentId,
+        campaign_caller_id: Option<&E164>,
+        now: Timestamp,
+    ) -> RoutePlan {
+        self.counters.setup_retries.fetch_add(1, Ordering::Relaxed);
+        self.route(true, to, strategy, agent, campaign_caller_id, now)
     }
 
     fn reserve(&self, step: &RouteStep, to: &E164, now: Timestamp) {

@@ -7,6 +7,11 @@
 //!   the provider is asked for the call's real status, and a terminal status
 //!   finishes the call as a callback would have. A call the provider never
 //!   heard of fails (a crash before the provider accepted it).
+//! - The first sweep of a process, and then one every
+//!   `EngineConfig::reconcile_interval_secs`, asks the provider about every
+//!   live call it accepted, lease or not: calls that ended while a crashed
+//!   process was down (their final callbacks lost) free their slots within
+//!   a sweep of the restart instead of at the end of their lease.
 //! - Every running campaign's free slots are filled (this fires due retries
 //!   and leads whose calling window opened), and finished campaigns complete.
 
@@ -15,7 +20,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 use voxdial_domain::{
     CallAttempt, CallEvent, CallId, CampaignStatus, DispatchMessage, Lead, LeadOutcome,
-    LeadRelease, LeadState, PendingReason, ProviderCall, ProviderError,
+    LeadRelease, LeadState, PendingReason, ProviderCall, ProviderError, Timestamp,
 };
 
 use crate::{AppError, Engine};
@@ -33,6 +38,8 @@ pub struct SweepReport {
     pub failed_unknown: u64,
     /// Live calls whose lease was extended (still in progress at the provider).
     pub extended: u64,
+    /// Live calls the provider was asked about before their lease ended.
+    pub checked: u64,
     /// Dispatch messages queued by slot filling.
     pub filled: u64,
     /// Campaigns completed.
@@ -49,6 +56,9 @@ impl Engine {
     pub async fn sweep(&self) -> Result<SweepReport, AppError> {
         let mut report = SweepReport::default();
         let now = self.clock.now();
+        if self.reconcile_due(now) {
+            self.reconcile_live(now, &mut report).await?;
+        }
         for lead in self.store.expired_leases(now, SWEEP_BATCH).await? {
             report.expired_leases += 1;
             if let Err(error) = self.reclaim(&lead, &mut report).await {
@@ -71,10 +81,60 @@ impl Engine {
             Ok(purged) => report.purged = purged,
             Err(error) => warn!(%error, "retention purge failed; the next sweep retries"),
         }
-        if report != SweepReport::default() && report.expired_leases > 0 {
+        if report.expired_leases > 0 || report.reconciled > 0 {
             info!(?report, "sweep");
         }
         Ok(report)
+    }
+
+    /// Whether this sweep asks the providers about every live call: the
+    /// first of the process, then one per reconcile interval.
+    fn reconcile_due(&self, now: Timestamp) -> bool {
+        let mut last = self.reconciled_at.lock().unwrap_or_else(|p| p.into_inner());
+        let interval = Span::seconds(i64::from(self.config.reconcile_interval_secs));
+        if last.is_some_and(|at| now < at + interval) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    /// Asks the provider about every live call it accepted (one with a
+    /// provider id: a call still being set up is its dispatcher's, and the
+    /// lease covers a dispatcher that died) and applies what it says.
+    async fn reconcile_live(
+        &self,
+        now: Timestamp,
+        report: &mut SweepReport,
+    ) -> Result<(), AppError> {
+        let far = now + Span::days(366);
+        for lead in self.store.expired_leases(far, SWEEP_BATCH).await? {
+            let Some(attempt) = lead.state.active_attempt() else {
+                continue;
+            };
+            let Some(call) = self
+                .store
+                .call(&CallId::for_attempt(&lead.id, attempt))
+                .await?
+            else {
+                continue;
+            };
+            if call.state.is_terminal() || call.provider_sid.is_none() {
+                continue;
+            }
+            report.checked += 1;
+            match self.provider_view(&call).await {
+                Ok(Some(view)) if view.status.is_terminal() => {
+                    self.apply_event(&event_from_view(&call, view)).await?;
+                    report.reconciled += 1;
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    warn!(call_id = %call.id, %error, "provider status unavailable; the lease still guards the call");
+                }
+            }
+        }
+        Ok(())
     }
 
     async fn reclaim(&self, lead: &Lead, report: &mut SweepReport) -> Result<(), AppError> {

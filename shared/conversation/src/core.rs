@@ -151,10 +151,30 @@ struct AgentTurn {
     frames_sent: u64,
 }
 
+/// The answering-machine verdict's phase. The hold is measured on the
+/// callee's audio timeline (caller audio received), not on the clock: a
+/// bridge that falls behind (a busy machine, a ×60 simulation) still
+/// hears the whole hold before it gives up on a verdict, so what the
+/// classifier decides depends on what the callee said, never on load.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AmdPhase {
-    Pending { hold_until: Duration },
+    Pending {
+        /// The verdict is `unknown` once this much caller audio was heard.
+        hold: Duration,
+        /// A stream that stops sending audio altogether times out here.
+        stalled_at: Duration,
+    },
     Decided,
+}
+
+/// How long past the hold a stream with no caller audio may keep the
+/// verdict pending (providers send audio frames, silence included,
+/// without a break, so this only ends streams that broke).
+const AMD_STALL_GRACE: Duration = Duration::from_secs(10);
+
+/// Duration of `samples` of 8 kHz audio.
+fn audio_duration(samples: u64) -> Duration {
+    Duration::from_micros(samples.saturating_mul(125))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,6 +255,9 @@ pub struct Conversation {
     amd: Option<Amd>,
     beep: Option<BeepDetector>,
     amd_phase: AmdPhase,
+    /// Caller audio received since the stream started, 8 kHz samples: the
+    /// callee's timeline, on which the AMD hold and its latency are measured.
+    heard_samples: u64,
     amd_outcome: Option<AmdOutcome>,
     provider_verdict: Option<AnsweredBy>,
     local_verdict: Option<AnsweredBy>,
@@ -316,8 +339,10 @@ impl Conversation {
                 .then(|| Amd::new(AmdConfig::default())),
             beep: None,
             amd_phase: AmdPhase::Pending {
-                hold_until: now + hold,
+                hold,
+                stalled_at: now + hold + AMD_STALL_GRACE,
             },
+            heard_samples: 0,
             amd_outcome: None,
             provider_verdict: None,
             local_verdict: None,
@@ -418,8 +443,8 @@ impl Conversation {
                 t = t.min(d);
             }
         };
-        if let AmdPhase::Pending { hold_until } = self.amd_phase {
-            take(Some(hold_until));
+        if let AmdPhase::Pending { stalled_at, .. } = self.amd_phase {
+            take(Some(stalled_at));
         }
         if let Some(Voicemail::WaitBeep { deadline, .. }) = self.voicemail {
             take(Some(deadline));
@@ -517,8 +542,8 @@ impl Conversation {
             let text = self.agent.silence.goodbye_text.clone();
             self.say_goodbye(now, EndReason::TimeLimit, text);
         }
-        if let AmdPhase::Pending { hold_until } = self.amd_phase
-            && now >= hold_until
+        if let AmdPhase::Pending { stalled_at, .. } = self.amd_phase
+            && now >= stalled_at
         {
             self.decide(now, AnsweredBy::Unknown, VerdictSource::Timeout);
         }
@@ -546,6 +571,11 @@ impl Conversation {
 
     // ----------------------------------------------------------- caller
 
+    /// Caller audio heard since the stream started.
+    fn heard(&self) -> Duration {
+        audio_duration(self.heard_samples)
+    }
+
     fn on_caller_audio(&mut self, now: Duration, pcm: &[i16]) {
         self.metrics.caller_frames += 1;
         if let Some(r) = &mut self.recorder {
@@ -557,16 +587,19 @@ impl Conversation {
                 self.on_digit(now, digit.digit);
             }
         }
-        if let AmdPhase::Pending { .. } = self.amd_phase
-            && let Some(decision) = self.amd.as_mut().and_then(|a| a.push(pcm))
-        {
-            let v = match decision.verdict {
-                Verdict::Human => AnsweredBy::Human,
-                Verdict::Machine => AnsweredBy::MachineStart,
-                Verdict::Unknown => AnsweredBy::Unknown,
-            };
-            self.local_verdict = Some(v);
-            self.decide(now, v, VerdictSource::Local);
+        self.heard_samples += pcm.len() as u64;
+        if let AmdPhase::Pending { hold, .. } = self.amd_phase {
+            if let Some(decision) = self.amd.as_mut().and_then(|a| a.push(pcm)) {
+                let v = match decision.verdict {
+                    Verdict::Human => AnsweredBy::Human,
+                    Verdict::Machine => AnsweredBy::MachineStart,
+                    Verdict::Unknown => AnsweredBy::Unknown,
+                };
+                self.local_verdict = Some(v);
+                self.decide(now, v, VerdictSource::Local);
+            } else if self.heard() >= hold {
+                self.decide(now, AnsweredBy::Unknown, VerdictSource::Timeout);
+            }
         }
         if let Some(Voicemail::WaitBeep { .. }) = self.voicemail {
             self.voicemail_listen(now, pcm);
@@ -719,10 +752,11 @@ impl Conversation {
                 {
                     self.clear_playout(now);
                     self.discard_model_audio = true;
+                    let heard = self.heard();
                     if let Some(o) = &mut self.amd_outcome {
                         o.verdict = v;
                         o.source = VerdictSource::Provider;
-                        o.latency_ms = ms(now.saturating_sub(self.start));
+                        o.latency_ms = ms(heard);
                     }
                     self.on_machine(now, v);
                 }
@@ -738,7 +772,7 @@ impl Conversation {
         self.amd_outcome = Some(AmdOutcome {
             verdict: v,
             source,
-            latency_ms: ms(now.saturating_sub(self.start)),
+            latency_ms: ms(self.heard()),
             provider: self.provider_verdict,
             local: self.local_verdict,
         });

@@ -124,7 +124,9 @@ pub struct AmdOutcome {
     pub verdict: AnsweredBy,
     /// Who decided.
     pub source: VerdictSource,
-    /// Time from answer to the verdict, ms.
+    /// Time from answer to the verdict on the callee's timeline (caller
+    /// audio received before it), ms: what the callee waited, whatever
+    /// the bridge's load.
     pub latency_ms: u64,
     /// The provider's verdict, if it gave one (also after the decision).
     pub provider: Option<AnsweredBy>,

@@ -716,3 +716,64 @@ fn consent_notice_plays_before_the_greeting() {
     let a = s.audio_out();
     assert!(a[0].1 != MODEL_LEVEL, "notice first");
 }
+
+/// A bridge that falls behind: each 20 ms frame of caller audio reaches the
+/// core `lag` after the previous one.
+fn slow_audio(s: &mut Sim, pcm: &[i16], lag: Duration) {
+    for f in pcm.chunks(160).filter(|f| f.len() == 160) {
+        s.now += lag - F;
+        s.frame(f);
+    }
+}
+
+#[test]
+fn a_bridge_that_falls_behind_still_hears_the_machine_before_the_hold_ends() {
+    // GIVEN a voicemail greeting whose audio reaches the core five times
+    // slower than real time (a starved machine)
+    let mut c = ctx();
+    c.voicemail = VoicemailPolicy::HangUp;
+    let mut s = Sim::new(c);
+    s.input(Input::ModelReady);
+    let greeting = Synth::new(9).voicemail_greeting(300.0, 6000.0, 300.0, None, 6500.0, -20.0);
+
+    // WHEN it plays
+    slow_audio(&mut s, &greeting, Duration::from_millis(100));
+
+    // THEN the verdict is the same as in real time (a machine, from the
+    // audio), and its latency is counted on the callee's timeline
+    assert_eq!(s.ended(), Some(EndReason::MachineHangUp));
+    let amd = s.conv.finish(s.now).report.amd.unwrap();
+    assert!(amd.verdict.is_machine(), "{amd:?}");
+    assert_eq!(amd.source, VerdictSource::Local);
+    assert!(amd.latency_ms <= 6500, "{amd:?}");
+}
+
+#[test]
+fn the_hold_is_counted_in_caller_audio_and_a_dead_stream_still_times_out() {
+    // GIVEN caller silence arriving five times slower than real time
+    let mut s = Sim::new(ctx());
+    s.input(Input::ModelReady);
+    let start = s.now;
+    slow_audio(&mut s, &[0; 160 * 50], Duration::from_millis(100));
+
+    // THEN one second of audio in five of wall time holds the greeting
+    assert_eq!(s.conv.state(), State::Init, "only 1 s of audio heard");
+    assert!(s.now - start >= Duration::from_secs(5));
+
+    // WHEN the stream then sends nothing at all
+    for _ in 0..10 {
+        if s.conv.state() != State::Init {
+            break;
+        }
+        let due = s.conv.poll_timeout().expect("a stall deadline");
+        s.now = s.now.max(due);
+        s.conv.handle_timeout(s.now);
+        s.drain();
+    }
+
+    // THEN the verdict times out to a person
+    assert_eq!(s.conv.state(), State::Welcome);
+    let amd = s.conv.finish(s.now).report.amd.unwrap();
+    assert_eq!(amd.source, VerdictSource::Timeout);
+    assert_eq!(amd.latency_ms, 1000, "latency on the callee's timeline");
+}

@@ -648,6 +648,36 @@ mod tests {
         assert_eq!(c.state, CallState::Answered);
     }
 
+    /// SansPBX-like events: a timestamp and no sequence number.
+    fn stamped(kind: CallEventKind, secs: i64) -> CallEvent {
+        let mut e = event(kind, 0);
+        e.sequence = None;
+        e.timestamp = Some(t0() + Duration::seconds(secs));
+        e
+    }
+
+    #[test]
+    fn without_sequence_numbers_the_timestamp_orders_events() {
+        // GIVEN a ringing call whose provider sends no sequence numbers
+        let mut c = call();
+        assert_eq!(
+            c.apply(&stamped(CallEventKind::Ringing, 5), t0()),
+            Applied::Progressed
+        );
+        // WHEN an answer stamped before the ringing arrives, THEN it is stale
+        assert_eq!(
+            c.apply(&stamped(CallEventKind::Answered, 3), t0()),
+            Applied::Ignored(IgnoreReason::Stale)
+        );
+        assert_eq!(c.state, CallState::Ringing);
+        // WHEN one stamped at the same second or later arrives, THEN it applies
+        assert_eq!(
+            c.apply(&stamped(CallEventKind::Answered, 5), t0()),
+            Applied::Progressed
+        );
+        assert_eq!(c.state, CallState::Answered);
+    }
+
     #[test]
     fn machine_verdicts_make_voicemail() {
         let mut c = call();
