@@ -236,7 +236,6 @@ async fn world_with(fetch_attempts: u32, max_receives: u32) -> World {
     });
     let settings = CampaignSettings {
         recording: RecordingPolicy::All,
-        require_consent: false,
         webhook: Some(OutboundWebhook {
             url: format!("{base}/hook"),
             secret: Some(SECRET.into()),

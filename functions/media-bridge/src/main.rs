@@ -16,7 +16,7 @@
 //! | `METRICS_ADDR` | the Prometheus `/metrics` listener, not the load balancer's port (default `0.0.0.0:9090`) |
 //! | `ECS_AGENT_URI` | set by ECS: task scale-in protection while calls are live ([`protection`]) |
 //! | `EMF_SERVICE_NAME` | the `ServiceName` of the `LiveCalls` EMF metric on stdout ([`emf`]; unset: none) |
-//! | `VOXDIAL_*` | the engine's settings, as for every function (`voxdial_lambda::config`) |
+//! | `VOXDIAL_*` | the engine's settings, as for every function (`voxdial_lambda::config`); the media token key (`voxdial.media_token_key` of the secret, or `VOXDIAL_MEDIA_TOKEN_KEY`) is required: every stream must carry its call's token |
 //!
 //! # Drain
 //!
@@ -44,13 +44,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn_with_state;
 use axum::serve::ListenerExt as _;
 use voxdial_bridge::{Bridge, BridgeConfig};
 use voxdial_conversation::AgentConfig;
 use voxdial_gemini::WsConnector;
 use voxdial_host::{Agents, EngineHost};
 use voxdial_lambda::{Deps, LambdaConfig, logs};
+use voxdial_providers::ProvidersConfig;
 use voxdial_wire::gemini::LiveEndpoint;
 use voxdial_wire::twilio::signature::SigningKeys;
 
@@ -138,6 +139,18 @@ async fn main() -> anyhow::Result<()> {
     let deps = Deps::init(LambdaConfig::from_env()?)
         .await
         .context("cannot wire the engine")?;
+    anyhow::ensure!(
+        deps.engine.config().media_token_key.is_some(),
+        "the media token key is required (voxdial.media_token_key in the secret, or VOXDIAL_MEDIA_TOKEN_KEY)"
+    );
+    let sanspbx = ProvidersConfig::from_toml(&deps.config.providers)?
+        .ids()
+        .iter()
+        .any(|(_, kind)| *kind == "sanspbx");
+    anyhow::ensure!(
+        !sanspbx || cfg.sanspbx_token.is_some(),
+        "SANSPBX_TOKEN is required when a SansPBX account is configured"
+    );
     let host = Arc::new(EngineHost::new(
         deps.engine,
         Agents::new(AgentConfig {
@@ -157,7 +170,7 @@ async fn main() -> anyhow::Result<()> {
     let metrics = tokio::net::TcpListener::bind(&metrics_addr)
         .await
         .context("bind METRICS_ADDR")?;
-    let metrics_app = bridge.router().layer(from_fn(gate::metrics_only));
+    let metrics_app = bridge.metrics_router();
     tokio::spawn(async move { axum::serve(metrics, metrics_app).await });
     let addr = env("BIND_ADDR").unwrap_or_else(|| "0.0.0.0:8080".into());
     // TCP_NODELAY on every media socket: a 20 ms frame must not wait for

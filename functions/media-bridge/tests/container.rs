@@ -14,15 +14,18 @@ use chrono::TimeZone;
 use voxdial_app::clock::SystemClock;
 use voxdial_aws::testing::Emulator;
 use voxdial_domain::{
-    CallAttempt, CallStore, Campaign, CampaignAction, CampaignId, CampaignSettings, CampaignStore,
-    Disposition, DncStore, E164, LeadId, LeadStore, NewLead,
+    CallAttempt, CallState, CallStore, Campaign, CampaignAction, CampaignId, CampaignSettings,
+    CampaignStore, Disposition, DncStore, E164, LeadId, LeadStore, NewLead,
 };
 use voxdial_lambda::{Deps, LambdaConfig, Secrets};
 use voxdial_sim::caller::{CallerConfig, run_caller};
 use voxdial_sim::voice::{Persona, VoiceSim, VoiceSimConfig, serve_tcp};
+use voxdial_wire::media_token::{MediaTokenKey, TOKEN_PARAMETER};
 
 const TOKEN: &str = "container-test-auth-token";
 const CALLER_ID: &str = "+14155550100";
+/// The secret the answer function and the container share.
+const MEDIA_KEY: &str = "container-test-media-token-key";
 /// A provider API that refuses connections: the bridge's hang-up fails
 /// and is logged, as when a provider is down.
 const PROVIDERS: &str = "[[providers]]\nid = \"twilio\"\nkind = \"twilio\"\n\
@@ -71,6 +74,54 @@ fn a_missing_setting_stops_the_container_with_its_name() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("the environment variable VOXDIAL_CALLER_ID is not set"),
+        "{stderr}"
+    );
+}
+
+/// The deployment's variables, with no AWS behind them: enough for the
+/// container to check its configuration and stop.
+fn offline(providers: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("PUBLIC_WSS_BASE", "wss://media.example.com".into()),
+        ("TWILIO_AUTH_TOKEN", TOKEN.into()),
+        ("BIND_ADDR", "127.0.0.1:0".into()),
+        ("METRICS_ADDR", "127.0.0.1:0".into()),
+        ("VOXDIAL_AWS_ENDPOINT", "http://127.0.0.1:9".into()),
+        ("VOXDIAL_TABLE", "t".into()),
+        ("VOXDIAL_DISPATCH_QUEUE_URL", "http://127.0.0.1:9/q".into()),
+        ("VOXDIAL_CALLER_ID", CALLER_ID.into()),
+        ("VOXDIAL_PROVIDERS", providers.into()),
+    ]
+}
+
+fn stderr_of(mut command: Command) -> String {
+    let output = command.output().expect("the container runs");
+    assert!(!output.status.success());
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn the_container_refuses_to_start_without_the_media_token_key() {
+    let stderr = stderr_of(container(&offline(PROVIDERS)));
+    assert!(
+        stderr.contains("the media token key is required"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_sanspbx_account_without_its_stream_token_stops_the_container() {
+    // GIVEN a SansPBX account among the providers and no SANSPBX_TOKEN
+    let providers = format!(
+        "{PROVIDERS}[[providers]]\nid = \"pbx\"\nkind = \"sanspbx\"\napi_base = \"https://pbx.example.com\"\n\
+         appid = 1\naccess_token = \"a\"\naccess_key = \"b\"\nwebhook_secret = \"sixteen-chars-or-more\"\n"
+    );
+    let mut vars = offline(&providers);
+    vars.push(("VOXDIAL_MEDIA_TOKEN_KEY", MEDIA_KEY.into()));
+    // THEN the container stops and names the missing token
+    let stderr = stderr_of(container(&vars));
+    assert!(
+        stderr.contains("SANSPBX_TOKEN is required when a SansPBX account is configured"),
         "{stderr}"
     );
 }
@@ -132,6 +183,7 @@ async fn world(extra: &[(&'static str, String)]) -> World {
         now,
     );
     call.provider = Some(voxdial_domain::ProviderId::parse("twilio").unwrap());
+    call.state = CallState::Answered;
     store.create_call(&call).await.unwrap();
 
     let voice = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -151,6 +203,7 @@ async fn world(extra: &[(&'static str, String)]) -> World {
         ("VOXDIAL_DISPATCH_QUEUE_URL", queue.url().into()),
         ("VOXDIAL_CALLER_ID", CALLER_ID.into()),
         ("VOXDIAL_PROVIDERS", PROVIDERS.into()),
+        ("VOXDIAL_MEDIA_TOKEN_KEY", MEDIA_KEY.into()),
     ];
     vars.extend(extra.iter().cloned());
     World {
@@ -209,6 +262,14 @@ impl World {
         );
         caller.auth_token = Some(TOKEN.into());
         caller.max_duration = Duration::from_secs(60);
+        // with the token the answer webhook put in the TwiML
+        let expiry = chrono::Utc::now().timestamp() + 300;
+        let token = MediaTokenKey::new(MEDIA_KEY)
+            .unwrap()
+            .issue(self.call.id.as_str(), expiry);
+        caller
+            .custom_parameters
+            .insert(TOKEN_PARAMETER.into(), token);
         tokio::spawn(run_caller(caller))
     }
 
@@ -283,8 +344,9 @@ async fn a_drained_container_refuses_new_streams_and_lets_its_live_call_end_by_i
     let mut container = world.start().await;
     let metrics_addr = world.var("METRICS_ADDR");
     let caller = world.stream_call();
+    // (the loops below are hang guards of minutes, not speed limits)
     let mut live = None;
-    for _ in 0..300 {
+    for _ in 0..2_400 {
         live = live_calls(&metrics_addr).await;
         if live == Some(1) {
             break;
@@ -301,7 +363,7 @@ async fn a_drained_container_refuses_new_streams_and_lets_its_live_call_end_by_i
     // THEN the load balancer's health check fails at once (no new stream)
     let health = format!("http://127.0.0.1:{}/healthz", world.port);
     let mut refused = false;
-    for _ in 0..100 {
+    for _ in 0..1_200 {
         if reqwest::get(&health).await.map_or(true, |r| {
             r.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE
         }) {
@@ -318,7 +380,7 @@ async fn a_drained_container_refuses_new_streams_and_lets_its_live_call_end_by_i
     assert!(report.media_received > 0);
     // AND the container then exits by itself, cleanly
     let mut status = None;
-    for _ in 0..300 {
+    for _ in 0..1_200 {
         status = container.0.try_wait().expect("the container's status");
         if status.is_some() {
             break;

@@ -154,7 +154,9 @@ async fn main() {
         .build()
         .unwrap();
 
-    // Live calls: campaigns open all day, no consent needed, every lead dialled at once.
+    // Live calls: every lead dialled at once. The legal floor screens them
+    // (New York numbers, consenting): run the bench between 08:00 and
+    // 21:00 New York time, or every lead waits for the next opening.
     let mut ids = Vec::new();
     for c in 0..campaigns {
         let campaign: Value = http
@@ -162,8 +164,6 @@ async fn main() {
             .json(&json!({
                 "name": format!("load {c}"),
                 "max_concurrency": calls_per,
-                "require_consent": false,
-                "calling_hours": {"default": {"start": "00:00", "end": "23:59"}, "countries": {}},
                 "amd": "async"
             }))
             .send()
@@ -173,8 +173,8 @@ async fn main() {
             .await
             .unwrap();
         let id = campaign["id"].as_str().unwrap().to_string();
-        let csv: String = std::iter::once("phone".to_string())
-            .chain((0..calls_per).map(|n| format!("+1 212 {:03} {:04}", 200 + c, n)))
+        let csv: String = std::iter::once("phone,consent".to_string())
+            .chain((0..calls_per).map(|n| format!("+1 212 {:03} {:04},yes", 200 + c, n)))
             .collect::<Vec<_>>()
             .join("\n");
         http.post(format!("{base}/v1/campaigns/{id}/leads"))

@@ -22,6 +22,7 @@ use voxdial_gemini::WsConnector;
 use voxdial_host::{Agents, BridgeObserver, EngineHost};
 use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, QueueConfig};
 use voxdial_providers::{TwilioConfig, TwilioProvider};
+use voxdial_wire::media_token::MediaTokenKey;
 use voxdial_wire::twilio::signature::SigningKeys;
 
 /// The store's file in the data directory.
@@ -169,6 +170,13 @@ impl Runtime {
             EngineConfig {
                 public_base_url: public_url.clone(),
                 media_url: media_url.clone(),
+                // Signs each call's media stream token. The hosted bridge
+                // asks this engine to admit streams, so a fresh secret per
+                // run is shared by construction (an external bridge has
+                // its own engine and secret: no token of this one opens it).
+                media_token_key: media_url
+                    .as_ref()
+                    .and_then(|_| MediaTokenKey::new(uuid::Uuid::new_v4().as_bytes().to_vec())),
                 dispatch_lease_secs: options.dispatch_lease_secs,
                 call_lease_margin_secs: options.call_lease_margin_secs,
                 ..EngineConfig::default()

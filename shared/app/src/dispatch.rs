@@ -268,6 +268,9 @@ impl Engine {
             record: settings.recording.records_every_call() && self.config.media_url.is_none(),
             ring_timeout_secs: settings.ring_timeout_secs,
             time_limit_secs: settings.max_call_secs,
+            // Valid through the ring time: SansPBX connects the stream on
+            // answer, with no answer webhook to issue it later.
+            media_token: self.media_token(&call.id, i64::from(settings.ring_timeout_secs)),
         };
         match self
             .place_with_backoff(provider.as_ref(), &request, step)

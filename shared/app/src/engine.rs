@@ -7,7 +7,7 @@ use chrono::Duration as Span;
 use serde::Serialize;
 use tracing::{info, warn};
 use voxdial_domain::{
-    Campaign, CampaignAction, CampaignId, CampaignProgress, CampaignSettings, Clock,
+    Campaign, CampaignAction, CampaignId, CampaignProgress, CampaignSettings, Clock, ConsentWaiver,
     DispatchMessage, DispatchQueue, DncScope, E164, ImportCounts, LeadId, NewLead, OrgId, Store,
     StoreError, Timestamp,
 };
@@ -24,6 +24,10 @@ pub struct EngineConfig {
     pub public_base_url: String,
     /// The media bridge's `wss://` URL, when one runs.
     pub media_url: Option<String>,
+    /// The secret shared with the media bridge that signs each call's
+    /// media stream token. Without it no token is issued, and the bridge
+    /// (which asks the engine to admit every stream) admits none.
+    pub media_token_key: Option<voxdial_wire::media_token::MediaTokenKey>,
     /// How long a claimed lead may wait in the dispatch queue before the
     /// sweeper dispatches it again (simulated seconds when the clock is scaled).
     pub dispatch_lease_secs: u32,
@@ -58,6 +62,7 @@ impl Default for EngineConfig {
         Self {
             public_base_url: "http://127.0.0.1:8080".into(),
             media_url: None,
+            media_token_key: None,
             dispatch_lease_secs: 300,
             call_lease_margin_secs: 120,
             tries_per_provider: 3,
@@ -336,6 +341,28 @@ impl Engine {
         }
         self.complete_if_done(id).await?;
         self.campaign(id).await
+    }
+
+    /// Waives the legal floor's consent rule for one campaign: an admin
+    /// action (the only way `require_consent` goes off), recorded on the
+    /// campaign as its audit entry and in the log.
+    pub async fn waive_consent(
+        &self,
+        id: &CampaignId,
+        by: &str,
+        reason: &str,
+    ) -> Result<Campaign, AppError> {
+        let at = self.clock.now();
+        let waiver = ConsentWaiver {
+            by: by.trim().to_string(),
+            reason: reason.trim().to_string(),
+            at,
+        };
+        let campaign = self
+            .modify_campaign(id, |c| Ok(c.waive_consent(waiver.clone())?))
+            .await?;
+        warn!(campaign_id = %id, by = %waiver.by, reason = %waiver.reason, "AUDIT consent rule waived by an admin");
+        Ok(campaign)
     }
 
     /// Changes the concurrency cap; a raised cap fills the new slots at once.

@@ -8,6 +8,7 @@ use voxdial_domain::{
     LeadState, PendingReason, ProviderCallSid, ProviderError, ProviderId, RetryDecision,
     StoreError, VoicemailPolicy, WebhookError, WebhookRequest, WebhookResponse,
 };
+use voxdial_wire::media_token::TOKEN_PARAMETER;
 
 use crate::engine::CONFLICT_RETRIES;
 use crate::router::CallEnd;
@@ -319,14 +320,35 @@ impl Engine {
             },
             Some(voxdial_domain::AnsweredBy::Fax) => AnswerInstruction::Hangup,
             _ => match &self.config.media_url {
-                Some(url) => AnswerInstruction::ConnectMedia {
-                    url: url.clone(),
-                    parameters: vec![
+                Some(url) => {
+                    // The answer webhook is the answer: the call is answered
+                    // for the bridge's admission check even when the status
+                    // callback saying so is still on its way.
+                    use voxdial_domain::CallState::{Dialing, Pending, Ringing};
+                    if matches!(call.state, Pending | Dialing | Ringing) {
+                        let mut event = CallEvent::new(
+                            provider_id.clone(),
+                            Some(call.id.clone()),
+                            CallEventKind::Answered,
+                        );
+                        event.provider_sid = answer.provider_sid.clone();
+                        self.apply_event_with(&event, false).await?;
+                    }
+                    let mut parameters = vec![
                         ("call_id".into(), call.id.to_string()),
                         ("campaign_id".into(), call.campaign_id.to_string()),
                         ("agent_id".into(), campaign.settings.agent_id.to_string()),
-                    ],
-                },
+                    ];
+                    // The bridge admits the stream only with this call's
+                    // token (the upgrade signature covers a fixed URL).
+                    if let Some(token) = self.media_token(&call.id, 0) {
+                        parameters.push((TOKEN_PARAMETER.into(), token));
+                    }
+                    AnswerInstruction::ConnectMedia {
+                        url: url.clone(),
+                        parameters,
+                    }
+                }
                 None => AnswerInstruction::Say {
                     text: "Hello, this is an automated assistant calling from voxdial.".into(),
                 },

@@ -6,14 +6,21 @@ use std::sync::Arc;
 
 use chrono::Duration as Span;
 use serde::Serialize;
-use tracing::info;
+use tracing::{info, warn};
 use voxdial_domain::{
-    AgentStatus, CallAttempt, CallId, Campaign, Conversation, Disposition, HumanAgent,
+    AgentStatus, CallAttempt, CallId, CallState, Campaign, Conversation, Disposition, HumanAgent,
     HumanAgentId, HumanAgentStore, Lead, OrgId, ProviderCallSid, TelephonyProvider, Timestamp,
-    TransferRecord, TransferTarget,
+    TransferRecord, TransferTarget, WebhookError,
 };
+use voxdial_wire::media_token::{TOKEN_TTL_SECS, TokenError};
 
 use crate::{AppError, Engine};
+
+/// A refused token is a forbidden request (logged with its reason).
+fn token_refused(error: TokenError) -> AppError {
+    warn!(%error, "media stream refused");
+    AppError::Webhook(WebhookError::Forbidden)
+}
 
 /// Everything known about a call when its media stream starts.
 #[derive(Clone, Debug, Serialize)]
@@ -36,6 +43,57 @@ pub enum TransferMode {
 }
 
 impl Engine {
+    /// A token admitting one media stream for `call_id`, valid for
+    /// `extra_secs` more than [`TOKEN_TTL_SECS`] from now; `None` when no
+    /// token key is configured.
+    pub(crate) fn media_token(&self, call_id: &CallId, extra_secs: i64) -> Option<String> {
+        let key = self.config.media_token_key.as_ref()?;
+        let expiry = self.clock.now().timestamp() + TOKEN_TTL_SECS + extra_secs;
+        Some(key.issue(call_id.as_str(), expiry))
+    }
+
+    /// Admits the one media stream of `call_id`: `token` must be this
+    /// call's unexpired token, and the call answered (a machine-detection
+    /// verdict may still be pending), not ended, and never streamed before.
+    /// Marks the call streamed with a conditional write, so of two streams
+    /// racing, one is admitted. Refusals are [`AppError::Webhook`]
+    /// `Forbidden` (bad token) or [`AppError::Conflict`] (the call's state).
+    pub async fn admit_media_stream(
+        &self,
+        call_id: &CallId,
+        token: Option<&str>,
+    ) -> Result<CallAttempt, AppError> {
+        let key = self.config.media_token_key.as_ref().ok_or_else(|| {
+            AppError::Conflict("no media token key is configured: no stream is admitted".into())
+        })?;
+        let now = self.clock.now();
+        key.verify(
+            call_id.as_str(),
+            token.ok_or(TokenError::Missing).map_err(token_refused)?,
+            now.timestamp(),
+        )
+        .map_err(token_refused)?;
+        self.modify_call(call_id, |call| {
+            if call.state.is_terminal() || call.ended_at.is_some() {
+                return Err(AppError::Conflict(format!("call {call_id} has ended")));
+            }
+            if call.state != CallState::Answered {
+                return Err(AppError::Conflict(format!(
+                    "call {call_id} is not answered ({:?})",
+                    call.state
+                )));
+            }
+            if call.media_stream_at.is_some() {
+                return Err(AppError::Conflict(format!(
+                    "call {call_id} already had its media stream"
+                )));
+            }
+            call.media_stream_at = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
     /// The call, its campaign and its lead.
     pub async fn call_facts(&self, call_id: &CallId) -> Result<CallFacts, AppError> {
         let call = self.call(call_id).await?;

@@ -35,6 +35,7 @@ fn request(case: &Value) -> AnalysisRequest {
         dnc_campaign_clear: true,
         consent_required: false,
         consent: true,
+        floor: "US-NY: TCPA 08:00-21:00".into(),
     };
     let mut call = CallAttempt::new(
         campaign.id.clone(),

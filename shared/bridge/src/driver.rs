@@ -77,6 +77,7 @@ pub struct CallParts<H: BridgeHost> {
 pub async fn run_call<P, E, H>(mut provider: P, parts: CallParts<H>) -> CallSummary
 where
     P: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+    E: std::error::Error + 'static,
     H: BridgeHost,
 {
     let CallParts {
@@ -192,6 +193,13 @@ where
                 let text = match msg {
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Close(_))) | None | Some(Err(_)) => {
+                        // An oversized message (1009) or a malformed frame
+                        // (1002) ends the stream; the peer hears why.
+                        if let Some(Err(e)) = &msg
+                            && let Some(close) = crate::limits::close_for_error(e)
+                        {
+                            let _ = provider.send(close).await;
+                        }
                         provider_open = false;
                         conv.handle_input(now(), Input::StreamStopped);
                         continue;

@@ -24,6 +24,11 @@ pub trait BridgeHost: Send + Sync + 'static {
     /// rings): campaign, lead, agent configuration, voicemail and
     /// recording policy, consent notice, AMD verdict so far.
     async fn call_context(&self, call_id: &CallId) -> Result<CallContext, HostError>;
+    /// Admits the call's one media stream, or refuses it (`Err` says why):
+    /// `token` (the stream's `token` parameter) must be this call's
+    /// unexpired token, and the call answered, not ended and never streamed
+    /// before. Called once per stream, before anything else of the call.
+    async fn admit_stream(&self, call_id: &CallId, token: Option<&str>) -> Result<(), HostError>;
     /// Stores the conversation's disposition (may be called more than once;
     /// the last one wins, except that opted-out is final).
     async fn record_disposition(&self, call_id: &CallId, d: Disposition) -> Result<(), HostError>;
@@ -83,16 +88,20 @@ pub struct MemoryCall {
     pub transcript: Vec<TranscriptTurn>,
     /// The report.
     pub report: Option<CallReport>,
+    /// The token its admitted media stream carried.
+    pub admitted_with: Option<Option<String>>,
 }
 
 /// An in-memory host: a context per call (or a default), a pool of human
-/// agents, and everything the bridge stored.
+/// agents, and everything the bridge stored. It admits one stream per call,
+/// whatever its token (which it records), except for calls marked ended.
 #[derive(Debug)]
 pub struct MemoryHost {
     default_context: CallContext,
     contexts: Mutex<HashMap<CallId, CallContext>>,
     agents: Mutex<Vec<(HumanAgent, Vec<String>, bool)>>,
     calls: Mutex<HashMap<CallId, MemoryCall>>,
+    ended: Mutex<Vec<CallId>>,
 }
 
 impl MemoryHost {
@@ -103,7 +112,13 @@ impl MemoryHost {
             contexts: Mutex::new(HashMap::new()),
             agents: Mutex::new(Vec::new()),
             calls: Mutex::new(HashMap::new()),
+            ended: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Marks a call ended: its streams are refused.
+    pub fn end_call(&self, call_id: CallId) {
+        self.ended.lock().expect("lock").push(call_id);
     }
 
     /// Sets one call's context.
@@ -149,6 +164,18 @@ impl BridgeHost for MemoryHost {
             .get(call_id)
             .cloned()
             .unwrap_or_else(|| self.default_context.clone()))
+    }
+    async fn admit_stream(&self, call_id: &CallId, token: Option<&str>) -> Result<(), HostError> {
+        if self.ended.lock().expect("lock").contains(call_id) {
+            return Err(HostError(format!("call {call_id} has ended")));
+        }
+        let mut calls = self.calls.lock().expect("lock");
+        let call = calls.entry(call_id.clone()).or_default();
+        if call.admitted_with.is_some() {
+            return Err(HostError(format!("call {call_id} already streamed")));
+        }
+        call.admitted_with = Some(token.map(str::to_owned));
+        Ok(())
     }
     async fn record_disposition(&self, call_id: &CallId, d: Disposition) -> Result<(), HostError> {
         self.with(call_id, |c| c.dispositions.push(d));

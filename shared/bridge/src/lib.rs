@@ -5,8 +5,10 @@
 //! - [`server`]: [`Bridge`] and its axum [`Bridge::router`]:
 //!   `GET /media/twilio` (Twilio Media Streams upgrade, `X-Twilio-Signature`
 //!   checked over `{public_wss_base}/media/twilio`), `GET /media/sanspbx`
-//!   (SansPBX PCM16 stream, optional `?token=`), `GET /healthz`,
-//!   `GET /metrics` (live calls, totals, and every ended call's report
+//!   (SansPBX PCM16 stream, `?token=` required), `GET /healthz`; every
+//!   stream's `start` must carry its call's token, which the host admits
+//!   once per call. [`Bridge::metrics_router`]: `GET /metrics`, for a
+//!   private listener (live calls, totals, and every ended call's report
 //!   folded in: end reasons, dispositions, AMD verdicts and their latency,
 //!   fillers, barge-ins, re-prompts, resumptions, greeting and
 //!   first-agent-audio latency histograms). [`Bridge::prepare_call`] opens
@@ -20,6 +22,8 @@
 //!   the provider socket (`Sink + Stream` of axum messages).
 //! - [`host`]: the [`BridgeHost`] port the lead implements on the engine,
 //!   and [`MemoryHost`] for tests.
+//! - `limits`: the 64 KiB message and frame cap, and the close codes
+//!   (1008 refused, 1009 too big, 1002 malformed) a peer is told.
 //!
 //! # Mounting
 //!
@@ -34,6 +38,7 @@
 
 pub mod driver;
 pub mod host;
+mod limits;
 mod metrics;
 pub mod server;
 

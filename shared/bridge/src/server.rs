@@ -1,23 +1,26 @@
 //! The service: router, live-call registry, early model sessions, drain.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use futures_util::{Sink, Stream, StreamExt};
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use subtle::ConstantTimeEq;
 use tokio::sync::{Notify, mpsc, watch};
 use tracing::{Instrument, info, info_span, warn};
 use voxdial_conversation::CallContext;
 use voxdial_conversation::codec::ProviderStream;
 use voxdial_domain::{AnsweredBy, CallId};
 use voxdial_gemini::{Connector, LiveSession, SessionConfig, build_setup};
+use voxdial_wire::media_token::TOKEN_PARAMETER;
 use voxdial_wire::sanspbx::{REVERSE_MEDIA_EVENT, StreamEvent, parse_stream_event};
 use voxdial_wire::twilio::media::{InboundMessage, parse_inbound};
 use voxdial_wire::twilio::signature::{
@@ -25,8 +28,9 @@ use voxdial_wire::twilio::signature::{
     validate_request,
 };
 
-use crate::driver::{CallParts, Notice, run_call};
+use crate::driver::{CallParts, Notice, Protocol, run_call};
 use crate::host::BridgeHost;
+use crate::limits;
 use crate::metrics::CallStats;
 
 /// Path of the Twilio Media Streams WebSocket.
@@ -36,7 +40,8 @@ pub const SANSPBX_PATH: &str = "/media/sanspbx";
 
 /// Read and write buffer of a provider socket. Media messages are under
 /// 1 KiB; tungstenite's 128 KiB default would be ~256 KiB of RSS per call
-/// for nothing (a larger message still gets through: the buffer grows).
+/// for nothing (a larger message, up to [`limits::MAX_MESSAGE`], still gets
+/// through: the buffer grows).
 const WS_BUFFER: usize = 8 * 1024;
 
 /// The bridge's configuration (read once by the composition root).
@@ -48,7 +53,8 @@ pub struct BridgeConfig {
     /// Keys to verify `X-Twilio-Signature`; `None` disables the check
     /// (local simulations without a token only).
     pub twilio_keys: Option<SigningKeys>,
-    /// A token SansPBX must send as `?token=` (`None`: no check).
+    /// The token SansPBX must send as `?token=` (compared in constant
+    /// time); `None` refuses every SansPBX stream.
     pub sanspbx_token: Option<String>,
     /// The Gemini model id.
     pub model: String,
@@ -56,7 +62,8 @@ pub struct BridgeConfig {
     pub session: SessionConfig,
     /// How long an early session waits for its media stream.
     pub preopen_ttl: Duration,
-    /// Longest wait for the first messages (`connected`, `start`).
+    /// Longest wait for the first messages (`connected`, `start`) of a
+    /// socket not yet tied to a call; then it is closed (1008).
     pub start_timeout: Duration,
     /// Simulations only: how many times faster than real time calls run
     /// (the simulated caller and model run as fast). The conversation's
@@ -73,7 +80,7 @@ impl Default for BridgeConfig {
             model: "gemini-2.5-flash-native-audio-preview-12-2025".into(),
             session: SessionConfig::default(),
             preopen_ttl: Duration::from_secs(90),
-            start_timeout: Duration::from_secs(10),
+            start_timeout: Duration::from_secs(5),
             time_scale: 1.0,
         }
     }
@@ -136,23 +143,30 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
         }
     }
 
-    /// `GET /media/twilio` and `/media/sanspbx` (WebSocket upgrades),
-    /// `GET /healthz`, `GET /metrics` (Prometheus text): the bridge as its
-    /// own service.
+    /// `GET /media/twilio` and `/media/sanspbx` (WebSocket upgrades) and
+    /// `GET /healthz`: the bridge as its own public service. Metrics are
+    /// not on it: serve [`Self::metrics_router`] on a private address.
     pub fn router(&self) -> Router {
         self.media_router()
             .route("/healthz", get(healthz::<H, C>))
+            .with_state(self.clone())
+    }
+
+    /// `GET /metrics` (Prometheus text), for a listener only the monitoring
+    /// side reaches (the container binds it to `METRICS_ADDR`, loopback by
+    /// default).
+    pub fn metrics_router(&self) -> Router {
+        Router::new()
             .route("/metrics", get(metrics::<H, C>))
             .with_state(self.clone())
     }
 
-    /// The WebSocket upgrades and `GET /media/metrics`, for a server that
-    /// already has its own `/healthz` (the local all-in-one runtime).
+    /// The WebSocket upgrades, for a server that already has its own
+    /// `/healthz` (the local all-in-one runtime).
     pub fn media_router(&self) -> Router<Self> {
         Router::new()
             .route(TWILIO_PATH, get(twilio_upgrade::<H, C>))
             .route(SANSPBX_PATH, get(sanspbx_upgrade::<H, C>))
-            .route("/media/metrics", get(metrics::<H, C>))
     }
 
     /// Calls in progress.
@@ -237,56 +251,56 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
 
     /// Runs one provider socket to the end (after the upgrade). Generic
     /// over the socket so tests drive it with channels.
-    pub async fn serve_stream<P, E>(&self, mut socket: P, protocol: crate::driver::Protocol)
+    ///
+    /// The socket must send `start` within `start_timeout`, naming its call
+    /// and carrying the call's token; the call must not be live on this
+    /// bridge, and the host must admit it (token, answered, not ended, never
+    /// streamed). Otherwise the socket is closed with 1008 (policy
+    /// violation) and nothing of the call is read or written.
+    pub async fn serve_stream<P, E>(&self, mut socket: P, protocol: Protocol)
     where
         P: Stream<Item = Result<Message, E>> + Sink<Message> + Unpin,
+        E: std::error::Error + 'static,
     {
-        // Read until `start` to learn the call.
-        let start = tokio::time::timeout(self.inner.cfg.start_timeout, async {
-            while let Some(Ok(msg)) = socket.next().await {
-                let Message::Text(t) = msg else { continue };
-                match protocol {
-                    crate::driver::Protocol::Twilio => {
-                        if let Ok(InboundMessage::Start(s)) = parse_inbound(t.as_str()) {
-                            let id = s.start.custom_parameters.get("call_id").cloned();
-                            return Some((
-                                id,
-                                ProviderStream::Twilio {
-                                    stream_sid: s.stream_sid,
-                                },
-                            ));
-                        }
-                    }
-                    crate::driver::Protocol::SansPbx => {
-                        if let Ok(StreamEvent::Start(s)) = parse_stream_event(t.as_str()) {
-                            let id = s
-                                .custom_field
-                                .get("call_id")
-                                .cloned()
-                                .or_else(|| s.ids.call_id.clone());
-                            return Some((
-                                id,
-                                ProviderStream::SansPbx {
-                                    ids: s.ids,
-                                    event: REVERSE_MEDIA_EVENT.into(),
-                                },
-                            ));
-                        }
-                    }
-                }
-            }
-            None
-        })
+        let start = tokio::time::timeout(
+            self.inner.cfg.start_timeout,
+            read_start(&mut socket, protocol),
+        )
         .await;
-        let Ok(Some((Some(id), stream))) = start else {
-            warn!("media stream without a start/call_id");
-            return;
+        let start = match start {
+            Ok(Ok(start)) => start,
+            Ok(Err(close)) => return self.refuse(socket, close, "bad frames before start").await,
+            Err(_) => {
+                let close = limits::close(close_code::POLICY, "no start in time");
+                return self.refuse(socket, Some(close), "no start in time").await;
+            }
         };
-        let Ok(call_id) = CallId::parse(id) else {
-            warn!("media stream with an invalid call_id");
-            return;
+        let Some(call_id) = start.call_id.and_then(|id| CallId::parse(id).ok()) else {
+            let close = limits::close(close_code::POLICY, "no call");
+            return self
+                .refuse(socket, Some(close), "start names no valid call")
+                .await;
         };
         let span = info_span!("call", call_id = %call_id);
+        let (tx, notices) = mpsc::channel(8);
+        if !self.reserve(&call_id, tx) {
+            let close = limits::close(close_code::POLICY, "call already streaming");
+            return self
+                .refuse(socket, Some(close), "a second stream for a live call")
+                .instrument(span)
+                .await;
+        }
+        if let Err(e) = self
+            .inner
+            .host
+            .admit_stream(&call_id, start.token.as_deref())
+            .await
+        {
+            self.inner.calls.lock().expect("lock").remove(&call_id);
+            warn!(parent: &span, error = %e, "media stream not admitted");
+            let close = limits::close(close_code::POLICY, "not admitted");
+            return self.refuse(socket, Some(close), "not admitted").await;
+        }
         let pre = self.inner.preopened.lock().expect("lock").remove(&call_id);
         let (ctx, session) = match pre {
             Some(p) => (p.ctx, p.session),
@@ -297,23 +311,18 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
                 }
                 Err(e) => {
                     warn!(parent: &span, error = %e, "no call context");
+                    self.inner.calls.lock().expect("lock").remove(&call_id);
                     return;
                 }
             },
         };
-        let (tx, notices) = mpsc::channel(8);
-        self.inner
-            .calls
-            .lock()
-            .expect("lock")
-            .insert(call_id.clone(), tx);
         self.inner.live.fetch_add(1, Ordering::SeqCst);
         self.inner.total.fetch_add(1, Ordering::Relaxed);
         let seed = self.inner.seq.fetch_add(1, Ordering::Relaxed);
         let parts = CallParts {
             call_id: call_id.clone(),
             ctx,
-            stream,
+            stream: start.stream,
             session,
             host: self.inner.host.clone(),
             notices,
@@ -332,6 +341,92 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
         self.inner.live.fetch_sub(1, Ordering::SeqCst);
         self.inner.idle.notify_waiters();
     }
+
+    /// Registers `call_id` as live on this bridge; false if it already is.
+    fn reserve(&self, call_id: &CallId, tx: mpsc::Sender<Notice>) -> bool {
+        match self
+            .inner
+            .calls
+            .lock()
+            .expect("lock")
+            .entry(call_id.clone())
+        {
+            Entry::Occupied(_) => false,
+            Entry::Vacant(slot) => {
+                slot.insert(tx);
+                true
+            }
+        }
+    }
+
+    /// Counts a refused stream, tells the peer why (when it should hear it)
+    /// and closes the socket.
+    async fn refuse<P>(&self, mut socket: P, close: Option<Message>, why: &'static str)
+    where
+        P: Sink<Message> + Unpin,
+    {
+        self.inner.rejected.fetch_add(1, Ordering::Relaxed);
+        warn!(why, "media stream refused");
+        if let Some(close) = close {
+            let _ = socket.send(close).await;
+        }
+        let _ = socket.close().await;
+    }
+}
+
+/// What a stream's `start` says.
+struct Start {
+    call_id: Option<String>,
+    token: Option<String>,
+    stream: ProviderStream,
+}
+
+/// Reads until `start`. `Err` carries the close frame for a read error
+/// (an oversized message: 1009), or `None` when the socket is gone.
+async fn read_start<P, E>(socket: &mut P, protocol: Protocol) -> Result<Start, Option<Message>>
+where
+    P: Stream<Item = Result<Message, E>> + Unpin,
+    E: std::error::Error + 'static,
+{
+    while let Some(msg) = socket.next().await {
+        let t = match msg {
+            Ok(Message::Text(t)) => t,
+            Ok(Message::Close(_)) => return Err(None),
+            Ok(_) => continue,
+            Err(e) => return Err(limits::close_for_error(&e)),
+        };
+        match protocol {
+            Protocol::Twilio => {
+                if let Ok(InboundMessage::Start(s)) = parse_inbound(t.as_str()) {
+                    let params = &s.start.custom_parameters;
+                    return Ok(Start {
+                        call_id: params.get("call_id").cloned(),
+                        token: params.get(TOKEN_PARAMETER).cloned(),
+                        stream: ProviderStream::Twilio {
+                            stream_sid: s.stream_sid,
+                        },
+                    });
+                }
+            }
+            Protocol::SansPbx => {
+                if let Ok(StreamEvent::Start(s)) = parse_stream_event(t.as_str()) {
+                    let fields = &s.custom_field;
+                    return Ok(Start {
+                        call_id: fields
+                            .get("call_id")
+                            .cloned()
+                            .or_else(|| s.ids.call_id.clone()),
+                        token: fields.get(TOKEN_PARAMETER).cloned(),
+                        stream: ProviderStream::SansPbx {
+                            ids: s.ids,
+                            event: REVERSE_MEDIA_EVENT.into(),
+                        },
+                    });
+                }
+            }
+        }
+    }
+    Err(None)
 }
 
 async fn twilio_upgrade<H: BridgeHost, C: Connector>(
@@ -359,13 +454,9 @@ async fn twilio_upgrade<H: BridgeHost, C: Connector>(
             return StatusCode::FORBIDDEN.into_response();
         }
     }
-    ws.read_buffer_size(WS_BUFFER)
-        .write_buffer_size(WS_BUFFER)
-        .on_upgrade(move |socket: WebSocket| async move {
-            bridge
-                .serve_stream(socket, crate::driver::Protocol::Twilio)
-                .await;
-        })
+    bounded(ws).on_upgrade(move |socket: WebSocket| async move {
+        bridge.serve_stream(socket, Protocol::Twilio).await;
+    })
 }
 
 async fn sanspbx_upgrade<H: BridgeHost, C: Connector>(
@@ -376,19 +467,31 @@ async fn sanspbx_upgrade<H: BridgeHost, C: Connector>(
     if bridge.shutting_down() {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
-    if let Some(token) = &bridge.inner.cfg.sanspbx_token
-        && q.get("token") != Some(token)
-    {
+    // SansPBX signs nothing: its stream must carry the shared token, always
+    // (no token configured: no SansPBX stream at all).
+    let sent = q.get("token").map(String::as_bytes).unwrap_or_default();
+    let valid = bridge
+        .inner
+        .cfg
+        .sanspbx_token
+        .as_ref()
+        .is_some_and(|token| bool::from(token.as_bytes().ct_eq(sent)));
+    if !valid {
         bridge.inner.rejected.fetch_add(1, Ordering::Relaxed);
+        warn!("SansPBX media stream upgrade without its token");
         return StatusCode::FORBIDDEN.into_response();
     }
+    bounded(ws).on_upgrade(move |socket: WebSocket| async move {
+        bridge.serve_stream(socket, Protocol::SansPbx).await;
+    })
+}
+
+/// A provider socket's buffers and limits (see [`limits`]).
+fn bounded(ws: WebSocketUpgrade) -> WebSocketUpgrade {
     ws.read_buffer_size(WS_BUFFER)
         .write_buffer_size(WS_BUFFER)
-        .on_upgrade(move |socket: WebSocket| async move {
-            bridge
-                .serve_stream(socket, crate::driver::Protocol::SansPbx)
-                .await;
-        })
+        .max_message_size(limits::MAX_MESSAGE)
+        .max_frame_size(limits::MAX_MESSAGE)
 }
 
 async fn healthz<H: BridgeHost, C: Connector>(State(bridge): State<Bridge<H, C>>) -> Response {

@@ -328,6 +328,10 @@ async fn loopback_sockets_with_signature_and_go_away() {
     );
     let app = bridge.router();
     tokio::spawn(async move { axum::serve(bl, app).await.unwrap() });
+    let ml = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let maddr = ml.local_addr().unwrap();
+    let metrics = bridge.metrics_router();
+    tokio::spawn(async move { axum::serve(ml, metrics).await.unwrap() });
     let url = format!("ws://{baddr}/media/twilio");
 
     // a wrong signature is refused
@@ -369,8 +373,9 @@ async fn loopback_sockets_with_signature_and_go_away() {
                 .is_some()
         );
     }
-    // health and metrics
-    let body = http_get(baddr, "/metrics").await;
+    // health and metrics (on their own listener, not the public one)
+    assert!(http_get(baddr, "/metrics").await.contains("404"));
+    let body = http_get(maddr, "/metrics").await;
     assert!(body.contains("voxdial_bridge_live_calls 0"), "{body}");
     assert!(body.contains("voxdial_bridge_rejected_total 1"), "{body}");
     // the ended call's report is folded into the per-call metrics

@@ -265,6 +265,11 @@ pub struct CallAttempt {
     /// at this time instead of the retry policy's.
     #[serde(default)]
     pub callback_at: Option<Timestamp>,
+    /// When the media bridge admitted the call's one media stream: a second
+    /// stream for the same call is refused (set by a conditional write, so
+    /// two bridges racing admit one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_stream_at: Option<Timestamp>,
     /// What happened after the call: recording, transcript, analysis,
     /// webhook delivery, retention.
     #[serde(default, skip_serializing_if = "crate::PostCall::is_empty")]
@@ -375,6 +380,7 @@ impl CallAttempt {
             conversation: None,
             transfer: None,
             callback_at: None,
+            media_stream_at: None,
             post_call: crate::PostCall::default(),
             version: 0,
         }
@@ -543,6 +549,7 @@ mod tests {
             dnc_campaign_clear: true,
             consent_required: true,
             consent: true,
+            floor: "US-NY: TCPA 08:00-21:00".into(),
         }
     }
 

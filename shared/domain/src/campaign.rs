@@ -37,8 +37,24 @@ pub struct Campaign {
     pub started_at: Option<Timestamp>,
     /// When it completed or was canceled.
     pub finished_at: Option<Timestamp>,
+    /// The admin waiver of the legal floor's consent rule, when one was
+    /// given: who, when and why (the audit entry). Without it the floor's
+    /// consent rule holds whatever `settings.require_consent` says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent_waiver: Option<ConsentWaiver>,
     /// Optimistic-concurrency version, bumped by every write.
     pub version: u64,
+}
+
+/// An admin's waiver of the consent rule for one campaign: the audit entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentWaiver {
+    /// Who waived it (the admin's name or key id).
+    pub by: String,
+    /// Why (e.g. the legal basis: existing customers, a non-marketing call).
+    pub reason: String,
+    /// When.
+    pub at: Timestamp,
 }
 
 /// The lifecycle state of a campaign.
@@ -337,6 +353,15 @@ impl Campaign {
         now: Timestamp,
     ) -> Result<Campaign, CampaignError> {
         settings.validate()?;
+        if !settings.require_consent {
+            return Err(CampaignError::InvalidSetting {
+                field: "require_consent",
+                reason: "the legal floor requires the callee's consent (TCPA 47 USC 227(b)(1) \
+                         for AI-voice calls, and every rule of voxdial_domain::floor); only an \
+                         audited admin waiver turns it off for a campaign"
+                    .into(),
+            });
+        }
         Ok(Campaign {
             id,
             org_id: OrgId::default(),
@@ -345,8 +370,27 @@ impl Campaign {
             created_at: now,
             started_at: None,
             finished_at: None,
+            consent_waiver: None,
             version: 0,
         })
+    }
+
+    /// Waives the floor's consent rule for this campaign: an admin's
+    /// decision, kept on the campaign as its audit entry (who, why, when).
+    pub fn waive_consent(&mut self, waiver: ConsentWaiver) -> Result<(), CampaignError> {
+        let blank = |field, what: &str| CampaignError::InvalidSetting {
+            field,
+            reason: format!("a consent waiver needs {what}"),
+        };
+        if waiver.by.trim().is_empty() {
+            return Err(blank("consent_waiver.by", "the admin who gives it"));
+        }
+        if waiver.reason.trim().is_empty() {
+            return Err(blank("consent_waiver.reason", "its legal basis"));
+        }
+        self.settings.require_consent = false;
+        self.consent_waiver = Some(waiver);
+        Ok(())
     }
 
     /// Applies an operator action.

@@ -46,6 +46,7 @@ pub mod call;
 pub mod campaign;
 pub mod consent;
 pub mod destination;
+pub mod floor;
 pub mod ids;
 pub mod jobs;
 pub mod lead;
@@ -89,7 +90,7 @@ pub use call::{
 };
 pub use campaign::{
     AmdMode, Campaign, CampaignAction, CampaignError, CampaignSettings, CampaignStatus,
-    ProviderStrategy, RecordingPolicy, VoicemailPolicy,
+    ConsentWaiver, ProviderStrategy, RecordingPolicy, VoicemailPolicy,
 };
 pub use ids::{
     AgentId, ApiKeyId, CallId, CampaignId, HumanAgentId, IdError, LeadId, OrgId, ProviderCallSid,

@@ -185,6 +185,11 @@ pub struct PlaceCall {
     pub ring_timeout_secs: u32,
     /// Longest call in seconds.
     pub time_limit_secs: u32,
+    /// The per-call media stream token, for a provider whose media stream
+    /// is set up at dial time (SansPBX echoes it in the stream's `start`);
+    /// `None` when no media bridge runs.
+    #[serde(default)]
+    pub media_token: Option<String>,
 }
 
 /// The provider accepted a call.

@@ -7,7 +7,10 @@
 //! one, else the zones of the number's prefix), so a number whose prefix spans
 //! several zones is only called when it is allowed in all of them. A lead
 //! outside its window is rescheduled to the window's next opening, not
-//! dropped. Every dial carries the [`ComplianceRecord`] that allowed it.
+//! dropped. The window is always intersected with the legal floor of the
+//! callee's jurisdiction ([`crate::floor`]), which also requires consent
+//! unless an admin waived it for the campaign. Every dial carries the
+//! [`ComplianceRecord`] that allowed it, naming the floor rule.
 //!
 //! Pure: the do-not-call lookups are done by the caller and passed in as
 //! [`DncHit`]; time is the `now` argument.
@@ -19,6 +22,7 @@ use chrono::{Datelike, Duration, NaiveTime, TimeZone, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
+use crate::floor::{FloorRule, jurisdiction};
 use crate::{Campaign, Lead, ScreenReason, Timestamp};
 
 /// The version of these rules, written into every compliance record.
@@ -119,16 +123,19 @@ pub struct CallingHours {
 }
 
 impl Default for CallingHours {
-    /// US and Canada 08:00–21:00 (TCPA), India 09:00–21:00 (TRAI), elsewhere 09:00–20:00.
+    /// The legal floor's own hours ([`crate::floor`]): US 08:00–21:00
+    /// (TCPA; state rules narrow it at screening), India 09:00–21:00 (TRAI),
+    /// the UK 08:00–21:00, elsewhere 09:00–20:00 on weekdays.
     fn default() -> Self {
         let mut countries = BTreeMap::new();
         countries.insert("US".into(), CallingWindow::daily((8, 0), (21, 0)));
-        countries.insert("CA".into(), CallingWindow::daily((8, 0), (21, 0)));
         countries.insert("IN".into(), CallingWindow::daily((9, 0), (21, 0)));
-        Self {
-            default: CallingWindow::daily((9, 0), (20, 0)),
-            countries,
-        }
+        countries.insert("GB".into(), CallingWindow::daily((8, 0), (21, 0)));
+        let mut default = CallingWindow::daily((9, 0), (20, 0));
+        default
+            .days
+            .retain(|d| !matches!(d, Weekday::Sat | Weekday::Sun));
+        Self { default, countries }
     }
 }
 
@@ -150,41 +157,58 @@ impl CallingHours {
             }
             window.validate().map_err(|e| format!("{country}: {e}"))?;
         }
-        Ok(())
+        crate::floor::check_hours(self)
     }
 }
 
-/// Whether `now` is inside `window` in every zone of `zones`.
-pub fn window_open(window: &CallingWindow, zones: &[Tz], now: Timestamp) -> bool {
+/// Whether `now` is inside both `window` and the legal `floor` in every
+/// zone of `zones`.
+pub fn window_open(
+    window: &CallingWindow,
+    floor: &FloorRule,
+    zones: &[Tz],
+    now: Timestamp,
+) -> bool {
     !zones.is_empty()
-        && zones
-            .iter()
-            .all(|tz| window.contains_local(now.with_timezone(tz).naive_local()))
+        && zones.iter().all(|tz| {
+            let local = now.with_timezone(tz).naive_local();
+            window.contains_local(local) && floor.allows(local)
+        })
 }
 
-/// The first instant at or after `now` when `window` is open in every zone,
-/// looking at most eight days ahead; `None` when the zones never overlap.
-pub fn next_opening(window: &CallingWindow, zones: &[Tz], now: Timestamp) -> Option<Timestamp> {
-    if window_open(window, zones, now) {
+/// The first instant at or after `now` when `window` and `floor` are open
+/// in every zone, looking at most eight days ahead; `None` when they never
+/// overlap.
+pub fn next_opening(
+    window: &CallingWindow,
+    floor: &FloorRule,
+    zones: &[Tz],
+    now: Timestamp,
+) -> Option<Timestamp> {
+    if window_open(window, floor, zones, now) {
         return Some(now);
     }
-    // The intersection of the zones' open intervals starts at one zone's opening.
+    // The intersection of the open intervals starts at one zone's opening
+    // of the window or of the floor.
     let mut candidates: Vec<Timestamp> = Vec::new();
     for tz in zones {
         let today = now.with_timezone(tz).date_naive();
         for offset in 0..=8 {
             let date = today + Duration::days(offset);
-            if let Some(at) = local_to_utc(tz, date.and_time(window.start))
-                && at >= now
-            {
-                candidates.push(at);
+            let floor_open = floor.hours_on(date.weekday()).map(|(open, _)| open);
+            for start in std::iter::once(window.start).chain(floor_open) {
+                if let Some(at) = local_to_utc(tz, date.and_time(start))
+                    && at >= now
+                {
+                    candidates.push(at);
+                }
             }
         }
     }
     candidates.sort();
     candidates
         .into_iter()
-        .find(|&at| window_open(window, zones, at))
+        .find(|&at| window_open(window, floor, zones, at))
 }
 
 /// A local time in `tz` as UTC: ambiguous times take the earlier instant, and
@@ -247,6 +271,10 @@ pub struct ComplianceRecord {
     pub consent_required: bool,
     /// The lead's consent flag.
     pub consent: bool,
+    /// The legal floor that allowed the dial, e.g. `US-NY: TCPA
+    /// 08:00-21:00` (empty in records written before the floor existed).
+    #[serde(default)]
+    pub floor: String,
 }
 
 /// The time zones a lead may be in: its own when known, else its number's.
@@ -272,17 +300,21 @@ pub fn screen(
     if dnc.campaign {
         return ScreenDecision::Reject(ScreenReason::DoNotCallCampaign);
     }
-    if settings.require_consent && !lead.consent {
+    let region = lead.region.clone().or_else(|| lead.phone.region());
+    let place = jurisdiction(lead, region.as_deref());
+    // The floor's consent rule holds unless an admin waived it, audited.
+    let consent_required =
+        settings.require_consent || (place.rule.consent && campaign.consent_waiver.is_none());
+    if consent_required && !lead.consent {
         return ScreenDecision::Reject(ScreenReason::NoConsent);
     }
     if attempt > settings.retry.max_attempts {
         return ScreenDecision::Reject(ScreenReason::AttemptLimit);
     }
-    let region = lead.region.clone().or_else(|| lead.phone.region());
     let window = settings.calling_hours.window_for(region.as_deref());
     let (zones, zone_source) = lead_zones(lead);
-    if !window_open(window, &zones, now) {
-        return match next_opening(window, &zones, now) {
+    if !window_open(window, place.rule, &zones, now) {
+        return match next_opening(window, place.rule, &zones, now) {
             Some(at) => ScreenDecision::Reschedule { at },
             None => ScreenDecision::Reject(ScreenReason::NoCallingWindow),
         };
@@ -308,14 +340,16 @@ pub fn screen(
         zone_source: zone_source.into(),
         dnc_global_clear: true,
         dnc_campaign_clear: true,
-        consent_required: settings.require_consent,
+        consent_required,
         consent: lead.consent,
+        floor: place.label(),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::floor::US_FEDERAL;
     use crate::{CampaignId, CampaignSettings, LeadId, NewLead};
     use chrono::Utc;
 
@@ -455,16 +489,19 @@ mod tests {
         ];
         let w = CallingWindow::daily((8, 0), (21, 0));
         // 14:00 UTC in June: 10:00 New York, 07:00 Los Angeles -> closed.
-        assert!(!window_open(&w, &zones, at(2026, 6, 1, 14, 0)));
+        assert!(!window_open(&w, &US_FEDERAL, &zones, at(2026, 6, 1, 14, 0)));
         assert_eq!(
-            next_opening(&w, &zones, at(2026, 6, 1, 14, 0)),
+            next_opening(&w, &US_FEDERAL, &zones, at(2026, 6, 1, 14, 0)),
             Some(at(2026, 6, 1, 15, 0))
         );
         // Zones that never overlap: no opening.
         let far = [chrono_tz::America::New_York, chrono_tz::Asia::Tokyo];
         let short = CallingWindow::daily((9, 0), (10, 0));
-        assert_eq!(next_opening(&short, &far, at(2026, 6, 1, 14, 0)), None);
-        assert!(!window_open(&w, &[], at(2026, 6, 1, 14, 0)));
+        assert_eq!(
+            next_opening(&short, &US_FEDERAL, &far, at(2026, 6, 1, 14, 0)),
+            None
+        );
+        assert!(!window_open(&w, &US_FEDERAL, &[], at(2026, 6, 1, 14, 0)));
     }
 
     #[test]
@@ -480,7 +517,7 @@ mod tests {
         let la = [chrono_tz::America::Los_Angeles];
         // Saturday 6 June 2026, noon in LA -> Monday 09:00 PDT = 16:00 UTC.
         assert_eq!(
-            next_opening(&w, &la, at(2026, 6, 6, 19, 0)),
+            next_opening(&w, &US_FEDERAL, &la, at(2026, 6, 6, 19, 0)),
             Some(at(2026, 6, 8, 16, 0))
         );
     }
@@ -521,23 +558,6 @@ mod tests {
     }
 
     #[test]
-    fn consent_can_be_waived_by_the_campaign() {
-        let mut c = campaign();
-        c.settings.require_consent = false;
-        let decision = screen(
-            &lead(LOS_ANGELES, None, false),
-            &c,
-            1,
-            DncHit::default(),
-            at(2026, 6, 1, 18, 0),
-        );
-        let ScreenDecision::Allow(record) = decision else {
-            panic!("{decision:?}")
-        };
-        assert!(!record.consent_required);
-    }
-
-    #[test]
     fn the_compliance_record_says_why() {
         let decision = screen(
             &lead(MUMBAI, None, true),
@@ -564,13 +584,16 @@ mod tests {
 
     #[test]
     fn calling_hours_are_configurable_and_validated() {
-        let json = r#"{"default":{"start":"10:00","end":"18:00"},"countries":{"GB":{"start":"09:00","end":"20:00","days":["Mon","Tue"]}}}"#;
+        let json = r#"{"default":{"start":"10:00","end":"18:00","days":["Mon","Tue","Wed","Thu","Fri"]},"countries":{"GB":{"start":"09:00","end":"20:00","days":["Mon","Tue"]}}}"#;
         let hours: CallingHours = serde_json::from_str(json).unwrap();
         assert_eq!(
             hours.window_for(Some("GB")).to_string(),
             "09:00-20:00 Mon,Tue"
         );
-        assert_eq!(hours.window_for(Some("US")).to_string(), "10:00-18:00");
+        assert_eq!(
+            hours.window_for(Some("US")).to_string(),
+            "10:00-18:00 Mon,Tue,Wed,Thu,Fri"
+        );
         assert!(hours.validate().is_ok());
         let bad: CallingHours =
             serde_json::from_str(r#"{"default":{"start":"18:00","end":"10:00"}}"#).unwrap();
@@ -583,5 +606,202 @@ mod tests {
             serde_json::from_str(r#"{"countries":{"us":{"start":"08:00","end":"09:00"}}}"#)
                 .unwrap();
         assert!(lower.validate().is_err());
+    }
+
+    fn lead_in(number: &str, state: Option<&str>, consent: bool) -> Lead {
+        let mut l = lead(number, None, consent);
+        if let Some(state) = state {
+            l.custom.insert("state".into(), state.into());
+        }
+        l
+    }
+
+    /// Whether `lead` may be dialled at `t` by the default campaign; the
+    /// record's floor when it may.
+    fn allowed(lead: &Lead, t: Timestamp) -> Option<String> {
+        match screen(lead, &campaign(), 1, DncHit::default(), t) {
+            ScreenDecision::Allow(record) => Some(record.floor),
+            _ => None,
+        }
+    }
+
+    const MIAMI: &str = "+13055550100";
+    const OKLAHOMA_CITY: &str = "+14055550100";
+    const SEATTLE: &str = "+12065550100";
+    const HOUSTON: &str = "+17135550100";
+
+    #[test]
+    fn the_0157_finding_a_wide_open_campaign_cannot_dial_new_york_at_night() {
+        // GIVEN the finding's campaign: no consent required, 00:00-23:59
+        let mut settings = CampaignSettings {
+            require_consent: false,
+            ..CampaignSettings::default()
+        };
+        settings
+            .calling_hours
+            .countries
+            .insert("US".into(), CallingWindow::daily((0, 0), (23, 59)));
+        // THEN it cannot be created (the floor is named)...
+        let refused = Campaign::new(
+            CampaignId::parse("c1").unwrap(),
+            settings.clone(),
+            at(2026, 1, 1, 0, 0),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(refused.contains("US (TCPA) 08:00-21:00"), "{refused}");
+        // AND a campaign stored before the floor existed with those settings
+        let mut stored = campaign();
+        stored.settings = settings;
+        stored.settings.calling_hours.default = CallingWindow::daily((0, 0), (23, 59));
+        // WHEN a consent=no New York lead comes up at 01:57 EST (06:57 UTC)
+        let t = at(2026, 1, 15, 6, 57);
+        let no = lead(NEW_YORK, None, false);
+        // THEN it is refused for lack of consent
+        assert_eq!(
+            screen(&no, &stored, 1, DncHit::default(), t),
+            ScreenDecision::Reject(ScreenReason::NoConsent)
+        );
+        // AND a consenting lead waits for 08:00 EST (13:00 UTC)
+        let yes = lead(NEW_YORK, None, true);
+        assert_eq!(
+            screen(&yes, &stored, 1, DncHit::default(), t),
+            ScreenDecision::Reschedule {
+                at: at(2026, 1, 15, 13, 0)
+            }
+        );
+    }
+
+    #[test]
+    fn state_rules_narrow_the_federal_window() {
+        // Thursday 15 January 2026, 20:30 local (EST = UTC-5, CST = UTC-6, PST = UTC-8)
+        let ny_2030 = at(2026, 1, 16, 1, 30);
+        assert_eq!(
+            allowed(&lead(NEW_YORK, None, true), ny_2030).as_deref(),
+            Some("US-NY: TCPA 08:00-21:00")
+        );
+        // Florida and Washington close at 20:00
+        assert_eq!(allowed(&lead(MIAMI, None, true), ny_2030), None);
+        assert_eq!(
+            allowed(&lead(MIAMI, None, true), at(2026, 1, 16, 0, 30)).as_deref(),
+            Some("US-FL: Fla. Stat. 501.616 08:00-20:00")
+        );
+        assert_eq!(
+            allowed(&lead(SEATTLE, None, true), at(2026, 1, 16, 4, 30)),
+            None
+        );
+        assert!(allowed(&lead(SEATTLE, None, true), at(2026, 1, 16, 3, 30)).is_some());
+        // Oklahoma opens at 09:00 (automatic dialers) and closes at 20:00
+        let ok = lead(OKLAHOMA_CITY, None, true);
+        assert_eq!(allowed(&ok, at(2026, 1, 15, 14, 30)), None); // 08:30 CST
+        assert_eq!(
+            screen(
+                &ok,
+                &campaign(),
+                1,
+                DncHit::default(),
+                at(2026, 1, 15, 14, 30)
+            ),
+            ScreenDecision::Reschedule {
+                at: at(2026, 1, 15, 15, 0)
+            }
+        );
+        // Texas: 09:00 on Saturday, noon on Sunday
+        let tx = lead(HOUSTON, None, true);
+        assert!(allowed(&tx, at(2026, 1, 17, 15, 30)).is_some()); // Sat 09:30 CST
+        assert_eq!(allowed(&tx, at(2026, 1, 18, 16, 0)), None); // Sun 10:00 CST
+        assert_eq!(
+            screen(
+                &tx,
+                &campaign(),
+                1,
+                DncHit::default(),
+                at(2026, 1, 18, 16, 0)
+            ),
+            ScreenDecision::Reschedule {
+                at: at(2026, 1, 18, 18, 0)
+            }
+        );
+        // the lead's state column wins over the area code
+        assert_eq!(allowed(&lead_in(NEW_YORK, Some("fl"), true), ny_2030), None);
+        assert!(allowed(&lead_in(NEW_YORK, Some("ny"), true), ny_2030).is_some());
+    }
+
+    #[test]
+    fn a_state_rule_follows_dst() {
+        // Florida's 20:00 close is 01:00 UTC in winter (EST) and 00:00 UTC
+        // in summer (EDT); the spring-forward day is 8 March 2026.
+        let miami = lead(MIAMI, None, true);
+        assert!(allowed(&miami, at(2026, 3, 8, 0, 30)).is_some()); // Sat 19:30 EST
+        assert!(allowed(&miami, at(2026, 3, 8, 23, 30)).is_some()); // Sun 19:30 EDT
+        assert_eq!(allowed(&miami, at(2026, 3, 9, 0, 30)), None); // Sun 20:30 EDT
+    }
+
+    #[test]
+    fn india_and_the_uk_have_their_floors_and_elsewhere_is_conservative() {
+        let mumbai = lead(MUMBAI, None, true);
+        assert_eq!(
+            allowed(&mumbai, at(2026, 6, 1, 4, 0)).as_deref(),
+            Some("IN: TRAI TCCCPR 2018 09:00-21:00")
+        );
+        let london = lead("+442079460000", None, true);
+        assert_eq!(allowed(&london, at(2026, 1, 15, 7, 30)), None); // 07:30 GMT
+        assert!(allowed(&london, at(2026, 1, 15, 8, 30)).is_some());
+        // Germany: the default floor, weekdays only
+        let berlin = lead("+4930901820", None, true);
+        assert!(allowed(&berlin, at(2026, 1, 15, 10, 0)).is_some()); // Thu 11:00 CET
+        assert_eq!(allowed(&berlin, at(2026, 1, 17, 10, 0)), None); // Sat
+    }
+
+    #[test]
+    fn a_campaign_may_narrow_the_floor_but_not_widen_it() {
+        let hours = |json: &str| {
+            serde_json::from_str::<CallingHours>(json)
+                .unwrap()
+                .validate()
+        };
+        // narrower: fine
+        assert!(hours(r#"{"countries":{"US":{"start":"10:00","end":"18:00"}}}"#).is_ok());
+        // earlier than the TCPA
+        let err = hours(r#"{"countries":{"US":{"start":"07:00","end":"21:00"}}}"#).unwrap_err();
+        assert!(err.contains("US (TCPA) 08:00-21:00"), "{err}");
+        // later than TRAI
+        let err = hours(r#"{"countries":{"IN":{"start":"09:00","end":"21:30"}}}"#).unwrap_err();
+        assert!(err.contains("IN (TRAI TCCCPR 2018)"), "{err}");
+        // weekends elsewhere
+        let err = hours(r#"{"default":{"start":"10:00","end":"18:00"}}"#).unwrap_err();
+        assert!(err.contains("no calls on Sat"), "{err}");
+    }
+
+    #[test]
+    fn only_an_admin_waiver_turns_the_consent_rule_off() {
+        let no = lead(NEW_YORK, None, false);
+        let noon = at(2026, 1, 15, 17, 0);
+        let mut c = campaign();
+        assert_eq!(
+            screen(&no, &c, 1, DncHit::default(), noon),
+            ScreenDecision::Reject(ScreenReason::NoConsent)
+        );
+        // a settings flag alone changes nothing
+        c.settings.require_consent = false;
+        assert_eq!(
+            screen(&no, &c, 1, DncHit::default(), noon),
+            ScreenDecision::Reject(ScreenReason::NoConsent)
+        );
+        // a waiver needs who and why
+        let waiver = |by: &str, reason: &str| crate::ConsentWaiver {
+            by: by.into(),
+            reason: reason.into(),
+            at: noon,
+        };
+        assert!(c.waive_consent(waiver(" ", "existing customers")).is_err());
+        assert!(c.waive_consent(waiver("admin-1", "")).is_err());
+        c.waive_consent(waiver("admin-1", "existing customers, service call"))
+            .unwrap();
+        let ScreenDecision::Allow(record) = screen(&no, &c, 1, DncHit::default(), noon) else {
+            panic!("a waived campaign dials without consent");
+        };
+        assert!(!record.consent_required && !record.consent);
+        assert_eq!(c.consent_waiver.unwrap().by, "admin-1");
     }
 }

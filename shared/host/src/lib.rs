@@ -156,6 +156,14 @@ impl BridgeHost for EngineHost {
         })
     }
 
+    async fn admit_stream(&self, call_id: &CallId, token: Option<&str>) -> Result<(), HostError> {
+        self.engine
+            .admit_media_stream(call_id, token)
+            .await
+            .map(drop)
+            .map_err(host_error)
+    }
+
     async fn record_disposition(&self, call_id: &CallId, d: Disposition) -> Result<(), HostError> {
         self.engine
             .record_disposition(call_id, d)

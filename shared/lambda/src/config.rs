@@ -24,7 +24,10 @@
 //! Post-call credentials are keys of the secret: `gemini.api_key`,
 //! `google.speech_api_key`, and `voxdial.suppression_key` (the key of the
 //! keyed hashes that keep erased numbers suppressed; erasure is refused
-//! without it).
+//! without it). `voxdial.media_token_key` (or the variable
+//! `VOXDIAL_MEDIA_TOKEN_KEY`) signs each call's media stream token: the
+//! answer function and the dispatcher issue it, the media-bridge container
+//! checks it and refuses to start without it.
 //!
 //! | `VOXDIAL_AWS_ENDPOINT` | an AWS API emulator's URL (tests only) |
 

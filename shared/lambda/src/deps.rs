@@ -8,6 +8,7 @@ use voxdial_app::{Engine, EngineConfig};
 use voxdial_aws::{Clients, DynamoStore, SqsQueue};
 use voxdial_domain::{Clock, DispatchQueue};
 use voxdial_providers::{ProvidersConfig, SecretSource};
+use voxdial_wire::media_token::MediaTokenKey;
 
 use crate::config::{ConfigError, LambdaConfig};
 use crate::secrets::{Secrets, SecretsError};
@@ -93,6 +94,10 @@ impl Deps {
                 // requires the setting); the others never read it.
                 public_base_url: config.public_base_url.clone().unwrap_or_default(),
                 media_url: config.media_url.clone(),
+                media_token_key: secrets
+                    .secret("voxdial.media_token_key")
+                    .or_else(|| secrets.env("VOXDIAL_MEDIA_TOKEN_KEY"))
+                    .and_then(MediaTokenKey::new),
                 dispatch_lease_secs: config
                     .dispatch_lease_secs
                     .unwrap_or(defaults.dispatch_lease_secs),

@@ -113,6 +113,7 @@ pub fn compliance(attempt: u32, now: Timestamp) -> ComplianceRecord {
         dnc_campaign_clear: true,
         consent_required: true,
         consent: true,
+        floor: "US-NY: TCPA 08:00-21:00".into(),
     }
 }
 

@@ -23,6 +23,8 @@
 //!     zero-copy parsing and allocation-free writers for the audio path.
 //! - [`gemini`]: Gemini Live (`BidiGenerateContent`) client and server messages,
 //!   the endpoint URL, and fast paths for realtime audio in and out.
+//! - [`media_token`]: the per-call token that ties a media WebSocket to its
+//!   call (HMAC-SHA256 over call id and expiry, checked in constant time).
 //! - [`sanspbx`]: SansPBX (SanIPPBX) REST bodies, media WebSocket events, an
 //!   assumed status webhook, and number formatting. Inferred, not documented by
 //!   the vendor: see the module's assumption table.
@@ -39,6 +41,7 @@
 //!   (`Cow<'_, str>`) and have hand-written writers that append to a `String`.
 
 pub mod gemini;
+pub mod media_token;
 pub mod sanspbx;
 pub mod twilio;
 

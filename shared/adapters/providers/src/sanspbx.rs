@@ -75,6 +75,7 @@ use voxdial_domain::{
     PlacedCall, ProviderCall, ProviderCallSid, ProviderError, ProviderId, TelephonyProvider,
     Timestamp, TransferTarget, WebhookError, WebhookRequest, WebhookResponse,
 };
+use voxdial_wire::media_token::TOKEN_PARAMETER;
 use voxdial_wire::sanspbx::{self as wire, DialResponse, NumberStyle, SansCallStatus};
 
 use crate::WallClock;
@@ -946,6 +947,11 @@ impl TelephonyProvider for SansPbxProvider {
             api.custom_campaign_id_key.clone(),
             request.campaign_id.to_string(),
         );
+        // Echoed in the media stream's `start`: the bridge admits the
+        // stream only with this call's token.
+        if let Some(token) = &request.media_token {
+            custom.insert(TOKEN_PARAMETER.to_owned(), token.clone());
+        }
         let mut body = Map::new();
         body.insert(api.appid_field.clone(), Value::from(self.config.appid));
         body.insert(api.call_to_field.clone(), Value::String(call_to));

@@ -428,6 +428,7 @@ fn analysis_request() -> AnalysisRequest {
         dnc_campaign_clear: true,
         consent_required: false,
         consent: true,
+        floor: "US-NY: TCPA 08:00-21:00".into(),
     };
     let call = voxdial_domain::CallAttempt::new(
         campaign_id,

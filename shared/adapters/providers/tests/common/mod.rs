@@ -277,6 +277,7 @@ pub fn place(hooks: &Hooks, provider: &str, n: u32, to: &str, from: &str) -> Pla
         record: true,
         ring_timeout_secs: 30,
         time_limit_secs: 600,
+        media_token: None,
     }
 }
 

@@ -1,0 +1,246 @@
+//! Media streams are tied to their call (issue 10, item 2): the answer
+//! webhook puts a per-call token in the TwiML, and the engine admits a
+//! stream only with that call's unexpired token, for a call that is
+//! answered, not ended and never streamed before.
+//!
+//! Findings reproduced: a `start` naming any call id ran an agent session;
+//! a `start` naming a completed call did too; one captured upgrade
+//! signature (which covers only the bridge's fixed URL) opened a stream for
+//! any call, forever.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use tower::ServiceExt;
+use voxdial_app::router::{Providers, StaticRouter};
+use voxdial_app::{AppError, Engine, EngineConfig};
+use voxdial_domain::{
+    CallAttempt, CallEvent, CallEventKind, CallState, CallStore, CampaignStore, Clock, LeadStore,
+    ProviderCallSid, ProviderId, Store, WebhookError,
+};
+use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
+use voxdial_providers::{TwilioConfig, TwilioProvider};
+use voxdial_testkit::ManualClock;
+use voxdial_testkit::fixtures::{call_for, campaign, leads, provider, t0};
+use voxdial_wire::media_token::MediaTokenKey;
+use voxdial_wire::twilio::forms::encode_form;
+use voxdial_wire::twilio::signature::{SignatureAlgorithm, compute_signature};
+
+const AUTH_TOKEN: &str = "media-admission-auth-token";
+const PUBLIC: &str = "https://hooks.example.com";
+const SECRET: &str = "media-admission-token-secret";
+
+struct Setup {
+    app: axum::Router,
+    engine: Engine,
+    clock: Arc<ManualClock>,
+    store: Arc<LocalStore>,
+    calls: Vec<CallAttempt>,
+    _dir: tempfile::TempDir,
+}
+
+/// An engine with a media bridge URL and a token key, and two dialled calls.
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::shared(t0());
+    let clock_port: Arc<dyn Clock> = clock.clone();
+    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
+    let queue = LocalQueue::open(
+        dir.path().join("q.sqlite"),
+        QueueConfig::default(),
+        clock_port.clone(),
+    )
+    .unwrap();
+    let c = campaign("camp", t0());
+    store.insert_campaign(&c).await.unwrap();
+    store
+        .import_leads(&c.id, leads(&c.id, 0..2, t0()))
+        .await
+        .unwrap();
+    let claimed = store
+        .claim_due(&c.id, 5, t0(), t0() + chrono::Duration::hours(1), 2)
+        .await
+        .unwrap();
+    let mut calls = Vec::new();
+    for lead in &claimed {
+        let call = call_for(lead, 1, t0());
+        store.create_call(&call).await.unwrap();
+        calls.push(call);
+    }
+    let twilio = TwilioProvider::new(TwilioConfig::new(
+        ProviderId::parse("twilio").unwrap(),
+        "AC123",
+        AUTH_TOKEN,
+    ))
+    .unwrap();
+    let engine = Engine::new(
+        store.clone() as Arc<dyn Store>,
+        Arc::new(queue),
+        Providers::new().with(Arc::new(twilio)),
+        Arc::new(StaticRouter::new(Vec::new())),
+        clock_port,
+        EngineConfig {
+            public_base_url: PUBLIC.into(),
+            media_url: Some("wss://media.example.com/media/twilio".into()),
+            media_token_key: MediaTokenKey::new(SECRET),
+            ..EngineConfig::default()
+        },
+    );
+    Setup {
+        app: voxdial_http::webhooks::router(engine.clone(), PUBLIC.into()),
+        engine,
+        clock,
+        store,
+        calls,
+        _dir: dir,
+    }
+}
+
+/// Twilio asks what to do with the answered `call`; returns the TwiML.
+async fn answer(s: &Setup, call: &CallAttempt) -> String {
+    let path = format!(
+        "/webhooks/twilio/answer?campaign_id={}&call_id={}",
+        call.campaign_id, call.id
+    );
+    let pairs: Vec<(String, String)> = [
+        ("AccountSid", "AC123"),
+        ("CallSid", &sid_of(call)),
+        ("CallStatus", "in-progress"),
+        ("To", call.to.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let signature = compute_signature(
+        AUTH_TOKEN.as_bytes(),
+        SignatureAlgorithm::HmacSha1,
+        &format!("{PUBLIC}{path}"),
+        &pairs,
+    );
+    let request = Request::post(&path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
+        .body(Body::from(encode_form(&pairs)))
+        .unwrap();
+    let response = s.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+/// The provider's id of `call` (its lead's number, in Twilio's shape).
+fn sid_of(call: &CallAttempt) -> String {
+    format!("CA{:0>32}", call.to.as_str().trim_start_matches('+'))
+}
+
+/// The value of the TwiML's `token` parameter.
+fn token_in(twiml: &str) -> String {
+    let at = twiml
+        .find(r#"<Parameter name="token" value=""#)
+        .unwrap_or_else(|| panic!("no token parameter in {twiml}"));
+    let rest = &twiml[at + r#"<Parameter name="token" value=""#.len()..];
+    rest[..rest.find('"').unwrap()].to_string()
+}
+
+fn forbidden(result: Result<CallAttempt, AppError>) -> bool {
+    matches!(result, Err(AppError::Webhook(WebhookError::Forbidden)))
+}
+
+fn conflict(result: Result<CallAttempt, AppError>) -> bool {
+    matches!(result, Err(AppError::Conflict(_)))
+}
+
+#[tokio::test]
+async fn the_answer_twiml_carries_a_token_that_admits_one_stream_of_its_call() {
+    // GIVEN a call Twilio has just answered (its status callback not yet in)
+    let s = setup().await;
+    let call = &s.calls[0];
+    // WHEN the answer webhook builds the TwiML
+    let twiml = answer(&s, call).await;
+    let token = token_in(&twiml);
+    // THEN the call counts as answered, and its token admits its stream once
+    let stored = s.store.call(&call.id).await.unwrap().unwrap();
+    assert_eq!(stored.state, CallState::Answered);
+    let admitted = s
+        .engine
+        .admit_media_stream(&call.id, Some(&token))
+        .await
+        .unwrap();
+    assert_eq!(admitted.media_stream_at, Some(t0()));
+    // AND a second stream for the same call is refused
+    assert!(conflict(
+        s.engine.admit_media_stream(&call.id, Some(&token)).await
+    ));
+}
+
+#[tokio::test]
+async fn a_stream_without_a_token_is_refused() {
+    // Finding: a `start` naming any call id ran an agent session.
+    let s = setup().await;
+    let call = &s.calls[0];
+    answer(&s, call).await;
+    assert!(forbidden(s.engine.admit_media_stream(&call.id, None).await));
+    assert!(forbidden(
+        s.engine.admit_media_stream(&call.id, Some("")).await
+    ));
+    let stored = s.store.call(&call.id).await.unwrap().unwrap();
+    assert_eq!(stored.media_stream_at, None);
+}
+
+#[tokio::test]
+async fn one_call_s_token_does_not_open_another_call() {
+    // Finding: one captured upgrade signature opened a stream for any call.
+    let s = setup().await;
+    let (a, b) = (&s.calls[0], &s.calls[1]);
+    let token_a = token_in(&answer(&s, a).await);
+    answer(&s, b).await;
+    assert!(forbidden(
+        s.engine.admit_media_stream(&b.id, Some(&token_a)).await
+    ));
+}
+
+#[tokio::test]
+async fn a_token_expires_five_minutes_after_the_answer() {
+    // Finding: the captured signature worked forever.
+    let s = setup().await;
+    let call = &s.calls[0];
+    let token = token_in(&answer(&s, call).await);
+    s.clock.advance(Duration::from_secs(300));
+    assert!(forbidden(
+        s.engine.admit_media_stream(&call.id, Some(&token)).await
+    ));
+}
+
+#[tokio::test]
+async fn a_completed_call_gets_no_stream_even_with_its_token() {
+    // Finding: a `start` naming an already completed call ran a session and
+    // overwrote its recording, transcript and conversation figures.
+    let s = setup().await;
+    let call = &s.calls[0];
+    let token = token_in(&answer(&s, call).await);
+    let mut completed = CallEvent::new(provider(), Some(call.id.clone()), CallEventKind::Completed);
+    completed.provider_sid = Some(ProviderCallSid::parse(sid_of(call)).unwrap());
+    completed.sequence = Some(9);
+    s.engine.apply_event(&completed).await.unwrap();
+    assert!(conflict(
+        s.engine.admit_media_stream(&call.id, Some(&token)).await
+    ));
+}
+
+#[tokio::test]
+async fn a_call_that_was_not_answered_gets_no_stream() {
+    // GIVEN a valid token for a call that is still ringing (a SansPBX
+    // token is issued at dial time)
+    let s = setup().await;
+    let call = &s.calls[0];
+    let key = MediaTokenKey::new(SECRET).unwrap();
+    let token = key.issue(call.id.as_str(), t0().timestamp() + 60);
+    // THEN its stream is refused until the call is answered
+    assert!(conflict(
+        s.engine.admit_media_stream(&call.id, Some(&token)).await
+    ));
+}
