@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{AppError, Engine, EngineConfig};
-use voxdial_domain::{CallingWindow, CampaignSettings, Clock, E164, NewLead};
+use voxdial_domain::{CallingWindow, CampaignSettings, Clock, E164, NewLead, OrgId};
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::ManualClock;
 use voxdial_testkit::fixtures::t0;
@@ -42,7 +42,7 @@ async fn a_campaign_that_widens_the_floor_gets_a_400_naming_the_rule() {
     wide.calling_hours
         .countries
         .insert("US".into(), CallingWindow::daily((0, 0), (23, 59)));
-    let (status, message) = refusal(engine.create_campaign(wide).await);
+    let (status, message) = refusal(engine.create_campaign(&OrgId::default(), wide).await);
     assert_eq!(status, 400);
     assert!(
         message.contains("legal floor US (TCPA) 08:00-21:00"),
@@ -54,8 +54,11 @@ async fn a_campaign_that_widens_the_floor_gets_a_400_naming_the_rule() {
         .calling_hours
         .countries
         .insert("US".into(), CallingWindow::daily((10, 0), (17, 30)));
-    engine.create_campaign(narrow).await.unwrap();
-    assert_eq!(engine.campaigns().await.unwrap().len(), 1);
+    engine
+        .create_campaign(&OrgId::default(), narrow)
+        .await
+        .unwrap();
+    assert_eq!(engine.campaigns(&OrgId::default()).await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -67,12 +70,12 @@ async fn consent_goes_off_only_by_an_audited_admin_waiver() {
         require_consent: false,
         ..CampaignSettings::default()
     };
-    let (status, message) = refusal(engine.create_campaign(no_consent).await);
+    let (status, message) = refusal(engine.create_campaign(&OrgId::default(), no_consent).await);
     assert_eq!(status, 400);
     assert!(message.contains("require_consent"), "{message}");
     // the admin waiver needs who and why, and is kept on the campaign
     let campaign = engine
-        .create_campaign(CampaignSettings::default())
+        .create_campaign(&OrgId::default(), CampaignSettings::default())
         .await
         .unwrap();
     let (status, _) = refusal(
