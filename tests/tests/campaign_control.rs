@@ -333,14 +333,23 @@ async fn a_callback_without_a_time_follows_the_no_answer_delay() {
     );
 }
 
-/// Refuses the first `refusals` plans with "not before one second from
-/// now" (a provider at its calls-per-second limit), then routes.
-struct Throttled {
+/// A plan in, the plan to use out: `retry` for a setup round's re-plan.
+type Shape = dyn Fn(
+        voxdial_app::router::RoutePlan,
+        bool,
+        voxdial_domain::Timestamp,
+    ) -> voxdial_app::router::RoutePlan
+    + Send
+    + Sync;
+
+/// The world's static router with its plans passed through `shape`; the
+/// port's other methods go to the static router.
+struct Shaped {
     inner: voxdial_app::router::StaticRouter,
-    refusals: std::sync::atomic::AtomicU32,
+    shape: Box<Shape>,
 }
 
-impl voxdial_app::router::Router for Throttled {
+impl voxdial_app::router::Router for Shaped {
     fn plan(
         &self,
         to: &E164,
@@ -349,15 +358,26 @@ impl voxdial_app::router::Router for Throttled {
         caller_id: Option<&E164>,
         now: voxdial_domain::Timestamp,
     ) -> voxdial_app::router::RoutePlan {
-        use std::sync::atomic::Ordering;
-        let refused = self
-            .refusals
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-            .is_ok();
-        if refused {
-            return voxdial_app::router::RoutePlan::NotBefore(now + chrono::Duration::seconds(1));
-        }
-        self.inner.plan(to, strategy, agent, caller_id, now)
+        (self.shape)(
+            self.inner.plan(to, strategy, agent, caller_id, now),
+            false,
+            now,
+        )
+    }
+
+    fn replan(
+        &self,
+        to: &E164,
+        strategy: &voxdial_domain::ProviderStrategy,
+        agent: &voxdial_domain::AgentId,
+        caller_id: Option<&E164>,
+        now: voxdial_domain::Timestamp,
+    ) -> voxdial_app::router::RoutePlan {
+        (self.shape)(
+            self.inner.plan(to, strategy, agent, caller_id, now),
+            true,
+            now,
+        )
     }
 
     fn reserve(
@@ -401,6 +421,27 @@ impl voxdial_app::router::Router for Throttled {
     }
 }
 
+/// Refuses the first `refusals` plans with "not before one second from
+/// now" (a provider at its calls-per-second limit), then routes.
+fn throttled(inner: voxdial_app::router::StaticRouter, refusals: u32) -> std::sync::Arc<Shaped> {
+    let left = std::sync::atomic::AtomicU32::new(refusals);
+    std::sync::Arc::new(Shaped {
+        inner,
+        shape: Box::new(move |plan, _, now| {
+            use std::sync::atomic::Ordering;
+            if left
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return voxdial_app::router::RoutePlan::NotBefore(
+                    now + chrono::Duration::seconds(1),
+                );
+            }
+            plan
+        }),
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_lead_waits_without_reaching_the_dead_letter_queue() {
     // GIVEN one lead whose provider is at its calls-per-second limit for
@@ -409,12 +450,7 @@ async fn a_rate_limited_lead_waits_without_reaching_the_dead_letter_queue() {
         scenario(1, 1),
         vec![lead("+12125550100")],
         &[("model", ModelFaults::default())],
-        |inner| {
-            std::sync::Arc::new(Throttled {
-                inner,
-                refusals: std::sync::atomic::AtomicU32::new(60),
-            })
-        },
+        |inner| throttled(inner, 60),
     )
     .await;
 
@@ -433,107 +469,39 @@ async fn a_rate_limited_lead_waits_without_reaching_the_dead_letter_queue() {
     assert!(w.queue.dead_letters().await.unwrap().is_empty());
 }
 
-/// Plans only the first provider of the static order on a first plan (its
-/// fallback is briefly at its rate limit, say) and the whole order when
-/// the attempt's chain is planned again; counts the second plans.
-struct FirstStepFirst {
-    inner: voxdial_app::router::StaticRouter,
-    replans: std::sync::atomic::AtomicU32,
-}
-
-impl voxdial_app::router::Router for FirstStepFirst {
-    fn plan(
-        &self,
-        to: &E164,
-        strategy: &voxdial_domain::ProviderStrategy,
-        agent: &voxdial_domain::AgentId,
-        caller_id: Option<&E164>,
-        now: voxdial_domain::Timestamp,
-    ) -> voxdial_app::router::RoutePlan {
-        match self.inner.plan(to, strategy, agent, caller_id, now) {
-            voxdial_app::router::RoutePlan::Chain(mut steps) => {
-                steps.truncate(1);
-                voxdial_app::router::RoutePlan::Chain(steps)
-            }
-            other => other,
-        }
-    }
-
-    fn replan(
-        &self,
-        to: &E164,
-        strategy: &voxdial_domain::ProviderStrategy,
-        agent: &voxdial_domain::AgentId,
-        caller_id: Option<&E164>,
-        now: voxdial_domain::Timestamp,
-    ) -> voxdial_app::router::RoutePlan {
-        self.replans
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        self.inner.plan(to, strategy, agent, caller_id, now)
-    }
-
-    fn reserve(
-        &self,
-        step: &voxdial_app::router::RouteStep,
-        to: &E164,
-        now: voxdial_domain::Timestamp,
-    ) {
-        self.inner.reserve(step, to, now)
-    }
-
-    fn record_setup(
-        &self,
-        provider: &voxdial_domain::ProviderId,
-        to: &E164,
-        result: voxdial_app::router::SetupResult,
-        now: voxdial_domain::Timestamp,
-    ) {
-        self.inner.record_setup(provider, to, result, now)
-    }
-
-    fn cost(
-        &self,
-        provider: &voxdial_domain::ProviderId,
-        to: &E164,
-        end: &voxdial_app::router::CallEnd,
-    ) -> Option<voxdial_domain::Money> {
-        self.inner.cost(provider, to, end)
-    }
-
-    fn record_call_end(
-        &self,
-        provider: &voxdial_domain::ProviderId,
-        to: &E164,
-        caller_id: Option<&E164>,
-        end: &voxdial_app::router::CallEnd,
-        now: voxdial_domain::Timestamp,
-    ) {
-        self.inner
-            .record_call_end(provider, to, caller_id, end, now)
-    }
-}
-
+/// The world with a primary and maybe a fallback, and a router that plans
+/// only the first provider on a first plan (its fallback is briefly at its
+/// rate limit, say) and the whole order when the attempt's chain is planned
+/// again; the counter counts those second plans.
 async fn first_step_first_world(
     carriers: &[(&str, ModelFaults)],
-) -> (World, std::sync::Arc<FirstStepFirst>) {
-    let router = std::sync::Arc::new(std::sync::OnceLock::new());
-    let kept = router.clone();
+) -> (World, std::sync::Arc<std::sync::atomic::AtomicU32>) {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    let replans = std::sync::Arc::new(AtomicU32::new(0));
+    let counted = replans.clone();
     let w = World::build_routed(
         scenario(1, 0),
         vec![lead("+12125550100")],
         carriers,
         move |inner| {
-            let r = std::sync::Arc::new(FirstStepFirst {
+            std::sync::Arc::new(Shaped {
                 inner,
-                replans: std::sync::atomic::AtomicU32::new(0),
-            });
-            kept.set(r.clone()).ok();
-            r
+                shape: Box::new(move |plan, retry, _| match plan {
+                    _ if retry => {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        plan
+                    }
+                    voxdial_app::router::RoutePlan::Chain(mut steps) => {
+                        steps.truncate(1);
+                        voxdial_app::router::RoutePlan::Chain(steps)
+                    }
+                    other => other,
+                }),
+            })
         },
     )
     .await;
-    let router = router.get().unwrap().clone();
-    (w, router)
+    (w, replans)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -543,7 +511,7 @@ async fn a_chain_that_failed_whole_is_planned_again_before_the_attempt_fails() {
         transient: 1.0,
         ..ModelFaults::default()
     };
-    let (mut w, router) =
+    let (mut w, replans) =
         first_step_first_world(&[("primary", down), ("secondary", ModelFaults::default())]).await;
 
     // WHEN the lead is dispatched
@@ -558,7 +526,7 @@ async fn a_chain_that_failed_whole_is_planned_again_before_the_attempt_fails() {
         Some("secondary")
     );
     assert!(calls[0].provider_sid.is_some(), "{:?}", calls[0]);
-    assert_eq!(router.replans.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(replans.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert_eq!(w.carrier.stats().created, 0, "the primary created nothing");
 }
 
@@ -569,7 +537,7 @@ async fn setup_rounds_are_bounded_and_then_the_attempt_fails_retryably() {
         transient: 1.0,
         ..ModelFaults::default()
     };
-    let (mut w, router) = first_step_first_world(&[("primary", down)]).await;
+    let (mut w, replans) = first_step_first_world(&[("primary", down)]).await;
 
     // WHEN the lead is dispatched
     w.dispatch(1).await;
@@ -577,10 +545,7 @@ async fn setup_rounds_are_bounded_and_then_the_attempt_fails_retryably() {
     // THEN the chain was tried 1 + setup_retries times, then the attempt
     // failed as retryable (the retry policy calls the lead again later)
     let retries = voxdial_app::EngineConfig::default().setup_retries;
-    assert_eq!(
-        router.replans.load(std::sync::atomic::Ordering::SeqCst),
-        retries
-    );
+    assert_eq!(replans.load(std::sync::atomic::Ordering::SeqCst), retries);
     let calls = w.engine.calls_page(&w.campaign, None, 10).await.unwrap();
     assert_eq!(calls.len(), 1);
     match &calls[0].outcome {
