@@ -12,8 +12,8 @@ use voxdial_app::router::{Providers, RouteStep, Router, StaticRouter};
 use voxdial_app::workers::handle_delivery;
 use voxdial_app::{Engine, EngineConfig, EventOutcome};
 use voxdial_domain::{
-    CallId, CampaignAction, CampaignId, CampaignSettings, CampaignStatus, Clock, DispatchQueue,
-    E164, NewLead, RetryPolicy, TelephonyProvider,
+    CallId, CampaignAction, CampaignId, CampaignSettings, CampaignStatus, Clock, E164,
+    MessageQueue, NewLead, RetryPolicy, TelephonyProvider,
 };
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::ManualClock;

@@ -37,7 +37,7 @@ use voxdial_app::clock::ScaledClock;
 use voxdial_aws::RequestCounter;
 use voxdial_aws::testing::Emulator;
 use voxdial_domain::{Clock, OrgId, Role};
-use voxdial_lambda::{Deps, LambdaConfig, Secrets, WebhookKind, api, dispatch, sweep, webhook};
+use voxdial_lambda::{Deps, LambdaConfig, Secrets, api, dispatch, sweep, webhook};
 use voxdial_sim::carrier::{Carrier, CarrierConfig, Faults};
 use voxdial_sim::time::SimTime;
 
@@ -140,14 +140,13 @@ async fn gateway(
     gw.events.fetch_add(1, Ordering::Relaxed);
     let path = request.uri().path().to_string();
     let engine = &gw.deps.engine;
-    let response = if path.starts_with("/webhooks/") && path.ends_with("/status") {
-        webhook::handle(engine, Some(&gw.public), WebhookKind::Status, request).await
-    } else if path.starts_with("/webhooks/") && path.ends_with("/answer") {
-        webhook::handle(engine, Some(&gw.public), WebhookKind::Answer, request).await
+    let response = if path.starts_with("/webhooks/") {
+        let router = webhook::router(engine.clone(), Some(gw.public.clone()));
+        webhook::handle(router, request).await
     } else {
-        let router = api::router(engine.clone());
-        api::handle(router, request).await.into_response().await
+        api::handle(api::router(engine.clone()), request).await
     };
+    let response = response.into_response().await;
     let (parts, body) = response.into_parts();
     let bytes = match body {
         lambda_http::Body::Text(text) => text.into_bytes(),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::TimeZone;
 use voxdial_app::workers::handle_delivery;
-use voxdial_domain::DispatchQueue;
+use voxdial_domain::MessageQueue;
 use voxdial_domain::{
     CallOutcome, CampaignAction, CampaignStatus, E164, LeadOutcome, LeadState, NewLead,
     PendingReason,

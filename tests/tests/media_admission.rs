@@ -89,7 +89,7 @@ async fn setup() -> Setup {
         },
     );
     Setup {
-        app: voxdial_http::webhooks::router(engine.clone(), PUBLIC.into()),
+        app: voxdial_http::webhooks::router(engine.clone(), Some(PUBLIC.into())),
         engine,
         clock,
         store,

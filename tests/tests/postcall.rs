@@ -30,7 +30,7 @@ use voxdial_app::transcription::LiveTranscriber;
 use voxdial_app::{Engine, EngineConfig, PostCallConfig, PostCallDeps};
 use voxdial_domain::{
     CallAttempt, CallEvent, CallEventKind, CallId, CampaignSettings, Clock, Conversation,
-    Disposition, DncScope, JobQueue, LeadStore, OutboundWebhook, ProviderCallSid, ProviderId,
+    Disposition, DncScope, LeadStore, MessageQueue, OutboundWebhook, ProviderCallSid, ProviderId,
     RecordingPolicy, RecordingStatus, StageStatus, Store, TranscribeError, Transcriber,
     TranscriberInput, Transcript, TranscriptionRequest,
 };
@@ -323,7 +323,7 @@ async fn world_with(fetch_attempts: u32, max_receives: u32) -> World {
     let auth = format!("Bearer {}", key.expose());
     let app = voxdial_http::api::router(engine.clone()).merge(voxdial_http::webhooks::router(
         engine.clone(),
-        PUBLIC.into(),
+        Some(PUBLIC.into()),
     ));
     World {
         engine,

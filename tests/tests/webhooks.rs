@@ -71,7 +71,7 @@ async fn setup() -> Setup {
         },
     );
     Setup {
-        app: voxdial_http::webhooks::router(engine, PUBLIC.into()),
+        app: voxdial_http::webhooks::router(engine, Some(PUBLIC.into())),
         store,
         call,
         _dir: dir,

@@ -8,17 +8,16 @@
 use std::convert::Infallible;
 
 use lambda_http::{Error, Request, service_fn};
-use voxdial_lambda::{Deps, LambdaConfig, WebhookKind, logs, webhook};
+use voxdial_lambda::{Deps, LambdaConfig, logs, webhook};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     logs::init();
     let deps = Deps::init(LambdaConfig::from_env()?).await?;
-    let deps = &deps;
-    lambda_http::run(service_fn(move |request: Request| async move {
-        let base = deps.config.public_base_url.as_deref();
-        let response = webhook::handle(&deps.engine, base, WebhookKind::Recording, request).await;
-        Ok::<_, Infallible>(response)
+    let router = webhook::router(deps.engine.clone(), deps.config.public_base_url.clone());
+    lambda_http::run(service_fn(move |request: Request| {
+        let router = router.clone();
+        async move { Ok::<_, Infallible>(webhook::handle(router, request).await) }
     }))
     .await
 }

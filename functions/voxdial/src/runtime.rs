@@ -217,7 +217,10 @@ impl Runtime {
         };
 
         let mut app = voxdial_http::api::router(engine.clone())
-            .merge(voxdial_http::webhooks::router(engine.clone(), public_url))
+            .merge(voxdial_http::webhooks::router(
+                engine.clone(),
+                Some(public_url),
+            ))
             .merge(blob_router(blobs, options.clock.clone()));
         if let Some(bridge) = &bridge {
             app = app.merge(bridge.media_router().with_state(bridge.clone()));

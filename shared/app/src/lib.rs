@@ -41,6 +41,7 @@ pub mod access;
 pub mod analysis;
 pub mod clock;
 pub mod csv_import;
+pub mod delivery;
 pub mod dispatch;
 pub mod engine;
 pub mod erasure;

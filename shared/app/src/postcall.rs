@@ -37,12 +37,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tracing::{Instrument, debug, warn};
+use tracing::{Instrument, warn};
 use voxdial_domain::{
     Analyser, CallAttempt, CallState, ConsentRules, Delivery, Job, JobQueue, Transcriber,
     WebhookPoster,
 };
 
+use crate::delivery::{Deleter, Settlement, settle};
 use crate::{AppError, Engine};
 
 /// Settings of the post-call pipeline.
@@ -207,7 +208,8 @@ pub async fn run_job_worker(
     .await;
 }
 
-/// Handles one received job and acknowledges or postpones it.
+/// Handles one received job and settles it as the outcome says
+/// ([`crate::delivery`]).
 pub async fn handle_job_delivery(engine: &Engine, queue: &dyn JobQueue, delivery: Delivery<Job>) {
     let span = tracing::info_span!(
         "job",
@@ -216,28 +218,17 @@ pub async fn handle_job_delivery(engine: &Engine, queue: &dyn JobQueue, delivery
         receive_count = delivery.receive_count
     );
     async {
-        match engine
+        let result = engine
             .handle_job(&delivery.message, delivery.receive_count)
-            .await
-        {
-            Ok(JobOutcome::Done) => {
-                debug!("job done");
-                if let Err(error) = queue.ack(&delivery.receipt).await {
-                    warn!(%error, "could not acknowledge a job; it will run again and be skipped");
-                }
-            }
-            Ok(JobOutcome::RetryAfter(wait)) => {
-                crate::workers::requeue(
-                    queue.send(std::slice::from_ref(&delivery.message), wait),
-                    queue.ack(&delivery.receipt),
-                    queue.retry_later(&delivery.receipt, wait),
-                )
-                .await
-            }
-            Err(error) => {
-                warn!(%error, "job failed; it will be redelivered");
-            }
-        }
+            .await;
+        settle(
+            queue,
+            &delivery.message,
+            Some(&delivery.receipt),
+            Settlement::of(&result),
+            Deleter::Settle,
+        )
+        .await;
     }
     .instrument(span)
     .await

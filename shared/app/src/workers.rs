@@ -11,7 +11,8 @@ use tokio::task::JoinSet;
 use tracing::{Instrument, debug, warn};
 use voxdial_domain::{Delivery, DispatchQueue, QueueError};
 
-use crate::{DispatchOutcome, Engine};
+use crate::Engine;
+use crate::delivery::{Deleter, Settlement, settle};
 
 /// Drains the dispatch queue until `shutdown` turns true, handling up to
 /// `parallel` messages at once. A message is acknowledged once handled; on
@@ -86,55 +87,32 @@ pub(crate) async fn drain_queue<M, R, H, W>(
     while tasks.join_next().await.is_some() {}
 }
 
-/// Handles one received message and acknowledges it as the outcome says.
+/// Handles one received message and settles it as the outcome says
+/// ([`crate::delivery`]).
 pub async fn handle_delivery(engine: &Engine, queue: &dyn DispatchQueue, delivery: Delivery) {
     let span = tracing::info_span!(
         "dispatch",
         campaign_id = %delivery.message.campaign_id,
         lead_id = %delivery.message.lead_id,
-        attempt = delivery.message.attempt
+        attempt = delivery.message.attempt,
+        receive_count = delivery.receive_count,
     );
-    match engine.dispatch(&delivery.message).instrument(span).await {
-        Ok(DispatchOutcome::RetryAfter(wait)) => {
-            requeue(
-                queue.send(std::slice::from_ref(&delivery.message), wait),
-                queue.ack(&delivery.receipt),
-                queue.retry_later(&delivery.receipt, wait),
-            )
-            .await
-        }
-        Ok(outcome) => {
+    async {
+        let result = engine.dispatch(&delivery.message).await;
+        if let Ok(outcome) = &result {
             debug!(?outcome, "dispatched");
-            if let Err(error) = queue.ack(&delivery.receipt).await {
-                warn!(%error, "could not acknowledge a dispatched message; it will be redelivered and skipped");
-            }
         }
-        Err(error) => {
-            warn!(%error, receive_count = delivery.receive_count, "dispatch failed; the message will be redelivered")
-        }
+        settle(
+            queue,
+            &delivery.message,
+            Some(&delivery.receipt),
+            Settlement::of(&result),
+            Deleter::Settle,
+        )
+        .await;
     }
-}
-
-/// Puts a message that must wait (a rate limit, a stage not ready yet)
-/// back as a new one and deletes the delivery: its receive count starts
-/// again, so waiting never sends it to the dead-letter queue, which keeps
-/// messages that fail. A crash between the two leaves a duplicate, which
-/// the handlers ignore. If the send fails, the delivery is hidden instead.
-pub(crate) async fn requeue(
-    send: impl Future<Output = Result<(), QueueError>>,
-    ack: impl Future<Output = Result<(), QueueError>>,
-    hide: impl Future<Output = Result<(), QueueError>>,
-) {
-    let done = match send.await {
-        Ok(()) => ack.await,
-        Err(error) => {
-            warn!(%error, "could not requeue a waiting message; hiding it instead");
-            hide.await
-        }
-    };
-    if let Err(error) = done {
-        warn!(%error, "could not settle a waiting message; it returns after its visibility timeout");
-    }
+    .instrument(span)
+    .await
 }
 
 /// Runs the sweeper every `every` until `shutdown` turns true.

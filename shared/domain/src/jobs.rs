@@ -80,24 +80,35 @@ impl QueueMessage for Job {
     }
 }
 
-/// The post-call job queue: the same semantics as the
-/// [`DispatchQueue`](crate::DispatchQueue) (at-least-once, visibility
-/// timeout, delays, dead letters after too many deliveries), carrying
-/// [`Job`]s.
+/// A queue of messages `M`: at-least-once delivery with a visibility
+/// timeout, like SQS. A message not acknowledged within the timeout is
+/// delivered again; after too many deliveries it goes to a dead-letter
+/// queue. One port for every kind of message (dispatch, post-call jobs).
 #[async_trait]
-pub trait JobQueue: Send + Sync {
-    /// Enqueues jobs, visible after `delay`.
-    async fn send(&self, jobs: &[Job], delay: Duration) -> Result<(), QueueError>;
+pub trait MessageQueue<M: QueueMessage>: Send + Sync {
+    /// Enqueues messages, visible after `delay`.
+    async fn send(&self, messages: &[M], delay: Duration) -> Result<(), QueueError>;
 
-    /// Receives up to `max` visible jobs, waiting up to `wait` for one.
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery<Job>>, QueueError>;
+    /// Receives up to `max` visible messages, waiting up to `wait` for one.
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery<M>>, QueueError>;
 
-    /// Deletes a handled job.
+    /// Deletes a handled message.
     async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError>;
 
-    /// Makes a received job visible again after `delay`.
+    /// Makes a received message visible again after `delay`.
     async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError>;
+
+    /// The longest `delay` [`send`](MessageQueue::send) honours (SQS: 15
+    /// minutes); `None` when any delay is.
+    fn max_delay(&self) -> Option<Duration> {
+        None
+    }
 }
+
+/// The post-call job queue: a [`MessageQueue`] of [`Job`]s.
+pub trait JobQueue: MessageQueue<Job> {}
+
+impl<T: MessageQueue<Job> + ?Sized> JobQueue for T {}
 
 #[cfg(test)]
 mod tests {

@@ -69,7 +69,7 @@ pub use analysis::{
     final_disposition,
 };
 pub use consent::ConsentRules;
-pub use jobs::{Job, JobQueue, QueueMessage};
+pub use jobs::{Job, JobQueue, MessageQueue, QueueMessage};
 pub use postcall::{
     AnalysisRecord, DeliveryRecord, OutboundWebhook, PostCall, PostError, RetentionRecord,
     StageStatus, TranscriptRecord, WebhookPoster,

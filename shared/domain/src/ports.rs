@@ -470,23 +470,11 @@ pub enum QueueError {
     Malformed(String),
 }
 
-/// The dispatch queue: at-least-once delivery with a visibility timeout,
-/// like SQS. A message not acknowledged within the timeout is delivered
-/// again; after too many deliveries it goes to a dead-letter queue.
-#[async_trait]
-pub trait DispatchQueue: Send + Sync {
-    /// Enqueues messages, visible after `delay`.
-    async fn send(&self, messages: &[DispatchMessage], delay: Duration) -> Result<(), QueueError>;
+/// The dispatch queue: a [`MessageQueue`](crate::MessageQueue) of
+/// [`DispatchMessage`]s. Implemented by every queue of dispatch messages.
+pub trait DispatchQueue: crate::MessageQueue<DispatchMessage> {}
 
-    /// Receives up to `max` visible messages, waiting up to `wait` for one.
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError>;
-
-    /// Deletes a handled message.
-    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError>;
-
-    /// Makes a received message visible again after `delay`.
-    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError>;
-}
+impl<T: crate::MessageQueue<DispatchMessage> + ?Sized> DispatchQueue for T {}
 
 /// A blob operation failed.
 #[derive(Debug, thiserror::Error)]

@@ -2,6 +2,7 @@
 //! asynchronous machine detection), `POST /webhooks/{provider}/answer` and
 //! `POST /webhooks/{provider}/recording` (recording status).
 
+use axum::Extension;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -17,12 +18,21 @@ const MAX_WEBHOOK_BYTES: usize = 256 * 1024;
 #[derive(Clone)]
 struct Hooks {
     engine: Engine,
-    public_base_url: String,
+    public_base_url: Option<String>,
 }
 
-/// The webhook router. `public_base_url` is the scheme and host (and any
-/// path prefix) providers call, e.g. `https://hooks.example.com`.
-pub fn router(engine: Engine, public_base_url: String) -> Router {
+/// The scheme and host (and any base path) one request came through, for
+/// a host that learns it per request (the Lambda adapter, from the API
+/// Gateway event). Used when the router has no configured base URL.
+#[derive(Clone, Debug)]
+pub struct RequestBase(pub String);
+
+/// The webhook router, the same on every host. `public_base_url` is the
+/// scheme and host (and any path prefix) providers call, e.g.
+/// `https://hooks.example.com`; without one, each request's
+/// [`RequestBase`] extension says it, and a request without either is
+/// refused (404).
+pub fn router(engine: Engine, public_base_url: Option<String>) -> Router {
     Router::new()
         .route("/webhooks/{provider}/{kind}", post(webhook))
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BYTES))
@@ -81,6 +91,7 @@ pub fn into_response(response: WebhookResponse) -> Response {
 
 async fn webhook(
     State(hooks): State<Hooks>,
+    base: Option<Extension<RequestBase>>,
     Path((provider, kind)): Path<(String, String)>,
     method: Method,
     uri: Uri,
@@ -90,7 +101,14 @@ async fn webhook(
     let Ok(provider) = ProviderId::parse(provider) else {
         return into_response(WebhookResponse::text(404, "unknown provider"));
     };
-    let request = webhook_request(&hooks.public_base_url, &method, &uri, &headers, body);
+    let Some(base) = hooks
+        .public_base_url
+        .clone()
+        .or_else(|| base.map(|Extension(RequestBase(base))| base))
+    else {
+        return into_response(WebhookResponse::text(404, "no public base URL is known"));
+    };
+    let request = webhook_request(&base, &method, &uri, &headers, body);
     let response = match kind.as_str() {
         "status" => {
             hooks

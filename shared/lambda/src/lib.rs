@@ -23,9 +23,10 @@
 //! async fn main() -> Result<(), lambda_http::Error> {
 //!     voxdial_lambda::logs::init();
 //!     let deps = Deps::init(LambdaConfig::from_env()?).await?;
-//!     let deps = &deps;
-//!     lambda_http::run(service_fn(move |req| async move {
-//!         Ok::<_, Infallible>(webhook::handle(&deps.engine, &deps.config.public_base_url, WebhookKind::Status, req).await)
+//!     let router = webhook::router(deps.engine.clone(), deps.config.public_base_url.clone());
+//!     lambda_http::run(service_fn(move |req| {
+//!         let router = router.clone();
+//!         async move { Ok::<_, Infallible>(webhook::handle(router, req).await) }
 //!     }))
 //!     .await
 //! }
@@ -44,4 +45,3 @@ pub mod webhook;
 pub use config::LambdaConfig;
 pub use deps::{Deps, InitError};
 pub use secrets::Secrets;
-pub use webhook::WebhookKind;

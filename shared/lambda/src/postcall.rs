@@ -3,22 +3,18 @@
 //! analyser chosen by `VOXDIAL_TRANSCRIBER` and `VOXDIAL_ANALYSER`, and the
 //! `transcriber` function's SQS handler (partial batch failures).
 //!
-//! | job outcome | the message |
-//! |---|---|
-//! | done | succeeds (Lambda deletes it) |
-//! | retry after a delay (backoff, readiness) | up to 15 minutes: sent again as a new message with that delay (its receive count starts over), this one succeeds; longer: hidden for the delay (`ChangeMessageVisibility`), reported failed |
-//! | a retryable error | reported failed: redelivered after the visibility timeout |
-//! | a non-retryable error | succeeds, logged (the call record says what failed) |
-//! | a body that is not a job | reported failed: the dead-letter queue takes it |
+//! A job is settled as everywhere ([`voxdial_app::delivery`]); a body that
+//! is not a job is reported failed: the dead-letter queue takes it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
-use tracing::{Instrument, error, info_span, warn};
+use tracing::{Instrument, error, info_span};
 use voxdial_app::analysis::LocalAnalyser;
+use voxdial_app::delivery::{Deleter, Settlement, settle};
 use voxdial_app::transcription::LiveTranscriber;
-use voxdial_app::{Engine, JobOutcome, PostCallConfig, PostCallDeps};
+use voxdial_app::{Engine, PostCallConfig, PostCallDeps};
 use voxdial_aws::sqs::decode_message;
 use voxdial_aws::{Clients, S3BlobStore, SqsJobQueue};
 use voxdial_domain::{Analyser, Job, JobQueue, Receipt, Transcriber};
@@ -130,31 +126,16 @@ async fn one(engine: &Engine, queue: &dyn JobQueue, record: &SqsMessage) -> bool
         .unwrap_or(1);
     let span = info_span!("job", job = job.kind(), call_id = %job.call_id(), receive_count);
     async {
-        match engine.handle_job(&job, receive_count).await {
-            Ok(JobOutcome::Done) => true,
-            Ok(JobOutcome::RetryAfter(wait)) => {
-                let receipt = record.receipt_handle.clone().map(Receipt);
-                crate::dispatch::wait_then_retry(
-                    wait,
-                    queue.send(std::slice::from_ref(&job), wait),
-                    async {
-                        match &receipt {
-                            Some(receipt) => queue.retry_later(receipt, wait).await,
-                            None => Ok(()),
-                        }
-                    },
-                )
-                .await
-            }
-            Err(e) if e.is_retryable() => {
-                warn!(error = %e, "job failed; SQS will redeliver");
-                false
-            }
-            Err(e) => {
-                error!(error = %e, "job failed for good");
-                true
-            }
-        }
+        let result = engine.handle_job(&job, receive_count).await;
+        let receipt = record.receipt_handle.clone().map(Receipt);
+        settle(
+            queue,
+            &job,
+            receipt.as_ref(),
+            Settlement::of(&result),
+            Deleter::Host,
+        )
+        .await
     }
     .instrument(span)
     .await

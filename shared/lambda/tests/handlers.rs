@@ -20,7 +20,7 @@ use voxdial_domain::{
     CallAttempt, CallState, Campaign, CampaignId, CampaignSettings, E164, LeadId, NewLead, OrgId,
     Role,
 };
-use voxdial_lambda::{Deps, LambdaConfig, Secrets, WebhookKind, api, dispatch, sweep, webhook};
+use voxdial_lambda::{Deps, LambdaConfig, Secrets, api, dispatch, sweep, webhook};
 
 const BASE: &str = "https://abc123defg.execute-api.ap-south-1.amazonaws.com/dev";
 const SECRET: &str = r#"{"twilio": {"account_sid": "AC00000000000000000000000000000001", "auth_token": "fixture-auth-token"}}"#;
@@ -132,6 +132,15 @@ fn lease_end() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap()
 }
 
+/// Runs one webhook event through the webhook functions' handler.
+async fn hook_with(
+    deps: &Deps,
+    base: Option<String>,
+    event: lambda_http::Request,
+) -> http::Response<axum::body::Body> {
+    webhook::handle(webhook::router(deps.engine.clone(), base), event).await
+}
+
 async fn call_state(deps: &Deps) -> CallState {
     let id = voxdial_domain::CallId::parse("ld_fixture.1").unwrap();
     deps.engine.store().call(&id).await.unwrap().unwrap().state
@@ -141,7 +150,7 @@ async fn call_state(deps: &Deps) -> CallState {
 async fn a_signed_base64_status_callback_under_a_stage_applies() {
     let deps = deps().await;
     let event = http_event(&fixture("apigw-v2-status-base64.json"));
-    let response = webhook::handle(&deps.engine, Some(BASE), WebhookKind::Status, event).await;
+    let response = hook_with(&deps, Some(BASE.into()), event).await;
     let (status, body) = body_text(response).await;
     assert_eq!((status, body.as_str()), (200, "ok"));
     assert_eq!(call_state(&deps).await, CallState::Ringing);
@@ -151,7 +160,7 @@ async fn a_signed_base64_status_callback_under_a_stage_applies() {
 async fn a_plain_body_on_the_default_stage_applies_too() {
     let deps = deps().await;
     let event = http_event(&fixture("apigw-v2-status-plain.json"));
-    let response = webhook::handle(&deps.engine, Some(BASE), WebhookKind::Status, event).await;
+    let response = hook_with(&deps, Some(BASE.into()), event).await;
     assert_eq!(body_text(response).await.0, 200);
     assert_eq!(call_state(&deps).await, CallState::Ringing);
 }
@@ -161,7 +170,7 @@ async fn without_a_configured_base_url_the_event_url_is_checked() {
     let deps = deps().await;
     // The execute-api domain and the raw path with its stage: what Twilio called.
     let event = http_event(&fixture("apigw-v2-status-base64.json"));
-    let response = webhook::handle(&deps.engine, None, WebhookKind::Status, event).await;
+    let response = hook_with(&deps, None, event).await;
     assert_eq!(body_text(response).await.0, 200);
     assert_eq!(call_state(&deps).await, CallState::Ringing);
 }
@@ -174,18 +183,12 @@ async fn a_wrong_signature_or_url_is_refused_and_changes_nothing() {
     let mut event: serde_json::Value = serde_json::from_str(&json).unwrap();
     event["headers"]["x-twilio-signature"] = "AAAAAAAAAAAAAAAAAAAAAAAAAAA=".into();
     let request = http_event(&event.to_string());
-    let response = webhook::handle(&deps.engine, Some(BASE), WebhookKind::Status, request).await;
+    let response = hook_with(&deps, Some(BASE.into()), request).await;
     assert_eq!(body_text(response).await.0, 403);
     // The right signature, checked against another public URL (a function
     // configured with the wrong base URL must not accept it either).
     let request = http_event(&json);
-    let response = webhook::handle(
-        &deps.engine,
-        Some("https://elsewhere.example.com"),
-        WebhookKind::Status,
-        request,
-    )
-    .await;
+    let response = hook_with(&deps, Some("https://elsewhere.example.com".into()), request).await;
     assert_eq!(body_text(response).await.0, 403);
     // A body changed after signing.
     let mut event: serde_json::Value =
@@ -195,28 +198,16 @@ async fn a_wrong_signature_or_url_is_refused_and_changes_nothing() {
         .unwrap()
         .replace("ringing", "completed");
     event["body"] = body.into();
-    let response = webhook::handle(
-        &deps.engine,
-        Some(BASE),
-        WebhookKind::Status,
-        http_event(&event.to_string()),
-    )
-    .await;
+    let response = hook_with(&deps, Some(BASE.into()), http_event(&event.to_string())).await;
     assert_eq!(body_text(response).await.0, 403);
     assert_eq!(call_state(&deps).await, CallState::Pending);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_answer_webhook_answers_twiml_and_the_status_function_refuses_it() {
+async fn the_answer_webhook_answers_twiml_and_an_unknown_webhook_is_not_found() {
     let deps = deps().await;
     let json = fixture("apigw-v2-answer-base64.json");
-    let response = webhook::handle(
-        &deps.engine,
-        Some(BASE),
-        WebhookKind::Answer,
-        http_event(&json),
-    )
-    .await;
+    let response = hook_with(&deps, Some(BASE.into()), http_event(&json)).await;
     let response = response.into_response().await;
     assert_eq!(response.status().as_u16(), 200);
     let content_type = response.headers()[http::header::CONTENT_TYPE]
@@ -226,14 +217,10 @@ async fn the_answer_webhook_answers_twiml_and_the_status_function_refuses_it() {
     assert!(content_type.contains("xml"), "{content_type}");
     let (_, twiml) = body_text(response).await;
     assert!(twiml.contains("<Response>"), "{twiml}");
-    // The same event sent to the status function's handler: wrong route.
-    let response = webhook::handle(
-        &deps.engine,
-        Some(BASE),
-        WebhookKind::Status,
-        http_event(&json),
-    )
-    .await;
+    // The same event to a webhook that does not exist.
+    let renamed = json.replace("/webhooks/twilio/answer", "/webhooks/twilio/transfer");
+    assert_ne!(renamed, json);
+    let response = hook_with(&deps, Some(BASE.into()), http_event(&renamed)).await;
     assert_eq!(body_text(response).await.0, 404);
 }
 

@@ -36,7 +36,7 @@ use aws_sdk_sqs::types::{
 };
 use tracing::warn;
 use voxdial_domain::{
-    Delivery, DispatchMessage, DispatchQueue, Job, JobQueue, QueueError, QueueMessage, Receipt,
+    Delivery, DispatchMessage, Job, MessageQueue, QueueError, QueueMessage, Receipt,
 };
 
 /// The longest delay SQS holds a message for.
@@ -267,12 +267,12 @@ impl<M: QueueMessage> SqsMessageQueue<M> {
 }
 
 #[async_trait]
-impl DispatchQueue for SqsMessageQueue<DispatchMessage> {
-    async fn send(&self, messages: &[DispatchMessage], delay: Duration) -> Result<(), QueueError> {
+impl<M: QueueMessage> MessageQueue<M> for SqsMessageQueue<M> {
+    async fn send(&self, messages: &[M], delay: Duration) -> Result<(), QueueError> {
         self.send_messages(messages, delay).await
     }
 
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery<M>>, QueueError> {
         self.receive_messages(max, wait).await
     }
 
@@ -283,24 +283,9 @@ impl DispatchQueue for SqsMessageQueue<DispatchMessage> {
     async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
         self.postpone(receipt, delay).await
     }
-}
 
-#[async_trait]
-impl JobQueue for SqsMessageQueue<Job> {
-    async fn send(&self, jobs: &[Job], delay: Duration) -> Result<(), QueueError> {
-        self.send_messages(jobs, delay).await
-    }
-
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery<Job>>, QueueError> {
-        self.receive_messages(max, wait).await
-    }
-
-    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
-        self.ack_receipt(receipt).await
-    }
-
-    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
-        self.postpone(receipt, delay).await
+    fn max_delay(&self) -> Option<Duration> {
+        Some(MAX_DELAY)
     }
 }
 

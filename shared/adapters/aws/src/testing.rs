@@ -4,7 +4,12 @@
 //!
 //! Where moto comes from, first match wins:
 //! 1. `VOXDIAL_MOTO_ENDPOINT`: a server already running (CI may start one
-//!    for every test process);
+//!    for every test process). Start it through `moto_serial.py`
+//!    (`python -c "$(cat shared/adapters/aws/src/moto_serial.py)" 127.0.0.1 PORT`
+//!    with moto's Python): a plain `moto_server` lets two conditional
+//!    writes interleave, which breaks the store's invariants in ways
+//!    DynamoDB never does (seen: campaign counters off by one, so a
+//!    campaign that the counters alone judged would never end);
 //! 2. `VOXDIAL_MOTO_SERVER`: the `moto_server` executable to start;
 //! 3. `~/.cache/voxdial-venv/bin/moto_server` (what `scripts/aws-test-env.sh`
 //!    installs);

@@ -21,8 +21,8 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use voxdial_domain::{
-    Clock, Delivery, DispatchMessage, DispatchQueue, Job, JobQueue, QueueError, QueueMessage,
-    Receipt, Timestamp,
+    Clock, Delivery, DispatchMessage, Job, MessageQueue, QueueError, QueueMessage, Receipt,
+    Timestamp,
 };
 
 use crate::OpenError;
@@ -492,31 +492,12 @@ impl<M: QueueMessage> SqliteQueue<M> {
 }
 
 #[async_trait]
-impl DispatchQueue for SqliteQueue<DispatchMessage> {
-    async fn send(&self, messages: &[DispatchMessage], delay: Duration) -> Result<(), QueueError> {
+impl<M: QueueMessage> MessageQueue<M> for SqliteQueue<M> {
+    async fn send(&self, messages: &[M], delay: Duration) -> Result<(), QueueError> {
         self.send_messages(messages, delay).await
     }
 
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery>, QueueError> {
-        self.receive_messages(max, wait).await
-    }
-
-    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError> {
-        self.ack_receipt(receipt).await
-    }
-
-    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
-        self.postpone(receipt, delay).await
-    }
-}
-
-#[async_trait]
-impl JobQueue for SqliteQueue<Job> {
-    async fn send(&self, jobs: &[Job], delay: Duration) -> Result<(), QueueError> {
-        self.send_messages(jobs, delay).await
-    }
-
-    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery<Job>>, QueueError> {
+    async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Delivery<M>>, QueueError> {
         self.receive_messages(max, wait).await
     }
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 use voxdial_app::clock::SystemClock;
 use voxdial_domain::{
     CallOutcome, CallState, CallStore, Campaign, CampaignId, CampaignStore, Clock, DispatchMessage,
-    DispatchQueue, LeadState, LeadStore,
+    LeadState, LeadStore, MessageQueue,
 };
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::{ManualClock, fixtures};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use voxdial_domain::{
-    BlobStore, CampaignStore, Clock, DispatchMessage, DispatchQueue, LeadStore, StoreError,
+    BlobStore, CampaignStore, Clock, DispatchMessage, LeadStore, MessageQueue, StoreError,
 };
 use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, OpenError, QueueConfig, QueueStats};
 use voxdial_testkit::{ManualClock, fixtures, queue::message};

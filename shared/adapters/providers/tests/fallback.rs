@@ -14,7 +14,7 @@ use voxdial_app::router::{Providers, RouteStep, Router, StaticRouter};
 use voxdial_app::routing::EngineRouter;
 use voxdial_app::{DispatchOutcome, Engine, EngineConfig};
 use voxdial_domain::{
-    CallState, CampaignAction, CampaignSettings, DispatchQueue, ProviderStrategy, TelephonyProvider,
+    CallState, CampaignAction, CampaignSettings, MessageQueue, ProviderStrategy, TelephonyProvider,
 };
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_providers::SansPbxProvider;

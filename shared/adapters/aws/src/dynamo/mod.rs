@@ -79,6 +79,7 @@
 
 pub mod import;
 mod keys;
+mod recount;
 mod schema;
 mod store;
 mod table;

@@ -136,6 +136,10 @@ impl CampaignStore for DynamoStore {
         self.table.campaigns().await
     }
 
+    async fn has_open_leads(&self, id: &CampaignId) -> Result<bool, StoreError> {
+        self.open_leads(id).await
+    }
+
     async fn progress(&self, id: &CampaignId) -> Result<CampaignProgress, StoreError> {
         let Some(row) = self.table.campaign(id).await? else {
             return Ok(CampaignProgress::default());

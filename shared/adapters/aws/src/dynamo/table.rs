@@ -316,6 +316,24 @@ impl Counters {
         }
     }
 
+    /// The change that turns `from` into `self`.
+    pub(crate) fn minus(&self, from: &Counters) -> Counters {
+        let mut delta = self.clone();
+        let mut negated = Counters {
+            total: -from.total,
+            pending: -from.pending,
+            window: -from.window,
+            active: -from.active,
+            finals: BTreeMap::new(),
+        };
+        for (label, n) in &from.finals {
+            negated.finals.insert(label.clone(), -n);
+        }
+        delta.add(&negated);
+        delta.finals.retain(|_, n| *n != 0);
+        delta
+    }
+
     /// Adds another change to this one.
     pub(crate) fn add(&mut self, other: &Counters) {
         self.total += other.total;
@@ -573,6 +591,13 @@ pub(crate) enum Write {
         commit_import: Option<String>,
     },
     /// Frees a campaign's import lock held by `import`.
+    /// Corrects a campaign's counters by `delta`, only while they still
+    /// hold what was `read` (total, pending, active).
+    RepairCounters {
+        campaign: CampaignId,
+        read: Counters,
+        delta: Counters,
+    },
     UnlockImport {
         campaign: CampaignId,
         import: String,
@@ -658,6 +683,28 @@ struct Op {
     expr: Expr,
 }
 
+/// `name :value` pairs adding `delta` to a campaign's counters.
+fn counter_adds(e: &mut Expr, delta: &Counters) -> Vec<String> {
+    let mut adds = Vec::new();
+    for (attribute, by) in [
+        (N_TOTAL, delta.total),
+        (N_PENDING, delta.pending),
+        (N_WINDOW, delta.window),
+        (N_ACTIVE, delta.active),
+    ] {
+        if by != 0 {
+            adds.push(format!("{} {}", e.name(attribute), e.value(n(by))));
+        }
+    }
+    for (label, by) in &delta.finals {
+        if *by != 0 {
+            let attribute = format!("{F_PREFIX}{label}");
+            adds.push(format!("{} {}", e.name(&attribute), e.value(n(*by))));
+        }
+    }
+    adds
+}
+
 fn render(write: &Write) -> Result<Op, StoreError> {
     let mut e = Expr::default();
     let (action, condition) = match write {
@@ -693,23 +740,7 @@ fn render(write: &Write) -> Result<Op, StoreError> {
             cap,
             commit_import,
         } => {
-            let mut adds = Vec::new();
-            for (attribute, by) in [
-                (N_TOTAL, delta.total),
-                (N_PENDING, delta.pending),
-                (N_WINDOW, delta.window),
-                (N_ACTIVE, delta.active),
-            ] {
-                if by != 0 {
-                    adds.push(format!("{} {}", e.name(attribute), e.value(n(by))));
-                }
-            }
-            for (label, by) in &delta.finals {
-                if *by != 0 {
-                    let attribute = format!("{F_PREFIX}{label}");
-                    adds.push(format!("{} {}", e.name(&attribute), e.value(n(*by))));
-                }
-            }
+            let adds = counter_adds(&mut e, delta);
             let mut clauses = Vec::new();
             if !adds.is_empty() {
                 clauses.push(format!("ADD {}", adds.join(", ")));
@@ -741,6 +772,36 @@ fn render(write: &Write) -> Result<Op, StoreError> {
                 },
                 Some(conds.join(" AND ")),
             )
+        }
+        Write::RepairCounters {
+            campaign,
+            read,
+            delta,
+        } => {
+            let adds = counter_adds(&mut e, delta);
+            if adds.is_empty() {
+                return Err(StoreError::Invalid(
+                    "a counter repair that changes nothing".into(),
+                ));
+            }
+            let mut conds = vec![format!("attribute_exists({})", e.name(PK))];
+            for (attribute, value) in [
+                (N_TOTAL, read.total),
+                (N_PENDING, read.pending),
+                (N_ACTIVE, read.active),
+            ] {
+                let name = e.name(attribute);
+                let equal = format!("{name} = {}", e.value(n(value)));
+                // An attribute never added to reads as zero.
+                conds.push(if value == 0 {
+                    format!("(attribute_not_exists({name}) OR {equal})")
+                } else {
+                    equal
+                });
+            }
+            let key = campaign_key(campaign);
+            let update = format!("ADD {}", adds.join(", "));
+            (Action::Update { key, update }, Some(conds.join(" AND ")))
         }
         Write::UnlockImport { campaign, import } => {
             let update = format!(
