@@ -46,35 +46,22 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::middleware::from_fn_with_state;
 use axum::serve::ListenerExt as _;
-use voxdial_bridge::{Bridge, BridgeConfig};
+use settings::BridgeSettings;
+use voxdial_bridge::Bridge;
 use voxdial_conversation::AgentConfig;
 use voxdial_gemini::WsConnector;
 use voxdial_host::{Agents, EngineHost};
 use voxdial_lambda::{Deps, LambdaConfig, logs};
 use voxdial_providers::ProvidersConfig;
-use voxdial_wire::gemini::LiveEndpoint;
-use voxdial_wire::twilio::signature::SigningKeys;
 
 mod emf;
 mod gate;
 mod protection;
+mod settings;
 
 /// How long the calls still live at the end of a drain get to say goodbye.
 const GOODBYE: Duration = Duration::from_secs(10);
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.is_empty())
-}
-
-/// A whole-number setting, or its default.
-fn number(name: &str, default: u64) -> anyhow::Result<u64> {
-    env(name).map_or(Ok(default), |v| {
-        v.parse()
-            .with_context(|| format!("{name} must be a whole number, not {v:?}"))
-    })
-}
-
-/// Resolves when the process is told to stop.
 async fn stop_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("SIGTERM handler");
@@ -96,46 +83,22 @@ async fn wait_idle(gate: &gate::Gate, timeout: Duration) -> usize {
 
 /// On ECS: task scale-in protection while calls are live, and the
 /// `LiveCalls` metric the service scales on.
-fn spawn_reporters(live: &gate::LiveCalls, max_call: Duration, max_live: usize) {
-    if let Some(agent_uri) = env("ECS_AGENT_URI") {
+fn spawn_reporters(settings: &BridgeSettings, live: &gate::LiveCalls) {
+    if let Some(agent_uri) = &settings.ecs_agent_uri {
         let live = live.clone();
-        let agent = protection::Agent::new(&agent_uri);
-        tokio::spawn(protection::run(agent, max_call, move || live()));
+        let agent = protection::Agent::new(agent_uri);
+        tokio::spawn(protection::run(agent, settings.max_call, move || live()));
     }
-    if let Some(service) = env("EMF_SERVICE_NAME") {
+    if let Some(service) = settings.emf_service.clone() {
         let live = live.clone();
-        tokio::spawn(emf::run(service, max_live, move || live()));
+        tokio::spawn(emf::run(service, settings.max_live, move || live()));
     }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     logs::init();
-    let insecure = env("BRIDGE_INSECURE").as_deref() == Some("1");
-    let twilio_keys = env("TWILIO_AUTH_TOKEN").map(SigningKeys::auth_token);
-    anyhow::ensure!(
-        twilio_keys.is_some() || insecure,
-        "TWILIO_AUTH_TOKEN is required (or BRIDGE_INSECURE=1 for local tests)"
-    );
-    let endpoint = LiveEndpoint {
-        host: env("GEMINI_HOST").unwrap_or_else(|| LiveEndpoint::default().host),
-        api_version: env("GEMINI_API_VERSION")
-            .unwrap_or_else(|| LiveEndpoint::default().api_version),
-        insecure: env("GEMINI_INSECURE").as_deref() == Some("1"),
-        ..LiveEndpoint::default()
-    };
-    let mut cfg = BridgeConfig {
-        public_wss_base: env("PUBLIC_WSS_BASE").context("PUBLIC_WSS_BASE is required")?,
-        twilio_keys,
-        sanspbx_token: env("SANSPBX_TOKEN"),
-        ..BridgeConfig::default()
-    };
-    if let Some(m) = env("GEMINI_MODEL") {
-        cfg.model = m;
-    }
-    let drain = Duration::from_secs(number("DRAIN_SECS", 60)?);
-    let max_call = Duration::from_secs(number("MAX_CALL_SECS", 600)?);
-    let max_live = usize::try_from(number("MAX_LIVE_CALLS", 20)?)?;
+    let settings = BridgeSettings::from_env()?;
     let deps = Deps::init(LambdaConfig::from_env()?)
         .await
         .context("cannot wire the engine")?;
@@ -148,40 +111,43 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .any(|(_, kind)| *kind == "sanspbx");
     anyhow::ensure!(
-        !sanspbx || cfg.sanspbx_token.is_some(),
+        !sanspbx || settings.sanspbx_token.is_some(),
         "SANSPBX_TOKEN is required when a SansPBX account is configured"
     );
     let host = Arc::new(EngineHost::new(
         deps.engine,
         Agents::new(AgentConfig {
-            max_call_ms: u64::try_from(max_call.as_millis())?,
+            max_call_ms: u64::try_from(settings.max_call.as_millis())?,
             ..AgentConfig::default()
         }),
     ));
-    let connector = Arc::new(WsConnector::new(&endpoint, env("GEMINI_API_KEY")));
-    let bridge = Bridge::new(cfg, host, connector);
+    let connector = Arc::new(WsConnector::new(
+        &settings.gemini,
+        settings.gemini_api_key.clone(),
+    ));
+    let bridge = Bridge::new(settings.bridge_config(), host, connector);
     let live: gate::LiveCalls = {
         let b = bridge.clone();
         Arc::new(move || b.live_calls())
     };
-    let gate = gate::Gate::new(max_live, live.clone());
-    spawn_reporters(&live, max_call, max_live);
-    let metrics_addr = env("METRICS_ADDR").unwrap_or_else(|| "0.0.0.0:9090".into());
-    let metrics = tokio::net::TcpListener::bind(&metrics_addr)
+    let gate = gate::Gate::new(settings.max_live, live.clone());
+    spawn_reporters(&settings, &live);
+    let metrics_addr = &settings.metrics_addr;
+    let metrics = tokio::net::TcpListener::bind(metrics_addr)
         .await
         .context("bind METRICS_ADDR")?;
     let metrics_app = bridge.metrics_router();
     tokio::spawn(async move { axum::serve(metrics, metrics_app).await });
-    let addr = env("BIND_ADDR").unwrap_or_else(|| "0.0.0.0:8080".into());
+    let addr = &settings.bind_addr;
     // TCP_NODELAY on every media socket: a 20 ms frame must not wait for
     // Nagle and a delayed ACK (40 ms on Linux).
-    let listener = tokio::net::TcpListener::bind(&addr)
+    let listener = tokio::net::TcpListener::bind(addr)
         .await
         .context("bind")?
         .tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-    tracing::info!(%addr, %metrics_addr, max_live, "media bridge listening");
+    tracing::info!(%addr, %metrics_addr, max_live = settings.max_live, "media bridge listening");
     let app = bridge
         .router()
         .layer(from_fn_with_state(gate.clone(), gate::public));
@@ -196,7 +162,7 @@ async fn main() -> anyhow::Result<()> {
             draining.drain();
         })
         .await?;
-    let left = wait_idle(&gate, drain).await;
+    let left = wait_idle(&gate, settings.drain).await;
     if left > 0 {
         tracing::warn!(left, "calls still live after DRAIN_SECS: ending them");
     }

@@ -1,0 +1,171 @@
+//! The container's own settings, read once from its environment and
+//! checked before anything starts (the engine's are
+//! `voxdial_lambda::LambdaConfig`, as for every function). The variables
+//! are listed in the crate's documentation.
+
+use std::time::Duration;
+
+use voxdial_bridge::BridgeConfig;
+use voxdial_lambda::config::ConfigError;
+use voxdial_wire::gemini::LiveEndpoint;
+use voxdial_wire::twilio::signature::SigningKeys;
+
+/// What the container needs besides the engine.
+#[derive(Clone, Debug)]
+pub(crate) struct BridgeSettings {
+    /// Where the bridge listens for media streams.
+    pub(crate) bind_addr: String,
+    /// Where `/metrics` is served (not the load balancer's port).
+    pub(crate) metrics_addr: String,
+    /// The public `wss://` base Twilio signs its upgrade for.
+    pub(crate) public_wss_base: String,
+    /// The Auth Token that verifies Twilio's upgrade signature.
+    pub(crate) twilio_auth_token: Option<String>,
+    /// The `?token=` SansPBX streams must carry.
+    pub(crate) sanspbx_token: Option<String>,
+    /// The Gemini Live endpoint.
+    pub(crate) gemini: LiveEndpoint,
+    /// The Gemini API key.
+    pub(crate) gemini_api_key: Option<String>,
+    /// The model, when not the bridge's default.
+    pub(crate) model: Option<String>,
+    /// The longest call: the agent ends a call then.
+    pub(crate) max_call: Duration,
+    /// Streams beyond this many live calls are refused (503).
+    pub(crate) max_live: usize,
+    /// How long SIGTERM waits for live calls to end by themselves.
+    pub(crate) drain: Duration,
+    /// ECS's agent endpoint (task scale-in protection).
+    pub(crate) ecs_agent_uri: Option<String>,
+    /// The `ServiceName` of the `LiveCalls` EMF metric.
+    pub(crate) emf_service: Option<String>,
+}
+
+impl BridgeSettings {
+    /// Reads the process environment.
+    pub(crate) fn from_env() -> Result<BridgeSettings, ConfigError> {
+        BridgeSettings::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables from `var` (the environment, or a test's map).
+    pub(crate) fn from_vars(
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<BridgeSettings, ConfigError> {
+        let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
+        let flag = |name: &str| get(name).as_deref() == Some("1");
+        let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
+            get(name).map_or(Ok(default), |v| {
+                v.trim().parse().map_err(|_| ConfigError::Invalid {
+                    name,
+                    reason: format!("expected a whole number, not {v:?}"),
+                })
+            })
+        };
+        let twilio_auth_token = get("TWILIO_AUTH_TOKEN");
+        if twilio_auth_token.is_none() && !flag("BRIDGE_INSECURE") {
+            return Err(ConfigError::Invalid {
+                name: "TWILIO_AUTH_TOKEN",
+                reason:
+                    "required to verify Twilio's signature (or BRIDGE_INSECURE=1 for local tests)"
+                        .into(),
+            });
+        }
+        let defaults = LiveEndpoint::default();
+        let max_live = number("MAX_LIVE_CALLS", 20)?;
+        Ok(BridgeSettings {
+            bind_addr: get("BIND_ADDR").unwrap_or_else(|| "0.0.0.0:8080".into()),
+            metrics_addr: get("METRICS_ADDR").unwrap_or_else(|| "0.0.0.0:9090".into()),
+            public_wss_base: get("PUBLIC_WSS_BASE")
+                .ok_or(ConfigError::Missing("PUBLIC_WSS_BASE"))?,
+            twilio_auth_token,
+            sanspbx_token: get("SANSPBX_TOKEN"),
+            gemini: LiveEndpoint {
+                host: get("GEMINI_HOST").unwrap_or(defaults.host.clone()),
+                api_version: get("GEMINI_API_VERSION").unwrap_or(defaults.api_version.clone()),
+                insecure: flag("GEMINI_INSECURE"),
+                ..defaults
+            },
+            gemini_api_key: get("GEMINI_API_KEY"),
+            model: get("GEMINI_MODEL"),
+            max_call: Duration::from_secs(number("MAX_CALL_SECS", 600)?),
+            max_live: usize::try_from(max_live).map_err(|e| ConfigError::Invalid {
+                name: "MAX_LIVE_CALLS",
+                reason: e.to_string(),
+            })?,
+            drain: Duration::from_secs(number("DRAIN_SECS", 60)?),
+            ecs_agent_uri: get("ECS_AGENT_URI"),
+            emf_service: get("EMF_SERVICE_NAME"),
+        })
+    }
+
+    /// The bridge's configuration.
+    pub(crate) fn bridge_config(&self) -> BridgeConfig {
+        let mut config = BridgeConfig {
+            public_wss_base: self.public_wss_base.clone(),
+            twilio_keys: self
+                .twilio_auth_token
+                .as_deref()
+                .map(SigningKeys::auth_token),
+            sanspbx_token: self.sanspbx_token.clone(),
+            ..BridgeConfig::default()
+        };
+        if let Some(model) = &self.model {
+            config.model = model.clone();
+        }
+        config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn read(pairs: &[(&str, &str)]) -> Result<BridgeSettings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        BridgeSettings::from_vars(move |name| map.get(name).cloned())
+    }
+
+    const BASE: [(&str, &str); 2] = [
+        ("PUBLIC_WSS_BASE", "wss://media.example.com"),
+        ("TWILIO_AUTH_TOKEN", "token"),
+    ];
+
+    #[test]
+    fn defaults_fill_what_the_template_leaves_out() {
+        let settings = read(&BASE).unwrap();
+        assert_eq!(settings.bind_addr, "0.0.0.0:8080");
+        assert_eq!(settings.metrics_addr, "0.0.0.0:9090");
+        assert_eq!(settings.max_call, Duration::from_secs(600));
+        assert_eq!(settings.max_live, 20);
+        assert_eq!(settings.drain, Duration::from_secs(60));
+        assert_eq!(settings.gemini.host, LiveEndpoint::default().host);
+        let config = settings.bridge_config();
+        assert!(config.twilio_keys.is_some());
+        assert_eq!(config.model, BridgeConfig::default().model);
+    }
+
+    #[test]
+    fn a_wrong_or_missing_setting_is_named() {
+        let missing = read(&BASE[1..]).unwrap_err().to_string();
+        assert!(missing.contains("PUBLIC_WSS_BASE"), "{missing}");
+        let unsigned = read(&BASE[..1]).unwrap_err().to_string();
+        assert!(unsigned.contains("TWILIO_AUTH_TOKEN"), "{unsigned}");
+        let mut bad = BASE.to_vec();
+        bad.push(("MAX_LIVE_CALLS", "many"));
+        let bad = read(&bad).unwrap_err().to_string();
+        assert!(bad.contains("MAX_LIVE_CALLS"), "{bad}");
+    }
+
+    #[test]
+    fn local_tests_may_run_without_a_twilio_token() {
+        let settings = read(&[BASE[0], ("BRIDGE_INSECURE", "1"), ("GEMINI_MODEL", "m")]).unwrap();
+        let config = settings.bridge_config();
+        assert!(config.twilio_keys.is_none());
+        assert_eq!(config.model, "m");
+    }
+}
