@@ -333,11 +333,42 @@ async fn the_dispatcher_reports_only_what_redelivery_can_fix() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweeper_runs_on_a_schedule_event() {
     let deps = deps().await;
+    // GIVEN a second lead whose dispatcher died: its slot's lease ended in
+    // June 2026 and it has no call attempt
+    let store = deps.engine.store();
+    let campaign = CampaignId::parse("cmp_fixture").unwrap();
+    let june = chrono::Utc.with_ymd_and_hms(2026, 6, 1, 15, 0, 0).unwrap();
+    let orphan = NewLead {
+        phone: E164::parse("+12125550101", None).unwrap(),
+        name: "Orphan".into(),
+        time_zone: None,
+        custom: Default::default(),
+        consent: true,
+    }
+    .into_lead(LeadId::parse("ld_orphan").unwrap(), campaign.clone(), june);
+    store.import_leads(&campaign, vec![orphan]).await.unwrap();
+    let lease = june + chrono::Duration::minutes(1);
+    let claimed = store.claim_due(&campaign, 5, june, lease, 1).await.unwrap();
+    assert_eq!(claimed[0].id.as_str(), "ld_orphan");
+    // WHEN the schedule invokes the sweeper
     let event: EventBridgeEvent<serde_json::Value> =
         serde_json::from_str(&fixture("eventbridge-schedule.json")).unwrap();
     let report = sweep::handle(&deps.engine, event).await.expect("a sweep");
-    // Nothing expired: the fixture's lease runs until 2100.
-    assert_eq!(report.expired_leases, 0);
+    // THEN the orphan's slot is taken back and its dispatch sent again; the
+    // fixture's lead (leased until 2100) is left alone
+    assert_eq!(
+        (report.expired_leases, report.redispatched),
+        (1, 1),
+        "{report:?}"
+    );
+    let sent = deps
+        .queue
+        .receive(10, std::time::Duration::from_secs(1))
+        .await
+        .unwrap();
+    let leads: Vec<&str> = sent.iter().map(|d| d.message.lead_id.as_str()).collect();
+    assert_eq!(leads, ["ld_orphan"]);
+    assert_eq!(sent[0].message.attempt, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
