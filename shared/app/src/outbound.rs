@@ -239,6 +239,17 @@ mod tests {
     use chrono::TimeZone;
 
     #[test]
+    fn the_signature_matches_a_known_answer() {
+        // Python: hmac.new(b"0123456789abcdef", b"1780315200." + body,
+        // hashlib.sha256).hexdigest()
+        let body = br#"{"event":"call.analysis.ready"}"#;
+        assert_eq!(
+            sign(b"0123456789abcdef", 1_780_315_200, body),
+            "t=1780315200,v1=21534bcb8ef3b9c750b16d98766ced8c79f8f14ae116052fba8afc12c0bb05cf"
+        );
+    }
+
+    #[test]
     fn signatures_verify_and_refuse_tampering_and_replays() {
         let now = Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap();
         let body = br#"{"event":"call.analysis.ready"}"#;
