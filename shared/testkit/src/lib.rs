@@ -6,8 +6,9 @@
 //!
 //! - [`store`]: the [`Store`](voxdial_domain::Store) contract, one `pub async
 //!   fn` per case; its module doc fixes what the port's doc leaves open.
-//! - [`queue`]: the [`DispatchQueue`](voxdial_domain::DispatchQueue)
-//!   contract, plus the durability case.
+//! - [`queue`]: the [`MessageQueue`](voxdial_domain::MessageQueue)
+//!   contract, generic over what the queue carries (run for dispatch
+//!   messages and for post-call jobs), plus the durability case.
 //! - [`blob`]: the [`BlobStore`](voxdial_domain::BlobStore) contract.
 //! - [`agents`]: the [`HumanAgentStore`](voxdial_domain::HumanAgentStore)
 //!   contract.
@@ -15,8 +16,6 @@
 //!   contract (erasure, suppression digests, retention), on store subjects.
 //! - [`keys`]: the [`KeyStore`](voxdial_domain::KeyStore) contract (API
 //!   keys and the audit trail), on store subjects.
-//! - [`jobs`]: the [`JobQueue`](voxdial_domain::JobQueue) contract and its
-//!   [`JobQueueSubject`](jobs::JobQueueSubject).
 //! - [`subject`]: what an adapter's factory returns to a suite
 //!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
 //! - [`clock`]: [`ManualClock`], a clock tests set and advance.
@@ -55,7 +54,6 @@ pub mod agents;
 pub mod blob;
 pub mod clock;
 pub mod fixtures;
-pub mod jobs;
 pub mod keys;
 pub mod privacy;
 pub mod queue;
@@ -211,17 +209,25 @@ macro_rules! key_contract {
     };
 }
 
-/// The job queue contract against an adapter: `job_queue_contract!(factory)`
-/// where `factory` evaluates to a future of a fresh, empty
-/// [`jobs::JobQueueSubject`] whose queue dead-letters after
-/// [`queue::QUEUE_MAX_RECEIVES`] receives. Expands into the module
+/// The queue contract for the post-call job queue:
+/// `job_queue_contract!(factory)` where `factory` evaluates to a future of a
+/// fresh, empty `QueueSubject<Job>` whose queue dead-letters after
+/// [`queue::QUEUE_MAX_RECEIVES`] receives: every case of
+/// [`queue_contract!`], carrying jobs. Expands into the module
 /// `job_queue_contract`.
 #[macro_export]
 macro_rules! job_queue_contract {
     ($factory:expr) => {
-        $crate::__contract_tests!(job_queue_contract, jobs, $factory;
-            jobs_round_trip_and_ack,
-            unacked_jobs_return_then_dead_letter,
+        $crate::__contract_tests!(job_queue_contract, queue, $factory;
+            send_receive_ack,
+            unacked_message_returns_after_visibility_timeout,
+            delayed_message_is_invisible_until_its_delay,
+            retry_later_hides_for_its_delay,
+            receive_on_empty_queue_returns_nothing,
+            waiting_receiver_gets_a_message_sent_meanwhile,
+            receive_returns_at_most_max,
+            dead_letter_after_max_receives,
+            ack_twice_is_harmless,
         );
     };
 }

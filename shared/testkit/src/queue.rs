@@ -1,6 +1,8 @@
-//! The dispatch queue contract: what every [`DispatchQueue`] adapter must
-//! do, one function per case. [`queue_contract!`](crate::queue_contract)
-//! and [`durable_queue_contract!`](crate::durable_queue_contract) turn each
+//! The message queue contract: what every [`MessageQueue`] adapter must
+//! do, whatever it carries (dispatch messages, post-call jobs), one generic
+//! function per case. [`queue_contract!`](crate::queue_contract),
+//! [`job_queue_contract!`](crate::job_queue_contract) and
+//! [`durable_queue_contract!`](crate::durable_queue_contract) turn each
 //! into a test.
 //!
 //! The queue under test must dead-letter a message on the receive after its
@@ -15,7 +17,9 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use voxdial_domain::{CampaignId, Delivery, DispatchMessage, DispatchQueue, LeadId};
+use voxdial_domain::{
+    CallId, CampaignId, Delivery, DispatchMessage, Job, LeadId, MessageQueue, QueueMessage,
+};
 
 use crate::{QueueSubject, QueueTime};
 
@@ -34,24 +38,52 @@ pub fn message(n: usize) -> DispatchMessage {
     }
 }
 
-fn messages(range: std::ops::Range<usize>) -> Vec<DispatchMessage> {
-    range.map(message).collect()
+/// The `n`-th job of the suite: the three kinds in turn.
+pub fn job(n: usize) -> Job {
+    let call_id = CallId::parse(format!("ld_jobs{n}.1")).expect("valid id");
+    match n % 3 {
+        0 => Job::FetchRecording { call_id },
+        1 => Job::Process { call_id },
+        _ => Job::Deliver { call_id },
+    }
 }
 
-fn lead_ids(deliveries: &[Delivery]) -> BTreeSet<String> {
-    deliveries
-        .iter()
-        .map(|d| d.message.lead_id.to_string())
-        .collect()
+/// A message the suite can make: distinct for every `n`.
+pub trait SuiteMessage: QueueMessage + PartialEq {
+    /// The `n`-th message.
+    fn nth(n: usize) -> Self;
 }
 
-fn lead_ids_of(messages: &[DispatchMessage]) -> BTreeSet<String> {
-    messages.iter().map(|m| m.lead_id.to_string()).collect()
+impl SuiteMessage for DispatchMessage {
+    fn nth(n: usize) -> Self {
+        message(n)
+    }
+}
+
+impl SuiteMessage for Job {
+    fn nth(n: usize) -> Self {
+        job(n)
+    }
+}
+
+fn messages<M: SuiteMessage>(range: std::ops::Range<usize>) -> Vec<M> {
+    range.map(M::nth).collect()
+}
+
+fn keys<M: SuiteMessage>(deliveries: &[Delivery<M>]) -> BTreeSet<String> {
+    keys_of(deliveries.iter().map(|d| &d.message))
+}
+
+fn keys_of<'a, M: SuiteMessage>(messages: impl IntoIterator<Item = &'a M>) -> BTreeSet<String> {
+    messages.into_iter().map(M::idempotency_key).collect()
 }
 
 /// Receives until exactly `n` deliveries arrived (a cloud queue may hand
 /// out fewer than are visible per call); fails on more or on none for long.
-async fn receive_exactly(queue: &dyn DispatchQueue, n: usize) -> Vec<Delivery> {
+async fn receive_exactly<M: SuiteMessage>(
+    queue: &dyn MessageQueue<M>,
+    n: usize,
+) -> Vec<Delivery<M>> {
     let mut got = Vec::new();
     for _ in 0..20 {
         if got.len() >= n {
@@ -68,15 +100,15 @@ async fn receive_exactly(queue: &dyn DispatchQueue, n: usize) -> Vec<Delivery> {
     got
 }
 
-async fn assert_nothing_visible(queue: &dyn DispatchQueue, why: &str) {
+async fn assert_nothing_visible<M: SuiteMessage>(queue: &dyn MessageQueue<M>, why: &str) {
     let got = queue.receive(10, SHORT_WAIT).await.expect("receive");
     assert!(got.is_empty(), "{why}: got {got:?}");
 }
 
 /// [`assert_nothing_visible`] when it can finish before `deadline` past
 /// `since` (see [`QueueTime::still_before`]).
-async fn assert_hidden_until(
-    queue: &dyn DispatchQueue,
+async fn assert_hidden_until<M: SuiteMessage>(
+    queue: &dyn MessageQueue<M>,
     time: &QueueTime,
     since: Instant,
     deadline: Duration,
@@ -89,12 +121,12 @@ async fn assert_hidden_until(
 
 /// Sent messages are received once each (receive count 1, distinct
 /// receipts, bodies intact); acknowledged ones never come back.
-pub async fn send_receive_ack(subject: QueueSubject) {
+pub async fn send_receive_ack<M: SuiteMessage>(subject: QueueSubject<M>) {
     let queue = subject.queue();
     let sent = messages(0..3);
     queue.send(&sent, Duration::ZERO).await.expect("send");
     let got = receive_exactly(&*queue, 3).await;
-    assert_eq!(lead_ids(&got), lead_ids_of(&sent));
+    assert_eq!(keys(&got), keys_of(&sent));
     for d in &got {
         assert_eq!(d.receive_count, 1);
         assert!(sent.contains(&d.message), "body changed: {:?}", d.message);
@@ -114,12 +146,14 @@ pub async fn send_receive_ack(subject: QueueSubject) {
 /// At-least-once: a message not acknowledged stays invisible for the
 /// visibility timeout, then is delivered again with `receive_count + 1` and
 /// a new receipt.
-pub async fn unacked_message_returns_after_visibility_timeout(subject: QueueSubject) {
+pub async fn unacked_message_returns_after_visibility_timeout<M: SuiteMessage>(
+    subject: QueueSubject<M>,
+) {
     let queue = subject.queue();
     let time = subject.time();
     let visibility = subject.visibility();
     let margin = time.margin(visibility);
-    queue.send(&[message(1)], Duration::ZERO).await.unwrap();
+    queue.send(&[M::nth(1)], Duration::ZERO).await.unwrap();
     let first = receive_exactly(&*queue, 1).await.remove(0);
     let received = Instant::now();
     assert_eq!(first.receive_count, 1);
@@ -136,7 +170,7 @@ pub async fn unacked_message_returns_after_visibility_timeout(subject: QueueSubj
     .await;
     time.advance(margin * 2).await;
     let second = receive_exactly(&*queue, 1).await.remove(0);
-    assert_eq!(second.message, message(1));
+    assert_eq!(second.message, M::nth(1));
     assert_eq!(second.receive_count, 2);
     assert_ne!(second.receipt, first.receipt, "a new receipt per delivery");
 
@@ -147,35 +181,37 @@ pub async fn unacked_message_returns_after_visibility_timeout(subject: QueueSubj
 
 /// A message sent with a delay is invisible until the delay has passed;
 /// one sent without delay beside it is visible at once.
-pub async fn delayed_message_is_invisible_until_its_delay(subject: QueueSubject) {
+pub async fn delayed_message_is_invisible_until_its_delay<M: SuiteMessage>(
+    subject: QueueSubject<M>,
+) {
     let queue = subject.queue();
     let time = subject.time();
     let delay = subject.visibility();
     let margin = time.margin(delay);
     let sent = Instant::now();
-    queue.send(&[message(1)], delay).await.unwrap();
-    queue.send(&[message(2)], Duration::ZERO).await.unwrap();
+    queue.send(&[M::nth(1)], delay).await.unwrap();
+    queue.send(&[M::nth(2)], Duration::ZERO).await.unwrap();
     let now = receive_exactly(&*queue, 1).await.remove(0);
-    assert_eq!(now.message, message(2));
+    assert_eq!(now.message, M::nth(2));
     queue.ack(&now.receipt).await.unwrap();
 
     time.advance(delay - margin).await;
     assert_hidden_until(&*queue, time, sent, delay, "just before the delay").await;
     time.advance(margin * 2).await;
     let later = receive_exactly(&*queue, 1).await.remove(0);
-    assert_eq!(later.message, message(1));
+    assert_eq!(later.message, M::nth(1));
     assert_eq!(later.receive_count, 1);
 }
 
 /// `retry_later` hides a received message for its own delay (shorter than
 /// the visibility timeout here), after which it is delivered again; a zero
 /// delay makes it visible at once.
-pub async fn retry_later_hides_for_its_delay(subject: QueueSubject) {
+pub async fn retry_later_hides_for_its_delay<M: SuiteMessage>(subject: QueueSubject<M>) {
     let queue = subject.queue();
     let time = subject.time();
     let delay = subject.visibility() / 2;
     let margin = time.margin(delay);
-    queue.send(&[message(1)], Duration::ZERO).await.unwrap();
+    queue.send(&[M::nth(1)], Duration::ZERO).await.unwrap();
     let first = receive_exactly(&*queue, 1).await.remove(0);
     let postponed = Instant::now();
     queue.retry_later(&first.receipt, delay).await.unwrap();
@@ -194,7 +230,7 @@ pub async fn retry_later_hides_for_its_delay(subject: QueueSubject) {
     let second = receive_exactly(&*queue, 1).await.remove(0);
     assert_eq!(
         (second.message.clone(), second.receive_count),
-        (message(1), 2)
+        (M::nth(1), 2)
     );
 
     queue
@@ -207,7 +243,7 @@ pub async fn retry_later_hides_for_its_delay(subject: QueueSubject) {
 }
 
 /// `receive` on an empty queue waits up to `wait` and returns nothing.
-pub async fn receive_on_empty_queue_returns_nothing(subject: QueueSubject) {
+pub async fn receive_on_empty_queue_returns_nothing<M: SuiteMessage>(subject: QueueSubject<M>) {
     let queue = subject.queue();
     assert_nothing_visible(&*queue, "an empty queue").await;
     let got = queue.receive(10, Duration::ZERO).await.unwrap();
@@ -216,7 +252,9 @@ pub async fn receive_on_empty_queue_returns_nothing(subject: QueueSubject) {
 
 /// A receiver waiting on an empty queue gets a message sent meanwhile,
 /// before its wait ends.
-pub async fn waiting_receiver_gets_a_message_sent_meanwhile(subject: QueueSubject) {
+pub async fn waiting_receiver_gets_a_message_sent_meanwhile<M: SuiteMessage>(
+    subject: QueueSubject<M>,
+) {
     let queue = subject.queue();
     let wait = Duration::from_secs(10);
     let receiver = {
@@ -229,16 +267,16 @@ pub async fn waiting_receiver_gets_a_message_sent_meanwhile(subject: QueueSubjec
     };
     // Let the receiver start waiting (the outcome must not depend on it).
     tokio::time::sleep(Duration::from_millis(20)).await;
-    queue.send(&[message(1)], Duration::ZERO).await.unwrap();
+    queue.send(&[M::nth(1)], Duration::ZERO).await.unwrap();
     let (got, elapsed) = receiver.await.expect("receiver");
     let got = got.expect("receive");
-    assert_eq!(lead_ids(&got), lead_ids_of(&[message(1)]));
+    assert_eq!(keys(&got), keys_of(&[M::nth(1)]));
     assert!(elapsed < wait, "woke after {elapsed:?}, not by the send");
 }
 
 /// `receive(max)` never returns more than `max`; a batch of 25 sent at once
 /// is delivered whole, each message once.
-pub async fn receive_returns_at_most_max(subject: QueueSubject) {
+pub async fn receive_returns_at_most_max<M: SuiteMessage>(subject: QueueSubject<M>) {
     let queue = subject.queue();
     let sent = messages(0..25);
     queue.send(&sent, Duration::ZERO).await.unwrap();
@@ -254,33 +292,33 @@ pub async fn receive_returns_at_most_max(subject: QueueSubject) {
         got.extend(batch);
     }
     assert_eq!(got.len(), 25, "each message delivered once");
-    assert_eq!(lead_ids(&got), lead_ids_of(&sent));
+    assert_eq!(keys(&got), keys_of(&sent));
     assert_nothing_visible(&*queue, "all in flight").await;
 }
 
 /// A message received [`QUEUE_MAX_RECEIVES`] times without an ack leaves
 /// the queue (dead letter); other messages are unaffected.
-pub async fn dead_letter_after_max_receives(subject: QueueSubject) {
+pub async fn dead_letter_after_max_receives<M: SuiteMessage>(subject: QueueSubject<M>) {
     let queue = subject.queue();
     let time = subject.time();
     let pause = subject.visibility() + Duration::from_secs(1);
-    queue.send(&[message(1)], Duration::ZERO).await.unwrap();
+    queue.send(&[M::nth(1)], Duration::ZERO).await.unwrap();
     for count in 1..=QUEUE_MAX_RECEIVES {
         let d = receive_exactly(&*queue, 1).await.remove(0);
-        assert_eq!((d.message, d.receive_count), (message(1), count));
+        assert_eq!((d.message, d.receive_count), (M::nth(1), count));
         time.advance(pause).await;
     }
     assert_nothing_visible(&*queue, "dead-lettered").await;
     time.advance(pause).await;
     assert_nothing_visible(&*queue, "dead-lettered, later").await;
 
-    queue.send(&[message(2)], Duration::ZERO).await.unwrap();
+    queue.send(&[M::nth(2)], Duration::ZERO).await.unwrap();
     let fresh = receive_exactly(&*queue, 1).await.remove(0);
-    assert_eq!((fresh.message, fresh.receive_count), (message(2), 1));
+    assert_eq!((fresh.message, fresh.receive_count), (M::nth(2), 1));
 }
 
 /// Acknowledging a message twice is not an error and changes nothing.
-pub async fn ack_twice_is_harmless(subject: QueueSubject) {
+pub async fn ack_twice_is_harmless<M: SuiteMessage>(subject: QueueSubject<M>) {
     let queue = subject.queue();
     queue.send(&messages(0..2), Duration::ZERO).await.unwrap();
     let got = receive_exactly(&*queue, 2).await;
@@ -298,27 +336,27 @@ pub async fn ack_twice_is_harmless(subject: QueueSubject) {
 /// Durability: messages sent, received or not, survive dropping and
 /// reopening the queue; acknowledged ones stay gone; in-flight ones keep
 /// their receive count.
-pub async fn messages_survive_reopen(mut subject: QueueSubject) {
+pub async fn messages_survive_reopen<M: SuiteMessage>(mut subject: QueueSubject<M>) {
     let queue = subject.queue();
     queue.send(&messages(0..3), Duration::ZERO).await.unwrap();
     let got = receive_exactly(&*queue, 3).await;
     let acked = got[0].message.clone();
     queue.ack(&got[0].receipt).await.unwrap();
-    queue.send(&[message(9)], Duration::ZERO).await.unwrap();
+    queue.send(&[M::nth(9)], Duration::ZERO).await.unwrap();
     drop(queue);
 
-    let queue: Arc<dyn DispatchQueue> = subject.reopen().await;
+    let queue: Arc<dyn MessageQueue<M>> = subject.reopen().await;
     subject
         .time()
         .advance(subject.visibility() + Duration::from_secs(1))
         .await;
     let back = receive_exactly(&*queue, 3).await;
-    let mut want: BTreeSet<String> = lead_ids(&got[1..]);
-    want.insert(message(9).lead_id.to_string());
-    assert_eq!(lead_ids(&back), want);
+    let mut want: BTreeSet<String> = keys(&got[1..]);
+    want.insert(M::nth(9).idempotency_key());
+    assert_eq!(keys(&back), want);
     assert!(back.iter().all(|d| d.message != acked));
     for d in &back {
-        let want = if d.message == message(9) { 1 } else { 2 };
+        let want = if d.message == M::nth(9) { 1 } else { 2 };
         assert_eq!(d.receive_count, want, "{:?}", d.message);
     }
 }

@@ -9,7 +9,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use voxdial_domain::{BlobStore, DispatchQueue, HumanAgentStore, Store};
+use voxdial_domain::{
+    BlobStore, DispatchMessage, HumanAgentStore, MessageQueue, QueueMessage, Store,
+};
 
 use crate::ManualClock;
 
@@ -146,23 +148,24 @@ impl QueueTime {
 }
 
 /// Opens the same queue again (same storage), after the previous handle was dropped.
-pub type Reopen =
-    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn DispatchQueue>> + Send>> + Send + Sync>;
+pub type Reopen<M = DispatchMessage> =
+    Box<dyn Fn() -> Pin<Box<dyn Future<Output = Arc<dyn MessageQueue<M>>> + Send>> + Send + Sync>;
 
-/// A dispatch queue under test.
+/// A queue of messages `M` under test (dispatch messages unless said
+/// otherwise).
 ///
 /// The suites assume the queue was built with
 /// [`QUEUE_MAX_RECEIVES`](crate::queue::QUEUE_MAX_RECEIVES) receives before
 /// dead-lettering and with the visibility timeout given here.
-pub struct QueueSubject {
-    queue: Option<Arc<dyn DispatchQueue>>,
+pub struct QueueSubject<M: QueueMessage = DispatchMessage> {
+    queue: Option<Arc<dyn MessageQueue<M>>>,
     visibility: Duration,
     time: QueueTime,
-    reopen: Option<Reopen>,
+    reopen: Option<Reopen<M>>,
     _guard: Guard,
 }
 
-impl fmt::Debug for QueueSubject {
+impl<M: QueueMessage> fmt::Debug for QueueSubject<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("QueueSubject")
             .field("visibility", &self.visibility)
@@ -172,17 +175,17 @@ impl fmt::Debug for QueueSubject {
     }
 }
 
-impl QueueSubject {
+impl<M: QueueMessage> QueueSubject<M> {
     /// Wraps a fresh, empty queue whose messages become visible again
     /// `visibility` after a receive, on the clock `time` moves. The suite
     /// also uses `visibility` as a send delay and `visibility / 2` as a
     /// `retry_later` delay, so with [`QueueTime::Real`] on a queue counting
     /// whole seconds (SQS) it should be an even number of seconds, 2 or more.
     pub fn new(
-        queue: impl DispatchQueue + 'static,
+        queue: impl MessageQueue<M> + 'static,
         visibility: Duration,
         time: QueueTime,
-    ) -> QueueSubject {
+    ) -> QueueSubject<M> {
         QueueSubject {
             queue: Some(Arc::new(queue)),
             visibility,
@@ -194,19 +197,19 @@ impl QueueSubject {
 
     /// Tells how to open the same queue again (needed by
     /// [`durable_queue_contract!`](crate::durable_queue_contract)).
-    pub fn with_reopen(mut self, reopen: Reopen) -> QueueSubject {
+    pub fn with_reopen(mut self, reopen: Reopen<M>) -> QueueSubject<M> {
         self.reopen = Some(reopen);
         self
     }
 
     /// Keeps `guard` alive until the queue is dropped.
-    pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> QueueSubject {
+    pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> QueueSubject<M> {
         self._guard = Some(Box::new(guard));
         self
     }
 
     /// The queue.
-    pub fn queue(&self) -> Arc<dyn DispatchQueue> {
+    pub fn queue(&self) -> Arc<dyn MessageQueue<M>> {
         self.queue.clone().expect("the queue is open")
     }
 
@@ -222,7 +225,7 @@ impl QueueSubject {
 
     /// Drops the queue handle (which must be the last one) and opens the same
     /// queue again. Panics if no reopen function was given.
-    pub async fn reopen(&mut self) -> Arc<dyn DispatchQueue> {
+    pub async fn reopen(&mut self) -> Arc<dyn MessageQueue<M>> {
         let reopen = self
             .reopen
             .as_ref()
@@ -240,7 +243,7 @@ impl QueueSubject {
     }
 }
 
-impl Drop for QueueSubject {
+impl<M: QueueMessage> Drop for QueueSubject<M> {
     fn drop(&mut self) {
         // The queue goes before the guard (a temp dir must outlive its files).
         self.queue = None;

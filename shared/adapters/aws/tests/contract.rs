@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use voxdial_aws::SqsQueue;
-use voxdial_domain::DispatchQueue;
+use voxdial_domain::{DispatchMessage, MessageQueue};
 
 use voxdial_aws::testing::Emulator;
 use voxdial_testkit::queue::QUEUE_MAX_RECEIVES;
@@ -34,18 +34,18 @@ async fn queue() -> QueueSubject {
     let (client, url) = (clients.sqs.clone(), queue.url().to_string());
     QueueSubject::new(queue, VISIBILITY, QueueTime::Real).with_reopen(Box::new(move || {
         let queue = SqsQueue::new(client.clone(), url.clone());
-        Box::pin(async move { Arc::new(queue) as Arc<dyn DispatchQueue> })
+        Box::pin(async move { Arc::new(queue) as Arc<dyn MessageQueue<DispatchMessage>> })
     }))
 }
 
-async fn jobs() -> voxdial_testkit::jobs::JobQueueSubject {
+async fn jobs() -> QueueSubject<voxdial_domain::Job> {
     let moto = Emulator::get();
     let clients = moto.clients(None);
     let queue = moto
         .job_queue(&clients, VISIBILITY, QUEUE_MAX_RECEIVES)
         .await
         .expect("a fresh job queue");
-    voxdial_testkit::jobs::JobQueueSubject::new(queue, VISIBILITY, QueueTime::Real)
+    QueueSubject::new(queue, VISIBILITY, QueueTime::Real)
 }
 
 async fn blobs() -> BlobSubject {

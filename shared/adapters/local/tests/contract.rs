@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use voxdial_domain::{Clock, DispatchQueue};
+use voxdial_domain::{Clock, DispatchMessage, MessageQueue};
 use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::queue::QUEUE_MAX_RECEIVES;
 use voxdial_testkit::{BlobSubject, ManualClock, QueueSubject, QueueTime, StoreSubject, fixtures};
@@ -41,12 +41,14 @@ async fn queue() -> QueueSubject {
     QueueSubject::new(queue, VISIBILITY, QueueTime::Manual(clock))
         .with_reopen(Box::new(move || {
             let (path, clock) = (path.clone(), reopen_clock.clone());
-            Box::pin(async move { Arc::new(open_queue(&path, clock)) as Arc<dyn DispatchQueue> })
+            Box::pin(async move {
+                Arc::new(open_queue(&path, clock)) as Arc<dyn MessageQueue<DispatchMessage>>
+            })
         }))
         .with_guard(dir)
 }
 
-async fn jobs() -> voxdial_testkit::jobs::JobQueueSubject {
+async fn jobs() -> QueueSubject<voxdial_domain::Job> {
     let dir = tempfile::tempdir().expect("a temp dir");
     let clock = ManualClock::shared(fixtures::t0());
     let config = QueueConfig {
@@ -56,8 +58,7 @@ async fn jobs() -> voxdial_testkit::jobs::JobQueueSubject {
     let queue =
         voxdial_local::LocalJobQueue::open(dir.path().join("jobs.sqlite3"), config, clock.clone())
             .expect("open the job queue");
-    voxdial_testkit::jobs::JobQueueSubject::new(queue, VISIBILITY, QueueTime::Manual(clock))
-        .with_guard(dir)
+    QueueSubject::new(queue, VISIBILITY, QueueTime::Manual(clock)).with_guard(dir)
 }
 
 async fn blobs() -> BlobSubject {
