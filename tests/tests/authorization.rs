@@ -148,12 +148,12 @@ async fn world(store: Arc<dyn Store>) -> World {
 async fn snapshot(w: &World) -> Value {
     let store = w.engine.store();
     let mut out = Vec::new();
-    for t in [&w.own, &w.other] {
+    for (t, name) in [(&w.own, ACME), (&w.other, RIVAL)] {
         out.push(json!({
             "campaign": store.campaign(&t.campaign).await.unwrap(),
             "leads": store.leads(&t.campaign, None, 100).await.unwrap(),
             "calls": store.calls(&t.campaign, None, 100).await.unwrap(),
-            "dnc": store.dnc_hit(&t.campaign, &t.phone).await.unwrap(),
+            "dnc": store.dnc_hit(&org(name), &t.campaign, &t.phone).await.unwrap(),
         }));
     }
     for name in [ACME, RIVAL] {
@@ -354,6 +354,7 @@ async fn walk(w: World) {
     }
     assert!(walked >= ROUTES.len() * 7, "{walked} requests walked");
     then_viewers_see_masked_fields_and_the_audit_names_the_keys(&w).await;
+    then_a_do_not_call_list_stays_in_its_organisation(&w).await;
 }
 
 /// Ghost ids (`ghost-<len>`) replaced by the placeholder real ids get.
@@ -399,6 +400,31 @@ async fn then_viewers_see_masked_fields_and_the_audit_names_the_keys(w: &World) 
             .iter()
             .all(|e| e["method"] != "GET" && e["org_id"] == ACME)
     );
+}
+
+/// An operator's organisation-wide entry (no campaign named) stops that
+/// organisation's campaigns, never another organisation's: here the number
+/// of the rival's own lead.
+async fn then_a_do_not_call_list_stays_in_its_organisation(w: &World) {
+    let operator = w
+        .keys
+        .iter()
+        .find(|(n, _)| *n == "operator")
+        .and_then(|(_, a)| a.clone());
+    let body = json!({"numbers": [w.other.phone.as_str()]}).to_string();
+    let (status, _) = send(w, "POST", "/v1/dnc", Some(body), operator.as_deref()).await;
+    assert_eq!(status, StatusCode::OK);
+    let store = w.engine.store();
+    let own = store
+        .dnc_hit(&org(ACME), &w.own.campaign, &w.other.phone)
+        .await
+        .unwrap();
+    assert!(own.global, "{own:?}");
+    let rival = store
+        .dnc_hit(&org(RIVAL), &w.other.campaign, &w.other.phone)
+        .await
+        .unwrap();
+    assert!(!rival.global && !rival.campaign, "{rival:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -573,7 +573,10 @@ async fn erasure_leaves_no_number_name_or_audio_anywhere() {
     );
     // The person opted out on another call: the number is on the list.
     w.engine
-        .add_dnc(&DncScope::Global, std::slice::from_ref(&c.to))
+        .add_dnc(
+            &DncScope::Organisation(voxdial_domain::OrgId::default()),
+            std::slice::from_ref(&c.to),
+        )
         .await
         .unwrap();
     let number = c.to.as_str().to_string();
@@ -643,7 +646,8 @@ async fn erasure_leaves_no_number_name_or_audio_anywhere() {
         assert!(!logged.contains(needle.as_str()), "{needle} is in the logs");
     }
     // The number stays suppressed, by its keyed hash.
-    let hit = w.engine.do_not_call(&c.campaign_id, &c.to).await.unwrap();
+    let campaign = w.engine.campaign(&c.campaign_id).await.unwrap();
+    let hit = w.engine.do_not_call(&campaign, &c.to).await.unwrap();
     assert!(hit.global);
     assert_eq!(w.store.lead(&lead).await.unwrap(), None);
     assert!(w.engine.call(&CallId::for_attempt(&lead, 1)).await.is_err());

@@ -316,7 +316,7 @@ async fn a_call_s_context_and_outcome_go_through_the_table() {
     assert_eq!(world.disposition().await, Some(Disposition::OptedOut));
     let hit = world
         .store
-        .dnc_hit(&world.campaign.id, &world.phone)
+        .dnc_hit(&world.campaign.org_id, &world.campaign.id, &world.phone)
         .await
         .unwrap();
     assert!(hit.global || hit.campaign, "{hit:?}");

@@ -264,7 +264,9 @@ async fn drive(
         .take(3)
         .map(|l| l.phone.clone())
         .collect();
-    engine.add_dnc(&DncScope::Global, &dnc).await?;
+    engine
+        .add_dnc(&DncScope::Organisation(campaign.org_id.clone()), &dnc)
+        .await?;
     // Two human agents take transfers; once both are busy, callers who ask
     // for a person are offered a callback.
     for (id, name) in [("ana", "Ana"), ("ben", "Ben")] {

@@ -76,7 +76,7 @@ impl Engine {
             return Ok(DispatchOutcome::Returned);
         }
         // The do-not-call lists, and the keyed hashes of erased numbers.
-        let dnc = self.do_not_call(&campaign.id, &lead.phone).await?;
+        let dnc = self.do_not_call(&campaign, &lead.phone).await?;
         match voxdial_domain::screening::screen(&lead, &campaign, message.attempt, dnc, now) {
             ScreenDecision::Reject(reason) => {
                 info!(lead_id = %lead.id, reason = reason.label(), "lead screened out");

@@ -20,7 +20,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use tracing::{info, warn};
 use voxdial_domain::{
-    CallAttempt, CallId, Campaign, CampaignId, DncHit, E164, LeadId, PurgeDue, RecordingStatus,
+    CallAttempt, CallId, Campaign, DncHit, E164, LeadId, PurgeDue, RecordingStatus,
     SuppressionDigest, Tombstone,
 };
 
@@ -63,14 +63,15 @@ impl Engine {
     /// digests of erased numbers.
     pub async fn do_not_call(
         &self,
-        campaign: &CampaignId,
+        campaign: &Campaign,
         number: &E164,
     ) -> Result<DncHit, AppError> {
-        let mut hit = self.store.dnc_hit(campaign, number).await?;
+        let (org, id) = (&campaign.org_id, &campaign.id);
+        let mut hit = self.store.dnc_hit(org, id, number).await?;
         if let Some(key) = self.suppression_key() {
             let kept = self
                 .store
-                .suppressed(campaign, &suppression_digest(&key, number))
+                .suppressed(org, id, &suppression_digest(&key, number))
                 .await?;
             hit.global |= kept.global;
             hit.campaign |= kept.campaign;

@@ -357,8 +357,8 @@ impl Engine {
     }
 
     /// Records the conversation's disposition on a call (the last one wins;
-    /// opted-out is final). Opting out puts the number on the global
-    /// do-not-call list at once.
+    /// opted-out is final). Opting out puts the number on the do-not-call
+    /// list of the campaign's organisation at once.
     pub async fn record_disposition(
         &self,
         call_id: &CallId,
@@ -373,9 +373,10 @@ impl Engine {
             })
             .await?;
         if disposition == Disposition::OptedOut {
+            let org = self.campaign(&call.campaign_id).await?.org_id;
             self.store
                 .add_dnc(
-                    &DncScope::Global,
+                    &DncScope::Organisation(org),
                     std::slice::from_ref(&call.to),
                     self.clock.now(),
                 )

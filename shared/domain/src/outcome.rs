@@ -168,7 +168,8 @@ impl CallOutcome {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum ScreenReason {
-    /// The number is on the global do-not-call list.
+    /// The number is on the organisation's do-not-call list (every campaign
+    /// of the organisation; `dnc_global` on the wire).
     DoNotCallGlobal,
     /// The number is on this campaign's do-not-call list.
     DoNotCallCampaign,

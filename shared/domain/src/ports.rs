@@ -312,12 +312,13 @@ pub trait CallStore: Send + Sync {
     ) -> Result<Vec<CallAttempt>, StoreError>;
 }
 
-/// Which do-not-call list.
+/// Which do-not-call list. Every list belongs to one organisation: its
+/// own list covers all its campaigns, and never another organisation's.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "scope", content = "campaign_id", rename_all = "snake_case")]
+#[serde(tag = "scope", content = "id", rename_all = "snake_case")]
 pub enum DncScope {
-    /// Every campaign.
-    Global,
+    /// Every campaign of one organisation.
+    Organisation(crate::OrgId),
     /// One campaign.
     Campaign(CampaignId),
 }
@@ -336,9 +337,11 @@ pub trait DncStore: Send + Sync {
     /// Removes a number from a list; false if it was not listed.
     async fn remove_dnc(&self, scope: &DncScope, number: &E164) -> Result<bool, StoreError>;
 
-    /// Whether the global list or the campaign's lists a number.
+    /// Whether the organisation's list or the campaign's lists a number
+    /// (`org` is the campaign's organisation).
     async fn dnc_hit(
         &self,
+        org: &crate::OrgId,
         campaign: &CampaignId,
         number: &E164,
     ) -> Result<crate::DncHit, StoreError>;

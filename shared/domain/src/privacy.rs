@@ -7,7 +7,7 @@
 //! [`PrivacyStore::erase_lead`] deletes, in one atomic write, the lead, all
 //! of its call attempts (with their transcripts' excerpts, summaries and
 //! transfer notes), the (campaign, number) uniqueness entry, the plaintext
-//! do-not-call entries of its number (global and its campaign's) and the
+//! do-not-call entries of its number (its organisation's and its campaign's) and the
 //! retention entries of its calls, and writes a [`Tombstone`] that names
 //! the lead's random id, the campaign and counts, never a number, a name
 //! or a text. The caller deletes the blobs first (recordings, transcripts,
@@ -87,9 +87,11 @@ pub trait PrivacyStore: Send + Sync {
     /// The tombstone of an erased lead.
     async fn tombstone(&self, lead: &LeadId) -> Result<Option<Tombstone>, StoreError>;
 
-    /// Whether the global list or the campaign's holds `digest`.
+    /// Whether the organisation's list or the campaign's holds `digest`
+    /// (`org` is the campaign's organisation).
     async fn suppressed(
         &self,
+        org: &crate::OrgId,
         campaign: &CampaignId,
         digest: &SuppressionDigest,
     ) -> Result<DncHit, StoreError>;

@@ -1,6 +1,6 @@
 //! Screening: may this lead be dialled now?
 //!
-//! The rules, in order: the global and the campaign's do-not-call lists, the
+//! The rules, in order: the organisation's and the campaign's do-not-call lists, the
 //! lead's consent (when the campaign requires it), the attempt limit, and the
 //! calling window in the callee's local time. The window is checked in every
 //! time zone the callee may be in (the lead's own zone when the import gave
@@ -224,7 +224,8 @@ fn local_to_utc(tz: &Tz, local: chrono::NaiveDateTime) -> Option<Timestamp> {
 /// What the do-not-call lists say about a number.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DncHit {
-    /// On the global list.
+    /// On the organisation's list (every campaign of the organisation;
+    /// `global` in records and screen reasons, as in the API).
     pub global: bool,
     /// On the campaign's list.
     pub campaign: bool,
@@ -263,7 +264,8 @@ pub struct ComplianceRecord {
     pub local_times: BTreeMap<String, String>,
     /// Whether the zone came from the lead (`lead`) or the number (`number`).
     pub zone_source: String,
-    /// The global do-not-call list was checked and did not list the number.
+    /// The organisation's do-not-call list (`global`: every campaign of the
+    /// organisation) was checked and did not list the number.
     pub dnc_global_clear: bool,
     /// The campaign's do-not-call list was checked and did not list the number.
     pub dnc_campaign_clear: bool,

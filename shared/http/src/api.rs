@@ -427,7 +427,7 @@ async fn add_dnc(
         .collect::<Result<Vec<_>, _>>()?;
     let scope = match scope {
         Some(id) => DncScope::Campaign(own_campaign(&engine, &caller, &id).await?.id),
-        None => DncScope::Global,
+        None => DncScope::Organisation(caller.org_id.clone()),
     };
     Ok(Json(DncAdded {
         added: engine.add_dnc(&scope, &numbers).await?,

@@ -17,7 +17,9 @@ use voxdial_domain::{
 };
 
 use crate::StoreSubject;
-use crate::fixtures::{at, call_for, campaign, ended, final_release, lead, lead_id_of, t0};
+use crate::fixtures::{
+    at, call_for, campaign, campaign_id, ended, final_release, lead, lead_id_of, t0,
+};
 
 fn digest(n: u8) -> SuppressionDigest {
     SuppressionDigest(format!("{n:02x}").repeat(32))
@@ -37,10 +39,17 @@ fn tombstone(lead: &voxdial_domain::LeadId, campaign: &CampaignId) -> Tombstone 
     }
 }
 
-/// A campaign with leads 0..3; lead 0 was called once (terminal, final)
-/// and its number is on the global and the campaign's do-not-call lists.
+/// The organisation of the suite's campaign.
+fn acme() -> voxdial_domain::OrgId {
+    voxdial_domain::OrgId::parse("acme").expect("valid id")
+}
+
+/// A campaign of [`acme`] with leads 0..3; lead 0 was called once
+/// (terminal, final) and its number is on the organisation's and the
+/// campaign's do-not-call lists.
 async fn given_called_lead(store: &dyn Store) -> (CampaignId, voxdial_domain::Lead) {
-    let c = campaign("camp-p", t0());
+    let mut c = campaign("camp-p", t0());
+    c.org_id = acme();
     store.insert_campaign(&c).await.expect("insert_campaign");
     let batch: Vec<_> = (0..3).map(|n| lead(&c.id, n, t0())).collect();
     store
@@ -60,7 +69,11 @@ async fn given_called_lead(store: &dyn Store) -> (CampaignId, voxdial_domain::Le
     let release = final_release(&l.id, 1, outcome, at(60));
     assert!(store.finish_call(&done, &release).await.expect("finish"));
     store
-        .add_dnc(&DncScope::Global, std::slice::from_ref(&l.phone), at(61))
+        .add_dnc(
+            &DncScope::Organisation(acme()),
+            std::slice::from_ref(&l.phone),
+            at(61),
+        )
         .await
         .expect("add_dnc");
     store
@@ -112,15 +125,33 @@ pub async fn erase_lead_deletes_everything_and_keeps_a_tombstone(subject: StoreS
     );
     assert_eq!(store.lead(&l.id).await.expect("lead"), None);
     assert_eq!(store.call(&call_id).await.expect("call"), None);
-    let hit = store.dnc_hit(&c, &l.phone).await.expect("dnc_hit");
+    let hit = store.dnc_hit(&acme(), &c, &l.phone).await.expect("dnc_hit");
     assert!(!hit.global && !hit.campaign, "no plaintext entry is left");
-    let kept = store.suppressed(&c, &digest(7)).await.expect("suppressed");
+    let kept = store
+        .suppressed(&acme(), &c, &digest(7))
+        .await
+        .expect("suppressed");
     assert!(
         kept.global && kept.campaign,
         "the digests keep it suppressed"
     );
-    let other = store.suppressed(&c, &digest(8)).await.expect("suppressed");
+    let other = store
+        .suppressed(&acme(), &c, &digest(8))
+        .await
+        .expect("suppressed");
     assert!(!other.global && !other.campaign);
+    let elsewhere = store
+        .suppressed(
+            &voxdial_domain::OrgId::default(),
+            &campaign_id("camp-q"),
+            &digest(7),
+        )
+        .await
+        .expect("suppressed");
+    assert!(
+        !elsewhere.global && !elsewhere.campaign,
+        "another organisation's lists do not hold it"
+    );
     assert!(
         store
             .due_purges(at(100_000), 10)

@@ -1317,25 +1317,28 @@ pub async fn has_open_leads_until_every_lead_is_final(subject: StoreSubject) {
 /// says whether the number was there.
 pub async fn dnc_lists_are_scoped(subject: StoreSubject) {
     let store = subject.store();
+    let org = |name: &str| voxdial_domain::OrgId::parse(name).expect("valid id");
+    let (acme, rival) = (org("acme"), org("rival"));
+    // Campaigns a and b are acme's, r is rival's.
     let a = campaign_id("camp-a");
     let b = campaign_id("camp-b");
+    let r = campaign_id("camp-r");
     let (one, two, three) = (phone(1), phone(2), phone(3));
-    let hit = |campaign: &CampaignId, number| {
-        let store = store.clone();
-        let campaign = campaign.clone();
-        async move { store.dnc_hit(&campaign, &number).await.unwrap() }
+    let hit = |org: &voxdial_domain::OrgId, campaign: &CampaignId, number| {
+        let (store, org, campaign) = (store.clone(), org.clone(), campaign.clone());
+        async move { store.dnc_hit(&org, &campaign, &number).await.unwrap() }
     };
-    let global = DncScope::Global;
+    let acme_list = DncScope::Organisation(acme.clone());
     let in_a = DncScope::Campaign(a.clone());
 
     let added = store
-        .add_dnc(&global, &[one.clone(), two.clone(), one.clone()], t0())
+        .add_dnc(&acme_list, &[one.clone(), two.clone(), one.clone()], t0())
         .await
         .unwrap();
     assert_eq!(added, 2);
     assert_eq!(
         store
-            .add_dnc(&global, std::slice::from_ref(&one), t0())
+            .add_dnc(&acme_list, std::slice::from_ref(&one), t0())
             .await
             .unwrap(),
         0
@@ -1348,11 +1351,22 @@ pub async fn dnc_lists_are_scoped(subject: StoreSubject) {
         1
     );
     let hit_of = |global, campaign| voxdial_domain::DncHit { global, campaign };
-    assert_eq!(hit(&a, one.clone()).await, hit_of(true, false));
-    assert_eq!(hit(&b, one.clone()).await, hit_of(true, false));
-    assert_eq!(hit(&a, three.clone()).await, hit_of(false, true));
-    assert_eq!(hit(&b, three.clone()).await, hit_of(false, false));
-    assert_eq!(hit(&a, phone(4)).await, hit_of(false, false));
+    assert_eq!(hit(&acme, &a, one.clone()).await, hit_of(true, false));
+    assert_eq!(hit(&acme, &b, one.clone()).await, hit_of(true, false));
+    assert_eq!(hit(&acme, &a, three.clone()).await, hit_of(false, true));
+    assert_eq!(hit(&acme, &b, three.clone()).await, hit_of(false, false));
+    assert_eq!(hit(&acme, &a, phone(4)).await, hit_of(false, false));
+    // Another organisation's list never applies, and its own is separate.
+    assert_eq!(hit(&rival, &r, one.clone()).await, hit_of(false, false));
+    let rival_list = DncScope::Organisation(rival.clone());
+    assert_eq!(
+        store
+            .add_dnc(&rival_list, std::slice::from_ref(&one), t0())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(hit(&rival, &r, one.clone()).await, hit_of(true, false));
 
     assert_eq!(
         store
@@ -1361,19 +1375,20 @@ pub async fn dnc_lists_are_scoped(subject: StoreSubject) {
             .unwrap(),
         1
     );
-    assert_eq!(hit(&a, one.clone()).await, hit_of(true, true));
-    assert!(store.remove_dnc(&global, &one).await.unwrap());
-    assert!(!store.remove_dnc(&global, &one).await.unwrap());
-    assert_eq!(hit(&a, one.clone()).await, hit_of(false, true));
-    assert_eq!(hit(&b, one.clone()).await, hit_of(false, false));
+    assert_eq!(hit(&acme, &a, one.clone()).await, hit_of(true, true));
+    assert!(store.remove_dnc(&acme_list, &one).await.unwrap());
+    assert!(!store.remove_dnc(&acme_list, &one).await.unwrap());
+    assert_eq!(hit(&acme, &a, one.clone()).await, hit_of(false, true));
+    assert_eq!(hit(&acme, &b, one.clone()).await, hit_of(false, false));
+    assert_eq!(hit(&rival, &r, one.clone()).await, hit_of(true, false));
     assert!(
         !store
             .remove_dnc(&DncScope::Campaign(b.clone()), &three)
             .await
             .unwrap()
     );
-    assert_eq!(hit(&a, three.clone()).await, hit_of(false, true));
-    assert_eq!(hit(&a, two).await, hit_of(true, false));
+    assert_eq!(hit(&acme, &a, three.clone()).await, hit_of(false, true));
+    assert_eq!(hit(&acme, &a, two).await, hit_of(true, false));
 }
 
 // ---------------------------------------------------------------- properties

@@ -32,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store_agents.sql"),
     include_str!("store_privacy.sql"),
     include_str!("store_keys.sql"),
+    include_str!("store_dnc_orgs.sql"),
 ];
 
 /// `PRAGMA application_id` of a store file ("vxds").
@@ -135,12 +136,17 @@ fn immediate(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, StoreEr
         .sql("cannot begin a write transaction")
 }
 
+/// A list's `scope` column: `org:<organisation>` or the campaign's id
+/// (campaign ids have no `:`).
 fn scope_key(scope: &DncScope) -> String {
     match scope {
-        DncScope::Global => String::new(),
+        DncScope::Organisation(org) => format!("{ORG_SCOPE}{org}"),
         DncScope::Campaign(id) => id.to_string(),
     }
 }
+
+/// The prefix of an organisation's list in `scope` columns.
+const ORG_SCOPE: &str = "org:";
 
 /// The indexed columns of a lead, derived from its state.
 struct LeadColumns {
@@ -1032,19 +1038,30 @@ impl DncStore for LocalStore {
         .await
     }
 
-    async fn dnc_hit(&self, campaign: &CampaignId, number: &E164) -> Result<DncHit, StoreError> {
+    async fn dnc_hit(
+        &self,
+        org: &OrgId,
+        campaign: &CampaignId,
+        number: &E164,
+    ) -> Result<DncHit, StoreError> {
+        let org = scope_key(&DncScope::Organisation(org.clone()));
         let campaign = campaign.to_string();
         let number = number.as_str().to_string();
         self.read(move |conn| {
             let mut stmt = conn
-                .prepare_cached("SELECT scope FROM dnc WHERE number = ?1 AND scope IN ('', ?2)")
+                .prepare_cached("SELECT scope FROM dnc WHERE number = ?1 AND scope IN (?2, ?3)")
                 .sql("cannot read the do-not-call lists")?;
             let scopes = stmt
-                .query_map(params![number, campaign], |row| row.get::<_, String>(0))
+                .query_map(params![number, org, campaign], |row| {
+                    row.get::<_, String>(0)
+                })
                 .sql("cannot read the do-not-call lists")?;
             let mut hit = DncHit::default();
             for scope in scopes {
-                if scope.sql("cannot read the do-not-call lists")?.is_empty() {
+                if scope
+                    .sql("cannot read the do-not-call lists")?
+                    .starts_with(ORG_SCOPE)
+                {
                     hit.global = true;
                 } else {
                     hit.campaign = true;
@@ -1221,6 +1238,17 @@ impl PrivacyStore for LocalStore {
                 )));
             }
             let campaign = found.campaign_id.to_string();
+            let org = {
+                let record: Option<String> = tx
+                    .prepare_cached("SELECT record FROM campaigns WHERE id = ?1")
+                    .and_then(|mut stmt| stmt.query_row([&campaign], |row| row.get(0)).optional())
+                    .sql("cannot read a campaign")?;
+                let org = match record {
+                    Some(record) => decode::<Campaign>("campaign", &campaign, &record)?.org_id,
+                    None => OrgId::default(),
+                };
+                scope_key(&DncScope::Organisation(org))
+            };
             let number = found.phone.as_str().to_string();
             let calls: Vec<String> = {
                 let mut stmt = tx
@@ -1243,11 +1271,11 @@ impl PrivacyStore for LocalStore {
             let scopes: Vec<String> = {
                 let mut stmt = tx
                     .prepare_cached(
-                        "SELECT scope FROM dnc WHERE number = ?1 AND scope IN ('', ?2)",
+                        "SELECT scope FROM dnc WHERE number = ?1 AND scope IN (?2, ?3)",
                     )
                     .sql("cannot read the do-not-call lists")?;
                 let rows = stmt
-                    .query_map(params![number, campaign], |row| row.get::<_, String>(0))
+                    .query_map(params![number, org, campaign], |row| row.get::<_, String>(0))
                     .sql("cannot read the do-not-call lists")?;
                 rows.collect::<Result<_, _>>()
                     .sql("cannot read the do-not-call lists")?
@@ -1306,22 +1334,29 @@ impl PrivacyStore for LocalStore {
 
     async fn suppressed(
         &self,
+        org: &OrgId,
         campaign: &CampaignId,
         digest: &SuppressionDigest,
     ) -> Result<DncHit, StoreError> {
+        let org = scope_key(&DncScope::Organisation(org.clone()));
         let (campaign, digest) = (campaign.to_string(), digest.0.clone());
         self.read(move |conn| {
             let mut stmt = conn
                 .prepare_cached(
-                    "SELECT scope FROM suppressions WHERE digest = ?1 AND scope IN ('', ?2)",
+                    "SELECT scope FROM suppressions WHERE digest = ?1 AND scope IN (?2, ?3)",
                 )
                 .sql("cannot read the suppressions")?;
             let scopes = stmt
-                .query_map(params![digest, campaign], |row| row.get::<_, String>(0))
+                .query_map(params![digest, org, campaign], |row| {
+                    row.get::<_, String>(0)
+                })
                 .sql("cannot read the suppressions")?;
             let mut hit = DncHit::default();
             for scope in scopes {
-                if scope.sql("cannot read the suppressions")?.is_empty() {
+                if scope
+                    .sql("cannot read the suppressions")?
+                    .starts_with(ORG_SCOPE)
+                {
                     hit.global = true;
                 } else {
                     hit.campaign = true;

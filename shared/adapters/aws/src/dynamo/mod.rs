@@ -13,10 +13,10 @@
 //! | lead | `L#<lead>` | `L` | `rec`, `ver`, `cid`, `st` (pending/active/final), `att` (attempt holding the slot); `imp` while staged by an import |
 //! | (campaign, number) | `P#<campaign>#<e164>` | `P` | `lead`; `imp` while staged |
 //! | call attempt | `K#<call>` | `K` | `rec`, `ver`, `cid`, `lead`, `st`, `term` |
-//! | do-not-call entry | `D#G#<e164>` or `D#C:<campaign>#<e164>` | `D` | `added` |
+//! | do-not-call entry | `D#O:<org>#<e164>` (the default organisation: `D#G#<e164>`) or `D#C:<campaign>#<e164>` | `D` | `added` |
 //! | import journal | `I#<import>` | `J#<part>` | `cid`, `ids`, `phones` (removed once published); `expires_at` once published |
 //! | erasure tombstone | `T#<lead>` | `T` | `rec` (no personal data) |
-//! | suppression digest | `S#G#<digest>` or `S#C:<campaign>#<digest>` | `S` | `added` |
+//! | suppression digest | `S#O:<org>#<digest>` (the default organisation: `S#G#<digest>`) or `S#C:<campaign>#<digest>` | `S` | `added` |
 //! | retention entry | `R#<hash(call) % 4>` | due`#`call | `call` |
 //! | API key | `A#<key>` | `A` | `rec` (a digest, never the key), `ver` |
 //! | audit entry | `U#<org>` | at`#`entry | `rec` |
@@ -70,7 +70,7 @@
 //!   of its version and of holding no slot), the campaign's counters, the
 //!   (campaign, number) item, every call attempt (ids `{lead}.{n}` for the
 //!   lead's attempts, each on condition of its version), their retention
-//!   entries, the number's do-not-call entries (global and the campaign's)
+//!   entries, the number's do-not-call entries (its organisation's and the campaign's)
 //!   replaced by suppression digests, and the tombstone. The import
 //!   journal kept after publishing has its `phones` removed when it is
 //!   closed, so no number outlives an erased lead there.

@@ -10,8 +10,8 @@ use tracing::{debug, warn};
 use voxdial_domain::{
     CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress, CampaignStore,
     CreateCall, DncHit, DncScope, DncStore, E164, ImportCounts, Lead, LeadId, LeadOutcome,
-    LeadRelease, LeadState, LeadStore, PrivacyStore, PurgeDue, StoreError, SuppressionDigest,
-    Timestamp, Tombstone,
+    LeadRelease, LeadState, LeadStore, OrgId, PrivacyStore, PurgeDue, StoreError,
+    SuppressionDigest, Timestamp, Tombstone,
 };
 
 use super::DynamoStore;
@@ -621,8 +621,13 @@ impl DncStore for DynamoStore {
         self.table.remove_dnc(scope, number).await
     }
 
-    async fn dnc_hit(&self, campaign: &CampaignId, number: &E164) -> Result<DncHit, StoreError> {
-        self.table.dnc_hit(campaign, number).await
+    async fn dnc_hit(
+        &self,
+        org: &OrgId,
+        campaign: &CampaignId,
+        number: &E164,
+    ) -> Result<DncHit, StoreError> {
+        self.table.dnc_hit(org, campaign, number).await
     }
 }
 
@@ -657,9 +662,13 @@ impl PrivacyStore for DynamoStore {
                 .filter_map(|n| CallId::parse(format!("{lead}.{n}")).ok())
                 .collect();
             let calls = self.table.calls_by_id(&ids).await?;
+            let org = match self.table.campaign(&found.campaign_id).await? {
+                Some(row) => row.campaign.org_id,
+                None => OrgId::default(),
+            };
             let scopes = self
                 .table
-                .dnc_scopes(&found.campaign_id, &found.phone)
+                .dnc_scopes(&org, &found.campaign_id, &found.phone)
                 .await?;
             let mut stone = tombstone.clone();
             stone.calls_erased = u32::try_from(calls.len()).unwrap_or(u32::MAX);
@@ -724,10 +733,11 @@ impl PrivacyStore for DynamoStore {
 
     async fn suppressed(
         &self,
+        org: &OrgId,
         campaign: &CampaignId,
         digest: &SuppressionDigest,
     ) -> Result<DncHit, StoreError> {
-        self.table.suppressed(campaign, digest).await
+        self.table.suppressed(org, campaign, digest).await
     }
 
     async fn schedule_purge(&self, call: &CallId, due_at: Timestamp) -> Result<(), StoreError> {

@@ -140,11 +140,18 @@ fn call_pk(id: &CallId) -> String {
 fn phone_pk(campaign: &CampaignId, phone: &E164) -> String {
     format!("P#{campaign}#{}", phone.as_str())
 }
-fn dnc_pk(scope: &DncScope, number: &E164) -> String {
+/// A list's part of `D#…` and `S#…` keys: `O:<organisation>` or
+/// `C:<campaign>`; the default organisation keeps `G`, the key of the one
+/// shared list of the days before organisations, so its entries stay its.
+fn list_part(scope: &DncScope) -> String {
     match scope {
-        DncScope::Global => format!("D#G#{}", number.as_str()),
-        DncScope::Campaign(id) => format!("D#C:{id}#{}", number.as_str()),
+        DncScope::Organisation(org) if org.as_str() == OrgId::DEFAULT => "G".into(),
+        DncScope::Organisation(org) => format!("O:{org}"),
+        DncScope::Campaign(id) => format!("C:{id}"),
     }
+}
+fn dnc_pk(scope: &DncScope, number: &E164) -> String {
+    format!("D#{}#{}", list_part(scope), number.as_str())
 }
 fn journal_pk(import: &str) -> String {
     format!("I#{import}")
@@ -153,10 +160,7 @@ fn tombstone_key(lead: &LeadId) -> Item {
     key(format!("T#{lead}"), "T")
 }
 fn suppression_key(scope: &DncScope, digest: &SuppressionDigest) -> Item {
-    match scope {
-        DncScope::Global => key(format!("S#G#{}", digest.0), "S"),
-        DncScope::Campaign(id) => key(format!("S#C:{id}#{}", digest.0), "S"),
-    }
+    key(format!("S#{}#{}", list_part(scope), digest.0), "S")
 }
 /// Retention entries: one per call, sharded, sorted by due time.
 fn purge_key(call: &CallId, due_at: Timestamp) -> Item {
@@ -1577,16 +1581,17 @@ impl Table {
             .collect()
     }
 
-    /// Which of the global list and `campaign`'s list hold `number`.
+    /// Which of the organisation's list and `campaign`'s list hold `number`.
     pub(crate) async fn dnc_scopes(
         &self,
+        org: &OrgId,
         campaign: &CampaignId,
         number: &E164,
     ) -> Result<Vec<DncScope>, StoreError> {
-        let hit = self.dnc_hit(campaign, number).await?;
+        let hit = self.dnc_hit(org, campaign, number).await?;
         let mut scopes = Vec::new();
         if hit.global {
-            scopes.push(DncScope::Global);
+            scopes.push(DncScope::Organisation(org.clone()));
         }
         if hit.campaign {
             scopes.push(DncScope::Campaign(campaign.clone()));
@@ -1641,10 +1646,11 @@ impl Table {
 
     pub(crate) async fn suppressed(
         &self,
+        org: &OrgId,
         campaign: &CampaignId,
         digest: &SuppressionDigest,
     ) -> Result<DncHit, StoreError> {
-        let global = suppression_key(&DncScope::Global, digest);
+        let global = suppression_key(&DncScope::Organisation(org.clone()), digest);
         let global_pk = text(&global, PK).unwrap_or_default().to_string();
         let keys = vec![
             global,
@@ -1723,12 +1729,14 @@ impl Table {
 
     pub(crate) async fn dnc_hit(
         &self,
+        org: &OrgId,
         campaign: &CampaignId,
         number: &E164,
     ) -> Result<DncHit, StoreError> {
-        let global = dnc_pk(&DncScope::Global, number);
+        let org = DncScope::Organisation(org.clone());
+        let global = dnc_pk(&org, number);
         let keys = vec![
-            dnc_key(&DncScope::Global, number),
+            dnc_key(&org, number),
             dnc_key(&DncScope::Campaign(campaign.clone()), number),
         ];
         let items = self
