@@ -13,6 +13,10 @@ use voxdial_testkit::ManualClock;
 use voxdial_testkit::fixtures::t0;
 
 fn engine(dir: &std::path::Path) -> Engine {
+    engine_with(dir, EngineConfig::default())
+}
+
+fn engine_with(dir: &std::path::Path, config: EngineConfig) -> Engine {
     let clock: Arc<dyn Clock> = ManualClock::shared(t0());
     let store = Arc::new(LocalStore::open(dir.join("s.sqlite")).unwrap());
     let queue =
@@ -23,7 +27,7 @@ fn engine(dir: &std::path::Path) -> Engine {
         Providers::new(),
         Arc::new(StaticRouter::new(Vec::new())),
         clock,
-        EngineConfig::default(),
+        config,
     )
     .with_agents(store)
 }
@@ -242,4 +246,39 @@ async fn keys_are_created_listed_rotated_and_revoked_by_an_admin() {
             (r#""/v1/keys/{id}/rotate""#.to_string(), target),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_campaign_may_not_outlast_the_deployment_s_longest_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = EngineConfig {
+        max_call_secs_limit: Some(300),
+        ..EngineConfig::default()
+    };
+    let engine = engine_with(dir.path(), config);
+    let (_, key) = engine
+        .create_api_key(&OrgId::default(), Role::Admin, "test")
+        .await
+        .unwrap();
+    let app = (
+        voxdial_http::api::router(engine),
+        format!("Bearer {}", key.expose()),
+    );
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/campaigns",
+        r#"{"name": "long", "max_call_secs": 600}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("300 s"), "{body}");
+    let (status, body) = call(
+        &app,
+        "POST",
+        "/v1/campaigns",
+        r#"{"name": "short", "max_call_secs": 300}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
 }

@@ -55,6 +55,10 @@ pub struct EngineConfig {
     /// that restarts after a crash learns at once which calls ended while it
     /// was down and frees their slots.
     pub reconcile_interval_secs: u32,
+    /// The longest call this deployment's media bridge holds (it ends a
+    /// call then, and drains for that long on deploys): campaigns may not
+    /// ask for longer calls. `None`: no limit beyond the campaign's own.
+    pub max_call_secs_limit: Option<u32>,
 }
 
 impl Default for EngineConfig {
@@ -71,6 +75,7 @@ impl Default for EngineConfig {
             backoff_base: Duration::from_millis(100),
             voicemail_text: "Hello, this is an automated call from voxdial. We will try you again later. Goodbye.".into(),
             reconcile_interval_secs: 300,
+            max_call_secs_limit: None,
         }
     }
 }
@@ -186,6 +191,15 @@ impl Engine {
         org: &OrgId,
         settings: CampaignSettings,
     ) -> Result<Campaign, AppError> {
+        if let Some(limit) = self.config.max_call_secs_limit
+            && settings.max_call_secs > limit
+        {
+            return Err(AppError::Invalid(format!(
+                "max_call_secs {} is longer than this deployment's longest call, {limit} s \
+                 (the media bridge ends a call then; MaxCallSecs of the stack)",
+                settings.max_call_secs
+            )));
+        }
         let id = CampaignId::parse(new_id("cmp")).map_err(|e| AppError::Invalid(e.to_string()))?;
         let mut campaign = Campaign::new(id, settings, self.clock.now())?;
         campaign.org_id = org.clone();

@@ -13,6 +13,7 @@
 //! | `VOXDIAL_PROVIDERS` | the provider accounts as TOML (`voxdial-providers` format); credentials written `{ secret = "twilio.auth_token" }` |
 //! | `VOXDIAL_SECRETS_ID` | the Secrets Manager secret (ARN or name) those credentials come from (optional) |
 //! | `VOXDIAL_DISPATCH_LEASE_SECS`, `VOXDIAL_CALL_LEASE_MARGIN_SECS` | the engine's leases (optional) |
+//! | `VOXDIAL_MAX_CALL_SECS` | the media bridge's longest call (the template's `MaxCallSecs`): campaigns asking for longer calls are refused (optional) |
 //! | `VOXDIAL_JOB_QUEUE_URL` | the post-call job queue (optional: no post-call pipeline without it) |
 //! | `VOXDIAL_TRANSCRIBER` | `live` (default: the bridge's live transcript), `google`, `aws-transcribe`, `gemini` |
 //! | `VOXDIAL_ANALYSER` | `local` (default) or `gemini` |
@@ -84,6 +85,8 @@ pub struct LambdaConfig {
     pub dispatch_lease_secs: Option<u32>,
     /// Added to ring time and the longest call for a live call's lease.
     pub call_lease_margin_secs: Option<u32>,
+    /// The media bridge's longest call, seconds.
+    pub max_call_secs: Option<u32>,
     /// An AWS API emulator's URL.
     pub aws_endpoint: Option<String>,
     /// The post-call job queue's URL.
@@ -192,6 +195,7 @@ impl LambdaConfig {
             secrets_id: get("VOXDIAL_SECRETS_ID"),
             dispatch_lease_secs: number("VOXDIAL_DISPATCH_LEASE_SECS")?,
             call_lease_margin_secs: number("VOXDIAL_CALL_LEASE_MARGIN_SECS")?,
+            max_call_secs: number("VOXDIAL_MAX_CALL_SECS")?,
             aws_endpoint: get("VOXDIAL_AWS_ENDPOINT"),
             job_queue_url: get("VOXDIAL_JOB_QUEUE_URL"),
             transcriber: get("VOXDIAL_TRANSCRIBER").unwrap_or_else(|| "live".into()),
@@ -249,6 +253,7 @@ mod tests {
         assert_eq!(config.providers, DEFAULT_PROVIDERS);
         assert_eq!(config.media_url, None);
         assert_eq!(config.dispatch_lease_secs, None);
+        assert_eq!(config.max_call_secs, None);
         assert_eq!(config.consent, voxdial_domain::ConsentRules::default());
     }
 

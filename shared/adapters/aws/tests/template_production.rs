@@ -310,6 +310,12 @@ fn a_deploy_or_scale_in_waits_for_the_longest_call() {
         reference(container_env(&t, "MAX_CALL_SECS")),
         Some("MaxCallSecs")
     );
+    // And the functions refuse campaigns whose calls would outlast it.
+    let functions = &["Globals", "Function", "Environment", "Variables"];
+    assert_eq!(
+        reference(at(at(&t, functions), &["VOXDIAL_MAX_CALL_SECS"])),
+        Some("MaxCallSecs")
+    );
     let container = &at(
         resource(&t, "MediaTaskDefinition"),
         &["Properties", "ContainerDefinitions"],
