@@ -70,6 +70,7 @@ async fn tenant(engine: &Engine, store: &dyn Store, name: &str, n: usize) -> Ten
         skills: Vec::new(),
         status: AgentStatus::Offline,
         since: t0(),
+        call_id: None,
     };
     engine.put_human_agent(&agent).await.unwrap();
     let (spare, _) = engine

@@ -170,12 +170,17 @@ struct World {
 }
 
 async fn world(fetch_attempts: u32) -> World {
-    world_with(fetch_attempts, 50).await
+    world_with(fetch_attempts, 50, Some(Disposition::NotInterested)).await
 }
 
 /// The world with `max_receives` deliveries of a job before it is
-/// dead-lettered.
-async fn world_with(fetch_attempts: u32, max_receives: u32) -> World {
+/// dead-lettered, and the disposition the conversation `recorded` (none:
+/// the caller hung up before the agent recorded one).
+async fn world_with(
+    fetch_attempts: u32,
+    max_receives: u32,
+    recorded: Option<Disposition>,
+) -> World {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::shared(t0());
     let store = Arc::new(LocalStore::open(dir.path().join("voxdial.sqlite")).unwrap());
@@ -284,10 +289,9 @@ async fn world_with(fetch_attempts: u32, max_receives: u32) -> World {
         )
         .await
         .unwrap();
-    engine
-        .record_disposition(&call.id, Disposition::NotInterested)
-        .await
-        .unwrap();
+    if let Some(d) = recorded {
+        engine.record_disposition(&call.id, d).await.unwrap();
+    }
     let mut answered = CallEvent::new(
         ProviderId::parse("twilio").unwrap(),
         Some(call.id.clone()),
@@ -527,6 +531,78 @@ async fn the_analysis_is_posted_signed_and_retried() {
     assert!(!String::from_utf8_lossy(&body).contains(SECRET));
 }
 
+/// The lead of the world's call.
+async fn lead(w: &World) -> voxdial_domain::Lead {
+    w.store.lead(&w.call.lead_id).await.unwrap().unwrap()
+}
+
+/// GIVEN a conversation that ended before the agent recorded a disposition
+/// (the caller said "not interested" and hung up)
+/// WHEN the post-call pipeline analyses it
+/// THEN the lead's final outcome is the analysed disposition, with the
+/// analysis as its source, and the campaign counts it so.
+#[tokio::test]
+async fn a_bare_answer_takes_the_analysed_disposition() {
+    let w = world_with(5, 50, None).await;
+    let before = lead(&w).await;
+    assert_eq!(
+        before.state.final_call_outcome().map(|o| o.label()),
+        Some("answered")
+    );
+    assert_eq!(
+        before.outcome_source,
+        Some(voxdial_domain::OutcomeSource::Provider)
+    );
+    assert_eq!(post_recording(&w, "completed", TOKEN).await, StatusCode::OK);
+    drain(&w).await;
+    let after = lead(&w).await;
+    assert_eq!(
+        after.state.final_call_outcome().map(|o| o.label()),
+        Some("not_interested")
+    );
+    assert_eq!(
+        after.outcome_source,
+        Some(voxdial_domain::OutcomeSource::Analysis)
+    );
+    let progress = w
+        .engine
+        .campaign_view(&w.call.campaign_id)
+        .await
+        .unwrap()
+        .progress;
+    assert_eq!(
+        progress.finals.get("not_interested"),
+        Some(&1),
+        "{:?}",
+        progress.finals
+    );
+    assert_eq!(
+        progress.finals.get("answered"),
+        None,
+        "{:?}",
+        progress.finals
+    );
+}
+
+/// GIVEN a conversation that recorded its disposition
+/// WHEN the post-call pipeline analyses it
+/// THEN the outcome stays the conversation's, with that source.
+#[tokio::test]
+async fn a_recorded_disposition_keeps_the_conversation_as_its_source() {
+    let w = world(5).await;
+    assert_eq!(post_recording(&w, "completed", TOKEN).await, StatusCode::OK);
+    drain(&w).await;
+    let after = lead(&w).await;
+    assert_eq!(
+        after.state.final_call_outcome().map(|o| o.label()),
+        Some("not_interested")
+    );
+    assert_eq!(
+        after.outcome_source,
+        Some(voxdial_domain::OutcomeSource::Conversation)
+    );
+}
+
 fn walk(dir: &std::path::Path) -> Vec<String> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir) {
@@ -735,7 +811,7 @@ async fn a_bridge_recording_needs_no_outside_request() {
 async fn waiting_for_a_recording_never_dead_letters_the_job() {
     // GIVEN a job queue that dead-letters a job after 5 deliveries, and a
     // provider recording announced but never completed
-    let w = world_with(5, 5).await;
+    let w = world_with(5, 5, Some(Disposition::NotInterested)).await;
     assert_eq!(
         post_recording(&w, "in-progress", TOKEN).await,
         StatusCode::OK

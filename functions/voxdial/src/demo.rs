@@ -279,6 +279,7 @@ async fn drive(
                 skills: Vec::new(),
                 status: AgentStatus::Available,
                 since: clock.now(),
+                call_id: None,
             })
             .await?;
     }
@@ -315,6 +316,15 @@ async fn drive(
         crate::postcall::figures(engine, &campaign.id, Duration::from_secs(20)).await?;
     summary.providers = provider_figures(engine, &stats);
     summary.conversations = conversation_figures(engine, &campaign.id).await?;
+    // The analyses (awaited above) may have decided bare answers.
+    summary.outcomes = engine.campaign_view(&campaign.id).await?.progress.finals;
+    summary.conversations.whispers = carrier.whispers().len() as u64;
+    summary.conversations.agents_still_busy = engine
+        .human_agents(&OrgId::default())
+        .await?
+        .iter()
+        .filter(|a| a.status == AgentStatus::Busy)
+        .count() as u64;
     Ok(summary)
 }
 
@@ -335,6 +345,11 @@ pub(crate) struct ConversationFigures {
     pub(crate) barge_ins: u64,
     /// Calls transferred to a human agent.
     pub(crate) transfers: u64,
+    /// Warm transfers whose agent heard the summary before joining.
+    pub(crate) whispers: u64,
+    /// Human agents still busy once the campaign is over (each transfer
+    /// releases its agent when the call ends, so none should be).
+    pub(crate) agents_still_busy: u64,
     /// Callbacks the callers asked for (each lead is dialled again).
     pub(crate) callbacks: u64,
     /// Calls recorded (both channels).
@@ -552,6 +567,10 @@ fn print_conversations(c: &ConversationFigures) {
     println!("    {:<32}{:>8}", "filler clips played", c.fillers);
     println!("    {:<32}{:>8}", "barge-ins", c.barge_ins);
     println!("    {:<32}{:>8}", "transfers to a human", c.transfers);
+    println!(
+        "    {:<32}{:>8}",
+        "summaries whispered to agents", c.whispers
+    );
     println!("    {:<32}{:>8}", "callbacks scheduled", c.callbacks);
 }
 

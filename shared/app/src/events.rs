@@ -73,6 +73,15 @@ impl Engine {
                 return WebhookResponse::from_error(&error);
             }
         };
+        if crate::media::is_agent_leg(request) {
+            return match self.apply_agent_leg_event(&event).await {
+                Ok(()) => WebhookResponse::text(200, "ok"),
+                Err(error) => {
+                    warn!(provider = %provider_id, %error, "agent leg event not applied");
+                    WebhookResponse::text(error.http_status(), error.to_string())
+                }
+            };
+        }
         match self.apply_event(&event).await {
             Ok(outcome) => {
                 debug!(provider = %provider_id, ?outcome, kind = ?event.kind, "status event");
@@ -212,6 +221,7 @@ impl Engine {
         let released = self.store.finish_call(&call, &release).await?;
         // Answered calls go on to the post-call pipeline (idempotent).
         self.on_call_ended(&call).await;
+        self.release_transfer_agent(&call).await;
         if released {
             if let Some(provider) = &call.provider {
                 self.router
@@ -221,6 +231,19 @@ impl Engine {
             self.refill_or_complete(&call.campaign_id).await?;
         }
         Ok(released)
+    }
+
+    /// Frees the human agent a transferred call held, now that the call
+    /// (and with it the transfer) is over. Idempotent: a duplicate terminal
+    /// event finds the agent released; a failure is logged (the agent can
+    /// be set available through the API).
+    async fn release_transfer_agent(&self, call: &CallAttempt) {
+        let Some(transfer) = &call.transfer else {
+            return;
+        };
+        if let Err(error) = self.release_human_agent(&call.id, &transfer.agent_id).await {
+            warn!(call_id = %call.id, agent = %transfer.agent_id, %error, "could not release the human agent");
+        }
     }
 
     /// Acts on an asynchronous machine verdict when no media bridge runs

@@ -8,9 +8,9 @@ use chrono::Duration as Span;
 use serde::Serialize;
 use tracing::{info, warn};
 use voxdial_domain::{
-    AgentStatus, CallAttempt, CallId, CallState, Campaign, Conversation, Disposition, HumanAgent,
-    HumanAgentId, HumanAgentStore, Lead, OrgId, ProviderCallSid, TelephonyProvider, Timestamp,
-    TransferRecord, TransferTarget, WebhookError,
+    AgentStatus, CallAttempt, CallEvent, CallEventKind, CallId, CallState, Campaign, Conversation,
+    Disposition, HumanAgent, HumanAgentId, HumanAgentStore, Lead, OrgId, ProviderCallSid,
+    TelephonyProvider, Timestamp, TransferRecord, TransferTarget, WebhookError, WebhookRequest,
 };
 use voxdial_wire::media_token::{TOKEN_TTL_SECS, TokenError};
 
@@ -31,6 +31,28 @@ pub struct CallFacts {
     pub campaign: Campaign,
     /// Its lead.
     pub lead: Lead,
+}
+
+/// The query parameter (`leg=agent`) marking a warm transfer's agent leg
+/// in the status webhook's URL.
+const LEG: (&str, &str) = ("leg", "agent");
+
+/// Whether a status webhook is about a warm transfer's agent leg.
+pub(crate) fn is_agent_leg(request: &WebhookRequest) -> bool {
+    request.query_param(LEG.0).as_deref() == Some(LEG.1)
+}
+
+/// What the human hears before joining a warm transfer.
+fn whisper(agent: &HumanAgent, summary: &str) -> String {
+    let summary = summary.trim();
+    if summary.is_empty() {
+        format!("{}, a caller is being transferred to you.", agent.name)
+    } else {
+        format!(
+            "{}, a caller is being transferred to you. {summary}",
+            agent.name
+        )
+    }
 }
 
 /// Cold or warm transfer.
@@ -111,8 +133,8 @@ impl Engine {
     }
 
     /// Reserves the longest-idle available human agent of the call's
-    /// organisation with `skills` (available → busy); `None` when nobody is
-    /// available or no agents are configured.
+    /// organisation with `skills` (available → busy on this call); `None`
+    /// when nobody is available or no agents are configured.
     pub async fn reserve_human_agent(
         &self,
         call_id: &CallId,
@@ -121,7 +143,9 @@ impl Engine {
         match &self.agents {
             Some(agents) => {
                 let org = self.call_org(call_id).await?;
-                Ok(agents.reserve_agent(&org, skills, self.clock.now()).await?)
+                Ok(agents
+                    .reserve_agent(&org, skills, call_id, self.clock.now())
+                    .await?)
             }
             None => Ok(None),
         }
@@ -183,14 +207,23 @@ impl Engine {
         }
     }
 
-    /// Makes a reserved agent available again.
-    pub async fn release_human_agent(&self, id: &HumanAgentId) -> Result<(), AppError> {
-        if let Some(agents) = &self.agents {
-            agents
-                .set_agent_status(id, AgentStatus::Available, self.clock.now())
-                .await?;
+    /// Makes the agent reserved for `call_id` available again (the
+    /// transfer did not happen, or it is over); false when they were not
+    /// busy on that call any more (released already, or set to another
+    /// status by an operator), which changes nothing.
+    pub async fn release_human_agent(
+        &self,
+        call_id: &CallId,
+        id: &HumanAgentId,
+    ) -> Result<bool, AppError> {
+        let Some(agents) = &self.agents else {
+            return Ok(false);
+        };
+        let released = agents.release_agent(id, call_id, self.clock.now()).await?;
+        if released {
+            info!(call_id = %call_id, agent = %id, "human agent released");
         }
-        Ok(())
+        Ok(released)
     }
 
     fn live_provider(
@@ -239,12 +272,16 @@ impl Engine {
                 conference: format!("xfer-{call_id}"),
                 to: agent.number.clone(),
                 caller_id,
+                whisper: whisper(agent, summary),
+                status_url: self.agent_leg_url(&call),
             },
         };
-        provider
-            .transfer(&sid, &target)
-            .await
-            .map_err(|e| AppError::Conflict(format!("the provider refused the transfer: {e}")))?;
+        if let Err(e) = provider.transfer(&sid, &target).await {
+            self.release_human_agent(call_id, &agent.id).await?;
+            return Err(AppError::Conflict(format!(
+                "the provider refused the transfer: {e}"
+            )));
+        }
         let record = TransferRecord {
             mode: match mode {
                 TransferMode::Cold => "cold",
@@ -257,12 +294,60 @@ impl Engine {
             at: self.clock.now(),
         };
         info!(call_id = %call_id, agent = %agent.id, mode = %record.mode, "call transferred");
-        self.modify_call(call_id, |call| {
-            call.transfer = Some(record.clone());
-            call.disposition = Some(Disposition::Transferred);
-            Ok(())
+        let updated = self
+            .modify_call(call_id, |call| {
+                call.transfer = Some(record.clone());
+                call.disposition = Some(Disposition::Transferred);
+                Ok(())
+            })
+            .await?;
+        if updated.state.is_terminal() {
+            // The call ended before its transfer was stored: nothing else
+            // will release the agent.
+            self.release_human_agent(call_id, &agent.id).await?;
+        }
+        Ok(updated)
+    }
+
+    /// Where a warm transfer's agent leg reports its status: the status
+    /// webhook of the call's provider, marked as the agent leg; `None`
+    /// without a public base URL (the call's own end then releases the
+    /// agent).
+    fn agent_leg_url(&self, call: &CallAttempt) -> Option<String> {
+        let base = self.config.public_base_url.trim_end_matches('/');
+        let provider = call.provider.as_ref()?;
+        (!base.is_empty()).then(|| {
+            format!(
+                "{base}/webhooks/{provider}/status?call_id={}&{}={}",
+                call.id, LEG.0, LEG.1
+            )
         })
-        .await
+    }
+
+    /// Applies a status event of a warm transfer's agent leg: once the leg
+    /// ends the agent is released; when it ended unanswered (busy, no
+    /// answer, failed), the caller, waiting alone in the conference, gets
+    /// a callback scheduled and is hung up on.
+    pub(crate) async fn apply_agent_leg_event(&self, event: &CallEvent) -> Result<(), AppError> {
+        if !event.kind.is_terminal() {
+            return Ok(());
+        }
+        let call_id = event
+            .call_id
+            .clone()
+            .ok_or_else(|| AppError::Invalid("the event names no call_id".into()))?;
+        let call = self.call(&call_id).await?;
+        let Some(transfer) = &call.transfer else {
+            return Ok(());
+        };
+        self.release_human_agent(&call_id, &transfer.agent_id)
+            .await?;
+        if event.kind == CallEventKind::Completed || call.state.is_terminal() {
+            return Ok(());
+        }
+        info!(call_id = %call_id, kind = ?event.kind, "the human agent did not answer the transfer");
+        self.schedule_callback(&call_id, None).await?;
+        self.hang_up(&call_id).await
     }
 
     /// Asks for the lead to be called back at `at` (or after the campaign's
@@ -283,6 +368,19 @@ impl Engine {
             Ok(())
         })
         .await
+    }
+
+    /// Records that the bridge played the call's voicemail message to its
+    /// end (the call then counts a message left; see
+    /// [`CallAttempt::outcome`]).
+    pub async fn record_voicemail_left(&self, call_id: &CallId) -> Result<(), AppError> {
+        let now = self.clock.now();
+        self.modify_call(call_id, |call| {
+            call.voicemail_left_at.get_or_insert(now);
+            Ok(())
+        })
+        .await
+        .map(drop)
     }
 
     /// Hangs up a live call at its provider.

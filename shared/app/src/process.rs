@@ -1,5 +1,6 @@
 //! The `Process` job: readiness, transcription, analysis and what follows
-//! it (an opt-out the conversation missed goes on the do-not-call list,
+//! it (a lead that ended as a bare answer takes the analysed disposition,
+//! an opt-out the conversation missed goes on the do-not-call list,
 //! the `selective` policy keeps or deletes the recording, the call's files
 //! get their retention date, the webhook delivery is queued).
 
@@ -276,6 +277,7 @@ impl Engine {
         if !won {
             return Ok(JobOutcome::Done);
         }
+        self.amend_lead_outcome(&call, analysis.disposition).await?;
         info!(
             call_id = %call_id,
             disposition = analysis.disposition.label(),
@@ -295,6 +297,26 @@ impl Engine {
             .await?;
         }
         Ok(JobOutcome::Done)
+    }
+
+    /// A lead whose conversation ended without a disposition takes the
+    /// analysis's (the store amends only a bare answer of this attempt).
+    async fn amend_lead_outcome(
+        &self,
+        call: &CallAttempt,
+        disposition: AnalysisDisposition,
+    ) -> Result<(), AppError> {
+        let Some(disposition) = disposition.disposition() else {
+            return Ok(());
+        };
+        let amended = self
+            .store
+            .amend_outcome(&call.lead_id, call.attempt, disposition, self.clock.now())
+            .await?;
+        if amended {
+            info!(call_id = %call.id, disposition = disposition.label(), "lead outcome taken from the analysis");
+        }
+        Ok(())
     }
 
     /// What an analysis decides beyond itself.

@@ -492,6 +492,12 @@ impl Engine {
         let provider = self.providers.get(&provider_id).ok_or_else(|| {
             AppError::Conflict(format!("provider {provider_id} is not configured"))
         })?;
+        if self.config.public_base_url.trim().is_empty() {
+            // A relative callback URL would never reach us.
+            return Err(AppError::Conflict(
+                "no public base URL is configured (VOXDIAL_PUBLIC_BASE_URL): the provider could not announce the recording".into(),
+            ));
+        }
         let url = self.webhook_url(&provider_id, "recording", &call.campaign_id, &call.id);
         let recording_sid = provider
             .start_recording(&sid, &url)

@@ -437,7 +437,7 @@ fn spawn_host<H: BridgeHost>(
                     }),
             )),
             HostRequest::ReleaseHumanAgent(id) => {
-                log(host.release_human_agent(&id).await);
+                log(host.release_human_agent(&call_id, &id).await);
                 None
             }
             HostRequest::Transfer(plan) => Some(HostReply::TransferDone(
@@ -456,6 +456,10 @@ fn spawn_host<H: BridgeHost>(
             }
             HostRequest::HangUp => {
                 log(host.hang_up(&call_id).await);
+                None
+            }
+            HostRequest::VoicemailLeft => {
+                log(host.voicemail_left(&call_id).await);
                 None
             }
         };

@@ -41,9 +41,13 @@ pub trait BridgeHost: Send + Sync + 'static {
         call_id: &CallId,
         skills: &[String],
     ) -> Result<Option<HumanAgent>, HostError>;
-    /// Gives back an agent reserved by [`Self::pick_human_agent`] when the
-    /// transfer did not happen.
-    async fn release_human_agent(&self, id: &HumanAgentId) -> Result<(), HostError>;
+    /// Gives back an agent reserved for `call_id` by
+    /// [`Self::pick_human_agent`] when the transfer did not happen.
+    async fn release_human_agent(
+        &self,
+        call_id: &CallId,
+        id: &HumanAgentId,
+    ) -> Result<(), HostError>;
     /// Carries out a transfer at the provider (cold: update with a `<Dial>`;
     /// warm: conference, whisper `plan.summary`, then join). The call
     /// record keeps the plan.
@@ -56,6 +60,9 @@ pub trait BridgeHost: Send + Sync + 'static {
     ) -> Result<(), HostError>;
     /// Ends the call at the provider.
     async fn hang_up(&self, call_id: &CallId) -> Result<(), HostError>;
+    /// Records that the voicemail message played to its end, then ends the
+    /// call at the provider.
+    async fn voicemail_left(&self, call_id: &CallId) -> Result<(), HostError>;
     /// Stores the stereo WAV (caller left, agent right) in the blob store.
     async fn save_recording(&self, call_id: &CallId, wav: Vec<u8>) -> Result<(), HostError>;
     /// Stores the transcript, per turn with times.
@@ -82,6 +89,8 @@ pub struct MemoryCall {
     pub callbacks: Vec<Option<Timestamp>>,
     /// Hung up by the bridge.
     pub hung_up: bool,
+    /// The voicemail message played to its end.
+    pub voicemail_left: bool,
     /// The recording.
     pub recording: Option<Vec<u8>>,
     /// The transcript.
@@ -199,7 +208,11 @@ impl BridgeHost for MemoryHost {
                 a.clone()
             }))
     }
-    async fn release_human_agent(&self, id: &HumanAgentId) -> Result<(), HostError> {
+    async fn release_human_agent(
+        &self,
+        _call_id: &CallId,
+        id: &HumanAgentId,
+    ) -> Result<(), HostError> {
         for (a, _, free) in self.agents.lock().expect("lock").iter_mut() {
             if &a.id == id {
                 *free = true;
@@ -221,6 +234,13 @@ impl BridgeHost for MemoryHost {
     }
     async fn hang_up(&self, call_id: &CallId) -> Result<(), HostError> {
         self.with(call_id, |c| c.hung_up = true);
+        Ok(())
+    }
+    async fn voicemail_left(&self, call_id: &CallId) -> Result<(), HostError> {
+        self.with(call_id, |c| {
+            c.voicemail_left = true;
+            c.hung_up = true;
+        });
         Ok(())
     }
     async fn save_recording(&self, call_id: &CallId, wav: Vec<u8>) -> Result<(), HostError> {

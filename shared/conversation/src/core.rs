@@ -211,6 +211,9 @@ struct Ending {
     /// Waiting for the host (transfer) or the provider (stream stop): only
     /// the deadline ends it.
     wait: bool,
+    /// The agent's last words are said (`end_call` after its goodbye):
+    /// model audio arriving later is dropped, so nothing is said twice.
+    closed: bool,
 }
 
 /// Both channels, 8 kHz, for the stereo recording.
@@ -870,6 +873,9 @@ impl Conversation {
         if self.discard_model_audio || frame.len() != FRAME_SAMPLES {
             return;
         }
+        if self.ending.as_ref().is_some_and(|e| e.closed) {
+            return;
+        }
         if self.voicemail.is_some() {
             return;
         }
@@ -1037,8 +1043,24 @@ impl Conversation {
                 }
             }
             ToolKind::EndCall => {
-                self.tool_response(id, tool, json!({"result": "ending after this turn"}));
+                // After the goodbye the call just ends; before it, the
+                // model's reply is the goodbye.
+                let said = self.agent_spoke_last();
+                let instruction = if said {
+                    "The call is ending now. Say nothing more."
+                } else {
+                    "Say a short goodbye now; the call ends after it."
+                };
+                self.tool_response(
+                    id,
+                    tool,
+                    json!({"result": "ending", "instruction": instruction}),
+                );
                 self.start_ending(now, EndReason::AgentHungUp, true, None);
+                if said && let Some(e) = &mut self.ending {
+                    e.closed = true;
+                    self.awaiting_model = false;
+                }
             }
             ToolKind::TransferCall => {
                 let skills = args
@@ -1262,6 +1284,7 @@ impl Conversation {
     fn on_transfer_done(&mut self, now: Duration, result: Result<(), String>) {
         match result {
             Ok(()) => {
+                self.picked = None;
                 self.set_disposition(Disposition::Transferred);
                 // The provider ends the stream; do not hang up.
                 self.start_ending(now, EndReason::Transferred, false, None);
@@ -1283,6 +1306,33 @@ impl Conversation {
                     false,
                 );
             }
+        }
+    }
+
+    /// Whether the agent spoke after the caller's last words (or is
+    /// speaking now).
+    fn agent_spoke_last(&self) -> bool {
+        self.agent_turn.is_some()
+            || self
+                .transcript
+                .last()
+                .is_some_and(|t| t.speaker == Speaker::Agent)
+    }
+
+    /// Gives back the agent picked for a transfer the host was never asked
+    /// to carry out (the call ended first). Once asked, the host owns the
+    /// agent: the engine releases them when the transferred call ends.
+    fn release_unhanded_agent(&mut self) {
+        let handed = self
+            .ending
+            .as_ref()
+            .is_some_and(|e| e.reason == EndReason::Transferred && e.then_transfer.is_none());
+        if handed {
+            return;
+        }
+        if let Some(a) = self.picked.take() {
+            self.out
+                .push_back(Output::Host(HostRequest::ReleaseHumanAgent(a.id)));
         }
     }
 
@@ -1342,6 +1392,7 @@ impl Conversation {
             hang_up,
             then_transfer,
             wait: false,
+            closed: false,
         });
     }
 
@@ -1367,11 +1418,17 @@ impl Conversation {
                 hang_up: false,
                 then_transfer: None,
                 wait: true,
+                closed: false,
             });
             return;
         }
         if e.hang_up {
-            self.out.push_back(Output::Host(HostRequest::HangUp));
+            let request = if e.reason == EndReason::VoicemailLeft {
+                HostRequest::VoicemailLeft
+            } else {
+                HostRequest::HangUp
+            };
+            self.out.push_back(Output::Host(request));
         }
         self.end(e.reason);
     }
@@ -1381,6 +1438,7 @@ impl Conversation {
             return;
         }
         self.ended = true;
+        self.release_unhanded_agent();
         self.set_state(State::CallEnding);
         self.out.push_back(Output::Ended(reason));
         if self.end_reason.is_none() {

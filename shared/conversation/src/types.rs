@@ -59,6 +59,10 @@ pub enum HostRequest {
     RecordDisposition(Disposition),
     /// End the call at the provider.
     HangUp,
+    /// The voicemail message played to its end: record that it was left,
+    /// then end the call at the provider (in this order, so the call's
+    /// end finds the message recorded).
+    VoicemailLeft,
 }
 
 /// A message the core wants sent to the model.

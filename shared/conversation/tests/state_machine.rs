@@ -535,9 +535,36 @@ fn voicemail_waits_for_the_beep_then_leaves_the_message_and_hangs_up() {
         .as_millis() as u64;
     s.silence(clip_ms + 500);
     assert_eq!(s.ended(), Some(EndReason::VoicemailLeft));
-    assert!(s.host().contains(&HostRequest::HangUp));
+    assert!(
+        s.host().contains(&HostRequest::VoicemailLeft),
+        "the host records the message before it hangs up"
+    );
+    assert!(!s.host().contains(&HostRequest::HangUp));
     let frames = s.audio_out().len() as u64;
     assert!(frames * 20 >= clip_ms, "whole message sent");
+}
+
+#[test]
+fn a_voicemail_cut_short_is_not_reported_as_left() {
+    // GIVEN a machine verdict with its message done, so the clip starts at once
+    let mut c = ctx();
+    c.answered_by = Some(AnsweredBy::MachineEndBeep);
+    let mut s = Sim::new(c);
+    s.input(Input::ModelReady);
+    s.silence(100);
+    assert!(!s.audio_out().is_empty(), "message started");
+    // WHEN the machine hangs up 3 s into the message
+    s.silence(3000);
+    s.input(Input::StreamStopped);
+    let clip_ms = voxdial_media::assets::voicemail_default()
+        .duration()
+        .as_millis() as u64;
+    assert!(clip_ms > 3100, "the default clip is longer than the cut");
+    s.silence(clip_ms);
+    // THEN the call ended on the stream's stop, and the host never hears
+    // that a message was left
+    assert_eq!(s.ended(), Some(EndReason::StreamStopped));
+    assert!(!s.host().contains(&HostRequest::VoicemailLeft));
 }
 
 #[test]
@@ -647,6 +674,99 @@ fn record_outcome_and_end_call_tools() {
     s.input(Input::ModelTurnComplete);
     s.silence(500);
     assert_eq!(s.ended(), Some(EndReason::AgentHungUp));
+}
+
+#[test]
+fn end_call_after_the_goodbye_never_says_it_twice() {
+    // GIVEN the caller said goodbye and the agent answered with its goodbye
+    let mut s = Sim::listening();
+    s.speak(400);
+    s.silence(300);
+    s.model_says(600);
+    s.input(Input::ModelTurnComplete);
+    // WHEN the model then calls end_call, and answers the tool response
+    // with another goodbye
+    s.tool("e1", "end_call", json!({}));
+    s.model_says(600);
+    s.input(Input::ModelTurnComplete);
+    s.silence(3000);
+    // THEN only the first goodbye reaches the caller, and the call ends
+    let spoken = s
+        .audio_out()
+        .iter()
+        .filter(|(_, v)| *v == MODEL_LEVEL)
+        .count();
+    assert_eq!(spoken, 600 / 20, "one goodbye");
+    let (name, response) = s.tool_responses().pop().unwrap();
+    assert_eq!(name, "end_call");
+    assert!(
+        response["instruction"]
+            .as_str()
+            .unwrap()
+            .contains("nothing more")
+    );
+    assert_eq!(s.ended(), Some(EndReason::AgentHungUp));
+    assert!(s.host().contains(&HostRequest::HangUp));
+}
+
+#[test]
+fn end_call_before_the_goodbye_waits_for_it() {
+    // GIVEN the caller spoke last
+    let mut s = Sim::listening();
+    s.speak(400);
+    s.silence(300);
+    // WHEN the model calls end_call first, then says goodbye
+    s.tool("e1", "end_call", json!({}));
+    s.model_says(600);
+    s.input(Input::ModelTurnComplete);
+    s.silence(3000);
+    // THEN the goodbye plays once, in full, before the call ends
+    let spoken = s
+        .audio_out()
+        .iter()
+        .filter(|(_, v)| *v == MODEL_LEVEL)
+        .count();
+    assert_eq!(spoken, 600 / 20);
+    assert_eq!(s.ended(), Some(EndReason::AgentHungUp));
+}
+
+#[test]
+fn a_call_ending_before_its_transfer_gives_the_agent_back() {
+    // GIVEN an agent picked for a transfer whose notice is still playing
+    let mut s = Sim::listening();
+    s.tool("t1", "transfer_call", json!({}));
+    s.input(Input::HumanAgent(Some(agent())));
+    s.model_says(600);
+    // WHEN the caller hangs up before the transfer is carried out
+    s.input(Input::StreamStopped);
+    // THEN the agent is released and no transfer is asked for
+    let host = s.host();
+    assert!(host.contains(&HostRequest::ReleaseHumanAgent(agent().id)));
+    assert!(!host.iter().any(|h| matches!(h, HostRequest::Transfer(_))));
+}
+
+#[test]
+fn a_stream_stopping_after_the_transfer_was_asked_for_keeps_the_agent() {
+    // GIVEN a transfer handed to the host (the provider's update ends the
+    // stream, possibly before the host answers)
+    let mut s = Sim::listening();
+    s.tool("t1", "transfer_call", json!({}));
+    s.input(Input::HumanAgent(Some(agent())));
+    s.model_says(100);
+    s.input(Input::ModelTurnComplete);
+    s.silence(400);
+    assert!(
+        s.host()
+            .iter()
+            .any(|h| matches!(h, HostRequest::Transfer(_)))
+    );
+    // WHEN the stream stops
+    s.input(Input::StreamStopped);
+    // THEN the agent stays with the transferred call
+    assert!(
+        !s.host()
+            .contains(&HostRequest::ReleaseHumanAgent(agent().id))
+    );
 }
 
 #[test]

@@ -270,6 +270,10 @@ pub struct CallAttempt {
     /// two bridges racing admit one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub media_stream_at: Option<Timestamp>,
+    /// When the media bridge finished playing the voicemail message; a
+    /// stream that stopped before the message's end leaves it empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voicemail_left_at: Option<Timestamp>,
     /// What happened after the call: recording, transcript, analysis,
     /// webhook delivery, retention.
     #[serde(default, skip_serializing_if = "crate::PostCall::is_empty")]
@@ -381,6 +385,7 @@ impl CallAttempt {
             transfer: None,
             callback_at: None,
             media_stream_at: None,
+            voicemail_left_at: None,
             post_call: crate::PostCall::default(),
             version: 0,
         }
@@ -483,7 +488,11 @@ impl CallAttempt {
     }
 
     /// The outcome of a terminal call under the campaign's voicemail policy.
-    /// `retryable_failure` tells whether a failure may succeed later.
+    /// `retryable_failure` tells whether a failure may succeed later. A
+    /// machine call counts a message left under `leave_message` only when
+    /// the message is known to have played: always with the provider's
+    /// own playback (no media stream), and with the bridge's only once it
+    /// played to its end (`voicemail_left_at`).
     pub fn outcome(
         &self,
         voicemail: &VoicemailPolicy,
@@ -500,7 +509,8 @@ impl CallAttempt {
                 disposition: self.disposition,
             },
             CallState::Voicemail => CallOutcome::Voicemail {
-                left_message: *voicemail == VoicemailPolicy::LeaveMessage,
+                left_message: *voicemail == VoicemailPolicy::LeaveMessage
+                    && (self.media_stream_at.is_none() || self.voicemail_left_at.is_some()),
             },
             CallState::Busy => CallOutcome::Busy,
             CallState::NoAnswer => CallOutcome::NoAnswer,

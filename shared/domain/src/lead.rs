@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use crate::{CampaignId, E164, LeadId, LeadOutcome, Timestamp};
+use crate::{
+    CallOutcome, CampaignId, Disposition, E164, LeadId, LeadOutcome, OutcomeSource, Timestamp,
+};
 
 /// One person to call in one campaign.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -41,6 +43,9 @@ pub struct Lead {
     pub attempts: u32,
     /// How the previous attempt ended, when there was one.
     pub last_outcome: Option<crate::CallOutcome>,
+    /// Who decided the final outcome, once the lead is final after a call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_source: Option<crate::OutcomeSource>,
     /// When the lead was imported.
     pub created_at: Timestamp,
     /// When it last changed.
@@ -105,6 +110,17 @@ impl LeadState {
         matches!(self, LeadState::Final { .. })
     }
 
+    /// The outcome of the call that made the lead final, if one did.
+    pub fn final_call_outcome(&self) -> Option<&crate::CallOutcome> {
+        match self {
+            LeadState::Final {
+                outcome: LeadOutcome::Called { outcome },
+                ..
+            } => Some(outcome),
+            _ => None,
+        }
+    }
+
     /// The attempt the lead holds a slot for, when it is active.
     pub fn active_attempt(&self) -> Option<u32> {
         match self {
@@ -129,6 +145,42 @@ pub struct NewLead {
     pub consent: bool,
 }
 
+impl Lead {
+    /// The lead with its final outcome taken from the post-call analysis of
+    /// `attempt`: only when that attempt made the lead final as a bare
+    /// answer (the conversation recorded no disposition). `None` when
+    /// there is nothing to amend, so amending twice changes nothing.
+    pub fn with_analysed_disposition(
+        &self,
+        attempt: u32,
+        disposition: Disposition,
+        now: Timestamp,
+    ) -> Option<Lead> {
+        let LeadState::Final { at, .. } = self.state else {
+            return None;
+        };
+        let bare = CallOutcome::Human { disposition: None };
+        if self.attempts != attempt || self.state.final_call_outcome() != Some(&bare) {
+            return None;
+        }
+        let outcome = CallOutcome::Human {
+            disposition: Some(disposition),
+        };
+        let mut next = self.clone();
+        next.state = LeadState::Final {
+            outcome: LeadOutcome::Called {
+                outcome: outcome.clone(),
+            },
+            at,
+        };
+        next.last_outcome = Some(outcome);
+        next.outcome_source = Some(OutcomeSource::Analysis);
+        next.updated_at = now;
+        next.version += 1;
+        Some(next)
+    }
+}
+
 impl NewLead {
     /// The lead record for campaign `campaign`, pending from `now`.
     pub fn into_lead(self, id: LeadId, campaign: CampaignId, now: Timestamp) -> Lead {
@@ -147,6 +199,7 @@ impl NewLead {
             },
             attempts: 0,
             last_outcome: None,
+            outcome_source: None,
             created_at: now,
             updated_at: now,
             version: 0,

@@ -98,7 +98,7 @@ pub use ids::{
 };
 pub use lead::{Lead, LeadState, NewLead, PendingReason};
 pub use logsafe::LogSafe;
-pub use outcome::{CallOutcome, Disposition, LeadOutcome, Money, ScreenReason};
+pub use outcome::{CallOutcome, Disposition, LeadOutcome, Money, OutcomeSource, ScreenReason};
 pub use phone::{E164, NumberType, PhoneError};
 pub use ports::{
     AgentStatus, BlobError, BlobStore, CallStore, CampaignProgress, CampaignStore, Clock,

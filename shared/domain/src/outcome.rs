@@ -164,6 +164,31 @@ impl CallOutcome {
     }
 }
 
+/// Who decided a lead's final outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeSource {
+    /// The conversation recorded a disposition (a tool call, a transfer).
+    Conversation,
+    /// The post-call analysis, for a conversation that recorded none.
+    Analysis,
+    /// The provider's events alone (no answer, busy, a machine, a failure,
+    /// or an answer with no disposition yet).
+    Provider,
+}
+
+impl OutcomeSource {
+    /// The source of a call outcome as the call ended.
+    pub fn of(outcome: &CallOutcome) -> OutcomeSource {
+        match outcome {
+            CallOutcome::Human {
+                disposition: Some(_),
+            } => OutcomeSource::Conversation,
+            _ => OutcomeSource::Provider,
+        }
+    }
+}
+
 /// Why a lead was not dialled at all.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

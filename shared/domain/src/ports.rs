@@ -197,6 +197,7 @@ impl LeadRelease {
         if let Some(outcome) = &self.outcome {
             next.last_outcome = Some(outcome.clone());
         }
+        next.outcome_source = self.next.final_call_outcome().map(crate::OutcomeSource::of);
         next.updated_at = self.at;
         next.version += 1;
         next
@@ -245,6 +246,19 @@ pub trait LeadStore: Send + Sync {
     /// paused campaign, a closed window, a screening refusal) must never
     /// free the slot of a call that a duplicated message already placed.
     async fn release(&self, release: &LeadRelease) -> Result<bool, StoreError>;
+
+    /// Applies [`Lead::with_analysed_disposition`] to lead `lead` and moves
+    /// its campaign's final-outcome counts with it, atomically: true when
+    /// the outcome changed, false (and no change) when there was nothing
+    /// to amend (no such lead, not final after `attempt` as a bare answer,
+    /// amended already).
+    async fn amend_outcome(
+        &self,
+        lead: &LeadId,
+        attempt: u32,
+        disposition: crate::Disposition,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// Extends the lease of a lead `Active` for `attempt`; false if it is not.
     async fn extend_lease(
@@ -367,6 +381,47 @@ pub struct HumanAgent {
     pub status: AgentStatus,
     /// When the status last changed.
     pub since: Timestamp,
+    /// The call the agent is busy on, while reserved for its transfer
+    /// (set by [`HumanAgent::reserve`], cleared by [`HumanAgent::release`]
+    /// and by any status an operator sets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<crate::CallId>,
+}
+
+impl HumanAgent {
+    /// Whether the agent can take a transfer asking for `skills` for `org`.
+    pub fn fits(&self, org: &crate::OrgId, skills: &[String]) -> bool {
+        self.status == AgentStatus::Available
+            && &self.org_id == org
+            && skills.iter().all(|skill| self.skills.contains(skill))
+    }
+
+    /// Marks the agent busy on `call` from `now`.
+    pub fn reserve(&mut self, call: &crate::CallId, now: Timestamp) {
+        self.status = AgentStatus::Busy;
+        self.call_id = Some(call.clone());
+        self.since = now;
+    }
+
+    /// Makes the agent available again if they are busy on `call`; false
+    /// (and nothing changes) otherwise: released already, reserved since
+    /// for another call, or set to another status by an operator.
+    pub fn release(&mut self, call: &crate::CallId, now: Timestamp) -> bool {
+        if self.status != AgentStatus::Busy || self.call_id.as_ref() != Some(call) {
+            return false;
+        }
+        self.status = AgentStatus::Available;
+        self.call_id = None;
+        self.since = now;
+        true
+    }
+
+    /// Sets the status an operator chose (no longer on any call).
+    pub fn set_status(&mut self, status: AgentStatus, now: Timestamp) {
+        self.status = status;
+        self.call_id = None;
+        self.since = now;
+    }
 }
 
 /// A human agent's availability.
@@ -392,7 +447,8 @@ pub trait HumanAgentStore: Send + Sync {
     /// Every agent, by id.
     async fn agents(&self) -> Result<Vec<HumanAgent>, StoreError>;
 
-    /// Sets an agent's status; false if there is no such agent.
+    /// Sets an agent's status (see [`HumanAgent::set_status`]); false if
+    /// there is no such agent.
     async fn set_agent_status(
         &self,
         id: &crate::HumanAgentId,
@@ -400,15 +456,25 @@ pub trait HumanAgentStore: Send + Sync {
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 
-    /// Atomically takes the longest-idle available agent of `org` who has
-    /// every one of `skills` and marks them busy; `None` when nobody is
-    /// available. Two concurrent callers never get the same agent.
+    /// Atomically takes the longest-idle agent who [fits](HumanAgent::fits)
+    /// and marks them busy on `call` ([`HumanAgent::reserve`]); `None` when
+    /// nobody is available. Two concurrent callers never get the same agent.
     async fn reserve_agent(
         &self,
         org: &crate::OrgId,
         skills: &[String],
+        call: &crate::CallId,
         now: Timestamp,
     ) -> Result<Option<HumanAgent>, StoreError>;
+
+    /// Atomically applies [`HumanAgent::release`]: the agent busy on `call`
+    /// becomes available; false when they were not (or do not exist).
+    async fn release_agent(
+        &self,
+        id: &crate::HumanAgentId,
+        call: &crate::CallId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Everything the engine stores, from one backend (the operations above that

@@ -227,7 +227,9 @@ pub enum TransferTarget {
         /// Caller ID for the new leg.
         caller_id: E164,
     },
-    /// Warm: move the caller into a conference, dial the human into it.
+    /// Warm: move the caller into a conference (waiting there), dial the
+    /// human on a leg of their own that hears `whisper` first and then
+    /// joins the conference.
     Warm {
         /// The conference name.
         conference: String,
@@ -235,6 +237,12 @@ pub enum TransferTarget {
         to: E164,
         /// Caller ID for the agent leg.
         caller_id: E164,
+        /// Said to the human before they join (the conversation's summary);
+        /// the caller does not hear it.
+        whisper: String,
+        /// Where the agent leg's status events go (it may not answer); the
+        /// engine's status webhook with `leg=agent`.
+        status_url: Option<String>,
     },
 }
 

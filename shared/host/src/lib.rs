@@ -194,10 +194,15 @@ impl BridgeHost for EngineHost {
         }))
     }
 
-    async fn release_human_agent(&self, id: &HumanAgentId) -> Result<(), HostError> {
+    async fn release_human_agent(
+        &self,
+        call_id: &CallId,
+        id: &HumanAgentId,
+    ) -> Result<(), HostError> {
         self.engine
-            .release_human_agent(id)
+            .release_human_agent(call_id, id)
             .await
+            .map(drop)
             .map_err(host_error)
     }
 
@@ -210,6 +215,7 @@ impl BridgeHost for EngineHost {
             skills: Vec::new(),
             status: AgentStatus::Busy,
             since: self.engine.clock().now(),
+            call_id: Some(call_id.clone()),
         };
         let mode = match plan.mode {
             TransferMode::Cold => EngineTransferMode::Cold,
@@ -236,6 +242,14 @@ impl BridgeHost for EngineHost {
 
     async fn hang_up(&self, call_id: &CallId) -> Result<(), HostError> {
         self.engine.hang_up(call_id).await.map_err(host_error)
+    }
+
+    async fn voicemail_left(&self, call_id: &CallId) -> Result<(), HostError> {
+        self.engine
+            .record_voicemail_left(call_id)
+            .await
+            .map_err(host_error)?;
+        self.hang_up(call_id).await
     }
 
     async fn save_recording(&self, call_id: &CallId, wav: Vec<u8>) -> Result<(), HostError> {

@@ -483,6 +483,7 @@ async fn put_agent(
         skills: body.skills,
         status: body.status,
         since: engine.clock().now(),
+        call_id: None,
     };
     engine.put_human_agent(&agent).await?;
     Ok(Json(agent))

@@ -68,7 +68,7 @@ impl Deps {
         secrets: &dyn SecretSource,
         clock: Arc<dyn Clock>,
     ) -> Result<Deps, InitError> {
-        let store = DynamoStore::new(clients.dynamo.clone(), &config.table);
+        let store = Arc::new(DynamoStore::new(clients.dynamo.clone(), &config.table));
         let queue: Arc<dyn DispatchQueue> =
             Arc::new(SqsQueue::new(clients.sqs.clone(), &config.queue_url));
         let accounts =
@@ -84,7 +84,7 @@ impl Deps {
         }
         let defaults = EngineConfig::default();
         let engine = Engine::new(
-            Arc::new(store),
+            store.clone(),
             queue.clone(),
             providers,
             Arc::new(StaticRouter::new(steps)),
@@ -107,7 +107,8 @@ impl Deps {
                 max_call_secs_limit: config.max_call_secs,
                 ..defaults
             },
-        );
+        )
+        .with_agents(store);
         let (engine, jobs) = crate::postcall::wire(engine, &config, clients, secrets)?;
         Ok(Deps {
             engine,

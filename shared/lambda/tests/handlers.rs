@@ -411,3 +411,81 @@ async fn a_post_call_job_that_must_wait_goes_back_on_the_queue_as_new() {
     assert_eq!(again[0].message, job);
     assert_eq!(again[0].receive_count, 1);
 }
+
+/// An API event for `method path` with a JSON `body`, in the fixtures' shape.
+fn api_event(method: &str, path: &str, body: &str) -> String {
+    let mut event: serde_json::Value =
+        serde_json::from_str(&fixture("apigw-v2-api-create-campaign.json")).unwrap();
+    event["rawPath"] = path.into();
+    event["requestContext"]["http"]["method"] = method.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("content-length");
+    event["body"] = body.into();
+    event.to_string()
+}
+
+/// `GET /v1/agents` through the API function.
+async fn listed_agents(deps: &Deps) -> serde_json::Value {
+    let router = api::router(deps.engine.clone());
+    let listed = api::handle(
+        router,
+        authorized(deps, &api_event("GET", "/v1/agents", "")).await,
+    );
+    let (status, body) = body_text(listed.await).await;
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// GIVEN the API function wired as on AWS (DynamoDB on moto)
+/// WHEN an operator adds an available human agent, a call reserves them
+/// for its transfer, and the call ends
+/// THEN `/v1/agents` lists the agent (no 409), busy on that call during
+/// the transfer and available once the call ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn human_agents_work_on_aws_and_a_transferred_call_releases_its_agent() {
+    let deps = deps().await;
+    let router = api::router(deps.engine.clone());
+    let body = r#"{"name": "Ana", "number": "+12125550188", "status": "available"}"#;
+    let put = api::handle(
+        router,
+        authorized(&deps, &api_event("PUT", "/v1/agents/ana", body)).await,
+    );
+    let (status, text) = body_text(put.await).await;
+    assert_eq!(status, 200, "{text}");
+
+    let call_id = voxdial_domain::CallId::parse("ld_fixture.1").unwrap();
+    let agent = deps
+        .engine
+        .reserve_human_agent(&call_id, &[])
+        .await
+        .unwrap()
+        .expect("the agent is available");
+    // The transfer as the engine records it once the provider carried it out.
+    let store = deps.engine.store();
+    let mut call = store.call(&call_id).await.unwrap().unwrap();
+    call.transfer = Some(voxdial_domain::TransferRecord {
+        mode: "warm".into(),
+        agent_id: agent.id.clone(),
+        summary: "Wants a quote".into(),
+        reason: "asked for a person".into(),
+        at: chrono::Utc::now(),
+    });
+    store.update_call(&call).await.unwrap();
+    let during = listed_agents(&deps).await;
+    assert_eq!(during[0]["status"], "busy", "{during}");
+    assert_eq!(during[0]["call_id"], "ld_fixture.1", "{during}");
+
+    let provider = voxdial_domain::ProviderId::parse("twilio").unwrap();
+    let ended = voxdial_domain::CallEvent::new(
+        provider,
+        Some(call_id),
+        voxdial_domain::CallEventKind::Completed,
+    );
+    deps.engine.apply_event(&ended).await.unwrap();
+    let after = listed_agents(&deps).await;
+    assert_eq!(after[0]["status"], "available", "{after}");
+    assert!(after[0].get("call_id").is_none(), "{after}");
+}

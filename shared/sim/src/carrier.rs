@@ -6,8 +6,15 @@
 //! `ringing`, then an answer (a person or a machine), busy, no answer or a
 //! failure. Status callbacks are signed form POSTs to the call's
 //! `StatusCallback` URL, exactly as Twilio sends them; an answered call
-//! fetches its TwiML from `Url` and follows it (`<Connect><Stream>`, `<Say>`,
-//! `<Play>`, `<Pause>`, `<Hangup>`).
+//! fetches its TwiML from `Url` (or takes the inline `Twiml`) and follows
+//! it (`<Connect><Stream>`, `<Say>`, `<Play>`, `<Pause>`, `<Hangup>`,
+//! `<Dial>`).
+//!
+//! Warm transfers: a call whose `StatusCallback` carries `leg=agent` is the
+//! human agent's leg; it counts neither as a campaign call nor as a dial of
+//! the attempt, answers at once (or rings out, [`Carrier::agents_answer`]),
+//! and what it heard said before joining a conference is kept
+//! ([`Carrier::whispers`]).
 //!
 //! The carrier also keeps the figures a real carrier could report: the
 //! highest number of simultaneous calls per campaign (a call counts from its
@@ -274,6 +281,9 @@ pub struct CarrierStats {
     pub transfers: u64,
     /// Participants dialled into conferences (warm transfers).
     pub conference_participants: u64,
+    /// Agent legs of warm transfers created (calls whose status URL says
+    /// `leg=agent`); they count neither as campaign calls nor as attempts.
+    pub agent_legs: u64,
     /// Calls by final status.
     pub outcomes: BTreeMap<String, u64>,
     /// Sum of call prices, micro-dollars.
@@ -467,6 +477,24 @@ struct Ledger {
     recordings: HashMap<String, SimRecording>,
     /// Downloads to refuse with 503 before serving again.
     failing_downloads: u32,
+    /// Live calls that are warm transfers' agent legs.
+    agent_legs: std::collections::HashSet<String>,
+    /// Whether agent legs go unanswered (see [`Carrier::agents_answer`]).
+    agents_away: bool,
+    /// What each call heard said (`<Say>`) before it joined a conference.
+    whispers: Vec<Whisper>,
+}
+
+/// Words a call heard before it joined a conference: a warm transfer's
+/// whisper to the human agent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Whisper {
+    /// The number the call was placed to.
+    pub to: String,
+    /// The conference it joined.
+    pub conference: String,
+    /// What was said, in order.
+    pub said: Vec<String>,
 }
 
 struct Inner {
@@ -606,6 +634,27 @@ impl Carrier {
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Basic "))
                 .is_some_and(|v| v.trim() == expected)
+    }
+
+    /// Whether warm transfers' agent legs answer (the default) or ring out
+    /// unanswered.
+    pub fn agents_answer(&self, answer: bool) {
+        self.inner
+            .state
+            .lock()
+            .expect("carrier state lock")
+            .agents_away = !answer;
+    }
+
+    /// What calls heard said before they joined a conference, in the
+    /// order they joined.
+    pub fn whispers(&self) -> Vec<Whisper> {
+        self.inner
+            .state
+            .lock()
+            .expect("carrier state lock")
+            .whispers
+            .clone()
     }
 
     /// Makes the next `n` recording downloads fail with HTTP 503.
@@ -784,6 +833,7 @@ impl Carrier {
         let Some(record) = state.calls.remove(sid) else {
             return false;
         };
+        state.agent_legs.remove(sid);
         let resource = record.resource;
         state.ended.insert(
             sid.to_string(),
@@ -884,6 +934,27 @@ impl Carrier {
 
     fn count(&self, update: impl FnOnce(&mut CarrierStats)) {
         update(&mut self.inner.state.lock().expect("carrier state lock").stats);
+    }
+
+    /// An agent leg's plan: it answers at once and stays until the
+    /// conference ends, unless agents were made to not answer.
+    fn agent_leg_plan(&self, sid: &str) -> Plan {
+        let mut state = self.inner.state.lock().expect("carrier state lock");
+        state.stats.agent_legs += 1;
+        state.agent_legs.insert(sid.to_string());
+        Plan {
+            fate: if state.agents_away {
+                Fate::NoAnswer
+            } else {
+                Fate::Human
+            },
+            ring_secs: 2.0,
+            talk_secs: 600.0,
+            greeting_secs: 0.0,
+            amd_secs: 0.0,
+            disposition: Disposition::Transferred,
+            seed: mix(sid.len() as u64),
+        }
     }
 
     pub(crate) fn plan(&self, to: &str) -> Plan {
@@ -997,8 +1068,11 @@ async fn create_call(
     let n = carrier.next_call_number();
     let sid = format!("CA{:016x}{:016x}", mix(carrier.inner.config.seed), mix(n));
     let status_url = params.status_callback.clone().unwrap_or_default();
-    let campaign = query_param(&status_url, "campaign_id");
-    let attempt = query_param(&status_url, "call_id");
+    // An agent leg of a warm transfer belongs to the transferred attempt,
+    // but is neither a campaign call nor a dial of that attempt.
+    let agent_leg = query_param(&status_url, "leg").as_deref() == Some("agent");
+    let campaign = query_param(&status_url, "campaign_id").filter(|_| !agent_leg);
+    let attempt = query_param(&status_url, "call_id").filter(|_| !agent_leg);
     let resource = CallResource {
         sid: sid.clone(),
         account_sid: Some(account.clone()),
@@ -1029,7 +1103,11 @@ async fn create_call(
         subresource_uris: None,
     };
     let hangup = carrier.register_call(TWILIO, resource.clone(), campaign, attempt);
-    let plan = carrier.plan(&params.to);
+    let plan = if agent_leg {
+        carrier.agent_leg_plan(&sid)
+    } else {
+        carrier.plan(&params.to)
+    };
     let runner = carrier.clone();
     tokio::spawn(async move { runner.run_call(sid, params, plan, hangup).await });
     if let Some(millis) = stall {
@@ -1350,7 +1428,10 @@ impl Carrier {
                 carrier.deliver(url, form.to_pairs());
             });
         }
-        let twiml = self.fetch_twiml(sid, params, sync_verdict).await;
+        let twiml = match &params.twiml {
+            Some(xml) => twiml::Response::parse(xml).ok(),
+            None => self.fetch_twiml(sid, params, sync_verdict).await,
+        };
         self.follow_twiml(sid, twiml, &plan, hangup.clone()).await;
         let duration = (time.now() - answered_at).num_seconds().max(0) as u32;
         let live_recording = {
@@ -1518,15 +1599,24 @@ impl Carrier {
     ) -> Played {
         let time = self.inner.time.clone();
         let human = plan.fate == Fate::Human;
+        let mut said = Vec::new();
         for verb in &twiml.verbs {
+            match verb {
+                Verb::Say(say) => said.push(say.text.clone()),
+                Verb::Dial(dial) => self.note_joined(sid, dial, std::mem::take(&mut said)),
+                _ => {}
+            }
             let step: f64 = match verb {
                 Verb::Hangup | Verb::Reject(_) => return Played::Ended,
                 Verb::Pause(pause) => f64::from(pause.length.unwrap_or(1)),
                 Verb::Say(say) => say.text.split_whitespace().count() as f64 * 0.4,
                 Verb::Play(_) => 8.0,
-                // A transfer: the callee talks with the human agent.
+                // A transfer: the callee talks with the human agent (an
+                // agent leg joining its conference is no new transfer).
                 Verb::Dial(_) => {
-                    self.count(|s| s.transfers += 1);
+                    if !self.is_agent_leg(sid) {
+                        self.count(|s| s.transfers += 1);
+                    }
                     budget.max(*elapsed + 30.0) - *elapsed
                 }
                 Verb::Connect(connect) => {
@@ -1558,6 +1648,29 @@ impl Carrier {
             *elapsed += step;
         }
         Played::Ended
+    }
+
+    fn is_agent_leg(&self, sid: &str) -> bool {
+        let state = self.inner.state.lock().expect("carrier state lock");
+        state.agent_legs.contains(sid)
+    }
+
+    /// Keeps what a call heard before joining a conference.
+    fn note_joined(&self, sid: &str, dial: &twiml::Dial, said: Vec<String>) {
+        let Some(twiml::DialNoun::Conference(room)) = dial.nouns.first() else {
+            return;
+        };
+        let mut state = self.inner.state.lock().expect("carrier state lock");
+        let to = state
+            .calls
+            .get(sid)
+            .and_then(|r| r.resource.to.clone())
+            .unwrap_or_default();
+        state.whispers.push(Whisper {
+            to,
+            conference: room.name.clone(),
+            said,
+        });
     }
 
     async fn stream(&self, sid: &str, stream: &twiml::Stream, plan: &Plan, hangup: &Arc<Notify>) {

@@ -1,11 +1,12 @@
 //! The [`HumanAgentStore`](voxdial_domain::HumanAgentStore) contract: agents
 //! are stored and listed by id; reserving takes the longest-idle available
 //! agent with every requested skill and marks them busy, atomically, so two
-//! concurrent transfers never get the same person.
+//! concurrent transfers never get the same person; releasing frees only
+//! the agent still busy on that call.
 
 use std::sync::Arc;
 
-use voxdial_domain::{AgentStatus, E164, HumanAgent, HumanAgentId, OrgId};
+use voxdial_domain::{AgentStatus, CallId, E164, HumanAgent, HumanAgentId, OrgId};
 
 use crate::AgentSubject;
 use crate::fixtures::{at, t0};
@@ -19,7 +20,12 @@ fn agent(id: &str, skills: &[&str], status: AgentStatus, since_secs: i64) -> Hum
         skills: skills.iter().map(|s| s.to_string()).collect(),
         status,
         since: at(since_secs),
+        call_id: None,
     }
+}
+
+fn call(n: u32) -> CallId {
+    CallId::parse(format!("ld_transfer.{n}")).expect("a valid call id")
 }
 
 /// `put_agent` adds or replaces; `agents` lists by id; `set_agent_status`
@@ -95,16 +101,19 @@ pub async fn reserve_takes_the_longest_idle_skilled_available_agent(subject: Age
 
     let spanish = ["spanish".to_string()];
     let first = store
-        .reserve_agent(&OrgId::default(), &spanish, at(100))
+        .reserve_agent(&OrgId::default(), &spanish, &call(1), at(100))
         .await
         .unwrap()
         .expect("an agent");
     assert_eq!(first.id.as_str(), "early", "longest idle first");
-    assert_eq!((first.status, first.since), (AgentStatus::Busy, at(100)));
+    assert_eq!(
+        (first.status, first.since, first.call_id),
+        (AgentStatus::Busy, at(100), Some(call(1)))
+    );
     let both = ["spanish".to_string(), "billing".to_string()];
     assert_eq!(
         store
-            .reserve_agent(&OrgId::default(), &both, at(101))
+            .reserve_agent(&OrgId::default(), &both, &call(2), at(101))
             .await
             .unwrap()
             .map(|a| a.id.to_string()),
@@ -112,7 +121,7 @@ pub async fn reserve_takes_the_longest_idle_skilled_available_agent(subject: Age
     );
     assert_eq!(
         store
-            .reserve_agent(&OrgId::default(), &[], at(102))
+            .reserve_agent(&OrgId::default(), &[], &call(3), at(102))
             .await
             .unwrap(),
         None,
@@ -144,7 +153,7 @@ pub async fn concurrent_reservations_never_share_an_agent(subject: AgentSubject)
             tokio::spawn(async move {
                 barrier.wait().await;
                 store
-                    .reserve_agent(&OrgId::default(), &[], at(i))
+                    .reserve_agent(&OrgId::default(), &[], &call(i as u32), at(i))
                     .await
                     .unwrap()
             })
@@ -158,4 +167,56 @@ pub async fn concurrent_reservations_never_share_an_agent(subject: AgentSubject)
     }
     got.sort();
     assert_eq!(got, ["a", "b", "c"]);
+}
+
+/// `release_agent` makes the agent busy on that call available again,
+/// once; it changes nothing for another call's agent, an agent an
+/// operator set away meanwhile, or an unknown agent. A status an operator
+/// sets clears the call.
+pub async fn release_frees_only_the_agent_busy_on_that_call(subject: AgentSubject) {
+    let store = subject.agents();
+    store
+        .put_agent(&agent("a", &[], AgentStatus::Available, 0))
+        .await
+        .unwrap();
+    let id = HumanAgentId::parse("a").unwrap();
+    let org = OrgId::default();
+    let reserved = store
+        .reserve_agent(&org, &[], &call(1), at(5))
+        .await
+        .unwrap();
+    assert_eq!(reserved.map(|a| a.id), Some(id.clone()));
+
+    assert!(!store.release_agent(&id, &call(2), at(6)).await.unwrap());
+    let a = store.agents().await.unwrap().remove(0);
+    assert_eq!((a.status, a.call_id), (AgentStatus::Busy, Some(call(1))));
+
+    assert!(store.release_agent(&id, &call(1), at(7)).await.unwrap());
+    let a = store.agents().await.unwrap().remove(0);
+    assert_eq!(
+        (a.status, a.since, a.call_id),
+        (AgentStatus::Available, at(7), None)
+    );
+    assert!(
+        !store.release_agent(&id, &call(1), at(8)).await.unwrap(),
+        "released once"
+    );
+
+    // Reserved again, then set away by an operator: a late release of that
+    // call must not make them available.
+    store
+        .reserve_agent(&org, &[], &call(3), at(9))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .set_agent_status(&id, AgentStatus::Offline, at(10))
+            .await
+            .unwrap()
+    );
+    assert!(!store.release_agent(&id, &call(3), at(11)).await.unwrap());
+    let a = store.agents().await.unwrap().remove(0);
+    assert_eq!((a.status, a.call_id), (AgentStatus::Offline, None));
+    let ghost = HumanAgentId::parse("nobody").unwrap();
+    assert!(!store.release_agent(&ghost, &call(1), at(12)).await.unwrap());
 }

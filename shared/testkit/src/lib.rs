@@ -124,6 +124,7 @@ macro_rules! store_contract {
             release_without_dial_keeps_attempts,
             an_undialled_release_never_frees_a_created_call,
             release_to_final_counts_in_progress,
+            amend_outcome_replaces_only_a_bare_answer,
             concurrent_duplicate_releases_release_once,
             extend_lease_only_for_the_active_attempt,
             expired_leases_across_campaigns,
@@ -242,6 +243,7 @@ macro_rules! agent_contract {
             agents_are_stored_listed_and_updated,
             reserve_takes_the_longest_idle_skilled_available_agent,
             concurrent_reservations_never_share_an_agent,
+            release_frees_only_the_agent_busy_on_that_call,
         );
     };
 }

@@ -35,7 +35,7 @@ use std::sync::Arc;
 use voxdial_domain::{
     CallEventKind, CallOutcome, CallState, CampaignAction, CampaignId, CampaignProgress,
     CreateCall, Disposition, DncScope, ImportCounts, Lead, LeadId, LeadOutcome, LeadRelease,
-    LeadState, PendingReason, ScreenReason, Store, StoreError, Timestamp,
+    LeadState, OutcomeSource, PendingReason, ScreenReason, Store, StoreError, Timestamp,
 };
 
 use crate::StoreSubject;
@@ -692,6 +692,93 @@ pub async fn release_to_final_counts_in_progress(subject: StoreSubject) {
     assert_eq!(progress.finals, finals);
     assert_eq!((progress.active, progress.pending), (0, 1));
     assert_eq!(progress.final_total(), 3);
+}
+
+/// `amend_outcome` gives a lead that ended as a bare answer the analysed
+/// disposition, once, moving the campaign's final counts with it and
+/// recording the analysis as the outcome's source; it leaves alone a lead
+/// whose conversation recorded a disposition, a lead not final after that
+/// attempt, and an unknown lead.
+pub async fn amend_outcome_replaces_only_a_bare_answer(subject: StoreSubject) {
+    let store = subject.store();
+    let c = given_campaign(&*store, "camp-a").await;
+    given_leads(&*store, leads(&c, 0..3, t0())).await;
+    let claimed = claim(&*store, &c, 10, 3).await;
+    let bare = CallOutcome::Human { disposition: None };
+    let interested = CallOutcome::Human {
+        disposition: Some(Disposition::Interested),
+    };
+    for (l, outcome) in [(&claimed[0], bare), (&claimed[1], interested)] {
+        let release = final_release(&l.id, 1, outcome, at(1));
+        assert!(store.release(&release).await.unwrap());
+    }
+    let before = stored_lead(&*store, &claimed[0].id).await;
+    assert_eq!(before.outcome_source, Some(OutcomeSource::Provider));
+    assert_eq!(
+        stored_lead(&*store, &claimed[1].id).await.outcome_source,
+        Some(OutcomeSource::Conversation)
+    );
+
+    let refused = Disposition::NotInterested;
+    assert!(
+        !store
+            .amend_outcome(&claimed[0].id, 2, refused, at(5))
+            .await
+            .unwrap(),
+        "another attempt"
+    );
+    assert!(
+        store
+            .amend_outcome(&claimed[0].id, 1, refused, at(5))
+            .await
+            .unwrap()
+    );
+    let after = stored_lead(&*store, &claimed[0].id).await;
+    assert_eq!(after.outcome_source, Some(OutcomeSource::Analysis));
+    assert_eq!(
+        after.state.final_call_outcome(),
+        Some(&CallOutcome::Human {
+            disposition: Some(refused)
+        })
+    );
+    assert_eq!(
+        (after.version, after.updated_at),
+        (before.version + 1, at(5))
+    );
+    assert!(
+        !store
+            .amend_outcome(&claimed[0].id, 1, Disposition::Interested, at(6))
+            .await
+            .unwrap(),
+        "amended once"
+    );
+    assert!(
+        !store
+            .amend_outcome(&claimed[1].id, 1, refused, at(6))
+            .await
+            .unwrap(),
+        "the conversation decided"
+    );
+    assert!(
+        !store
+            .amend_outcome(&claimed[2].id, 1, refused, at(6))
+            .await
+            .unwrap(),
+        "still active"
+    );
+    assert!(
+        !store
+            .amend_outcome(&lead_id("nobody"), 1, refused, at(6))
+            .await
+            .unwrap()
+    );
+
+    let progress = store.progress(&c).await.unwrap();
+    let finals: BTreeMap<String, u64> = [("interested", 1), ("not_interested", 1)]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    assert_eq!(progress.finals, finals);
 }
 
 /// Invariant 3 under concurrency: 100 concurrent duplicates of one release

@@ -10,7 +10,7 @@ use voxdial_domain::{DispatchMessage, MessageQueue};
 
 use voxdial_aws::testing::Emulator;
 use voxdial_testkit::queue::QUEUE_MAX_RECEIVES;
-use voxdial_testkit::{BlobSubject, QueueSubject, QueueTime, StoreSubject};
+use voxdial_testkit::{AgentSubject, BlobSubject, QueueSubject, QueueTime, StoreSubject};
 
 /// Real seconds: SQS counts delays and visibility in whole seconds, and the
 /// suite waits half of this around each deadline.
@@ -21,6 +21,13 @@ async fn store() -> StoreSubject {
     let clients = moto.clients(None);
     let (store, _table) = moto.store(&clients).await.expect("a fresh table");
     StoreSubject::new(store)
+}
+
+async fn agents() -> AgentSubject {
+    let moto = Emulator::get();
+    let clients = moto.clients(None);
+    let (store, _table) = moto.store(&clients).await.expect("a fresh table");
+    AgentSubject::new(store)
 }
 
 async fn queue() -> QueueSubject {
@@ -58,6 +65,7 @@ voxdial_testkit::store_contract!(store());
 voxdial_testkit::privacy_contract!(store());
 voxdial_testkit::key_contract!(store());
 voxdial_testkit::job_queue_contract!(jobs());
+voxdial_testkit::agent_contract!(agents());
 voxdial_testkit::queue_contract!(queue());
 voxdial_testkit::durable_queue_contract!(queue());
 voxdial_testkit::blob_contract!(blobs());

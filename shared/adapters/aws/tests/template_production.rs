@@ -526,3 +526,35 @@ fn each_provider_account_has_its_caller_id() {
         "{per_provider}"
     );
 }
+
+/// The API function (on-demand recordings) and the bridge (a warm
+/// transfer's agent leg) give the provider absolute callback URLs: both
+/// get the public base URL the dispatcher gets, never an empty one.
+#[test]
+fn the_api_and_the_bridge_know_the_public_base_url() {
+    let t = template();
+    let dispatcher = at(
+        resource(&t, "DispatcherFunction"),
+        &[
+            "Properties",
+            "Environment",
+            "Variables",
+            "VOXDIAL_PUBLIC_BASE_URL",
+        ],
+    );
+    assert!(
+        format!("{dispatcher:?}").contains("execute-api"),
+        "{dispatcher:?}"
+    );
+    let api = at(
+        resource(&t, "ApiFunction"),
+        &[
+            "Properties",
+            "Environment",
+            "Variables",
+            "VOXDIAL_PUBLIC_BASE_URL",
+        ],
+    );
+    assert_eq!(api, dispatcher);
+    assert_eq!(container_env(&t, "VOXDIAL_PUBLIC_BASE_URL"), dispatcher);
+}

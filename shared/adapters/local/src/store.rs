@@ -15,10 +15,10 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use voxdial_domain::{
     AgentStatus, CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress,
-    CampaignStore, CreateCall, DncHit, DncScope, DncStore, E164, HumanAgent, HumanAgentId,
-    HumanAgentStore, ImportCounts, Lead, LeadId, LeadOutcome, LeadRelease, LeadState, LeadStore,
-    OrgId, PendingReason, PrivacyStore, PurgeDue, StoreError, SuppressionDigest, Timestamp,
-    Tombstone,
+    CampaignStore, CreateCall, Disposition, DncHit, DncScope, DncStore, E164, HumanAgent,
+    HumanAgentId, HumanAgentStore, ImportCounts, Lead, LeadId, LeadOutcome, LeadRelease, LeadState,
+    LeadStore, OrgId, PendingReason, PrivacyStore, PurgeDue, StoreError, SuppressionDigest,
+    Timestamp, Tombstone,
 };
 
 use crate::OpenError;
@@ -191,6 +191,14 @@ const UPDATE_LEAD: &str = "UPDATE leads SET state = ?2, due_at = ?3, waiting_win
      record = ?10 WHERE id = ?1";
 
 /// Writes a changed lead over its row.
+fn read_lead(conn: &Connection, id: &LeadId) -> Result<Option<Lead>, StoreError> {
+    let record: Option<String> = conn
+        .prepare_cached("SELECT record FROM leads WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([id.as_str()], |row| row.get(0)).optional())
+        .sql("cannot read a lead")?;
+    record.map(|r| decode("lead", id.as_str(), &r)).transpose()
+}
+
 fn write_lead(conn: &Connection, lead: &Lead) -> Result<(), StoreError> {
     let record = encode("cannot encode a lead", lead)?;
     let c = LeadColumns::of(&lead.state);
@@ -562,14 +570,7 @@ impl LeadStore for LocalStore {
 
     async fn lead(&self, id: &LeadId) -> Result<Option<Lead>, StoreError> {
         let id = id.clone();
-        self.read(move |conn| {
-            let record: Option<String> = conn
-                .prepare_cached("SELECT record FROM leads WHERE id = ?1")
-                .and_then(|mut stmt| stmt.query_row([id.as_str()], |row| row.get(0)).optional())
-                .sql("cannot read a lead")?;
-            record.map(|r| decode("lead", id.as_str(), &r)).transpose()
-        })
-        .await
+        self.read(move |conn| read_lead(conn, &id)).await
     }
 
     async fn leads(
@@ -664,6 +665,30 @@ impl LeadStore for LocalStore {
                 tx.commit().sql("cannot commit a release")?;
             }
             Ok(released)
+        })
+        .await
+    }
+
+    async fn amend_outcome(
+        &self,
+        lead: &LeadId,
+        attempt: u32,
+        disposition: Disposition,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let id = lead.clone();
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let Some(next) = read_lead(&tx, &id)?
+                .and_then(|lead| lead.with_analysed_disposition(attempt, disposition, now))
+            else {
+                return Ok(false);
+            };
+            // The outcome counts are read from the leads' columns, which
+            // write_lead derives from the record.
+            write_lead(&tx, &next)?;
+            tx.commit().sql("cannot commit an outcome")?;
+            Ok(true)
         })
         .await
     }
@@ -1143,17 +1168,9 @@ impl HumanAgentStore for LocalStore {
         status: AgentStatus,
         now: Timestamp,
     ) -> Result<bool, StoreError> {
-        let id = id.to_string();
-        self.write(move |conn| {
-            let tx = immediate(conn)?;
-            let Some(mut agent) = read_agent(&tx, &id)? else {
-                return Ok(false);
-            };
-            agent.status = status;
-            agent.since = now;
-            write_agent(&tx, &agent)?;
-            tx.commit().sql("cannot commit a human agent")?;
-            Ok(true)
+        self.change_agent(id, move |agent| {
+            agent.set_status(status, now);
+            true
         })
         .await
     }
@@ -1162,9 +1179,10 @@ impl HumanAgentStore for LocalStore {
         &self,
         org: &OrgId,
         skills: &[String],
+        call: &CallId,
         now: Timestamp,
     ) -> Result<Option<HumanAgent>, StoreError> {
-        let (org, skills) = (org.clone(), skills.to_vec());
+        let (org, skills, call) = (org.clone(), skills.to_vec(), call.clone());
         self.write(move |conn| {
             let tx = immediate(conn)?;
             let chosen = {
@@ -1183,9 +1201,7 @@ impl HumanAgentStore for LocalStore {
                 for row in rows {
                     let (id, record) = row.sql("cannot look for a human agent")?;
                     let agent: HumanAgent = decode("human agent", &id, &record)?;
-                    if agent.org_id == org
-                        && skills.iter().all(|skill| agent.skills.contains(skill))
-                    {
+                    if agent.fits(&org, &skills) {
                         chosen = Some(agent);
                         break;
                     }
@@ -1195,11 +1211,47 @@ impl HumanAgentStore for LocalStore {
             let Some(mut agent) = chosen else {
                 return Ok(None);
             };
-            agent.status = AgentStatus::Busy;
-            agent.since = now;
+            agent.reserve(&call, now);
             write_agent(&tx, &agent)?;
             tx.commit().sql("cannot commit a human agent")?;
             Ok(Some(agent))
+        })
+        .await
+    }
+
+    async fn release_agent(
+        &self,
+        id: &HumanAgentId,
+        call: &CallId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let call = call.clone();
+        self.change_agent(id, move |agent| agent.release(&call, now))
+            .await
+    }
+}
+
+impl LocalStore {
+    /// Reads an agent, applies `change` and writes it back when it says
+    /// so, in one transaction; false when there is no such agent or the
+    /// change declined.
+    async fn change_agent(
+        &self,
+        id: &HumanAgentId,
+        change: impl FnOnce(&mut HumanAgent) -> bool + Send + 'static,
+    ) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.write(move |conn| {
+            let tx = immediate(conn)?;
+            let Some(mut agent) = read_agent(&tx, &id)? else {
+                return Ok(false);
+            };
+            if !change(&mut agent) {
+                return Ok(false);
+            }
+            write_agent(&tx, &agent)?;
+            tx.commit().sql("cannot commit a human agent")?;
+            Ok(true)
         })
         .await
     }

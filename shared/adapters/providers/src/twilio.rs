@@ -41,14 +41,65 @@ use voxdial_domain::{
 use crate::WallClock;
 use voxdial_wire::twilio::forms::{self, AmdCallback, CallStatus, StatusCallback};
 use voxdial_wire::twilio::rest::{
-    self, CallResource, CallsPage, CreateCallParams, CreateParticipantParams, ErrorClass,
-    HttpMethod, ListCallsQuery, MachineDetection, RecordingChannels, RecordingStatusCallbackEvent,
-    StatusCallbackEvent, TwilioErrorBody, UpdateCallParams, UpdateCallStatus,
+    self, CallResource, CallsPage, CreateCallParams, ErrorClass, HttpMethod, ListCallsQuery,
+    MachineDetection, RecordingChannels, RecordingStatusCallbackEvent, StatusCallbackEvent,
+    TwilioErrorBody, UpdateCallParams, UpdateCallStatus,
 };
 use voxdial_wire::twilio::signature::{
     SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignedRequest, SigningKeys, validate_request,
 };
 use voxdial_wire::twilio::twiml::{self, Conference, Dial, Stream, Verb};
+
+/// How long a warm transfer's agent leg rings before it counts as not
+/// answered.
+const AGENT_RING_SECS: u32 = 30;
+
+/// Longest whisper said to a warm transfer's agent (Twilio takes at most
+/// 4,000 characters of inline TwiML).
+const WHISPER_CHARS: usize = 1_500;
+
+/// A warm transfer's conference: started by the agent, ended by whoever
+/// leaves first.
+fn room(name: &str, starts: bool) -> Conference {
+    let mut room = Conference::new(name);
+    room.start_conference_on_enter = Some(starts);
+    room.end_conference_on_exit = Some(true);
+    room.beep = Some("false".into());
+    room
+}
+
+/// The agent leg of a warm transfer: a call whose TwiML says the whisper
+/// to the agent, then joins the conference (so the caller never hears the
+/// whisper, and the agent hears it before joining).
+fn agent_leg(
+    conference: &str,
+    to: &E164,
+    caller_id: &E164,
+    whisper: &str,
+    status_url: Option<&str>,
+) -> CreateCallParams {
+    let whisper: String = whisper.chars().take(WHISPER_CHARS).collect();
+    let join = Dial {
+        nouns: vec![room(conference, true).into()],
+        ..Dial::default()
+    };
+    let mut response = twiml::Response::new();
+    if !whisper.trim().is_empty() {
+        response = response.push(twiml::Say::new(whisper));
+    }
+    CreateCallParams {
+        to: to.as_str().to_string(),
+        from: caller_id.as_str().to_string(),
+        twiml: Some(response.push(join).to_xml()),
+        status_callback: status_url.map(str::to_string),
+        status_callback_event: vec![
+            StatusCallbackEvent::Answered,
+            StatusCallbackEvent::Completed,
+        ],
+        timeout: Some(AGENT_RING_SECS),
+        ..CreateCallParams::default()
+    }
+}
 
 /// How to reach one Twilio account.
 #[derive(Clone)]
@@ -653,12 +704,13 @@ impl TelephonyProvider for TwilioProvider {
                 conference,
                 to,
                 caller_id,
+                whisper,
+                status_url,
             } => {
-                let mut room = Conference::new(conference.clone());
-                room.start_conference_on_enter = Some(true);
-                room.end_conference_on_exit = Some(true);
+                // The caller waits (hold music) until the agent starts the
+                // conference; either one leaving ends it.
                 let dial = Dial {
-                    nouns: vec![room.into()],
+                    nouns: vec![room(conference, false).into()],
                     ..Dial::default()
                 };
                 let params = UpdateCallParams {
@@ -666,19 +718,10 @@ impl TelephonyProvider for TwilioProvider {
                     ..Default::default()
                 };
                 self.update(sid, &params).await?;
-                let participant = CreateParticipantParams {
-                    from: caller_id.as_str().to_string(),
-                    to: to.as_str().to_string(),
-                    label: Some("agent".into()),
-                    early_media: Some(true),
-                    ..Default::default()
-                };
-                self.post_form(
-                    &rest::participants_path(&self.config.account_sid, conference),
-                    &participant.to_pairs(),
-                )
-                .await
-                .map(|_| ())
+                let leg = agent_leg(conference, to, caller_id, whisper, status_url.as_deref());
+                self.post_form(&rest::calls_path(&self.config.account_sid), &leg.to_pairs())
+                    .await
+                    .map(|_| ())
             }
         }
     }

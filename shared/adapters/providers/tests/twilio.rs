@@ -11,7 +11,7 @@ use common::*;
 use voxdial_domain::{
     AnswerInstruction, CallEventKind, ProviderError, TelephonyProvider, TransferTarget,
 };
-use voxdial_sim::carrier::{CreateFault, Outage};
+use voxdial_sim::carrier::{CreateFault, Outage, Whisper};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_twilio_adapter_keeps_the_provider_contract() {
@@ -69,15 +69,31 @@ async fn create_fetch_find_update_and_hang_up() {
         .unwrap();
     assert_eq!(sim.carrier.stats().redirects, 1);
     // A warm transfer moves the call into a conference and dials the human
-    // agent into it through the Participants API.
+    // agent on a leg of their own, which hears the summary, then joins.
     let warm = TransferTarget::Warm {
         conference: "xfer call-2".into(),
         to: number("+12125550111"),
         caller_id: number("+14155550100"),
+        whisper: "Ana, a caller wants a quote for two vans.".into(),
+        status_url: Some(format!(
+            "{}/webhooks/twilio/status?call_id=call-2&leg=agent",
+            hooks.base_url
+        )),
     };
     twilio.transfer(&placed.sid, &warm).await.unwrap();
     let stats = sim.carrier.stats();
-    assert_eq!((stats.redirects, stats.conference_participants), (2, 1));
+    assert_eq!((stats.redirects, stats.agent_legs), (2, 1));
+    let carrier = sim.carrier.clone();
+    eventually("the agent to join", move || !carrier.whispers().is_empty()).await;
+    assert_eq!(
+        sim.carrier.whispers(),
+        [Whisper {
+            to: "+12125550111".into(),
+            conference: "xfer call-2".into(),
+            said: vec!["Ana, a caller wants a quote for two vans.".into()],
+        }],
+        "the whisper is said on the agent's leg, before it joins"
+    );
     twilio.hangup(&placed.sid).await.unwrap();
     let carrier = sim.carrier.clone();
     eventually("the call to end", move || {

@@ -20,6 +20,7 @@
 //! | retention entry | `R#<hash(call) % 4>` | due`#`call | `call` |
 //! | API key | `A#<key>` | `A` | `rec` (a digest, never the key), `ver` |
 //! | audit entry | `U#<org>` | at`#`entry | `rec` |
+//! | human agent | `HUMANS` | agent id | `rec`, `ver` |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
@@ -75,8 +76,13 @@
 //!   journal kept after publishing has its `phones` removed when it is
 //!   closed, so no number outlives an erased lead there.
 //!
+//! - **Human agents** are changed over the version read (`ver`): of two
+//!   reservations racing for one agent, one write succeeds and the other
+//!   reads again (`humans.rs`).
+//!
 //! The adapter reads the wall clock only for import lock leases.
 
+mod humans;
 pub mod import;
 mod keys;
 mod recount;

@@ -9,8 +9,8 @@ use futures_util::{StreamExt, stream};
 use tracing::{debug, warn};
 use voxdial_domain::{
     CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress, CampaignStore,
-    CreateCall, DncHit, DncScope, DncStore, E164, ImportCounts, Lead, LeadId, LeadOutcome,
-    LeadRelease, LeadState, LeadStore, OrgId, PrivacyStore, PurgeDue, StoreError,
+    CreateCall, Disposition, DncHit, DncScope, DncStore, E164, ImportCounts, Lead, LeadId,
+    LeadOutcome, LeadRelease, LeadState, LeadStore, OrgId, PrivacyStore, PurgeDue, StoreError,
     SuppressionDigest, Timestamp, Tombstone,
 };
 
@@ -330,6 +330,39 @@ impl LeadStore for DynamoStore {
             "lead {} kept changing",
             release.lead_id
         )))
+    }
+
+    async fn amend_outcome(
+        &self,
+        lead: &LeadId,
+        attempt: u32,
+        disposition: Disposition,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        for round in 0..WRITE_ROUNDS {
+            let Some(current) = self.visible_lead(lead).await? else {
+                return Ok(false);
+            };
+            let Some(next) = current.with_analysed_disposition(attempt, disposition, now) else {
+                return Ok(false);
+            };
+            // The lead on condition of its version, the final-outcome
+            // counters moved in the same transaction.
+            match self
+                .table
+                .transact(&lead_transition(&current, next, None))
+                .await
+            {
+                Ok(()) => return Ok(true),
+                Err(TxError::Canceled(reasons)) => {
+                    if contended(&reasons) {
+                        backoff(round).await;
+                    }
+                }
+                Err(TxError::Store(e)) => return Err(e),
+            }
+        }
+        Err(StoreError::Conflict(format!("lead {lead} kept changing")))
     }
 
     async fn extend_lease(

@@ -24,6 +24,8 @@ use voxdial_domain::{
     Timestamp, Tombstone,
 };
 
+pub(crate) mod humans;
+
 /// An item as the SDK sees it.
 type Item = HashMap<String, AttributeValue>;
 
