@@ -17,8 +17,8 @@ use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{Engine, EngineConfig};
 use voxdial_aws::testing::Emulator;
 use voxdial_domain::{
-    AgentStatus, ApiKeyId, CallId, Campaign, CampaignId, Clock, E164, HumanAgent, HumanAgentId,
-    LeadId, OrgId, Role, Store,
+    AgentId, AgentStatus, ApiKeyId, CallId, Campaign, CampaignId, Clock, E164, HumanAgent,
+    HumanAgentId, LeadId, OrgId, Role, Store,
 };
 use voxdial_http::api::ROUTES;
 use voxdial_http::auth::{MASKED, RouteRule};
@@ -32,6 +32,7 @@ struct Tenant {
     lead: LeadId,
     call: CallId,
     agent: HumanAgentId,
+    ai_agent: AgentId,
     /// A key of this organisation that revoke and rotate may act on.
     spare_key: ApiKeyId,
     phone: E164,
@@ -77,14 +78,23 @@ async fn tenant(engine: &Engine, store: &dyn Store, name: &str, n: usize) -> Ten
         .create_api_key(&org(name), Role::Viewer, "spare")
         .await
         .unwrap();
+    let ai_agent = engine
+        .create_ai_agent(&org(name), ai_agent_draft().as_bytes())
+        .await
+        .unwrap();
     Tenant {
         campaign: c.id,
         lead: l.id,
         call: call.id,
         agent: agent.id,
+        ai_agent: ai_agent.id,
         spare_key: spare.id,
         phone: l.phone,
     }
+}
+
+fn ai_agent_draft() -> String {
+    json!({"config": {"name": "Maya", "system_prompt": "You are Maya."}}).to_string()
 }
 
 async fn world(store: Arc<dyn Store>) -> World {
@@ -161,6 +171,7 @@ async fn snapshot(w: &World) -> Value {
         out.push(json!({
             "campaigns": w.engine.campaigns(&org(name)).await.unwrap(),
             "agents": w.engine.human_agents(&org(name)).await.unwrap(),
+            "ai_agents": w.engine.ai_agents(&org(name)).await.unwrap(),
             "keys": store.api_keys(&org(name)).await.unwrap(),
             "audit": store.audit(&org(name), 1000).await.unwrap(),
         }));
@@ -191,6 +202,7 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
     let call = ghost(t.call.as_str());
     let lead = ghost(t.lead.as_str());
     let agent = ghost(t.agent.as_str());
+    let ai_agent = ghost(t.ai_agent.as_str());
     let key = match scope {
         Scope::Ghost => "ffffffffffffffff".to_string(),
         _ => t.spare_key.to_string(),
@@ -242,6 +254,19 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
             format!("/v1/agents/{agent}/status"),
             json(json!({"status": "available"})),
         ),
+        ("PUT", "/v1/campaigns/{id}/ai-agent") => (
+            format!("/v1/campaigns/{campaign}/ai-agent"),
+            json(json!({"id": ai_agent})),
+        ),
+        ("GET", "/v1/ai-agents") => ("/v1/ai-agents".into(), None),
+        ("POST", "/v1/ai-agents") => ("/v1/ai-agents".into(), Some(ai_agent_draft())),
+        ("POST", "/v1/ai-agents/validate") => {
+            ("/v1/ai-agents/validate".into(), Some(ai_agent_draft()))
+        }
+        ("GET", "/v1/ai-agents/{id}") => (format!("/v1/ai-agents/{ai_agent}"), None),
+        ("PUT", "/v1/ai-agents/{id}") => {
+            (format!("/v1/ai-agents/{ai_agent}"), Some(ai_agent_draft()))
+        }
         ("POST", "/v1/keys") => ("/v1/keys".into(), json(json!({"role": "viewer"}))),
         ("GET", "/v1/keys") => ("/v1/keys".into(), None),
         ("POST", "/v1/keys/{id}/revoke") => (format!("/v1/keys/{key}/revoke"), None),
@@ -334,6 +359,7 @@ async fn walk(w: World) {
                             t.replace(tenant.call.as_str(), "ID")
                                 .replace(tenant.lead.as_str(), "ID")
                                 .replace(tenant.campaign.as_str(), "ID")
+                                .replace(tenant.ai_agent.as_str(), "ID")
                                 .replace(tenant.agent.as_str(), "ID")
                                 .replace(tenant.spare_key.as_str(), "ID")
                         };

@@ -6,6 +6,12 @@
 //! seconds. Calls are routed by the routing engine; `--outage` takes a
 //! provider down and the summary shows the fallback: calls, setup success
 //! and cost per provider.
+//!
+//! The demo ships three AI agents (Maya, Raj and Zoe, each with their own
+//! prompt, voice and voicemail message). The campaign starts with Maya and
+//! is handed to the next agent each time another third of its leads is
+//! final, as an operator moves a running campaign to another agent; the
+//! summary counts the conversations each agent held.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -90,6 +96,8 @@ pub(crate) struct Summary {
     pub(crate) post_call: crate::postcall::PostCallFigures,
     /// What the media bridge reported about the conversations.
     pub(crate) conversations: ConversationFigures,
+    /// The conversations each AI agent held.
+    pub(crate) agents: Vec<AgentFigures>,
 }
 
 /// Callback deliveries as the carrier made them.
@@ -254,7 +262,13 @@ async fn drive(
         recording: options.recording.clone(),
         ..CampaignSettings::default()
     };
-    let campaign = engine.create_campaign(&OrgId::default(), settings).await?;
+    let org = OrgId::default();
+    let agents = create_demo_agents(engine).await?;
+    let settings = CampaignSettings {
+        agent_id: agents[0].clone(),
+        ..settings
+    };
+    let campaign = engine.create_campaign(&org, settings).await?;
     let report = engine.import_csv(&campaign.id, &csv, Some("US")).await?;
     // A few numbers of the list are on the do-not-call list.
     let leads = engine.leads_page(&campaign.id, None, 1000).await?;
@@ -286,11 +300,21 @@ async fn drive(
     engine.act(&campaign.id, CampaignAction::Start).await?;
 
     let progress = Progress::new(options.json, report.inserted);
+    let mut handed = 0;
     let view = loop {
         let view = engine.campaign_view(&campaign.id).await?;
         progress.show(&view.progress);
         if view.campaign.status.is_finished() {
             break view;
+        }
+        // Another third of the leads final: the next agent takes over.
+        let p = &view.progress;
+        let due = (p.final_total() * agents.len() as u64 / p.total.max(1)) as usize;
+        if due > handed && due < agents.len() {
+            handed = due;
+            engine
+                .set_campaign_agent(&org, &campaign.id, &agents[handed], None)
+                .await?;
         }
         if wall.elapsed() > options.max_wall {
             bail!("the demo did not finish within {:?}", options.max_wall);
@@ -325,7 +349,94 @@ async fn drive(
         .iter()
         .filter(|a| a.status == AgentStatus::Busy)
         .count() as u64;
+    summary.agents = agent_figures(engine, &campaign.id).await?;
     Ok(summary)
+}
+
+/// The demo's AI agents: name, voice, what they call about, and their
+/// voicemail message.
+const DEMO_AGENTS: [(&str, &str, &str, &str); 3] = [
+    (
+        "Maya",
+        "Kore",
+        "a free dental check-up at Sunrise Dental",
+        "Hi, this is Maya from Sunrise Dental about your free check-up. Please call us back. Thank you.",
+    ),
+    (
+        "Raj",
+        "Puck",
+        "the new broadband plans of Lightspeed Fibre",
+        "Hello, Raj from Lightspeed Fibre here about faster broadband. We will try you again soon.",
+    ),
+    (
+        "Zoe",
+        "Aoede",
+        "renewing a Green Valley gym membership",
+        "Hi, it's Zoe from Green Valley Gym about your membership renewal. Call us any time. Bye!",
+    ),
+];
+
+/// Creates the demo's agents in the default organisation; their ids, in
+/// the order they take the campaign.
+async fn create_demo_agents(
+    engine: &voxdial_app::Engine,
+) -> anyhow::Result<Vec<voxdial_domain::AgentId>> {
+    let mut ids = Vec::new();
+    for (name, voice, topic, voicemail) in DEMO_AGENTS {
+        let draft = serde_json::json!({"config": {
+            "name": name,
+            "voice": voice,
+            "system_prompt": format!(
+                "You are {name}, a friendly and concise outbound calling agent calling about \
+                 {topic}. Speak naturally, one or two sentences at a time, and let the caller talk."
+            ),
+            "voicemail": {"text": voicemail},
+        }});
+        let agent = engine
+            .create_ai_agent(&OrgId::default(), draft.to_string().as_bytes())
+            .await?;
+        ids.push(agent.id);
+    }
+    Ok(ids)
+}
+
+/// The conversations each AI agent held, from the call records.
+async fn agent_figures(
+    engine: &voxdial_app::Engine,
+    campaign: &voxdial_domain::CampaignId,
+) -> anyhow::Result<Vec<AgentFigures>> {
+    let mut by_agent: BTreeMap<(String, String, Option<u32>), u64> = BTreeMap::new();
+    let mut before = None;
+    loop {
+        let page = engine.calls_page(campaign, before.as_ref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        before = Some(last.id.clone());
+        for call in &page {
+            let Some(agent) = call.conversation.as_ref().and_then(|c| c.agent.as_ref()) else {
+                continue;
+            };
+            let key = (agent.name.clone(), agent.id.to_string(), agent.version);
+            *by_agent.entry(key).or_default() += 1;
+        }
+    }
+    Ok(by_agent
+        .into_iter()
+        .map(|((name, id, version), conversations)| AgentFigures {
+            name,
+            id,
+            version,
+            conversations,
+        })
+        .collect())
+}
+
+/// The conversations one AI agent (at one version) held.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct AgentFigures {
+    pub(crate) name: String,
+    pub(crate) id: String,
+    pub(crate) version: Option<u32>,
+    pub(crate) conversations: u64,
 }
 
 /// What the media bridge reported about the campaign's conversations.
@@ -540,6 +651,7 @@ fn summarise(
         invariants_hold,
         post_call: Default::default(),
         conversations: ConversationFigures::default(),
+        agents: Vec::new(),
     }
 }
 
@@ -572,6 +684,24 @@ fn print_conversations(c: &ConversationFigures) {
         "summaries whispered to agents", c.whispers
     );
     println!("    {:<32}{:>8}", "callbacks scheduled", c.callbacks);
+}
+
+/// Prints the conversations each AI agent held.
+fn print_agents(agents: &[AgentFigures]) {
+    if agents.is_empty() {
+        return;
+    }
+    println!();
+    println!("  conversations per AI agent");
+    for a in agents {
+        let version = a.version.map_or_else(String::new, |v| format!(" v{v}"));
+        println!(
+            "    {:<32}{:>8}  ({})",
+            format!("{}{version}", a.name),
+            a.conversations,
+            a.id
+        );
+    }
 }
 
 /// The process's peak resident memory (Linux `VmHWM`), in MiB.
@@ -653,6 +783,7 @@ pub(crate) fn print_table(s: &Summary) {
     println!("  {:<34}{:>8.4}", "cost billed (USD)", s.cost_usd);
     print_providers(s);
     print_conversations(&s.conversations);
+    print_agents(&s.agents);
     crate::postcall::print(&s.post_call);
     if let Some(mb) = s.peak_rss_mb {
         println!("  {:<34}{:>8.1}", "peak memory (MiB)", mb);

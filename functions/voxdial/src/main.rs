@@ -7,9 +7,12 @@
 //!   simulated carrier.
 //! - `voxdial campaign …`, `voxdial dnc add`, `voxdial lead erase`: clients
 //!   of a running server, authenticated by an API key.
+//! - `voxdial ai-agents create|update|list|show|validate`: AI agents on a
+//!   running server, from TOML files (see `ai_agents`).
 //! - `voxdial keys create`: a new API key in a data directory's store.
 //! - `voxdial sim-carrier`: the simulated carrier alone.
 
+mod ai_agents;
 mod client;
 mod config;
 mod demo;
@@ -74,6 +77,9 @@ enum Command {
     /// Erase a lead's personal data on a running server.
     #[command(subcommand)]
     Lead(LeadCommand),
+    /// Manage AI agents on a running server.
+    #[command(subcommand)]
+    AiAgents(ai_agents::AiAgentsCommand),
     /// Manage API keys in a data directory's store.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -317,6 +323,18 @@ enum CampaignCommand {
         #[command(flatten)]
         server: Server,
     },
+    /// Move a campaign to an AI agent version (its latest without --version).
+    AiAgent {
+        /// The campaign id.
+        id: String,
+        /// The AI agent id.
+        agent: String,
+        /// The agent version to pin.
+        #[arg(long)]
+        version: Option<u32>,
+        #[command(flatten)]
+        server: Server,
+    },
 }
 
 #[derive(Subcommand)]
@@ -416,6 +434,7 @@ async fn main() -> ExitCode {
             | Command::Dnc(_)
             | Command::Lead(_)
             | Command::Keys(_)
+            | Command::AiAgents(_)
     );
     init_tracing(cli.log_json, if quiet { "warn" } else { "info" });
     match run(cli.command).await {
@@ -433,6 +452,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::SimCarrier(args) => sim_carrier(args).await.map(|()| ExitCode::SUCCESS),
         Command::Campaign(command) => campaign(command).await.map(|()| ExitCode::SUCCESS),
+        Command::AiAgents(command) => ai_agents::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Keys(KeysCommand::Create {
             org,
             role,
@@ -792,6 +812,16 @@ async fn campaign(command: CampaignCommand) -> anyhow::Result<()> {
                     )
                     .await?,
             );
+        }
+        CampaignCommand::AiAgent {
+            id,
+            agent,
+            version,
+            server,
+        } => {
+            let body = json!({ "id": agent, "version": version });
+            let path = format!("/v1/campaigns/{id}/ai-agent");
+            client::print(&server.client()?.put_json(&path, &body).await?);
         }
     }
     Ok(())

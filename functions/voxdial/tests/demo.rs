@@ -129,4 +129,20 @@ fn the_default_demo_holds_its_conversations_through_the_media_bridge() {
     for d in ["interested", "not_interested", "voicemail_left"] {
         assert!(outcomes[d].as_u64().unwrap_or(0) > 0, "no {d}: {summary}");
     }
+    // The campaign passes from one stored AI agent to the next as its
+    // leads finish; every conversation names the agent (and version) that
+    // held it.
+    let agents = summary["agents"].as_array().expect("agents");
+    let held: u64 = agents
+        .iter()
+        .map(|a| a["conversations"].as_u64().unwrap())
+        .sum();
+    assert!(held >= n("conversations"), "{agents:?}");
+    assert!(agents.len() >= 2, "one agent held every call: {agents:?}");
+    for agent in agents {
+        let name = agent["name"].as_str().unwrap();
+        assert!(["Maya", "Raj", "Zoe"].contains(&name), "{agent}");
+        assert_eq!(agent["version"], 1, "{agent}");
+        assert!(agent["id"].as_str().unwrap().starts_with("agt_"), "{agent}");
+    }
 }

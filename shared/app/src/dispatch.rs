@@ -13,10 +13,28 @@ use tracing::{debug, info, warn};
 use voxdial_domain::{
     CallAttempt, CallOutcome, CallState, Campaign, CampaignStatus, ComplianceRecord, CreateCall,
     DispatchMessage, Lead, LeadOutcome, LeadRelease, LeadState, PendingReason, PlaceCall,
-    ProviderError, ProviderId, ScreenDecision, ScreenReason, StoreError, Timestamp,
+    ProviderError, ProviderId, ProviderStrategy, ScreenDecision, ScreenReason, StoreError,
+    Timestamp,
 };
 
 use crate::router::{RoutePlan, SetupResult};
+
+/// Puts the step of `preferred` first in a chain (the stored AI agent's
+/// provider, under `agent_assigned`); the router's order follows. A
+/// provider the router left out (its circuit open, no route to the
+/// destination) stays out.
+fn prefer(plan: RoutePlan, preferred: Option<&ProviderId>) -> RoutePlan {
+    match (plan, preferred) {
+        (RoutePlan::Chain(mut steps), Some(provider)) => {
+            if let Some(i) = steps.iter().position(|s| &s.provider == provider) {
+                let step = steps.remove(i);
+                steps.insert(0, step);
+            }
+            RoutePlan::Chain(steps)
+        }
+        (plan, _) => plan,
+    }
+}
 use crate::{AppError, Engine};
 
 /// What dispatching a message did.
@@ -136,13 +154,15 @@ impl Engine {
         record: ComplianceRecord,
     ) -> Result<DispatchOutcome, AppError> {
         let now = self.clock.now();
-        let (steps, no_route) = match self.router.plan(
+        let preferred = self.preferred_provider(campaign).await?;
+        let preferring = |plan| prefer(plan, preferred.as_ref());
+        let (steps, no_route) = match preferring(self.router.plan(
             &lead.phone,
             &campaign.settings.provider_strategy,
             &campaign.settings.agent_id,
             campaign.settings.caller_id.as_ref(),
             now,
-        ) {
+        )) {
             RoutePlan::Chain(steps) => (steps, None),
             RoutePlan::NotBefore(at) => {
                 let wait = (at - now)
@@ -189,13 +209,13 @@ impl Engine {
                 // again (a probe that failed reopened its breaker; a fallback
                 // at its rate limit may be free now).
                 self.sleep_backoff(round).await;
-                match self.router.replan(
+                match preferring(self.router.replan(
                     &lead.phone,
                     &settings.provider_strategy,
                     &settings.agent_id,
                     settings.caller_id.as_ref(),
                     self.clock.now(),
-                ) {
+                )) {
                     RoutePlan::Chain(next) => steps = next,
                     RoutePlan::NotBefore(_) => continue,
                     RoutePlan::NoRoute(_) => break,
@@ -227,6 +247,21 @@ impl Engine {
         }
         self.fail_setup(call, campaign, errors.join("; "), true)
             .await
+    }
+
+    /// The provider the campaign's AI agent prefers, under the
+    /// `agent_assigned` strategy (the agent record is read only then).
+    async fn preferred_provider(
+        &self,
+        campaign: &Campaign,
+    ) -> Result<Option<ProviderId>, AppError> {
+        if campaign.settings.provider_strategy != ProviderStrategy::AgentAssigned {
+            return Ok(None);
+        }
+        Ok(self
+            .campaign_agent(campaign)
+            .await?
+            .and_then(|agent| agent.preferred_provider))
     }
 
     /// Asks the provider of one step of the chain; on acceptance the attempt
@@ -413,5 +448,35 @@ impl Engine {
         };
         self.finish(call, campaign, outcome).await?;
         Ok(DispatchOutcome::Failed { reason })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use voxdial_domain::E164;
+
+    use super::*;
+    use crate::router::RouteStep;
+
+    fn chain(ids: &[&str]) -> RoutePlan {
+        let caller = E164::parse("+12125550100", None).unwrap();
+        RoutePlan::Chain(
+            ids.iter()
+                .map(|id| RouteStep::new(ProviderId::parse(*id).unwrap(), caller.clone()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn the_preferred_provider_goes_first_and_the_rest_keep_their_order() {
+        let b = ProviderId::parse("b").unwrap();
+        assert_eq!(
+            prefer(chain(&["a", "c", "b"]), Some(&b)),
+            chain(&["b", "a", "c"])
+        );
+        assert_eq!(prefer(chain(&["a", "c"]), Some(&b)), chain(&["a", "c"]));
+        assert_eq!(prefer(chain(&["a", "b"]), None), chain(&["a", "b"]));
+        let none = RoutePlan::NoRoute("no".into());
+        assert_eq!(prefer(none.clone(), Some(&b)), none);
     }
 }

@@ -200,6 +200,7 @@ impl Engine {
                 settings.max_call_secs
             )));
         }
+        self.check_campaign_agent(org, &settings.agent_id).await?;
         let id = CampaignId::parse(new_id("cmp")).map_err(|e| AppError::Invalid(e.to_string()))?;
         let mut campaign = Campaign::new(id, settings, self.clock.now())?;
         campaign.org_id = org.clone();
@@ -336,11 +337,24 @@ impl Engine {
         Ok(self.store.import_leads(id, leads).await?)
     }
 
-    /// Applies an operator action (start, pause, resume, cancel).
+    /// Applies an operator action (start, pause, resume, cancel); a start
+    /// pins the version of the campaign's AI agent its calls will use.
     pub async fn act(&self, id: &CampaignId, action: CampaignAction) -> Result<Campaign, AppError> {
         let now = self.clock.now();
+        let pin = match action {
+            CampaignAction::Start => Some(self.version_to_pin(&self.campaign(id).await?).await?),
+            _ => None,
+        };
         let campaign = self
-            .modify_campaign(id, |c| Ok(c.apply(action, now)?))
+            .modify_campaign(id, |c| {
+                c.apply(action, now)?;
+                if let Some((agent, version)) = &pin
+                    && &c.settings.agent_id == agent
+                {
+                    c.agent_version = *version;
+                }
+                Ok(())
+            })
             .await?;
         info!(campaign_id = %id, ?action, status = campaign.status.label(), "campaign action");
         match action {

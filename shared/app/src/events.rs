@@ -246,6 +246,20 @@ impl Engine {
         }
     }
 
+    /// The voicemail message of the campaign's AI agent (the engine's
+    /// default for the built-in agent, or when the agent cannot be read).
+    async fn voicemail_text(&self, campaign: &voxdial_domain::Campaign) -> String {
+        match self.campaign_agent(campaign).await {
+            Ok(Some(agent)) => match crate::ai_agents::agent_config(&agent) {
+                Ok(config) => return config.voicemail.text,
+                Err(error) => warn!(campaign_id = %campaign.id, %error, "unreadable AI agent"),
+            },
+            Ok(None) => {}
+            Err(error) => warn!(campaign_id = %campaign.id, %error, "cannot read the AI agent"),
+        }
+        self.config.voicemail_text.clone()
+    }
+
     /// Acts on an asynchronous machine verdict when no media bridge runs
     /// (the bridge handles voicemail itself): leave the message or hang up,
     /// as the campaign's policy says.
@@ -262,21 +276,20 @@ impl Engine {
         ) else {
             return;
         };
-        let instruction = match self
-            .campaign(&call.campaign_id)
-            .await
-            .map(|c| c.settings.voicemail)
-        {
-            Ok(VoicemailPolicy::LeaveMessage) => AnswerInstruction::Voicemail {
-                wait_for_beep: verdict == voxdial_domain::AnsweredBy::MachineStart,
-                audio_url: None,
-                text: self.config.voicemail_text.clone(),
-            },
-            Ok(VoicemailPolicy::HangUp) => AnswerInstruction::Hangup,
+        let campaign = match self.campaign(&call.campaign_id).await {
+            Ok(campaign) => campaign,
             Err(error) => {
                 warn!(call_id = %call.id, %error, "no campaign for a machine verdict");
                 return;
             }
+        };
+        let instruction = match campaign.settings.voicemail {
+            VoicemailPolicy::LeaveMessage => AnswerInstruction::Voicemail {
+                wait_for_beep: verdict == voxdial_domain::AnsweredBy::MachineStart,
+                audio_url: None,
+                text: self.voicemail_text(&campaign).await,
+            },
+            VoicemailPolicy::HangUp => AnswerInstruction::Hangup,
         };
         match provider.redirect(sid, &instruction).await {
             Ok(()) => {}

@@ -6,6 +6,9 @@
 //!
 //! - [`access`]: organisations' API keys (create, check, revoke, rotate),
 //!   the audit trail and the organisation scope of every record.
+//! - [`ai_agents`]: AI agents as versioned records (create, update, read,
+//!   list, validate), the agent version a campaign pins, the configuration
+//!   a call runs with.
 //! - [`engine`]: [`Engine`] (the ports wired together), campaigns, lead
 //!   import, slot filling and completion.
 //! - [`dispatch`]: dispatching one lead: screen, route, create the attempt,
@@ -38,6 +41,7 @@
 //! call [`Engine::sweep`] on a timer.
 
 pub mod access;
+pub mod ai_agents;
 pub mod analysis;
 pub mod clock;
 pub mod csv_import;

@@ -15,6 +15,7 @@
 //! | [`scan`] | allocation-free scanners for the two hot messages (Twilio `media`, audio-only `serverContent`), falling back to the wire crate's parsers |
 //! | [`b64`] | table-driven base64 into reused buffers (μ-law decoded straight out of it) |
 //! | [`core`] | [`Conversation`]: the state machine, barge-in, hedge engine, AMD/voicemail, DTMF/IVR, transfer flow, marks, transcript, metrics, recording |
+//! | [`validate`] | [`AgentConfig::problems`]: what is wrong with an agent before it is stored |
 //! | [`types`] | what goes to the host and the model: [`HostRequest`], [`ModelRequest`], [`CallReport`], [`TranscriptTurn`], … |
 //!
 //! # Driving it
@@ -62,6 +63,7 @@ pub mod config;
 pub mod core;
 pub mod scan;
 pub mod types;
+pub mod validate;
 
 pub use crate::codec::{FRAME_SAMPLES, Frame};
 pub use crate::config::{AgentConfig, CallContext, IvrAction, IvrMenu, ToolKind, TransferMode};

@@ -309,6 +309,22 @@ pub struct Conversation {
     pub duration_ms: u64,
     /// Why the conversation ended.
     pub end_reason: Option<String>,
+    /// The AI agent that held it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<ConversationAgent>,
+}
+
+/// The AI agent that held a conversation: its campaign's agent and pinned
+/// version when the call ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationAgent {
+    /// The agent (`default` for the built-in one).
+    pub id: crate::AgentId,
+    /// Its version (`None` for the built-in agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+    /// Its name.
+    pub name: String,
 }
 
 /// A transfer of a call to a human agent.

@@ -42,6 +42,12 @@ pub struct Campaign {
     /// consent rule holds whatever `settings.require_consent` says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consent_waiver: Option<ConsentWaiver>,
+    /// The version of `settings.agent_id` its calls use: pinned when the
+    /// campaign starts (or when an operator moves it to an agent version),
+    /// so later versions of the agent leave a running campaign alone.
+    /// `None` for the built-in agent and before the start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_version: Option<u32>,
     /// Optimistic-concurrency version, bumped by every write.
     pub version: u64,
 }
@@ -371,6 +377,7 @@ impl Campaign {
             started_at: None,
             finished_at: None,
             consent_waiver: None,
+            agent_version: None,
             version: 0,
         })
     }

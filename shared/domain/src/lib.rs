@@ -4,6 +4,8 @@
 //! # Layout
 //!
 //! - [`ids`]: newtype identifiers (`CampaignId`, `LeadId`, `CallId`, ...).
+//! - [`ai_agent`]: AI agents, one immutable record per version, and their
+//!   store port.
 //! - [`access`]: organisations' API keys, roles, the audit trail and their
 //!   store port.
 //! - [`phone`]: E.164 numbers validated with libphonenumber metadata, their
@@ -41,6 +43,7 @@
 //! release, no double dial) are contracts of the [`ports`] traits.
 
 pub mod access;
+pub mod ai_agent;
 pub mod analysis;
 pub mod call;
 pub mod campaign;
@@ -63,6 +66,7 @@ pub mod screening;
 pub mod transcript;
 
 pub use access::{Access, ApiKey, AuditEntry, KeyDigest, KeySecret, KeyStore, Role, RoleError};
+pub use ai_agent::{AiAgent, AiAgentStore};
 pub use analysis::{
     AnalyseError, Analyser, Analysis, AnalysisDisposition, AnalysisRequest, AnalysisSettings,
     FieldKind, FieldSpec, PrincipleScore, Sentiment, SentimentLabel, Sentiments, Verdict,
@@ -86,7 +90,7 @@ pub use transcript::{
 
 pub use call::{
     AnsweredBy, Applied, CallAttempt, CallEvent, CallEventKind, CallState, Conversation,
-    IgnoreReason, TransferRecord,
+    ConversationAgent, IgnoreReason, TransferRecord,
 };
 pub use campaign::{
     AmdMode, Campaign, CampaignAction, CampaignError, CampaignSettings, CampaignStatus,

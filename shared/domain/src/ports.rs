@@ -480,11 +480,24 @@ pub trait HumanAgentStore: Send + Sync {
 /// Everything the engine stores, from one backend (the operations above that
 /// span several records must be atomic within it).
 pub trait Store:
-    CampaignStore + LeadStore + CallStore + DncStore + crate::PrivacyStore + crate::KeyStore
+    CampaignStore
+    + LeadStore
+    + CallStore
+    + DncStore
+    + crate::PrivacyStore
+    + crate::KeyStore
+    + crate::AiAgentStore
 {
 }
-impl<T: CampaignStore + LeadStore + CallStore + DncStore + crate::PrivacyStore + crate::KeyStore>
-    Store for T
+impl<
+    T: CampaignStore
+        + LeadStore
+        + CallStore
+        + DncStore
+        + crate::PrivacyStore
+        + crate::KeyStore
+        + crate::AiAgentStore,
+> Store for T
 {
 }
 

@@ -8,14 +8,17 @@
 //!
 //! # Layout
 //!
-//! - [`EngineHost`]: the [`BridgeHost`] over an [`Engine`], with the AI
-//!   agents' configurations ([`Agents`]).
+//! - [`EngineHost`]: the [`BridgeHost`] over an [`Engine`]. A call talks
+//!   with its campaign's AI agent, at the version the campaign pinned,
+//!   read from the store (`voxdial_app::ai_agents`) and kept in memory
+//!   (versions never change); a campaign of the built-in agent gets the
+//!   built-in configuration ([`Agents`]).
 //! - [`BridgeObserver`]: the engine's [`CallObserver`] that opens a call's
 //!   model session while the phone rings and hands the provider's
 //!   machine-detection verdict to the live conversation.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use tracing::warn;
@@ -26,8 +29,8 @@ use voxdial_bridge::{Bridge, BridgeHost, HostError};
 use voxdial_conversation::types::{CallReport, HumanAgent, Speaker, TranscriptTurn, TransferPlan};
 use voxdial_conversation::{AgentConfig, CallContext, TransferMode};
 use voxdial_domain::{
-    AgentId, AgentStatus, CallAttempt, CallId, CallState, Conversation, Disposition, HumanAgentId,
-    Timestamp,
+    AgentId, AgentStatus, CallAttempt, CallId, CallState, Campaign, Conversation,
+    ConversationAgent, Disposition, HumanAgentId, Timestamp,
 };
 use voxdial_gemini::Connector;
 
@@ -59,20 +62,92 @@ impl Agents {
     }
 }
 
+/// Stored agents' configurations by (agent, version): immutable, so
+/// never stale.
+type AgentCache = Mutex<HashMap<(AgentId, u32), Arc<AgentConfig>>>;
+
+/// The agent each live call talks with, from its context to its report.
+type HeldBy = Mutex<HashMap<CallId, ConversationAgent>>;
+
+/// At most this many calls are remembered in [`HeldBy`]; past it (calls
+/// that rang and never reported) the map starts again.
+const HELD_BY_LIMIT: usize = 10_000;
+
+fn locked<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// The bridge's host over the engine.
 #[derive(Clone)]
 pub struct EngineHost {
     engine: Engine,
     agents: Arc<Agents>,
+    stored: Arc<AgentCache>,
+    held_by: Arc<HeldBy>,
 }
 
 impl EngineHost {
-    /// A host answering with `engine`'s use cases and `agents`' configurations.
+    /// A host answering with `engine`'s use cases, the stored AI agents,
+    /// and `agents`' configurations for the built-in agent.
     pub fn new(engine: Engine, agents: Agents) -> EngineHost {
         EngineHost {
             engine,
             agents: Arc::new(agents),
+            stored: Arc::default(),
+            held_by: Arc::default(),
         }
+    }
+
+    /// The agent a call of `campaign` talks with and its configuration:
+    /// the campaign's pinned agent version (read once, then from memory),
+    /// or the built-in agent.
+    async fn agent(
+        &self,
+        campaign: &Campaign,
+    ) -> Result<(ConversationAgent, AgentConfig), HostError> {
+        let id = &campaign.settings.agent_id;
+        let held = |version, config: &AgentConfig| ConversationAgent {
+            id: id.clone(),
+            version,
+            name: config.name.clone(),
+        };
+        if id.is_built_in() {
+            let config = self.agents.get(id).clone();
+            return Ok((held(None, &config), config));
+        }
+        if let Some(version) = campaign.agent_version
+            && let Some(config) = locked(&self.stored).get(&(id.clone(), version))
+        {
+            return Ok((held(Some(version), config), config.as_ref().clone()));
+        }
+        let agent = self
+            .engine
+            .campaign_agent(campaign)
+            .await
+            .map_err(host_error)?
+            .ok_or_else(|| HostError(format!("campaign {} has no AI agent", campaign.id)))?;
+        let config = voxdial_app::ai_agents::agent_config(&agent).map_err(host_error)?;
+        locked(&self.stored).insert((agent.id, agent.version), Arc::new(config.clone()));
+        Ok((held(Some(agent.version), &config), config))
+    }
+
+    /// Remembers the agent a call talks with until its report.
+    fn remember(&self, call_id: &CallId, agent: ConversationAgent) {
+        let mut held = locked(&self.held_by);
+        if held.len() >= HELD_BY_LIMIT {
+            held.clear();
+        }
+        held.insert(call_id.clone(), agent);
+    }
+
+    /// The agent that held a call's conversation: the one its context
+    /// gave, else (a context from before a restart) its campaign's now.
+    async fn held_by(&self, call_id: &CallId) -> Result<ConversationAgent, HostError> {
+        if let Some(agent) = locked(&self.held_by).remove(call_id) {
+            return Ok(agent);
+        }
+        let facts = self.engine.call_facts(call_id).await.map_err(host_error)?;
+        Ok(self.agent(&facts.campaign).await?.0)
     }
 }
 
@@ -143,12 +218,14 @@ impl BridgeHost for EngineHost {
     async fn call_context(&self, call_id: &CallId) -> Result<CallContext, HostError> {
         let facts = self.engine.call_facts(call_id).await.map_err(host_error)?;
         let settings = &facts.campaign.settings;
+        let (held_by, agent) = self.agent(&facts.campaign).await?;
+        self.remember(call_id, held_by);
         let name = facts.lead.name.trim();
         Ok(CallContext {
             campaign_id: facts.campaign.id.clone(),
             lead_name: (!name.is_empty()).then(|| name.to_string()),
             custom_fields: facts.lead.custom.clone(),
-            agent: self.agents.get(&settings.agent_id).clone(),
+            agent,
             voicemail: settings.voicemail.clone(),
             record: settings.recording.records_every_call(),
             consent_notice: self.engine.consent_notice(&facts.campaign, &facts.call.to),
@@ -281,8 +358,16 @@ impl BridgeHost for EngineHost {
                 warn!(call_id = %call_id, %error, "could not store the report's disposition");
             }
         }
+        let mut record = conversation(&report);
+        record.agent = match self.held_by(call_id).await {
+            Ok(agent) => Some(agent),
+            Err(error) => {
+                warn!(call_id = %call_id, %error, "cannot tell which AI agent held the call");
+                None
+            }
+        };
         self.engine
-            .record_conversation(call_id, conversation(&report))
+            .record_conversation(call_id, record)
             .await
             .map(drop)
             .map_err(host_error)

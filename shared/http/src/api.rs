@@ -15,6 +15,7 @@
 //! | GET | `/v1/campaigns/{id}/calls` | (`?before=&limit=`) | a page of calls, newest first | viewer |
 //! | POST | `/v1/campaigns/{id}/{action}` | (action: `start`, `pause`, `resume`, `cancel`) | the campaign | operator |
 //! | PUT | `/v1/campaigns/{id}/concurrency` | `{"max_concurrency": 10}` | the campaign | operator |
+//! | PUT | `/v1/campaigns/{id}/ai-agent` | `{"id": "agt_…", "version": 2}` (version optional: the latest) | the campaign, moved to that agent version | operator |
 //! | GET | `/v1/calls/{id}` | | the call | viewer |
 //! | POST | `/v1/calls/{id}/disposition` | `{"disposition": "interested"}` | the call | operator |
 //! | GET | `/v1/calls/{id}/analysis` | | the call's full analysis (404 until ready) | viewer |
@@ -26,6 +27,11 @@
 //! | GET | `/v1/agents` | | the organisation's human agents | viewer |
 //! | PUT | `/v1/agents/{id}` | `{"name": "Ana", "number": "+1…", "skills": ["spanish"], "status": "available"}` | the agent | admin |
 //! | POST | `/v1/agents/{id}/status` | `{"status": "available" \| "busy" \| "offline" \| "wrap_up"}` | | admin |
+//! | GET | `/v1/ai-agents` | | the organisation's AI agents, each at its latest version | viewer |
+//! | POST | `/v1/ai-agents` | `{"preferred_provider": "twilio", "config": {"name": "Maya", "system_prompt": "…", …}}` | 201, version 1 of a new agent | admin |
+//! | POST | `/v1/ai-agents/validate` | a draft, as for creating | `{"valid": false, "problems": ["config.system_prompt: must not be empty"]}` (nothing stored) | viewer |
+//! | GET | `/v1/ai-agents/{id}` | (`?version=N`) | the agent's latest version, or version N | viewer |
+//! | PUT | `/v1/ai-agents/{id}` | a draft (`"base_version": N` refuses it with 409 unless N is the latest) | the agent's next version | admin |
 //! | POST | `/v1/keys` | `{"role": "operator", "name": "ci"}` | 201, the key and, once, its `secret` | admin |
 //! | GET | `/v1/keys` | | the organisation's keys (never a secret) | admin |
 //! | POST | `/v1/keys/{id}/revoke` | | the key, revoked | admin |
@@ -51,9 +57,9 @@ use serde_json::Value;
 use voxdial_app::csv_import::MAX_CSV_BYTES;
 use voxdial_app::{Caller, Engine};
 use voxdial_domain::{
-    Access, AgentStatus, ApiKey, ApiKeyId, CallId, Campaign, CampaignAction, CampaignId,
-    CampaignSettings, Disposition, DncScope, E164, HumanAgent, HumanAgentId, KeySecret, LeadId,
-    OrgId, Role, Timestamp,
+    Access, AgentId, AgentStatus, AiAgent, ApiKey, ApiKeyId, CallId, Campaign, CampaignAction,
+    CampaignId, CampaignSettings, Disposition, DncScope, E164, HumanAgent, HumanAgentId, KeySecret,
+    LeadId, OrgId, Role, Timestamp,
 };
 
 use crate::ApiError;
@@ -78,6 +84,7 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/v1/campaigns/{id}/calls", Access::Read),
     route("POST", "/v1/campaigns/{id}/{action}", Access::Operate),
     route("PUT", "/v1/campaigns/{id}/concurrency", Access::Operate),
+    route("PUT", "/v1/campaigns/{id}/ai-agent", Access::Operate),
     route("GET", "/v1/calls/{id}", Access::Read),
     route("POST", "/v1/calls/{id}/disposition", Access::Operate),
     route("GET", "/v1/calls/{id}/analysis", Access::Read),
@@ -89,6 +96,11 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/v1/agents", Access::Read),
     route("PUT", "/v1/agents/{id}", Access::Admin),
     route("POST", "/v1/agents/{id}/status", Access::Admin),
+    route("GET", "/v1/ai-agents", Access::Read),
+    route("POST", "/v1/ai-agents", Access::Admin),
+    route("POST", "/v1/ai-agents/validate", Access::Read),
+    route("GET", "/v1/ai-agents/{id}", Access::Read),
+    route("PUT", "/v1/ai-agents/{id}", Access::Admin),
     route("POST", "/v1/keys", Access::Admin),
     route("GET", "/v1/keys", Access::Admin),
     route("POST", "/v1/keys/{id}/revoke", Access::Admin),
@@ -110,6 +122,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/campaigns/{id}/calls", get(list_calls))
         .route("/v1/campaigns/{id}/{action}", post(campaign_action))
         .route("/v1/campaigns/{id}/concurrency", put(set_concurrency))
+        .route("/v1/campaigns/{id}/ai-agent", put(set_campaign_agent))
         .route("/v1/calls/{id}", get(call))
         .route("/v1/calls/{id}/disposition", post(disposition))
         .route("/v1/calls/{id}/analysis", get(analysis))
@@ -121,6 +134,9 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/agents", get(list_agents))
         .route("/v1/agents/{id}", put(put_agent))
         .route("/v1/agents/{id}/status", post(agent_status))
+        .route("/v1/ai-agents", get(list_ai_agents).post(create_ai_agent))
+        .route("/v1/ai-agents/validate", post(validate_ai_agent))
+        .route("/v1/ai-agents/{id}", get(ai_agent).put(update_ai_agent))
         .route("/v1/keys", post(create_key).get(list_keys))
         .route("/v1/keys/{id}/revoke", post(revoke_key))
         .route("/v1/keys/{id}/rotate", post(rotate_key))
@@ -300,6 +316,87 @@ async fn set_concurrency(
             .set_max_concurrency(&campaign.id, max_concurrency)
             .await?
             .redacted(),
+    ))
+}
+
+/// Which agent version a campaign talks with.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CampaignAgent {
+    id: String,
+    version: Option<u32>,
+}
+
+async fn set_campaign_agent(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<CampaignAgent>, JsonRejection>,
+) -> Result<Json<Campaign>, ApiError> {
+    let campaign = own_campaign(&engine, &caller, &id).await?;
+    let CampaignAgent { id, version } = json_body(body)?;
+    let moved = engine
+        .set_campaign_agent(&caller.org_id, &campaign.id, &ai_agent_id(&id)?, version)
+        .await?;
+    Ok(Json(moved.redacted()))
+}
+
+fn ai_agent_id(raw: &str) -> Result<AgentId, ApiError> {
+    AgentId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
+}
+
+async fn list_ai_agents(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+) -> Result<Json<Vec<AiAgent>>, ApiError> {
+    Ok(Json(engine.ai_agents(&caller.org_id).await?))
+}
+
+async fn create_ai_agent(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<AiAgent>), ApiError> {
+    let agent = engine.create_ai_agent(&caller.org_id, &body).await?;
+    Ok((StatusCode::CREATED, Json(agent)))
+}
+
+async fn validate_ai_agent(
+    State(engine): State<Engine>,
+    body: Bytes,
+) -> Json<voxdial_app::ai_agents::Validation> {
+    Json(engine.validate_ai_agent(&body))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VersionQuery {
+    version: Option<u32>,
+}
+
+async fn ai_agent(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    Query(query): Query<VersionQuery>,
+) -> Result<Json<AiAgent>, ApiError> {
+    let id = ai_agent_id(&id)?;
+    Ok(Json(
+        engine
+            .ai_agent_in(&caller.org_id, &id, query.version)
+            .await?,
+    ))
+}
+
+async fn update_ai_agent(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<AiAgent>, ApiError> {
+    let id = ai_agent_id(&id)?;
+    Ok(Json(
+        engine.update_ai_agent(&caller.org_id, &id, &body).await?,
     ))
 }
 

@@ -16,6 +16,8 @@
 //!   contract (erasure, suppression digests, retention), on store subjects.
 //! - [`keys`]: the [`KeyStore`](voxdial_domain::KeyStore) contract (API
 //!   keys and the audit trail), on store subjects.
+//! - [`ai_agents`]: the [`AiAgentStore`](voxdial_domain::AiAgentStore)
+//!   contract (versioned AI agents), on store subjects.
 //! - [`subject`]: what an adapter's factory returns to a suite
 //!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
 //! - [`clock`]: [`ManualClock`], a clock tests set and advance.
@@ -51,6 +53,7 @@
 //! pause before a send that must wake a waiting receiver.
 
 pub mod agents;
+pub mod ai_agents;
 pub mod blob;
 pub mod clock;
 pub mod fixtures;
@@ -206,6 +209,21 @@ macro_rules! key_contract {
             keys_are_stored_once_and_listed_per_organisation,
             update_api_key_is_versioned,
             audit_reads_newest_first_per_organisation,
+        );
+    };
+}
+
+/// The AI agent store contract against a store adapter:
+/// `ai_agent_contract!(factory)` with the same factory as
+/// [`store_contract!`]. Expands into the module `ai_agent_contract`.
+#[macro_export]
+macro_rules! ai_agent_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(ai_agent_contract, ai_agents, $factory;
+            versions_are_immutable_and_read_back,
+            a_version_must_follow_the_latest,
+            concurrent_writers_of_one_version_never_both_win,
+            agents_are_listed_per_organisation_at_their_latest,
         );
     };
 }

@@ -24,6 +24,7 @@ use voxdial_domain::{
 use crate::OpenError;
 use crate::sqlite::{Db, from_nanos, nanos};
 
+mod ai_agents;
 mod keys;
 
 /// The schema migrations, in order; `user_version` counts those applied.
@@ -33,6 +34,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store_privacy.sql"),
     include_str!("store_keys.sql"),
     include_str!("store_dnc_orgs.sql"),
+    include_str!("store_ai_agents.sql"),
 ];
 
 /// `PRAGMA application_id` of a store file ("vxds").

@@ -21,13 +21,15 @@
 //! | API key | `A#<key>` | `A` | `rec` (a digest, never the key), `ver` |
 //! | audit entry | `U#<org>` | at`#`entry | `rec` |
 //! | human agent | `HUMANS` | agent id | `rec`, `ver` |
+//! | AI agent, latest version | `G#<agent>` | `H` | `rec`, `ver`, `org` |
+//! | AI agent version | `G#<agent>` | `V#<version, 10 digits>` | `rec` (immutable) |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
 //!
 //! | index | partition key | sort key | holds | serves |
 //! |---|---|---|---|---|
-//! | `by_parent` | `g1pk`: `CAMPAIGNS`, `C#<c>#L`, `C#<c>#K`, `KEYS` | `g1sk`: created`#`id, lead id, created`#`id, org`#`key | campaigns, published leads, calls, API keys | `campaigns`, `leads` (id order), `calls` (newest first), `api_keys` |
+//! | `by_parent` | `g1pk`: `CAMPAIGNS`, `C#<c>#L`, `C#<c>#K`, `KEYS`, `AIAGENTS` | `g1sk`: created`#`id, lead id, created`#`id, org`#`key, org`#`agent | campaigns, published leads, calls, API keys, AI agents' latest versions | `campaigns`, `leads` (id order), `calls` (newest first), `api_keys`, `ai_agents` |
 //! | `due` | `g2pk`: `C#<c>` | `g2sk`: due_at`#`lead | pending leads | `claim_due` ("next pending leads of a campaign"), `cancel_pending`, `progress.next_due_at` |
 //! | `live` | `g3pk`: `LIVE#<hash(c) % 4>` | `g3sk`: `<c>#`created`#`call | non-terminal calls | `live_calls`, `progress.live_calls` |
 //! | `lease` | `g4pk`: `LEASE#<hash(lead) % 4>` | `g4sk`: lease_until`#`lead | active leads | `expired_leases` (the sweeper) |
@@ -52,6 +54,10 @@
 //!   false.
 //! - **No double dial.** `create_call` is a put on condition
 //!   `attribute_not_exists(pk)` on the deterministic call id.
+//! - **AI agent versions.** Version `n` is one transaction: its own item
+//!   on condition `attribute_not_exists(pk)`, and the head item on
+//!   condition `ver = n - 1 AND org = :org` (absent, for version 1). Two
+//!   writers of the same next version never both commit.
 //! - **Optimistic versions.** Campaigns, leads and calls are written over
 //!   the version read (`ver`); counters beside the campaign record are
 //!   changed with `ADD`, so they never conflict with a record update.
@@ -82,6 +88,7 @@
 //!
 //! The adapter reads the wall clock only for import lock leases.
 
+mod ai_agents;
 mod humans;
 pub mod import;
 mod keys;

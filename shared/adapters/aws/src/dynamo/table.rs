@@ -19,9 +19,9 @@ use aws_sdk_dynamodb::types::{
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use voxdial_domain::{
-    ApiKey, ApiKeyId, AuditEntry, CallAttempt, CallId, Campaign, CampaignId, DncHit, DncScope,
-    E164, Lead, LeadId, LeadState, OrgId, PendingReason, PurgeDue, StoreError, SuppressionDigest,
-    Timestamp, Tombstone,
+    AgentId, AiAgent, ApiKey, ApiKeyId, AuditEntry, CallAttempt, CallId, Campaign, CampaignId,
+    DncHit, DncScope, E164, Lead, LeadId, LeadState, OrgId, PendingReason, PurgeDue, StoreError,
+    SuppressionDigest, Timestamp, Tombstone,
 };
 
 pub(crate) mod humans;
@@ -207,6 +207,40 @@ fn api_key_item(api_key: &ApiKey) -> Result<Item, StoreError> {
         index::BY_PARENT.2.into(),
         s(format!("{}#{}", api_key.org_id, api_key.id)),
     );
+    Ok(item)
+}
+/// The `by_parent` partition of every AI agent's head item (sort key
+/// `<org>#<agent>`).
+const AI_AGENTS: &str = "AIAGENTS";
+/// The organisation attribute of an AI agent's head item.
+const ORG: &str = "org";
+
+fn ai_agent_pk(id: &AgentId) -> String {
+    format!("G#{id}")
+}
+/// The head item of an agent: its latest version.
+fn ai_agent_head_key(id: &AgentId) -> Item {
+    key(ai_agent_pk(id), "H")
+}
+/// One version's item; zero-padded so that sort order is version order.
+fn ai_agent_version_key(id: &AgentId, version: u32) -> Item {
+    key(ai_agent_pk(id), &format!("V#{version:010}"))
+}
+fn ai_agent_head_item(agent: &AiAgent) -> Result<Item, StoreError> {
+    let mut item = ai_agent_head_key(&agent.id);
+    item.insert(REC.into(), encode("AI agent", agent)?);
+    item.insert(VER.into(), n(agent.version));
+    item.insert(ORG.into(), s(agent.org_id.as_str()));
+    item.insert(index::BY_PARENT.1.into(), s(AI_AGENTS));
+    item.insert(
+        index::BY_PARENT.2.into(),
+        s(format!("{}#{}", agent.org_id, agent.id)),
+    );
+    Ok(item)
+}
+fn ai_agent_version_item(agent: &AiAgent) -> Result<Item, StoreError> {
+    let mut item = ai_agent_version_key(&agent.id, agent.version);
+    item.insert(REC.into(), encode("AI agent", agent)?);
     Ok(item)
 }
 fn audit_pk(org: &OrgId) -> String {
@@ -669,6 +703,11 @@ pub(crate) enum Write {
     },
     /// An audit entry.
     PutAudit(AuditEntry),
+    /// An AI agent version's item, if absent.
+    PutAiAgentVersion(AiAgent),
+    /// An AI agent's head item: new for version 1, else over the previous
+    /// version of the same organisation.
+    PutAiAgentHead(AiAgent),
     /// A retention entry.
     PutPurge { call: CallId, due_at: Timestamp },
     /// Deletes a retention entry.
@@ -986,6 +1025,23 @@ fn render(write: &Write) -> Result<Op, StoreError> {
             (Action::Put(api_key_item(key)?), Some(cond))
         }
         Write::PutAudit(entry) => (Action::Put(audit_item(entry)?), None),
+        Write::PutAiAgentVersion(agent) => {
+            let cond = format!("attribute_not_exists({})", e.name(PK));
+            (Action::Put(ai_agent_version_item(agent)?), Some(cond))
+        }
+        Write::PutAiAgentHead(agent) => {
+            let cond = match agent.version.checked_sub(1).filter(|v| *v > 0) {
+                None => format!("attribute_not_exists({})", e.name(PK)),
+                Some(previous) => format!(
+                    "{} = {} AND {} = {}",
+                    e.name(VER),
+                    e.value(n(previous)),
+                    e.name(ORG),
+                    e.value(s(agent.org_id.as_str()))
+                ),
+            };
+            (Action::Put(ai_agent_head_item(agent)?), Some(cond))
+        }
         Write::PutPurge { call, due_at } => {
             let mut item = purge_key(call, *due_at);
             item.insert(CALL.into(), s(call.as_str()));
@@ -1637,6 +1693,32 @@ impl Table {
             .iter()
             .map(|item| decode("audit entry", item))
             .collect()
+    }
+
+    // -------------------------------------------------------------- AI agents
+
+    /// One version of an agent, or its latest (the head item).
+    pub(crate) async fn ai_agent(
+        &self,
+        id: &AgentId,
+        version: Option<u32>,
+    ) -> Result<Option<AiAgent>, StoreError> {
+        let key = match version {
+            None => ai_agent_head_key(id),
+            Some(version) => ai_agent_version_key(id, version),
+        };
+        self.get(key, "cannot read an AI agent")
+            .await?
+            .map(|item| decode("AI agent", &item))
+            .transpose()
+    }
+
+    /// The latest version of every agent of `org`, by id.
+    pub(crate) async fn ai_agents(&self, org: &OrgId) -> Result<Vec<AiAgent>, StoreError> {
+        let (name, pk, sk) = index::BY_PARENT;
+        let query = Query::new(name, pk, s(AI_AGENTS)).begins_with(sk, s(format!("{org}#")));
+        let items = self.query(query, usize::MAX).await?;
+        items.iter().map(|item| decode("AI agent", item)).collect()
     }
 
     pub(crate) async fn tombstone(&self, lead: &LeadId) -> Result<Option<Tombstone>, StoreError> {
