@@ -411,11 +411,24 @@ pub trait HumanAgentStore: Send + Sync {
 /// Everything the engine stores, from one backend (the operations above that
 /// span several records must be atomic within it).
 pub trait Store:
-    CampaignStore + LeadStore + CallStore + DncStore + crate::PrivacyStore + crate::KeyStore
+    CampaignStore
+    + LeadStore
+    + CallStore
+    + DncStore
+    + crate::PrivacyStore
+    + crate::KeyStore
+    + crate::AggregateStore
 {
 }
-impl<T: CampaignStore + LeadStore + CallStore + DncStore + crate::PrivacyStore + crate::KeyStore>
-    Store for T
+impl<
+    T: CampaignStore
+        + LeadStore
+        + CallStore
+        + DncStore
+        + crate::PrivacyStore
+        + crate::KeyStore
+        + crate::AggregateStore,
+> Store for T
 {
 }
 

@@ -15,6 +15,9 @@
 //!   contract (erasure, suppression digests, retention), on store subjects.
 //! - [`keys`]: the [`KeyStore`](voxdial_domain::KeyStore) contract (API
 //!   keys and the audit trail), on store subjects.
+//! - [`aggregates`]: the [`AggregateStore`](voxdial_domain::AggregateStore)
+//!   contract (duplicates, concurrency, bucket boundaries, organisation
+//!   scope), on store subjects.
 //! - [`jobs`]: the [`JobQueue`](voxdial_domain::JobQueue) contract and its
 //!   [`JobQueueSubject`](jobs::JobQueueSubject).
 //! - [`subject`]: what an adapter's factory returns to a suite
@@ -52,6 +55,7 @@
 //! pause before a send that must wake a waiting receiver.
 
 pub mod agents;
+pub mod aggregates;
 pub mod blob;
 pub mod clock;
 pub mod fixtures;
@@ -253,6 +257,22 @@ macro_rules! blob_contract {
             list_by_prefix_sorted,
             invalid_keys_are_rejected,
             presign_get_names_the_key,
+        );
+    };
+}
+
+/// The aggregate store contract against a store adapter:
+/// `aggregate_contract!(factory)` with the same factory as
+/// [`store_contract!`]. Expands into the module `aggregate_contract`.
+#[macro_export]
+macro_rules! aggregate_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(aggregate_contract, aggregates, $factory;
+            duplicate_events_count_once,
+            concurrent_deliveries_count_each_event_once,
+            events_fall_in_their_hour_and_day,
+            series_are_scoped_to_organisation_and_dimension,
+            every_counter_round_trips,
         );
     };
 }

@@ -20,6 +20,8 @@
 //! | retention entry | `R#<hash(call) % 4>` | due`#`call | `call` |
 //! | API key | `A#<key>` | `A` | `rec` (a digest, never the key), `ver` |
 //! | audit entry | `U#<org>` | at`#`entry | `rec` |
+//! | aggregate bucket | `G#<org>#<dimension>#<hour\|day>` | start | `start` (epoch seconds), `v:<counter>` per counter (`ADD`ed) |
+//! | aggregate event marker | `E#<call>` | `call_ended` or `analysed` | (none: its existence counts the event once) |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
@@ -60,6 +62,9 @@
 //!   pending (and waiting for its window), active and final changes the
 //!   counters in the transaction that moves the lead.
 //! - **Atomic imports** of any size: see [`import`].
+//! - **Aggregates counted once.** An aggregate event is one transaction:
+//!   its marker on condition `attribute_not_exists(pk)` and an `ADD` to each
+//!   of its buckets; a duplicate delivery cancels on the marker.
 //!
 //! Listings (`leads`, `calls`, `campaigns`, `live_calls`,
 //! `expired_leases`) read indexes, which DynamoDB updates asynchronously
@@ -77,6 +82,7 @@
 //!
 //! The adapter reads the wall clock only for import lock leases.
 
+mod aggregates;
 pub mod import;
 mod keys;
 mod schema;
