@@ -207,7 +207,8 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
         Scope::Ghost => "ffffffffffffffff".to_string(),
         _ => t.spare_key.to_string(),
     };
-    let scoped = rule.path.contains("{id}");
+    // Analytics name a campaign in the query string.
+    let scoped = rule.path.contains("{id}") || rule.path.starts_with("/v1/analytics");
     if scope != Scope::Own && !scoped && rule.path != "/v1/dnc" {
         return None;
     }
@@ -272,6 +273,8 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
         ("POST", "/v1/keys/{id}/revoke") => (format!("/v1/keys/{key}/revoke"), None),
         ("POST", "/v1/keys/{id}/rotate") => (format!("/v1/keys/{key}/rotate"), None),
         ("GET", "/v1/audit") => ("/v1/audit".into(), None),
+        ("GET", "/v1/analytics") => (format!("/v1/analytics?campaign_id={campaign}"), None),
+        ("GET", "/v1/analytics.csv") => (format!("/v1/analytics.csv?campaign_id={campaign}"), None),
         (method, path) => panic!("no walk case for {method} {path}: add one here"),
     };
     Some((path, body))

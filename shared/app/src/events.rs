@@ -118,6 +118,11 @@ impl Engine {
             check_provider_sid(&call, event.provider_sid.as_ref())?;
             let now = self.clock.now();
             let result = match call.apply(event, now) {
+                Applied::Ignored(IgnoreReason::AlreadyTerminal) if event.kind.is_terminal() => {
+                    // A repeated end: repairs a count the first one missed.
+                    self.recount_call_end(&call).await;
+                    return Ok(EventOutcome::Ignored(IgnoreReason::AlreadyTerminal));
+                }
                 Applied::Ignored(reason) => return Ok(EventOutcome::Ignored(reason)),
                 Applied::Progressed => match self.store.update_call(&call).await {
                     Ok(updated) => {
@@ -222,6 +227,7 @@ impl Engine {
         // Answered calls go on to the post-call pipeline (idempotent).
         self.on_call_ended(&call).await;
         self.release_transfer_agent(&call).await;
+        self.count_call_end(&call, campaign).await;
         if released {
             if let Some(provider) = &call.provider {
                 self.router

@@ -11,6 +11,8 @@
 //!   a call runs with.
 //! - [`engine`]: [`Engine`] (the ports wired together), campaigns, lead
 //!   import, slot filling and completion.
+//! - [`analytics`]: counting calls into the aggregates as they end and
+//!   are analysed; series with derived figures, as JSON or CSV.
 //! - [`dispatch`]: dispatching one lead: screen, route, create the attempt,
 //!   place the call with backoff and fallback.
 //! - [`events`]: status callbacks, the answer webhook, dispositions, and
@@ -43,6 +45,7 @@
 pub mod access;
 pub mod ai_agents;
 pub mod analysis;
+pub mod analytics;
 pub mod clock;
 pub mod csv_import;
 pub mod delivery;

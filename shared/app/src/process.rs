@@ -69,6 +69,7 @@ impl Engine {
             .as_ref()
             .is_some_and(|a| a.status != StageStatus::Pending)
         {
+            self.count_stored_analysis(&call).await?;
             return Ok(JobOutcome::Done);
         }
         if let Some(why) = self.not_ready(&call) {
@@ -296,6 +297,7 @@ impl Engine {
             )
             .await?;
         }
+        self.count_analysis(&call, &campaign, &analysis).await?;
         Ok(JobOutcome::Done)
     }
 

@@ -27,6 +27,8 @@
 //! - [`transcript`]: transcripts and the transcriber port.
 //! - [`analysis`]: post-call analysis, the disposition rule and the
 //!   analyser port.
+//! - [`analytics`]: aggregates per organisation, dimension and hour or
+//!   day, the quality score, and the aggregate store port.
 //! - [`postcall`]: what a call record keeps after the call (recording,
 //!   transcript, analysis, webhook delivery, retention).
 //! - [`privacy`]: erasure, suppression by keyed hash, retention: the
@@ -45,6 +47,7 @@
 pub mod access;
 pub mod ai_agent;
 pub mod analysis;
+pub mod analytics;
 pub mod call;
 pub mod campaign;
 pub mod consent;
@@ -71,6 +74,10 @@ pub use analysis::{
     AnalyseError, Analyser, Analysis, AnalysisDisposition, AnalysisRequest, AnalysisSettings,
     FieldKind, FieldSpec, PrincipleScore, Sentiment, SentimentLabel, Sentiments, Verdict,
     final_disposition,
+};
+pub use analytics::{
+    AggregateEvent, AggregateStore, Bucket, Dimension, EventKind, Granularity, PrincipleTally,
+    Tally, quality_score,
 };
 pub use consent::ConsentRules;
 pub use jobs::{Job, JobQueue, MessageQueue, QueueMessage};

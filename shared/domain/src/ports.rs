@@ -487,6 +487,7 @@ pub trait Store:
     + crate::PrivacyStore
     + crate::KeyStore
     + crate::AiAgentStore
+    + crate::AggregateStore
 {
 }
 impl<
@@ -496,7 +497,8 @@ impl<
         + DncStore
         + crate::PrivacyStore
         + crate::KeyStore
-        + crate::AiAgentStore,
+        + crate::AiAgentStore
+        + crate::AggregateStore,
 > Store for T
 {
 }

@@ -37,6 +37,8 @@
 //! | POST | `/v1/keys/{id}/revoke` | | the key, revoked | admin |
 //! | POST | `/v1/keys/{id}/rotate` | | the key and, once, its new `secret` | admin |
 //! | GET | `/v1/audit` | (`?limit=`) | the organisation's audit trail, newest first | admin |
+//! | GET | `/v1/analytics` | (`?from=&to=&bucket=hour\|day&campaign_id=&agent=&provider=`) | calls, outcomes, costs, sentiment, principles and quality per bucket, and totals | viewer |
+//! | GET | `/v1/analytics.csv` | (as above) | the same rows as CSV (formula-safe) | viewer |
 //!
 //! Campaigns are shown without secrets: a webhook's `secret` is write-only.
 //! A `viewer` sees personal fields (numbers, names, transcripts, summaries)
@@ -106,6 +108,8 @@ pub const ROUTES: &[RouteRule] = &[
     route("POST", "/v1/keys/{id}/revoke", Access::Admin),
     route("POST", "/v1/keys/{id}/rotate", Access::Admin),
     route("GET", "/v1/audit", Access::Admin),
+    route("GET", "/v1/analytics", Access::Read),
+    route("GET", "/v1/analytics.csv", Access::Read),
 ];
 
 /// The API router: every `/v1` route behind the guard, `/healthz` open.
@@ -141,6 +145,8 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/keys/{id}/revoke", post(revoke_key))
         .route("/v1/keys/{id}/rotate", post(rotate_key))
         .route("/v1/audit", get(audit))
+        .route("/v1/analytics", get(crate::analytics::json))
+        .route("/v1/analytics.csv", get(crate::analytics::csv))
         .route_layer(middleware::from_fn_with_state(engine.clone(), guard))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(engine)

@@ -6,6 +6,7 @@
 //!
 //! - [`api`]: the campaign API under `/v1` (JSON; CSV for lead import) and
 //!   its table of routes and the roles they need.
+//! - `analytics`: the handlers of `/v1/analytics` and `/v1/analytics.csv`.
 //! - [`auth`]: the guard of every `/v1` route (API keys, roles, the audit
 //!   trail) and the masking of personal fields.
 //! - [`webhooks`]: provider webhooks under `/webhooks/{provider}/{status,answer}`.
@@ -15,6 +16,7 @@
 //! URL plus the request's path and query (behind API Gateway or a proxy the
 //! host seen by the server is not the one the provider used).
 
+mod analytics;
 pub mod api;
 pub mod auth;
 pub mod webhooks;

@@ -18,6 +18,9 @@
 //!   keys and the audit trail), on store subjects.
 //! - [`ai_agents`]: the [`AiAgentStore`](voxdial_domain::AiAgentStore)
 //!   contract (versioned AI agents), on store subjects.
+//! - [`aggregates`]: the [`AggregateStore`](voxdial_domain::AggregateStore)
+//!   contract (duplicates, concurrency, bucket boundaries, organisation
+//!   scope), on store subjects.
 //! - [`subject`]: what an adapter's factory returns to a suite
 //!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
 //! - [`clock`]: [`ManualClock`], a clock tests set and advance.
@@ -53,6 +56,7 @@
 //! pause before a send that must wake a waiting receiver.
 
 pub mod agents;
+pub mod aggregates;
 pub mod ai_agents;
 pub mod blob;
 pub mod clock;
@@ -279,6 +283,22 @@ macro_rules! blob_contract {
             list_by_prefix_sorted,
             invalid_keys_are_rejected,
             presign_get_names_the_key,
+        );
+    };
+}
+
+/// The aggregate store contract against a store adapter:
+/// `aggregate_contract!(factory)` with the same factory as
+/// [`store_contract!`]. Expands into the module `aggregate_contract`.
+#[macro_export]
+macro_rules! aggregate_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(aggregate_contract, aggregates, $factory;
+            duplicate_events_count_once,
+            concurrent_deliveries_count_each_event_once,
+            events_fall_in_their_hour_and_day,
+            series_are_scoped_to_organisation_and_dimension,
+            every_counter_round_trips,
         );
     };
 }

@@ -24,6 +24,7 @@ use voxdial_domain::{
 use crate::OpenError;
 use crate::sqlite::{Db, from_nanos, nanos};
 
+mod aggregates;
 mod ai_agents;
 mod keys;
 
@@ -35,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store_keys.sql"),
     include_str!("store_dnc_orgs.sql"),
     include_str!("store_ai_agents.sql"),
+    include_str!("store_aggregates.sql"),
 ];
 
 /// `PRAGMA application_id` of a store file ("vxds").

@@ -23,6 +23,8 @@
 //! | human agent | `HUMANS` | agent id | `rec`, `ver` |
 //! | AI agent, latest version | `G#<agent>` | `H` | `rec`, `ver`, `org` |
 //! | AI agent version | `G#<agent>` | `V#<version, 10 digits>` | `rec` (immutable) |
+//! | aggregate bucket | `B#<org>#<dimension>#<hour\|day>` | start | `start` (epoch seconds), `v:<counter>` per counter (`ADD`ed) |
+//! | aggregate event marker | `E#<call>` | `call_ended` or `analysed` | (none: its existence counts the event once) |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
@@ -67,6 +69,9 @@
 //!   pending (and waiting for its window), active and final changes the
 //!   counters in the transaction that moves the lead.
 //! - **Atomic imports** of any size: see [`import`].
+//! - **Aggregates counted once.** An aggregate event is one transaction:
+//!   its marker on condition `attribute_not_exists(pk)` and an `ADD` to each
+//!   of its buckets; a duplicate delivery cancels on the marker.
 //!
 //! Listings (`leads`, `calls`, `campaigns`, `live_calls`,
 //! `expired_leases`) read indexes, which DynamoDB updates asynchronously
@@ -88,6 +93,7 @@
 //!
 //! The adapter reads the wall clock only for import lock leases.
 
+mod aggregates;
 mod ai_agents;
 mod humans;
 pub mod import;

@@ -20,8 +20,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use voxdial_domain::{
     AgentId, AiAgent, ApiKey, ApiKeyId, AuditEntry, CallAttempt, CallId, Campaign, CampaignId,
-    DncHit, DncScope, E164, Lead, LeadId, LeadState, OrgId, PendingReason, PurgeDue, StoreError,
-    SuppressionDigest, Timestamp, Tombstone,
+    DncHit, DncScope, E164, Granularity, Lead, LeadId, LeadState, OrgId, PendingReason, PurgeDue,
+    StoreError, SuppressionDigest, Timestamp, Tombstone,
 };
 
 pub(crate) mod humans;
@@ -252,6 +252,24 @@ fn audit_item(entry: &AuditEntry) -> Result<Item, StoreError> {
     item.insert(REC.into(), encode("audit entry", entry)?);
     Ok(item)
 }
+/// Prefix of the counter attributes of an aggregate bucket (one per
+/// `Tally::counters` name).
+const AGG_PREFIX: &str = "v:";
+/// An aggregate bucket's start (epoch seconds).
+const AGG_START: &str = "start";
+
+/// The partition of one series: organisation, dimension and width.
+fn aggregate_pk(org: &OrgId, dimension: &str, width: Granularity) -> String {
+    format!("B#{org}#{dimension}#{}", width.label())
+}
+fn aggregate_key(org: &OrgId, dimension: &str, width: Granularity, start: Timestamp) -> Item {
+    key(aggregate_pk(org, dimension, width), &sortable(start))
+}
+/// The marker that an event of `kind` was counted for `call`.
+fn aggregate_marker_key(call: &CallId, kind: &str) -> Item {
+    key(format!("E#{call}"), kind)
+}
+
 fn leads_parent(campaign: &CampaignId) -> String {
     format!("C#{campaign}#L")
 }
@@ -712,6 +730,16 @@ pub(crate) enum Write {
     PutPurge { call: CallId, due_at: Timestamp },
     /// Deletes a retention entry.
     DeletePurge { call: CallId, due_at: Timestamp },
+    /// The marker of an aggregate event, if absent.
+    MarkAggregate { call: CallId, kind: &'static str },
+    /// Adds counters to one aggregate bucket (creating it).
+    AddAggregate {
+        org: OrgId,
+        dimension: String,
+        width: Granularity,
+        start: Timestamp,
+        counters: Vec<(String, i64)>,
+    },
 }
 
 enum Action {
@@ -1053,6 +1081,35 @@ fn render(write: &Write) -> Result<Op, StoreError> {
             },
             None,
         ),
+        Write::MarkAggregate { call, kind } => {
+            let cond = format!("attribute_not_exists({})", e.name(PK));
+            (Action::Put(aggregate_marker_key(call, kind)), Some(cond))
+        }
+        Write::AddAggregate {
+            org,
+            dimension,
+            width,
+            start,
+            counters,
+        } => {
+            let mut update = format!(
+                "SET {} = {}",
+                e.name(AGG_START),
+                e.value(n(start.timestamp()))
+            );
+            let adds: Vec<String> = counters
+                .iter()
+                .map(|(name, by)| {
+                    let attribute = format!("{AGG_PREFIX}{name}");
+                    format!("{} {}", e.name(&attribute), e.value(n(*by)))
+                })
+                .collect();
+            if !adds.is_empty() {
+                update.push_str(&format!(" ADD {}", adds.join(", ")));
+            }
+            let key = aggregate_key(org, dimension, *width, *start);
+            (Action::Update { key, update }, None)
+        }
     };
     Ok(Op {
         action,
@@ -1792,6 +1849,54 @@ impl Table {
         Ok(due.into_iter().take(limit).map(|(_, p)| p).collect())
     }
 
+    // -------------------------------------------------------------- aggregates
+
+    /// The buckets of one series whose start lies in `[from, to)`, oldest
+    /// first, as (start, counters).
+    pub(crate) async fn aggregate_buckets(
+        &self,
+        org: &OrgId,
+        dimension: &str,
+        width: Granularity,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<(Timestamp, Vec<(String, i64)>)>, StoreError> {
+        if from >= to {
+            return Ok(Vec::new());
+        }
+        let last = to - chrono::Duration::nanoseconds(1);
+        let query = Query::table(PK, s(aggregate_pk(org, dimension, width))).between(
+            SK,
+            s(sortable(from)),
+            s(sortable(last)),
+        );
+        let items = self.query(query, usize::MAX).await?;
+        items
+            .iter()
+            .map(|item| {
+                let start = number::<i64>(item, AGG_START)
+                    .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+                    .ok_or_else(|| {
+                        StoreError::Corrupt("an aggregate bucket without a start".into())
+                    })?;
+                let mut counters = Vec::new();
+                for (name, value) in item {
+                    if let Some(counter) = name.strip_prefix(AGG_PREFIX) {
+                        let value = value
+                            .as_n()
+                            .ok()
+                            .and_then(|v| v.parse::<i64>().ok())
+                            .ok_or_else(|| {
+                                StoreError::Corrupt(format!("aggregate counter {counter:?}"))
+                            })?;
+                        counters.push((counter.to_string(), value));
+                    }
+                }
+                Ok((start, counters))
+            })
+            .collect()
+    }
+
     // -------------------------------------------------------------- DNC
 
     pub(crate) async fn remove_dnc(
@@ -1941,11 +2046,21 @@ impl Table {
             let mut condition =
                 format!("{} = {}", e.name(query.pk), e.value(query.pk_value.clone()));
             if let Some((sk, op, value)) = &query.sort {
-                let (name, value) = (e.name(sk), e.value(value.clone()));
-                if *op == "begins_with" {
-                    condition.push_str(&format!(" AND begins_with({name}, {value})"));
-                } else {
-                    condition.push_str(&format!(" AND {name} {op} {value}"));
+                let name = e.name(sk);
+                match (*op, value) {
+                    ("BETWEEN", AttributeValue::L(bounds)) if bounds.len() == 2 => {
+                        let low = e.value(bounds[0].clone());
+                        let high = e.value(bounds[1].clone());
+                        condition.push_str(&format!(" AND {name} BETWEEN {low} AND {high}"));
+                    }
+                    ("begins_with", _) => {
+                        let value = e.value(value.clone());
+                        condition.push_str(&format!(" AND begins_with({name}, {value})"));
+                    }
+                    _ => {
+                        let value = e.value(value.clone());
+                        condition.push_str(&format!(" AND {name} {op} {value}"));
+                    }
                 }
             }
             let page = i32::try_from(limit.saturating_sub(items.len()))
@@ -2011,6 +2126,12 @@ impl Query {
 
     fn begins_with(self, sk: &'static str, value: AttributeValue) -> Query {
         self.sort(sk, "begins_with", value)
+    }
+
+    /// Sort keys from `low` to `high`, both included (the two bounds ride
+    /// as a list until the condition is rendered).
+    fn between(self, sk: &'static str, low: AttributeValue, high: AttributeValue) -> Query {
+        self.sort(sk, "BETWEEN", AttributeValue::L(vec![low, high]))
     }
 
     fn backward(mut self) -> Query {
