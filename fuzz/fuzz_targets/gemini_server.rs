@@ -2,7 +2,8 @@
 //! reads from the model), plus the helpers it applies to them.
 //!
 //! Properties: no panic; a message that parses is written by `to_json` into
-//! JSON that parses to the same message.
+//! JSON that parses to the same message (except a payload under a key this
+//! crate does not know: it is tolerated on read, and not written).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -21,6 +22,9 @@ fuzz_target!(|frame: &[u8]| {
     }
     if let ServerPayload::GoAway(go_away) = &message.payload {
         let _ = go_away.time_left();
+    }
+    if matches!(message.payload, ServerPayload::Unknown { .. }) {
+        return;
     }
     let json = message.to_json();
     let again = parse_server_message(json.as_bytes()).expect("to_json output must parse");
