@@ -6,7 +6,7 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::str::FromStr;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::de::{self, Deserializer, Visitor};
 use serde::ser::Serializer;
 
@@ -210,8 +210,16 @@ pub(crate) fn parse_rfc2822(s: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Formats a date the way Twilio does: RFC 2822 with a `+0000` offset.
+///
+/// The year is written as plain digits: chrono's `%Y` writes a year past 9999
+/// as `+20426`, which no RFC 2822 parser reads back.
 pub(crate) fn format_rfc2822(d: &DateTime<Utc>) -> String {
-    d.format("%a, %d %b %Y %H:%M:%S %z").to_string()
+    format!(
+        "{}{:04}{}",
+        d.format("%a, %d %b "),
+        d.year(),
+        d.format(" %H:%M:%S %z")
+    )
 }
 
 /// `Option<DateTime<Utc>>` as an RFC 2822 string; `null` and `""` are `None`.
@@ -350,6 +358,20 @@ pub(crate) fn opt_string_or_number<'de, D: Deserializer<'de>>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rfc2822_dates_past_9999_read_back() {
+        // Found by the twilio_forms fuzz target: a 5-digit year parsed, and
+        // was written back as "+20426", which does not parse.
+        for text in [
+            "Tue, 24 Nov 20426 19:24:00 +0000",
+            "Tue, 24 Nov 2026 19:24:00 +0000",
+        ] {
+            let d = parse_rfc2822(text).unwrap();
+            assert_eq!(format_rfc2822(&d), text);
+            assert_eq!(parse_rfc2822(&format_rfc2822(&d)), Some(d));
+        }
+    }
     use chrono::TimeZone;
 
     #[test]

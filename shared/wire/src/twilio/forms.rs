@@ -597,6 +597,20 @@ mod tests {
     }
 
     #[test]
+    fn a_repeated_field_reads_its_first_value_even_when_empty() {
+        // Found by fuzzing (fuzz/fuzz_targets/twilio_forms.rs): the first,
+        // empty value made the callback a 400 or came back as `Some("")`.
+        let body = b"AccountSid=AC1&CallSid=CA1&CallStatus=ringing\
+            &SequenceNumber=&SequenceNumber=3&CalledCity=&CalledCity=Pune";
+        let s = StatusCallback::from_form(body).unwrap();
+        assert_eq!((s.sequence_number, s.called_city.as_deref()), (None, None));
+        assert_eq!(
+            StatusCallback::from_form(s.to_form().as_bytes()).unwrap(),
+            s
+        );
+    }
+
+    #[test]
     fn recording_and_gather() {
         let r = RecordingStatusCallback::from_form(
             b"AccountSid=AC1&CallSid=CA1&RecordingSid=RE1&RecordingUrl=https%3A%2F%2Fapi.twilio.com%2F2010-04-01%2FAccounts%2FAC1%2FRecordings%2FRE1\

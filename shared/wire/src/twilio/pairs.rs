@@ -181,7 +181,9 @@ impl<'de> de::Deserializer<'de> for ValuesDe<'_, 'de> {
     }
 
     fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, PairError> {
-        if self.values.iter().all(|v| v.is_empty()) {
+        // The value read is the first one, so its emptiness decides: with
+        // `N=&N=3`, `Some` would read `""` (a bad number, or `Some("")`).
+        if self.first().is_empty() {
             visitor.visit_none()
         } else {
             visitor.visit_some(self)
@@ -718,6 +720,23 @@ mod tests {
                 ("Ev".to_owned(), "b".to_owned()),
             ]
         );
+    }
+
+    #[test]
+    fn a_repeated_name_whose_first_value_is_empty_reads_as_none() {
+        // Found by the twilio_forms fuzz target: `N=&N=3` was a parse error
+        // ("" is not a u32) and `Name=x&Ev=&Flag=&Flag=true` kept Some("").
+        let pairs = [
+            ("Name", "x"),
+            ("N", ""),
+            ("N", "3"),
+            ("Flag", ""),
+            ("Flag", "true"),
+        ];
+        let t: T = from_pairs(&pairs).unwrap();
+        assert_eq!((t.n, t.flag), (None, None));
+        // What is written back reads the same.
+        assert_eq!(from_pairs::<T, _, _>(&to_pairs(&t).unwrap()).unwrap(), t);
     }
 
     #[test]

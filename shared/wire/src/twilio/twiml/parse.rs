@@ -4,6 +4,7 @@
 use quick_xml::Reader;
 use quick_xml::events::{BytesStart, Event};
 
+use super::write::is_xml_char;
 use super::*;
 
 /// Deepest element nesting accepted (TwiML needs 4).
@@ -21,6 +22,10 @@ pub enum TwimlError {
     /// Text or a name is not valid UTF-8.
     #[error("invalid encoding")]
     Encoding(#[source] quick_xml::encoding::EncodingError),
+    /// A character XML 1.0 does not allow (a control character, `U+FFFE`, …),
+    /// written as is or as a character reference.
+    #[error("character {0:?} is not allowed in XML")]
+    InvalidChar(char),
     /// An entity other than the five predefined ones or a character reference.
     #[error("unknown entity &{0};")]
     UnknownEntity(String),
@@ -117,6 +122,7 @@ fn start_node(e: &BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<Node, TwimlE
             .decode_and_unescape_value(reader.decoder())
             .map_err(TwimlError::Xml)?
             .into_owned();
+        check_chars(&value)?;
         attrs.push((key, value));
     }
     Ok(Node {
@@ -126,7 +132,17 @@ fn start_node(e: &BytesStart<'_>, reader: &Reader<&[u8]>) -> Result<Node, TwimlE
     })
 }
 
-fn push_text(stack: &mut [Node], text: &str) {
+/// Refuses what XML 1.0 does not allow: quick-xml passes control
+/// characters through, and the writer could not give them back.
+fn check_chars(text: &str) -> Result<(), TwimlError> {
+    match text.chars().find(|&c| !is_xml_char(c)) {
+        Some(c) => Err(TwimlError::InvalidChar(c)),
+        None => Ok(()),
+    }
+}
+
+fn push_text(stack: &mut [Node], text: &str) -> Result<(), TwimlError> {
+    check_chars(text)?;
     if let Some(top) = stack.last_mut() {
         if let Some(Child::Text(t)) = top.children.last_mut() {
             t.push_str(text);
@@ -134,6 +150,7 @@ fn push_text(stack: &mut [Node], text: &str) {
             top.children.push(Child::Text(text.to_owned()));
         }
     }
+    Ok(())
 }
 
 /// XML into the untyped tree; returns the single root element.
@@ -185,7 +202,7 @@ fn parse_tree(xml: &str) -> Result<Node, TwimlError> {
                         return Err(TwimlError::UnexpectedText("document"));
                     }
                 } else {
-                    push_text(&mut stack, &s);
+                    push_text(&mut stack, &s)?;
                 }
             }
             Event::CData(t) => {
@@ -193,7 +210,7 @@ fn parse_tree(xml: &str) -> Result<Node, TwimlError> {
                 if stack.is_empty() {
                     return Err(TwimlError::UnexpectedText("document"));
                 }
-                push_text(&mut stack, &s);
+                push_text(&mut stack, &s)?;
             }
             Event::GeneralRef(r) => {
                 let c = match r.resolve_char_ref().map_err(TwimlError::Xml)? {
@@ -213,7 +230,7 @@ fn parse_tree(xml: &str) -> Result<Node, TwimlError> {
                 if stack.is_empty() {
                     return Err(TwimlError::UnexpectedText("document"));
                 }
-                push_text(&mut stack, c.encode_utf8(&mut [0; 4]));
+                push_text(&mut stack, c.encode_utf8(&mut [0; 4]))?;
             }
             Event::DocType(_) => return Err(TwimlError::Doctype),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}

@@ -80,6 +80,23 @@ fn refusals_name_the_offender() {
 }
 
 #[test]
+fn characters_xml_forbids_are_refused() {
+    // Found by the twiml fuzz target: a control character in text was
+    // accepted, and `to_xml` wrote it back as U+FFFD, another document.
+    for xml in [
+        "<Response><Say>a\u{B}b</Say></Response>",
+        "<Response><Say>a&#1;b</Say></Response>",
+        "<Response><Say><![CDATA[\u{0}]]></Say></Response>",
+        "<Response><Play loop=\"1\">x\u{FFFE}</Play></Response>",
+        "<Response><Redirect method=\"POST\">https://h/\u{1F}</Redirect></Response>",
+        "<Response><Dial callerId=\"+1&#2;\"><Number>+12125550100</Number></Dial></Response>",
+    ] {
+        let e = Response::parse(xml).unwrap_err();
+        assert!(matches!(e, TwimlError::InvalidChar(_)), "{xml:?}: {e}");
+    }
+}
+
+#[test]
 fn char_refs_cdata_and_comments() {
     let r = Response::parse(
         "<?xml version=\"1.0\"?><!-- c --><Response><Say>a&#10;b&#x41;<![CDATA[<x>]]></Say></Response>",

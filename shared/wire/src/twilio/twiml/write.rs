@@ -101,7 +101,8 @@ fn close(out: &mut String, name: &str) {
 }
 
 /// Whether XML 1.0 can carry `c` at all.
-fn is_xml_char(c: char) -> bool {
+/// Whether XML 1.0 allows `c` in a document (its `Char` production).
+pub(super) fn is_xml_char(c: char) -> bool {
     matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
 }
 
