@@ -193,9 +193,6 @@ impl Engine {
                 + settings.max_call_secs
                 + self.config.call_lease_margin_secs,
         );
-        self.store
-            .extend_lease(&lead.id, attempt, now + Span::seconds(lease))
-            .await?;
 
         let mut steps = steps;
         let mut errors = Vec::new();
@@ -224,7 +221,7 @@ impl Engine {
             }
             errors.clear();
             for step in &steps {
-                match self.try_step(lead, campaign, &call, step).await? {
+                match self.try_step(lead, campaign, &call, step, lease).await? {
                     Ok(()) => {
                         return Ok(DispatchOutcome::Placed {
                             provider: step.provider.clone(),
@@ -273,6 +270,7 @@ impl Engine {
         campaign: &Campaign,
         call: &CallAttempt,
         step: &crate::router::RouteStep,
+        lease: i64,
     ) -> Result<Result<(), ProviderError>, AppError> {
         let Some(provider) = self.providers.get(&step.provider) else {
             return Ok(Err(ProviderError::Transient {
@@ -308,8 +306,8 @@ impl Engine {
             media_token: self.media_token(&call.id, i64::from(settings.ring_timeout_secs)),
         };
         match self
-            .place_with_backoff(provider.as_ref(), &request, step)
-            .await
+            .place_with_backoff(provider.as_ref(), &request, step, call, lease)
+            .await?
         {
             Ok(placed) => {
                 self.router.record_setup(
@@ -356,10 +354,13 @@ impl Engine {
         provider: &dyn voxdial_domain::TelephonyProvider,
         request: &PlaceCall,
         step: &crate::router::RouteStep,
-    ) -> Result<voxdial_domain::PlacedCall, ProviderError> {
+        call: &CallAttempt,
+        lease: i64,
+    ) -> Result<Result<voxdial_domain::PlacedCall, ProviderError>, AppError> {
         let mut delay = self.config.backoff_base;
         let (mut tries, mut rate_limited) = (0, 0);
         loop {
+            self.hold_slot(call, lease).await?;
             self.router.reserve(step, &request.to, self.clock.now());
             let result = provider.place_call(request).await;
             match &result {
@@ -370,7 +371,7 @@ impl Engine {
             let again = tries < self.config.tries_per_provider
                 && rate_limited < 2 * self.config.tries_per_provider;
             match result {
-                Ok(placed) => return Ok(placed),
+                Ok(placed) => return Ok(Ok(placed)),
                 Err(error) if error.allows_fallback() && again => {
                     let wait = match &error {
                         ProviderError::RateLimited {
@@ -382,9 +383,31 @@ impl Engine {
                     tokio::time::sleep(wait.mul_f64(jitter)).await;
                     delay = delay.saturating_mul(2);
                 }
-                Err(error) => return Err(error),
+                Err(error) => return Ok(Err(error)),
             }
         }
+    }
+
+    /// Extends the attempt's slot lease to `lease` seconds from now, before
+    /// each request to a provider: however long the setup takes (rounds,
+    /// backoff, fallbacks), the sweeper never judges a working dispatcher
+    /// dead. If the slot was taken back meanwhile (the dispatcher was slow
+    /// past its lease and the sweeper found no call at any provider), the
+    /// setup stops here: a call placed now would be in flight without a
+    /// slot, over the cap.
+    async fn hold_slot(&self, call: &CallAttempt, lease: i64) -> Result<(), AppError> {
+        let until = self.clock.now() + Span::seconds(lease);
+        if self
+            .store
+            .extend_lease(&call.lead_id, call.attempt, until)
+            .await?
+        {
+            return Ok(());
+        }
+        Err(AppError::Conflict(format!(
+            "attempt {} lost its slot during call setup: not dialling",
+            call.id
+        )))
     }
 
     /// Records the provider's acceptance on the attempt, merging with any
