@@ -118,11 +118,8 @@ fn the_default_demo_holds_its_conversations_through_the_media_bridge() {
     // depends on how fast this machine is.
     assert!(c["amd_verdict_p50_ms"].as_u64().unwrap() <= 4_000, "{c}");
     assert!(c["first_audio_p50_ms"].as_u64().is_some(), "{c}");
-    // Two human agents take every transfer: each is released when its
-    // transferred call ends, so they take more than two, hear each warm
-    // transfer's summary before joining, and none is left busy.
-    assert!(n("transfers") > 2, "{c}");
-    assert_eq!(n("whispers"), n("transfers"), "{c}");
+    // Each human agent is released when its transferred call ends: none
+    // is left busy once the campaign is over.
     assert_eq!(n("agents_still_busy"), 0, "{c}");
     // The personas' dispositions come from the conversation's tool calls.
     let outcomes = &summary["outcomes"];
