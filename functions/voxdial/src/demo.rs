@@ -311,7 +311,7 @@ async fn drive(
     summary.setup = setup_figures(engine, &campaign.id).await?;
     summary.post_call =
         crate::postcall::figures(engine, &campaign.id, Duration::from_secs(20)).await?;
-    summary.providers = provider_figures(engine, &stats);
+    summary.providers = provider_figures(engine, &stats).await;
     summary.conversations = conversation_figures(engine, &campaign.id).await?;
     Ok(summary)
 }
@@ -402,7 +402,7 @@ async fn setup_figures(
             }
         }
     }
-    if let Some(stats) = engine.provider_stats() {
+    if let Some(stats) = engine.provider_stats().await {
         figures.provider_setup_failures = stats.providers.iter().map(|p| p.setup_failures).sum();
         figures.setup_retries = stats.setup_retries;
     }
@@ -412,8 +412,11 @@ async fn setup_figures(
 }
 
 /// Per-provider figures from the router's statistics and the carrier's.
-fn provider_figures(engine: &voxdial_app::Engine, stats: &CarrierStats) -> Vec<ProviderFigures> {
-    let Some(view) = engine.provider_stats() else {
+async fn provider_figures(
+    engine: &voxdial_app::Engine,
+    stats: &CarrierStats,
+) -> Vec<ProviderFigures> {
+    let Some(view) = engine.provider_stats().await else {
         return Vec::new();
     };
     view.providers

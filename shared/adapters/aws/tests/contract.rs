@@ -23,6 +23,13 @@ async fn store() -> StoreSubject {
     StoreSubject::new(store)
 }
 
+async fn routing() -> voxdial_testkit::RoutingSubject {
+    let moto = Emulator::get();
+    let clients = moto.clients(None);
+    let (store, _table) = moto.store(&clients).await.expect("a fresh table");
+    voxdial_testkit::RoutingSubject::new(store)
+}
+
 async fn queue() -> QueueSubject {
     let moto = Emulator::get();
     let clients = moto.clients(None);
@@ -57,6 +64,7 @@ async fn blobs() -> BlobSubject {
 voxdial_testkit::store_contract!(store());
 voxdial_testkit::privacy_contract!(store());
 voxdial_testkit::key_contract!(store());
+voxdial_testkit::routing_contract!(routing());
 voxdial_testkit::job_queue_contract!(jobs());
 voxdial_testkit::queue_contract!(queue());
 voxdial_testkit::durable_queue_contract!(queue());

@@ -25,6 +25,7 @@ use crate::OpenError;
 use crate::sqlite::{Db, from_nanos, nanos};
 
 mod keys;
+mod routing;
 
 /// The schema migrations, in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store_agents.sql"),
     include_str!("store_privacy.sql"),
     include_str!("store_keys.sql"),
+    include_str!("store_routing.sql"),
 ];
 
 /// `PRAGMA application_id` of a store file ("vxds").

@@ -20,6 +20,8 @@
 //! | retention entry | `R#<hash(call) % 4>` | due`#`call | `call` |
 //! | API key | `A#<key>` | `A` | `rec` (a digest, never the key), `ver` |
 //! | audit entry | `U#<org>` | at`#`entry | `rec` |
+//! | routing counters | `RT` | `C#<routing key>` | `c_<name>` (N, changed with `ADD`) |
+//! | routing record | `RT` | `R#<routing key>` | `rv` (the engine's JSON), `ver` (written on condition of the version read) |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
@@ -79,6 +81,7 @@
 
 pub mod import;
 mod keys;
+mod routing;
 mod schema;
 mod store;
 mod table;
