@@ -131,6 +131,19 @@ impl EngineRouter {
         })
     }
 
+    /// The statistics row of a call of `provider` to `destination`.
+    fn prefix(
+        &self,
+        provider: &ProviderId,
+        destination: &Destination,
+    ) -> Result<String, RoutingError> {
+        self.engine.read(|engine, _| {
+            engine
+                .stats_prefix(provider, destination)
+                .map(str::to_owned)
+        })
+    }
+
     /// `to` prepared for routing, from the cache when planned before.
     fn destination(&self, to: &E164) -> Arc<Destination> {
         let mut cache = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
@@ -643,23 +656,24 @@ impl Router for EngineRouter {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&(to.clone(), provider.clone()));
         let destination = self.destination(to);
-        let touched = [RoutingKey::Provider(provider.clone())];
-        let recorded = self
-            .engine
-            .commit(now, &touched, |engine| {
-                engine.record_setup(provider, &destination, engine_result(result), now)?;
-                engine
-                    .stats_prefix(provider, &destination)
-                    .map(str::to_owned)
-            })
-            .await;
-        let prefix = match recorded {
+        let prefix = match self.prefix(provider, &destination) {
             Ok(prefix) => prefix,
             Err(error) => {
                 warn!(%provider, %error, "setup result not recorded");
                 return;
             }
         };
+        let touched = [RoutingKey::Provider(provider.clone())];
+        let recorded = self
+            .engine
+            .commit(now, &touched, |engine| {
+                engine.record_setup(provider, &destination, engine_result(result), now)
+            })
+            .await;
+        if let Err(error) = recorded {
+            warn!(%provider, %error, "setup result not applied to the breaker");
+        }
+        // Counted whatever became of the record: atomic adds never conflict.
         let failed = i64::from(result != SetupResult::Accepted);
         self.engine
             .add(
@@ -707,28 +721,30 @@ impl Router for EngineRouter {
         // against any DID.
         let caller_id =
             caller_id.filter(|number| self.pools.contains(&(provider.clone(), (*number).clone())));
+        let prefix = match self.prefix(provider, &destination) {
+            Ok(prefix) => prefix,
+            Err(error) => {
+                warn!(%provider, %error, "call end not recorded");
+                return;
+            }
+        };
+        let cost = self.cost(provider, to, end).unwrap_or(Money::ZERO);
         let mut touched = vec![RoutingKey::Provider(provider.clone())];
         touched.extend(caller_id.map(caller_key));
         let recorded = self
             .engine
             .commit(now, &touched, |engine| {
-                let cost = engine.record_call_end(
-                    provider,
-                    &destination,
-                    caller_id,
-                    engine_end(end),
-                    now,
-                )?;
-                let prefix = engine.stats_prefix(provider, &destination)?.to_owned();
-                Ok((cost, prefix))
+                engine.record_call_end(provider, &destination, caller_id, engine_end(end), now)
             })
             .await;
-        let (cost, prefix) = match recorded {
-            Ok(done) => done,
-            Err(error) => {
-                warn!(%provider, %error, "call end not recorded");
-                return;
-            }
+        if let Err(error) = recorded {
+            warn!(%provider, %error, "call end not applied to the estimates");
+        }
+        // Counted whatever became of the records: atomic adds never conflict.
+        let answered_secs = if end.answered {
+            i64::from(end.duration_secs)
+        } else {
+            0
         };
         self.engine
             .add(
@@ -736,14 +752,7 @@ impl Router for EngineRouter {
                 &[
                     (stat::ENDED, 1),
                     (stat::ANSWERS, i64::from(end.answered)),
-                    (
-                        stat::ANSWERED_SECS,
-                        if end.answered {
-                            i64::from(end.duration_secs)
-                        } else {
-                            0
-                        },
-                    ),
+                    (stat::ANSWERED_SECS, answered_secs),
                     (stat::COST, cost.0),
                 ],
             )

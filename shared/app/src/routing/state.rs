@@ -40,7 +40,7 @@ use voxdial_routing::{EngineState, RoutingEngine, RoutingError, Stats};
 pub(crate) const REFRESH: Duration = Duration::seconds(1);
 
 /// Rounds of apply-and-write before a contended commit gives up.
-const COMMIT_ROUNDS: u32 = 16;
+const COMMIT_ROUNDS: u32 = 32;
 
 /// Counter names of a statistics row.
 pub(crate) mod stat {
@@ -187,8 +187,8 @@ impl SharedEngine {
     }
 
     /// Adds to counters in the store and in the copy of the router's own
-    /// counters (the engine's statistics were counted by the `commit` that
-    /// reported them).
+    /// counters (the engine's statistics rows were counted in the copy by
+    /// the `commit` that reported them).
     pub(crate) async fn add(&self, key: RoutingKey, deltas: &[(&str, i64)]) {
         if let Err(error) = self.store.add_routing_counters(&key, deltas).await {
             warn!(%error, %key, "routing counters not stored");
