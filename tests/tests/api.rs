@@ -5,9 +5,12 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
-use voxdial_app::router::{Providers, StaticRouter};
+use voxdial_app::router::{CallEnd, Providers, RoutePlan, Router, SetupResult, StaticRouter};
+use voxdial_app::routing::{EngineRouter, unpriced_routing};
 use voxdial_app::{Engine, EngineConfig};
-use voxdial_domain::{AgentStatus, Clock, HumanAgent, OrgId, Role};
+use voxdial_domain::{
+    AgentId, AgentStatus, Clock, E164, HumanAgent, OrgId, ProviderId, ProviderStrategy, Role,
+};
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::ManualClock;
 use voxdial_testkit::fixtures::t0;
@@ -160,13 +163,95 @@ async fn bad_agent_requests_get_clear_4xx() {
     }
 }
 
+/// An engine on the store file in `dir` routing with the routing engine
+/// (one Twilio account, unpriced), its state in that file; and the router,
+/// to report outcomes to it directly.
+async fn routed_app(dir: &std::path::Path) -> ((axum::Router, String), Arc<EngineRouter>) {
+    let twilio = ProviderId::parse("twilio").unwrap();
+    let routing = unpriced_routing(&[(twilio, "twilio")], |_| {
+        E164::parse("+14155550100", None).unwrap()
+    })
+    .unwrap();
+    let store = Arc::new(LocalStore::open(dir.join("s.sqlite")).unwrap());
+    let router = Arc::new(EngineRouter::new(routing, Default::default(), store.clone()).unwrap());
+    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
+    let queue =
+        LocalQueue::open(dir.join("q.sqlite"), QueueConfig::default(), clock.clone()).unwrap();
+    let engine = Engine::new(
+        store.clone(),
+        Arc::new(queue),
+        Providers::new(),
+        router.clone(),
+        clock,
+        EngineConfig::default(),
+    )
+    .with_agents(store);
+    let (_, key) = engine
+        .create_api_key(&OrgId::default(), Role::Admin, "test")
+        .await
+        .unwrap();
+    let key = format!("Bearer {}", key.expose());
+    ((voxdial_http::api::router(engine), key), router)
+}
+
 #[tokio::test]
-async fn provider_statistics_are_null_without_a_routing_engine() {
+async fn provider_statistics_are_the_routing_engine_s_and_survive_a_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let app = app(dir.path()).await;
+    let twilio = ProviderId::parse("twilio").unwrap();
+    let ny = E164::parse("+12125550100", None).unwrap();
+    {
+        // GIVEN a placed call that was answered for 30 s, then five
+        // transient setup failures in a row (the breaker's threshold)
+        let (_, router) = routed_app(dir.path()).await;
+        router
+            .record_setup(&twilio, &ny, SetupResult::Accepted, t0())
+            .await;
+        let end = CallEnd {
+            answered: true,
+            duration_secs: 30,
+            reported_price: None,
+        };
+        router.record_call_end(&twilio, &ny, None, &end, t0()).await;
+        for _ in 0..5 {
+            let failed = SetupResult::Failed { transient: true };
+            router.record_setup(&twilio, &ny, failed, t0()).await;
+        }
+    }
+    // WHEN the process starts again on the same store file
+    let (app, router) = routed_app(dir.path()).await;
+    // THEN GET /v1/providers shows the figures and the open circuit
     let (status, body) = call(&app, "GET", "/v1/providers", "").await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, "null");
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let view: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let row = &view["providers"][0];
+    assert_eq!(row["provider"], "twilio", "{view}");
+    assert_eq!(row["setup_attempts"], 6, "{view}");
+    assert_eq!(row["calls"], 1, "{view}");
+    assert_eq!(row["setup_failures"], 5, "{view}");
+    assert_eq!(
+        (row["ended"].as_u64(), row["answered"].as_u64()),
+        (Some(1), Some(1))
+    );
+    assert_eq!(row["average_answered_secs"], 30.0);
+    assert!(
+        row["circuit"].as_str().unwrap().starts_with("open until"),
+        "{view}"
+    );
+    assert_eq!(view["placed"], 1, "{view}");
+    // AND the rebuilt router still keeps the breaker open: the call waits
+    let plan = router
+        .plan(
+            &ny,
+            &ProviderStrategy::Hybrid,
+            &AgentId::parse("default").unwrap(),
+            None,
+            t0(),
+        )
+        .await;
+    assert_eq!(
+        plan,
+        RoutePlan::NotBefore(t0() + chrono::Duration::seconds(30))
+    );
 }
 
 #[tokio::test]

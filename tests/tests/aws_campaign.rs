@@ -17,7 +17,9 @@
 //!
 //! The carrier sees every call, so it checks the invariants: never more
 //! than the cap in flight, never two dials of one attempt; the campaign
-//! completes with every lead final.
+//! completes with every lead final. The routing engine's statistics, kept
+//! in the table by the dispatcher and webhook functions, show through the
+//! API function's `GET /v1/providers`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -474,6 +476,15 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // The provider statistics, as the API function reads them from the
+    // table where the dispatcher and the webhook functions counted them.
+    let providers = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{public}/v1/providers"),
+        None,
+    )
+    .await;
     let _ = stop.send(true);
     for worker in workers {
         let _ = worker.await;
@@ -543,5 +554,22 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
     assert!(
         progress["finals"]["screened_out"].as_u64().unwrap_or(0) >= 3,
         "the do-not-call numbers were screened out: {progress}"
+    );
+    // AND GET /v1/providers shows real figures: every call the carrier
+    // accepted, their ends and the router's decisions, shared between
+    // the functions through the table
+    let twilio = &providers["providers"][0];
+    assert_eq!(twilio["provider"], "twilio", "{providers}");
+    let placed = twilio["calls"].as_u64().unwrap_or(0);
+    assert!(placed > 0, "calls counted: {providers}");
+    assert_eq!(providers["placed"].as_u64(), Some(placed), "{providers}");
+    let ended = twilio["ended"].as_u64().unwrap_or(0);
+    assert!(
+        ended > 0 && ended <= placed,
+        "call ends counted: {providers}"
+    );
+    assert!(
+        providers["decisions"].as_u64().unwrap_or(0) >= placed,
+        "{providers}"
     );
 }

@@ -349,8 +349,9 @@ struct Shaped {
     shape: Box<Shape>,
 }
 
+#[async_trait::async_trait]
 impl voxdial_app::router::Router for Shaped {
-    fn plan(
+    async fn plan(
         &self,
         to: &E164,
         strategy: &voxdial_domain::ProviderStrategy,
@@ -359,13 +360,13 @@ impl voxdial_app::router::Router for Shaped {
         now: voxdial_domain::Timestamp,
     ) -> voxdial_app::router::RoutePlan {
         (self.shape)(
-            self.inner.plan(to, strategy, agent, caller_id, now),
+            self.inner.plan(to, strategy, agent, caller_id, now).await,
             false,
             now,
         )
     }
 
-    fn replan(
+    async fn replan(
         &self,
         to: &E164,
         strategy: &voxdial_domain::ProviderStrategy,
@@ -374,29 +375,29 @@ impl voxdial_app::router::Router for Shaped {
         now: voxdial_domain::Timestamp,
     ) -> voxdial_app::router::RoutePlan {
         (self.shape)(
-            self.inner.plan(to, strategy, agent, caller_id, now),
+            self.inner.plan(to, strategy, agent, caller_id, now).await,
             true,
             now,
         )
     }
 
-    fn reserve(
+    async fn reserve(
         &self,
         step: &voxdial_app::router::RouteStep,
         to: &E164,
         now: voxdial_domain::Timestamp,
     ) {
-        self.inner.reserve(step, to, now)
+        self.inner.reserve(step, to, now).await
     }
 
-    fn record_setup(
+    async fn record_setup(
         &self,
         provider: &voxdial_domain::ProviderId,
         to: &E164,
         result: voxdial_app::router::SetupResult,
         now: voxdial_domain::Timestamp,
     ) {
-        self.inner.record_setup(provider, to, result, now)
+        self.inner.record_setup(provider, to, result, now).await
     }
 
     fn cost(
@@ -408,7 +409,7 @@ impl voxdial_app::router::Router for Shaped {
         self.inner.cost(provider, to, end)
     }
 
-    fn record_call_end(
+    async fn record_call_end(
         &self,
         provider: &voxdial_domain::ProviderId,
         to: &E164,
@@ -418,6 +419,7 @@ impl voxdial_app::router::Router for Shaped {
     ) {
         self.inner
             .record_call_end(provider, to, caller_id, end, now)
+            .await
     }
 }
 

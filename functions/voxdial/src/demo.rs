@@ -338,7 +338,7 @@ async fn drive(
     summary.setup = setup_figures(engine, &campaign.id).await?;
     summary.post_call =
         crate::postcall::figures(engine, &campaign.id, Duration::from_secs(20)).await?;
-    summary.providers = provider_figures(engine, &stats);
+    summary.providers = provider_figures(engine, &stats).await;
     summary.conversations = conversation_figures(engine, &campaign.id).await?;
     // The analyses (awaited above) may have decided bare answers.
     summary.outcomes = engine.campaign_view(&campaign.id).await?.progress.finals;
@@ -530,7 +530,7 @@ async fn setup_figures(
             }
         }
     }
-    if let Some(stats) = engine.provider_stats() {
+    if let Some(stats) = engine.provider_stats().await {
         figures.provider_setup_failures = stats.providers.iter().map(|p| p.setup_failures).sum();
         figures.setup_retries = stats.setup_retries;
     }
@@ -540,8 +540,11 @@ async fn setup_figures(
 }
 
 /// Per-provider figures from the router's statistics and the carrier's.
-fn provider_figures(engine: &voxdial_app::Engine, stats: &CarrierStats) -> Vec<ProviderFigures> {
-    let Some(view) = engine.provider_stats() else {
+async fn provider_figures(
+    engine: &voxdial_app::Engine,
+    stats: &CarrierStats,
+) -> Vec<ProviderFigures> {
+    let Some(view) = engine.provider_stats().await else {
         return Vec::new();
     };
     view.providers

@@ -12,7 +12,7 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration as Span, Utc};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use voxdial_app::routing::EngineRouter;
+use voxdial_app::routing::check_accounts;
 use voxdial_domain::{AgentId, Clock, ProviderId, TelephonyProvider};
 use voxdial_providers::sanspbx::{InternationalFormat, NumberRules};
 use voxdial_providers::{
@@ -212,7 +212,7 @@ pub(crate) fn demo_routing(kinds: &[Kind]) -> RoutingConfig {
 
 impl SimNetwork {
     /// Starts the simulated carrier on loopback with the personalities of
-    /// `options.kinds`, and builds their adapters and an [`EngineRouter`].
+    /// `options.kinds`, and builds their adapters and the demo routing.
     pub(crate) async fn start(options: SimOptions) -> anyhow::Result<SimNetwork> {
         if options.kinds.is_empty() {
             bail!("at least one provider is needed");
@@ -295,13 +295,13 @@ impl SimNetwork {
                 }
             }
         }
-        let router = Arc::new(
-            EngineRouter::new(demo_routing(&options.kinds), HashMap::new())
-                .context("the demo routing is invalid")?,
-        );
         Ok(SimNetwork {
             carrier,
-            routes: Routes { providers, router },
+            routes: Routes {
+                providers,
+                routing: demo_routing(&options.kinds),
+                agents: HashMap::new(),
+            },
             twilio_auth_token: auth_token,
             tasks,
         })
@@ -357,18 +357,16 @@ pub(crate) fn configured_routes(
             );
         }
     }
-    let router = EngineRouter::new(routing, agents).context("invalid [routing]")?;
     let set = providers
         .iter()
         .fold(voxdial_app::router::Providers::new(), |set, p| {
             set.with(p.clone())
         });
-    router
-        .check_providers(&set)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    check_accounts(&routing, &set).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Some(Routes {
         providers,
-        router: Arc::new(router),
+        routing,
+        agents,
     }))
 }
 
@@ -491,7 +489,7 @@ mod tests {
         ] {
             let config = demo_routing(&kinds);
             assert_eq!(config.providers.len(), kinds.len());
-            EngineRouter::new(config, HashMap::new()).unwrap();
+            config.validate().unwrap();
         }
     }
 }

@@ -3,6 +3,7 @@
 //! one HTTP server, the dispatcher and the sweeper as in-process workers,
 //! the store on SQLite, the queue on SQLite, recordings on disk.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,15 +14,17 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
-use voxdial_app::router::{Providers, RouteStep, Router, StaticRouter};
+use voxdial_app::router::Providers;
+use voxdial_app::routing::{EngineRouter, check_accounts, unpriced_routing};
 use voxdial_app::workers::{run_dispatcher, run_sweeper};
 use voxdial_app::{Engine, EngineConfig};
 use voxdial_bridge::{Bridge, BridgeConfig, TWILIO_PATH};
-use voxdial_domain::{Clock, E164, ProviderId, TelephonyProvider};
+use voxdial_domain::{AgentId, Clock, E164, ProviderId, TelephonyProvider};
 use voxdial_gemini::WsConnector;
 use voxdial_host::{Agents, BridgeObserver, EngineHost};
 use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, QueueConfig};
 use voxdial_providers::{TwilioConfig, TwilioProvider};
+use voxdial_routing::RoutingConfig;
 use voxdial_wire::media_token::MediaTokenKey;
 use voxdial_wire::twilio::signature::SigningKeys;
 
@@ -39,28 +42,47 @@ pub(crate) struct TwilioAccount {
 }
 
 impl TwilioAccount {
-    /// The account as the only provider, tried with its one caller ID.
+    /// The account as the only provider, presenting its one caller ID
+    /// (unpriced routing: `unpriced_routing`).
     pub(crate) fn into_routes(self, clock: Arc<dyn Clock>) -> anyhow::Result<Routes> {
         let provider_id = ProviderId::parse("twilio").expect("static id");
         let mut twilio = TwilioConfig::new(provider_id.clone(), self.account_sid, self.auth_token);
         twilio.api_base = self.api_base;
         twilio.clock = clock;
         let provider = TwilioProvider::new(twilio).context("cannot build the HTTP client")?;
+        let caller_id = self.caller_id;
+        let routing = unpriced_routing(&[(provider_id, "twilio")], |_| caller_id.clone())
+            .context("the caller ID cannot be routed")?;
         Ok(Routes {
             providers: vec![Arc::new(provider)],
-            router: Arc::new(StaticRouter::new(vec![RouteStep::new(
-                provider_id,
-                self.caller_id,
-            )])),
+            routing,
+            agents: HashMap::new(),
         })
     }
 }
 
-/// The provider accounts and the router that chooses among them.
+/// The provider accounts and how the routing engine chooses among them;
+/// the runtime builds the router over its store, where the engine's state
+/// (statistics, breakers, CPS budgets, caller-ID usage) survives restarts.
 #[derive(Clone)]
 pub(crate) struct Routes {
     pub(crate) providers: Vec<Arc<dyn TelephonyProvider>>,
-    pub(crate) router: Arc<dyn Router>,
+    pub(crate) routing: RoutingConfig,
+    /// The provider each AI agent uses (`agent_assigned`).
+    pub(crate) agents: HashMap<AgentId, ProviderId>,
+}
+
+impl Routes {
+    /// The router over `store`, checked against the accounts.
+    fn router(
+        &self,
+        providers: &Providers,
+        store: Arc<dyn voxdial_domain::RoutingStateStore>,
+    ) -> anyhow::Result<EngineRouter> {
+        check_accounts(&self.routing, providers).map_err(|e| anyhow::anyhow!("{e}"))?;
+        EngineRouter::new(self.routing.clone(), self.agents.clone(), store)
+            .context("invalid [routing]")
+    }
 }
 
 /// The media bridge the runtime hosts itself: AI conversations for answered
@@ -161,11 +183,12 @@ impl Runtime {
             options.clock.clone(),
         )
         .context("cannot open the blob store")?;
+        let router = options.routes.router(&providers, store.clone())?;
         let engine = Engine::new(
             store.clone(),
             queue_port.clone(),
             providers,
-            options.routes.router.clone(),
+            Arc::new(router),
             options.clock.clone(),
             EngineConfig {
                 public_base_url: public_url.clone(),

@@ -156,13 +156,17 @@ impl Engine {
         let now = self.clock.now();
         let preferred = self.preferred_provider(campaign).await?;
         let preferring = |plan| prefer(plan, preferred.as_ref());
-        let (steps, no_route) = match preferring(self.router.plan(
-            &lead.phone,
-            &campaign.settings.provider_strategy,
-            &campaign.settings.agent_id,
-            campaign.settings.caller_id.as_ref(),
-            now,
-        )) {
+        let (steps, no_route) = match preferring(
+            self.router
+                .plan(
+                    &lead.phone,
+                    &campaign.settings.provider_strategy,
+                    &campaign.settings.agent_id,
+                    campaign.settings.caller_id.as_ref(),
+                    now,
+                )
+                .await,
+        ) {
             RoutePlan::Chain(steps) => (steps, None),
             RoutePlan::NotBefore(at) => {
                 let wait = (at - now)
@@ -206,13 +210,17 @@ impl Engine {
                 // again (a probe that failed reopened its breaker; a fallback
                 // at its rate limit may be free now).
                 self.sleep_backoff(round).await;
-                match preferring(self.router.replan(
-                    &lead.phone,
-                    &settings.provider_strategy,
-                    &settings.agent_id,
-                    settings.caller_id.as_ref(),
-                    self.clock.now(),
-                )) {
+                match preferring(
+                    self.router
+                        .replan(
+                            &lead.phone,
+                            &settings.provider_strategy,
+                            &settings.agent_id,
+                            settings.caller_id.as_ref(),
+                            self.clock.now(),
+                        )
+                        .await,
+                ) {
                     RoutePlan::Chain(next) => steps = next,
                     RoutePlan::NotBefore(_) => continue,
                     RoutePlan::NoRoute(_) => break,
@@ -310,25 +318,29 @@ impl Engine {
             .await?
         {
             Ok(placed) => {
-                self.router.record_setup(
-                    &step.provider,
-                    &lead.phone,
-                    SetupResult::Accepted,
-                    self.clock.now(),
-                );
+                self.router
+                    .record_setup(
+                        &step.provider,
+                        &lead.phone,
+                        SetupResult::Accepted,
+                        self.clock.now(),
+                    )
+                    .await;
                 self.note_placed(call, step, placed.sid).await?;
                 info!(call_id = %call.id, provider = %step.provider, to = %lead.phone, "call placed");
                 Ok(Ok(()))
             }
             Err(error) => {
-                self.router.record_setup(
-                    &step.provider,
-                    &lead.phone,
-                    SetupResult::Failed {
-                        transient: error.allows_fallback(),
-                    },
-                    self.clock.now(),
-                );
+                self.router
+                    .record_setup(
+                        &step.provider,
+                        &lead.phone,
+                        SetupResult::Failed {
+                            transient: error.allows_fallback(),
+                        },
+                        self.clock.now(),
+                    )
+                    .await;
                 warn!(call_id = %call.id, provider = %step.provider, %error, "call setup failed");
                 Ok(Err(error))
             }
@@ -361,7 +373,9 @@ impl Engine {
         let (mut tries, mut rate_limited) = (0, 0);
         loop {
             self.hold_slot(call, lease).await?;
-            self.router.reserve(step, &request.to, self.clock.now());
+            self.router
+                .reserve(step, &request.to, self.clock.now())
+                .await;
             let result = provider.place_call(request).await;
             match &result {
                 Err(ProviderError::RateLimited { .. }) => rate_limited += 1,

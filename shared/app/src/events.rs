@@ -231,7 +231,8 @@ impl Engine {
         if released {
             if let Some(provider) = &call.provider {
                 self.router
-                    .record_call_end(provider, &call.to, call.from.as_ref(), &end, now);
+                    .record_call_end(provider, &call.to, call.from.as_ref(), &end, now)
+                    .await;
             }
             info!(call_id = %call.id, outcome = outcome.label(), "call finished");
             self.refill_or_complete(&call.campaign_id).await?;

@@ -1,10 +1,14 @@
 //! Choosing the provider (and caller ID) for a call: the port the dispatcher
-//! asks. [`StaticRouter`] tries providers in a fixed order; the routing
-//! engine (cost, quality, circuit breakers, CPS limits, DID pools) plugs in
-//! behind the same trait ([`crate::routing::EngineRouter`]).
+//! asks. Every backend routes with the routing engine (cost, quality,
+//! circuit breakers, CPS limits, DID pools) behind this trait
+//! ([`crate::routing::EngineRouter`]), its state in the shared routing
+//! store. [`StaticRouter`] is the deliberate fixed-order strategy for tests
+//! that need a router with no state and no rates.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use async_trait::async_trait;
 
 use voxdial_domain::{
     AgentId, E164, Money, ProviderId, ProviderStrategy, TelephonyProvider, Timestamp,
@@ -64,11 +68,12 @@ pub struct CallEnd {
 }
 
 /// Chooses providers and learns from results.
+#[async_trait]
 pub trait Router: Send + Sync {
     /// The providers to try for a call to `to`, for a campaign whose AI
     /// agent is `agent` (the `agent_assigned` strategy asks which provider
     /// that agent uses).
-    fn plan(
+    async fn plan(
         &self,
         to: &E164,
         strategy: &ProviderStrategy,
@@ -81,7 +86,7 @@ pub trait Router: Send + Sync {
     /// errors (a setup round of the same attempt, not a new decision): the
     /// breakers and rate limits may have moved since. By default the same
     /// as [`Router::plan`]; a router that counts decisions counts a retry.
-    fn replan(
+    async fn replan(
         &self,
         to: &E164,
         strategy: &ProviderStrategy,
@@ -90,21 +95,28 @@ pub trait Router: Send + Sync {
         now: Timestamp,
     ) -> RoutePlan {
         self.plan(to, strategy, agent, campaign_caller_id, now)
+            .await
     }
 
     /// Takes the rate-limit token for a step of the plan for a call to `to`,
     /// about to be sent.
-    fn reserve(&self, step: &RouteStep, to: &E164, now: Timestamp);
+    async fn reserve(&self, step: &RouteStep, to: &E164, now: Timestamp);
 
     /// Records a setup result.
-    fn record_setup(&self, provider: &ProviderId, to: &E164, result: SetupResult, now: Timestamp);
+    async fn record_setup(
+        &self,
+        provider: &ProviderId,
+        to: &E164,
+        result: SetupResult,
+        now: Timestamp,
+    );
 
     /// What a call cost: the provider's reported price when given, else the
     /// rate for the destination times the billed time. Pure.
     fn cost(&self, provider: &ProviderId, to: &E164, end: &CallEnd) -> Option<Money>;
 
     /// Records the end of a placed call (once per call).
-    fn record_call_end(
+    async fn record_call_end(
         &self,
         provider: &ProviderId,
         to: &E164,
@@ -114,13 +126,16 @@ pub trait Router: Send + Sync {
     );
 
     /// Per-provider statistics as of `now`, when the router keeps them.
-    fn stats(&self, _now: Timestamp) -> Option<crate::routing::ProviderStatsView> {
+    async fn stats(&self, _now: Timestamp) -> Option<crate::routing::ProviderStatsView> {
         None
     }
 }
 
 /// Tries providers in a fixed order, each with its default caller ID (the
-/// campaign's caller ID wins when it has one).
+/// campaign's caller ID wins when it has one). A deliberate strategy for
+/// tests: no rates, no limits, no statistics (`GET /v1/providers` answers
+/// `null` over it); every runtime routes with
+/// [`crate::routing::EngineRouter`].
 #[derive(Clone, Debug)]
 pub struct StaticRouter {
     order: Vec<RouteStep>,
@@ -133,8 +148,9 @@ impl StaticRouter {
     }
 }
 
+#[async_trait]
 impl Router for StaticRouter {
-    fn plan(
+    async fn plan(
         &self,
         _to: &E164,
         _strategy: &ProviderStrategy,
@@ -158,15 +174,15 @@ impl Router for StaticRouter {
         )
     }
 
-    fn reserve(&self, _step: &RouteStep, _to: &E164, _now: Timestamp) {}
+    async fn reserve(&self, _step: &RouteStep, _to: &E164, _now: Timestamp) {}
 
-    fn record_setup(&self, _: &ProviderId, _: &E164, _: SetupResult, _: Timestamp) {}
+    async fn record_setup(&self, _: &ProviderId, _: &E164, _: SetupResult, _: Timestamp) {}
 
     fn cost(&self, _: &ProviderId, _: &E164, end: &CallEnd) -> Option<Money> {
         end.reported_price
     }
 
-    fn record_call_end(
+    async fn record_call_end(
         &self,
         _: &ProviderId,
         _: &E164,

@@ -31,6 +31,8 @@
 //!   day, the quality score, and the aggregate store port.
 //! - [`postcall`]: what a call record keeps after the call (recording,
 //!   transcript, analysis, webhook delivery, retention).
+//! - [`routing_state`]: the routing-state store port (statistics,
+//!   breakers, CPS budgets, caller-ID usage shared by every router).
 //! - [`privacy`]: erasure, suppression by keyed hash, retention: the
 //!   privacy store port.
 //! - [`consent`]: recording-notice jurisdictions (countries, US states by
@@ -65,6 +67,7 @@ pub mod privacy;
 pub mod provider;
 pub mod recording;
 pub mod retry;
+pub mod routing_state;
 pub mod screening;
 pub mod transcript;
 
@@ -121,6 +124,7 @@ pub use provider::{
     TelephonyProvider, TransferTarget, WebhookError, WebhookRequest, WebhookResponse,
 };
 pub use retry::{RetryDecision, RetryPolicy};
+pub use routing_state::{RoutingKey, RoutingRecord, RoutingState, RoutingStateStore, RoutingWrite};
 pub use screening::{CallingHours, CallingWindow, ComplianceRecord, DncHit, ScreenDecision};
 
 /// An instant in UTC.

@@ -538,7 +538,7 @@ async fn add_dnc(
 }
 
 async fn providers(State(engine): State<Engine>) -> Json<serde_json::Value> {
-    Json(serde_json::to_value(engine.provider_stats()).unwrap_or(serde_json::Value::Null))
+    Json(serde_json::to_value(engine.provider_stats().await).unwrap_or(serde_json::Value::Null))
 }
 
 async fn list_agents(

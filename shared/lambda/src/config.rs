@@ -8,9 +8,9 @@
 //! | `VOXDIAL_RECORDINGS_BUCKET` | the recordings bucket (optional) |
 //! | `VOXDIAL_PUBLIC_BASE_URL` | what providers call back: the HTTP API's URL or its custom domain (with any base path); required by the dispatcher, which puts it in every call's callback URLs; the webhook functions rebuild the URL from the event when it is not set |
 //! | `VOXDIAL_MEDIA_URL` | the media bridge's `wss://` URL (optional) |
-//! | `VOXDIAL_CALLER_ID` | the caller ID (E.164) the router presents |
-//! | `VOXDIAL_CALLER_IDS` | per provider account: `twilio=+14155550100,sanspbx=+912240001234` (provider ids of `VOXDIAL_PROVIDERS`); an account not listed presents `VOXDIAL_CALLER_ID` (optional) |
-//! | `VOXDIAL_PROVIDERS` | the provider accounts as TOML (`voxdial-providers` format); credentials written `{ secret = "twilio.auth_token" }` |
+//! | `VOXDIAL_CALLER_ID` | the caller ID (E.164) of a provider account that has none of its own, when `VOXDIAL_PROVIDERS` has no `[routing]` |
+//! | `VOXDIAL_CALLER_IDS` | per provider account: `twilio=+14155550100,sanspbx=+912240001234` (provider ids of `VOXDIAL_PROVIDERS`); an account not listed presents `VOXDIAL_CALLER_ID` (optional; without `[routing]`, each account's one-number DID pool) |
+//! | `VOXDIAL_PROVIDERS` | the provider accounts as TOML (`voxdial-providers` format; credentials written `{ secret = "twilio.auth_token" }`), optionally with the local config file's `[routing]` (rates, DID pools, breakers, CPS: `voxdial_routing::RoutingConfig`) and `[agent_providers]` sections |
 //! | `VOXDIAL_SECRETS_ID` | the Secrets Manager secret (ARN or name) those credentials come from (optional) |
 //! | `VOXDIAL_DISPATCH_LEASE_SECS`, `VOXDIAL_CALL_LEASE_MARGIN_SECS` | the engine's leases (optional) |
 //! | `VOXDIAL_MAX_CALL_SECS` | the media bridge's longest call (the template's `MaxCallSecs`): campaigns asking for longer calls are refused (optional) |

@@ -1,13 +1,27 @@
 //! Building the engine on the AWS adapters, once per execution environment.
+//!
+//! The router is the routing engine, as in local mode, built from
+//! `VOXDIAL_PROVIDERS`: the provider accounts and, optionally, the same
+//! `[routing]` (rates, DID pools, breakers, CPS) and `[agent_providers]`
+//! sections as the local config file. Without `[routing]`, each account
+//! presents its caller ID (`VOXDIAL_CALLER_IDS`, else `VOXDIAL_CALLER_ID`)
+//! with unpriced rates (`voxdial_app::routing::unpriced_routing`). The
+//! engine's state lives in the table, shared by every instance of every
+//! function.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde::Deserialize;
 use voxdial_app::clock::SystemClock;
-use voxdial_app::router::{Providers, RouteStep, StaticRouter};
+use voxdial_app::router::Providers;
+use voxdial_app::routing::{EngineRouter, check_accounts, unpriced_routing};
 use voxdial_app::{Engine, EngineConfig};
 use voxdial_aws::{Clients, DynamoStore, SqsQueue};
-use voxdial_domain::{Clock, DispatchQueue};
+use voxdial_domain::{AgentId, Clock, DispatchQueue, ProviderId};
+use voxdial_providers::config::AccountConfig;
 use voxdial_providers::{ProvidersConfig, SecretSource};
+use voxdial_routing::{RoutingConfig, RoutingError};
 use voxdial_wire::media_token::MediaTokenKey;
 
 use crate::config::{ConfigError, LambdaConfig};
@@ -25,9 +39,63 @@ pub enum InitError {
     /// The provider accounts are wrong.
     #[error(transparent)]
     Providers(#[from] voxdial_providers::ConfigError),
+    /// The routing configuration is wrong.
+    #[error("routing: {0}")]
+    Routing(#[from] RoutingError),
+    /// The routing sections disagree with the accounts.
+    #[error("routing: {0}")]
+    Accounts(String),
     /// The post-call pipeline's settings are wrong.
     #[error("post-call pipeline: {0}")]
     PostCall(String),
+}
+
+/// `VOXDIAL_PROVIDERS`: the accounts and the optional routing sections.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProvidersToml {
+    #[serde(default)]
+    providers: Vec<AccountConfig>,
+    routing: Option<RoutingConfig>,
+    /// AI agent id to provider id (the `agent_assigned` strategy).
+    #[serde(default)]
+    agent_providers: HashMap<String, String>,
+}
+
+impl ProvidersToml {
+    fn parse(text: &str) -> Result<ProvidersToml, InitError> {
+        toml::from_str(text).map_err(|e| InitError::Providers(e.into()))
+    }
+
+    /// The routing configuration, derived from the caller IDs without `[routing]`.
+    fn routing(
+        &self,
+        accounts: &ProvidersConfig,
+        config: &LambdaConfig,
+    ) -> Result<RoutingConfig, RoutingError> {
+        match &self.routing {
+            Some(routing) => Ok(routing.clone()),
+            None => unpriced_routing(&accounts.ids(), |id| {
+                config.caller_id_for(id.as_str()).clone()
+            }),
+        }
+    }
+
+    /// The `agent_assigned` map.
+    fn agents(&self) -> Result<HashMap<AgentId, ProviderId>, InitError> {
+        self.agent_providers
+            .iter()
+            .map(|(agent, provider)| {
+                let bad = |e: voxdial_domain::IdError| {
+                    InitError::Accounts(format!("[agent_providers]: {e}"))
+                };
+                Ok((
+                    AgentId::parse(agent.clone()).map_err(bad)?,
+                    ProviderId::parse(provider.clone()).map_err(bad)?,
+                ))
+            })
+            .collect()
+    }
 }
 
 /// What the handlers use: the engine, and the queue it sends to.
@@ -71,23 +139,23 @@ impl Deps {
         let store = Arc::new(DynamoStore::new(clients.dynamo.clone(), &config.table));
         let queue: Arc<dyn DispatchQueue> =
             Arc::new(SqsQueue::new(clients.sqs.clone(), &config.queue_url));
-        let accounts =
-            ProvidersConfig::from_toml(&config.providers)?.build(secrets, clock.clone())?;
-        let mut providers = Providers::new();
-        let mut steps = Vec::new();
-        for provider in accounts {
-            steps.push(RouteStep::new(
-                provider.id().clone(),
-                config.caller_id_for(provider.id().as_str()).clone(),
-            ));
-            providers = providers.with(provider);
-        }
+        let file = ProvidersToml::parse(&config.providers)?;
+        let accounts = ProvidersConfig {
+            providers: file.providers.clone(),
+        };
+        let providers = accounts
+            .build(secrets, clock.clone())?
+            .into_iter()
+            .fold(Providers::new(), Providers::with);
+        let routing = file.routing(&accounts, &config)?;
+        check_accounts(&routing, &providers).map_err(InitError::Accounts)?;
+        let router = EngineRouter::new(routing, file.agents()?, store.clone())?;
         let defaults = EngineConfig::default();
         let engine = Engine::new(
             store.clone(),
             queue.clone(),
             providers,
-            Arc::new(StaticRouter::new(steps)),
+            Arc::new(router),
             clock,
             EngineConfig {
                 // Only the dispatcher builds callback URLs (its main

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use voxdial_domain::{E164, Money, ProviderId, ProviderStrategy, Timestamp};
 
 use crate::breaker::{Admit, Breaker, BreakerState, Health};
-use crate::config::{Compiled, RoutingConfig};
+use crate::config::{Compiled, CompiledProvider, RoutingConfig};
 use crate::destination::Destination;
 use crate::dids::{DidState, NoDid};
 use crate::error::RoutingError;
@@ -174,6 +174,55 @@ pub struct EngineState {
     caller_ids: BTreeMap<E164, DidState>,
 }
 
+impl EngineState {
+    /// Sets a provider's breaker, CPS budget and evidence (a store's record).
+    pub fn set_provider(&mut self, provider: ProviderId, record: ProviderRecord) {
+        let snap = self.providers.entry(provider).or_default();
+        snap.breaker = record.breaker;
+        snap.pacer = record.pacer;
+        snap.evidence = record.evidence;
+    }
+
+    /// Sets a provider's statistics row for `prefix`.
+    pub fn set_stats(&mut self, provider: ProviderId, prefix: String, stats: Stats) {
+        self.providers
+            .entry(provider)
+            .or_default()
+            .stats
+            .insert(prefix, stats);
+    }
+
+    /// Sets a caller ID's usage (a store's record).
+    pub fn set_caller_id(&mut self, number: E164, record: CallerIdRecord) {
+        self.caller_ids.insert(number, record.0);
+    }
+}
+
+/// A provider's circuit breaker, calls-per-second budget and success
+/// evidence per prefix: the part of its state a store keeps as one record,
+/// changed by reservations and setup results. Opaque; serialisable.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderRecord {
+    breaker: BreakerState,
+    pacer: Pacer,
+    evidence: BTreeMap<String, Evidence>,
+}
+
+impl ProviderRecord {
+    /// The stored breaker state (an open circuit whose cooldown has passed
+    /// is still `Open` here; [`RoutingEngine::breaker_state`] tells the
+    /// state at an instant).
+    pub fn breaker(&self) -> &BreakerState {
+        &self.breaker
+    }
+}
+
+/// A caller ID's usage: its daily count, CPS budget, answer rate and
+/// rotation weight, as a store keeps it. Opaque; serialisable.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct CallerIdRecord(DidState);
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct ProviderSnapshot {
     breaker: BreakerState,
@@ -230,10 +279,25 @@ impl RoutingEngine {
     /// Validates `config` and resumes from a state taken with
     /// [`RoutingEngine::state`] (see [`EngineState`] for what a changed
     /// configuration keeps).
-    pub fn restore(config: RoutingConfig, mut state: EngineState) -> Result<Self, RoutingError> {
+    pub fn restore(config: RoutingConfig, state: EngineState) -> Result<Self, RoutingError> {
         let compiled = Compiled::new(&config)?;
-        let mut providers = Vec::with_capacity(compiled.providers.len());
-        let mut dids = Vec::with_capacity(compiled.providers.len());
+        let mut engine = RoutingEngine {
+            config,
+            compiled,
+            providers: Vec::new(),
+            dids: Vec::new(),
+        };
+        engine.set_state(state);
+        Ok(engine)
+    }
+
+    /// Replaces every learned and counted value with `state`, keeping the
+    /// configuration: what [`RoutingEngine::restore`] does without
+    /// validating the configuration again (a host reloading shared state).
+    pub fn set_state(&mut self, mut state: EngineState) {
+        let compiled = &self.compiled;
+        self.providers = Vec::with_capacity(compiled.providers.len());
+        self.dids = Vec::with_capacity(compiled.providers.len());
         for p in &compiled.providers {
             let snap = state.providers.remove(&p.id).unwrap_or_default();
             let mut evidence = vec![Evidence::default(); p.table.slots()];
@@ -242,13 +306,13 @@ impl RoutingEngine {
                     evidence[slot] = e;
                 }
             }
-            providers.push(ProviderState {
+            self.providers.push(ProviderState {
                 breaker: Breaker::from_state(snap.breaker),
                 pacer: snap.pacer,
                 evidence,
                 stats: snap.stats,
             });
-            dids.push(
+            self.dids.push(
                 p.pool
                     .dids
                     .iter()
@@ -256,12 +320,40 @@ impl RoutingEngine {
                     .collect(),
             );
         }
-        Ok(RoutingEngine {
-            config,
-            compiled,
-            providers,
-            dids,
+    }
+
+    /// A provider's breaker, CPS budget and success evidence, for a store.
+    pub fn provider_record(&self, provider: &ProviderId) -> Result<ProviderRecord, RoutingError> {
+        let rank = self.rank(provider)?;
+        let p = &self.compiled.providers[rank];
+        let s = &self.providers[rank];
+        Ok(ProviderRecord {
+            breaker: s.breaker.stored().clone(),
+            pacer: s.pacer,
+            evidence: evidence_by_prefix(p, &s.evidence),
         })
+    }
+
+    /// A caller ID's usage (daily count, CPS budget, answer rate, rotation
+    /// weight), for a store; none for a number in no pool.
+    pub fn caller_id_record(&self, number: &E164) -> Option<CallerIdRecord> {
+        self.compiled
+            .providers
+            .iter()
+            .zip(&self.dids)
+            .find_map(|(p, states)| p.pool.position(number).map(|i| states[i].clone()))
+            .map(CallerIdRecord)
+    }
+
+    /// The statistics row a call of `provider` to `to` counts in: the
+    /// longest prefix of the provider's rate table that matches (`""`: none).
+    pub fn stats_prefix(
+        &self,
+        provider: &ProviderId,
+        to: &Destination,
+    ) -> Result<&str, RoutingError> {
+        let p = &self.compiled.providers[self.rank(provider)?];
+        Ok(p.table.prefix(p.table.path(to.digit_values()).longest()))
     }
 
     /// A copy of the state, for a host to persist.
@@ -269,19 +361,12 @@ impl RoutingEngine {
         let mut out = EngineState::default();
         for (rank, p) in self.compiled.providers.iter().enumerate() {
             let s = &self.providers[rank];
-            let evidence = s
-                .evidence
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| **e != Evidence::default())
-                .map(|(slot, e)| (p.table.prefix(slot).to_owned(), *e))
-                .collect();
             out.providers.insert(
                 p.id.clone(),
                 ProviderSnapshot {
                     breaker: s.breaker.stored().clone(),
                     pacer: s.pacer,
-                    evidence,
+                    evidence: evidence_by_prefix(p, &s.evidence),
                     stats: s.stats.clone(),
                 },
             );
@@ -678,6 +763,16 @@ impl RoutingEngine {
             .collect();
         StatsReport { providers }
     }
+}
+
+/// The evidence of a provider's rate-table slots that saw any, by prefix.
+fn evidence_by_prefix(p: &CompiledProvider, evidence: &[Evidence]) -> BTreeMap<String, Evidence> {
+    evidence
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| **e != Evidence::default())
+        .map(|(slot, e)| (p.table.prefix(slot).to_owned(), *e))
+        .collect()
 }
 
 fn stats_row<'a>(rows: &'a mut BTreeMap<String, Stats>, prefix: &str) -> &'a mut Stats {

@@ -29,6 +29,21 @@
 //! 6. [`RoutingEngine::stats`] reads the statistics; [`RoutingEngine::state`]
 //!    takes a snapshot to persist.
 //!
+//! # Sharing the state
+//!
+//! A host that shares the state between processes (every Lambda instance,
+//! a restarted server) keeps it in a store in three parts: statistics rows
+//! (counters: [`RoutingEngine::stats_prefix`] names the row a report
+//! counts in), one [`ProviderRecord`] per provider (breaker, CPS budget,
+//! evidence: [`RoutingEngine::provider_record`]) and one [`CallerIdRecord`]
+//! per caller ID ([`RoutingEngine::caller_id_record`]). It rebuilds an
+//! [`EngineState`] from them ([`EngineState::set_provider`],
+//! [`EngineState::set_stats`], [`EngineState::set_caller_id`]) and loads
+//! it with [`RoutingEngine::set_state`]. A reservation changes the step's
+//! provider record and caller-ID record; a setup result the provider
+//! record and a statistics row; a call end the provider record, the
+//! caller-ID record and a statistics row.
+//!
 //! # Layout
 //!
 //! - `config`: [`RoutingConfig`] (TOML), its validation, [`EXAMPLE_CONFIG`].
@@ -74,8 +89,8 @@ pub use config::{
 };
 pub use destination::Destination;
 pub use engine::{
-    CallEnd, EngineState, RejectReason, Rejection, RoutePlan, RouteRequest, RouteStep,
-    RoutingEngine, SetupResult, SuccessEstimate,
+    CallEnd, CallerIdRecord, EngineState, ProviderRecord, RejectReason, Rejection, RoutePlan,
+    RouteRequest, RouteStep, RoutingEngine, SetupResult, SuccessEstimate,
 };
 pub use error::RoutingError;
 pub use rates::{Increments, Rate};

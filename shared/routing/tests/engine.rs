@@ -6,8 +6,8 @@ mod common;
 use common::*;
 use voxdial_domain::{Money, ProviderStrategy};
 use voxdial_routing::{
-    CallEnd, EXAMPLE_CONFIG, RejectReason, RoutePlan, RouteRequest, RoutingConfig, RoutingEngine,
-    RoutingError, SetupResult,
+    BreakerState, CallEnd, EXAMPLE_CONFIG, EngineState, RejectReason, RoutePlan, RouteRequest,
+    RoutingConfig, RoutingEngine, RoutingError, SetupResult,
 };
 
 /// Three US providers: `cheap` ($0.010), `mid` ($0.015), `premium` ($0.020),
@@ -492,6 +492,68 @@ fn state_survives_serialisation() {
     )
     .unwrap();
     assert_eq!(restored.state(), engine.state());
+}
+
+#[test]
+fn the_records_a_store_keeps_rebuild_the_whole_state() {
+    // GIVEN an engine with reservations, an open breaker, evidence,
+    // caller-ID usage and statistics
+    let mut engine = RoutingEngine::from_toml(EXAMPLE_CONFIG).unwrap();
+    let twilio = pid("twilio");
+    let ny = dest("+12125550199");
+    let step = chain(plan(&engine, &ny, ProviderStrategy::Hybrid, at(0))).remove(0);
+    engine.reserve(&step, at(0)).unwrap();
+    for _ in 0..5 {
+        engine
+            .record_setup(&twilio, &ny, SetupResult::Failed { transient: true }, at(0))
+            .unwrap();
+    }
+    history(&mut engine, "sanspbx", "+919876543210", 7, 3);
+    // WHEN a store's records of it (one per provider, one per caller ID, one
+    // statistics row per provider and prefix) are loaded into a fresh engine
+    let mut records = EngineState::default();
+    for report in engine.stats().providers {
+        let id = report.provider.clone();
+        records.set_provider(id.clone(), engine.provider_record(&id).unwrap());
+        for row in report.prefixes {
+            records.set_stats(id.clone(), row.prefix, row.stats);
+        }
+    }
+    for number in [
+        "+12125550101",
+        "+13105550102",
+        "+442071838750",
+        "+912240001234",
+        "+918040001234",
+    ] {
+        let number = voxdial_domain::E164::parse(number, None).unwrap();
+        records.set_caller_id(number.clone(), engine.caller_id_record(&number).unwrap());
+    }
+    let mut fresh = RoutingEngine::from_toml(EXAMPLE_CONFIG).unwrap();
+    fresh.set_state(records);
+    // THEN it is the same engine: same state, same plans
+    assert_eq!(fresh.state(), engine.state());
+    assert!(matches!(
+        engine.provider_record(&twilio).unwrap().breaker(),
+        BreakerState::Open { .. }
+    ));
+    for t in [at(0), at(31)] {
+        assert_eq!(
+            plan(&fresh, &ny, ProviderStrategy::Hybrid, t),
+            plan(&engine, &ny, ProviderStrategy::Hybrid, t)
+        );
+    }
+    // AND the statistics row a report counts in is the longest rate prefix
+    assert_eq!(engine.stats_prefix(&twilio, &ny).unwrap(), "1212");
+    assert_eq!(
+        engine.stats_prefix(&twilio, &dest("+61255501234")).unwrap(),
+        ""
+    );
+    assert!(
+        engine
+            .caller_id_record(&voxdial_domain::E164::parse("+14155550100", None).unwrap())
+            .is_none()
+    );
 }
 
 #[test]

@@ -21,6 +21,8 @@
 //! - [`aggregates`]: the [`AggregateStore`](voxdial_domain::AggregateStore)
 //!   contract (duplicates, concurrency, bucket boundaries, organisation
 //!   scope), on store subjects.
+//! - [`routing`]: the [`RoutingStateStore`](voxdial_domain::RoutingStateStore)
+//!   contract, concurrent writers included.
 //! - [`subject`]: what an adapter's factory returns to a suite
 //!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
 //! - [`clock`]: [`ManualClock`], a clock tests set and advance.
@@ -64,11 +66,14 @@ pub mod fixtures;
 pub mod keys;
 pub mod privacy;
 pub mod queue;
+pub mod routing;
 pub mod store;
 pub mod subject;
 
 pub use clock::ManualClock;
-pub use subject::{AgentSubject, BlobSubject, QueueSubject, QueueTime, Reopen, StoreSubject};
+pub use subject::{
+    AgentSubject, BlobSubject, QueueSubject, QueueTime, Reopen, RoutingSubject, StoreSubject,
+};
 
 /// Support for the macros; not part of the API.
 #[doc(hidden)]
@@ -266,6 +271,22 @@ macro_rules! agent_contract {
             reserve_takes_the_longest_idle_skilled_available_agent,
             concurrent_reservations_never_share_an_agent,
             release_frees_only_the_agent_busy_on_that_call,
+        );
+    };
+}
+
+/// The routing-state store contract against an adapter:
+/// `routing_contract!(factory)` where `factory` evaluates to a future of a
+/// fresh, empty [`RoutingSubject`]. Expands into the module
+/// `routing_contract`.
+#[macro_export]
+macro_rules! routing_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(routing_contract, routing, $factory;
+            counters_add_up_and_records_are_versioned,
+            record_writes_are_all_or_nothing,
+            concurrent_counter_adds_are_never_lost,
+            concurrent_conditional_updates_are_never_lost,
         );
     };
 }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use voxdial_domain::{
-    BlobStore, DispatchMessage, HumanAgentStore, MessageQueue, QueueMessage, Store,
+    BlobStore, DispatchMessage, HumanAgentStore, MessageQueue, QueueMessage, RoutingStateStore,
+    Store,
 };
 
 use crate::ManualClock;
@@ -75,6 +76,33 @@ impl AgentSubject {
     /// The store.
     pub fn agents(&self) -> Arc<dyn HumanAgentStore> {
         self.agents.clone()
+    }
+}
+
+/// A routing-state store under test.
+pub struct RoutingSubject {
+    routing: Arc<dyn RoutingStateStore>,
+    _guard: Guard,
+}
+
+impl RoutingSubject {
+    /// Wraps a fresh, empty routing-state store.
+    pub fn new(routing: impl RoutingStateStore + 'static) -> RoutingSubject {
+        RoutingSubject {
+            routing: Arc::new(routing),
+            _guard: None,
+        }
+    }
+
+    /// Keeps `guard` alive until the store is dropped.
+    pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> RoutingSubject {
+        self._guard = Some(Box::new(guard));
+        self
+    }
+
+    /// The store.
+    pub fn routing(&self) -> Arc<dyn RoutingStateStore> {
+        self.routing.clone()
     }
 }
 

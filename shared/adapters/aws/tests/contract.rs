@@ -30,6 +30,13 @@ async fn agents() -> AgentSubject {
     AgentSubject::new(store)
 }
 
+async fn routing() -> voxdial_testkit::RoutingSubject {
+    let moto = Emulator::get();
+    let clients = moto.clients(None);
+    let (store, _table) = moto.store(&clients).await.expect("a fresh table");
+    voxdial_testkit::RoutingSubject::new(store)
+}
+
 async fn queue() -> QueueSubject {
     let moto = Emulator::get();
     let clients = moto.clients(None);
@@ -66,6 +73,7 @@ voxdial_testkit::privacy_contract!(store());
 voxdial_testkit::key_contract!(store());
 voxdial_testkit::ai_agent_contract!(store());
 voxdial_testkit::aggregate_contract!(store());
+voxdial_testkit::routing_contract!(routing());
 voxdial_testkit::job_queue_contract!(jobs());
 voxdial_testkit::agent_contract!(agents());
 voxdial_testkit::queue_contract!(queue());

@@ -27,6 +27,7 @@ use crate::sqlite::{Db, from_nanos, nanos};
 mod aggregates;
 mod ai_agents;
 mod keys;
+mod routing;
 
 /// The schema migrations, in order; `user_version` counts those applied.
 const MIGRATIONS: &[&str] = &[
@@ -37,6 +38,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store_dnc_orgs.sql"),
     include_str!("store_ai_agents.sql"),
     include_str!("store_aggregates.sql"),
+    include_str!("store_routing.sql"),
 ];
 
 /// `PRAGMA application_id` of a store file ("vxds").

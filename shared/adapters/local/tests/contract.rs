@@ -24,6 +24,12 @@ async fn agents() -> voxdial_testkit::AgentSubject {
     voxdial_testkit::AgentSubject::new(store).with_guard(dir)
 }
 
+async fn routing() -> voxdial_testkit::RoutingSubject {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = LocalStore::open(dir.path().join("voxdial.sqlite3")).expect("open the store");
+    voxdial_testkit::RoutingSubject::new(store).with_guard(dir)
+}
+
 fn open_queue(path: &std::path::Path, clock: Arc<ManualClock>) -> LocalQueue {
     let config = QueueConfig {
         visibility_timeout: VISIBILITY,
@@ -81,6 +87,7 @@ voxdial_testkit::ai_agent_contract!(store());
 voxdial_testkit::aggregate_contract!(store());
 voxdial_testkit::job_queue_contract!(jobs());
 voxdial_testkit::agent_contract!(agents());
+voxdial_testkit::routing_contract!(routing());
 voxdial_testkit::queue_contract!(queue());
 voxdial_testkit::durable_queue_contract!(queue());
 voxdial_testkit::blob_contract!(blobs());

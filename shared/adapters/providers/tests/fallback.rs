@@ -191,7 +191,14 @@ async fn the_routing_engine_falls_over_and_opens_the_circuit() {
             "#,
         )
         .unwrap();
-        Arc::new(EngineRouter::new(config, Default::default()).unwrap())
+        Arc::new(
+            EngineRouter::new(
+                config,
+                Default::default(),
+                voxdial_testkit::routing::MemoryRoutingStore::shared(),
+            )
+            .unwrap(),
+        )
     })
     .await;
     // GIVEN Twilio (the cheaper) fails every request of two calls
@@ -213,7 +220,7 @@ async fn the_routing_engine_falls_over_and_opens_the_circuit() {
     // call did not ask it.
     let stats = world.sim.carrier.stats();
     assert_eq!(stats.server_errors, 6);
-    let view = world.engine.provider_stats().unwrap();
+    let view = world.engine.provider_stats().await.unwrap();
     let twilio = &view.providers[0];
     assert_eq!((twilio.setup_attempts, twilio.calls), (2, 0));
     assert!(twilio.circuit.starts_with("open"), "{}", twilio.circuit);

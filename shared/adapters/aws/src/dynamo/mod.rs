@@ -25,6 +25,8 @@
 //! | AI agent version | `G#<agent>` | `V#<version, 10 digits>` | `rec` (immutable) |
 //! | aggregate bucket | `B#<org>#<dimension>#<hour\|day>` | start | `start` (epoch seconds), `v:<counter>` per counter (`ADD`ed) |
 //! | aggregate event marker | `E#<call>` | `call_ended` or `analysed` | (none: its existence counts the event once) |
+//! | routing counters | `RT` | `C#<routing key>` | `c_<name>` (N, changed with `ADD`) |
+//! | routing record | `RT` | `R#<routing key>` | `rv` (the engine's JSON), `ver` (written on condition of the version read) |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
@@ -99,6 +101,7 @@ mod humans;
 pub mod import;
 mod keys;
 mod recount;
+mod routing;
 mod schema;
 mod store;
 mod table;

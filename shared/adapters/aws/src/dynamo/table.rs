@@ -1235,6 +1235,12 @@ impl Table {
         Table { client, name }
     }
 
+    /// The client and the table's name, for the routing state's own
+    /// requests (`super::routing`).
+    pub(crate) fn parts(&self) -> (&Client, &str) {
+        (&self.client, &self.name)
+    }
+
     /// Runs one conditional write: true if it happened, false if its
     /// condition was false.
     pub(crate) async fn write(&self, write: &Write) -> Result<bool, StoreError> {
