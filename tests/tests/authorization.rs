@@ -18,11 +18,11 @@ use voxdial_app::{Engine, EngineConfig};
 use voxdial_aws::testing::Emulator;
 use voxdial_domain::{
     AgentStatus, ApiKeyId, CallId, Campaign, CampaignId, Clock, E164, HumanAgent, HumanAgentId,
-    LeadId, OrgId, Role, Store,
+    ImportId, LeadId, OrgId, Role, Store,
 };
 use voxdial_http::api::ROUTES;
 use voxdial_http::auth::{MASKED, RouteRule};
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
+use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::ManualClock;
 use voxdial_testkit::fixtures::{call_for, campaign, lead, t0};
 
@@ -32,6 +32,8 @@ struct Tenant {
     lead: LeadId,
     call: CallId,
     agent: HumanAgentId,
+    /// An import into `campaign`, awaiting its upload.
+    import: ImportId,
     /// A key of this organisation that revoke and rotate may act on.
     spare_key: ApiKeyId,
     phone: E164,
@@ -76,7 +78,9 @@ async fn tenant(engine: &Engine, store: &dyn Store, name: &str, n: usize) -> Ten
         .create_api_key(&org(name), Role::Viewer, "spare")
         .await
         .unwrap();
+    let import = engine.create_import(&c, None).await.unwrap().import.id;
     Tenant {
+        import,
         campaign: c.id,
         lead: l.id,
         call: call.id,
@@ -97,6 +101,13 @@ async fn world(store: Arc<dyn Store>) -> World {
     .unwrap();
     // Human agents live in SQLite on both backends (DynamoDB has no agent store).
     let agents = Arc::new(LocalStore::open(dir.path().join("agents.sqlite")).unwrap());
+    let blobs = LocalBlobStore::open(
+        dir.path().join("blobs"),
+        "http://127.0.0.1:1",
+        b"blob-secret".to_vec(),
+        clock.clone(),
+    )
+    .unwrap();
     let engine = Engine::new(
         store.clone(),
         Arc::new(queue),
@@ -105,7 +116,8 @@ async fn world(store: Arc<dyn Store>) -> World {
         clock,
         EngineConfig::default(),
     )
-    .with_agents(agents);
+    .with_agents(agents)
+    .with_blobs(Arc::new(blobs));
     let own = tenant(&engine, store.as_ref(), ACME, 1).await;
     let other = tenant(&engine, store.as_ref(), RIVAL, 2).await;
     let bearer = |secret: &voxdial_domain::KeySecret| Some(format!("Bearer {}", secret.expose()));
@@ -154,6 +166,7 @@ async fn snapshot(w: &World) -> Value {
             "leads": store.leads(&t.campaign, None, 100).await.unwrap(),
             "calls": store.calls(&t.campaign, None, 100).await.unwrap(),
             "dnc": store.dnc_hit(&t.campaign, &t.phone).await.unwrap(),
+            "import": store.lead_import(&t.import).await.unwrap(),
         }));
     }
     for name in [ACME, RIVAL] {
@@ -190,6 +203,7 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
     let call = ghost(t.call.as_str());
     let lead = ghost(t.lead.as_str());
     let agent = ghost(t.agent.as_str());
+    let import = ghost(t.import.as_str());
     let key = match scope {
         Scope::Ghost => "ffffffffffffffff".to_string(),
         _ => t.spare_key.to_string(),
@@ -216,6 +230,20 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
             format!("/v1/campaigns/{campaign}/concurrency"),
             json(json!({"max_concurrency": 3})),
         ),
+        ("POST", "/v1/campaigns/{id}/consent-waiver") => (
+            format!("/v1/campaigns/{campaign}/consent-waiver"),
+            json(json!({"reason": "existing customers"})),
+        ),
+        ("POST", "/v1/campaigns/{id}/imports") => {
+            (format!("/v1/campaigns/{campaign}/imports"), None)
+        }
+        ("POST", "/v1/campaigns/{id}/imports/{import}/start") => (
+            format!("/v1/campaigns/{campaign}/imports/{import}/start"),
+            None,
+        ),
+        ("GET", "/v1/campaigns/{id}/imports/{import}") => {
+            (format!("/v1/campaigns/{campaign}/imports/{import}"), None)
+        }
         ("GET", "/v1/calls/{id}") => (format!("/v1/calls/{call}"), None),
         ("POST", "/v1/calls/{id}/disposition") => (
             format!("/v1/calls/{call}/disposition"),
@@ -334,6 +362,7 @@ async fn walk(w: World) {
                                 .replace(tenant.lead.as_str(), "ID")
                                 .replace(tenant.campaign.as_str(), "ID")
                                 .replace(tenant.agent.as_str(), "ID")
+                                .replace(tenant.import.as_str(), "ID")
                                 .replace(tenant.spare_key.as_str(), "ID")
                         };
                         let ghost = ghost_ids(&ghost.replace("ffffffffffffffff", "ID"));

@@ -142,6 +142,12 @@ string_id!(
     64
 );
 string_id!(
+    /// An asynchronous import of a file of leads (`im_` and 32 hex digits).
+    ImportId,
+    "import id",
+    64
+);
+string_id!(
     /// An API key, public part (the secret is never stored).
     ApiKeyId,
     "API key id",

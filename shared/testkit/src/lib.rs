@@ -15,6 +15,8 @@
 //!   contract (erasure, suppression digests, retention), on store subjects.
 //! - [`keys`]: the [`KeyStore`](voxdial_domain::KeyStore) contract (API
 //!   keys and the audit trail), on store subjects.
+//! - [`imports`]: the [`ImportStore`](voxdial_domain::ImportStore)
+//!   contract (lead import records), on store subjects.
 //! - [`jobs`]: the [`JobQueue`](voxdial_domain::JobQueue) contract and its
 //!   [`JobQueueSubject`](jobs::JobQueueSubject).
 //! - [`subject`]: what an adapter's factory returns to a suite
@@ -55,6 +57,7 @@ pub mod agents;
 pub mod blob;
 pub mod clock;
 pub mod fixtures;
+pub mod imports;
 pub mod jobs;
 pub mod keys;
 pub mod privacy;
@@ -211,6 +214,19 @@ macro_rules! key_contract {
     };
 }
 
+/// The import store contract against a store adapter:
+/// `import_contract!(factory)` with the same factory as [`store_contract!`].
+/// Expands into the module `import_contract`.
+#[macro_export]
+macro_rules! import_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(import_contract, imports, $factory;
+            imports_are_stored_once_and_read_back,
+            update_import_is_versioned,
+        );
+    };
+}
+
 /// The job queue contract against an adapter: `job_queue_contract!(factory)`
 /// where `factory` evaluates to a future of a fresh, empty
 /// [`jobs::JobQueueSubject`] whose queue dead-letters after
@@ -253,6 +269,8 @@ macro_rules! blob_contract {
             list_by_prefix_sorted,
             invalid_keys_are_rejected,
             presign_get_names_the_key,
+            presign_put_names_the_key,
+            get_range_reads_bounded_chunks,
         );
     };
 }

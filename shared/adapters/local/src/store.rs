@@ -24,6 +24,7 @@ use voxdial_domain::{
 use crate::OpenError;
 use crate::sqlite::{Db, from_nanos, nanos};
 
+mod imports;
 mod keys;
 
 /// The schema migrations, in order; `user_version` counts those applied.
@@ -32,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store_agents.sql"),
     include_str!("store_privacy.sql"),
     include_str!("store_keys.sql"),
+    include_str!("store_imports.sql"),
 ];
 
 /// `PRAGMA application_id` of a store file ("vxds").

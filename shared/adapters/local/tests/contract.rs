@@ -76,6 +76,7 @@ async fn blobs() -> BlobSubject {
 voxdial_testkit::store_contract!(store());
 voxdial_testkit::privacy_contract!(store());
 voxdial_testkit::key_contract!(store());
+voxdial_testkit::import_contract!(store());
 voxdial_testkit::job_queue_contract!(jobs());
 voxdial_testkit::agent_contract!(agents());
 voxdial_testkit::queue_contract!(queue());

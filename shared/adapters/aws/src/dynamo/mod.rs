@@ -20,6 +20,7 @@
 //! | retention entry | `R#<hash(call) % 4>` | due`#`call | `call` |
 //! | API key | `A#<key>` | `A` | `rec` (a digest, never the key), `ver` |
 //! | audit entry | `U#<org>` | at`#`entry | `rec` |
+//! | lead import (progress of an uploaded file) | `F#<import>` | `F` | `rec`, `ver` |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
@@ -79,6 +80,7 @@
 
 pub mod import;
 mod keys;
+mod lead_imports;
 mod schema;
 mod store;
 mod table;

@@ -20,8 +20,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use voxdial_domain::{
     ApiKey, ApiKeyId, AuditEntry, CallAttempt, CallId, Campaign, CampaignId, DncHit, DncScope,
-    E164, Lead, LeadId, LeadState, OrgId, PendingReason, PurgeDue, StoreError, SuppressionDigest,
-    Timestamp, Tombstone,
+    E164, ImportId, Lead, LeadId, LeadImport, LeadState, OrgId, PendingReason, PurgeDue,
+    StoreError, SuppressionDigest, Timestamp, Tombstone,
 };
 
 /// An item as the SDK sees it.
@@ -201,6 +201,15 @@ fn api_key_item(api_key: &ApiKey) -> Result<Item, StoreError> {
         index::BY_PARENT.2.into(),
         s(format!("{}#{}", api_key.org_id, api_key.id)),
     );
+    Ok(item)
+}
+fn lead_import_key(id: &ImportId) -> Item {
+    key(format!("F#{id}"), "F")
+}
+fn lead_import_item(import: &LeadImport) -> Result<Item, StoreError> {
+    let mut item = lead_import_key(&import.id);
+    item.insert(REC.into(), encode("import", import)?);
+    item.insert(VER.into(), n(import.version));
     Ok(item)
 }
 fn audit_pk(org: &OrgId) -> String {
@@ -638,6 +647,12 @@ pub(crate) enum Write {
     },
     /// An audit entry.
     PutAudit(AuditEntry),
+    /// A lead import's record: new (`from_version: None`) or over the
+    /// version read.
+    PutLeadImport {
+        import: Box<LeadImport>,
+        from_version: Option<u64>,
+    },
     /// A retention entry.
     PutPurge { call: CallId, due_at: Timestamp },
     /// Deletes a retention entry.
@@ -919,6 +934,21 @@ fn render(write: &Write) -> Result<Op, StoreError> {
             (Action::Put(api_key_item(key)?), Some(cond))
         }
         Write::PutAudit(entry) => (Action::Put(audit_item(entry)?), None),
+        Write::PutLeadImport {
+            import,
+            from_version,
+        } => {
+            let cond = match from_version {
+                None => format!("attribute_not_exists({})", e.name(PK)),
+                Some(version) => format!(
+                    "attribute_exists({}) AND {} = {}",
+                    e.name(PK),
+                    e.name(VER),
+                    e.value(n(*version))
+                ),
+            };
+            (Action::Put(lead_import_item(import)?), Some(cond))
+        }
         Write::PutPurge { call, due_at } => {
             let mut item = purge_key(call, *due_at);
             item.insert(CALL.into(), s(call.as_str()));
@@ -1531,6 +1561,18 @@ impl Table {
             scopes.push(DncScope::Campaign(campaign.clone()));
         }
         Ok(scopes)
+    }
+
+    // ----------------------------------------------------------- imports
+
+    pub(crate) async fn lead_import(
+        &self,
+        id: &ImportId,
+    ) -> Result<Option<LeadImport>, StoreError> {
+        self.get(lead_import_key(id), "cannot read an import")
+            .await?
+            .map(|item| decode("import", &item))
+            .transpose()
     }
 
     // -------------------------------------------------------------- keys
