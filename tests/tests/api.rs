@@ -298,9 +298,11 @@ async fn an_admin_waives_consent_over_http_and_the_waiver_is_audited() {
     let (_, audit) = call(&admin, "GET", "/v1/audit", "").await;
     let audit: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
     assert!(
-        audit.iter().any(|e| e["route"] == "/v1/campaigns/{id}/consent-waiver"
-            && e["key_id"] == admin_key.id.as_str()
-            && e["target"] == id.as_str()),
+        audit
+            .iter()
+            .any(|e| e["route"] == "/v1/campaigns/{id}/consent-waiver"
+                && e["key_id"] == admin_key.id.as_str()
+                && e["target"] == id.as_str()),
         "{audit:?}"
     );
 }

@@ -344,16 +344,30 @@ async fn walk(w: World) {
                         assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
                         true
                     }
+                    Some(_)
+                        if scope == Scope::Other
+                            && (rule.method, rule.path) == ("PUT", "/v1/agents/{id}") =>
+                    {
+                        // Agent ids are each organisation's own: another's id
+                        // makes the caller's own agent, exactly as a free id
+                        // does, and leaves the other organisation's as it was.
+                        let (path, body) = request_for(rule, &w, Scope::Ghost).unwrap();
+                        let (ghost_status, ghost) =
+                            send(&w, rule.method, &path, body, auth.as_deref()).await;
+                        assert_eq!(status, ghost_status, "{what}");
+                        assert_eq!(
+                            text.replace(w.other.agent.as_str(), "ID"),
+                            ghost_ids(&ghost),
+                            "{what}"
+                        );
+                        let rival_agents = |s: &Value| s[3]["agents"].clone();
+                        assert_eq!(rival_agents(&snapshot(&w).await), rival_agents(&before));
+                        walked += 1;
+                        continue;
+                    }
                     Some(_) if scope == Scope::Other => {
                         assert_eq!(status, StatusCode::NOT_FOUND, "{what}");
-                        // Exactly the answer for an id that exists nowhere;
-                        // except creating an agent: agent ids are global,
-                        // so a free id creates one (a known limit).
-                        if (rule.method, rule.path) == ("PUT", "/v1/agents/{id}") {
-                            assert_eq!(snapshot(&w).await, before, "{what} changed something");
-                            walked += 1;
-                            continue;
-                        }
+                        // Exactly the answer for an id that exists nowhere.
                         let (path, body) = request_for(rule, &w, Scope::Ghost).unwrap();
                         let (_, ghost) = send(&w, rule.method, &path, body, auth.as_deref()).await;
                         let same = |t: &str, tenant: &Tenant| {
