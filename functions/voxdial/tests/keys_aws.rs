@@ -40,8 +40,8 @@ async fn the_first_admin_key_is_written_to_dynamodb() {
     let stored = store.api_key(secret.id()).await.unwrap().expect("stored");
     assert!(stored.accepts(&secret));
     assert_eq!(
-        (stored.org_id, stored.role),
-        (OrgId::parse("acme").unwrap(), Role::Admin)
+        (&stored.org_id, stored.role),
+        (&OrgId::parse("acme").unwrap(), Role::Admin)
     );
     assert!(!format!("{stored:?}").contains(secret.expose()));
 }
