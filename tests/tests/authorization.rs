@@ -32,6 +32,10 @@ struct Tenant {
     lead: LeadId,
     call: CallId,
     agent: HumanAgentId,
+    /// Another agent, the one `PUT /v1/agents/{id}` is walked with (a PUT
+    /// naming another organisation's agent makes the caller's own agent of
+    /// that id, which would then answer the status route).
+    put_agent: HumanAgentId,
     /// An import into `campaign`, awaiting its upload.
     import: ImportId,
     /// A key of this organisation that revoke and rotate may act on.
@@ -74,6 +78,14 @@ async fn tenant(engine: &Engine, store: &dyn Store, name: &str, n: usize) -> Ten
         since: t0(),
     };
     engine.put_human_agent(&agent).await.unwrap();
+    let put_agent = HumanAgentId::parse(format!("put-{name}")).unwrap();
+    engine
+        .put_human_agent(&HumanAgent {
+            id: put_agent.clone(),
+            ..agent.clone()
+        })
+        .await
+        .unwrap();
     let (spare, _) = engine
         .create_api_key(&org(name), Role::Viewer, "spare")
         .await
@@ -85,6 +97,7 @@ async fn tenant(engine: &Engine, store: &dyn Store, name: &str, n: usize) -> Ten
         lead: l.id,
         call: call.id,
         agent: agent.id,
+        put_agent,
         spare_key: spare.id,
         phone: l.phone,
     }
@@ -203,6 +216,7 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
     let call = ghost(t.call.as_str());
     let lead = ghost(t.lead.as_str());
     let agent = ghost(t.agent.as_str());
+    let put_agent = ghost(t.put_agent.as_str());
     let import = ghost(t.import.as_str());
     let key = match scope {
         Scope::Ghost => "ffffffffffffffff".to_string(),
@@ -262,7 +276,7 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
         ("GET", "/v1/providers") => ("/v1/providers".into(), None),
         ("GET", "/v1/agents") => ("/v1/agents".into(), None),
         ("PUT", "/v1/agents/{id}") => (
-            format!("/v1/agents/{agent}"),
+            format!("/v1/agents/{put_agent}"),
             json(json!({"name": "Eve", "number": "+12125550144"})),
         ),
         ("POST", "/v1/agents/{id}/status") => (
@@ -356,7 +370,7 @@ async fn walk(w: World) {
                             send(&w, rule.method, &path, body, auth.as_deref()).await;
                         assert_eq!(status, ghost_status, "{what}");
                         assert_eq!(
-                            text.replace(w.other.agent.as_str(), "ID"),
+                            text.replace(w.other.put_agent.as_str(), "ID"),
                             ghost_ids(&ghost),
                             "{what}"
                         );
