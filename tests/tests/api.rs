@@ -367,3 +367,66 @@ async fn a_campaign_may_not_outlast_the_deployment_s_longest_call() {
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
 }
+
+#[tokio::test]
+async fn an_admin_waives_consent_over_http_and_the_waiver_is_audited() {
+    // GIVEN a campaign (consent required by the floor) and an operator key
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let (admin_key, admin) = engine
+        .create_api_key(&OrgId::default(), Role::Admin, "boss")
+        .await
+        .unwrap();
+    let (_, operator) = engine
+        .create_api_key(&OrgId::default(), Role::Operator, "ops")
+        .await
+        .unwrap();
+    let router = voxdial_http::api::router(engine.clone());
+    let admin = (router.clone(), format!("Bearer {}", admin.expose()));
+    let operator = (router, format!("Bearer {}", operator.expose()));
+    let (status, created) = call(&admin, "POST", "/v1/campaigns", r#"{"name":"c"}"#).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = serde_json::from_str::<serde_json::Value>(&created).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/campaigns/{id}/consent-waiver");
+    let body = r#"{"reason": "existing customers, service calls"}"#;
+
+    // WHEN an operator asks, or the reason is missing, blank or too long
+    let (status, _) = call(&operator, "POST", &path, body).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for bad in [
+        "{}".to_string(),
+        r#"{"reason": "  "}"#.to_string(),
+        format!(r#"{{"reason": "{}"}}"#, "x".repeat(501)),
+    ] {
+        let (status, text) = call(&admin, "POST", &path, &bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {text}");
+    }
+    // THEN consent is still required
+    let campaign = engine.campaign(&id.parse().unwrap()).await.unwrap();
+    assert!(campaign.settings.require_consent && campaign.consent_waiver.is_none());
+
+    // WHEN an admin waives it with a reason
+    let (status, text) = call(&admin, "POST", &path, body).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    // THEN the campaign no longer requires consent and keeps who, why, when
+    let campaign = engine.campaign(&id.parse().unwrap()).await.unwrap();
+    assert!(!campaign.settings.require_consent);
+    let waiver = campaign.consent_waiver.expect("the waiver");
+    assert_eq!(waiver.by, format!("key {}", admin_key.id));
+    assert_eq!(waiver.reason, "existing customers, service calls");
+    assert_eq!(waiver.at, t0());
+    // AND the audit trail names the admin's key and the route
+    let (_, audit) = call(&admin, "GET", "/v1/audit", "").await;
+    let audit: Vec<serde_json::Value> = serde_json::from_str(&audit).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["route"] == "/v1/campaigns/{id}/consent-waiver"
+                && e["key_id"] == admin_key.id.as_str()
+                && e["target"] == id.as_str()),
+        "{audit:?}"
+    );
+}

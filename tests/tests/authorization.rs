@@ -18,11 +18,11 @@ use voxdial_app::{Engine, EngineConfig};
 use voxdial_aws::testing::Emulator;
 use voxdial_domain::{
     AgentId, AgentStatus, ApiKeyId, CallId, Campaign, CampaignId, Clock, E164, HumanAgent,
-    HumanAgentId, LeadId, OrgId, Role, Store,
+    HumanAgentId, ImportId, LeadId, OrgId, Role, Store,
 };
 use voxdial_http::api::ROUTES;
 use voxdial_http::auth::{MASKED, RouteRule};
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
+use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::ManualClock;
 use voxdial_testkit::fixtures::{call_for, campaign, lead, t0};
 
@@ -33,6 +33,12 @@ struct Tenant {
     call: CallId,
     agent: HumanAgentId,
     ai_agent: AgentId,
+    /// Another agent, the one `PUT /v1/agents/{id}` is walked with (a PUT
+    /// naming another organisation's agent makes the caller's own agent of
+    /// that id, which would then answer the status route).
+    put_agent: HumanAgentId,
+    /// An import into `campaign`, awaiting its upload.
+    import: ImportId,
     /// A key of this organisation that revoke and rotate may act on.
     spare_key: ApiKeyId,
     phone: E164,
@@ -74,6 +80,14 @@ async fn tenant(engine: &Engine, store: &dyn Store, name: &str, n: usize) -> Ten
         call_id: None,
     };
     engine.put_human_agent(&agent).await.unwrap();
+    let put_agent = HumanAgentId::parse(format!("put-{name}")).unwrap();
+    engine
+        .put_human_agent(&HumanAgent {
+            id: put_agent.clone(),
+            ..agent.clone()
+        })
+        .await
+        .unwrap();
     let (spare, _) = engine
         .create_api_key(&org(name), Role::Viewer, "spare")
         .await
@@ -82,12 +96,15 @@ async fn tenant(engine: &Engine, store: &dyn Store, name: &str, n: usize) -> Ten
         .create_ai_agent(&org(name), ai_agent_draft().as_bytes())
         .await
         .unwrap();
+    let import = engine.create_import(&c, None).await.unwrap().import.id;
     Tenant {
+        import,
         campaign: c.id,
         lead: l.id,
         call: call.id,
         agent: agent.id,
         ai_agent: ai_agent.id,
+        put_agent,
         spare_key: spare.id,
         phone: l.phone,
     }
@@ -108,6 +125,13 @@ async fn world(store: Arc<dyn Store>) -> World {
     .unwrap();
     // Human agents live in SQLite on both backends (DynamoDB has no agent store).
     let agents = Arc::new(LocalStore::open(dir.path().join("agents.sqlite")).unwrap());
+    let blobs = LocalBlobStore::open(
+        dir.path().join("blobs"),
+        "http://127.0.0.1:1",
+        b"blob-secret".to_vec(),
+        clock.clone(),
+    )
+    .unwrap();
     let engine = Engine::new(
         store.clone(),
         Arc::new(queue),
@@ -116,7 +140,8 @@ async fn world(store: Arc<dyn Store>) -> World {
         clock,
         EngineConfig::default(),
     )
-    .with_agents(agents);
+    .with_agents(agents)
+    .with_blobs(Arc::new(blobs));
     let own = tenant(&engine, store.as_ref(), ACME, 1).await;
     let other = tenant(&engine, store.as_ref(), RIVAL, 2).await;
     let bearer = |secret: &voxdial_domain::KeySecret| Some(format!("Bearer {}", secret.expose()));
@@ -165,6 +190,7 @@ async fn snapshot(w: &World) -> Value {
             "leads": store.leads(&t.campaign, None, 100).await.unwrap(),
             "calls": store.calls(&t.campaign, None, 100).await.unwrap(),
             "dnc": store.dnc_hit(&org(name), &t.campaign, &t.phone).await.unwrap(),
+            "import": store.lead_import(&t.import).await.unwrap(),
         }));
     }
     for name in [ACME, RIVAL] {
@@ -203,6 +229,8 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
     let lead = ghost(t.lead.as_str());
     let agent = ghost(t.agent.as_str());
     let ai_agent = ghost(t.ai_agent.as_str());
+    let put_agent = ghost(t.put_agent.as_str());
+    let import = ghost(t.import.as_str());
     let key = match scope {
         Scope::Ghost => "ffffffffffffffff".to_string(),
         _ => t.spare_key.to_string(),
@@ -230,6 +258,20 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
             format!("/v1/campaigns/{campaign}/concurrency"),
             json(json!({"max_concurrency": 3})),
         ),
+        ("POST", "/v1/campaigns/{id}/consent-waiver") => (
+            format!("/v1/campaigns/{campaign}/consent-waiver"),
+            json(json!({"reason": "existing customers"})),
+        ),
+        ("POST", "/v1/campaigns/{id}/imports") => {
+            (format!("/v1/campaigns/{campaign}/imports"), None)
+        }
+        ("POST", "/v1/campaigns/{id}/imports/{import}/start") => (
+            format!("/v1/campaigns/{campaign}/imports/{import}/start"),
+            None,
+        ),
+        ("GET", "/v1/campaigns/{id}/imports/{import}") => {
+            (format!("/v1/campaigns/{campaign}/imports/{import}"), None)
+        }
         ("GET", "/v1/calls/{id}") => (format!("/v1/calls/{call}"), None),
         ("POST", "/v1/calls/{id}/disposition") => (
             format!("/v1/calls/{call}/disposition"),
@@ -248,7 +290,7 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
         ("GET", "/v1/providers") => ("/v1/providers".into(), None),
         ("GET", "/v1/agents") => ("/v1/agents".into(), None),
         ("PUT", "/v1/agents/{id}") => (
-            format!("/v1/agents/{agent}"),
+            format!("/v1/agents/{put_agent}"),
             json(json!({"name": "Eve", "number": "+12125550144"})),
         ),
         ("POST", "/v1/agents/{id}/status") => (
@@ -345,16 +387,30 @@ async fn walk(w: World) {
                         assert_eq!(status, StatusCode::FORBIDDEN, "{what}");
                         true
                     }
+                    Some(_)
+                        if scope == Scope::Other
+                            && (rule.method, rule.path) == ("PUT", "/v1/agents/{id}") =>
+                    {
+                        // Agent ids are each organisation's own: another's id
+                        // makes the caller's own agent, exactly as a free id
+                        // does, and leaves the other organisation's as it was.
+                        let (path, body) = request_for(rule, &w, Scope::Ghost).unwrap();
+                        let (ghost_status, ghost) =
+                            send(&w, rule.method, &path, body, auth.as_deref()).await;
+                        assert_eq!(status, ghost_status, "{what}");
+                        assert_eq!(
+                            text.replace(w.other.put_agent.as_str(), "ID"),
+                            ghost_ids(&ghost),
+                            "{what}"
+                        );
+                        let rival_agents = |s: &Value| s[3]["agents"].clone();
+                        assert_eq!(rival_agents(&snapshot(&w).await), rival_agents(&before));
+                        walked += 1;
+                        continue;
+                    }
                     Some(_) if scope == Scope::Other => {
                         assert_eq!(status, StatusCode::NOT_FOUND, "{what}");
-                        // Exactly the answer for an id that exists nowhere;
-                        // except creating an agent: agent ids are global,
-                        // so a free id creates one (a known limit).
-                        if (rule.method, rule.path) == ("PUT", "/v1/agents/{id}") {
-                            assert_eq!(snapshot(&w).await, before, "{what} changed something");
-                            walked += 1;
-                            continue;
-                        }
+                        // Exactly the answer for an id that exists nowhere.
                         let (path, body) = request_for(rule, &w, Scope::Ghost).unwrap();
                         let (_, ghost) = send(&w, rule.method, &path, body, auth.as_deref()).await;
                         let same = |t: &str, tenant: &Tenant| {
@@ -364,6 +420,7 @@ async fn walk(w: World) {
                                 .replace(tenant.campaign.as_str(), "ID")
                                 .replace(tenant.ai_agent.as_str(), "ID")
                                 .replace(tenant.agent.as_str(), "ID")
+                                .replace(tenant.import.as_str(), "ID")
                                 .replace(tenant.spare_key.as_str(), "ID")
                         };
                         let ghost = ghost_ids(&ghost.replace("ffffffffffffffff", "ID"));

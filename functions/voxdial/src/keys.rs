@@ -5,6 +5,12 @@
 //! The first admin key goes to `DATA_DIR/admin.key` (mode 0600), never to
 //! a log; the client commands read it from there when no `--api-key` (or
 //! `VOXDIAL_API_KEY`) is given, so a new user needs no extra step.
+//!
+//! On AWS there is no data directory: `voxdial keys create --backend aws
+//! --table TABLE` writes the key (its digest) straight into the stack's
+//! DynamoDB table with the caller's AWS credentials and region (the usual
+//! environment and profile; `AWS_ENDPOINT_URL` for an emulator). That is how
+//! the first admin key of a new deployment is made.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -12,7 +18,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use voxdial_app::access::{create_api_key, first_admin_key};
 use voxdial_app::clock::SystemClock;
-use voxdial_domain::{OrgId, Role};
+use voxdial_domain::{KeyStore, OrgId, Role};
 use voxdial_local::LocalStore;
 
 use crate::runtime::STORE_FILE;
@@ -23,17 +29,46 @@ pub(crate) const ADMIN_KEY_FILE: &str = "admin.key";
 /// The data directory when none is given.
 pub(crate) const DEFAULT_DATA_DIR: &str = "voxdial-data";
 
-/// `voxdial keys create`: a new key in the store of `data_dir`, printed
-/// once on its own line.
+/// Where `voxdial keys create` writes.
+pub(crate) enum KeyTarget {
+    /// The SQLite store of a data directory (`voxdial serve`'s).
+    Local(PathBuf),
+    /// A deployed stack's DynamoDB table, by name.
+    Aws {
+        /// The table.
+        table: String,
+    },
+}
+
+/// `voxdial keys create`: a new key in the target's store, printed once on
+/// its own line.
 pub(crate) async fn create(
-    data_dir: &Path,
+    target: KeyTarget,
     org: &str,
     role: Role,
     name: &str,
 ) -> anyhow::Result<()> {
     let org = OrgId::parse(org).context("--org")?;
-    let store = open_store(data_dir)?;
-    let (key, secret) = create_api_key(&store, &SystemClock, &org, role, name).await?;
+    match target {
+        KeyTarget::Local(data_dir) => create_in(&open_store(&data_dir)?, &org, role, name).await,
+        KeyTarget::Aws { table } => {
+            let sdk = voxdial_aws::config::load(None).await;
+            let clients = voxdial_aws::Clients::new(&sdk, None);
+            let store = voxdial_aws::DynamoStore::new(clients.dynamo, &table);
+            create_in(&store, &org, role, name)
+                .await
+                .with_context(|| format!("cannot write the key to the DynamoDB table {table}"))
+        }
+    }
+}
+
+async fn create_in(
+    store: &dyn KeyStore,
+    org: &OrgId,
+    role: Role,
+    name: &str,
+) -> anyhow::Result<()> {
+    let (key, secret) = create_api_key(store, &SystemClock, org, role, name).await?;
     eprintln!(
         "created {} key {} for organisation {} (shown once, store it now):",
         key.role, key.id, key.org_id

@@ -379,7 +379,25 @@ enum KeysCommand {
         /// The data directory of the server (the same as `voxdial serve`'s).
         #[arg(long, env = "VOXDIAL_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// Where the key is stored: `local` (the data directory) or `aws`
+        /// (a deployed stack's DynamoDB table, with the AWS credentials
+        /// and region of the environment).
+        #[arg(long, value_enum, default_value = "local")]
+        backend: KeyBackend,
+        /// The DynamoDB table (the stack's `TableName` output) with
+        /// `--backend aws`.
+        #[arg(long, env = "VOXDIAL_TABLE", required_if_eq("backend", "aws"))]
+        table: Option<String>,
     },
+}
+
+/// Where `voxdial keys create` writes.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum KeyBackend {
+    /// The data directory's store.
+    Local,
+    /// A deployed stack's DynamoDB table.
+    Aws,
 }
 
 #[derive(Args)]
@@ -458,8 +476,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             role,
             name,
             data_dir,
+            backend,
+            table,
         }) => {
-            keys::create(&keys::data_dir(data_dir), &org, role, &name).await?;
+            let target = match (backend, table) {
+                (KeyBackend::Aws, Some(table)) => keys::KeyTarget::Aws { table },
+                (KeyBackend::Aws, None) => anyhow::bail!("--backend aws needs --table"),
+                (KeyBackend::Local, _) => keys::KeyTarget::Local(keys::data_dir(data_dir)),
+            };
+            keys::create(target, &org, role, &name).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Lead(LeadCommand::Erase { id, server }) => {

@@ -14,6 +14,7 @@ use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use voxdial_app::csv_import::MAX_CSV_BYTES;
 use voxdial_app::router::Providers;
 use voxdial_app::routing::{EngineRouter, check_accounts, unpriced_routing};
 use voxdial_app::workers::{run_dispatcher, run_sweeper};
@@ -306,8 +307,10 @@ struct Presigned {
     sig: String,
 }
 
-/// Serves presigned blob URLs (`/blobs/{key}?expires=…&sig=…`): recordings
-/// played back from the dashboard or the API.
+/// Serves presigned blob URLs (`/blobs/{key}?expires=…&sig=…`): `GET`
+/// for recordings played back from the dashboard or the API, `PUT` for
+/// lead files uploaded to an import's `upload_url` (streamed to disk, at
+/// most [`MAX_CSV_BYTES`]).
 fn blob_router(blobs: LocalBlobStore, clock: Arc<dyn Clock>) -> axum::Router {
     use axum::extract::{Path, Query, State};
     use axum::http::{StatusCode, header};
@@ -335,7 +338,39 @@ fn blob_router(blobs: LocalBlobStore, clock: Arc<dyn Clock>) -> axum::Router {
             Err(error) => (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
         }
     }
+    async fn upload(
+        State((blobs, clock)): State<(LocalBlobStore, Arc<dyn Clock>)>,
+        Path(key): Path<String>,
+        Query(q): Query<Presigned>,
+        body: axum::body::Body,
+    ) -> axum::response::Response {
+        use futures_util::StreamExt;
+        if !blobs.verify_presigned_put(&key, q.expires, &q.sig, clock.now()) {
+            return (StatusCode::FORBIDDEN, "the link is invalid or has expired").into_response();
+        }
+        let mut upload = match blobs.upload(&key) {
+            Ok(upload) => upload,
+            Err(error) => return (StatusCode::BAD_REQUEST, error.to_string()).into_response(),
+        };
+        let mut chunks = body.into_data_stream();
+        while let Some(chunk) = chunks.next().await {
+            let Ok(chunk) = chunk else {
+                return (StatusCode::BAD_REQUEST, "the upload broke off").into_response();
+            };
+            if upload.bytes() + chunk.len() as u64 > MAX_CSV_BYTES as u64 {
+                let reason = format!("the file is larger than {MAX_CSV_BYTES} bytes");
+                return (StatusCode::PAYLOAD_TOO_LARGE, reason).into_response();
+            }
+            if let Err(error) = upload.write(&chunk) {
+                return (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response();
+            }
+        }
+        match upload.commit().await {
+            Ok(()) => StatusCode::OK.into_response(),
+            Err(error) => (StatusCode::SERVICE_UNAVAILABLE, error.to_string()).into_response(),
+        }
+    }
     axum::Router::new()
-        .route("/blobs/{*key}", axum::routing::get(serve))
+        .route("/blobs/{*key}", axum::routing::get(serve).put(upload))
         .with_state((blobs, clock))
 }

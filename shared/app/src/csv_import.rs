@@ -22,13 +22,20 @@
 //! first [`MAX_REPORTED_ERRORS`] row errors (and a count of all).
 
 use std::collections::{BTreeMap, HashSet};
+use std::io::{BufReader, Read, Seek, SeekFrom};
 
 use chrono_tz::Tz;
-use serde::Serialize;
-use voxdial_domain::{E164, NewLead, NumberType};
+use voxdial_domain::{E164, ImportCursor, NewLead, NumberType};
+
+pub use voxdial_domain::RowError;
 
 /// The largest file accepted, in bytes.
 pub const MAX_CSV_BYTES: usize = 64 * 1024 * 1024;
+/// The largest file the direct route (`POST /v1/campaigns/{id}/leads`)
+/// takes in its body: under the Lambda payload limit (6 MB, base64
+/// included) and the HTTP API's 10 MB. Larger files go by upload
+/// ([`crate::imports`]).
+pub const MAX_DIRECT_CSV_BYTES: usize = 4 * 1024 * 1024;
 /// The most fields a row may have.
 pub const MAX_COLUMNS: usize = 64;
 /// The longest field, in bytes.
@@ -39,15 +46,6 @@ pub const MAX_ROWS: u64 = 1_000_000;
 pub const BATCH_ROWS: usize = 1000;
 /// The most row errors kept for the report.
 pub const MAX_REPORTED_ERRORS: usize = 1000;
-
-/// A problem with one row.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RowError {
-    /// The 1-based line number in the file.
-    pub line: u64,
-    /// What is wrong.
-    pub reason: String,
-}
 
 /// A problem with the whole file: nothing is imported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,17 +147,17 @@ fn parse_consent(value: &str) -> Result<bool, String> {
     }
 }
 
-fn reader(bytes: &[u8]) -> csv::Reader<&[u8]> {
+fn reader<R: Read>(input: R) -> csv::Reader<R> {
     csv::ReaderBuilder::new()
         .flexible(true)
         .has_headers(false)
-        .from_reader(bytes)
+        .from_reader(input)
 }
 
 /// The first pass: refuses a file whose rows or fields are beyond the caps,
 /// keeping one row in memory at a time.
-fn check_shape(bytes: &[u8]) -> Result<(), CsvError> {
-    let mut reader = reader(bytes);
+fn check_shape<R: Read>(input: R) -> Result<(), CsvError> {
+    let mut reader = reader(input);
     let mut record = csv::ByteRecord::new();
     let mut rows: u64 = 0;
     loop {
@@ -188,7 +186,7 @@ fn check_shape(bytes: &[u8]) -> Result<(), CsvError> {
 }
 
 /// Reads the header: each column's meaning and name.
-fn read_header(reader: &mut csv::Reader<&[u8]>) -> Result<Vec<(Column, String)>, CsvError> {
+fn read_header<R: Read>(reader: &mut csv::Reader<R>) -> Result<Vec<(Column, String)>, CsvError> {
     let mut headers = csv::StringRecord::new();
     let read = reader
         .read_record(&mut headers)
@@ -218,9 +216,11 @@ fn read_header(reader: &mut csv::Reader<&[u8]>) -> Result<Vec<(Column, String)>,
     Ok(columns)
 }
 
-/// A CSV file read as batches of leads (see the module doc).
-pub struct LeadBatches<'a> {
-    reader: csv::Reader<&'a [u8]>,
+/// A CSV file read as batches of leads (see the module doc): from bytes in
+/// memory, or from a file ([`LeadBatches::from_file`]) that can be read
+/// again from a [`LeadBatches::cursor`].
+pub struct LeadBatches<'a, R: Read = &'a [u8]> {
+    reader: csv::Reader<R>,
     columns: Vec<(Column, String)>,
     default_region: Option<&'a str>,
     allowed_types: &'a [NumberType],
@@ -248,7 +248,73 @@ impl<'a> LeadBatches<'a> {
         check_shape(bytes)?;
         let mut reader = reader(bytes);
         let columns = read_header(&mut reader)?;
-        Ok(LeadBatches {
+        Ok(LeadBatches::over(
+            reader,
+            columns,
+            default_region,
+            allowed_types,
+        ))
+    }
+}
+
+impl<'a> LeadBatches<'a, BufReader<std::fs::File>> {
+    /// The same checks on a file, read through a small buffer (memory stays
+    /// flat whatever its size); reading starts at `resume` (a
+    /// [`cursor`](LeadBatches::cursor) of an earlier read of the same file)
+    /// or after the header.
+    pub fn from_file(
+        mut file: std::fs::File,
+        default_region: Option<&'a str>,
+        allowed_types: &'a [NumberType],
+        resume: Option<ImportCursor>,
+    ) -> Result<Self, FileError> {
+        if file.metadata()?.len() > MAX_CSV_BYTES as u64 {
+            return Err(CsvError::TooLarge.into());
+        }
+        file.seek(SeekFrom::Start(0))?;
+        check_shape(BufReader::new(&file))?;
+        file.seek(SeekFrom::Start(0))?;
+        let mut reader = reader(BufReader::new(file));
+        let columns = read_header(&mut reader)?;
+        if let Some(cursor) = resume {
+            let mut position = csv::Position::new();
+            position
+                .set_byte(cursor.byte)
+                .set_line(cursor.line)
+                .set_record(cursor.record);
+            reader.seek(position).map_err(|e| CsvError::Malformed {
+                line: cursor.line,
+                reason: format!("cannot resume reading here: {e}"),
+            })?;
+        }
+        Ok(LeadBatches::over(
+            reader,
+            columns,
+            default_region,
+            allowed_types,
+        ))
+    }
+}
+
+/// A file could not be read, or was refused as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// Refused as a whole.
+    #[error(transparent)]
+    Csv(#[from] CsvError),
+    /// The file system failed.
+    #[error("cannot read the file: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl<'a, R: Read> LeadBatches<'a, R> {
+    fn over(
+        reader: csv::Reader<R>,
+        columns: Vec<(Column, String)>,
+        default_region: Option<&'a str>,
+        allowed_types: &'a [NumberType],
+    ) -> Self {
+        LeadBatches {
             reader,
             columns,
             default_region,
@@ -259,7 +325,24 @@ impl<'a> LeadBatches<'a> {
             duplicates: 0,
             rejected: 0,
             errors: Vec::new(),
-        })
+        }
+    }
+
+    /// Where the next unread row starts: read again from here, the file
+    /// gives the rows after the last batch handed out.
+    pub fn cursor(&self) -> ImportCursor {
+        let p = self.reader.position();
+        ImportCursor {
+            byte: p.byte(),
+            line: p.line(),
+            record: p.record(),
+        }
+    }
+
+    /// The row errors kept since the last call (at most
+    /// [`MAX_REPORTED_ERRORS`] between two calls).
+    pub fn take_errors(&mut self) -> Vec<RowError> {
+        std::mem::take(&mut self.errors)
     }
 
     /// The next at most [`BATCH_ROWS`] good leads, duplicates within the
@@ -326,6 +409,11 @@ impl<'a> LeadBatches<'a> {
         if self.errors.len() < MAX_REPORTED_ERRORS {
             self.errors.push(RowError { line, reason });
         }
+    }
+
+    /// Whether the whole file was read.
+    pub fn finished(&self) -> bool {
+        self.done
     }
 
     /// Data rows read so far (good, bad and duplicate).

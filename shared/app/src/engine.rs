@@ -309,7 +309,7 @@ impl Engine {
     }
 
     /// The campaign, when it still takes leads.
-    async fn open_campaign(&self, id: &CampaignId) -> Result<Campaign, AppError> {
+    pub(crate) async fn open_campaign(&self, id: &CampaignId) -> Result<Campaign, AppError> {
         let campaign = self.campaign(id).await?;
         if campaign.status.is_finished() {
             return Err(AppError::Conflict(format!(
@@ -321,7 +321,7 @@ impl Engine {
     }
 
     /// Stores one batch of leads atomically.
-    async fn store_leads(
+    pub(crate) async fn store_leads(
         &self,
         id: &CampaignId,
         leads: Vec<NewLead>,

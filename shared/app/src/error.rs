@@ -14,6 +14,9 @@ pub enum AppError {
     /// A campaign rule refused the request.
     #[error(transparent)]
     Campaign(#[from] CampaignError),
+    /// The blob store failed.
+    #[error(transparent)]
+    Blob(#[from] voxdial_domain::BlobError),
     /// A webhook was refused.
     #[error(transparent)]
     Webhook(#[from] WebhookError),
@@ -47,7 +50,8 @@ impl AppError {
             | AppError::Campaign(CampaignError::InvalidTransition { .. })
             | AppError::Store(StoreError::Conflict(_) | StoreError::AlreadyExists(_)) => 409,
             AppError::Store(StoreError::Invalid(_) | StoreError::Corrupt(_)) => 500,
-            AppError::Store(_) | AppError::Queue(_) => 503,
+            AppError::Blob(voxdial_domain::BlobError::InvalidKey(_)) => 500,
+            AppError::Store(_) | AppError::Queue(_) | AppError::Blob(_) => 503,
         }
     }
 
@@ -58,6 +62,7 @@ impl AppError {
             self,
             AppError::Store(StoreError::Unavailable { .. } | StoreError::Conflict(_))
                 | AppError::Queue(QueueError::Unavailable { .. })
+                | AppError::Blob(voxdial_domain::BlobError::Unavailable { .. })
         )
     }
 }

@@ -31,6 +31,8 @@
 //! - [`routing`]: the routing engine behind the port ([`routing::EngineRouter`])
 //!   and the provider statistics view.
 //! - [`csv_import`]: reading leads from CSV.
+//! - [`imports`]: asynchronous imports of large lead files by presigned
+//!   upload, read by a job on the post-call queue.
 //! - [`clock`]: the system clock and a scaled clock for simulations.
 //!
 //! # Driving it
@@ -54,6 +56,7 @@ pub mod engine;
 pub mod erasure;
 mod error;
 pub mod events;
+pub mod imports;
 pub mod media;
 pub mod outbound;
 pub mod postcall;

@@ -151,12 +151,15 @@ impl Engine {
         }
     }
 
-    /// The human agents of `org`.
+    /// The human agents of `org`, with their own ids.
     pub async fn human_agents(&self, org: &OrgId) -> Result<Vec<HumanAgent>, AppError> {
         match &self.agents {
             Some(agents) => {
                 let mut all = agents.agents().await?;
                 all.retain(|a| &a.org_id == org);
+                for agent in &mut all {
+                    agent.id = agent.id.own();
+                }
                 Ok(all)
             }
             None => Ok(Vec::new()),
@@ -169,22 +172,26 @@ impl Engine {
             .ok_or_else(|| AppError::Conflict("no human-agent store is configured".into()))
     }
 
-    /// Whether `org` has an agent with this id; `NotFound` when another
-    /// organisation has it (the id is not `org`'s to use).
-    async fn check_agent_org(&self, org: &OrgId, id: &HumanAgentId) -> Result<bool, AppError> {
-        let agents = self.agent_store()?.agents().await?;
-        match agents.iter().find(|a| &a.id == id) {
-            Some(agent) if &agent.org_id != org => {
-                Err(AppError::NotFound(format!("human agent {id}")))
-            }
-            found => Ok(found.is_some()),
-        }
+    /// The stored id of `org`'s agent `id`: agent ids are each
+    /// organisation's own, so another organisation's agent and one that
+    /// does not exist answer alike (no existence oracle).
+    fn scoped_agent_id(org: &OrgId, id: &HumanAgentId) -> Result<HumanAgentId, AppError> {
+        HumanAgentId::scoped(org, id).ok_or_else(|| {
+            AppError::Invalid(format!(
+                "a human agent id has at most {} characters and no ':'",
+                HumanAgentId::MAX_OWN_LEN
+            ))
+        })
     }
 
-    /// Adds or replaces a human agent of its organisation.
+    /// Adds or replaces a human agent of its organisation (`agent.id` is
+    /// the organisation's own id).
     pub async fn put_human_agent(&self, agent: &HumanAgent) -> Result<(), AppError> {
-        self.check_agent_org(&agent.org_id, &agent.id).await?;
-        Ok(self.agent_store()?.put_agent(agent).await?)
+        let stored = HumanAgent {
+            id: Self::scoped_agent_id(&agent.org_id, &agent.id)?,
+            ..agent.clone()
+        };
+        Ok(self.agent_store()?.put_agent(&stored).await?)
     }
 
     /// Sets the availability of a human agent of `org`.
@@ -194,12 +201,11 @@ impl Engine {
         id: &HumanAgentId,
         status: AgentStatus,
     ) -> Result<(), AppError> {
-        let exists = self.check_agent_org(org, id).await?;
-        if exists
-            && self
-                .agent_store()?
-                .set_agent_status(id, status, self.clock.now())
-                .await?
+        let stored = Self::scoped_agent_id(org, id)?;
+        if self
+            .agent_store()?
+            .set_agent_status(&stored, status, self.clock.now())
+            .await?
         {
             Ok(())
         } else {

@@ -77,6 +77,9 @@ pub struct PostCallConfig {
     pub suppression_key: Vec<u8>,
     /// Whether a media bridge runs (its live transcript is then awaited).
     pub bridge: bool,
+    /// Batches of an uploaded lead file one job run stores before it
+    /// queues itself again (so that no run outlives a Lambda's timeout).
+    pub import_batches_per_run: u32,
 }
 
 impl Default for PostCallConfig {
@@ -95,6 +98,7 @@ impl Default for PostCallConfig {
             consent: ConsentRules::default(),
             suppression_key: Vec::new(),
             bridge: false,
+            import_batches_per_run: 100,
         }
     }
 }
@@ -182,6 +186,7 @@ impl Engine {
             Job::FetchRecording { call_id } => self.fetch_recording_job(call_id).await,
             Job::Process { call_id } => self.process_job(call_id, receive_count).await,
             Job::Deliver { call_id } => self.deliver_job(call_id).await,
+            Job::ImportLeads { import_id } => self.import_job(import_id).await,
         }
     }
 }
@@ -214,7 +219,7 @@ pub async fn handle_job_delivery(engine: &Engine, queue: &dyn JobQueue, delivery
     let span = tracing::info_span!(
         "job",
         job = delivery.message.kind(),
-        call_id = %delivery.message.call_id(),
+        subject = delivery.message.subject(),
         receive_count = delivery.receive_count
     );
     async {

@@ -127,10 +127,13 @@ string_id!(
     64
 );
 string_id!(
-    /// A human agent who can take transferred calls.
+    /// A human agent who can take transferred calls. Its organisation's own
+    /// id (at most 64 bytes, no `:`) as the API shows it; stored as
+    /// `<organisation>:<id>` ([`HumanAgentId::scoped`]), so that two
+    /// organisations' agents never share an id.
     HumanAgentId,
     "human agent id",
-    64
+    129
 );
 
 string_id!(
@@ -139,6 +142,12 @@ string_id!(
     /// campaign).
     OrgId,
     "organisation id",
+    64
+);
+string_id!(
+    /// An asynchronous import of a file of leads (`im_` and 32 hex digits).
+    ImportId,
+    "import id",
     64
 );
 string_id!(
@@ -157,6 +166,28 @@ impl OrgId {
 impl Default for OrgId {
     fn default() -> OrgId {
         OrgId(OrgId::DEFAULT.to_string())
+    }
+}
+
+impl HumanAgentId {
+    /// The longest id an organisation gives its agent.
+    pub const MAX_OWN_LEN: usize = 64;
+
+    /// The stored id of `org`'s agent `own` (an id as the API takes it);
+    /// `None` when `own` is longer than [`HumanAgentId::MAX_OWN_LEN`] or
+    /// holds a `:`, which would make two organisations' ids collide.
+    pub fn scoped(org: &OrgId, own: &HumanAgentId) -> Option<HumanAgentId> {
+        let fits = own.0.len() <= Self::MAX_OWN_LEN && !own.0.contains(':');
+        fits.then(|| HumanAgentId(format!("{org}:{own}")))
+    }
+
+    /// The organisation's own id of a stored id (`<org>:<id>` → `<id>`;
+    /// an id stored before scoping is its own).
+    pub fn own(&self) -> HumanAgentId {
+        match self.0.rsplit_once(':') {
+            Some((_, own)) => HumanAgentId(own.to_string()),
+            None => self.clone(),
+        }
     }
 }
 
@@ -189,6 +220,29 @@ mod tests {
         let long = LeadId::parse("x".repeat(64)).unwrap();
         let id = CallId::for_attempt(&long, u32::MAX);
         assert!(CallId::parse(id.as_str()).is_ok());
+    }
+
+    #[test]
+    fn human_agent_ids_are_scoped_to_their_organisation() {
+        let own = HumanAgentId::parse("ana").unwrap();
+        let (acme, rival) = (
+            OrgId::parse("acme").unwrap(),
+            OrgId::parse("rival").unwrap(),
+        );
+        let stored = HumanAgentId::scoped(&acme, &own).unwrap();
+        assert_eq!(stored.as_str(), "acme:ana");
+        assert_ne!(Some(stored.clone()), HumanAgentId::scoped(&rival, &own));
+        assert_eq!(stored.own(), own);
+        assert_eq!(own.own(), own, "an id stored before scoping is its own");
+        // The longest organisation and agent ids still make a valid id.
+        let long_org = OrgId::parse("o".repeat(64)).unwrap();
+        let long = HumanAgentId::parse("a".repeat(64)).unwrap();
+        assert!(HumanAgentId::scoped(&long_org, &long).is_some());
+        // A `:` or a longer id could collide with another organisation's.
+        for bad in ["a:b", &"a".repeat(65)] {
+            let bad = HumanAgentId::parse(bad).unwrap();
+            assert_eq!(HumanAgentId::scoped(&acme, &bad), None);
+        }
     }
 
     #[test]

@@ -3,11 +3,13 @@
 //! Everything that happens to a call after it ended (downloading the
 //! provider's recording, transcribing, analysing, posting the analysis to
 //! the campaign's webhook) runs as a [`Job`] on a [`JobQueue`]: at-least-once
-//! delivery with a visibility timeout, like SQS. Every job names one call
-//! and its handler is idempotent on the call's record (each stage writes
-//! its result there with a versioned update, and a stage already done is
-//! skipped), so a redelivered or duplicated job never stores, transcribes
-//! or posts twice.
+//! delivery with a visibility timeout, like SQS. Every post-call job names
+//! one call and its handler is idempotent on the call's record (each stage
+//! writes its result there with a versioned update, and a stage already
+//! done is skipped), so a redelivered or duplicated job never stores,
+//! transcribes or posts twice. The same queue carries the reading of an
+//! uploaded lead file ([`Job::ImportLeads`]), idempotent on its import
+//! record (see [`crate::imports`]).
 
 use std::time::Duration;
 
@@ -15,7 +17,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::{CallId, Delivery, DispatchMessage, QueueError, Receipt};
+use crate::{CallId, Delivery, DispatchMessage, ImportId, QueueError, Receipt};
 
 /// A message body a queue can carry: JSON, with an idempotency key.
 pub trait QueueMessage:
@@ -52,31 +54,38 @@ pub enum Job {
         /// The call.
         call_id: CallId,
     },
+    /// Read the next batches of an uploaded lead file into its campaign.
+    ImportLeads {
+        /// The import.
+        import_id: ImportId,
+    },
 }
 
 impl Job {
-    /// The call the job is about.
-    pub fn call_id(&self) -> &CallId {
+    /// The id of what the job is about: a call, or an import.
+    pub fn subject(&self) -> &str {
         match self {
             Job::FetchRecording { call_id }
             | Job::Process { call_id }
-            | Job::Deliver { call_id } => call_id,
+            | Job::Deliver { call_id } => call_id.as_str(),
+            Job::ImportLeads { import_id } => import_id.as_str(),
         }
     }
 
-    /// `fetch_recording`, `process` or `deliver`.
+    /// `fetch_recording`, `process`, `deliver` or `import_leads`.
     pub fn kind(&self) -> &'static str {
         match self {
             Job::FetchRecording { .. } => "fetch_recording",
             Job::Process { .. } => "process",
             Job::Deliver { .. } => "deliver",
+            Job::ImportLeads { .. } => "import_leads",
         }
     }
 }
 
 impl QueueMessage for Job {
     fn idempotency_key(&self) -> String {
-        format!("{}:{}", self.kind(), self.call_id())
+        format!("{}:{}", self.kind(), self.subject())
     }
 }
 
@@ -123,5 +132,11 @@ mod tests {
         assert_eq!(json, r#"{"job":"process","call_id":"ld_1.2"}"#);
         assert_eq!(serde_json::from_str::<Job>(&json).unwrap(), job);
         assert_eq!(job.idempotency_key(), "process:ld_1.2");
+        let import = Job::ImportLeads {
+            import_id: ImportId::parse("im_7").unwrap(),
+        };
+        let json = serde_json::to_string(&import).unwrap();
+        assert_eq!(json, r#"{"job":"import_leads","import_id":"im_7"}"#);
+        assert_eq!(import.idempotency_key(), "import_leads:im_7");
     }
 }

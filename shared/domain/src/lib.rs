@@ -22,6 +22,8 @@
 //! - [`provider`]: the telephony provider port and its neutral types.
 //! - [`ports`]: the store, queue, blob and clock ports.
 //! - [`jobs`]: post-call jobs and the job queue port.
+//! - [`imports`]: asynchronous lead imports from an uploaded file and
+//!   their store port.
 //! - [`recording`]: call recordings (provider webhooks, the call record's
 //!   part, the `selective` policy's rules).
 //! - [`transcript`]: transcripts and the transcriber port.
@@ -56,6 +58,7 @@ pub mod consent;
 pub mod destination;
 pub mod floor;
 pub mod ids;
+pub mod imports;
 pub mod jobs;
 pub mod lead;
 pub mod logsafe;
@@ -107,8 +110,12 @@ pub use campaign::{
     ConsentWaiver, ProviderStrategy, RecordingPolicy, VoicemailPolicy,
 };
 pub use ids::{
-    AgentId, ApiKeyId, CallId, CampaignId, HumanAgentId, IdError, LeadId, OrgId, ProviderCallSid,
-    ProviderId, StreamSid,
+    AgentId, ApiKeyId, CallId, CampaignId, HumanAgentId, IdError, ImportId, LeadId, OrgId,
+    ProviderCallSid, ProviderId, StreamSid,
+};
+pub use imports::{
+    ImportCursor, ImportProgress, ImportStatus, ImportStore, LeadImport, MAX_IMPORT_REJECTIONS,
+    RowError,
 };
 pub use lead::{Lead, LeadState, NewLead, PendingReason};
 pub use logsafe::LogSafe;

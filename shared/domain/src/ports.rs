@@ -488,6 +488,7 @@ pub trait Store:
     + crate::KeyStore
     + crate::AiAgentStore
     + crate::AggregateStore
+    + crate::ImportStore
 {
 }
 impl<
@@ -498,7 +499,8 @@ impl<
         + crate::PrivacyStore
         + crate::KeyStore
         + crate::AiAgentStore
-        + crate::AggregateStore,
+        + crate::AggregateStore
+        + crate::ImportStore,
 > Store for T
 {
 }
@@ -594,6 +596,20 @@ pub trait BlobStore: Send + Sync {
 
     /// A URL that lets its holder read the blob for `ttl`.
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError>;
+
+    /// A URL that lets its holder write the blob with an HTTP `PUT` of its
+    /// bytes for `ttl` (and nothing else: no read, no other key).
+    async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String, BlobError>;
+
+    /// At most `len` bytes of the blob from byte `start` (fewer at its
+    /// end, none past it); `None` when there is no blob. Large blobs are
+    /// read this way, a bounded chunk at a time.
+    async fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, BlobError>;
 }
 
 /// The time, as the outside world gives it. State machines never read a

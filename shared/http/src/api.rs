@@ -10,12 +10,16 @@
 //! | POST | `/v1/campaigns` | campaign settings (JSON, every field optional) | 201, the campaign | operator |
 //! | GET | `/v1/campaigns` | | the organisation's campaigns | viewer |
 //! | GET | `/v1/campaigns/{id}` | | the campaign and its progress | viewer |
-//! | POST | `/v1/campaigns/{id}/leads` | CSV (`?region=US`) | the import report | operator |
+//! | POST | `/v1/campaigns/{id}/leads` | CSV (`?region=US`), at most 4 MiB (else 413: use `imports`) | the import report | operator |
+//! | POST | `/v1/campaigns/{id}/imports` | (`{"region": "US"}`) | 201, the import and its presigned `upload_url` (`PUT` the file there) | operator |
+//! | POST | `/v1/campaigns/{id}/imports/{import}/start` | | 202, the import, queued (409 until the file is uploaded) | operator |
+//! | GET | `/v1/campaigns/{id}/imports/{import}` | | the import: status, counts, cursor, first 100 rejections | viewer |
 //! | GET | `/v1/campaigns/{id}/leads` | (`?after=&limit=`) | a page of leads | viewer |
 //! | GET | `/v1/campaigns/{id}/calls` | (`?before=&limit=`) | a page of calls, newest first | viewer |
 //! | POST | `/v1/campaigns/{id}/{action}` | (action: `start`, `pause`, `resume`, `cancel`) | the campaign | operator |
 //! | PUT | `/v1/campaigns/{id}/concurrency` | `{"max_concurrency": 10}` | the campaign | operator |
 //! | PUT | `/v1/campaigns/{id}/ai-agent` | `{"id": "agt_…", "version": 2}` (version optional: the latest) | the campaign, moved to that agent version | operator |
+//! | POST | `/v1/campaigns/{id}/consent-waiver` | `{"reason": "existing customers"}` | the campaign, consent no longer required, the waiver (key, reason, time) kept on it | admin |
 //! | GET | `/v1/calls/{id}` | | the call | viewer |
 //! | POST | `/v1/calls/{id}/disposition` | `{"disposition": "interested"}` | the call | operator |
 //! | GET | `/v1/calls/{id}/analysis` | | the call's full analysis (404 until ready) | viewer |
@@ -48,7 +52,7 @@
 //! Errors are JSON `{"error": "...", "status": n}` with a 4xx status that
 //! says whose fault it is, or 503 when a backend is down.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
@@ -56,12 +60,12 @@ use axum::{Extension, Json, Router, middleware};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use voxdial_app::csv_import::MAX_CSV_BYTES;
+use voxdial_app::csv_import::MAX_DIRECT_CSV_BYTES;
 use voxdial_app::{Caller, Engine};
 use voxdial_domain::{
     Access, AgentId, AgentStatus, AiAgent, ApiKey, ApiKeyId, CallId, Campaign, CampaignAction,
-    CampaignId, CampaignSettings, Disposition, DncScope, E164, HumanAgent, HumanAgentId, KeySecret,
-    LeadId, OrgId, Role, Timestamp,
+    CampaignId, CampaignSettings, Disposition, DncScope, E164, HumanAgent, HumanAgentId, ImportId,
+    KeySecret, LeadId, OrgId, Role, Timestamp,
 };
 
 use crate::ApiError;
@@ -82,11 +86,19 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/v1/campaigns", Access::Read),
     route("GET", "/v1/campaigns/{id}", Access::Read),
     route("POST", "/v1/campaigns/{id}/leads", Access::Operate),
+    route("POST", "/v1/campaigns/{id}/imports", Access::Operate),
+    route(
+        "POST",
+        "/v1/campaigns/{id}/imports/{import}/start",
+        Access::Operate,
+    ),
+    route("GET", "/v1/campaigns/{id}/imports/{import}", Access::Read),
     route("GET", "/v1/campaigns/{id}/leads", Access::Read),
     route("GET", "/v1/campaigns/{id}/calls", Access::Read),
     route("POST", "/v1/campaigns/{id}/{action}", Access::Operate),
     route("PUT", "/v1/campaigns/{id}/concurrency", Access::Operate),
     route("PUT", "/v1/campaigns/{id}/ai-agent", Access::Operate),
+    route("POST", "/v1/campaigns/{id}/consent-waiver", Access::Admin),
     route("GET", "/v1/calls/{id}", Access::Read),
     route("POST", "/v1/calls/{id}/disposition", Access::Operate),
     route("GET", "/v1/calls/{id}/analysis", Access::Read),
@@ -121,12 +133,19 @@ pub fn router(engine: Engine) -> Router {
             "/v1/campaigns/{id}/leads",
             post(import_leads)
                 .get(list_leads)
-                .layer(DefaultBodyLimit::max(MAX_CSV_BYTES)),
+                .layer(DefaultBodyLimit::max(MAX_DIRECT_CSV_BYTES)),
         )
+        .route("/v1/campaigns/{id}/imports", post(create_import))
+        .route(
+            "/v1/campaigns/{id}/imports/{import}/start",
+            post(start_import),
+        )
+        .route("/v1/campaigns/{id}/imports/{import}", get(lead_import))
         .route("/v1/campaigns/{id}/calls", get(list_calls))
         .route("/v1/campaigns/{id}/{action}", post(campaign_action))
         .route("/v1/campaigns/{id}/concurrency", put(set_concurrency))
         .route("/v1/campaigns/{id}/ai-agent", put(set_campaign_agent))
+        .route("/v1/campaigns/{id}/consent-waiver", post(waive_consent))
         .route("/v1/calls/{id}", get(call))
         .route("/v1/calls/{id}/disposition", post(disposition))
         .route("/v1/calls/{id}/analysis", get(analysis))
@@ -216,19 +235,86 @@ struct ImportQuery {
     region: Option<String>,
 }
 
+/// The body of the direct route: a file over its cap is a 413 that names
+/// the upload route.
+fn direct_csv(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    body.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                413,
+                format!(
+                    "the file is larger than {MAX_DIRECT_CSV_BYTES} bytes: upload it with \
+                     POST /v1/campaigns/{{id}}/imports (a presigned upload, imported in the background)"
+                ),
+            )
+        } else {
+            ApiError::new(400, format!("cannot read the body: {}", rejection.body_text()))
+        }
+    })
+}
+
 async fn import_leads(
     State(engine): State<Engine>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
     Query(query): Query<ImportQuery>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<voxdial_app::ImportReport>, ApiError> {
     let campaign = own_campaign(&engine, &caller, &id).await?;
+    let body = direct_csv(body)?;
     Ok(Json(
         engine
             .import_csv(&campaign.id, &body, query.region.as_deref())
             .await?,
     ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct NewImportBody {
+    region: Option<String>,
+}
+
+fn import_id(raw: &str) -> Result<ImportId, ApiError> {
+    ImportId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
+}
+
+async fn create_import(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<(StatusCode, Json<voxdial_app::imports::NewImport>), ApiError> {
+    // An empty body is no settings.
+    let body: NewImportBody = if body.is_empty() {
+        NewImportBody::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::new(400, format!("invalid JSON body: {e}")))?
+    };
+    let campaign = own_campaign(&engine, &caller, &id).await?;
+    let created = engine.create_import(&campaign, body.region).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn start_import(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path((id, import)): Path<(String, String)>,
+) -> Result<(StatusCode, Json<voxdial_domain::LeadImport>), ApiError> {
+    let campaign = own_campaign(&engine, &caller, &id).await?;
+    let import = engine.start_import(&campaign, &import_id(&import)?).await?;
+    Ok((StatusCode::ACCEPTED, Json(import)))
+}
+
+async fn lead_import(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path((id, import)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let campaign = own_campaign(&engine, &caller, &id).await?;
+    let import = engine.lead_import(&campaign, &import_id(&import)?).await?;
+    shown(&caller, &import)
 }
 
 #[derive(Deserialize)]
@@ -403,6 +489,40 @@ async fn update_ai_agent(
     let id = ai_agent_id(&id)?;
     Ok(Json(
         engine.update_ai_agent(&caller.org_id, &id, &body).await?,
+    ))
+}
+
+/// The longest reason a consent waiver takes.
+const MAX_WAIVER_REASON: usize = 500;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WaiverBody {
+    reason: String,
+}
+
+/// The admin override of the floor's consent rule: the waiver names the
+/// admin's key and the reason, on the campaign and in the audit trail.
+async fn waive_consent(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<WaiverBody>, JsonRejection>,
+) -> Result<Json<Campaign>, ApiError> {
+    let WaiverBody { reason } = json_body(body)?;
+    if reason.chars().count() > MAX_WAIVER_REASON {
+        return Err(ApiError::new(
+            400,
+            format!("reason: at most {MAX_WAIVER_REASON} characters"),
+        ));
+    }
+    let campaign = own_campaign(&engine, &caller, &id).await?;
+    let by = format!("key {}", caller.key_id);
+    Ok(Json(
+        engine
+            .waive_consent(&campaign.id, &by, &reason)
+            .await?
+            .redacted(),
     ))
 }
 

@@ -124,7 +124,12 @@ async fn one(engine: &Engine, queue: &dyn JobQueue, record: &SqsMessage) -> bool
         .get("ApproximateReceiveCount")
         .and_then(|n| n.parse().ok())
         .unwrap_or(1);
-    let span = info_span!("job", job = job.kind(), call_id = %job.call_id(), receive_count);
+    let span = info_span!(
+        "job",
+        job = job.kind(),
+        subject = job.subject(),
+        receive_count
+    );
     async {
         let result = engine.handle_job(&job, receive_count).await;
         let receipt = record.receipt_handle.clone().map(Receipt);

@@ -158,3 +158,61 @@ pub async fn presign_get_names_the_key(subject: BlobSubject) {
     let path = url.split('?').next().unwrap_or_default();
     assert!(path.ends_with(key), "{url} does not name {key}");
 }
+
+/// `presign_put` returns an http(s) URL whose path contains the key.
+pub async fn presign_put_names_the_key(subject: BlobSubject) {
+    let blobs = subject.blobs();
+    let key = "imports/camp-a/im_1.csv";
+    let url = blobs
+        .presign_put(key, Duration::from_secs(300))
+        .await
+        .expect("presign");
+    assert!(
+        url.starts_with("http://") || url.starts_with("https://"),
+        "{url}"
+    );
+    let path = url.split('?').next().unwrap_or_default();
+    assert!(path.ends_with(key), "{url} does not name {key}");
+    for bad in INVALID_KEYS {
+        assert!(matches!(
+            blobs.presign_put(bad, Duration::from_secs(300)).await,
+            Err(BlobError::InvalidKey(_))
+        ));
+    }
+}
+
+/// `get_range` reads bounded chunks: the bytes from `start`, at most
+/// `len`, fewer at the end, none past it; `None` for a missing blob.
+pub async fn get_range_reads_bounded_chunks(subject: BlobSubject) {
+    let blobs = subject.blobs();
+    let data: Vec<u8> = (0..=255u8).cycle().take(10_000).collect();
+    blobs
+        .put("big/file", data.clone(), "text/csv")
+        .await
+        .unwrap();
+    let mut read = Vec::new();
+    let mut start = 0;
+    loop {
+        let chunk = blobs
+            .get_range("big/file", start, 4096)
+            .await
+            .unwrap()
+            .expect("the blob exists");
+        assert!(chunk.len() <= 4096);
+        if chunk.is_empty() {
+            break;
+        }
+        start += chunk.len() as u64;
+        read.extend(chunk);
+    }
+    assert_eq!(read, data);
+    assert_eq!(
+        blobs.get_range("big/file", 9_998, 100).await.unwrap(),
+        Some(data[9_998..].to_vec())
+    );
+    assert_eq!(
+        blobs.get_range("big/file", 20_000, 10).await.unwrap(),
+        Some(Vec::new())
+    );
+    assert_eq!(blobs.get_range("no/file", 0, 10).await.unwrap(), None);
+}

@@ -23,6 +23,8 @@
 //!   scope), on store subjects.
 //! - [`routing`]: the [`RoutingStateStore`](voxdial_domain::RoutingStateStore)
 //!   contract, concurrent writers included.
+//! - [`imports`]: the [`ImportStore`](voxdial_domain::ImportStore)
+//!   contract (lead import records), on store subjects.
 //! - [`subject`]: what an adapter's factory returns to a suite
 //!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
 //! - [`clock`]: [`ManualClock`], a clock tests set and advance.
@@ -63,6 +65,7 @@ pub mod ai_agents;
 pub mod blob;
 pub mod clock;
 pub mod fixtures;
+pub mod imports;
 pub mod keys;
 pub mod privacy;
 pub mod queue;
@@ -237,6 +240,19 @@ macro_rules! ai_agent_contract {
     };
 }
 
+/// The import store contract against a store adapter:
+/// `import_contract!(factory)` with the same factory as [`store_contract!`].
+/// Expands into the module `import_contract`.
+#[macro_export]
+macro_rules! import_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(import_contract, imports, $factory;
+            imports_are_stored_once_and_read_back,
+            update_import_is_versioned,
+        );
+    };
+}
+
 /// The queue contract for the post-call job queue:
 /// `job_queue_contract!(factory)` where `factory` evaluates to a future of a
 /// fresh, empty `QueueSubject<Job>` whose queue dead-letters after
@@ -304,6 +320,8 @@ macro_rules! blob_contract {
             list_by_prefix_sorted,
             invalid_keys_are_rejected,
             presign_get_names_the_key,
+            presign_put_names_the_key,
+            get_range_reads_bounded_chunks,
         );
     };
 }

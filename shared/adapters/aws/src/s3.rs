@@ -10,6 +10,10 @@
 //! - Playback goes through presigned GET URLs that expire after the
 //!   requested time, capped at [`S3BlobStore::max_presign`] (15 minutes
 //!   unless configured).
+//! - Lead files are uploaded by clients to presigned PUT URLs (same cap)
+//!   under `imports/`. The URL signs no encryption header, so that a plain
+//!   `curl -T` works: those objects get the bucket's default encryption
+//!   (the template sets it); the import job reads them by ranges.
 
 use std::time::Duration;
 
@@ -235,6 +239,56 @@ impl BlobStore for S3BlobStore {
             .await
             .map_err(|e| unavailable("cannot presign a blob URL", e))?;
         Ok(request.uri().to_string())
+    }
+
+    async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+        validate_key(key)?;
+        let config = PresigningConfig::expires_in(ttl.min(self.max_presign))
+            .map_err(|e| unavailable("invalid presigning expiry", e))?;
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| unavailable("cannot presign an upload URL", e))?;
+        Ok(request.uri().to_string())
+    }
+
+    async fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, BlobError> {
+        use aws_sdk_s3::error::ProvideErrorMetadata;
+        validate_key(key)?;
+        if len == 0 {
+            return Ok(self.get_range(key, start, 1).await?.map(|_| Vec::new()));
+        }
+        let range = format!("bytes={start}-{}", start.saturating_add(len - 1));
+        let request = self.client.get_object().bucket(&self.bucket).key(key);
+        let output = match request.range(range).send().await {
+            Ok(output) => output,
+            Err(e) => {
+                let e = e.into_service_error();
+                return if e.is_no_such_key() {
+                    Ok(None)
+                } else if e.code() == Some("InvalidRange") {
+                    // At or past the end (or an empty object).
+                    Ok(Some(Vec::new()))
+                } else {
+                    Err(unavailable("cannot read a blob", e))
+                };
+            }
+        };
+        let data = output
+            .body
+            .collect()
+            .await
+            .map_err(|e| unavailable("cannot read a blob's body", e))?;
+        Ok(Some(data.into_bytes().to_vec()))
     }
 }
 

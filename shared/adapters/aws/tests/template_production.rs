@@ -558,3 +558,57 @@ fn the_api_and_the_bridge_know_the_public_base_url() {
     assert_eq!(api, dispatcher);
     assert_eq!(container_env(&t, "VOXDIAL_PUBLIC_BASE_URL"), dispatcher);
 }
+
+/// The S3 object actions a function's statements grant on `prefix*` of the
+/// recordings bucket.
+fn bucket_actions(r: &Value, prefix: &str) -> Vec<String> {
+    let on_prefix = |resource: &Value| {
+        let resources = match resource {
+            Value::Sequence(items) => items.iter().filter_map(text).collect(),
+            other => text(other).into_iter().collect::<Vec<_>>(),
+        };
+        resources
+            .iter()
+            .any(|r| *r == format!("${{RecordingsBucket.Arn}}/{prefix}*"))
+    };
+    statements(r)
+        .into_iter()
+        .filter(|s| on_prefix(at(s, &["Resource"])))
+        .flat_map(|s| strings(at(s, &["Action"])))
+        .collect()
+}
+
+#[test]
+fn lead_files_are_uploaded_by_presigned_put_and_read_by_the_job() {
+    let t = template();
+    let bucket = resource(&t, "RecordingsBucket");
+    let rules = at(bucket, &["Properties", "CorsConfiguration", "CorsRules"])
+        .as_sequence()
+        .expect("a CORS rule for browser uploads");
+    assert!(
+        rules
+            .iter()
+            .any(|r| strings(at(r, &["AllowedMethods"])) == ["PUT"])
+    );
+    let lifecycle = at(bucket, &["Properties", "LifecycleConfiguration", "Rules"])
+        .as_sequence()
+        .expect("lifecycle rules");
+    assert!(
+        lifecycle
+            .iter()
+            .any(|r| at(r, &["Prefix"]).as_str() == Some("imports/")),
+        "uploaded files expire"
+    );
+    // The API signs upload URLs (its role must be allowed the write) and
+    // checks that a file arrived; it never reads call files' prefixes for it.
+    let api = bucket_actions(resource(&t, "ApiFunction"), "imports/");
+    assert_eq!(api, ["s3:PutObject", "s3:GetObject"]);
+    // The job's function reads them, and stores leads in batches.
+    let job = resource(&t, "TranscriberFunction");
+    assert_eq!(bucket_actions(job, "imports/"), ["s3:GetObject"]);
+    let store: Vec<String> = statements(job)
+        .into_iter()
+        .flat_map(|s| strings(at(s, &["Action"])))
+        .collect();
+    assert!(store.contains(&"dynamodb:BatchWriteItem".to_string()));
+}

@@ -148,26 +148,73 @@ impl LocalBlobStore {
         Ok(self.inner.objects.join(key))
     }
 
-    fn mac(&self, key: &str, expires: i64) -> Hmac<Sha256> {
+    /// The signature of `key` until `expires`: for reading (GET) or for
+    /// writing (PUT, whose input starts with `PUT\n`; a key holds no
+    /// newline, so neither signature is ever the other's).
+    fn mac(&self, method: Method, key: &str, expires: i64) -> Hmac<Sha256> {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.inner.secret)
             .expect("HMAC takes a key of any length");
+        if method == Method::Put {
+            mac.update(b"PUT\n");
+        }
         mac.update(key.as_bytes());
         mac.update(b"|");
         mac.update(expires.to_string().as_bytes());
         mac
     }
 
-    /// Whether `sig` (hex) is this store's signature of `key` until
-    /// `expires` (Unix seconds) and `now` is not past `expires`. The
+    /// Whether `sig` (hex) is this store's signature for reading `key`
+    /// until `expires` (Unix seconds) and `now` is not past `expires`. The
     /// signature is compared in constant time.
     pub fn verify_presigned(&self, key: &str, expires: i64, sig: &str, now: Timestamp) -> bool {
+        self.verify(Method::Get, key, expires, sig, now)
+    }
+
+    /// The same for writing `key` (a URL from `presign_put`); a read URL
+    /// never verifies as a write URL, nor the reverse.
+    pub fn verify_presigned_put(&self, key: &str, expires: i64, sig: &str, now: Timestamp) -> bool {
+        self.verify(Method::Put, key, expires, sig, now)
+    }
+
+    fn verify(&self, method: Method, key: &str, expires: i64, sig: &str, now: Timestamp) -> bool {
         if validate_key(key).is_err() || now.timestamp() > expires {
             return false;
         }
         let Ok(sig) = hex::decode(sig) else {
             return false;
         };
-        self.mac(key, expires).verify_slice(&sig).is_ok()
+        self.mac(method, key, expires).verify_slice(&sig).is_ok()
+    }
+
+    fn presign(&self, method: Method, key: &str, ttl: Duration) -> Result<String, BlobError> {
+        validate_key(key)?;
+        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
+        let expires = self.inner.clock.now().timestamp().saturating_add(ttl);
+        let sig = hex::encode(self.mac(method, key, expires).finalize().into_bytes());
+        Ok(format!(
+            "{}/blobs/{key}?expires={expires}&sig={sig}",
+            self.inner.base_url
+        ))
+    }
+
+    /// Starts writing `key` from a stream of chunks (an upload to a
+    /// presigned URL): the bytes go to a temporary file and become the
+    /// blob only on [`Upload::commit`], so memory stays flat whatever the
+    /// size and a broken upload leaves nothing.
+    pub fn upload(&self, key: &str) -> Result<Upload, BlobError> {
+        validate_key(key)?;
+        let tmp = self
+            .inner
+            .tmp
+            .join(uuid::Uuid::new_v4().simple().to_string());
+        let file = std::fs::File::create(&tmp).map_err(io_error("cannot start an upload"))?;
+        Ok(Upload {
+            store: self.clone(),
+            key: key.to_string(),
+            file: Some(file),
+            tmp,
+            bytes: 0,
+        })
     }
 
     async fn blocking<R: Send + 'static>(
@@ -184,23 +231,107 @@ impl LocalBlobStore {
     }
 }
 
+/// What a presigned URL allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Method {
+    /// Reading the blob.
+    Get,
+    /// Writing the blob.
+    Put,
+}
+
+/// A blob being written from chunks; see [`LocalBlobStore::upload`].
+/// Dropped without a commit, it leaves nothing.
+pub struct Upload {
+    store: LocalBlobStore,
+    key: String,
+    file: Option<std::fs::File>,
+    tmp: PathBuf,
+    bytes: u64,
+}
+
+impl Upload {
+    /// Appends a chunk.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), BlobError> {
+        let file = self.file.as_mut().ok_or_else(|| BlobError::Unavailable {
+            message: "the upload is closed".into(),
+            source: "closed".into(),
+        })?;
+        file.write_all(chunk)
+            .map_err(io_error("cannot write an upload"))?;
+        self.bytes += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// Makes the bytes written the blob (atomically, like `put`).
+    pub async fn commit(mut self) -> Result<(), BlobError> {
+        let file = self.file.take();
+        let (key, tmp) = (self.key.clone(), self.tmp.clone());
+        self.store
+            .blocking(move |inner| {
+                let synced = file.map_or(Ok(()), |f| f.sync_all());
+                synced.map_err(io_error("cannot write an upload"))?;
+                inner.commit(&tmp, &key)
+            })
+            .await
+    }
+}
+
+impl Drop for Upload {
+    fn drop(&mut self) {
+        if self.file.is_some() {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 impl Inner {
     fn put(&self, key: &str, data: &[u8]) -> Result<(), BlobError> {
-        let path = self.objects.join(key);
-        let dir = path.parent().unwrap_or(&self.objects).to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(io_error("cannot create the blob's directory"))?;
         let tmp = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
         let written = (|| {
             let mut file = std::fs::File::create(&tmp)?;
             file.write_all(data)?;
-            file.sync_all()?;
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(&dir)?.sync_all()
+            file.sync_all()
         })();
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
-        written.map_err(io_error("cannot write a blob"))
+        written.map_err(io_error("cannot write a blob"))?;
+        self.commit(&tmp, key)
+    }
+
+    /// Renames a flushed temporary file over the blob's path.
+    fn commit(&self, tmp: &Path, key: &str) -> Result<(), BlobError> {
+        let path = self.objects.join(key);
+        let dir = path.parent().unwrap_or(&self.objects).to_path_buf();
+        let renamed = std::fs::create_dir_all(&dir)
+            .and_then(|()| std::fs::rename(tmp, &path))
+            .and_then(|()| std::fs::File::open(&dir)?.sync_all());
+        if renamed.is_err() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        renamed.map_err(io_error("cannot write a blob"))
+    }
+
+    fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Option<Vec<u8>>, BlobError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut file = match std::fs::File::open(self.objects.join(key)) {
+            Ok(file) => file,
+            Err(e) if is_absent(&e) => return Ok(None),
+            Err(e) => return Err(io_error("cannot read a blob")(e)),
+        };
+        let mut data = Vec::new();
+        file.seek(SeekFrom::Start(start))
+            .map_err(io_error("cannot read a blob"))?;
+        file.take(len)
+            .read_to_end(&mut data)
+            .map_err(io_error("cannot read a blob"))?;
+        Ok(Some(data))
     }
 
     fn delete(&self, key: &str) -> Result<bool, BlobError> {
@@ -297,14 +428,23 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+        self.presign(Method::Get, key, ttl)
+    }
+
+    async fn presign_put(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
+        self.presign(Method::Put, key, ttl)
+    }
+
+    async fn get_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, BlobError> {
         validate_key(key)?;
-        let ttl = i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX);
-        let expires = self.inner.clock.now().timestamp().saturating_add(ttl);
-        let sig = hex::encode(self.mac(key, expires).finalize().into_bytes());
-        Ok(format!(
-            "{}/blobs/{key}?expires={expires}&sig={sig}",
-            self.inner.base_url
-        ))
+        let key = key.to_string();
+        self.blocking(move |inner| inner.get_range(&key, start, len))
+            .await
     }
 }
 

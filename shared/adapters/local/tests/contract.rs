@@ -85,6 +85,7 @@ voxdial_testkit::privacy_contract!(store());
 voxdial_testkit::key_contract!(store());
 voxdial_testkit::ai_agent_contract!(store());
 voxdial_testkit::aggregate_contract!(store());
+voxdial_testkit::import_contract!(store());
 voxdial_testkit::job_queue_contract!(jobs());
 voxdial_testkit::agent_contract!(agents());
 voxdial_testkit::routing_contract!(routing());

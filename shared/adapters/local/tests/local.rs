@@ -228,6 +228,51 @@ async fn presigned_urls_verify_only_untampered_and_unexpired() {
 }
 
 #[tokio::test]
+async fn upload_urls_write_only_and_uploads_commit_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::shared(fixtures::t0());
+    let blobs =
+        LocalBlobStore::open(dir.path(), "http://127.0.0.1:9000", b"k".to_vec(), clock).unwrap();
+    let key = "imports/c1/im_1.csv";
+    let put = blobs
+        .presign_put(key, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let get = blobs
+        .presign_get(key, Duration::from_secs(600))
+        .await
+        .unwrap();
+    let sig = |url: &str| url.rsplit_once("sig=").unwrap().1.to_string();
+    let (expires, now) = (fixtures::t0().timestamp() + 600, fixtures::t0());
+    // A write URL writes and does not read; a read URL reads and does not write.
+    assert!(blobs.verify_presigned_put(key, expires, &sig(&put), now));
+    assert!(!blobs.verify_presigned(key, expires, &sig(&put), now));
+    assert!(!blobs.verify_presigned_put(key, expires, &sig(&get), now));
+    assert!(!blobs.verify_presigned_put(key, expires, &sig(&put), fixtures::at(601)));
+
+    // An upload dropped half-way leaves nothing; a committed one is the blob.
+    let mut broken = blobs.upload(key).unwrap();
+    broken.write(b"phone\n+1212").unwrap();
+    drop(broken);
+    assert_eq!(blobs.get(key).await.unwrap(), None);
+    assert!(
+        std::fs::read_dir(dir.path().join("tmp"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    let mut upload = blobs.upload(key).unwrap();
+    upload.write(b"phone\n").unwrap();
+    upload.write(b"+12125550100\n").unwrap();
+    assert_eq!(upload.bytes(), 19);
+    upload.commit().await.unwrap();
+    assert_eq!(
+        blobs.get(key).await.unwrap().as_deref(),
+        Some(&b"phone\n+12125550100\n"[..])
+    );
+}
+
+#[tokio::test]
 async fn blob_writes_leave_no_temporary_files_and_stale_ones_are_cleared() {
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = ManualClock::shared(fixtures::t0());

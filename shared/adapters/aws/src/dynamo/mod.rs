@@ -27,6 +27,7 @@
 //! | aggregate event marker | `E#<call>` | `call_ended` or `analysed` | (none: its existence counts the event once) |
 //! | routing counters | `RT` | `C#<routing key>` | `c_<name>` (N, changed with `ADD`) |
 //! | routing record | `RT` | `R#<routing key>` | `rv` (the engine's JSON), `ver` (written on condition of the version read) |
+//! | lead import (progress of an uploaded file) | `F#<import>` | `F` | `rec`, `ver` |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
@@ -100,6 +101,7 @@ mod ai_agents;
 mod humans;
 pub mod import;
 mod keys;
+mod lead_imports;
 mod recount;
 mod routing;
 mod schema;

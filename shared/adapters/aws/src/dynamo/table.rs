@@ -20,8 +20,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use voxdial_domain::{
     AgentId, AiAgent, ApiKey, ApiKeyId, AuditEntry, CallAttempt, CallId, Campaign, CampaignId,
-    DncHit, DncScope, E164, Granularity, Lead, LeadId, LeadState, OrgId, PendingReason, PurgeDue,
-    StoreError, SuppressionDigest, Timestamp, Tombstone,
+    DncHit, DncScope, E164, Granularity, ImportId, Lead, LeadId, LeadImport, LeadState, OrgId,
+    PendingReason, PurgeDue, StoreError, SuppressionDigest, Timestamp, Tombstone,
 };
 
 pub(crate) mod humans;
@@ -241,6 +241,15 @@ fn ai_agent_head_item(agent: &AiAgent) -> Result<Item, StoreError> {
 fn ai_agent_version_item(agent: &AiAgent) -> Result<Item, StoreError> {
     let mut item = ai_agent_version_key(&agent.id, agent.version);
     item.insert(REC.into(), encode("AI agent", agent)?);
+    Ok(item)
+}
+fn lead_import_key(id: &ImportId) -> Item {
+    key(format!("F#{id}"), "F")
+}
+fn lead_import_item(import: &LeadImport) -> Result<Item, StoreError> {
+    let mut item = lead_import_key(&import.id);
+    item.insert(REC.into(), encode("import", import)?);
+    item.insert(VER.into(), n(import.version));
     Ok(item)
 }
 fn audit_pk(org: &OrgId) -> String {
@@ -726,6 +735,12 @@ pub(crate) enum Write {
     /// An AI agent's head item: new for version 1, else over the previous
     /// version of the same organisation.
     PutAiAgentHead(AiAgent),
+    /// A lead import's record: new (`from_version: None`) or over the
+    /// version read.
+    PutLeadImport {
+        import: Box<LeadImport>,
+        from_version: Option<u64>,
+    },
     /// A retention entry.
     PutPurge { call: CallId, due_at: Timestamp },
     /// Deletes a retention entry.
@@ -1069,6 +1084,21 @@ fn render(write: &Write) -> Result<Op, StoreError> {
                 ),
             };
             (Action::Put(ai_agent_head_item(agent)?), Some(cond))
+        }
+        Write::PutLeadImport {
+            import,
+            from_version,
+        } => {
+            let cond = match from_version {
+                None => format!("attribute_not_exists({})", e.name(PK)),
+                Some(version) => format!(
+                    "attribute_exists({}) AND {} = {}",
+                    e.name(PK),
+                    e.name(VER),
+                    e.value(n(*version))
+                ),
+            };
+            (Action::Put(lead_import_item(import)?), Some(cond))
         }
         Write::PutPurge { call, due_at } => {
             let mut item = purge_key(call, *due_at);
@@ -1718,6 +1748,18 @@ impl Table {
             scopes.push(DncScope::Campaign(campaign.clone()));
         }
         Ok(scopes)
+    }
+
+    // ----------------------------------------------------------- imports
+
+    pub(crate) async fn lead_import(
+        &self,
+        id: &ImportId,
+    ) -> Result<Option<LeadImport>, StoreError> {
+        self.get(lead_import_key(id), "cannot read an import")
+            .await?
+            .map(|item| decode("import", &item))
+            .transpose()
     }
 
     // -------------------------------------------------------------- keys
