@@ -26,6 +26,8 @@
 //! - [`routing`]: the routing engine behind the port ([`routing::EngineRouter`])
 //!   and the provider statistics view.
 //! - [`csv_import`]: reading leads from CSV.
+//! - [`console`]: the console's reads of recordings and transcripts.
+//! - [`session`]: console sessions signed by the server (an API key exchanged for a cookie).
 //! - [`clock`]: the system clock and a scaled clock for simulations.
 //!
 //! # Driving it
@@ -40,6 +42,7 @@
 pub mod access;
 pub mod analysis;
 pub mod clock;
+pub mod console;
 pub mod csv_import;
 pub mod dispatch;
 pub mod engine;
@@ -53,6 +56,7 @@ mod process;
 pub mod recordings;
 pub mod router;
 pub mod routing;
+pub mod session;
 pub mod sweeper;
 pub mod transcription;
 pub mod workers;

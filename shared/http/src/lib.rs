@@ -8,6 +8,9 @@
 //!   its table of routes and the roles they need.
 //! - [`auth`]: the guard of every `/v1` route (API keys, roles, the audit
 //!   trail) and the masking of personal fields.
+//! - [`events`]: live updates, a server-sent event stream per campaign.
+//! - [`session`]: the console's sign-in (an API key exchanged for a
+//!   signed session cookie) and its CSRF rule.
 //! - [`webhooks`]: provider webhooks under `/webhooks/{provider}/{status,answer}`.
 //!
 //! Webhook signatures are computed by providers over the public URL they
@@ -17,6 +20,8 @@
 
 pub mod api;
 pub mod auth;
+pub mod events;
+pub mod session;
 pub mod webhooks;
 
 use axum::Json;
