@@ -24,7 +24,7 @@ const repo = resolve(here, '../..');
 const targetDir = process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
 const bin = process.env.VOXDIAL_BIN ?? join(targetDir, 'debug', 'voxdial');
 const artefacts = join(here, '..', 'artefacts');
-const HANG = 180_000;
+const HANG = Number(process.env.E2E_HANG_MS ?? 180_000);
 const LATENCY_SAMPLES = 10;
 
 mkdirSync(artefacts, { recursive: true });
@@ -38,7 +38,7 @@ function startDemo() {
   const dataDir = mkdtempSync(join(tmpdir(), 'voxdial-e2e-data-'));
   const child = spawn(
     bin,
-    ['demo', '--open', '--leads', '40', '--concurrency', '3', '--time-scale', '30', '--data-dir', dataDir, '--timeout-secs', '900'],
+    ['demo', '--open', '--leads', '50', '--concurrency', '3', '--time-scale', '20', '--data-dir', dataDir, '--timeout-secs', '900'],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });
@@ -73,6 +73,11 @@ function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/** The page, for a screenshot when the test fails. */
+let failing;
+/** Uncaught errors of the page's scripts: any fails the test. */
+const pageErrors = [];
+
 async function main() {
   const demo = startDemo();
   const userDataDir = mkdtempSync(join(tmpdir(), 'voxdial-e2e-chromium-'));
@@ -99,6 +104,14 @@ async function main() {
     });
     context.setDefaultTimeout(HANG);
     const page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (error) => {
+      pageErrors.push(error.message);
+      console.error(`[page error] ${error.message}`);
+    });
+    page.on('console', (message) => {
+      if (message.type() === 'error') console.error(`[page console] ${message.text()}`);
+    });
+    failing = page;
 
     // Sign in.
     await page.goto(`${base}/`);
@@ -128,17 +141,7 @@ async function main() {
     seen.add(await figure(page, 'done'));
     await shot(page, '03-campaign-running');
 
-    // A live call: the live page shows a card while calls are up.
-    await page.goto(`${base}/#/campaigns/${encodeURIComponent(campaignId)}/live`);
-    await page.locator('article.card').first().waitFor();
-    await shot(page, '04-live-calls');
-    await page.locator('article.card h2 a').first().click();
-    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
-    await shot(page, '05-live-call-detail');
-
     // Pause and resume from the page.
-    await page.goto(url);
-    await page.locator('[data-testid="status"]', { hasText: 'running' }).waitFor();
     await page.locator('button[data-action="pause"]').click();
     await page.locator('[data-testid="status"]', { hasText: 'paused' }).waitFor();
     await shot(page, '06-campaign-paused');
@@ -172,7 +175,18 @@ async function main() {
       await page.locator('button[data-action="resume"]').click();
     }
 
+    // A live call: the live page shows a card while calls are up.
+    await page.goto(`${base}/#/campaigns/${encodeURIComponent(campaignId)}/live`);
+    const card = page.locator('article.card h2 a').first();
+    await card.waitFor();
+    const callHref = await card.getAttribute('href');
+    await shot(page, '04-live-calls');
+    await page.goto(`${base}/${callHref}`);
+    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    await shot(page, '05-live-call-detail');
+
     // The end: every lead final, and the page's counts are the API's.
+    await page.goto(url);
     await page.locator('[data-testid="status"]', { hasText: 'completed' }).waitFor({ timeout: 900_000 });
     const api = await page.evaluate(async (id) => {
       const r = await fetch(`/v1/campaigns/${encodeURIComponent(id)}`);
@@ -216,6 +230,7 @@ async function main() {
     await page.locator('[data-testid="status"]').waitFor();
     await shot(page, '12-campaign-phone');
 
+    if (pageErrors.length > 0) fail(`the page threw: ${pageErrors[0]}`);
     samples.sort((a, b) => a - b);
     if (samples.length > 0) {
       console.log(
@@ -223,6 +238,9 @@ async function main() {
       );
     }
     console.log(`console end-to-end: passed; screenshots in ${artefacts}`);
+  } catch (error) {
+    await failing?.screenshot({ path: join(artefacts, 'failure.png'), fullPage: true }).catch(() => {});
+    throw error;
   } finally {
     await context?.close().catch(() => {});
     demo.child.kill('SIGINT');

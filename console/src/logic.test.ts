@@ -23,6 +23,7 @@ import {
   timeline,
   totalsRows,
   transcriptTurns,
+  words,
 } from './logic';
 
 const progress: Progress = {
@@ -78,7 +79,7 @@ describe('the queue picture', () => {
 describe('call figures', () => {
   const calls = [
     call({ id: 'a', answered_at: '2026-06-01T15:00:10Z', cost: 15_000, outcome: 'completed' }),
-    call({ id: 'b', state: 'no_answer', cost: 0, outcome: 'no_answer' }),
+    call({ id: 'b', state: 'no_answer', cost: 0, outcome: { kind: 'no_answer' } }),
     call({ id: 'c', state: 'completed', answered_at: '2026-06-01T15:01:00Z', cost: 25_000, outcome: 'completed' }),
     call({ id: 'd', state: 'ringing', cost: null }),
   ];
@@ -140,6 +141,8 @@ describe('formatting', () => {
     expect(formatFigure('cost_usd', 1.5)).toBe('$1.5000');
     expect(formatFigure('average_handle_secs', 65)).toBe('1m 05s');
     expect(formatFigure('calls', 12)).toBe('12');
+    expect(words('no_answer')).toBe('no answer');
+    expect(words({ kind: 'x' })).toBe('{"kind":"x"}');
   });
 
   it('flattens nested records into dotted fields', () => {

@@ -29,13 +29,21 @@ export interface Call {
   duration_secs?: number | null;
   cost?: number | null;
   disposition?: string | null;
-  outcome?: string | null;
+  outcome?: string | { kind: string } | null;
   failure?: string | null;
   compliance?: Record<string, unknown>;
   conversation?: Record<string, unknown> | null;
   transfer?: Record<string, unknown> | null;
   post_call?: Record<string, unknown> | null;
   [field: string]: unknown;
+}
+
+/** A call's outcome label (`{"kind": …}` in the API), else its state. */
+export function outcomeOf(call: Call): string {
+  const o = call.outcome;
+  if (typeof o === 'string') return o;
+  if (o && typeof o.kind === 'string') return o.kind;
+  return call.state;
 }
 
 /** The states of a call still in progress. */
@@ -65,8 +73,9 @@ const OUTCOME_LABELS: Record<string, string> = {
 };
 
 /** Words for a snake_case label. */
-export function words(label: string): string {
-  return OUTCOME_LABELS[label] ?? label.replace(/_/g, ' ');
+export function words(label: unknown): string {
+  const text = typeof label === 'string' ? label : JSON.stringify(label) ?? '—';
+  return OUTCOME_LABELS[text] ?? text.replace(/_/g, ' ');
 }
 
 /**
@@ -123,7 +132,7 @@ export function costPerOutcome(calls: Call[]): Array<{ outcome: string; calls: n
   const by = new Map<string, { calls: number; micros: number }>();
   for (const c of calls) {
     if (isLive(c)) continue;
-    const key = c.outcome ?? c.state;
+    const key = outcomeOf(c);
     const row = by.get(key) ?? { calls: 0, micros: 0 };
     row.calls += 1;
     row.micros += c.cost ?? 0;
@@ -187,7 +196,7 @@ export interface TimelineEntry {
 export function timeline(call: Call): TimelineEntry[] {
   const out: TimelineEntry[] = [{ at: call.created_at, what: 'dial decided (compliance record written)' }];
   if (call.answered_at) out.push({ at: call.answered_at, what: `answered${call.answered_by ? ` (${words(call.answered_by)})` : ''}` });
-  if (call.ended_at) out.push({ at: call.ended_at, what: `ended: ${words(call.outcome ?? call.state)}` });
+  if (call.ended_at) out.push({ at: call.ended_at, what: `ended: ${words(outcomeOf(call))}` });
   const post = (call.post_call ?? {}) as Record<string, Record<string, unknown> | null>;
   for (const [stage, record] of Object.entries(post)) {
     if (!record || typeof record !== 'object') continue;

@@ -32,7 +32,7 @@ struct World {
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = ManualClock::shared(t0());
-    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
+    let store: Arc<dyn Store> = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
     let queue = LocalQueue::open(
         dir.path().join("q.sqlite"),
         QueueConfig::default(),

@@ -24,10 +24,10 @@ use axum::extract::{Path, State};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{Extension, Json};
 use futures_util::Stream;
+use serde::Serialize;
 use serde_json::Value;
 use tokio::time::Instant;
 use voxdial_app::{Caller, Engine};
-use serde::Serialize;
 use voxdial_domain::{CallAttempt, Campaign, CampaignId, CampaignProgress};
 
 use crate::ApiError;
