@@ -138,7 +138,10 @@ async fn world(store: Arc<dyn Store>) -> World {
         Providers::new(),
         Arc::new(StaticRouter::new(Vec::new())),
         clock,
-        EngineConfig::default(),
+        EngineConfig {
+            session_key: voxdial_app::session::SessionKey::new("the walk's session key"),
+            ..EngineConfig::default()
+        },
     )
     .with_agents(agents)
     .with_blobs(Arc::new(blobs));
@@ -317,6 +320,13 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
         ("GET", "/v1/audit") => ("/v1/audit".into(), None),
         ("GET", "/v1/analytics") => (format!("/v1/analytics?campaign_id={campaign}"), None),
         ("GET", "/v1/analytics.csv") => (format!("/v1/analytics.csv?campaign_id={campaign}"), None),
+        (_, "/v1/session") => ("/v1/session".into(), None),
+        ("GET", "/v1/campaigns/{id}/events") => (format!("/v1/campaigns/{campaign}/events"), None),
+        ("GET", "/v1/calls/{id}/recording") => (format!("/v1/calls/{call}/recording"), None),
+        ("GET", "/v1/calls/{id}/transcript") => (format!("/v1/calls/{call}/transcript"), None),
+        ("GET", "/v1/campaigns/{id}/snapshot") => {
+            (format!("/v1/campaigns/{campaign}/snapshot"), None)
+        }
         (method, path) => panic!("no walk case for {method} {path}: add one here"),
     };
     Some((path, body))
@@ -344,6 +354,10 @@ async fn send(
         .unwrap();
     let response = w.app.clone().oneshot(request).await.unwrap();
     let status = response.status();
+    // A live event stream never ends: its status is the answer.
+    if response.headers().get("content-type").map(|v| v.as_bytes()) == Some(b"text/event-stream") {
+        return (status, String::new());
+    }
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .unwrap();
@@ -362,7 +376,9 @@ fn role_of(name: &str) -> Option<Role> {
 /// Answers an own, allowed request may give besides success: a record
 /// not ready or not erased yet, a state the action does not fit.
 fn fine_for_own(rule: &RouteRule, status: StatusCode) -> bool {
-    let not_yet = rule.path.ends_with("/analysis") || rule.path.ends_with("/erasure");
+    let not_yet = ["/analysis", "/erasure", "/recording", "/transcript"]
+        .iter()
+        .any(|stage| rule.path.ends_with(stage));
     !matches!(status.as_u16(), 401 | 403 | 500) && (status != StatusCode::NOT_FOUND || not_yet)
 }
 

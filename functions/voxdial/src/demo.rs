@@ -26,8 +26,8 @@ use serde::Serialize;
 use tokio::net::TcpListener;
 use voxdial_app::clock::ScaledClock;
 use voxdial_domain::{
-    AgentStatus, CampaignAction, CampaignProgress, CampaignSettings, CampaignStatus, Clock,
-    DncScope, E164, HumanAgent, Money, OrgId, RetryPolicy,
+    AgentStatus, CampaignAction, CampaignId, CampaignProgress, CampaignSettings, CampaignStatus,
+    Clock, DncScope, E164, HumanAgent, Money, OrgId, RetryPolicy, Role,
 };
 use voxdial_sim::carrier::{Carrier, CarrierStats};
 
@@ -58,6 +58,8 @@ pub(crate) struct DemoOptions {
     pub(crate) media: bool,
     /// The campaign's recording policy.
     pub(crate) recording: voxdial_domain::RecordingPolicy,
+    /// `--open`: keep the console up (see [`open_console`]).
+    pub(crate) open: bool,
 }
 
 /// The demo's result, printed as a table or as one JSON object.
@@ -223,6 +225,10 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
     .await?;
     let _ = engine_cell.set(runtime.engine.clone());
     let result = drive(&options, &runtime, &network.carrier, &scaled, wall, start).await;
+    if options.open {
+        println!("the campaign is over; the console stays up (Ctrl-C to stop)");
+        let _ = tokio::signal::ctrl_c().await;
+    }
     runtime.stop().await;
     network.stop();
     if let Some((_, task)) = voice {
@@ -297,7 +303,14 @@ async fn drive(
             })
             .await?;
     }
-    engine.act(&campaign.id, CampaignAction::Start).await?;
+    // With `--open` the time limit counts from the start in the console.
+    let wall = if options.open {
+        open_console(runtime, &campaign.id).await?;
+        Instant::now()
+    } else {
+        engine.act(&campaign.id, CampaignAction::Start).await?;
+        wall
+    };
 
     let progress = Progress::new(options.json, report.inserted);
     let mut handed = 0;
@@ -437,6 +450,23 @@ pub(crate) struct AgentFigures {
     pub(crate) id: String,
     pub(crate) version: Option<u32>,
     pub(crate) conversations: u64,
+}
+
+/// `--open`: prints the console's URL and a new admin key (stdout, one
+/// line each), then waits for somebody to start the campaign from the
+/// console (or the API) before the demo follows it.
+async fn open_console(runtime: &Runtime, campaign: &CampaignId) -> anyhow::Result<()> {
+    let engine = &runtime.engine;
+    let (_, key) = engine
+        .create_api_key(&OrgId::default(), Role::Admin, "demo console")
+        .await?;
+    println!("console: {}/#/campaigns/{campaign}", runtime.base_url);
+    println!("admin key: {}", key.expose());
+    println!("sign in with the key and press Start to run the campaign");
+    while engine.campaign_view(campaign).await?.campaign.status == CampaignStatus::Draft {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Ok(())
 }
 
 /// What the media bridge reported about the campaign's conversations.

@@ -142,6 +142,11 @@ struct DemoArgs {
     /// Give up after this many real seconds.
     #[arg(long, default_value_t = 600)]
     timeout_secs: u64,
+    /// Keep the operations console up: print its URL and an admin key, wait
+    /// for the campaign to be started from the console, and serve until
+    /// Ctrl-C once it is over.
+    #[arg(long)]
+    open: bool,
 }
 
 #[derive(Args)]
@@ -538,6 +543,7 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         max_wall: Duration::from_secs(args.timeout_secs),
         media: !args.no_media,
         recording: args.recording,
+        open: args.open,
     })
     .await?;
     if json {

@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use voxdial_app::csv_import::MAX_CSV_BYTES;
 use voxdial_app::router::Providers;
 use voxdial_app::routing::{EngineRouter, check_accounts, unpriced_routing};
+use voxdial_app::session::SessionKey;
 use voxdial_app::workers::{run_dispatcher, run_sweeper};
 use voxdial_app::{Engine, EngineConfig};
 use voxdial_bridge::{Bridge, BridgeConfig, TWILIO_PATH};
@@ -201,6 +202,9 @@ impl Runtime {
                 media_token_key: media_url
                     .as_ref()
                     .and_then(|_| MediaTokenKey::new(uuid::Uuid::new_v4().as_bytes().to_vec())),
+                // Signs console sessions: fresh per run, so a restart
+                // signs everybody out.
+                session_key: SessionKey::new(uuid::Uuid::new_v4().as_bytes().to_vec()),
                 dispatch_lease_secs: options.dispatch_lease_secs,
                 call_lease_margin_secs: options.call_lease_margin_secs,
                 ..EngineConfig::default()
@@ -245,7 +249,8 @@ impl Runtime {
                 engine.clone(),
                 Some(public_url),
             ))
-            .merge(blob_router(blobs, options.clock.clone()));
+            .merge(blob_router(blobs, options.clock.clone()))
+            .merge(voxdial_console::router());
         if let Some(bridge) = &bridge {
             app = app.merge(bridge.media_router().with_state(bridge.clone()));
         }

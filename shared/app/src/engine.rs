@@ -28,6 +28,9 @@ pub struct EngineConfig {
     /// media stream token. Without it no token is issued, and the bridge
     /// (which asks the engine to admit every stream) admits none.
     pub media_token_key: Option<voxdial_wire::media_token::MediaTokenKey>,
+    /// The secret that signs console sessions ([`crate::session`]). Without
+    /// it only API keys (Bearer) are accepted.
+    pub session_key: Option<crate::session::SessionKey>,
     /// How long a claimed lead may wait in the dispatch queue before the
     /// sweeper dispatches it again (simulated seconds when the clock is scaled).
     pub dispatch_lease_secs: u32,
@@ -67,6 +70,7 @@ impl Default for EngineConfig {
             public_base_url: "http://127.0.0.1:8080".into(),
             media_url: None,
             media_token_key: None,
+            session_key: None,
             dispatch_lease_secs: 300,
             call_lease_margin_secs: 120,
             tries_per_provider: 3,

@@ -106,10 +106,11 @@ fn check_region(region: Option<&str>) -> Result<(), AppError> {
 }
 
 impl Engine {
-    fn blob_store(&self) -> Result<&dyn BlobStore, AppError> {
+    /// The blob store, or a conflict when none is configured.
+    pub(crate) fn blob_store(&self) -> Result<&dyn BlobStore, AppError> {
         self.blobs
             .as_deref()
-            .ok_or_else(|| AppError::Conflict("no blob store is configured for uploads".into()))
+            .ok_or_else(|| AppError::Conflict("no blob store is configured".into()))
     }
 
     /// Creates an import into `campaign` (of the caller's organisation, not

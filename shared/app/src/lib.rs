@@ -33,6 +33,8 @@
 //! - [`csv_import`]: reading leads from CSV.
 //! - [`imports`]: asynchronous imports of large lead files by presigned
 //!   upload, read by a job on the post-call queue.
+//! - [`console`]: the console's reads of recordings and transcripts.
+//! - [`session`]: console sessions signed by the server (an API key exchanged for a cookie).
 //! - [`clock`]: the system clock and a scaled clock for simulations.
 //!
 //! # Driving it
@@ -49,6 +51,7 @@ pub mod ai_agents;
 pub mod analysis;
 pub mod analytics;
 pub mod clock;
+pub mod console;
 pub mod csv_import;
 pub mod delivery;
 pub mod dispatch;
@@ -64,6 +67,7 @@ mod process;
 pub mod recordings;
 pub mod router;
 pub mod routing;
+pub mod session;
 pub mod sweeper;
 pub mod transcription;
 pub mod workers;

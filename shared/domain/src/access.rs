@@ -99,6 +99,13 @@ impl FromStr for Role {
 #[serde(transparent)]
 pub struct KeyDigest(String);
 
+impl KeyDigest {
+    /// The hex digest.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 impl fmt::Debug for KeyDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("KeyDigest(..)")

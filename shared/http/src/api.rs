@@ -1,6 +1,7 @@
 //! The campaign API.
 //!
-//! Every `/v1` route needs `Authorization: Bearer KEY` (see [`crate::auth`]);
+//! Every `/v1` route needs `Authorization: Bearer KEY` or the console's
+//! session cookie (see [`crate::auth`], [`crate::session`]);
 //! the role column says which roles may call it (`viewer` < `operator` <
 //! `admin`). Ids of another organisation's records answer 404.
 //!
@@ -43,6 +44,13 @@
 //! | GET | `/v1/audit` | (`?limit=`) | the organisation's audit trail, newest first | admin |
 //! | GET | `/v1/analytics` | (`?from=&to=&bucket=hour\|day&campaign_id=&agent=&provider=`) | calls, outcomes, costs, sentiment, principles and quality per bucket, and totals | viewer |
 //! | GET | `/v1/analytics.csv` | (as above) | the same rows as CSV (formula-safe) | viewer |
+//! | POST | `/v1/session` | (the API key as `Authorization: Bearer KEY`) | the caller; sets the console's session cookie | viewer |
+//! | GET | `/v1/session` | | the caller: key, organisation, role | viewer |
+//! | DELETE | `/v1/session` | | 204; clears the session cookie | viewer |
+//! | GET | `/v1/campaigns/{id}/events` | | server-sent `snapshot` events: the campaign, its progress and newest calls, on every change | viewer |
+//! | GET | `/v1/campaigns/{id}/snapshot` | | one such snapshot (for clients that poll) | viewer |
+//! | GET | `/v1/calls/{id}/recording` | | `{"url": …}`: plays the recording for 15 minutes (404 until stored) | operator |
+//! | GET | `/v1/calls/{id}/transcript` | | the transcript: turns with speakers and times (404 until ready) | operator |
 //!
 //! Campaigns are shown without secrets: a webhook's `secret` is write-only.
 //! A `viewer` sees personal fields (numbers, names, transcripts, summaries)
@@ -70,6 +78,7 @@ use voxdial_domain::{
 
 use crate::ApiError;
 use crate::auth::{RouteRule, guard, mask_personal};
+use crate::{events, session};
 
 const fn route(method: &'static str, path: &'static str, access: Access) -> RouteRule {
     RouteRule {
@@ -122,6 +131,13 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/v1/audit", Access::Admin),
     route("GET", "/v1/analytics", Access::Read),
     route("GET", "/v1/analytics.csv", Access::Read),
+    route("POST", "/v1/session", Access::Read),
+    route("GET", "/v1/session", Access::Read),
+    route("DELETE", "/v1/session", Access::Read),
+    route("GET", "/v1/campaigns/{id}/events", Access::Read),
+    route("GET", "/v1/campaigns/{id}/snapshot", Access::Read),
+    route("GET", "/v1/calls/{id}/recording", Access::Operate),
+    route("GET", "/v1/calls/{id}/transcript", Access::Operate),
 ];
 
 /// The API router: every `/v1` route behind the guard, `/healthz` open.
@@ -166,6 +182,19 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/audit", get(audit))
         .route("/v1/analytics", get(crate::analytics::json))
         .route("/v1/analytics.csv", get(crate::analytics::csv))
+        .route(
+            "/v1/session",
+            post(session::open)
+                .get(session::whoami)
+                .delete(session::close),
+        )
+        .route("/v1/campaigns/{id}/events", get(events::campaign_events))
+        .route(
+            "/v1/campaigns/{id}/snapshot",
+            get(events::campaign_snapshot),
+        )
+        .route("/v1/calls/{id}/recording", get(recording_url))
+        .route("/v1/calls/{id}/transcript", get(transcript))
         .route_layer(middleware::from_fn_with_state(engine.clone(), guard))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(engine)
@@ -189,7 +218,11 @@ fn campaign_id(raw: &str) -> Result<CampaignId, ApiError> {
 }
 
 /// A campaign id of the caller's organisation (404 for another's).
-async fn own_campaign(engine: &Engine, caller: &Caller, raw: &str) -> Result<Campaign, ApiError> {
+pub(crate) async fn own_campaign(
+    engine: &Engine,
+    caller: &Caller,
+    raw: &str,
+) -> Result<Campaign, ApiError> {
     Ok(engine
         .campaign_in(&caller.org_id, &campaign_id(raw)?)
         .await?)
@@ -594,6 +627,30 @@ async fn recording(
     shown(&caller, &call)
 }
 
+#[derive(Serialize)]
+struct RecordingUrl {
+    url: String,
+}
+
+async fn recording_url(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<RecordingUrl>, ApiError> {
+    let id = own_call(&engine, &caller, id).await?;
+    let url = engine.recording_url(&id).await?;
+    Ok(Json(RecordingUrl { url }))
+}
+
+async fn transcript(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = own_call(&engine, &caller, id).await?;
+    Ok(Json(engine.transcript(&id).await?))
+}
+
 fn lead_id(raw: String) -> Result<LeadId, ApiError> {
     LeadId::parse(raw).map_err(|e| ApiError::new(400, e.to_string()))
 }
@@ -853,7 +910,7 @@ mod tests {
                 let method = row.split('|').next()?.trim();
                 let path = row.split('`').nth(1)?;
                 let role = row.trim_end().trim_end_matches('|').rsplit('|').next()?;
-                ["GET", "POST", "PUT"].contains(&method).then(|| {
+                ["GET", "POST", "PUT", "DELETE"].contains(&method).then(|| {
                     (
                         method.to_string(),
                         path.to_string(),

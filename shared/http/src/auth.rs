@@ -2,7 +2,9 @@
 //!
 //! For each request it finds the route's rule in [`crate::api::ROUTES`] (a
 //! route without one is refused: fail closed), reads `Authorization: Bearer
-//! KEY`, checks the key (401 when missing, malformed, unknown or revoked),
+//! KEY` or else the console's session cookie ([`crate::session`]), checks
+//! it (401 when missing, malformed, unknown, expired or revoked; 403 for a
+//! state change with a cookie but without the console's origin),
 //! checks the key's role against the rule (403), and hands the caller
 //! to the handler, which scopes every id to the caller's organisation
 //! (another organisation's ids answer 404). A request that changes state
@@ -12,16 +14,17 @@
 //! roles that may not see them ([`mask_personal`]).
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderMap, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 use tracing::error;
-use voxdial_app::{AppError, Engine};
+use voxdial_app::{AppError, Caller, Engine};
 use voxdial_domain::{Access, Role};
 
 use crate::ApiError;
 use crate::api::ROUTES;
+use crate::session;
 
 /// One route and what it needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,12 +52,8 @@ fn unauthorized(message: &str) -> Response {
     response
 }
 
-fn bearer(request: &Request) -> Option<&str> {
-    let value = request
-        .headers()
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?;
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
@@ -66,6 +65,41 @@ fn target(template: &str, path: &str) -> Option<String> {
         .zip(path.split('/'))
         .find(|(t, _)| *t == "{id}")
         .map(|(_, p)| p.to_string())
+}
+
+/// The caller of a request: its Bearer key, else its session cookie (see
+/// [`crate::session`]); a state change with a cookie must pass the CSRF check.
+async fn credentials(
+    engine: &Engine,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Caller, Response> {
+    let checked = match (bearer(headers), session::cookie(headers)) {
+        (Some(token), _) => engine.authenticate(token).await,
+        (None, Some(token)) => {
+            let caller = engine
+                .authenticate_session(token, session::now_unix())
+                .await;
+            let safe = matches!(*method, Method::GET | Method::HEAD);
+            if caller.is_ok() && !safe && !session::csrf_ok(headers) {
+                let reason = format!(
+                    "a signed-in request that changes state needs this site's Origin or the {} header",
+                    session::CSRF_HEADER
+                );
+                return Err(ApiError::new(403, reason).into_response());
+            }
+            caller
+        }
+        (None, None) => {
+            return Err(unauthorized(
+                "send an API key (Authorization: Bearer KEY) or sign in",
+            ));
+        }
+    };
+    checked.map_err(|error| match error {
+        AppError::Unauthorized(reason) => unauthorized(&reason),
+        other => ApiError::from(other).into_response(),
+    })
 }
 
 /// The middleware (see the module doc).
@@ -80,13 +114,9 @@ pub(crate) async fn guard(
         error!(%method, route = matched.as_str(), "a route without an access rule was refused");
         return ApiError::new(500, "this route has no access rule").into_response();
     };
-    let Some(token) = bearer(&request) else {
-        return unauthorized("send an API key: Authorization: Bearer KEY");
-    };
-    let caller = match engine.authenticate(token).await {
+    let caller = match credentials(&engine, &method, request.headers()).await {
         Ok(caller) => caller,
-        Err(AppError::Unauthorized(reason)) => return unauthorized(&reason),
-        Err(other) => return ApiError::from(other).into_response(),
+        Err(refused) => return refused,
     };
     if !caller.role.allows(rule.access) {
         let reason = format!(

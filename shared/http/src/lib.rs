@@ -9,6 +9,9 @@
 //! - `analytics`: the handlers of `/v1/analytics` and `/v1/analytics.csv`.
 //! - [`auth`]: the guard of every `/v1` route (API keys, roles, the audit
 //!   trail) and the masking of personal fields.
+//! - [`events`]: live updates, a server-sent event stream per campaign.
+//! - [`session`]: the console's sign-in (an API key exchanged for a
+//!   signed session cookie) and its CSRF rule.
 //! - [`webhooks`]: provider webhooks under `/webhooks/{provider}/{status,answer}`.
 //!
 //! Webhook signatures are computed by providers over the public URL they
@@ -19,6 +22,8 @@
 mod analytics;
 pub mod api;
 pub mod auth;
+pub mod events;
+pub mod session;
 pub mod webhooks;
 
 use axum::Json;

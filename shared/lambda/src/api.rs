@@ -2,7 +2,8 @@
 //! named stage's prefix taken off the path (`/dev/v1/campaigns` is routed
 //! as `/v1/campaigns`; the `$default` stage has none). Every `/v1` route is
 //! behind the router's own API-key guard (`voxdial_http::auth`), exactly
-//! as on the local server.
+//! as on the local server. The one difference: no live event stream
+//! (a buffered answer cannot stream), see [`router`].
 
 use axum::Router;
 use lambda_http::request::RequestContext;
@@ -45,7 +46,55 @@ pub async fn handle(router: Router, request: Request) -> http::Response<axum::bo
     }
 }
 
-/// The API router over `engine`.
+/// The API router over `engine`. A Lambda behind an HTTP API cannot
+/// stream, so the live event stream answers 501 and the console polls
+/// `GET /v1/campaigns/{id}/snapshot` instead.
 pub fn router(engine: Engine) -> Router {
-    voxdial_http::api::router(engine)
+    voxdial_http::api::router(engine).layer(axum::middleware::from_fn(no_event_streams))
+}
+
+async fn no_event_streams(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let path = request.uri().path();
+    if path.starts_with("/v1/campaigns/") && path.ends_with("/events") {
+        let body = voxdial_http::ApiError::new(
+            501,
+            "live event streams need the local server; poll /v1/campaigns/{id}/snapshot",
+        );
+        return body.into_response();
+    }
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn event_streams_answer_501_and_other_routes_pass() {
+        let app = Router::new()
+            .route(
+                "/v1/campaigns/{id}/events",
+                axum::routing::get(|| async { "stream" }),
+            )
+            .route(
+                "/v1/campaigns/{id}/snapshot",
+                axum::routing::get(|| async { "snapshot" }),
+            )
+            .layer(axum::middleware::from_fn(no_event_streams));
+        for (path, status) in [
+            ("/v1/campaigns/c1/events", 501),
+            ("/v1/campaigns/c1/snapshot", 200),
+        ] {
+            let request = http::Request::builder()
+                .uri(path)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(response.status().as_u16(), status, "{path}");
+        }
+    }
 }

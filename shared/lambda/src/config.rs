@@ -28,7 +28,9 @@
 //! without it). `voxdial.media_token_key` (or the variable
 //! `VOXDIAL_MEDIA_TOKEN_KEY`) signs each call's media stream token: the
 //! answer function and the dispatcher issue it, the media-bridge container
-//! checks it and refuses to start without it.
+//! checks it and refuses to start without it. `voxdial.session_key` (or
+//! `VOXDIAL_SESSION_KEY`) signs the console's sessions (the API function;
+//! without it the console signs in with nothing but API keys).
 //!
 //! | `VOXDIAL_AWS_ENDPOINT` | an AWS API emulator's URL (tests only) |
 

@@ -166,6 +166,10 @@ impl Deps {
                     .secret("voxdial.media_token_key")
                     .or_else(|| secrets.env("VOXDIAL_MEDIA_TOKEN_KEY"))
                     .and_then(MediaTokenKey::new),
+                session_key: secrets
+                    .secret("voxdial.session_key")
+                    .or_else(|| secrets.env("VOXDIAL_SESSION_KEY"))
+                    .and_then(voxdial_app::session::SessionKey::new),
                 dispatch_lease_secs: config
                     .dispatch_lease_secs
                     .unwrap_or(defaults.dispatch_lease_secs),

@@ -1,0 +1,258 @@
+// The console end to end in headless Chromium (Debian's `chromium`, driven
+// by playwright-core): starts `voxdial demo --open`, signs in with the key
+// it prints, starts the campaign from the page, sees the live counts
+// change, opens a live call, pauses and resumes from the page, waits for
+// the end and checks the page's counts against the API, opens the
+// analytics and a call detail, and saves a screenshot of every page into
+// console/artefacts/ (gitignored). It also measures event-to-screen
+// latency: a state change made through the API until the page shows it.
+//
+// VOXDIAL_BIN: the voxdial binary (default: $CARGO_TARGET_DIR or
+// ../target, debug). Timeouts only guard against hangs; nothing asserts
+// speed.
+
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../..');
+const targetDir = process.env.CARGO_TARGET_DIR ?? join(repo, 'target');
+const bin = process.env.VOXDIAL_BIN ?? join(targetDir, 'debug', 'voxdial');
+const artefacts = join(here, '..', 'artefacts');
+const HANG = Number(process.env.E2E_HANG_MS ?? 180_000);
+const LATENCY_SAMPLES = 10;
+
+mkdirSync(artefacts, { recursive: true });
+
+function fail(message) {
+  throw new Error(message);
+}
+
+/** Starts the demo with the console up; resolves with its URL and key. */
+function startDemo() {
+  const dataDir = mkdtempSync(join(tmpdir(), 'voxdial-e2e-data-'));
+  const child = spawn(
+    bin,
+    ['demo', '--open', '--leads', '50', '--concurrency', '3', '--time-scale', '20', '--data-dir', dataDir, '--timeout-secs', '900'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout });
+  const found = new Promise((resolveFound, rejectFound) => {
+    let url;
+    let key;
+    const timer = setTimeout(() => rejectFound(new Error('the demo printed no console URL')), HANG);
+    child.on('exit', (code) => rejectFound(new Error(`the demo exited early (${code})`)));
+    lines.on('line', (line) => {
+      process.stdout.write(`[demo] ${line}\n`);
+      if (line.startsWith('console: ')) url = line.slice('console: '.length).trim();
+      if (line.startsWith('admin key: ')) key = line.slice('admin key: '.length).trim();
+      if (url && key) {
+        clearTimeout(timer);
+        resolveFound({ url, key });
+      }
+    });
+  });
+  return { child, found, dataDir };
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(artefacts, `${name}.png`), fullPage: true });
+}
+
+/** The number shown in `[data-testid=NAME]`. */
+async function figure(page, name) {
+  return Number(await page.locator(`[data-testid="${name}"]`).first().textContent());
+}
+
+function percentile(sorted, p) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+/** The page, for a screenshot when the test fails. */
+let failing;
+/** Uncaught errors of the page's scripts: any fails the test. */
+const pageErrors = [];
+
+async function main() {
+  const demo = startDemo();
+  const userDataDir = mkdtempSync(join(tmpdir(), 'voxdial-e2e-chromium-'));
+  let context;
+  try {
+    const { url, key } = await demo.found;
+    const base = new URL(url).origin;
+    const campaignId = decodeURIComponent(new URL(url).hash.split('/')[2]);
+
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+      viewport: { width: 1280, height: 800 },
+    });
+    context.setDefaultTimeout(HANG);
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.on('pageerror', (error) => {
+      pageErrors.push(error.message);
+      console.error(`[page error] ${error.message}`);
+    });
+    page.on('console', (message) => {
+      if (message.type() === 'error') console.error(`[page console] ${message.text()}`);
+    });
+    failing = page;
+
+    // Sign in.
+    await page.goto(`${base}/`);
+    await page.waitForURL(/#\/signin$/);
+    await shot(page, '01-sign-in');
+    await page.getByLabel('API key').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.locator('[data-testid="campaigns"]').waitFor();
+    await shot(page, '02-campaigns');
+
+    // The campaign: start it from the page and watch the counts change.
+    await page.goto(url);
+    await page.locator('[data-testid="status"]', { hasText: 'draft' }).waitFor();
+    const total = await figure(page, 'total');
+    await page.locator('button[data-action="start"]').click();
+    await page.locator('[data-testid="status"]', { hasText: 'running' }).waitFor();
+    const seen = new Set();
+    const live = page.locator('[data-testid="queue"] li[data-key="in_call"] strong');
+    await page.waitForFunction(
+      () => {
+        const done = Number(document.querySelector('[data-testid="done"]')?.textContent ?? 0);
+        return done > 0;
+      },
+      undefined,
+      { timeout: HANG },
+    );
+    seen.add(await figure(page, 'done'));
+    await shot(page, '03-campaign-running');
+
+    // Pause and resume from the page.
+    await page.locator('button[data-action="pause"]').click();
+    await page.locator('[data-testid="status"]', { hasText: 'paused' }).waitFor();
+    await shot(page, '06-campaign-paused');
+    await page.locator('button[data-action="resume"]').click();
+    await page.locator('[data-testid="status"]', { hasText: 'running' }).waitFor();
+
+    // Event-to-screen latency: the page changes state through the API and
+    // times until the live picture shows the new status.
+    const samples = [];
+    for (let i = 0; i < LATENCY_SAMPLES; i += 1) {
+      const action = i % 2 === 0 ? 'pause' : 'resume';
+      const expected = action === 'pause' ? 'paused' : 'running';
+      const ms = await page.evaluate(
+        async ({ id, action, expected }) => {
+          const shows = () => document.querySelector('[data-testid="status"]')?.textContent === expected;
+          const t0 = performance.now();
+          const response = await fetch(`/v1/campaigns/${encodeURIComponent(id)}/${action}`, {
+            method: 'POST',
+            headers: { 'x-voxdial-console': '1' },
+          });
+          if (!response.ok) return -1;
+          while (!shows()) await new Promise((r) => requestAnimationFrame(r));
+          return performance.now() - t0;
+        },
+        { id: campaignId, action, expected },
+      );
+      if (ms < 0) break; // the campaign finished meanwhile
+      samples.push(ms);
+    }
+    if ((await page.locator('[data-testid="status"]').textContent()) === 'paused') {
+      await page.locator('button[data-action="resume"]').click();
+    }
+
+    // A live call: the live page shows a card while calls are up.
+    await page.goto(`${base}/#/campaigns/${encodeURIComponent(campaignId)}/live`);
+    const card = page.locator('article.card h2 a').first();
+    await card.waitFor();
+    const callHref = await card.getAttribute('href');
+    await shot(page, '04-live-calls');
+    await page.goto(`${base}/${callHref}`);
+    await page.getByRole('heading', { name: 'Timeline' }).waitFor();
+    await shot(page, '05-live-call-detail');
+
+    // The end: every lead final, and the page's counts are the API's.
+    await page.goto(url);
+    await page.locator('[data-testid="status"]', { hasText: 'completed' }).waitFor({ timeout: 900_000 });
+    const api = await page.evaluate(async (id) => {
+      const r = await fetch(`/v1/campaigns/${encodeURIComponent(id)}`);
+      return r.json();
+    }, campaignId);
+    const apiDone = Object.values(api.progress.finals).reduce((a, b) => a + b, 0);
+    await page.waitForFunction(
+      (n) => Number(document.querySelector('[data-testid="done"]')?.textContent) === n,
+      apiDone,
+    );
+    seen.add(await figure(page, 'done'));
+    if ((await figure(page, 'total')) !== api.progress.total) fail('the page and the API disagree on the total');
+    if (total !== api.progress.total) fail(`total changed: ${total} then ${api.progress.total}`);
+    if (seen.size < 2) fail(`the live count never changed: ${[...seen]}`);
+    if ((await live.textContent()) !== '0') fail('calls still shown in progress at the end');
+    await shot(page, '07-campaign-completed');
+
+    // Analytics (the aggregates may be absent: the page says so).
+    await page.goto(`${base}/#/analytics`);
+    await page
+      .locator('[data-testid="analytics"] figure.chart, [data-testid="analytics"] .problem, [data-testid="analytics"] p')
+      .first()
+      .waitFor();
+    await shot(page, '08-analytics');
+
+    // A call detail of an ended call.
+    await page.goto(url);
+    await page.locator('[data-testid="calls"] tbody a').first().click();
+    await page.getByRole('heading', { name: 'Compliance record' }).waitFor();
+    await page.getByRole('heading', { name: 'Analysis' }).waitFor();
+    await shot(page, '09-call-detail');
+
+    // Other pages, and the phone width.
+    for (const [path, name] of [['#/agents', '10-agents'], ['#/providers', '11-providers']]) {
+      await page.goto(`${base}/${path}`);
+      await page.locator('main table, main p').first().waitFor();
+      await shot(page, name);
+    }
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(url);
+    await page.locator('[data-testid="status"]').waitFor();
+    await shot(page, '12-campaign-phone');
+
+    if (pageErrors.length > 0) fail(`the page threw: ${pageErrors[0]}`);
+    samples.sort((a, b) => a - b);
+    if (samples.length > 0) {
+      console.log(
+        `event-to-screen latency over ${samples.length} changes: p50 ${percentile(samples, 50).toFixed(0)} ms, p95 ${percentile(samples, 95).toFixed(0)} ms, max ${samples[samples.length - 1].toFixed(0)} ms`,
+      );
+    }
+    console.log(`console end-to-end: passed; screenshots in ${artefacts}`);
+  } catch (error) {
+    await failing?.screenshot({ path: join(artefacts, 'failure.png'), fullPage: true }).catch(() => {});
+    throw error;
+  } finally {
+    await context?.close().catch(() => {});
+    demo.child.kill('SIGINT');
+    rmSync(userDataDir, { recursive: true, force: true });
+    rmSync(demo.dataDir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error) => {
+    console.error(`console end-to-end: FAILED: ${error.stack ?? error}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,218 @@
+import { describe, expect, it } from 'vitest';
+import {
+  type Call,
+  type Progress,
+  actionsFor,
+  analyticsQuery,
+  answerRate,
+  canOperate,
+  capFill,
+  chartData,
+  completion,
+  costPerOutcome,
+  costUsd,
+  etaSecs,
+  flatten,
+  formatDuration,
+  formatFigure,
+  formatShare,
+  liveDurationSecs,
+  modeAfterError,
+  queuePicture,
+  rejectionLines,
+  timeline,
+  totalsRows,
+  transcriptTurns,
+  words,
+} from './logic';
+
+const progress: Progress = {
+  total: 20,
+  pending: 7,
+  waiting_window: 3,
+  active: 4,
+  finals: { no_answer: 2, completed: 5 },
+  live_calls: { pending: 1, dialing: 1, ringing: 1, answered: 1 },
+};
+
+function call(over: Partial<Call>): Call {
+  return {
+    id: 'c1',
+    campaign_id: 'camp',
+    lead_id: 'l1',
+    attempt: 1,
+    to: '+12125550100',
+    state: 'completed',
+    created_at: '2026-06-01T15:00:00Z',
+    ...over,
+  };
+}
+
+describe('the queue picture', () => {
+  it('splits pending from waiting for the window, live calls by state, and finals by outcome', () => {
+    const picture = queuePicture(progress).map((s) => [s.key, s.count, s.kind]);
+    expect(picture).toEqual([
+      ['pending', 4, 'waiting'],
+      ['waiting_window', 3, 'waiting'],
+      ['dialing', 2, 'live'],
+      ['ringing', 1, 'live'],
+      ['in_call', 1, 'live'],
+      ['done_completed', 5, 'done'],
+      ['done_no_answer', 2, 'done'],
+    ]);
+  });
+
+  it('keeps its shape for an empty campaign', () => {
+    const empty = queuePicture({ total: 0, pending: 0, waiting_window: 0, active: 0, finals: {}, live_calls: {} });
+    expect(empty.map((s) => s.count)).toEqual([0, 0, 0, 0, 0]);
+    expect(completion({ ...progress, total: 0, finals: {} })).toBe(0);
+  });
+
+  it('tells completion and how full the cap is', () => {
+    expect(completion(progress)).toBeCloseTo(7 / 20);
+    expect(capFill(4, 5)).toEqual({ active: 4, cap: 5, share: 0.8 });
+    expect(capFill(7, 5).share).toBe(1);
+    expect(capFill(1, 0).share).toBe(0);
+  });
+});
+
+describe('call figures', () => {
+  const calls = [
+    call({ id: 'a', answered_at: '2026-06-01T15:00:10Z', cost: 15_000, outcome: 'completed' }),
+    call({ id: 'b', state: 'no_answer', cost: 0, outcome: { kind: 'no_answer' } }),
+    call({ id: 'c', state: 'completed', answered_at: '2026-06-01T15:01:00Z', cost: 25_000, outcome: 'completed' }),
+    call({ id: 'd', state: 'ringing', cost: null }),
+  ];
+
+  it('counts the answer rate over ended calls only', () => {
+    expect(answerRate(calls)).toBeCloseTo(2 / 3);
+    expect(answerRate([call({ state: 'dialing' })])).toBeNull();
+  });
+
+  it('sums cost in dollars and per outcome', () => {
+    expect(costUsd(calls)).toBeCloseTo(0.04);
+    expect(costPerOutcome(calls)).toEqual([
+      { outcome: 'completed', calls: 2, usd: 0.04 },
+      { outcome: 'no_answer', calls: 1, usd: 0 },
+    ]);
+  });
+
+  it('times a live call from its answer and an ended one by its talk time', () => {
+    const now = Date.parse('2026-06-01T15:00:40Z');
+    expect(liveDurationSecs(call({ state: 'answered', answered_at: '2026-06-01T15:00:10Z' }), now)).toBe(30);
+    expect(liveDurationSecs(call({ state: 'ringing' }), now)).toBe(40);
+    expect(liveDurationSecs(call({ duration_secs: 12 }), now)).toBe(12);
+  });
+
+  it('estimates the time left at the pace so far', () => {
+    const started = '2026-06-01T15:00:00Z';
+    expect(etaSecs(progress, started, Date.parse('2026-06-01T15:07:00Z'))).toBe(13 * 60);
+    expect(etaSecs(progress, null, Date.now())).toBeNull();
+    expect(etaSecs({ ...progress, finals: {} }, started, Date.now())).toBeNull();
+  });
+
+  it('lays out the timeline oldest first, post-call stages included', () => {
+    const t = timeline(
+      call({
+        answered_at: '2026-06-01T15:00:10Z',
+        answered_by: 'human',
+        ended_at: '2026-06-01T15:01:00Z',
+        outcome: 'completed',
+        post_call: { transcript: { status: 'done', done_at: '2026-06-01T15:02:00Z' }, analysis: null },
+      }),
+    );
+    expect(t.map((e) => e.what)).toEqual([
+      'dial decided (compliance record written)',
+      'answered (human)',
+      'ended: completed',
+      'transcript: done',
+    ]);
+  });
+});
+
+describe('formatting', () => {
+  it('reads durations, shares and figures as people do', () => {
+    expect(formatDuration(42)).toBe('42s');
+    expect(formatDuration(185)).toBe('3m 05s');
+    expect(formatDuration(3720)).toBe('1h 02m');
+    expect(formatDuration(null)).toBe('—');
+    expect(formatShare(0.456)).toBe('46%');
+    expect(formatFigure('answer_rate', 0.5)).toBe('50%');
+    expect(formatFigure('cost_usd', 1.5)).toBe('$1.5000');
+    expect(formatFigure('average_handle_secs', 65)).toBe('1m 05s');
+    expect(formatFigure('calls', 12)).toBe('12');
+    expect(words('no_answer')).toBe('no answer');
+    expect(words({ kind: 'x' })).toBe('{"kind":"x"}');
+  });
+
+  it('flattens nested records into dotted fields', () => {
+    expect(flatten({ a: 1, b: { c: 'x', d: [1, 2] }, e: null })).toEqual([
+      ['a', '1'],
+      ['b.c', 'x'],
+      ['b.d', '1, 2'],
+    ]);
+  });
+
+  it('reads transcript turns of either shape', () => {
+    const turns = [{ speaker: 'agent', start_ms: 1500, text: 'Hello' }, { role: 'caller', start_secs: 65, text: 'Hi' }];
+    expect(transcriptTurns({ turns })).toEqual([
+      { speaker: 'agent', at: '2s', text: 'Hello' },
+      { speaker: 'caller', at: '1m 05s', text: 'Hi' },
+    ]);
+    expect(transcriptTurns({ segments: turns })).toHaveLength(2);
+    expect(transcriptTurns(null)).toEqual([]);
+  });
+
+  it('numbers the refused CSV lines', () => {
+    expect(rejectionLines({ rejected: [{ line: 3, reason: 'not a phone number' }] })).toEqual([
+      'line 3: not a phone number',
+    ]);
+    expect(rejectionLines({})).toEqual([]);
+  });
+});
+
+describe('analytics', () => {
+  const answer = {
+    series: [
+      { start: '2026-06-01T16:00:00Z', calls: 4, answered: 1, cost_usd: 0.2, label: 'x' },
+      { start: '2026-06-01T15:00:00Z', calls: 3, answered: 2, quality: 0.7 },
+    ],
+    totals: { calls: 7, answered: 3, answer_rate: 3 / 7, name: 'ignored' },
+  };
+
+  it('turns every numeric field into a chart column, in time order, calls first', () => {
+    const chart = chartData(answer);
+    expect(chart.x).toEqual([Date.parse('2026-06-01T15:00:00Z') / 1000, Date.parse('2026-06-01T16:00:00Z') / 1000]);
+    expect(chart.fields.map((f) => f.name)).toEqual(['calls', 'answered', 'cost_usd', 'quality']);
+    expect(chart.fields[2].values).toEqual([null, 0.2]);
+    expect(chartData({ series: [], totals: {} }).fields).toEqual([]);
+  });
+
+  it('shows the numeric totals as rows', () => {
+    expect(totalsRows(answer.totals)).toEqual([
+      { name: 'answer rate', value: '43%' },
+      { name: 'answered', value: '3' },
+      { name: 'calls', value: '7' },
+    ]);
+  });
+
+  it('leaves empty filters out of the query', () => {
+    expect(analyticsQuery({ from: 'a', to: '', bucket: 'hour', provider: undefined })).toBe('from=a&bucket=hour');
+  });
+});
+
+describe('live mode and roles', () => {
+  it('falls back to polling only when the stream failed before its first event', () => {
+    expect(modeAfterError('stream', 0)).toBe('poll');
+    expect(modeAfterError('stream', 3)).toBe('stream');
+    expect(modeAfterError('poll', 0)).toBe('poll');
+  });
+
+  it('offers the actions that fit the status, to operators and admins', () => {
+    expect(actionsFor('running')).toEqual(['pause', 'cancel']);
+    expect(actionsFor('paused')).toEqual(['resume', 'cancel']);
+    expect(actionsFor('completed')).toEqual([]);
+    expect(canOperate('viewer')).toBe(false);
+    expect(canOperate('operator')).toBe(true);
+  });
+});

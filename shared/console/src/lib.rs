@@ -1,0 +1,127 @@
+//! The operations console, embedded: the web assets built from `console/`
+//! at the repository root (Vite, plain TypeScript, uPlot) and compiled into
+//! the binary, so `voxdial serve` and `voxdial demo` need no Node.js at run
+//! time.
+//!
+//! # Where the assets come from
+//!
+//! The build script (`build.rs`) runs `npm ci` (only when
+//! `console/node_modules` is missing) and `npm run build` into `OUT_DIR`
+//! whenever the console's sources change, and embeds the result. Without
+//! npm (or with `VOXDIAL_CONSOLE_NO_NPM` set) it embeds `console/dist` if a
+//! build left one there, else a page that says how to build the assets;
+//! the API works either way. `console/dist` is build output and is never
+//! committed.
+//!
+//! # Layout
+//!
+//! - [`router`]: `GET /` (the page) and `GET /assets/…` (scripts, styles),
+//!   with a content security policy that allows only this origin.
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+include!(concat!(env!("OUT_DIR"), "/assets.rs"));
+
+/// Only this origin's scripts, styles, images and media; inline styles for
+/// the charts and bars (their sizes); no framing, no plug-ins.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; \
+base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/// The embedded file at `path`: content type and bytes.
+pub fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
+    ASSETS
+        .iter()
+        .find(|(url, _, _)| *url == path)
+        .map(|(_, kind, bytes)| (*kind, *bytes))
+}
+
+fn answer(path: &str, cache: &'static str) -> Response {
+    let Some((kind, bytes)) = asset(path) else {
+        return (StatusCode::NOT_FOUND, "no such console file").into_response();
+    };
+    let mut response = bytes.into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (header::CONTENT_TYPE, kind),
+        (header::CACHE_CONTROL, cache),
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+    ] {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+async fn index() -> Response {
+    answer("/index.html", "no-cache")
+}
+
+/// Built assets carry a content hash in their names: cached for good.
+async fn built(uri: Uri) -> Response {
+    answer(uri.path(), "public, max-age=31536000, immutable")
+}
+
+/// The console's routes: `/` and `/assets/{file}`. Every API call the page
+/// makes goes to `/v1`, behind the API's own guard.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+    Router::new()
+        .route("/", get(index))
+        .route("/index.html", get(index))
+        .route("/assets/{*file}", get(built))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    async fn get(path: &str) -> Response {
+        let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+        router::<()>().oneshot(request).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_page_is_served_at_the_root_with_a_strict_policy() {
+        let response = get("/").await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let headers = response.headers();
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(
+            headers[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("frame-ancestors 'none'")
+        );
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("voxdial console"));
+    }
+
+    #[tokio::test]
+    async fn every_embedded_asset_is_served_and_unknown_ones_are_404() {
+        for (url, kind, bytes) in ASSETS.iter().filter(|(u, _, _)| u.starts_with("/assets/")) {
+            let response = get(url).await;
+            assert_eq!(response.status(), StatusCode::OK, "{url}");
+            assert_eq!(response.headers()[header::CONTENT_TYPE], *kind);
+            let body = axum::body::to_bytes(response.into_body(), 1 << 24)
+                .await
+                .unwrap();
+            assert_eq!(&body[..], *bytes);
+        }
+        assert_eq!(get("/assets/nope.js").await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            get("/assets/../Cargo.toml").await.status(),
+            StatusCode::NOT_FOUND
+        );
+    }
+}
