@@ -437,12 +437,10 @@ struct Server {
     args: Vec<String>,
     log: PathBuf,
     child: Option<Child>,
-    starts: u32,
 }
 
 impl Server {
     fn spawn(&mut self) -> anyhow::Result<()> {
-        self.starts += 1;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -559,7 +557,6 @@ pub(crate) async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
         ],
         log: data_dir.join("server.log"),
         child: None,
-        starts: 0,
     };
     let client = Client::new(&base, Some(key))?;
     server.spawn()?;
