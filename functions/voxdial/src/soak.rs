@@ -805,7 +805,7 @@ pub(crate) fn print_table(r: &SoakReport) {
         "soak: seed {}, {} leads, cap {}, x{} time, {:.0} s real, campaign {} ({})",
         r.seed, r.leads, r.max_concurrency, r.time_scale, r.wall_secs, r.campaign_id, r.status
     );
-    println!("  {:<36}{:>12}  {}", "invariant", "figure", "verdict");
+    println!("  {:<36}{:>12}  verdict", "invariant", "figure");
     let rows = [
         (
             "cap breaches (peak - cap)",
