@@ -910,12 +910,13 @@ impl Progress {
 }
 
 /// A directory removed when dropped.
-struct TempDir {
-    path: PathBuf,
+/// A directory removed when dropped.
+pub(crate) struct TempDir {
+    pub(crate) path: PathBuf,
 }
 
 impl TempDir {
-    fn new() -> anyhow::Result<TempDir> {
+    pub(crate) fn new() -> anyhow::Result<TempDir> {
         let path =
             std::env::temp_dir().join(format!("voxdial-demo-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&path)?;

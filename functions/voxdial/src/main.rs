@@ -11,6 +11,8 @@
 //!   running server, from TOML files (see `ai_agents`).
 //! - `voxdial keys create`: a new API key in a data directory's store.
 //! - `voxdial sim-carrier`: the simulated carrier alone.
+//! - `voxdial soak`: a campaign under every fault, the server SIGKILLed and
+//!   restarted, and a verdict on the invariants.
 
 mod ai_agents;
 mod client;
@@ -22,6 +24,7 @@ mod media;
 mod network;
 mod postcall;
 mod runtime;
+mod soak;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -85,6 +88,41 @@ enum Command {
     Keys(KeysCommand),
     /// Run the simulated carrier alone (Twilio's REST API and callbacks).
     SimCarrier(SimCarrierArgs),
+    /// Soak: a campaign over three simulated provider accounts with every
+    /// fault, outages, 429 storms and the server SIGKILLed and restarted;
+    /// exits non-zero when an invariant breaks.
+    Soak(SoakArgs),
+}
+
+#[derive(Args)]
+struct SoakArgs {
+    /// Leads in the campaign.
+    #[arg(long, default_value_t = 2_000)]
+    leads: usize,
+    /// Calls in flight at most.
+    #[arg(long, default_value_t = 10)]
+    concurrency: u32,
+    /// Times the server is SIGKILLed and restarted.
+    #[arg(long, default_value_t = 10)]
+    kills: u32,
+    /// Seed of the plan of kills and provider disruptions, the carrier and the leads.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+    /// How many times faster than real time the simulated clock runs.
+    #[arg(long, default_value_t = 60.0)]
+    time_scale: f64,
+    /// Stop after this many real seconds, and judge what was reached.
+    #[arg(long, default_value_t = 3_600)]
+    duration: u64,
+    /// The lowest call setup success (accepted / dial attempts) that passes.
+    #[arg(long, default_value_t = 0.8)]
+    min_setup_success: f64,
+    /// Keep the server's data (and its log) here instead of a temporary directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Print the report as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 /// `--recording`: a recording policy by its API name.
@@ -458,6 +496,7 @@ async fn main() -> ExitCode {
             | Command::Lead(_)
             | Command::Keys(_)
             | Command::AiAgents(_)
+            | Command::Soak(_)
     );
     init_tracing(cli.log_json, if quiet { "warn" } else { "info" });
     match run(cli.command).await {
@@ -474,6 +513,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo(args).await,
         Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::SimCarrier(args) => sim_carrier(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Soak(args) => soak(args).await,
         Command::Campaign(command) => campaign(command).await.map(|()| ExitCode::SUCCESS),
         Command::AiAgents(command) => ai_agents::run(command).await.map(|()| ExitCode::SUCCESS),
         Command::Keys(KeysCommand::Create {
@@ -552,6 +592,30 @@ async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         demo::print_table(&summary);
     }
     Ok(if summary.invariants_hold {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
+    let report = soak::run(soak::SoakOptions {
+        leads: args.leads,
+        concurrency: args.concurrency,
+        kills: args.kills,
+        seed: args.seed,
+        time_scale: args.time_scale,
+        duration: Duration::from_secs(args.duration),
+        data_dir: args.data_dir,
+        min_setup_success: args.min_setup_success,
+    })
+    .await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        soak::print_table(&report);
+    }
+    Ok(if report.invariants_hold {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -200,12 +200,59 @@ pub struct VoiceSimConfig {
     pub go_away_after: Option<Duration>,
     /// `timeLeft` announced in `goAway`; the connection closes after it.
     pub go_away_time_left: Duration,
+    /// Random `goAway`s and dropped connections (none by default).
+    pub connection_faults: Option<ConnectionFaults>,
     /// Probe mode: stream clicks and log clicks heard.
     pub probe: Option<Arc<ProbeLog>>,
     /// Click period in probe mode.
     pub click_period: Duration,
     /// Divide every wait by this (fast simulations).
     pub time_scale: f64,
+}
+
+/// Random disruptions of model connections, each connection's fate drawn
+/// from the simulator's seed and the connection's number: a `goAway` (with
+/// `go_away_time_left`, then the close) as the service sends before it
+/// recycles a connection, or a drop (the socket ends with no `goAway` and no
+/// close frame, as a network failure ends it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectionFaults {
+    /// The share of connections sent `goAway`.
+    pub go_away: f64,
+    /// The share of connections dropped.
+    pub drop: f64,
+    /// When, after the setup: uniform in this window (divided by
+    /// `time_scale`).
+    pub within: (Duration, Duration),
+}
+
+/// What [`ConnectionFaults`] does to one connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionFault {
+    /// `goAway`, then the close after `timeLeft`.
+    GoAway,
+    /// The socket ends abruptly.
+    Drop,
+}
+
+impl ConnectionFaults {
+    /// The fate of connection `n` under `seed`, and when it strikes.
+    pub fn draw(&self, seed: u64, n: u64) -> Option<(ConnectionFault, Duration)> {
+        let unit = |salt: u64| {
+            (crate::carrier::mix(seed ^ n.wrapping_mul(0x9E37_79B9) ^ salt) >> 11) as f64
+                / (1u64 << 53) as f64
+        };
+        let roll = unit(0x60A7);
+        let fault = if roll < self.go_away {
+            ConnectionFault::GoAway
+        } else if roll < self.go_away + self.drop {
+            ConnectionFault::Drop
+        } else {
+            return None;
+        };
+        let (lo, hi) = self.within;
+        Some((fault, lo + hi.saturating_sub(lo).mul_f64(unit(0xD80F))))
+    }
 }
 
 impl Default for VoiceSimConfig {
@@ -218,6 +265,7 @@ impl Default for VoiceSimConfig {
             speed: 1.5,
             go_away_after: None,
             go_away_time_left: Duration::from_secs(2),
+            connection_faults: None,
             probe: None,
             click_period: Duration::from_millis(500),
             time_scale: 1.0,
@@ -388,6 +436,19 @@ pub async fn serve_socket<S: WsSocket>(sim: Arc<VoiceSim>, mut ws: S) {
         .cfg
         .go_away_after
         .map(|d| Instant::now() + sim.scaled(d));
+    let mut drop_at: Option<Instant> = None;
+    match sim
+        .cfg
+        .connection_faults
+        .as_ref()
+        .and_then(|f| f.draw(sim.cfg.seed, n))
+    {
+        Some((ConnectionFault::GoAway, at)) => {
+            go_away_at = go_away_at.or(Some(Instant::now() + sim.scaled(at)));
+        }
+        Some((ConnectionFault::Drop, at)) => drop_at = Some(Instant::now() + sim.scaled(at)),
+        None => {}
+    }
     let mut close_at: Option<Instant> = None;
     let mut reply_at: Option<Instant> = None;
     // Audio being spoken: samples left and the next chunk time.
@@ -405,6 +466,7 @@ pub async fn serve_socket<S: WsSocket>(sim: Arc<VoiceSim>, mut ws: S) {
             reply_at.unwrap_or(far),
             go_away_at.unwrap_or(far),
             close_at.unwrap_or(far),
+            drop_at.unwrap_or(far),
         ]
         .into_iter()
         .min()
@@ -460,6 +522,10 @@ pub async fn serve_socket<S: WsSocket>(sim: Arc<VoiceSim>, mut ws: S) {
             }
             _ = sleep_until(wake) => {
                 let now = Instant::now();
+                if drop_at.is_some_and(|t| now >= t) {
+                    // No close frame: the socket just ends.
+                    return;
+                }
                 if close_at.is_some_and(|t| now >= t) {
                     let _ = ws.close().await;
                     return;
@@ -858,6 +924,73 @@ mod tests {
         };
         assert!(said.contains("Ava"), "{said}");
         assert_eq!(sim.setups.lock().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn connection_faults_are_seeded_and_in_proportion() {
+        let faults = ConnectionFaults {
+            go_away: 0.3,
+            drop: 0.2,
+            within: (Duration::from_secs(5), Duration::from_secs(15)),
+        };
+        let fates: Vec<_> = (0..1_000).map(|n| faults.draw(9, n)).collect();
+        assert_eq!(
+            fates,
+            (0..1_000).map(|n| faults.draw(9, n)).collect::<Vec<_>>()
+        );
+        let share = |kind| {
+            fates
+                .iter()
+                .filter(|f| f.map(|(k, _)| k) == Some(kind))
+                .count() as f64
+                / 1_000.0
+        };
+        assert!((share(ConnectionFault::GoAway) - 0.3).abs() < 0.05);
+        assert!((share(ConnectionFault::Drop) - 0.2).abs() < 0.05);
+        assert!(
+            fates
+                .iter()
+                .flatten()
+                .all(|(_, at)| { *at >= Duration::from_secs(5) && *at <= Duration::from_secs(15) })
+        );
+    }
+
+    /// Whether a `goAway` came before the server's side ended (the
+    /// in-memory socket shows a close frame as the end too).
+    async fn go_away_before_the_end(ws: &mut ChannelSocket) -> bool {
+        let mut announced = false;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(20), ws.next()).await {
+                Ok(None) | Ok(Some(Err(_))) => return announced,
+                Ok(Some(Ok(Message::Binary(b)))) => {
+                    let m = parse_server_message(&b).unwrap();
+                    announced |= matches!(m.payload, ServerPayload::GoAway(_));
+                }
+                Ok(Some(Ok(_))) => {}
+                Err(_) => panic!("the connection was neither dropped nor closed"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_fault_sends_go_away_or_drops_the_socket() {
+        for (go_away, drop) in [(1.0, 0.0), (0.0, 1.0)] {
+            let cfg = VoiceSimConfig {
+                go_away_time_left: Duration::from_millis(200),
+                connection_faults: Some(ConnectionFaults {
+                    go_away,
+                    drop,
+                    within: (Duration::from_millis(300), Duration::from_millis(600)),
+                }),
+                ..VoiceSimConfig::default()
+            };
+            // GIVEN a session whose connection the fault strikes (without
+            // one it would stay open: the test would time out)
+            let (_sim, mut ws) = open(cfg, "interested").await;
+            // WHEN it strikes, THEN a goAway comes before the end, or the
+            // socket just ends
+            assert_eq!(go_away_before_the_end(&mut ws).await, go_away == 1.0);
+        }
     }
 
     #[test]

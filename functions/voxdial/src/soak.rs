@@ -1,0 +1,1002 @@
+//! `voxdial soak`: one campaign under every fault at once, with the server
+//! killed and restarted on its data, and a verdict on the engine's
+//! invariants.
+//!
+//! This process hosts the simulated network (the carrier's Twilio API on two
+//! ports, two Twilio provider accounts, and its SansPBX personality: one
+//! ledger, so the cap and the dials per attempt are counted across all three)
+//! with every callback fault on (duplicated, reordered, delayed, dropped) and
+//! random 429s and 5xx. It runs `voxdial serve` as a child process on a
+//! config file routing among the three accounts, and follows a seeded plan of
+//! disruptions keyed to the campaign's progress (leads final): provider
+//! outages and 429 storms (the next N dial requests of a personality
+//! refused), and SIGKILLs of the server, restarted on the same data after a
+//! random pause. The carrier outlives every kill, as a real one would.
+//!
+//! The report: cap breaches (the carrier's peak of simultaneous calls over
+//! the cap), double dials (an attempt dialled twice), lost leads (not final
+//! at the end), leaked slots (slots held in the store with no live call at
+//! the carrier), call setup success, and the time from each restart until
+//! the carrier sees the cap's worth of calls live again. The first five are
+//! the verdict; the recovery times are real time and only reported.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use voxdial_app::clock::ScaledClock;
+use voxdial_domain::{Clock, E164};
+use voxdial_sim::carrier::{Carrier, CarrierConfig, CarrierStats, CreateFault, Faults};
+use voxdial_sim::sanspbx::{Paths, SansPbx, SansPbxConfig};
+use voxdial_sim::time::SimTime;
+
+use crate::client::Client;
+use crate::demo::TempDir;
+use crate::keys;
+
+/// The simulated Twilio account both Twilio provider accounts use.
+const ACCOUNT_SID: &str = "AC0000000000000000000000000soak";
+/// A Monday, 8:30 in New York: twelve and a half hours of calling window
+/// for the campaign's (Eastern) numbers.
+const SIM_START: &str = "2026-06-01T12:30:00Z";
+/// Eastern area codes of the generated leads.
+const AREAS: [&str; 6] = ["212", "617", "305", "404", "215", "704"];
+/// How long the server may take to answer after a (re)start before the
+/// soak calls it a hang.
+const START_GUARD: Duration = Duration::from_secs(120);
+/// Progress lines this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// What to run.
+pub(crate) struct SoakOptions {
+    /// Leads in the campaign.
+    pub(crate) leads: usize,
+    /// The campaign's cap.
+    pub(crate) concurrency: u32,
+    /// SIGKILLs of the server.
+    pub(crate) kills: u32,
+    /// Seed of the plan, the carrier and the leads.
+    pub(crate) seed: u64,
+    /// Simulated seconds per real second.
+    pub(crate) time_scale: f64,
+    /// Real time after which the soak stops and judges what it has.
+    pub(crate) duration: Duration,
+    /// Where the server keeps its data (default: a temporary directory).
+    pub(crate) data_dir: Option<PathBuf>,
+    /// The lowest call setup success that passes.
+    pub(crate) min_setup_success: f64,
+}
+
+/// A provider personality of the simulated carrier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum Personality {
+    /// The Twilio API (both Twilio accounts).
+    Twilio,
+    /// The SansPBX API.
+    Sanspbx,
+}
+
+/// One disruption of the plan.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Disruption {
+    /// SIGKILL the server; start it again after `down_ms` real milliseconds.
+    Kill { down_ms: u64 },
+    /// The personality refuses its next `requests` dials with 503.
+    Outage {
+        provider: Personality,
+        requests: u32,
+    },
+    /// The personality refuses its next `requests` dials with 429.
+    RateLimitStorm {
+        provider: Personality,
+        requests: u32,
+    },
+}
+
+/// A disruption and when it happens: once this many leads are final.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub(crate) struct Planned {
+    pub(crate) after_finals: u64,
+    #[serde(flatten)]
+    pub(crate) disruption: Disruption,
+}
+
+/// The seeded plan: `kills` SIGKILLs spread over 5–85 % of the leads (one
+/// in each equal stretch, so each restart has leads left to recover on),
+/// and twice as many outages and 429 storms over 0–90 %, in order.
+pub(crate) fn plan(seed: u64, leads: usize, kills: u32) -> Vec<Planned> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x50A6);
+    let n = leads as f64;
+    let mut plan = Vec::new();
+    let stretch = 0.80 / f64::from(kills.max(1));
+    for k in 0..kills {
+        let from = 0.05 + stretch * f64::from(k);
+        let at = from + stretch * rng.random::<f64>();
+        plan.push(Planned {
+            after_finals: ((at * n) as u64).max(1),
+            disruption: Disruption::Kill {
+                down_ms: rng.random_range(300..3_000),
+            },
+        });
+    }
+    for _ in 0..kills * 2 {
+        let at = 0.9 * rng.random::<f64>();
+        let provider = if rng.random::<bool>() {
+            Personality::Twilio
+        } else {
+            Personality::Sanspbx
+        };
+        let requests = rng.random_range(5..30);
+        let disruption = if rng.random::<bool>() {
+            Disruption::Outage { provider, requests }
+        } else {
+            Disruption::RateLimitStorm { provider, requests }
+        };
+        plan.push(Planned {
+            after_finals: (at * n) as u64,
+            disruption,
+        });
+    }
+    plan.sort_by_key(|p| p.after_finals);
+    plan
+}
+
+/// `n` distinct leads with New York, Boston, Miami, Atlanta, Philadelphia
+/// and Charlotte numbers (one calling window).
+pub(crate) fn leads_csv(n: usize) -> String {
+    let mut csv = String::from("phone,name,consent\n");
+    for i in 0..n {
+        let area = AREAS[i % AREAS.len()];
+        let number = format!("+1{area}{:03}{:04}", 200 + i / 10_000, i % 10_000);
+        debug_assert!(E164::parse(&number, None).is_ok(), "{number}");
+        let _ = writeln!(csv, "{number},Lead {i},yes");
+    }
+    csv
+}
+
+/// What happened after one kill.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct KillFigures {
+    /// Leads final when the server was killed.
+    pub(crate) at_finals: u64,
+    /// Real milliseconds the server stayed down.
+    pub(crate) down_ms: u64,
+    /// Real seconds from the restart until the carrier saw the cap's worth
+    /// of calls live; `None` if that did not happen before the next kill or
+    /// the end (too few leads left, or retries not yet due).
+    pub(crate) recovery_secs: Option<f64>,
+}
+
+/// Call setup over the campaign's attempt records.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct Setup {
+    /// Attempts that reached routing.
+    pub(crate) dial_attempts: u64,
+    /// Attempts some provider accepted.
+    pub(crate) accepted: u64,
+    /// `accepted / dial_attempts`.
+    pub(crate) success_rate: Option<f64>,
+}
+
+/// What the carrier injected and refused.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct Injected {
+    pub(crate) callbacks_sent: u64,
+    pub(crate) callbacks_duplicated: u64,
+    pub(crate) callbacks_reordered: u64,
+    pub(crate) callbacks_delayed: u64,
+    pub(crate) callbacks_dropped: u64,
+    /// Callbacks that found the server down (or refused).
+    pub(crate) callback_failures: u64,
+    pub(crate) rate_limited: u64,
+    pub(crate) server_errors: u64,
+    /// Calls created per personality.
+    pub(crate) calls_by_provider: std::collections::BTreeMap<String, u64>,
+}
+
+impl From<&CarrierStats> for Injected {
+    fn from(s: &CarrierStats) -> Injected {
+        Injected {
+            callbacks_sent: s.callbacks_sent,
+            callbacks_duplicated: s.callbacks_duplicated,
+            callbacks_reordered: s.callbacks_reordered,
+            callbacks_delayed: s.callbacks_delayed,
+            callbacks_dropped: s.callbacks_dropped,
+            callback_failures: s.callback_failures,
+            rate_limited: s.rate_limited,
+            server_errors: s.server_errors,
+            calls_by_provider: s
+                .by_provider
+                .iter()
+                .map(|(k, p)| (k.clone(), p.calls_created))
+                .collect(),
+        }
+    }
+}
+
+/// The soak's report.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct SoakReport {
+    pub(crate) seed: u64,
+    pub(crate) leads: usize,
+    pub(crate) max_concurrency: u32,
+    pub(crate) time_scale: f64,
+    pub(crate) campaign_id: String,
+    /// The campaign's status at the end (`completed` unless timed out).
+    pub(crate) status: String,
+    /// Stopped by `--duration` before the campaign completed.
+    pub(crate) timed_out: bool,
+    pub(crate) wall_secs: f64,
+    pub(crate) plan: Vec<Planned>,
+    pub(crate) kills: Vec<KillFigures>,
+    /// The carrier's peak of simultaneous calls of the campaign.
+    pub(crate) peak_concurrent: u32,
+    /// Calls over the cap at the peak.
+    pub(crate) cap_breaches: u32,
+    pub(crate) max_dials_per_attempt: u32,
+    /// Attempts dialled more than once.
+    pub(crate) double_dials: u64,
+    /// Leads not final at the end.
+    pub(crate) lost_leads: u64,
+    /// Slots held in the store beyond the calls live at the carrier.
+    pub(crate) leaked_slots: u64,
+    pub(crate) setup: Setup,
+    pub(crate) min_setup_success: f64,
+    pub(crate) injected: Injected,
+    /// The broken invariants, in words (empty: all hold).
+    pub(crate) violations: Vec<String>,
+    pub(crate) invariants_hold: bool,
+}
+
+/// The figures the verdict is made of.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Figures {
+    pub(crate) cap: u32,
+    pub(crate) peak_concurrent: u32,
+    pub(crate) max_dials_per_attempt: u32,
+    pub(crate) lost_leads: u64,
+    pub(crate) leaked_slots: u64,
+    pub(crate) setup_success: Option<f64>,
+    pub(crate) min_setup_success: f64,
+    pub(crate) kills_done: u32,
+    pub(crate) kills_planned: u32,
+}
+
+/// The broken invariants among `f`, in words.
+pub(crate) fn violations(f: &Figures) -> Vec<String> {
+    let mut broken = Vec::new();
+    if f.peak_concurrent > f.cap {
+        broken.push(format!(
+            "cap breached: {} calls at once, cap {}",
+            f.peak_concurrent, f.cap
+        ));
+    }
+    if f.max_dials_per_attempt > 1 {
+        broken.push(format!(
+            "an attempt dialled {} times",
+            f.max_dials_per_attempt
+        ));
+    }
+    if f.lost_leads > 0 {
+        broken.push(format!("{} leads not final", f.lost_leads));
+    }
+    if f.leaked_slots > 0 {
+        broken.push(format!("{} slots held with no live call", f.leaked_slots));
+    }
+    match f.setup_success {
+        Some(rate) if rate < f.min_setup_success => broken.push(format!(
+            "call setup success {:.2} % below {:.2} %",
+            rate * 100.0,
+            f.min_setup_success * 100.0
+        )),
+        None => broken.push("no call was dialled".into()),
+        Some(_) => {}
+    }
+    if f.kills_done < f.kills_planned {
+        broken.push(format!(
+            "only {} of {} kills happened",
+            f.kills_done, f.kills_planned
+        ));
+    }
+    broken
+}
+
+/// The simulated network this process hosts.
+struct Network {
+    carrier: Carrier,
+    pbx: SansPbx,
+    config: String,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Network {
+    async fn start(
+        seed: u64,
+        clock: Arc<dyn Clock>,
+        scale: f64,
+        server: &str,
+        disposition_key: String,
+    ) -> anyhow::Result<Network> {
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        let mut config = CarrierConfig::new(ACCOUNT_SID, token.clone(), seed);
+        config.faults = Faults::chaos();
+        config.disposition_api = Some(server.to_string());
+        config.disposition_key = Some(disposition_key);
+        let carrier = Carrier::new(config, SimTime::new(clock, scale));
+        let (access_token, access_key) = (
+            uuid::Uuid::new_v4().simple().to_string(),
+            uuid::Uuid::new_v4().simple().to_string(),
+        );
+        let pbx = SansPbx::new(
+            &carrier,
+            SansPbxConfig::new(access_token.clone(), access_key.clone()),
+        );
+        let mut tasks = Vec::new();
+        let mut bases = Vec::new();
+        for n in 0..3 {
+            let listener = TcpListener::bind("127.0.0.1:0").await?;
+            bases.push(format!("http://{}", listener.local_addr()?));
+            tasks.push(if n < 2 {
+                carrier.serve(listener)
+            } else {
+                pbx.serve(listener)
+            });
+        }
+        let config = server_config(
+            &token,
+            [&bases[0], &bases[1], &bases[2]],
+            &access_token,
+            &access_key,
+        );
+        Ok(Network {
+            carrier,
+            pbx,
+            config,
+            tasks,
+        })
+    }
+
+    fn inject(&self, disruption: Disruption) {
+        let (provider, fault, requests) = match disruption {
+            Disruption::Kill { .. } => return,
+            Disruption::Outage { provider, requests } => {
+                (provider, CreateFault::Unavailable, requests)
+            }
+            Disruption::RateLimitStorm { provider, requests } => {
+                (provider, CreateFault::RateLimited, requests)
+            }
+        };
+        let faults = std::iter::repeat_n(fault, requests as usize);
+        match provider {
+            Personality::Twilio => self.carrier.script_create_faults(faults),
+            Personality::Sanspbx => self.pbx.script_dial_faults(faults),
+        }
+    }
+}
+
+impl Drop for Network {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// The server's config: two Twilio accounts and one SansPBX account on the
+/// simulated network, routed by cost and quality with a three-step chain.
+fn server_config(token: &str, bases: [&str; 3], access_token: &str, access_key: &str) -> String {
+    let secret = uuid::Uuid::new_v4().simple().to_string();
+    let status = Paths::default().status;
+    let mut text = String::from("[engine]\nsweep_interval_ms = 200\n\n");
+    for (id, base) in [("twilio_a", bases[0]), ("twilio_b", bases[1])] {
+        let _ = writeln!(
+            text,
+            "[[providers]]\nid = \"{id}\"\nkind = \"twilio\"\napi_base = \"{base}\"\n\
+             account_sid = \"{ACCOUNT_SID}\"\nauth_token = \"{token}\"\n"
+        );
+    }
+    let _ = writeln!(
+        text,
+        "[[providers]]\nid = \"sanspbx\"\nkind = \"sanspbx\"\napi_base = \"{}\"\nappid = 1\n\
+         access_token = \"{access_token}\"\naccess_key = \"{access_key}\"\n\
+         webhook_secret = \"{secret}\"\nnumbers = {{ international = \"prefix00\" }}\n\
+         api = {{ status_path = \"{status}\" }}\n",
+        bases[2]
+    );
+    text.push_str("[routing]\nmax_chain_len = 3\n");
+    for (id, kind, rate, did) in [
+        ("twilio_a", "twilio", "0.014", "+14155550100"),
+        ("twilio_b", "twilio", "0.015", "+12125550123"),
+        ("sanspbx", "sanspbx", "0.016", "+912240001234"),
+    ] {
+        let _ = writeln!(
+            text,
+            "[[routing.providers]]\nid = \"{id}\"\nkind = \"{kind}\"\ncps = 5\n\
+             rates_csv = \"1,{rate}\"\n\
+             breaker = {{ failure_threshold = 5, cooldown_secs = 30 }}\n\
+             pool = {{ any_country_fallback = true, caller_id_cps = 5, \
+             dids = [{{ number = \"{did}\" }}] }}\n"
+        );
+    }
+    text
+}
+
+/// `voxdial serve` as a child process on the soak's data, config and clock.
+struct Server {
+    args: Vec<String>,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("cannot write {}", self.log.display()))?;
+        let mut command = Command::new(std::env::current_exe()?);
+        command
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        if std::env::var_os("VOXDIAL_LOG").is_none() {
+            command.env("VOXDIAL_LOG", "error");
+        }
+        self.child = Some(command.spawn().context("cannot start `voxdial serve`")?);
+        Ok(())
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Fails if the server exited by itself.
+    fn check_alive(&mut self) -> anyhow::Result<()> {
+        if let Some(child) = &mut self.child
+            && let Some(status) = child.try_wait()?
+        {
+            bail!(
+                "`voxdial serve` exited ({status}); see {}",
+                self.log.display()
+            );
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn log_line(started: Instant, text: &str) {
+    eprintln!("[{:>6.1}s] {text}", started.elapsed().as_secs_f64());
+}
+
+fn count(view: &Value, field: &str) -> u64 {
+    view["progress"][field]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+}
+
+/// Runs the soak.
+pub(crate) async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
+    if options.leads == 0 || options.concurrency == 0 {
+        bail!("--leads and --concurrency must be at least 1");
+    }
+    if options.time_scale.is_nan() || options.time_scale < 1.0 {
+        bail!("--time-scale must be at least 1");
+    }
+    let wall = Instant::now();
+    let temp;
+    let data_dir = match &options.data_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            dir.clone()
+        }
+        None => {
+            temp = TempDir::new()?;
+            temp.path.clone()
+        }
+    };
+    let epoch_secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let start: DateTime<Utc> = SIM_START.parse().expect("a valid instant");
+    let epoch = std::time::UNIX_EPOCH + Duration::from_secs(epoch_secs);
+    let clock: Arc<dyn Clock> = Arc::new(ScaledClock::anchored(epoch, start, options.time_scale));
+
+    keys::ensure_first_admin_key(&data_dir).await?;
+    let key = keys::client_key(None, &data_dir).context("no admin key was written")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let network = Network::start(
+        options.seed,
+        clock,
+        options.time_scale,
+        &base,
+        keys::simulated_carrier_key(&data_dir).await?,
+    )
+    .await?;
+    let config_path = data_dir.join("soak.toml");
+    std::fs::write(&config_path, &network.config)?;
+    let mut server = Server {
+        args: vec![
+            "serve".into(),
+            "--config".into(),
+            config_path.to_string_lossy().into_owned(),
+            "--data-dir".into(),
+            data_dir.to_string_lossy().into_owned(),
+            "--listen".into(),
+            format!("127.0.0.1:{port}"),
+            "--time-scale".into(),
+            options.time_scale.to_string(),
+            "--sim-start".into(),
+            SIM_START.into(),
+            "--sim-epoch".into(),
+            epoch_secs.to_string(),
+        ],
+        log: data_dir.join("server.log"),
+        child: None,
+    };
+    let client = Client::new(&base, Some(key))?;
+    server.spawn()?;
+    wait_until_up(&client, &mut server).await?;
+    log_line(
+        wall,
+        &format!("server up on {base}, data in {}", data_dir.display()),
+    );
+
+    let campaign = client
+        .post_json(
+            "/v1/campaigns",
+            &json!({
+                "name": format!("soak seed {}", options.seed),
+                "max_concurrency": options.concurrency,
+                "max_call_secs": 120,
+                "ring_timeout_secs": 20,
+                "retry": {"max_attempts": 2, "busy_delay_secs": 60,
+                          "no_answer_delay_secs": 60, "failed_delay_secs": 60}
+            }),
+        )
+        .await?;
+    let id = campaign["id"]
+        .as_str()
+        .context("the created campaign has no id")?
+        .to_string();
+    let csv = data_dir.join("soak-leads.csv");
+    std::fs::write(&csv, leads_csv(options.leads))?;
+    let imported = client
+        .post_csv(&format!("/v1/campaigns/{id}/leads"), &csv)
+        .await?;
+    if imported["inserted"].as_u64() != Some(options.leads as u64) {
+        bail!("the import stored {imported}");
+    }
+    client
+        .post_json(&format!("/v1/campaigns/{id}/start"), &json!({}))
+        .await?;
+    let plan = plan(options.seed, options.leads, options.kills);
+    log_line(
+        wall,
+        &format!(
+            "campaign {id}: {} leads, cap {}, {} kills and {} provider disruptions planned",
+            options.leads,
+            options.concurrency,
+            options.kills,
+            plan.len() - options.kills as usize
+        ),
+    );
+
+    let drive = Drive {
+        client: &client,
+        network: &network,
+        id: &id,
+        cap: options.concurrency,
+        wall,
+    };
+    let (view, kills, timed_out) = drive
+        .follow(&mut server, &plan, wall + options.duration)
+        .await?;
+    let stats = network.carrier.stats();
+    let setup = setup(&client, &id).await?;
+    server.kill9();
+
+    let total = view["progress"]["total"].as_u64().unwrap_or(0);
+    let active = view["progress"]["active"].as_u64().unwrap_or(0);
+    let peak = stats
+        .max_concurrent_by_campaign
+        .get(&id)
+        .copied()
+        .unwrap_or(0);
+    let figures = Figures {
+        cap: options.concurrency,
+        peak_concurrent: peak,
+        max_dials_per_attempt: stats.max_dials_per_attempt,
+        lost_leads: total.saturating_sub(count(&view, "finals")),
+        leaked_slots: active.saturating_sub(stats.live_calls),
+        setup_success: setup.success_rate,
+        min_setup_success: options.min_setup_success,
+        kills_done: kills.len() as u32,
+        kills_planned: options.kills,
+    };
+    let violations = violations(&figures);
+    Ok(SoakReport {
+        seed: options.seed,
+        leads: options.leads,
+        max_concurrency: options.concurrency,
+        time_scale: options.time_scale,
+        campaign_id: id,
+        status: view["campaign"]["status"]
+            .as_str()
+            .unwrap_or("unknown")
+            .to_string(),
+        timed_out,
+        wall_secs: wall.elapsed().as_secs_f64(),
+        plan,
+        kills,
+        peak_concurrent: peak,
+        cap_breaches: peak.saturating_sub(options.concurrency),
+        max_dials_per_attempt: stats.max_dials_per_attempt,
+        double_dials: stats.attempts_dialled_twice,
+        lost_leads: figures.lost_leads,
+        leaked_slots: figures.leaked_slots,
+        setup,
+        min_setup_success: options.min_setup_success,
+        injected: Injected::from(&stats),
+        invariants_hold: violations.is_empty(),
+        violations,
+    })
+}
+
+async fn wait_until_up(client: &Client, server: &mut Server) -> anyhow::Result<()> {
+    let since = Instant::now();
+    loop {
+        server.check_alive()?;
+        if client.get("/v1/campaigns").await.is_ok() {
+            return Ok(());
+        }
+        if since.elapsed() > START_GUARD {
+            bail!("the server did not answer within {START_GUARD:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Follows the campaign and carries out the plan.
+struct Drive<'a> {
+    client: &'a Client,
+    network: &'a Network,
+    id: &'a str,
+    cap: u32,
+    wall: Instant,
+}
+
+impl Drive<'_> {
+    /// Until the campaign completes or `deadline`: the last view, the kill
+    /// figures, and whether the deadline ended it.
+    async fn follow(
+        &self,
+        server: &mut Server,
+        plan: &[Planned],
+        deadline: Instant,
+    ) -> anyhow::Result<(Value, Vec<KillFigures>, bool)> {
+        let mut next = 0;
+        let mut kills: Vec<KillFigures> = Vec::new();
+        let mut restarted: Option<Instant> = None;
+        let mut printed = Instant::now();
+        loop {
+            server.check_alive()?;
+            let view = self
+                .client
+                .get(&format!("/v1/campaigns/{}", self.id))
+                .await?;
+            let finals = count(&view, "finals");
+            let live = self.network.carrier.stats().live_calls;
+            if let Some(at) = restarted
+                && live >= u64::from(self.cap)
+                && let Some(last) = kills.last_mut()
+            {
+                last.recovery_secs = Some(at.elapsed().as_secs_f64());
+                restarted = None;
+            }
+            if view["campaign"]["status"] == "completed" {
+                return Ok((view, kills, false));
+            }
+            if Instant::now() >= deadline {
+                log_line(
+                    self.wall,
+                    "--duration reached before the campaign completed",
+                );
+                return Ok((view, kills, true));
+            }
+            if printed.elapsed() >= PROGRESS_EVERY {
+                printed = Instant::now();
+                log_line(
+                    self.wall,
+                    &format!(
+                        "{finals}/{} final, {} slots held, {live} calls live, kills {}",
+                        view["progress"]["total"],
+                        view["progress"]["active"],
+                        kills.len()
+                    ),
+                );
+            }
+            while let Some(step) = plan.get(next).filter(|p| p.after_finals <= finals) {
+                next += 1;
+                match step.disruption {
+                    Disruption::Kill { down_ms } => {
+                        server.kill9();
+                        log_line(
+                            self.wall,
+                            &format!("SIGKILL at {finals} final; restart in {down_ms} ms"),
+                        );
+                        tokio::time::sleep(Duration::from_millis(down_ms)).await;
+                        server.spawn()?;
+                        restarted = Some(Instant::now());
+                        kills.push(KillFigures {
+                            at_finals: finals,
+                            down_ms,
+                            recovery_secs: None,
+                        });
+                        wait_until_up(self.client, server).await?;
+                    }
+                    other => {
+                        self.network.inject(other);
+                        log_line(self.wall, &format!("{other:?} at {finals} final"));
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Setup success from the campaign's attempt records.
+async fn setup(client: &Client, id: &str) -> anyhow::Result<Setup> {
+    let mut figures = Setup::default();
+    let mut before: Option<String> = None;
+    loop {
+        let path = match &before {
+            Some(call) => format!("/v1/campaigns/{id}/calls?limit=1000&before={call}"),
+            None => format!("/v1/campaigns/{id}/calls?limit=1000"),
+        };
+        let page = client.get(&path).await?;
+        let calls = page.as_array().context("the calls page is not a list")?;
+        let Some(last) = calls.last() else { break };
+        before = last["id"].as_str().map(str::to_string);
+        for call in calls {
+            figures.dial_attempts += 1;
+            if !call["provider_sid"].is_null() {
+                figures.accepted += 1;
+            }
+        }
+        if before.is_none() {
+            break;
+        }
+    }
+    figures.success_rate =
+        (figures.dial_attempts > 0).then(|| figures.accepted as f64 / figures.dial_attempts as f64);
+    Ok(figures)
+}
+
+/// Prints the report as a table.
+pub(crate) fn print_table(r: &SoakReport) {
+    let verdict = |ok: bool| if ok { "ok" } else { "BROKEN" };
+    println!(
+        "soak: seed {}, {} leads, cap {}, x{} time, {:.0} s real, campaign {} ({})",
+        r.seed, r.leads, r.max_concurrency, r.time_scale, r.wall_secs, r.campaign_id, r.status
+    );
+    println!("  {:<36}{:>12}  verdict", "invariant", "figure");
+    let rows = [
+        (
+            "cap breaches (peak - cap)",
+            format!(
+                "{} ({} of {})",
+                r.cap_breaches, r.peak_concurrent, r.max_concurrency
+            ),
+            r.cap_breaches == 0,
+        ),
+        (
+            "double dials (max dials/attempt)",
+            format!("{} ({})", r.double_dials, r.max_dials_per_attempt),
+            r.max_dials_per_attempt <= 1,
+        ),
+        (
+            "lost leads (not final)",
+            r.lost_leads.to_string(),
+            r.lost_leads == 0,
+        ),
+        (
+            "leaked slots",
+            r.leaked_slots.to_string(),
+            r.leaked_slots == 0,
+        ),
+        (
+            "call setup success",
+            r.setup
+                .success_rate
+                .map_or("-".into(), |s| format!("{:.2} %", s * 100.0)),
+            r.setup
+                .success_rate
+                .is_some_and(|s| s >= r.min_setup_success),
+        ),
+    ];
+    for (name, figure, ok) in rows {
+        println!("  {name:<36}{figure:>12}  {}", verdict(ok));
+    }
+    println!(
+        "  {} of {} dial attempts accepted; calls by personality {:?}",
+        r.setup.accepted, r.setup.dial_attempts, r.injected.calls_by_provider
+    );
+    println!(
+        "  callbacks: {} sent, {} duplicated, {} reordered, {} delayed, {} dropped, {} failed; \
+         dials refused: {} x 429, {} x 5xx",
+        r.injected.callbacks_sent,
+        r.injected.callbacks_duplicated,
+        r.injected.callbacks_reordered,
+        r.injected.callbacks_delayed,
+        r.injected.callbacks_dropped,
+        r.injected.callback_failures,
+        r.injected.rate_limited,
+        r.injected.server_errors
+    );
+    println!(
+        "  {:<6}{:>12}{:>10}{:>16}",
+        "kill", "at final", "down ms", "back at cap"
+    );
+    for (n, k) in r.kills.iter().enumerate() {
+        println!(
+            "  {:<6}{:>12}{:>10}{:>16}",
+            n + 1,
+            k.at_finals,
+            k.down_ms,
+            k.recovery_secs
+                .map_or("not reached".into(), |s| format!("{s:.2} s"))
+        );
+    }
+    if r.invariants_hold {
+        println!("every invariant held");
+    } else {
+        for v in &r.violations {
+            println!("BROKEN: {v}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plan_is_seeded_spread_and_complete() {
+        let a = plan(3, 100, 5);
+        assert_eq!(a, plan(3, 100, 5));
+        assert_ne!(a, plan(4, 100, 5));
+        let kills: Vec<u64> = a
+            .iter()
+            .filter(|p| matches!(p.disruption, Disruption::Kill { .. }))
+            .map(|p| p.after_finals)
+            .collect();
+        assert_eq!(kills.len(), 5);
+        // One kill in each sixth-ish stretch from 5 % to 85 %.
+        for (k, at) in kills.iter().enumerate() {
+            let (lo, hi) = (5 + 16 * k as u64, 5 + 16 * (k as u64 + 1));
+            assert!((lo..=hi).contains(at), "kill {k} at {at}");
+        }
+        assert_eq!(a.len(), 15);
+        assert!(a.windows(2).all(|w| w[0].after_finals <= w[1].after_finals));
+        assert!(a.iter().all(|p| p.after_finals <= 90));
+    }
+
+    #[test]
+    fn the_leads_are_distinct_valid_numbers() {
+        let csv = leads_csv(2_500);
+        let parsed = voxdial_app::csv_import::parse_leads_csv(csv.as_bytes(), None).unwrap();
+        assert_eq!(parsed.leads.len(), 2_500);
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        assert_eq!(parsed.duplicates_in_file, 0);
+    }
+
+    #[test]
+    fn the_generated_config_is_a_valid_server_config() {
+        let text = server_config("tok", ["http://a", "http://b", "http://c"], "t", "k");
+        let file: crate::config::FileConfig = toml::from_str(&text).unwrap();
+        assert_eq!(file.providers.len(), 3);
+        assert_eq!(file.routing.as_ref().unwrap().providers.len(), 3);
+        let routes =
+            crate::network::configured_routes(&file, Arc::new(voxdial_app::clock::SystemClock))
+                .unwrap()
+                .unwrap();
+        assert_eq!(routes.providers.len(), 3);
+    }
+
+    #[test]
+    fn each_broken_invariant_is_named() {
+        let good = Figures {
+            cap: 5,
+            peak_concurrent: 5,
+            max_dials_per_attempt: 1,
+            setup_success: Some(1.0),
+            min_setup_success: 0.99,
+            kills_done: 5,
+            kills_planned: 5,
+            ..Figures::default()
+        };
+        assert!(violations(&good).is_empty());
+        let cases = [
+            (
+                Figures {
+                    peak_concurrent: 6,
+                    ..good.clone()
+                },
+                "cap breached",
+            ),
+            (
+                Figures {
+                    max_dials_per_attempt: 2,
+                    ..good.clone()
+                },
+                "dialled 2 times",
+            ),
+            (
+                Figures {
+                    lost_leads: 1,
+                    ..good.clone()
+                },
+                "1 leads not final",
+            ),
+            (
+                Figures {
+                    leaked_slots: 2,
+                    ..good.clone()
+                },
+                "2 slots held",
+            ),
+            (
+                Figures {
+                    setup_success: Some(0.98),
+                    ..good.clone()
+                },
+                "setup success",
+            ),
+            (
+                Figures {
+                    setup_success: None,
+                    ..good.clone()
+                },
+                "no call",
+            ),
+            (
+                Figures {
+                    kills_done: 4,
+                    ..good.clone()
+                },
+                "4 of 5 kills",
+            ),
+        ];
+        for (figures, expected) in cases {
+            let broken = violations(&figures);
+            assert_eq!(broken.len(), 1, "{broken:?}");
+            assert!(broken[0].contains(expected), "{broken:?}");
+        }
+    }
+}
