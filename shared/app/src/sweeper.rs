@@ -213,9 +213,23 @@ impl Engine {
                 report.extended += 1;
             }
             Ok(None) => {
+                let campaign = self.campaign(&call.campaign_id).await?;
+                // No provider knows the call, yet its create may have reached
+                // one that cannot be searched (SansPBX) or still be on its
+                // way: until such a call would surely have ended, the slot
+                // stays taken, so the cap holds whatever became of it.
+                let settings = &campaign.settings;
+                let life = settings.ring_timeout_secs
+                    + settings.max_call_secs
+                    + self.config.call_lease_margin_secs;
+                let settled = call.created_at + Span::seconds(i64::from(life));
+                if now < settled {
+                    self.store.extend_lease(&lead.id, attempt, settled).await?;
+                    report.extended += 1;
+                    return Ok(());
+                }
                 let mut failed = call.clone();
                 failed.fail("no provider has a record of this call", now);
-                let campaign = self.campaign(&call.campaign_id).await?;
                 let outcome = failed
                     .outcome(&campaign.settings.voicemail, true)
                     .expect("a failed call has an outcome");

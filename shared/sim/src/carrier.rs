@@ -288,6 +288,8 @@ pub struct CarrierStats {
     pub outcomes: BTreeMap<String, u64>,
     /// Sum of call prices, micro-dollars.
     pub total_price_micros: i64,
+    /// The part of it billed for warm transfers' agent legs.
+    pub agent_leg_price_micros: i64,
     /// Calls live now.
     pub live_calls: u64,
     /// Figures per provider personality (`twilio`, `sanspbx`).
@@ -833,7 +835,7 @@ impl Carrier {
         let Some(record) = state.calls.remove(sid) else {
             return false;
         };
-        state.agent_legs.remove(sid);
+        let agent_leg = state.agent_legs.remove(sid);
         let resource = record.resource;
         state.ended.insert(
             sid.to_string(),
@@ -861,6 +863,12 @@ impl Carrier {
             .outcomes
             .entry(status.as_str().to_string())
             .or_insert(0) += 1;
+        if agent_leg {
+            // Billed to the account, but no campaign call: kept apart from
+            // the provider's figures, which voxdial's own costs match.
+            state.stats.agent_leg_price_micros += price;
+            return true;
+        }
         let mine = state
             .stats
             .by_provider
