@@ -51,8 +51,8 @@ use voxdial_bridge::Bridge;
 use voxdial_conversation::AgentConfig;
 use voxdial_gemini::WsConnector;
 use voxdial_host::{Agents, EngineHost};
+use voxdial_lambda::deps::configures_kind;
 use voxdial_lambda::{Deps, LambdaConfig, logs};
-use voxdial_providers::ProvidersConfig;
 
 mod emf;
 mod gate;
@@ -99,20 +99,15 @@ fn spawn_reporters(settings: &BridgeSettings, live: &gate::LiveCalls) {
 async fn main() -> anyhow::Result<()> {
     logs::init();
     let settings = BridgeSettings::from_env()?;
-    let deps = Deps::init(LambdaConfig::from_env()?)
-        .await
-        .context("cannot wire the engine")?;
+    let config = LambdaConfig::from_env()?;
+    anyhow::ensure!(
+        !configures_kind(&config.providers, "sanspbx")? || settings.sanspbx_token.is_some(),
+        "SANSPBX_TOKEN is required when a SansPBX account is configured"
+    );
+    let deps = Deps::init(config).await.context("cannot wire the engine")?;
     anyhow::ensure!(
         deps.engine.config().media_token_key.is_some(),
         "the media token key is required (voxdial.media_token_key in the secret, or VOXDIAL_MEDIA_TOKEN_KEY)"
-    );
-    let sanspbx = ProvidersConfig::from_toml(&deps.config.providers)?
-        .ids()
-        .iter()
-        .any(|(_, kind)| *kind == "sanspbx");
-    anyhow::ensure!(
-        !sanspbx || settings.sanspbx_token.is_some(),
-        "SANSPBX_TOKEN is required when a SansPBX account is configured"
     );
     let host = Arc::new(EngineHost::new(
         deps.engine,

@@ -98,6 +98,13 @@ impl ProvidersToml {
     }
 }
 
+/// Whether `VOXDIAL_PROVIDERS` (the accounts and optional routing
+/// sections) configures an account of `kind` (`twilio`, `sanspbx`).
+pub fn configures_kind(providers: &str, kind: &str) -> Result<bool, InitError> {
+    let file = ProvidersToml::parse(providers)?;
+    Ok(file.providers.iter().any(|account| account.kind() == kind))
+}
+
 /// What the handlers use: the engine, and the queue it sends to.
 #[derive(Clone)]
 pub struct Deps {
