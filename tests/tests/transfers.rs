@@ -21,8 +21,10 @@ async fn world_with_an_agent(leads: usize) -> (World, tempfile::TempDir) {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let agents = Arc::new(LocalStore::open(dir.path().join("agents.sqlite")).unwrap());
-    agents
-        .put_agent(&HumanAgent {
+    world.engine = world.engine.clone().with_agents(agents);
+    world
+        .engine
+        .put_human_agent(&HumanAgent {
             id: HumanAgentId::parse("ana").unwrap(),
             org_id: OrgId::default(),
             name: "Ana".into(),
@@ -34,7 +36,6 @@ async fn world_with_an_agent(leads: usize) -> (World, tempfile::TempDir) {
         })
         .await
         .unwrap();
-    world.engine = world.engine.clone().with_agents(agents);
     (world, dir)
 }
 
@@ -111,7 +112,8 @@ async fn a_transferred_call_releases_its_agent_when_it_ends() {
         .reserve_human_agent(&second, &[])
         .await
         .unwrap();
-    assert_eq!(again.map(|a| a.id.to_string()), Some("ana".into()));
+    // The engine works with stored ids: the organisation's, then its own.
+    assert_eq!(again.map(|a| a.id.to_string()), Some("default:ana".into()));
 }
 
 /// GIVEN an agent reserved for a call that an operator then set away
@@ -135,7 +137,11 @@ async fn a_call_end_never_releases_an_agent_set_away_meanwhile() {
         .unwrap();
     world
         .engine
-        .set_human_agent_status(&OrgId::default(), &agent.id, AgentStatus::Offline)
+        .set_human_agent_status(
+            &OrgId::default(),
+            &HumanAgentId::parse("ana").unwrap(),
+            AgentStatus::Offline,
+        )
         .await
         .unwrap();
     let carrier = world.carrier.clone();
