@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use voxdial_app::media::TransferMode;
-use voxdial_domain::{AgentStatus, CallId, E164, HumanAgent, HumanAgentId, HumanAgentStore, OrgId};
+use voxdial_domain::{AgentStatus, CallId, E164, HumanAgent, HumanAgentId, OrgId};
 use voxdial_local::LocalStore;
 use voxdial_testkit::fixtures::t0;
 use voxdial_tests::world::{Scenario, World};
