@@ -12,3 +12,31 @@
 
 pub mod model;
 pub mod world;
+
+/// An engine on a fresh SQLite store and queue in `dir`: no providers, a
+/// manual clock at [`voxdial_testkit::fixtures::t0`], human agents kept in
+/// the store. For tests that drive the API or the engine directly.
+pub fn local_engine(
+    dir: &std::path::Path,
+    config: voxdial_app::EngineConfig,
+) -> voxdial_app::Engine {
+    use std::sync::Arc;
+    let clock: Arc<dyn voxdial_domain::Clock> =
+        voxdial_testkit::ManualClock::shared(voxdial_testkit::fixtures::t0());
+    let store = Arc::new(voxdial_local::LocalStore::open(dir.join("s.sqlite")).expect("a store"));
+    let queue = voxdial_local::LocalQueue::open(
+        dir.join("q.sqlite"),
+        voxdial_local::QueueConfig::default(),
+        clock.clone(),
+    )
+    .expect("a queue");
+    voxdial_app::Engine::new(
+        store.clone(),
+        Arc::new(queue),
+        voxdial_app::router::Providers::new(),
+        Arc::new(voxdial_app::router::StaticRouter::new(Vec::new())),
+        clock,
+        config,
+    )
+    .with_agents(store)
+}

@@ -3,18 +3,12 @@
 //! moved only through `PUT /v1/campaigns/{id}/ai-agent`, clear 400s for
 //! invalid drafts, and another organisation's agents answering 404.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 use tower::ServiceExt;
-use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{Engine, EngineConfig};
-use voxdial_domain::{Clock, OrgId, Role};
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
-use voxdial_testkit::ManualClock;
-use voxdial_testkit::fixtures::t0;
+use voxdial_domain::{OrgId, Role};
 
 struct Api {
     app: axum::Router,
@@ -24,22 +18,7 @@ struct Api {
 
 fn api() -> Api {
     let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
-    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
-    let queue = LocalQueue::open(
-        dir.path().join("q.sqlite"),
-        QueueConfig::default(),
-        clock.clone(),
-    )
-    .unwrap();
-    let engine = Engine::new(
-        store,
-        Arc::new(queue),
-        Providers::new(),
-        Arc::new(StaticRouter::new(Vec::new())),
-        clock,
-        EngineConfig::default(),
-    );
+    let engine = voxdial_tests::local_engine(dir.path(), EngineConfig::default());
     Api {
         app: voxdial_http::api::router(engine.clone()),
         engine,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
-use voxdial_app::router::{CallEnd, Providers, RoutePlan, Router, SetupResult, StaticRouter};
+use voxdial_app::router::{CallEnd, Providers, RoutePlan, Router, SetupResult};
 use voxdial_app::routing::{EngineRouter, unpriced_routing};
 use voxdial_app::{Engine, EngineConfig};
 use voxdial_domain::{
@@ -20,19 +20,7 @@ fn engine(dir: &std::path::Path) -> Engine {
 }
 
 fn engine_with(dir: &std::path::Path, config: EngineConfig) -> Engine {
-    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
-    let store = Arc::new(LocalStore::open(dir.join("s.sqlite")).unwrap());
-    let queue =
-        LocalQueue::open(dir.join("q.sqlite"), QueueConfig::default(), clock.clone()).unwrap();
-    Engine::new(
-        store.clone(),
-        Arc::new(queue),
-        Providers::new(),
-        Arc::new(StaticRouter::new(Vec::new())),
-        clock,
-        config,
-    )
-    .with_agents(store)
+    voxdial_tests::local_engine(dir, config)
 }
 
 /// The API router over a fresh engine, and an admin key of the default
