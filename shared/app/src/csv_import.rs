@@ -225,6 +225,7 @@ pub struct LeadBatches<'a, R: Read = &'a [u8]> {
     default_region: Option<&'a str>,
     allowed_types: &'a [NumberType],
     record: csv::StringRecord,
+    batch_rows: usize,
     done: bool,
     rows: u64,
     duplicates: u64,
@@ -320,12 +321,20 @@ impl<'a, R: Read> LeadBatches<'a, R> {
             default_region,
             allowed_types,
             record: csv::StringRecord::new(),
+            batch_rows: BATCH_ROWS,
             done: false,
             rows: 0,
             duplicates: 0,
             rejected: 0,
             errors: Vec::new(),
         }
+    }
+
+    /// Hands out at most `rows` leads at a time (at least one) instead of
+    /// [`BATCH_ROWS`].
+    pub fn with_batch_rows(mut self, rows: usize) -> Self {
+        self.batch_rows = rows.max(1);
+        self
     }
 
     /// Where the next unread row starts: read again from here, the file
@@ -345,15 +354,16 @@ impl<'a, R: Read> LeadBatches<'a, R> {
         std::mem::take(&mut self.errors)
     }
 
-    /// The next at most [`BATCH_ROWS`] good leads, duplicates within the
+    /// The next at most [`BATCH_ROWS`] (or the chosen number of) good
+    /// leads, duplicates within the
     /// batch merged; `None` once the file is read.
     pub fn next_batch(&mut self) -> Option<Vec<NewLead>> {
         if self.done {
             return None;
         }
-        let mut leads = Vec::with_capacity(BATCH_ROWS.min(64));
+        let mut leads = Vec::with_capacity(self.batch_rows.min(64));
         let mut numbers = HashSet::new();
-        while leads.len() < BATCH_ROWS {
+        while leads.len() < self.batch_rows {
             let line = match self.reader.read_record(&mut self.record) {
                 Ok(false) => {
                     self.done = true;

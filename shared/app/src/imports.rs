@@ -14,7 +14,7 @@
 //!    [`SPOOL_CHUNK_BYTES`] range reads (memory stays flat whatever the
 //!    size), checks its shape like the direct route, then reads at most
 //!    [`PostCallConfig::import_batches_per_run`](crate::PostCallConfig)
-//!    batches of [`crate::csv_import::BATCH_ROWS`] rows from the record's
+//!    batches of [`PostCallConfig::import_batch_rows`](crate::PostCallConfig) rows from the record's
 //!    cursor: each batch is stored (one atomic write), then the record's
 //!    cursor, counts and first rejections are updated over its version.
 //!    It queues itself again until the file is read, so no run outlives a
@@ -223,8 +223,12 @@ impl Engine {
         let region = import.region.clone();
         let allowed = &campaign.settings.allow_number_types;
         let batches = LeadBatches::from_file(file, region.as_deref(), allowed, import.cursor);
+        let rows = self.post_call_config().import_batch_rows;
         match batches {
-            Ok(batches) => self.import_batches(&campaign, import, batches).await,
+            Ok(batches) => {
+                let batches = batches.with_batch_rows(rows);
+                self.import_batches(&campaign, import, batches).await
+            }
             Err(FileError::Csv(e)) => self.fail_import(import, e.to_string()).await,
             Err(FileError::Io(e)) => Err(spool_error(e)),
         }

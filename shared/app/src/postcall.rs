@@ -80,6 +80,9 @@ pub struct PostCallConfig {
     /// Batches of an uploaded lead file one job run stores before it
     /// queues itself again (so that no run outlives a Lambda's timeout).
     pub import_batches_per_run: u32,
+    /// Leads an uploaded file's batch holds (each batch is stored, then its
+    /// progress recorded).
+    pub import_batch_rows: usize,
 }
 
 impl Default for PostCallConfig {
@@ -99,6 +102,7 @@ impl Default for PostCallConfig {
             suppression_key: Vec::new(),
             bridge: false,
             import_batches_per_run: 100,
+            import_batch_rows: crate::csv_import::BATCH_ROWS,
         }
     }
 }
