@@ -79,6 +79,75 @@ impl Client {
             .body(bytes);
         self.call(request).await
     }
+
+    /// Imports a lead file through the upload route: creates the import,
+    /// `PUT`s the file to its presigned `upload_url` (no API key: the URL
+    /// carries its own signature), starts it, and shows its progress on
+    /// stderr until it ends. Answers the final import (its counts and
+    /// line-numbered rejections); an import that failed is an error.
+    pub(crate) async fn upload_csv(
+        &self,
+        campaign: &str,
+        file: &Path,
+        region: Option<&str>,
+    ) -> anyhow::Result<Value> {
+        let imports = format!("/v1/campaigns/{campaign}/imports");
+        let created = self
+            .post_json(&imports, &serde_json::json!({ "region": region }))
+            .await?;
+        let (Some(import), Some(url)) = (
+            created["import"]["id"].as_str(),
+            created["upload_url"].as_str(),
+        ) else {
+            bail!("the server answered an import without an id or upload_url: {created}");
+        };
+        let bytes =
+            std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let put = self
+            .http
+            .put(url)
+            .header(reqwest::header::CONTENT_TYPE, "text/csv")
+            .body(bytes)
+            .send()
+            .await
+            .context("cannot upload the file")?;
+        if !put.status().is_success() {
+            let status = put.status();
+            let body = put.text().await.unwrap_or_default();
+            bail!("the upload was refused ({status}): {body}");
+        }
+        let path = format!("{imports}/{import}");
+        let mut view = self
+            .call(self.http.post(format!("{}{path}/start", self.base)))
+            .await?;
+        loop {
+            eprintln!("{}", import_line(&view));
+            match view["status"].as_str() {
+                Some("done") => return Ok(view),
+                Some("failed") => bail!(
+                    "the import failed: {}",
+                    view["failure"].as_str().unwrap_or("no reason given")
+                ),
+                _ => tokio::time::sleep(Duration::from_secs(1)).await,
+            }
+            view = self.get(&path).await?;
+        }
+    }
+}
+
+/// One line about an import's progress.
+fn import_line(view: &Value) -> String {
+    let progress = &view["progress"];
+    let n = |field: &str| progress[field].as_u64().unwrap_or(0);
+    format!(
+        "import {} {}: {} rows read, {} stored, {} merged, {} rejected",
+        view["id"].as_str().unwrap_or("?"),
+        view["status"].as_str().unwrap_or("?"),
+        n("rows"),
+        n("inserted"),
+        n("merged"),
+        n("rejected"),
+    )
 }
 
 /// Prints a JSON value readably.

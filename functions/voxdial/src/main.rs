@@ -38,6 +38,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 use tokio::net::TcpListener;
 use voxdial_app::clock::{ScaledClock, SystemClock};
+use voxdial_app::csv_import::MAX_DIRECT_CSV_BYTES;
 use voxdial_domain::{Clock, E164};
 use voxdial_sim::carrier::{Carrier, CarrierConfig, Faults};
 use voxdial_sim::time::SimTime;
@@ -336,6 +337,11 @@ enum CampaignCommand {
         /// Region for numbers written without a country code (e.g. US).
         #[arg(long)]
         region: Option<String>,
+        /// Send the file through the upload route (a presigned `PUT`, then
+        /// an import in the background with its progress shown) even when
+        /// it is small; files over 4 MiB always go that way.
+        #[arg(long)]
+        upload: bool,
         #[command(flatten)]
         server: Server,
     },
@@ -868,14 +874,23 @@ async fn campaign(command: CampaignCommand) -> anyhow::Result<()> {
             id,
             file,
             region,
+            upload,
             server,
         } => {
             let client = server.client()?;
-            let path = match region {
-                Some(region) => format!("/v1/campaigns/{id}/leads?region={region}"),
-                None => format!("/v1/campaigns/{id}/leads"),
+            let size = std::fs::metadata(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?
+                .len();
+            let report = if upload || size > MAX_DIRECT_CSV_BYTES as u64 {
+                client.upload_csv(&id, &file, region.as_deref()).await?
+            } else {
+                let path = match region {
+                    Some(region) => format!("/v1/campaigns/{id}/leads?region={region}"),
+                    None => format!("/v1/campaigns/{id}/leads"),
+                };
+                client.post_csv(&path, &file).await?
             };
-            client::print(&client.post_csv(&path, &file).await?);
+            client::print(&report);
         }
         CampaignCommand::Start(arg) => action(arg, "start").await?,
         CampaignCommand::Pause(arg) => action(arg, "pause").await?,

@@ -117,6 +117,36 @@ async fn an_operator_runs_a_campaign_from_the_command_line() {
     ));
     assert_eq!(report["inserted"], 12, "{report}");
     assert_eq!(report["rejected"][0]["line"], 14, "{report}");
+
+    // the same through the upload route (which files over 4 MiB take):
+    // progress on stderr, the final import with its rejections on stdout
+    let more = data.path().join("more.csv");
+    std::fs::write(
+        &more,
+        "phone,name,consent\n2125550200,A,yes\n+1 900 555 0123,Premium,yes\n2125550201,B,yes\n2125550100,Again,yes\n",
+    )
+    .unwrap();
+    let uploaded = run(
+        &server,
+        data.path(),
+        &[
+            "campaign",
+            "import",
+            &id,
+            more.to_str().unwrap(),
+            "--region",
+            "US",
+            "--upload",
+        ],
+    );
+    let progress = String::from_utf8_lossy(&uploaded.stderr);
+    assert!(
+        progress.contains(" done: 4 rows read, 2 stored, 1 merged, 1 rejected"),
+        "{progress}"
+    );
+    let done = json(&uploaded);
+    assert_eq!(done["status"], "done", "{done}");
+    assert_eq!(done["rejections"][0]["line"], 3, "{done}");
     assert_eq!(
         json(&run(&server, data.path(), &["campaign", "start", &id]))["status"],
         "running"
@@ -162,7 +192,7 @@ async fn an_operator_runs_a_campaign_from_the_command_line() {
         .values()
         .filter_map(Value::as_u64)
         .sum();
-    assert_eq!(finals, 12, "{status}");
+    assert_eq!(finals, 14, "{status}");
 
     // a key of another organisation, made on the same data directory,
     // does not see the campaign; no key at all is refused with a hint
