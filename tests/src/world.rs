@@ -1,4 +1,4 @@
-//! A test world: the real engine on the embedded store and queue, a manual
+//! A test world: the real engine on the embedded store (or another) and queue, a manual
 //! clock, and model carriers; plus the random driver of the property tests.
 
 use std::collections::HashMap;
@@ -13,7 +13,7 @@ use voxdial_app::workers::handle_delivery;
 use voxdial_app::{Engine, EngineConfig, EventOutcome};
 use voxdial_domain::{
     CallId, CampaignAction, CampaignId, CampaignSettings, CampaignStatus, Clock, E164,
-    MessageQueue, NewLead, RetryPolicy, TelephonyProvider,
+    MessageQueue, NewLead, RetryPolicy, Store, TelephonyProvider,
 };
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::ManualClock;
@@ -54,25 +54,42 @@ pub struct Scenario {
     pub faults: bool,
 }
 
+impl Scenario {
+    fn model_faults(&self) -> ModelFaults {
+        if self.faults {
+            ModelFaults::chaos()
+        } else {
+            ModelFaults::default()
+        }
+    }
+}
+
+/// `n` consenting fixture leads.
+fn fixture_leads(n: usize) -> Vec<NewLead> {
+    (0..n)
+        .map(|n| NewLead {
+            phone: phone(n),
+            name: format!("Lead {n}"),
+            time_zone: None,
+            custom: Default::default(),
+            consent: true,
+        })
+        .collect()
+}
+
 impl World {
     /// Builds the world with `s.leads` fixture leads and one model carrier,
     /// and starts the campaign.
     pub async fn new(s: Scenario) -> World {
-        let leads = (0..s.leads)
-            .map(|n| NewLead {
-                phone: phone(n),
-                name: format!("Lead {n}"),
-                time_zone: None,
-                custom: Default::default(),
-                consent: true,
-            })
-            .collect();
-        let faults = if s.faults {
-            ModelFaults::chaos()
-        } else {
-            ModelFaults::default()
-        };
-        World::build(s, leads, &[("model", faults)]).await
+        World::build(s, fixture_leads(s.leads), &[("model", s.model_faults())]).await
+    }
+
+    /// [`World::new`] on another store (DynamoDB on moto, say).
+    pub async fn on_store(s: Scenario, store: Arc<dyn Store>) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let carriers = [("model", s.model_faults())];
+        let route = |router| -> Arc<dyn Router> { Arc::new(router) };
+        World::assemble(s, fixture_leads(s.leads), &carriers, route, store, dir).await
     }
 
     /// Builds the world with `leads` and one model carrier per `(id,
@@ -94,9 +111,20 @@ impl World {
         route: impl FnOnce(StaticRouter) -> Arc<dyn Router>,
     ) -> World {
         let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(dir.path().join("store.sqlite")).unwrap();
+        World::assemble(s, leads, carriers, route, Arc::new(store), dir).await
+    }
+
+    async fn assemble(
+        s: Scenario,
+        leads: Vec<NewLead>,
+        carriers: &[(&str, ModelFaults)],
+        route: impl FnOnce(StaticRouter) -> Arc<dyn Router>,
+        store: Arc<dyn Store>,
+        dir: tempfile::TempDir,
+    ) -> World {
         let clock = ManualClock::shared(t0());
         let clock_port: Arc<dyn Clock> = clock.clone();
-        let store = LocalStore::open(dir.path().join("store.sqlite")).unwrap();
         let queue = Arc::new(
             LocalQueue::open(
                 dir.path().join("queue.sqlite"),
@@ -134,7 +162,7 @@ impl World {
             .iter()
             .fold(Providers::new(), |p, m| p.with(m.clone()));
         let engine = Engine::new(
-            Arc::new(store),
+            store,
             queue.clone(),
             providers,
             route(router),

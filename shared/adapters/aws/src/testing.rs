@@ -18,11 +18,15 @@
 //! The server runs through `moto_serial.py`, which applies DynamoDB
 //! requests one at a time as DynamoDB does (moto's own server does not).
 //!
+//! [`Emulator::slowed`] puts a proxy in front of it that holds every
+//! request for a random time, for the slow-backend runs.
+//!
 //! Without moto, [`Emulator::get`] panics with a message saying how to
 //! install it (with `CI` set, that is the point: the suites must not be
 //! skipped there); [`Emulator::available`] lets a caller skip instead.
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,7 +40,7 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use crate::config::{Clients, RequestCounter};
 use crate::{DynamoStore, S3BlobStore, SetupError, SqsQueue, create_table};
 
-/// The moto server of this process.
+/// The moto server of this process (or a slowed view of it).
 pub struct Emulator {
     endpoint: String,
     /// Keeps the server's supervisor alive: when this process exits, the
@@ -159,6 +163,29 @@ impl Emulator {
         }
     }
 
+    /// The same emulator behind a proxy on 127.0.0.1 that holds each chunk
+    /// a client sends for a random time in `latency` (seeded by `seed`)
+    /// before passing it on: every DynamoDB, SQS and S3 request is that
+    /// much slower, so concurrent requests overlap as on a loaded service.
+    pub fn slowed(&self, latency: RangeInclusive<Duration>, seed: u64) -> Result<Emulator, String> {
+        let upstream: SocketAddr = self
+            .endpoint
+            .trim_start_matches("http://")
+            .parse()
+            .map_err(|e| {
+                format!(
+                    "the emulator's endpoint {} is not an address: {e}",
+                    self.endpoint
+                )
+            })?;
+        let proxy = slow_proxy(upstream, latency, seed)
+            .map_err(|e| format!("cannot start the slow proxy: {e}"))?;
+        Ok(Emulator {
+            endpoint: format!("http://{proxy}"),
+            _supervisor: None,
+        })
+    }
+
     /// The emulator's URL.
     pub fn endpoint(&self) -> &str {
         &self.endpoint
@@ -274,6 +301,78 @@ impl Emulator {
             .map_err(|e| SetupError::aws("cannot create a bucket", e))?;
         Ok(S3BlobStore::new(clients.s3.clone(), name))
     }
+}
+
+/// Starts the proxy of [`Emulator::slowed`] on its own thread (it outlives
+/// any one test's runtime); answers its address.
+fn slow_proxy(
+    upstream: SocketAddr,
+    latency: RangeInclusive<Duration>,
+    seed: u64,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let address = listener.local_addr()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("slow-moto".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                    return;
+                };
+                let mut connections = seed;
+                while let Ok((client, _)) = listener.accept().await {
+                    connections = splitmix(connections);
+                    tokio::spawn(relay(client, upstream, latency.clone(), connections));
+                }
+            });
+        })?;
+    Ok(address)
+}
+
+/// Relays one connection: what the client sends waits a random time in
+/// `latency` per chunk; the answers flow back at once.
+async fn relay(
+    client: tokio::net::TcpStream,
+    upstream: SocketAddr,
+    latency: RangeInclusive<Duration>,
+    mut random: u64,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(server) = tokio::net::TcpStream::connect(upstream).await else {
+        return;
+    };
+    let (mut client_in, mut client_out) = client.into_split();
+    let (mut server_in, mut server_out) = server.into_split();
+    let (low, high) = (*latency.start(), *latency.end());
+    let span = high.saturating_sub(low).as_micros() as u64 + 1;
+    let requests = async {
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(n @ 1..) = client_in.read(&mut buffer).await {
+            random = splitmix(random);
+            tokio::time::sleep(low + Duration::from_micros(random % span)).await;
+            if server_out.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+        }
+        let _ = server_out.shutdown().await;
+    };
+    let answers = async {
+        let _ = tokio::io::copy(&mut server_in, &mut client_out).await;
+        let _ = client_out.shutdown().await;
+    };
+    tokio::join!(requests, answers);
+}
+
+/// SplitMix64: the next pseudo-random number after `state`.
+fn splitmix(state: u64) -> u64 {
+    let mut z = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// A name no other test of any run uses: `prefix-<run>-<pid>-<n>`, lower case.
