@@ -112,8 +112,8 @@ async fn a_transferred_call_releases_its_agent_when_it_ends() {
         .reserve_human_agent(&second, &[])
         .await
         .unwrap();
-    // The engine works with stored ids: the organisation's, then its own.
-    assert_eq!(again.map(|a| a.id.to_string()), Some("default:ana".into()));
+    // The engine answers the organisation's own id, as the API shows it.
+    assert_eq!(again.map(|a| a.id.to_string()), Some("ana".into()));
 }
 
 /// GIVEN an agent reserved for a call that an operator then set away

@@ -134,7 +134,8 @@ impl Engine {
 
     /// Reserves the longest-idle available human agent of the call's
     /// organisation with `skills` (available → busy on this call); `None`
-    /// when nobody is available or no agents are configured.
+    /// when nobody is available or no agents are configured. The agent
+    /// carries the organisation's own id, as the API shows it.
     pub async fn reserve_human_agent(
         &self,
         call_id: &CallId,
@@ -143,9 +144,13 @@ impl Engine {
         match &self.agents {
             Some(agents) => {
                 let org = self.call_org(call_id).await?;
-                Ok(agents
+                let reserved = agents
                     .reserve_agent(&org, skills, call_id, self.clock.now())
-                    .await?)
+                    .await?;
+                Ok(reserved.map(|agent| HumanAgent {
+                    id: agent.id.own(),
+                    ..agent
+                }))
             }
             None => Ok(None),
         }
@@ -225,7 +230,12 @@ impl Engine {
         let Some(agents) = &self.agents else {
             return Ok(false);
         };
-        let released = agents.release_agent(id, call_id, self.clock.now()).await?;
+        // `own()` also reads the stored ids that calls recorded before
+        // agent ids were shown per organisation.
+        let stored = Self::scoped_agent_id(&self.call_org(call_id).await?, &id.own())?;
+        let released = agents
+            .release_agent(&stored, call_id, self.clock.now())
+            .await?;
         if released {
             info!(call_id = %call_id, agent = %id, "human agent released");
         }
