@@ -2,8 +2,10 @@
 //! named stage's prefix taken off the path (`/dev/v1/campaigns` is routed
 //! as `/v1/campaigns`; the `$default` stage has none). Every `/v1` route is
 //! behind the router's own API-key guard (`voxdial_http::auth`), exactly
-//! as on the local server. The one difference: no live event stream
-//! (a buffered answer cannot stream), see [`router`].
+//! as on the local server, and the operations console's page is served
+//! from the same binary (`voxdial_console`, embedded as in `voxdial serve`).
+//! The one difference: no live event stream (a buffered answer cannot
+//! stream), see [`router`].
 
 use axum::Router;
 use lambda_http::request::RequestContext;
@@ -46,11 +48,15 @@ pub async fn handle(router: Router, request: Request) -> http::Response<axum::bo
     }
 }
 
-/// The API router over `engine`. A Lambda behind an HTTP API cannot
-/// stream, so the live event stream answers 501 and the console polls
-/// `GET /v1/campaigns/{id}/snapshot` instead.
+/// The API router over `engine`, with the console's page and assets. A
+/// Lambda behind an HTTP API cannot stream, so the live event stream
+/// answers 501 and the console polls `GET /v1/campaigns/{id}/snapshot`
+/// instead (one read of the campaign per watcher per second: nothing when
+/// nobody watches).
 pub fn router(engine: Engine) -> Router {
-    voxdial_http::api::router(engine).layer(axum::middleware::from_fn(no_event_streams))
+    voxdial_http::api::router(engine)
+        .merge(voxdial_console::router())
+        .layer(axum::middleware::from_fn(no_event_streams))
 }
 
 async fn no_event_streams(

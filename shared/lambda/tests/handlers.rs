@@ -412,6 +412,41 @@ async fn a_post_call_job_that_must_wait_goes_back_on_the_queue_as_new() {
     assert_eq!(again[0].receive_count, 1);
 }
 
+/// GIVEN the API function
+/// WHEN a browser asks for the console's page, then for an asset it names
+/// THEN both are served from the binary (the page never cached, the
+/// hashed asset for good), and the live stream still answers 501 (the page
+/// polls instead)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_function_serves_the_console() {
+    let deps = deps().await;
+    let router = api::router(deps.engine.clone());
+    let get = |path: &str| {
+        let (router, event) = (router.clone(), http_event(&api_event("GET", path, "")));
+        async move { api::handle(router, event).await }
+    };
+    let page = get("/").await;
+    assert_eq!(page.headers()[http::header::CACHE_CONTROL], "no-cache");
+    let (status, html) = body_text(page).await;
+    assert_eq!(status, 200, "{html}");
+    let start = html.find("/assets/").expect("the page names its assets");
+    let end = start + html[start..].find('"').expect("a quoted asset path");
+    let asset = get(&html[start..end]).await;
+    assert_eq!(
+        asset.headers()[http::header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
+    );
+    let (status, script) = body_text(asset).await;
+    assert_eq!(
+        (status, script.is_empty()),
+        (200, false),
+        "{}",
+        &html[start..end]
+    );
+    let (status, _) = body_text(get("/v1/campaigns/cmp_x/events").await).await;
+    assert_eq!(status, 501);
+}
+
 /// An API event for `method path` with a JSON `body`, in the fixtures' shape.
 fn api_event(method: &str, path: &str, body: &str) -> String {
     let mut event: serde_json::Value =

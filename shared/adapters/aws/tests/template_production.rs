@@ -559,6 +559,31 @@ fn the_api_and_the_bridge_know_the_public_base_url() {
     assert_eq!(container_env(&t, "VOXDIAL_PUBLIC_BASE_URL"), dispatcher);
 }
 
+#[test]
+fn the_api_function_serves_the_console_page_and_assets() {
+    let t = template();
+    let events = at(resource(&t, "ApiFunction"), &["Properties", "Events"]);
+    let routes: Vec<(String, String)> = events
+        .as_mapping()
+        .expect("the API function's events")
+        .values()
+        .filter(|e| text(&e["Type"]) == Some("HttpApi"))
+        .map(|e| {
+            let p = &e["Properties"];
+            let field = |name: &str| text(&p[name]).unwrap_or_default().to_string();
+            (field("Method"), field("Path"))
+        })
+        .collect();
+    for path in ["/", "/index.html", "/assets/{proxy+}", "/v1/{proxy+}"] {
+        assert!(
+            routes
+                .iter()
+                .any(|(m, p)| p == path && (m == "GET" || m == "ANY")),
+            "{path} is not routed to the API function: {routes:?}"
+        );
+    }
+}
+
 /// The S3 object actions a function's statements grant on `prefix*` of the
 /// recordings bucket.
 fn bucket_actions(r: &Value, prefix: &str) -> Vec<String> {
