@@ -8,9 +8,10 @@ use chrono::Duration as Span;
 use serde::Serialize;
 use tracing::{info, warn};
 use voxdial_domain::{
-    AgentStatus, CallAttempt, CallEvent, CallEventKind, CallId, CallState, Campaign, Conversation,
-    Disposition, HumanAgent, HumanAgentId, HumanAgentStore, Lead, OrgId, ProviderCallSid,
-    TelephonyProvider, Timestamp, TransferRecord, TransferTarget, WebhookError, WebhookRequest,
+    AgentStatus, AmdMode, CallAttempt, CallEvent, CallEventKind, CallId, CallState, Campaign,
+    Conversation, Disposition, HumanAgent, HumanAgentId, HumanAgentStore, Lead, OrgId,
+    ProviderCallSid, TelephonyProvider, Timestamp, TransferRecord, TransferTarget, WebhookError,
+    WebhookRequest,
 };
 use voxdial_wire::media_token::{TOKEN_TTL_SECS, TokenError};
 
@@ -130,6 +131,19 @@ impl Engine {
             campaign,
             lead,
         })
+    }
+
+    /// Whether the call of `facts` still waits for its provider's
+    /// asynchronous machine-detection verdict.
+    pub fn provider_verdict_due(&self, facts: &CallFacts) -> bool {
+        facts.call.answered_by.is_none()
+            && facts.campaign.settings.amd == AmdMode::Async
+            && facts
+                .call
+                .provider
+                .as_ref()
+                .and_then(|p| self.providers.get(p))
+                .is_some_and(|p| p.sends_async_amd())
     }
 
     /// Reserves the longest-idle available human agent of the call's

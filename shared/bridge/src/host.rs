@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use voxdial_conversation::{CallContext, CallReport, HumanAgent, TranscriptTurn, TransferPlan};
-use voxdial_domain::{CallId, Disposition, HumanAgentId, Timestamp};
+use voxdial_domain::{AnsweredBy, CallId, Disposition, HumanAgentId, Timestamp};
 
 /// A host call failed. The bridge logs it and carries on (the call keeps
 /// going; answers that were awaited come back as failures).
@@ -29,6 +29,9 @@ pub trait BridgeHost: Send + Sync + 'static {
     /// unexpired token, and the call answered, not ended and never streamed
     /// before. Called once per stream, before anything else of the call.
     async fn admit_stream(&self, call_id: &CallId, token: Option<&str>) -> Result<(), HostError>;
+    /// The provider's machine-detection verdict on the call so far. Asked
+    /// while [`CallContext::provider_verdict_due`] and none has come.
+    async fn answered_by(&self, call_id: &CallId) -> Result<Option<AnsweredBy>, HostError>;
     /// Stores the conversation's disposition (may be called more than once;
     /// the last one wins, except that opted-out is final).
     async fn record_disposition(&self, call_id: &CallId, d: Disposition) -> Result<(), HostError>;
@@ -111,6 +114,7 @@ pub struct MemoryHost {
     agents: Mutex<Vec<(HumanAgent, Vec<String>, bool)>>,
     calls: Mutex<HashMap<CallId, MemoryCall>>,
     ended: Mutex<Vec<CallId>>,
+    verdicts: Mutex<HashMap<CallId, AnsweredBy>>,
 }
 
 impl MemoryHost {
@@ -122,7 +126,14 @@ impl MemoryHost {
             agents: Mutex::new(Vec::new()),
             calls: Mutex::new(HashMap::new()),
             ended: Mutex::new(Vec::new()),
+            verdicts: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Stores the provider's machine-detection verdict on a call (what a
+    /// status callback does), for [`BridgeHost::answered_by`] to find.
+    pub fn set_answered_by(&self, call_id: CallId, verdict: AnsweredBy) {
+        self.verdicts.lock().expect("lock").insert(call_id, verdict);
     }
 
     /// Marks a call ended: its streams are refused.
@@ -185,6 +196,9 @@ impl BridgeHost for MemoryHost {
         }
         call.admitted_with = Some(token.map(str::to_owned));
         Ok(())
+    }
+    async fn answered_by(&self, call_id: &CallId) -> Result<Option<AnsweredBy>, HostError> {
+        Ok(self.verdicts.lock().expect("lock").get(call_id).copied())
     }
     async fn record_disposition(&self, call_id: &CallId, d: Disposition) -> Result<(), HostError> {
         self.with(call_id, |c| c.dispositions.push(d));

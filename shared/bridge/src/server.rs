@@ -69,6 +69,12 @@ pub struct BridgeConfig {
     /// (the simulated caller and model run as fast). The conversation's
     /// clock and timers scale with it; 1 in production.
     pub time_scale: f64,
+    /// How often a live call whose provider verdict is due asks the host
+    /// for it ([`BridgeHost::answered_by`]: one store read on AWS).
+    pub verdict_poll: Duration,
+    /// How long after the stream starts it keeps asking (Twilio gives up
+    /// detecting after `MachineDetectionTimeout`, 30 s by default).
+    pub verdict_wait: Duration,
 }
 
 impl Default for BridgeConfig {
@@ -82,6 +88,8 @@ impl Default for BridgeConfig {
             preopen_ttl: Duration::from_secs(90),
             start_timeout: Duration::from_secs(5),
             time_scale: 1.0,
+            verdict_poll: Duration::from_millis(500),
+            verdict_wait: Duration::from_secs(35),
         }
     }
 }
@@ -283,6 +291,7 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
         };
         let span = info_span!("call", call_id = %call_id);
         let (tx, notices) = mpsc::channel(8);
+        let verdicts = tx.clone();
         if !self.reserve(&call_id, tx) {
             let close = limits::close(close_code::POLICY, "call already streaming");
             return self
@@ -316,6 +325,12 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
                 }
             },
         };
+        if ctx.provider_verdict_due && ctx.answered_by.is_none() {
+            let poll = self
+                .clone()
+                .await_provider_verdict(call_id.clone(), verdicts);
+            tokio::spawn(poll.instrument(span.clone()));
+        }
         self.inner.live.fetch_add(1, Ordering::SeqCst);
         self.inner.total.fetch_add(1, Ordering::Relaxed);
         let seed = self.inner.seq.fetch_add(1, Ordering::Relaxed);
@@ -340,6 +355,32 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
         self.inner.calls.lock().expect("lock").remove(&call_id);
         self.inner.live.fetch_sub(1, Ordering::SeqCst);
         self.inner.idle.notify_waiters();
+    }
+
+    /// Asks the host for the provider's machine-detection verdict on a live
+    /// call every `verdict_poll` until it comes (then hands it to the
+    /// conversation), the call ends or `verdict_wait` passes. Locally the
+    /// engine also pushes it ([`Self::notify_answered_by`]); on AWS it
+    /// reaches the status-callback function, and this is how it gets here.
+    /// A verdict that comes twice changes nothing the second time.
+    async fn await_provider_verdict(self, call_id: CallId, notices: mpsc::Sender<Notice>) {
+        let scale = self.inner.cfg.time_scale.max(1e-3);
+        let every = self.inner.cfg.verdict_poll.div_f64(scale);
+        let until = tokio::time::Instant::now() + self.inner.cfg.verdict_wait.div_f64(scale);
+        while tokio::time::Instant::now() < until {
+            tokio::time::sleep(every).await;
+            if notices.is_closed() {
+                return;
+            }
+            match self.inner.host.answered_by(&call_id).await {
+                Ok(Some(verdict)) => {
+                    let _ = notices.send(Notice::AnsweredBy(verdict)).await;
+                    return;
+                }
+                Ok(None) => {}
+                Err(e) => warn!(error = %e, "cannot read the provider's verdict"),
+            }
+        }
     }
 
     /// Registers `call_id` as live on this bridge; false if it already is.

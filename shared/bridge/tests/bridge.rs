@@ -125,6 +125,18 @@ async fn in_memory_call_as(
     voxdial_sim::caller::CallerReport,
 ) {
     let host = Arc::new(MemoryHost::new(context(persona)));
+    in_memory_call_on(host, persona, format).await
+}
+
+/// One call in memory on a paused clock, on `host`.
+async fn in_memory_call_on(
+    host: Arc<MemoryHost>,
+    persona: &str,
+    format: StreamFormat,
+) -> (
+    voxdial_bridge::MemoryCall,
+    voxdial_sim::caller::CallerReport,
+) {
     host.add_agent(human(), vec![]);
     let (conn, mut accept) = ChannelConnector::new();
     let sim = VoiceSim::new(VoiceSimConfig::default());
@@ -291,6 +303,36 @@ async fn in_memory_transfer_and_opt_out_and_voicemail() {
         .duration()
         .as_millis() as u64;
     assert!(caller.media_received * 20 >= clip, "whole message played");
+}
+
+/// GIVEN a call whose provider verdict is due, a human caller, and the
+/// provider's "machine" verdict stored after the stream started (as the
+/// status-callback function stores it on AWS, where nothing pushes it to
+/// the bridge)
+/// WHEN the call runs
+/// THEN the bridge finds the verdict and acts on it: the provider's
+/// machine verdict, a voicemail left (without it, the local detector hears
+/// a human and the agent talks)
+#[tokio::test(start_paused = true)]
+async fn a_provider_verdict_stored_elsewhere_reaches_the_live_call() {
+    let mut ctx = context("interested");
+    ctx.provider_verdict_due = true;
+    let host = Arc::new(MemoryHost::new(ctx));
+    host.set_answered_by(
+        CallId::parse("L1").unwrap(),
+        voxdial_domain::AnsweredBy::MachineStart,
+    );
+    let (call, _) = in_memory_call_on(host, "interested", StreamFormat::Twilio).await;
+    let report = call.report.unwrap();
+    let amd = report.amd.unwrap();
+    assert_eq!(
+        (amd.verdict, amd.source),
+        (
+            voxdial_domain::AnsweredBy::MachineStart,
+            voxdial_conversation::VerdictSource::Provider
+        )
+    );
+    assert_eq!(report.end_reason, Some(EndReason::VoicemailLeft));
 }
 
 #[tokio::test]

@@ -489,6 +489,12 @@ pub struct CallContext {
     pub consent_notice: bool,
     /// The provider's answering-machine verdict so far, if any.
     pub answered_by: Option<AnsweredBy>,
+    /// Whether the provider's verdict is still to come (asynchronous
+    /// detection asked of a provider that has it): the bridge then asks
+    /// the host for it until it comes, since on AWS it reaches another
+    /// process (the status-callback function).
+    #[serde(default)]
+    pub provider_verdict_due: bool,
 }
 
 impl CallContext {
@@ -503,6 +509,7 @@ impl CallContext {
             record: false,
             consent_notice: false,
             answered_by: None,
+            provider_verdict_due: false,
         }
     }
 }

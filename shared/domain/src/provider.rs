@@ -294,6 +294,12 @@ pub trait TelephonyProvider: Send + Sync {
     /// The configured id of this provider account.
     fn id(&self) -> &ProviderId;
 
+    /// Whether a call placed with [`AmdMode::Async`] gets a machine-detection
+    /// verdict by webhook while it is live (SansPBX has no detection).
+    fn sends_async_amd(&self) -> bool {
+        false
+    }
+
     /// Places an outbound call.
     async fn place_call(&self, request: &PlaceCall) -> Result<PlacedCall, ProviderError>;
 

@@ -29,7 +29,7 @@ use voxdial_bridge::{Bridge, BridgeHost, HostError};
 use voxdial_conversation::types::{CallReport, HumanAgent, Speaker, TranscriptTurn, TransferPlan};
 use voxdial_conversation::{AgentConfig, CallContext, TransferMode};
 use voxdial_domain::{
-    AgentId, AgentStatus, CallAttempt, CallId, CallState, Campaign, Conversation,
+    AgentId, AgentStatus, AnsweredBy, CallAttempt, CallId, CallState, Campaign, Conversation,
     ConversationAgent, Disposition, HumanAgentId, Timestamp,
 };
 use voxdial_gemini::Connector;
@@ -230,7 +230,13 @@ impl BridgeHost for EngineHost {
             record: settings.recording.records_every_call(),
             consent_notice: self.engine.consent_notice(&facts.campaign, &facts.call.to),
             answered_by: facts.call.answered_by,
+            provider_verdict_due: self.engine.provider_verdict_due(&facts),
         })
+    }
+
+    async fn answered_by(&self, call_id: &CallId) -> Result<Option<AnsweredBy>, HostError> {
+        let call = self.engine.call(call_id).await.map_err(host_error)?;
+        Ok(call.answered_by)
     }
 
     async fn admit_stream(&self, call_id: &CallId, token: Option<&str>) -> Result<(), HostError> {

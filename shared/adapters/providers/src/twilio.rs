@@ -583,6 +583,10 @@ fn provider_call(resource: CallResource) -> Result<ProviderCall, ProviderError> 
 
 #[async_trait]
 impl TelephonyProvider for TwilioProvider {
+    fn sends_async_amd(&self) -> bool {
+        true
+    }
+
     fn id(&self) -> &ProviderId {
         &self.config.id
     }
