@@ -8,14 +8,23 @@
 #
 #   bash scripts/build-bridge-image.sh --env dev      # build, push, print the URI
 
+# The spool directory recorded calls are written to while they last
+# (RECORDING_DIR), owned by the unprivileged user: the task mounts task
+# storage there (the root filesystem is read-only), and a Fargate bind
+# mount takes the image directory's contents and ownership.
+FROM busybox:1.37 AS spool
+RUN mkdir -p /out/voxdial && touch /out/voxdial/.keep
+
 # glibc and CA certificates only, as an unprivileged user.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --chmod=0755 media-bridge /usr/local/bin/media-bridge
+COPY --from=spool --chown=nonroot:nonroot /out/ /var/spool/
+VOLUME ["/var/spool/voxdial"]
 USER nonroot:nonroot
 # 8080: media streams and /healthz (the load balancer's target);
 # 9090: Prometheus /metrics (inside the VPC only).
 EXPOSE 8080 9090
-ENV BIND_ADDR=0.0.0.0:8080 METRICS_ADDR=0.0.0.0:9090 RUST_LOG=info
+ENV BIND_ADDR=0.0.0.0:8080 METRICS_ADDR=0.0.0.0:9090 RUST_LOG=info RECORDING_DIR=/var/spool/voxdial
 # SIGTERM drains: no new streams, live calls end by themselves (DRAIN_SECS).
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/media-bridge"]

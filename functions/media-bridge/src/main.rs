@@ -15,6 +15,7 @@
 //! | `DRAIN_SECS` | how long SIGTERM waits for live calls to end by themselves before each is ended politely (default 60) |
 //! | `METRICS_ADDR` | the Prometheus `/metrics` listener, not the load balancer's port (default `0.0.0.0:9090`) |
 //! | `ECS_AGENT_URI` | set by ECS: task scale-in protection while calls are live ([`protection`]) |
+//! | `RECORDING_DIR` | where recorded calls are spooled while they last, on task storage (default `$TMPDIR/voxdial-recordings`; the image mounts a writable volume at `/var/spool/voxdial`) |
 //! | `EMF_SERVICE_NAME` | the `ServiceName` of the `LiveCalls` EMF metric on stdout ([`emf`]; unset: none) |
 //! | `VOXDIAL_*` | the engine's settings, as for every function (`voxdial_lambda::config`); the media token key (`voxdial.media_token_key` of the secret, or `VOXDIAL_MEDIA_TOKEN_KEY`) is required: every stream must carry its call's token |
 //!

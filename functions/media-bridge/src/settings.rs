@@ -39,6 +39,8 @@ pub(crate) struct BridgeSettings {
     pub(crate) ecs_agent_uri: Option<String>,
     /// The `ServiceName` of the `LiveCalls` EMF metric.
     pub(crate) emf_service: Option<String>,
+    /// Where recorded calls are spooled while they last.
+    pub(crate) recording_dir: Option<std::path::PathBuf>,
 }
 
 impl BridgeSettings {
@@ -95,6 +97,7 @@ impl BridgeSettings {
             drain: Duration::from_secs(number("DRAIN_SECS", 60)?),
             ecs_agent_uri: get("ECS_AGENT_URI"),
             emf_service: get("EMF_SERVICE_NAME"),
+            recording_dir: get("RECORDING_DIR").map(Into::into),
         })
     }
 
@@ -111,6 +114,9 @@ impl BridgeSettings {
         };
         if let Some(model) = &self.model {
             config.model = model.clone();
+        }
+        if let Some(dir) = &self.recording_dir {
+            config.recording_dir = dir.clone();
         }
         config
     }

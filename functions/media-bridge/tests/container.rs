@@ -314,12 +314,25 @@ async fn a_call_s_context_and_outcome_go_through_the_table() {
     // THEN the opt-out reaches the table: the call's disposition, and the
     // number on the do-not-call list
     assert_eq!(world.disposition().await, Some(Disposition::OptedOut));
-    let hit = world
-        .store
-        .dnc_hit(&world.campaign.org_id, &world.campaign.id, &world.phone)
-        .await
-        .unwrap();
-    assert!(hit.global || hit.campaign, "{hit:?}");
+    // (the number is listed by a write after the disposition's: the loop
+    // is a hang guard, not a speed limit)
+    let mut hit = None;
+    for _ in 0..600 {
+        let now = world
+            .store
+            .dnc_hit(&world.campaign.org_id, &world.campaign.id, &world.phone)
+            .await
+            .unwrap();
+        if now.global || now.campaign {
+            hit = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        hit.is_some(),
+        "the number never reached the do-not-call list"
+    );
     caller.abort();
     world.voice_task.abort();
 }

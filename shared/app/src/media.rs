@@ -447,18 +447,27 @@ impl Engine {
         Ok(key)
     }
 
-    /// Stores the call's stereo recording (caller left, agent right).
+    /// Stores the call's stereo recording (caller left, agent right), the
+    /// WAV file at `wav`, streamed from it.
     pub async fn save_recording(
         &self,
         call_id: &CallId,
-        wav: Vec<u8>,
+        wav: &std::path::Path,
     ) -> Result<CallAttempt, AppError> {
         let call = self.call(call_id).await?;
         // What the post-call pipeline keeps of it (hash, size, length).
-        let meta = crate::recordings::BridgeRecording::of(&wav);
-        let key = self
-            .store_call_blob(&call, "recordings", "wav", wav, "audio/wav")
-            .await?;
+        let meta = crate::recordings::BridgeRecording::of_file(wav)
+            .await
+            .map_err(|source| voxdial_domain::BlobError::Unavailable {
+                message: "cannot read the recording file".into(),
+                source: Box::new(source),
+            })?;
+        let blobs = self
+            .blobs
+            .as_ref()
+            .ok_or_else(|| AppError::Conflict("no blob store is configured".into()))?;
+        let key = crate::recordings::call_blob_key(&call, "recordings", "wav");
+        blobs.put_file(&key, wav, "audio/wav").await?;
         let updated = self
             .modify_call(call_id, |call| {
                 call.conversation

@@ -71,15 +71,20 @@ fn le_u16(b: &[u8], at: usize) -> Option<u16> {
 /// Checks a WAV file strictly: RIFF size, `fmt ` before `data`, the
 /// `data` chunk's size equal to the bytes present.
 pub fn check_wav(bytes: &[u8]) -> Result<WavInfo, String> {
+    check_wav_head(bytes, bytes.len())
+}
+
+/// [`check_wav`] on the first bytes of a file of `total` bytes (`head`
+/// holds at least its chunks up to the `data` chunk's header).
+fn check_wav_head(bytes: &[u8], total: usize) -> Result<WavInfo, String> {
     if bytes.len() < 12 || &bytes[0..4] != b"RIFF" || &bytes[8..12] != b"WAVE" {
         return Err("not a RIFF/WAVE file".into());
     }
     let riff = le_u32(bytes, 4).ok_or("truncated header")? as usize;
-    if riff + 8 != bytes.len() {
+    if riff + 8 != total {
         return Err(format!(
-            "the RIFF size says {} bytes, the file has {}",
+            "the RIFF size says {} bytes, the file has {total}",
             riff + 8,
-            bytes.len()
         ));
     }
     let mut at = 12;
@@ -98,10 +103,10 @@ pub fn check_wav(bytes: &[u8]) -> Result<WavInfo, String> {
             format = Some((channels, rate, byte_rate));
         } else if id == b"data" {
             let (channels, sample_rate, byte_rate) = format.ok_or("data before fmt")?;
-            if body + len != bytes.len() && body + len + (len & 1) != bytes.len() {
+            if body + len != total && body + len + (len & 1) != total {
                 return Err(format!(
                     "the data chunk says {len} bytes, {} follow",
-                    bytes.len().saturating_sub(body)
+                    total.saturating_sub(body)
                 ));
             }
             return Ok(WavInfo {
@@ -127,14 +132,34 @@ pub struct BridgeRecording {
     pub info: Option<WavInfo>,
 }
 
+/// Bytes of a file read at a time to hash it, and kept to read its header.
+const READ_CHUNK: usize = 64 * 1024;
+
 impl BridgeRecording {
-    /// Reads a recording's hash, size and header.
-    pub fn of(wav: &[u8]) -> BridgeRecording {
-        BridgeRecording {
-            sha256: sha256_hex(wav),
-            bytes: wav.len() as u64,
-            info: check_wav(wav).ok(),
+    /// Reads a recording file's hash, size and header, a chunk at a time
+    /// (the file may be tens of MB).
+    pub async fn of_file(path: &std::path::Path) -> std::io::Result<BridgeRecording> {
+        use tokio::io::AsyncReadExt as _;
+        let mut file = tokio::fs::File::open(path).await?;
+        let (mut sha, mut head, mut bytes) = (Sha256::new(), Vec::new(), 0usize);
+        let mut chunk = vec![0; READ_CHUNK];
+        loop {
+            let n = file.read(&mut chunk).await?;
+            if n == 0 {
+                break;
+            }
+            sha.update(&chunk[..n]);
+            if head.len() < READ_CHUNK {
+                let keep = n.min(READ_CHUNK - head.len());
+                head.extend_from_slice(&chunk[..keep]);
+            }
+            bytes += n;
         }
+        Ok(BridgeRecording {
+            sha256: hex::encode(sha.finalize()),
+            bytes: bytes as u64,
+            info: check_wav_head(&head, bytes).ok(),
+        })
     }
 }
 

@@ -5,8 +5,12 @@
 //! ```text
 //! ulimit -n 65536
 //! cargo build --release -p voxdial-bridge --example load
-//! target/release/examples/load [CALLS=1000] [SECONDS=30] [CHUNK_MS=40] [multi|current]
+//! target/release/examples/load [CALLS=1000] [SECONDS=30] [CHUNK_MS=40] [multi|current] [record]
 //! ```
+//!
+//! `record` records every call (both channels, as a campaign with
+//! recording on): the RSS per call then includes what a recording costs
+//! while the call is live.
 //!
 //! The bridge runs in its own process (this binary, re-executed with
 //! `--bridge-child`), so its RSS and CPU are its own; the callers and the
@@ -90,9 +94,10 @@ fn report(name: &str, us: &[u64]) {
 
 /// The bridge process: serves on 127.0.0.1:0, prints `LISTEN addr`, runs
 /// until its stdin closes.
-async fn bridge_child(gemini: String, calls: usize) -> anyhow::Result<()> {
+async fn bridge_child(gemini: String, calls: usize, record: bool) -> anyhow::Result<()> {
     let mut ctx = CallContext::with_agent(CampaignId::parse("load")?, AgentConfig::default());
     ctx.answered_by = Some(AnsweredBy::Human);
+    ctx.record = record;
     let host = Arc::new(MemoryHost::new(ctx.clone()));
     for i in 0..calls {
         let mut c = ctx.clone();
@@ -146,7 +151,8 @@ fn main() -> anyhow::Result<()> {
                 .enable_all()
                 .build()?,
         };
-        return rt.block_on(bridge_child(gemini, calls));
+        let record = args.get(5).map(String::as_str) == Some("record");
+        return rt.block_on(bridge_child(gemini, calls, record));
     }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -161,6 +167,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<()> {
     // The bridge's runtime: `multi` (as the media-bridge binary) or
     // `current` (one thread).
     let runtime = args.get(4).cloned().unwrap_or_else(|| "multi".into());
+    let record = args.get(5).cloned().unwrap_or_default();
     println!("loadavg at start: {}", loadavg());
     let log = Arc::new(ProbeLog::default());
 
@@ -180,6 +187,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<()> {
             &gaddr.to_string(),
             &calls.to_string(),
             &runtime,
+            &record,
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -242,7 +250,7 @@ async fn run(args: Vec<String>) -> anyhow::Result<()> {
 
     let r = log.result_between(Some(measure_from), Some(measure_to));
     println!(
-        "calls={calls} seconds={secs} chunk_ms={chunk_ms} bridge_runtime={runtime} failed={failed} (ramp {}s; measured over {measured:.1}s, {samples} RSS samples)",
+        "calls={calls} seconds={secs} chunk_ms={chunk_ms} bridge_runtime={runtime} {record} failed={failed} (ramp {}s; measured over {measured:.1}s, {samples} RSS samples)",
         ramp.as_secs()
     );
     report(

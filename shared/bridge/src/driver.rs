@@ -25,6 +25,7 @@ use voxdial_wire::sanspbx::{StreamEvent, parse_stream_event};
 use voxdial_wire::twilio::media::InboundMessage;
 
 use crate::host::BridgeHost;
+use crate::spool::Spool;
 
 /// Which media protocol the provider socket speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,6 +71,9 @@ pub struct CallParts<H: BridgeHost> {
     pub seed: u64,
     /// How many times faster than real time the call runs (simulations).
     pub time_scale: f64,
+    /// Where the recording goes as it is captured, when the call is
+    /// recorded (`None`: not recorded, or no spool could be made).
+    pub(crate) spool: Option<Spool>,
 }
 
 /// Runs one call until the conversation ends or the provider closes; then
@@ -90,6 +94,7 @@ where
         mut shutdown,
         seed,
         time_scale,
+        mut spool,
     } = parts;
     let protocol = match stream {
         ProviderStream::Twilio { .. } => Protocol::Twilio,
@@ -115,6 +120,8 @@ where
     let mut out_json = String::with_capacity(512);
     let mut provider_open = true;
     let mut session_open = true;
+    // The recording's bytes when there is no spool to take them.
+    let mut unspooled = Vec::new();
 
     // Outputs of the constructor (e.g. a provider verdict known at start).
     let mut ended = false;
@@ -179,6 +186,7 @@ where
         if wrote {
             let _ = provider.flush().await;
         }
+        spool_recording(&mut conv, &mut spool, &mut unspooled).await;
         if ended || conv.is_ended() || (!provider_open && !session_open) {
             break;
         }
@@ -297,10 +305,17 @@ where
     let _ = provider.close().await;
     drop(session);
     let summary = conv.finish(now());
-    if let Some(wav) = summary.recording.clone()
-        && let Err(e) = host.save_recording(&call_id, wav).await
-    {
-        warn!(error = %e, "saving the recording failed");
+    if let Some(mut spool) = spool {
+        conv.take_recording(spool.buffer());
+        match spool.finish().await {
+            Ok(wav) => {
+                if let Err(e) = host.save_recording(&call_id, wav).await {
+                    warn!(error = %e, "saving the recording failed");
+                }
+            }
+            Err(e) => warn!(error = %e, "finishing the spooled recording failed"),
+        }
+        // The spool (and its file) goes here.
     }
     if let Err(e) = host
         .save_transcript(&call_id, summary.transcript.clone())
@@ -312,6 +327,27 @@ where
         warn!(error = %e, "saving the report failed");
     }
     summary
+}
+
+/// Moves the recording's final bytes from the core to the spool (a write
+/// once a chunk is full). Without a spool they are dropped, so the core
+/// holds its bounded window whatever happens; a spool that fails to write
+/// is given up and the call goes on unrecorded.
+async fn spool_recording(
+    conv: &mut Conversation,
+    spool: &mut Option<Spool>,
+    unspooled: &mut Vec<u8>,
+) {
+    let Some(s) = spool else {
+        unspooled.clear();
+        conv.take_recording(unspooled);
+        return;
+    };
+    conv.take_recording(s.buffer());
+    if let Err(e) = s.write_if_full().await {
+        warn!(error = %e, "spooling the recording failed: the rest of the call is not recorded");
+        *spool = None;
+    }
 }
 
 /// Sends the frame just decoded to the model when the core says so.

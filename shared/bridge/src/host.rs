@@ -1,6 +1,7 @@
 //! The host port: everything the bridge needs from storage and providers.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -66,8 +67,10 @@ pub trait BridgeHost: Send + Sync + 'static {
     /// Records that the voicemail message played to its end, then ends the
     /// call at the provider.
     async fn voicemail_left(&self, call_id: &CallId) -> Result<(), HostError>;
-    /// Stores the stereo WAV (caller left, agent right) in the blob store.
-    async fn save_recording(&self, call_id: &CallId, wav: Vec<u8>) -> Result<(), HostError>;
+    /// Stores the stereo WAV file at `wav` (caller left, agent right) in
+    /// the blob store, streaming it (a long call's file is tens of MB).
+    /// The bridge removes the file once this returns.
+    async fn save_recording(&self, call_id: &CallId, wav: &Path) -> Result<(), HostError>;
     /// Stores the transcript, per turn with times.
     async fn save_transcript(
         &self,
@@ -257,7 +260,10 @@ impl BridgeHost for MemoryHost {
         });
         Ok(())
     }
-    async fn save_recording(&self, call_id: &CallId, wav: Vec<u8>) -> Result<(), HostError> {
+    async fn save_recording(&self, call_id: &CallId, wav: &Path) -> Result<(), HostError> {
+        let wav = tokio::fs::read(wav)
+            .await
+            .map_err(|e| HostError(format!("cannot read the recording: {e}")))?;
         self.with(call_id, |c| c.recording = Some(wav));
         Ok(())
     }

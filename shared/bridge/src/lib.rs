@@ -22,6 +22,10 @@
 //!   the provider socket (`Sink + Stream` of axum messages).
 //! - [`host`]: the [`BridgeHost`] port the lead implements on the engine,
 //!   and [`MemoryHost`] for tests.
+//! - `spool`: recorded calls written to a file on task storage as they
+//!   are captured (a few KiB of a call's recording in memory, not all of
+//!   it); the host uploads the finished WAV from the file, which goes with
+//!   the call (a restart sweeps what a crash left).
 //! - `limits`: the 64 KiB message and frame cap, and the close codes
 //!   (1008 refused, 1009 too big, 1002 malformed) a peer is told.
 //!
@@ -41,6 +45,7 @@ pub mod host;
 mod limits;
 mod metrics;
 pub mod server;
+mod spool;
 
 pub use driver::{Notice, Protocol};
 pub use host::{BridgeHost, HostError, MemoryCall, MemoryHost};

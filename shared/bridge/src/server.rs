@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -32,6 +33,7 @@ use crate::driver::{CallParts, Notice, Protocol, run_call};
 use crate::host::BridgeHost;
 use crate::limits;
 use crate::metrics::CallStats;
+use crate::spool::{Spool, SpoolDir};
 
 /// Path of the Twilio Media Streams WebSocket.
 pub const TWILIO_PATH: &str = "/media/twilio";
@@ -75,6 +77,10 @@ pub struct BridgeConfig {
     /// How long after the stream starts it keeps asking (Twilio gives up
     /// detecting after `MachineDetectionTimeout`, 30 s by default).
     pub verdict_wait: Duration,
+    /// Where recorded calls are spooled while they last (task storage; see
+    /// `spool`): the bridge makes its own locked directory under it and
+    /// removes what dead bridges left there.
+    pub recording_dir: PathBuf,
 }
 
 impl Default for BridgeConfig {
@@ -90,6 +96,7 @@ impl Default for BridgeConfig {
             time_scale: 1.0,
             verdict_poll: Duration::from_millis(500),
             verdict_wait: Duration::from_secs(35),
+            recording_dir: std::env::temp_dir().join("voxdial-recordings"),
         }
     }
 }
@@ -114,6 +121,9 @@ struct Inner<H, C> {
     seq: AtomicU64,
     /// Ended calls' reports, folded (one lock per ended call).
     stats: Mutex<CallStats>,
+    /// Where recordings are spooled; `None` when the directory could not
+    /// be made (calls then go on unrecorded, each saying so).
+    spool: Option<SpoolDir>,
 }
 
 /// The media bridge: mount [`Bridge::router`] in any axum server.
@@ -133,6 +143,11 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
     /// A bridge using `host` for storage/provider actions and `connector`
     /// for model sessions.
     pub fn new(cfg: BridgeConfig, host: Arc<H>, connector: Arc<C>) -> Self {
+        let spool = SpoolDir::open(&cfg.recording_dir)
+            .inspect_err(|e| {
+                warn!(dir = %cfg.recording_dir.display(), error = %e, "no recording spool: recorded calls will not be recorded");
+            })
+            .ok();
         Self {
             inner: Arc::new(Inner {
                 cfg,
@@ -147,6 +162,7 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
                 shutdown: watch::channel(false).0,
                 seq: AtomicU64::new(0),
                 stats: Mutex::new(CallStats::default()),
+                spool,
             }),
         }
     }
@@ -334,6 +350,11 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
         self.inner.live.fetch_add(1, Ordering::SeqCst);
         self.inner.total.fetch_add(1, Ordering::Relaxed);
         let seed = self.inner.seq.fetch_add(1, Ordering::Relaxed);
+        let spool = if ctx.record {
+            self.spool().instrument(span.clone()).await
+        } else {
+            None
+        };
         let parts = CallParts {
             call_id: call_id.clone(),
             ctx,
@@ -344,6 +365,7 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
             shutdown: self.inner.shutdown.subscribe(),
             seed,
             time_scale: self.inner.cfg.time_scale,
+            spool,
         };
         let summary = run_call(socket, parts).instrument(span.clone()).await;
         info!(parent: &span, end = ?summary.report.end_reason, disposition = ?summary.report.disposition, "call ended");
@@ -381,6 +403,21 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
                 Err(e) => warn!(error = %e, "cannot read the provider's verdict"),
             }
         }
+    }
+
+    /// A recorded call's spool, or `None` (said in the log) when none can
+    /// be made.
+    async fn spool(&self) -> Option<Spool> {
+        let Some(dir) = &self.inner.spool else {
+            warn!("no recording spool: the call is not recorded");
+            return None;
+        };
+        dir.spool(voxdial_conversation::Conversation::recording_spec())
+            .await
+            .inspect_err(
+                |e| warn!(error = %e, "cannot spool the recording: the call is not recorded"),
+            )
+            .ok()
     }
 
     /// Registers `call_id` as live on this bridge; false if it already is.

@@ -3,6 +3,7 @@
 //! on 127.0.0.1.
 
 use std::convert::Infallible;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -138,14 +139,8 @@ async fn in_memory_call_on(
     voxdial_sim::caller::CallerReport,
 ) {
     host.add_agent(human(), vec![]);
-    let (conn, mut accept) = ChannelConnector::new();
-    let sim = VoiceSim::new(VoiceSimConfig::default());
-    tokio::spawn(async move {
-        while let Some(s) = accept.recv().await {
-            tokio::spawn(serve_socket(sim.clone(), s));
-        }
-    });
-    let bridge = Bridge::new(BridgeConfig::default(), host.clone(), Arc::new(conn));
+    let spool = tempfile::tempdir().unwrap();
+    let bridge = sim_bridge(&host, spool.path());
     let (bridge_end, caller_end) = provider_pair();
     let b = bridge.clone();
     let protocol = match format {
@@ -159,7 +154,71 @@ async fn in_memory_call_on(
     let report = run_on_socket(cfg, caller_end).await.unwrap();
     served.await.unwrap();
     assert_eq!(bridge.live_calls(), 0);
+    assert_eq!(
+        spooled(spool.path()),
+        0,
+        "the spooled recording went with the call"
+    );
     (host.call(&CallId::parse("L1").unwrap()), report)
+}
+
+/// A bridge over `host` and a simulated voice model, spooling recordings
+/// under `spool`.
+fn sim_bridge(host: &Arc<MemoryHost>, spool: &Path) -> Bridge<MemoryHost, ChannelConnector> {
+    let (conn, mut accept) = ChannelConnector::new();
+    let sim = VoiceSim::new(VoiceSimConfig::default());
+    tokio::spawn(async move {
+        while let Some(s) = accept.recv().await {
+            tokio::spawn(serve_socket(sim.clone(), s));
+        }
+    });
+    let config = BridgeConfig {
+        recording_dir: spool.to_path_buf(),
+        ..BridgeConfig::default()
+    };
+    Bridge::new(config, host.clone(), Arc::new(conn))
+}
+
+/// Spooled call recordings under `dir`.
+fn spooled(dir: &Path) -> usize {
+    let mut n = 0;
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        if entry.file_type().unwrap().is_dir() {
+            n += spooled(&entry.path());
+        } else if entry.file_name().to_string_lossy().ends_with(".wav") {
+            n += 1;
+        }
+    }
+    n
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_cancelled_mid_call_leaves_no_spooled_recording() {
+    // GIVEN a recorded call that has been talking for a while (2 s of its
+    // simulated time)
+    let host = Arc::new(MemoryHost::new(context("interested")));
+    let spool = tempfile::tempdir().unwrap();
+    let bridge = sim_bridge(&host, spool.path());
+    let (bridge_end, caller_end) = provider_pair();
+    let b = bridge.clone();
+    let served = tokio::spawn(async move { b.serve_stream(bridge_end, Protocol::Twilio).await });
+    let mut cfg = CallerConfig::new("mem://", "L1", Persona::by_name("interested").unwrap());
+    cfg.max_duration = Duration::from_secs(60);
+    let caller = tokio::spawn(run_on_socket(cfg, caller_end));
+    let mut ticks = 0;
+    while spooled(spool.path()) == 0 || ticks < 100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        ticks += 1;
+        assert!(ticks < 3_000, "the call never spooled its recording");
+    }
+    assert_eq!(bridge.live_calls(), 1);
+    // WHEN its task is cancelled (as a runtime shutting down does)
+    served.abort();
+    assert!(served.await.unwrap_err().is_cancelled());
+    // THEN its spooled file is gone, and nothing was stored
+    assert_eq!(spooled(spool.path()), 0);
+    assert!(host.call(&CallId::parse("L1").unwrap()).recording.is_none());
+    caller.abort();
 }
 
 #[tokio::test(start_paused = true)]

@@ -14,8 +14,10 @@ use voxdial_domain::{AnsweredBy, Disposition, Timestamp, VoicemailPolicy};
 use voxdial_media::amd::{Amd, AmdConfig, Verdict};
 use voxdial_media::beep::{BeepDetector, BeepEvent};
 use voxdial_media::dtmf::DtmfDetector;
+use voxdial_media::record::StereoRecorder;
 use voxdial_media::vad::{Vad, VadConfig, VadEvent};
-use voxdial_media::{assets, ulaw, wav};
+use voxdial_media::wav::WavSpec;
+use voxdial_media::{assets, ulaw};
 
 use crate::codec::{FRAME_SAMPLES, Frame};
 use crate::config::{AgentConfig, CallContext, IvrAction, ToolKind};
@@ -216,13 +218,6 @@ struct Ending {
     closed: bool,
 }
 
-/// Both channels, 8 kHz, for the stereo recording.
-#[derive(Debug, Default)]
-struct Recorder {
-    caller: Vec<i16>,
-    agent: Vec<i16>,
-}
-
 /// A tiny seeded generator (SplitMix64) for filler choice.
 #[derive(Debug)]
 struct Rng(u64);
@@ -305,7 +300,9 @@ pub struct Conversation {
     transcript: Vec<TranscriptTurn>,
     caller_turn: Option<usize>,
     metrics: CallMetrics,
-    recorder: Option<Recorder>,
+    /// Both channels, 8 kHz, for the stereo recording: a bounded window,
+    /// handed out by [`Conversation::take_recording`] as it becomes final.
+    recorder: Option<StereoRecorder>,
     out: VecDeque<Output>,
 }
 
@@ -384,7 +381,7 @@ impl Conversation {
             transcript: Vec::new(),
             caller_turn: None,
             metrics: CallMetrics::default(),
-            recorder: ctx.record.then(Recorder::default),
+            recorder: ctx.record.then(StereoRecorder::new),
             out: VecDeque::new(),
             agent,
         };
@@ -582,7 +579,7 @@ impl Conversation {
     fn on_caller_audio(&mut self, now: Duration, pcm: &[i16]) {
         self.metrics.caller_frames += 1;
         if let Some(r) = &mut self.recorder {
-            r.caller.extend_from_slice(pcm);
+            r.push_caller(pcm);
         }
         if let Some(d) = &mut self.dtmf {
             d.push(pcm);
@@ -1503,6 +1500,11 @@ impl Conversation {
     /// Sends queued frames up to the lead, marks, and checks for drained
     /// playout.
     fn pump(&mut self, now: Duration) {
+        // Agent audio is placed at its playout time, never before `now`.
+        let settled = self.recording_frame(now);
+        if let Some(r) = &mut self.recorder {
+            r.settle_agent(settled);
+        }
         let mut sent_any = false;
         while !self.queue.is_empty() && self.playhead < now + LEAD_HIGH {
             let Some((frame, source)) = self.queue.pop_front() else {
@@ -1511,13 +1513,9 @@ impl Conversation {
             let at = self.playhead.max(now);
             self.playhead = at + FRAME;
             self.sent_frames += 1;
+            let frame_at = self.recording_frame(at);
             if let Some(r) = &mut self.recorder {
-                let pos = (ms(at.saturating_sub(self.start)) * 8) as usize;
-                if r.agent.len() < pos {
-                    r.agent.resize(pos, 0);
-                }
-                r.agent.truncate(pos);
-                r.agent.extend_from_slice(&frame[..]);
+                r.write_agent(frame_at, &frame[..]);
             }
             if source == Source::Model {
                 self.metrics.agent_frames += 1;
@@ -1613,18 +1611,48 @@ impl Conversation {
 
     // ------------------------------------------------------------ finish
 
-    /// The call's records: the report, the transcript, and the stereo WAV
-    /// (caller left, agent right) when recording was on.
+    /// The recording's frame (8 kHz sample index) at call time `at`.
+    fn recording_frame(&self, at: Duration) -> u64 {
+        ms(at.saturating_sub(self.start)) * 8
+    }
+
+    /// Whether the call is recorded (both channels, see
+    /// [`Self::take_recording`]).
+    pub fn is_recording(&self) -> bool {
+        self.recorder.is_some()
+    }
+
+    /// Frames of the recording the core holds, not yet final or not yet
+    /// taken (a bounded window: `voxdial_media::record::MAX_LAG` at most,
+    /// plus one write).
+    pub fn recording_pending(&self) -> usize {
+        self.recorder.as_ref().map_or(0, StereoRecorder::pending)
+    }
+
+    /// The format of the recording's bytes: 8 kHz stereo PCM16, caller
+    /// left, agent right.
+    pub fn recording_spec() -> WavSpec {
+        WavSpec::pcm16_stereo(8000)
+    }
+
+    /// Appends to `out` the recording's bytes that can no longer change
+    /// (interleaved PCM16 LE, [`Self::recording_spec`]), in order; returns
+    /// the frames appended. Call it as often as convenient (the core holds
+    /// only a bounded window, see `voxdial_media::record`) and once more
+    /// after [`Self::finish`] for the rest. Taken in order, the bytes are
+    /// the `data` chunk of the call's stereo WAV. Nothing when not
+    /// recording.
+    pub fn take_recording(&mut self, out: &mut Vec<u8>) -> usize {
+        self.recorder.as_mut().map_or(0, |r| r.take(out))
+    }
+
+    /// The call's records: the report and the transcript. The recording's
+    /// last bytes are then all final ([`Self::take_recording`]).
     pub fn finish(&mut self, now: Duration) -> CallSummary {
         self.close_turns(now);
-        let recording = self.recorder.take().map(|r| {
-            let n = r.caller.len().max(r.agent.len());
-            let mut left = r.caller;
-            let mut right = r.agent;
-            left.resize(n, 0);
-            right.resize(n, 0);
-            wav::encode_pcm16(8000, 2, &wav::interleave_stereo(&left, &right))
-        });
+        if let Some(r) = &mut self.recorder {
+            r.close();
+        }
         CallSummary {
             report: CallReport {
                 disposition: self.disposition,
@@ -1635,7 +1663,6 @@ impl Conversation {
                 duration_ms: ms(now.saturating_sub(self.start)),
             },
             transcript: std::mem::take(&mut self.transcript),
-            recording,
         }
     }
 }
@@ -1647,6 +1674,4 @@ pub struct CallSummary {
     pub report: CallReport,
     /// The transcript, per turn.
     pub transcript: Vec<TranscriptTurn>,
-    /// Stereo WAV (caller left, agent right), when recording.
-    pub recording: Option<Vec<u8>>,
 }

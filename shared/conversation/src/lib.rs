@@ -32,8 +32,10 @@
 //!         sleep_until(conv.poll_timeout()) => conv.handle_timeout(now)
 //!     }
 //!     while let Some(out) = conv.poll_output() { carry it out (Output::Ended: stop) }
+//!     conv.take_recording(&mut buf);  // when recording: spool `buf` as it fills
 //! }
 //! let summary = conv.finish(now);
+//! conv.take_recording(&mut buf);      // the recording's last bytes
 //! ```
 //!
 //! The DSP runs in [`codec`], beside the core rather than inside it: the

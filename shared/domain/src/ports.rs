@@ -585,6 +585,17 @@ pub trait BlobStore: Send + Sync {
     /// Stores (or replaces) a blob; readers never see a partial write.
     async fn put(&self, key: &str, data: Vec<u8>, content_type: &str) -> Result<(), BlobError>;
 
+    /// Stores (or replaces) a blob with the bytes of the local file at
+    /// `path`, streamed from it (a long recording is never held whole in
+    /// memory); readers never see a partial write. A file that cannot be
+    /// read is `Unavailable`.
+    async fn put_file(
+        &self,
+        key: &str,
+        path: &std::path::Path,
+        content_type: &str,
+    ) -> Result<(), BlobError>;
+
     /// Reads a blob.
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError>;
 

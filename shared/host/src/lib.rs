@@ -335,7 +335,11 @@ impl BridgeHost for EngineHost {
         self.hang_up(call_id).await
     }
 
-    async fn save_recording(&self, call_id: &CallId, wav: Vec<u8>) -> Result<(), HostError> {
+    async fn save_recording(
+        &self,
+        call_id: &CallId,
+        wav: &std::path::Path,
+    ) -> Result<(), HostError> {
         self.engine
             .save_recording(call_id, wav)
             .await

@@ -17,6 +17,7 @@
 //! | [`dtmf`] | in-band DTMF detector (debounced: one press, one digit) |
 //! | [`beep`] | answering-machine beep detector, reports when the beep ends |
 //! | [`amd`] | answering-machine detection: `Human` / `Machine` / `Unknown` with the decision time |
+//! | [`record`] | [`record::StereoRecorder`]: a call's two channels handed out as PCM16 stereo as they become final, a bounded window held |
 //! | [`wav`] | WAV writer (PCM16 mono/stereo, μ-law), minimal reader, stereo interleave |
 //! | [`assets`] | bundled μ-law prompt clips: fillers, default voicemail, AI disclosure |
 //! | [`synth`] | seeded test-signal generators (tones, DTMF, speech-like bursts, greetings) and the labelled AMD corpus |
@@ -52,6 +53,7 @@ pub mod dtmf;
 pub mod frame;
 pub mod goertzel;
 pub mod pcm;
+pub mod record;
 pub mod resample;
 pub mod synth;
 pub mod ulaw;

@@ -142,6 +142,43 @@ pub async fn invalid_keys_are_rejected(subject: BlobSubject) {
     assert_eq!(blobs.list("").await.unwrap(), Vec::<String>::new());
 }
 
+/// `put_file` stores a local file's bytes (a few chunks' worth, so a
+/// streamed upload shows its seams) and replaces what the key held; a file
+/// that cannot be read is `Unavailable` and leaves the key as it was; an
+/// invalid key is refused before the file is read.
+pub async fn put_file_stores_the_file_bytes(subject: BlobSubject) {
+    let blobs = subject.blobs();
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("call.wav");
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(&path, &bytes).expect("a file");
+    let key = "recordings/camp-a/call-1.wav";
+    blobs
+        .put(key, b"older".to_vec(), "audio/wav")
+        .await
+        .expect("put");
+    blobs
+        .put_file(key, &path, "audio/wav")
+        .await
+        .expect("put_file");
+    assert_eq!(blobs.get(key).await.unwrap(), Some(bytes.clone()));
+    let missing = blobs
+        .put_file(key, &dir.path().join("gone.wav"), "audio/wav")
+        .await;
+    assert!(
+        matches!(missing, Err(BlobError::Unavailable { .. })),
+        "{missing:?}"
+    );
+    assert_eq!(blobs.get(key).await.unwrap(), Some(bytes));
+    for bad in INVALID_KEYS {
+        let put = blobs.put_file(bad, &path, "audio/wav").await;
+        assert!(
+            matches!(put, Err(BlobError::InvalidKey(_))),
+            "{bad:?}: {put:?}"
+        );
+    }
+}
+
 /// `presign_get` returns an http(s) URL whose path contains the key.
 pub async fn presign_get_names_the_key(subject: BlobSubject) {
     let blobs = subject.blobs();

@@ -322,6 +322,7 @@ macro_rules! blob_contract {
             presign_get_names_the_key,
             presign_put_names_the_key,
             get_range_reads_bounded_chunks,
+            put_file_stores_the_file_bytes,
         );
     };
 }

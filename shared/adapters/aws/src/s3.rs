@@ -15,6 +15,7 @@
 //!   `curl -T` works: those objects get the bucket's default encryption
 //!   (the template sets it); the import job reads them by ranges.
 
+use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -92,6 +93,33 @@ impl S3BlobStore {
 }
 
 impl S3BlobStore {
+    /// Writes `body` at `key` with the store's encryption.
+    async fn put_body(
+        &self,
+        key: &str,
+        body: ByteStream,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(body);
+        let request = match &self.encryption {
+            Encryption::S3Managed => request.server_side_encryption(ServerSideEncryption::Aes256),
+            Encryption::Kms(key_id) => request
+                .server_side_encryption(ServerSideEncryption::AwsKms)
+                .ssekms_key_id(key_id),
+        };
+        request
+            .send()
+            .await
+            .map_err(|e| unavailable("cannot write a blob", e))?;
+        Ok(())
+    }
+
     /// Whether `key` has a current version, and the ids of all its
     /// versions and delete markers (`null` in an unversioned bucket).
     async fn versions(&self, key: &str) -> Result<(bool, Vec<String>), BlobError> {
@@ -131,24 +159,18 @@ impl S3BlobStore {
 impl BlobStore for S3BlobStore {
     async fn put(&self, key: &str, data: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
         validate_key(key)?;
-        let request = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .body(ByteStream::from(data));
-        let request = match &self.encryption {
-            Encryption::S3Managed => request.server_side_encryption(ServerSideEncryption::Aes256),
-            Encryption::Kms(key_id) => request
-                .server_side_encryption(ServerSideEncryption::AwsKms)
-                .ssekms_key_id(key_id),
-        };
-        request
-            .send()
+        self.put_body(key, ByteStream::from(data), content_type)
             .await
-            .map_err(|e| unavailable("cannot write a blob", e))?;
-        Ok(())
+    }
+
+    async fn put_file(&self, key: &str, path: &Path, content_type: &str) -> Result<(), BlobError> {
+        validate_key(key)?;
+        // Read in chunks as the request is sent, its length known up front
+        // (one PUT: objects up to 5 GB, hours of recording).
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| unavailable("cannot read a file to store", e))?;
+        self.put_body(key, body, content_type).await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {

@@ -637,3 +637,42 @@ fn lead_files_are_uploaded_by_presigned_put_and_read_by_the_job() {
         .collect();
     assert!(store.contains(&"dynamodb:BatchWriteItem".to_string()));
 }
+
+#[test]
+fn recorded_calls_spool_to_a_writable_task_volume() {
+    // The root filesystem is read-only: the bridge spools recordings to
+    // task storage mounted where RECORDING_DIR points, writable.
+    let t = template();
+    let task = resource(&t, "MediaTaskDefinition");
+    let container = &at(task, &["Properties", "ContainerDefinitions"])[0];
+    assert_eq!(
+        at(container, &["ReadonlyRootFilesystem"]).as_bool(),
+        Some(true)
+    );
+    let dir = text(container_env(&t, "RECORDING_DIR")).expect("a spool directory");
+    let mount = at(container, &["MountPoints"])
+        .as_sequence()
+        .expect("mount points")
+        .iter()
+        .find(|m| at(m, &["ContainerPath"]).as_str() == Some(dir))
+        .unwrap_or_else(|| panic!("nothing is mounted at {dir}"));
+    assert_ne!(at(mount, &["ReadOnly"]).as_bool(), Some(true));
+    let volume = at(mount, &["SourceVolume"]).as_str().expect("a volume");
+    let volumes = at(task, &["Properties", "Volumes"])
+        .as_sequence()
+        .expect("task volumes");
+    assert!(
+        volumes
+            .iter()
+            .any(|v| at(v, &["Name"]).as_str() == Some(volume)),
+        "{volume} is not a task volume"
+    );
+    // And the image makes the same directory its own, for the bind mount.
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../infra/media-bridge.Dockerfile"
+    );
+    let dockerfile = std::fs::read_to_string(path).expect("the bridge's Dockerfile");
+    assert!(dockerfile.contains(&format!("VOLUME [\"{dir}\"]")));
+    assert!(dockerfile.contains(&format!("RECORDING_DIR={dir}")));
+}

@@ -291,6 +291,23 @@ impl Drop for Upload {
 }
 
 impl Inner {
+    /// Copies `path` into a temporary file (by the kernel, no buffer of
+    /// ours), flushes it, then commits it like `put`.
+    fn put_file(&self, key: &str, path: &Path) -> Result<(), BlobError> {
+        let tmp = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
+        let written = std::fs::copy(path, &tmp).and_then(|_| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&tmp)?
+                .sync_all()
+        });
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(io_error("cannot copy a file into a blob"))?;
+        self.commit(&tmp, key)
+    }
+
     fn put(&self, key: &str, data: &[u8]) -> Result<(), BlobError> {
         let tmp = self.tmp.join(uuid::Uuid::new_v4().simple().to_string());
         let written = (|| {
@@ -402,6 +419,14 @@ impl BlobStore for LocalBlobStore {
         tracing::debug!(key, bytes = data.len(), content_type, "storing a blob");
         let key = key.to_string();
         self.blocking(move |inner| inner.put(&key, &data)).await
+    }
+
+    async fn put_file(&self, key: &str, path: &Path, content_type: &str) -> Result<(), BlobError> {
+        validate_key(key)?;
+        tracing::debug!(key, content_type, "storing a file as a blob");
+        let (key, path) = (key.to_string(), path.to_path_buf());
+        self.blocking(move |inner| inner.put_file(&key, &path))
+            .await
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
