@@ -25,6 +25,7 @@ use voxdial_wire::sanspbx::{StreamEvent, parse_stream_event};
 use voxdial_wire::twilio::media::InboundMessage;
 
 use crate::host::BridgeHost;
+use crate::live::LiveTap;
 
 /// Which media protocol the provider socket speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,7 @@ where
         seed,
         time_scale,
     } = parts;
+    let mut tap = host.live_feed(&call_id, &ctx).map(LiveTap::new);
     let protocol = match stream {
         ProviderStream::Twilio { .. } => Protocol::Twilio,
         ProviderStream::SansPbx { .. } => Protocol::SansPbx,
@@ -129,6 +131,9 @@ where
         while let Some(out) = conv.poll_output() {
             match out {
                 Output::CallerAudio(frame) => {
+                    if let Some(tap) = tap.as_mut() {
+                        tap.agent_frame(&frame);
+                    }
                     out_json.clear();
                     writer.write_frame(&frame, &mut out_json);
                     wrote |= provider_open
@@ -142,6 +147,9 @@ where
                     }
                 }
                 Output::Clear => {
+                    if let Some(tap) = tap.as_mut() {
+                        tap.agent_cleared();
+                    }
                     out_json.clear();
                     if writer.write_clear(&mut out_json) {
                         wrote |= provider_open
@@ -179,6 +187,9 @@ where
         if wrote {
             let _ = provider.flush().await;
         }
+        if let Some(tap) = tap.as_mut() {
+            tap.observe(&conv);
+        }
         if ended || conv.is_ended() || (!provider_open && !session_open) {
             break;
         }
@@ -212,12 +223,18 @@ where
                         Ok(TwilioInbound::Media(payload)) => {
                             if inbound.decode(payload).is_ok() {
                                 conv.handle_input(t, Input::CallerAudio(inbound.pcm()));
+                                if let Some(tap) = tap.as_mut() {
+                                    tap.caller_frame(inbound.pcm());
+                                }
                                 forward(&conv, &mut inbound, &session, &mut model_json);
                             }
                         }
                         Ok(TwilioInbound::Other(InboundMessage::Media(m))) => {
                             if inbound.decode(&m.media.payload).is_ok() {
                                 conv.handle_input(t, Input::CallerAudio(inbound.pcm()));
+                                if let Some(tap) = tap.as_mut() {
+                                    tap.caller_frame(inbound.pcm());
+                                }
                                 forward(&conv, &mut inbound, &session, &mut model_json);
                             }
                         }
@@ -238,6 +255,9 @@ where
                         Ok(StreamEvent::Media { payload, .. }) => {
                             if inbound.decode(&payload).is_ok() {
                                 conv.handle_input(t, Input::CallerAudio(inbound.pcm()));
+                                if let Some(tap) = tap.as_mut() {
+                                    tap.caller_frame(inbound.pcm());
+                                }
                                 forward(&conv, &mut inbound, &session, &mut model_json);
                             }
                         }
