@@ -371,7 +371,7 @@ function liveCallsPage(id: string): void {
     const card = live.get(call.id);
     const lines = h(
       'ol',
-      { class: 'transcript live', role: 'log', 'data-testid': 'transcript', 'aria-label': 'Transcript', tabindex: 0 },
+      { class: 'transcript spoken', role: 'log', 'data-testid': 'transcript', 'aria-label': 'Transcript', tabindex: 0 },
       (card?.lines ?? []).map((l) =>
         h('li', { class: l.speaker, 'data-index': l.index }, h('span', { class: 'who' }, `${clockOf(l.atMs)} ${words(l.speaker)}`), ' ', l.text),
       ),

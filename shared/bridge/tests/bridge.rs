@@ -251,6 +251,25 @@ async fn watchers_see_the_transcript_grow_and_listeners_hear_the_call() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn watchers_see_each_barge_in_as_it_happens() {
+    let host = Arc::new(MemoryHost::new(context("barge_in")));
+    in_memory_call_on(host.clone(), "barge_in", StreamFormat::Twilio).await;
+    let id = CallId::parse("L1").unwrap();
+    let barge_ins = host.call(&id).report.unwrap().metrics.barge_ins;
+    let counts: Vec<u32> = host
+        .live(&id)
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            LiveEvent::BargeIn { count } => Some(*count),
+            _ => None,
+        })
+        .collect();
+    assert!(barge_ins >= 1);
+    assert_eq!(counts, (1..=barge_ins).collect::<Vec<_>>());
+}
+
+#[tokio::test(start_paused = true)]
 async fn without_a_listener_no_audio_is_published() {
     let host = Arc::new(MemoryHost::new(context("interested")));
     in_memory_call_on(host.clone(), "interested", StreamFormat::Twilio).await;
