@@ -1,7 +1,9 @@
 // The console end to end in headless Chromium (Debian's `chromium`, driven
 // by playwright-core): starts `voxdial demo --open`, signs in with the key
 // it prints, starts the campaign from the page, sees the live counts
-// change, opens a live call, pauses and resumes from the page, waits for
+// change, sees a live call's transcript grow, listens in (bytes reaching
+// the page's audio sink), hangs a call up from the page (and finds it in
+// the audit trail), opens a live call, pauses and resumes, waits for
 // the end and checks the page's counts against the API, opens the
 // analytics and a call detail, and saves a screenshot of every page into
 // console/artefacts/ (gitignored). It also measures event-to-screen
@@ -99,6 +101,7 @@ async function main() {
         '--disable-background-networking',
         '--disable-component-update',
         '--disable-sync',
+        '--autoplay-policy=no-user-gesture-required',
       ],
       viewport: { width: 1280, height: 800 },
     });
@@ -112,6 +115,15 @@ async function main() {
       if (message.type() === 'error') console.error(`[page console] ${message.text()}`);
     });
     failing = page;
+    // The audio sink: every sample the page hands to Web Audio for playing.
+    await page.addInitScript(() => {
+      window.__sinkSamples = 0;
+      const start = AudioBufferSourceNode.prototype.start;
+      AudioBufferSourceNode.prototype.start = function (...args) {
+        window.__sinkSamples += this.buffer ? this.buffer.length : 0;
+        return start.apply(this, args);
+      };
+    });
 
     // Sign in.
     await page.goto(`${base}/`);
@@ -175,12 +187,62 @@ async function main() {
       await page.locator('button[data-action="resume"]').click();
     }
 
-    // A live call: the live page shows a card while calls are up.
+    // A live call: the live page shows a card while calls are up, its
+    // transcript growing line by line as the call goes on.
     await page.goto(`${base}/#/campaigns/${encodeURIComponent(campaignId)}/live`);
     const card = page.locator('article.card h2 a').first();
     await card.waitFor();
     const callHref = await card.getAttribute('href');
+    await page.waitForFunction(
+      () => {
+        window.__lines ??= {};
+        for (const el of document.querySelectorAll('article.card')) {
+          const n = el.querySelectorAll('ol.transcript li').length;
+          const before = window.__lines[el.dataset.call];
+          if (before === undefined) {
+            if (n > 0) window.__lines[el.dataset.call] = n;
+          } else if (n > before) {
+            return true;
+          }
+        }
+        return false;
+      },
+      undefined,
+      { polling: 20, timeout: HANG },
+    );
+    console.log('live transcript: a card\'s transcript grew while its call went on');
     await shot(page, '04-live-calls');
+
+    // Listen-in: bytes of a live call reach the page's audio sink.
+    for (let tries = 0; tries < 50 && (await page.evaluate(() => window.__sinkSamples)) === 0; tries += 1) {
+      const listenButton = page.locator('article.card.answered button[data-action="listen"]').first();
+      await listenButton.waitFor();
+      await listenButton.click().catch(() => {});
+      await page
+        .waitForFunction(() => window.__sinkSamples > 0, undefined, { timeout: 5_000 })
+        .catch(() => {});
+    }
+    const heard = await page.evaluate(() => window.__sinkSamples);
+    if (heard === 0) fail('no listen-in audio reached the page');
+    console.log(`listen-in: ${heard} μ-law samples reached the audio sink`);
+    await shot(page, '04b-listening');
+
+    // Hang a live call up from the page: the API takes it and audits it.
+    let hungUp;
+    for (let tries = 0; tries < 50 && !hungUp; tries += 1) {
+      const button = page.locator('article.card.answered button[data-action="hangup"]').first();
+      await button.waitFor();
+      const answer = page.waitForResponse((r) => r.url().endsWith('/hangup'), { timeout: 10_000 });
+      await button.click().catch(() => {});
+      const response = await answer.catch(() => null);
+      if (response?.ok()) hungUp = decodeURIComponent(new URL(response.url()).pathname.split('/')[3]);
+    }
+    if (!hungUp) fail('no call could be hung up from the page');
+    const audit = await page.evaluate(async () => (await fetch('/v1/audit?limit=200')).json());
+    if (!audit.some((e) => e.route === '/v1/calls/{id}/hangup' && e.target === hungUp)) {
+      fail(`the hang-up of ${hungUp} is not in the audit trail`);
+    }
+    console.log(`hang-up from the page: ${hungUp}, audited`);
     await page.goto(`${base}/${callHref}`);
     await page.getByRole('heading', { name: 'Timeline' }).waitFor();
     await shot(page, '05-live-call-detail');

@@ -3,7 +3,7 @@
 // GET /v1/campaigns/{id}/snapshot every second.
 
 import { api } from './api';
-import { type LiveMode, modeAfterError } from './logic';
+import { type LiveMessage, type LiveMode, modeAfterError } from './logic';
 
 /** How often the polling fallback asks, in milliseconds. */
 export const POLL_MS = 1000;
@@ -11,11 +11,16 @@ export const POLL_MS = 1000;
 /** A campaign snapshot: campaign, progress, newest calls. */
 export type Snapshot = Record<string, unknown>;
 
-/** Follows a campaign; returns a function that stops following. */
+/**
+ * Follows a campaign; returns a function that stops following. `onLive`
+ * gets the live calls' events (transcript lines, verdicts, fillers,
+ * barge-ins), which only the stream carries.
+ */
 export function follow(
   campaignId: string,
   onSnapshot: (s: Snapshot, mode: LiveMode) => void,
   onProblem: (message: string) => void,
+  onLive?: (m: LiveMessage) => void,
 ): () => void {
   let mode: LiveMode = typeof EventSource === 'undefined' ? 'poll' : 'stream';
   let seen = 0;
@@ -40,6 +45,7 @@ export function follow(
       seen += 1;
       onSnapshot(JSON.parse((e as MessageEvent).data), 'stream');
     });
+    source.addEventListener('live', (e) => onLive?.(JSON.parse((e as MessageEvent).data)));
     source.addEventListener('problem', (e) => onProblem(JSON.parse((e as MessageEvent).data).error));
     source.onerror = () => {
       mode = modeAfterError(mode, seen);

@@ -3,14 +3,17 @@ import {
   type Call,
   type Progress,
   actionsFor,
+  applyLive,
   analyticsQuery,
   answerRate,
   canOperate,
   capFill,
   chartData,
+  clockOf,
   completion,
   costPerOutcome,
   costUsd,
+  decodeUlaw,
   etaSecs,
   flatten,
   formatDuration,
@@ -23,6 +26,7 @@ import {
   timeline,
   totalsRows,
   transcriptTurns,
+  ulawSample,
   words,
 } from './logic';
 
@@ -214,5 +218,39 @@ describe('live mode and roles', () => {
     expect(actionsFor('completed')).toEqual([]);
     expect(canOperate('viewer')).toBe(false);
     expect(canOperate('operator')).toBe(true);
+  });
+});
+
+describe('live call cards', () => {
+  it('keep one line per index, in order, the latest text winning', () => {
+    let card = applyLive(undefined, { call_id: 'c', type: 'line', index: 1, speaker: 'caller', at_ms: 2500, transcript: 'Yes' });
+    card = applyLive(card, { call_id: 'c', type: 'line', index: 0, speaker: 'agent', at_ms: 0, transcript: 'Hel' });
+    card = applyLive(card, { call_id: 'c', type: 'line', index: 0, speaker: 'agent', at_ms: 0, transcript: 'Hello' });
+    expect(card.lines.map((l) => [l.index, l.text])).toEqual([
+      [0, 'Hello'],
+      [1, 'Yes'],
+    ]);
+    expect(clockOf(card.lines[1].atMs)).toBe('0:02');
+  });
+
+  it('count fillers and barge-ins and keep the verdict and state', () => {
+    let card = applyLive(undefined, { call_id: 'c', type: 'filler', count: 2 });
+    card = applyLive(card, { call_id: 'c', type: 'filler', count: 1 });
+    card = applyLive(card, { call_id: 'c', type: 'barge_in', count: 1 });
+    card = applyLive(card, { call_id: 'c', type: 'amd', verdict: 'human', source: 'local' });
+    card = applyLive(card, { call_id: 'c', type: 'state', state: 'listening' });
+    expect(card).toMatchObject({ fillers: 2, bargeIns: 1, amd: 'human (local)', state: 'listening' });
+  });
+});
+
+describe('μ-law', () => {
+  it('decodes G.711 bytes to linear samples', () => {
+    expect(ulawSample(0xff)).toBe(0);
+    expect(Math.abs(ulawSample(0x7f))).toBe(0);
+    expect(ulawSample(0x80) * 32768).toBe(32124);
+    expect(ulawSample(0x00) * 32768).toBe(-32124);
+    // A mid-range code: exponent 4, mantissa 5 → ((5 << 3) + 0x84) << 4) - 0x84.
+    expect(ulawSample(~0xc5 & 0xff) * 32768).toBe(-(((5 << 3) + 0x84) << 4) + 0x84);
+    expect(Array.from(decodeUlaw(new Uint8Array([0xff, 0x80])))).toEqual([0, 32124 / 32768]);
   });
 });

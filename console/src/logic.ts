@@ -339,3 +339,77 @@ export function actionsFor(status: string): string[] {
 export function canOperate(role: string | undefined): boolean {
   return role === 'operator' || role === 'admin';
 }
+
+/** A `live` event of the campaign stream: one call's line, state, verdict, filler or barge-in. */
+export interface LiveMessage {
+  call_id: string;
+  type: 'line' | 'state' | 'amd' | 'filler' | 'barge_in';
+  index?: number;
+  speaker?: string;
+  at_ms?: number;
+  transcript?: string;
+  state?: string;
+  verdict?: string;
+  source?: string;
+  count?: number;
+}
+
+/** What a live call card shows beside the call record, from the live events. */
+export interface LiveCard {
+  lines: Array<{ index: number; speaker: string; atMs: number; text: string }>;
+  state?: string;
+  amd?: string;
+  fillers: number;
+  bargeIns: number;
+}
+
+/** The card after one live event: a line replaces the line of its index (kept in order). */
+export function applyLive(card: LiveCard | undefined, m: LiveMessage): LiveCard {
+  const next: LiveCard = card
+    ? { ...card, lines: [...card.lines] }
+    : { lines: [], fillers: 0, bargeIns: 0 };
+  switch (m.type) {
+    case 'line': {
+      const line = { index: m.index ?? 0, speaker: m.speaker ?? '', atMs: m.at_ms ?? 0, text: m.transcript ?? '' };
+      const at = next.lines.findIndex((l) => l.index >= line.index);
+      if (at < 0) next.lines.push(line);
+      else if (next.lines[at].index === line.index) next.lines[at] = line;
+      else next.lines.splice(at, 0, line);
+      break;
+    }
+    case 'state':
+      next.state = m.state;
+      break;
+    case 'amd':
+      next.amd = `${m.verdict ?? ''} (${m.source ?? ''})`;
+      break;
+    case 'filler':
+      next.fillers = Math.max(next.fillers, m.count ?? 0);
+      break;
+    case 'barge_in':
+      next.bargeIns = Math.max(next.bargeIns, m.count ?? 0);
+      break;
+  }
+  return next;
+}
+
+/** A call time in ms as m:ss. */
+export function clockOf(ms: number): string {
+  const secs = Math.floor(ms / 1000);
+  return `${Math.floor(secs / 60)}:${String(secs % 60).padStart(2, '0')}`;
+}
+
+/** One G.711 μ-law byte as a linear sample in [-1, 1). */
+export function ulawSample(byte: number): number {
+  const u = ~byte & 0xff;
+  const exponent = (u >> 4) & 0x07;
+  const magnitude = ((((u & 0x0f) << 3) + 0x84) << exponent) - 0x84;
+  return (u & 0x80 ? -magnitude : magnitude) / 32768;
+}
+
+/** A buffer of μ-law bytes as linear samples. */
+export function decodeUlaw(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i += 1) out[i] = ulawSample(bytes[i]);
+  return out;
+}

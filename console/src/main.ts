@@ -3,6 +3,7 @@
 import './style.css';
 import { ApiError, type Whoami, api, signIn, signOut, whoami } from './api';
 import { figures, fill, h } from './dom';
+import { listen } from './listen';
 import { follow, type Snapshot } from './live';
 import {
   type Analytics,
@@ -23,6 +24,9 @@ import {
   formatShare,
   formatUsd,
   isLive,
+  type LiveCard,
+  applyLive,
+  clockOf,
   liveDurationSecs,
   outcomeOf,
   queuePicture,
@@ -352,39 +356,186 @@ function callsTable(calls: Call[]): HTMLElement {
 
 function liveCallsPage(id: string): void {
   const main = layout('Live calls');
-  const cards = h('div', { class: 'cards', 'aria-live': 'polite', 'data-testid': 'live-calls' });
+  const cards = h('div', { class: 'cards', 'data-testid': 'live-calls' });
   main.append(h('p', {}, link(`#/campaigns/${encodeURIComponent(id)}`, '← campaign')), cards);
+  const live = new Map<string, LiveCard>();
+  const shown = new Map<string, HTMLElement>();
+  const controls = new Map<string, HTMLElement>();
+  const agents = canOperate(me?.role) ? availableAgents() : Promise.resolve([]);
+  let calls: Call[] = [];
+  let agent = '—';
+
+  /** One call's card, its figures and its transcript, scrolled to the newest line. */
+  const render = (call: Call): HTMLElement => {
+    const conv = (call.conversation ?? {}) as Record<string, unknown>;
+    const card = live.get(call.id);
+    const lines = h(
+      'ol',
+      { class: 'transcript spoken', role: 'log', 'data-testid': 'transcript', 'aria-label': 'Transcript', tabindex: 0 },
+      (card?.lines ?? []).map((l) =>
+        h('li', { class: l.speaker, 'data-index': l.index }, h('span', { class: 'who' }, `${clockOf(l.atMs)} ${words(l.speaker)}`), ' ', l.text),
+      ),
+    );
+    const article = h(
+      'article',
+      { class: `card ${call.state}`, 'data-call': call.id },
+      h('h2', {}, link(`#/calls/${encodeURIComponent(call.id)}`, call.to)),
+      figures([
+        ['State', words(call.state)],
+        ['Conversation', card?.state ? words(card.state) : '—'],
+        ['Duration', formatDuration(liveDurationSecs(call, Date.now()))],
+        ['Agent', agent],
+        ['Provider', call.provider ?? '—'],
+        ['AMD', card?.amd ?? (call.answered_by ? words(call.answered_by) : String(conv.amd_verdict ?? '—'))],
+        ['Fillers', String(card?.fillers ?? conv.fillers ?? 0)],
+        ['Barge-ins', String(card?.bargeIns ?? conv.barge_ins ?? 0)],
+      ]),
+      lines,
+      canOperate(me?.role) ? controlsOf(call.id) : null,
+    );
+    return article;
+  };
+
+  /** A call's buttons, made once and moved into each new card (a listen-in goes on). */
+  const controlsOf = (callId: string): HTMLElement => {
+    let panel = controls.get(callId);
+    if (!panel) {
+      panel = callControls(callId, agents);
+      controls.set(callId, panel);
+    }
+    return panel;
+  };
+
+  const redraw = (callId?: string) => {
+    const ids = calls.map((c) => c.id);
+    if (callId !== undefined) {
+      const call = calls.find((c) => c.id === callId);
+      const old = shown.get(callId);
+      if (!call || !old) return;
+      const next = render(call);
+      old.replaceWith(next);
+      shown.set(callId, next);
+      scrollDown(next);
+      return;
+    }
+    shown.clear();
+    if (ids.length === 0) return fill(cards, h('p', {}, 'No call in progress.'));
+    fill(
+      cards,
+      calls.map((call) => {
+        const el = render(call);
+        shown.set(call.id, el);
+        return el;
+      }),
+    );
+    shown.forEach(scrollDown);
+  };
+
   leave = follow(
     id,
     (s) => {
-      const c = s.campaign as Campaign;
-      const calls = ((s.calls as Call[]) ?? []).filter(isLive);
-      fill(
-        cards,
-        calls.length === 0
-          ? h('p', {}, 'No call in progress.')
-          : calls.map((call) => {
-              const conv = (call.conversation ?? {}) as Record<string, unknown>;
-              return h(
-                'article',
-                { class: `card ${call.state}`, 'data-call': call.id },
-                h('h2', {}, link(`#/calls/${encodeURIComponent(call.id)}`, call.to)),
-                figures([
-                  ['State', words(call.state)],
-                  ['Duration', formatDuration(liveDurationSecs(call, Date.now()))],
-                  ['Agent', c.settings.agent_id ?? '—'],
-                  ['Provider', call.provider ?? '—'],
-                  ['AMD', call.answered_by ? words(call.answered_by) : String(conv.amd_verdict ?? '—')],
-                  ['Fillers', String(conv.fillers ?? 0)],
-                  ['Barge-ins', String(conv.barge_ins ?? 0)],
-                ]),
-                conv.excerpt ? h('blockquote', { class: 'transcript' }, String(conv.excerpt)) : null,
-              );
-            }),
-      );
+      agent = (s.campaign as Campaign).settings.agent_id ?? '—';
+      const all = (s.calls as Call[]) ?? [];
+      calls = all.filter(isLive);
+      for (const c of all) {
+        if (!isLive(c)) {
+          live.delete(c.id);
+          controls.delete(c.id);
+        }
+      }
+      redraw();
     },
     (m) => cards.append(problem(m)),
+    (m) => {
+      live.set(m.call_id, applyLive(live.get(m.call_id), m));
+      redraw(m.call_id);
+    },
   );
+}
+
+/** The organisation's human agents who can take a call now. */
+async function availableAgents(): Promise<Array<{ id: string; name: string }>> {
+  try {
+    const all = await api<Array<{ id: string; name: string; status: string }>>('GET', '/v1/agents');
+    return all.filter((a) => a.status === 'available');
+  } catch {
+    return [];
+  }
+}
+
+/** Hang up, send to a human agent (cold or warm), listen in: one live call's controls. */
+function callControls(callId: string, agents: Promise<Array<{ id: string; name: string }>>): HTMLElement {
+  const id = encodeURIComponent(callId);
+  const status = h('p', { role: 'status', class: 'help', 'data-testid': 'call-status' });
+  const act = async (what: string, path: string, body?: unknown) => {
+    try {
+      await api('POST', path, body);
+      fill(status, `${what}: done.`);
+    } catch (e) {
+      fill(status, problem(e));
+    }
+  };
+  const agent = h('select', { id: `agent-${callId}`, 'data-testid': 'transfer-agent' }, h('option', { value: '' }, 'Human agent…'));
+  void agents.then((list) => agent.append(...list.map((a) => h('option', { value: a.id }, a.name))));
+  const mode = h('select', { id: `mode-${callId}` }, h('option', { value: 'cold' }, 'Cold'), h('option', { value: 'warm' }, 'Warm'));
+  let stop: (() => void) | null = null;
+  const heard = h('span', { 'data-testid': 'listen-bytes' }, '0');
+  const listenButton = h('button', {
+    type: 'button',
+    'data-action': 'listen',
+    'aria-pressed': 'false',
+    onclick: () => {
+      if (stop) {
+        stop();
+        stop = null;
+        listenButton.textContent = 'Listen';
+        listenButton.setAttribute('aria-pressed', 'false');
+        return;
+      }
+      stop = listen(
+        callId,
+        (p) => (heard.textContent = String(p.bytes)),
+        (reason) => {
+          stop = null;
+          listenButton.textContent = 'Listen';
+          listenButton.setAttribute('aria-pressed', 'false');
+          fill(status, `Listen-in: ${reason}.`);
+        },
+      );
+      listenButton.textContent = 'Stop listening';
+      listenButton.setAttribute('aria-pressed', 'true');
+    },
+  }, 'Listen');
+  return h(
+    'div',
+    { class: 'call-controls' },
+    h('button', { type: 'button', 'data-action': 'hangup', onclick: () => act('Hang-up', `/v1/calls/${id}/hangup`) }, 'Hang up'),
+    listenButton,
+    h('span', { class: 'help' }, ' heard ', heard, ' bytes'),
+    h(
+      'form',
+      {
+        class: 'transfer',
+        onsubmit: (e: Event) => {
+          e.preventDefault();
+          if (!agent.value) return fill(status, 'Pick a human agent.');
+          void act('Transfer', `/v1/calls/${id}/transfer`, { agent_id: agent.value, mode: mode.value });
+        },
+      },
+      h('label', { for: `agent-${callId}`, class: 'visually-hidden' }, 'Human agent'),
+      agent,
+      h('label', { for: `mode-${callId}`, class: 'visually-hidden' }, 'Transfer mode'),
+      mode,
+      h('button', { type: 'submit', 'data-action': 'transfer' }, 'Send to agent'),
+    ),
+    status,
+  );
+}
+
+/** Scrolls a card's transcript to its newest line. */
+function scrollDown(card: HTMLElement): void {
+  const lines = card.querySelector('ol.transcript');
+  if (lines) lines.scrollTop = lines.scrollHeight;
 }
 
 // ---- call detail ----

@@ -327,6 +327,13 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
         ("GET", "/v1/campaigns/{id}/snapshot") => {
             (format!("/v1/campaigns/{campaign}/snapshot"), None)
         }
+        ("POST", "/v1/calls/{id}/hangup") => (format!("/v1/calls/{call}/hangup"), None),
+        ("POST", "/v1/calls/{id}/transfer") => (
+            format!("/v1/calls/{call}/transfer"),
+            json(json!({"agent_id": agent, "mode": "cold"})),
+        ),
+        // A plain GET (no upgrade): the guard answers first, then the upgrade is refused.
+        ("GET", "/v1/calls/{id}/listen") => (format!("/v1/calls/{call}/listen"), None),
         (method, path) => panic!("no walk case for {method} {path}: add one here"),
     };
     Some((path, body))

@@ -1,7 +1,10 @@
 //! The console's live updates through the router: the campaign's event
 //! stream sends a snapshot at once, then one per change (and nothing while
 //! nothing changes), masked for viewers; the polling route answers the same
-//! snapshot.
+//! snapshot; the live events of the campaign's calls (transcript lines,
+//! verdicts, fillers, barge-ins) come between snapshots as they happen,
+//! a late watcher first gets what the live calls showed so far, and
+//! viewers get the lines' text masked.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +16,7 @@ use serde_json::Value;
 use tower::ServiceExt;
 use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{Engine, EngineConfig};
+use voxdial_conversation::{LiveEvent, Speaker};
 use voxdial_domain::{Clock, OrgId, Role, Store};
 use voxdial_http::auth::MASKED;
 use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
@@ -162,4 +166,82 @@ async fn viewers_watch_masked_and_the_polling_route_answers_the_same_snapshot() 
         .unwrap();
     let polled: Value = serde_json::from_slice(&bytes).unwrap();
     assert_eq!(polled, streamed);
+}
+
+fn line(index: usize, text: &str) -> LiveEvent {
+    LiveEvent::Line {
+        index,
+        speaker: Speaker::Caller,
+        at_ms: 1200,
+        transcript: text.into(),
+    }
+}
+
+/// The next `live` event (snapshots skipped).
+async fn next_live(events: &mut Events) -> Value {
+    loop {
+        let (event, data) = events.next().await;
+        if event == "live" {
+            return data;
+        }
+    }
+}
+
+#[tokio::test]
+async fn transcript_lines_reach_watchers_as_they_are_spoken() {
+    let w = world().await;
+    let call = w.engine.store().calls(&w.campaign, None, 1).await.unwrap()[0]
+        .id
+        .clone();
+    // GIVEN a live call that said something before anyone watched
+    let feed = w.engine.live().open(&call, &w.campaign);
+    feed.publish(line(0, "Hello, is this Ana?"));
+    let auth = bearer(&w.engine, Role::Operator).await;
+    let mut events = watch(&w, &auth).await;
+
+    // THEN a watcher gets the snapshot, then what the call showed so far
+    assert_eq!(events.next().await.0, "snapshot");
+    let first = next_live(&mut events).await;
+    assert_eq!(first["call_id"], call.as_str());
+    assert_eq!(first["type"], "line");
+    assert_eq!(first["transcript"], "Hello, is this Ana?");
+
+    // WHEN the call goes on: a line grows, a barge-in, a line of another campaign's call
+    let elsewhere = w.engine.live().open(
+        &voxdial_domain::CallId::parse("elsewhere").unwrap(),
+        &voxdial_domain::CampaignId::parse("other-campaign").unwrap(),
+    );
+    elsewhere.publish(line(0, "not this campaign"));
+    feed.publish(line(1, "Yes, speaking"));
+    feed.publish(LiveEvent::BargeIn { count: 1 });
+
+    // THEN the watcher gets this campaign's events, in order, at once
+    let grown = next_live(&mut events).await;
+    assert_eq!(
+        (grown["index"].as_u64(), grown["transcript"].as_str()),
+        (Some(1), Some("Yes, speaking"))
+    );
+    assert_eq!(grown["speaker"], "caller");
+    assert_eq!(grown["at_ms"], 1200);
+    let barge = next_live(&mut events).await;
+    assert_eq!(
+        (barge["type"].as_str(), barge["count"].as_u64()),
+        (Some("barge_in"), Some(1))
+    );
+}
+
+#[tokio::test]
+async fn viewers_see_live_lines_masked() {
+    let w = world().await;
+    let call = w.engine.store().calls(&w.campaign, None, 1).await.unwrap()[0]
+        .id
+        .clone();
+    let viewer = bearer(&w.engine, Role::Viewer).await;
+    let mut events = watch(&w, &viewer).await;
+    assert_eq!(events.next().await.0, "snapshot");
+    let feed = w.engine.live().open(&call, &w.campaign);
+    feed.publish(line(0, "my card number is 4111"));
+    let masked = next_live(&mut events).await;
+    assert_eq!(masked["transcript"], MASKED);
+    assert_eq!(masked["type"], "line");
 }

@@ -31,6 +31,11 @@
 //! task is protected from scale-in ([`protection`]), so ECS stops idle
 //! tasks first.
 //!
+//! The public listener also serves listen-in (`GET /v1/calls/{id}/listen`,
+//! `voxdial_http::listen`): the same guarded route as the local server's,
+//! streaming the calls this task holds (the ALB sends `/v1/calls/*/listen`
+//! here; the API function cannot hold a WebSocket).
+//!
 //! The host is the engine's [`EngineHost`]: each call's context (campaign,
 //! lead, voicemail and recording policy, consent notice) is read from the
 //! table; dispositions, transfers, callbacks, opt-outs, recordings and live
@@ -110,6 +115,8 @@ async fn main() -> anyhow::Result<()> {
         deps.engine.config().media_token_key.is_some(),
         "the media token key is required (voxdial.media_token_key in the secret, or VOXDIAL_MEDIA_TOKEN_KEY)"
     );
+    // The listen-in route reads the calls this task holds from the engine's hub.
+    let listen = voxdial_http::listen::router(deps.engine.clone());
     let host = Arc::new(EngineHost::new(
         deps.engine,
         Agents::new(AgentConfig {
@@ -146,6 +153,7 @@ async fn main() -> anyhow::Result<()> {
     tracing::info!(%addr, %metrics_addr, max_live = settings.max_live, "media bridge listening");
     let app = bridge
         .router()
+        .merge(listen)
         .layer(from_fn_with_state(gate.clone(), gate::public));
     let draining = gate.clone();
     axum::serve(listener, app)

@@ -100,6 +100,8 @@ pub struct Engine {
     /// When this process last asked the providers about every live call
     /// (`None` until its first sweep: a restart reconciles at once).
     pub(crate) reconciled_at: Arc<std::sync::Mutex<Option<Timestamp>>>,
+    /// The calls live in this process, for watchers and listeners.
+    pub(crate) live: crate::live::LiveHub,
 }
 
 /// A campaign with its counts.
@@ -153,6 +155,7 @@ impl Engine {
             post: None,
             observer: None,
             reconciled_at: Arc::default(),
+            live: crate::live::LiveHub::default(),
         }
     }
 
@@ -187,6 +190,11 @@ impl Engine {
     /// The engine's settings.
     pub fn config(&self) -> &EngineConfig {
         &self.config
+    }
+
+    /// The calls live in this process (see [`crate::live`]).
+    pub fn live(&self) -> &crate::live::LiveHub {
+        &self.live
     }
 
     /// Creates a draft campaign of `org`.

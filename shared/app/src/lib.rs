@@ -33,7 +33,10 @@
 //! - [`csv_import`]: reading leads from CSV.
 //! - [`imports`]: asynchronous imports of large lead files by presigned
 //!   upload, read by a job on the post-call queue.
+//! - [`control`]: an operator's hang-up and transfer of a live call.
 //! - [`console`]: the console's reads of recordings and transcripts.
+//! - [`live`]: live calls' events and audio, fanned out from the media
+//!   bridge to the console's watchers and listeners.
 //! - [`session`]: console sessions signed by the server (an API key exchanged for a cookie).
 //! - [`clock`]: the system clock and a scaled clock for simulations.
 //!
@@ -52,6 +55,7 @@ pub mod analysis;
 pub mod analytics;
 pub mod clock;
 pub mod console;
+pub mod control;
 pub mod csv_import;
 pub mod delivery;
 pub mod dispatch;
@@ -60,6 +64,7 @@ pub mod erasure;
 mod error;
 pub mod events;
 pub mod imports;
+pub mod live;
 pub mod media;
 pub mod outbound;
 pub mod postcall;

@@ -185,7 +185,7 @@ impl Engine {
         }
     }
 
-    fn agent_store(&self) -> Result<&Arc<dyn HumanAgentStore>, AppError> {
+    pub(crate) fn agent_store(&self) -> Result<&Arc<dyn HumanAgentStore>, AppError> {
         self.agents
             .as_ref()
             .ok_or_else(|| AppError::Conflict("no human-agent store is configured".into()))
@@ -194,7 +194,10 @@ impl Engine {
     /// The stored id of `org`'s agent `id`: agent ids are each
     /// organisation's own, so another organisation's agent and one that
     /// does not exist answer alike (no existence oracle).
-    fn scoped_agent_id(org: &OrgId, id: &HumanAgentId) -> Result<HumanAgentId, AppError> {
+    pub(crate) fn scoped_agent_id(
+        org: &OrgId,
+        id: &HumanAgentId,
+    ) -> Result<HumanAgentId, AppError> {
         HumanAgentId::scoped(org, id).ok_or_else(|| {
             AppError::Invalid(format!(
                 "a human agent id has at most {} characters and no ':'",

@@ -25,6 +25,7 @@ use voxdial_wire::sanspbx::{StreamEvent, parse_stream_event};
 use voxdial_wire::twilio::media::InboundMessage;
 
 use crate::host::BridgeHost;
+use crate::live::LiveTap;
 use crate::spool::Spool;
 
 /// Which media protocol the provider socket speaks.
@@ -96,6 +97,7 @@ where
         time_scale,
         mut spool,
     } = parts;
+    let mut tap = host.live_feed(&call_id, &ctx).map(LiveTap::new);
     let protocol = match stream {
         ProviderStream::Twilio { .. } => Protocol::Twilio,
         ProviderStream::SansPbx { .. } => Protocol::SansPbx,
@@ -136,6 +138,9 @@ where
         while let Some(out) = conv.poll_output() {
             match out {
                 Output::CallerAudio(frame) => {
+                    if let Some(tap) = tap.as_mut() {
+                        tap.agent_frame(&frame);
+                    }
                     out_json.clear();
                     writer.write_frame(&frame, &mut out_json);
                     wrote |= provider_open
@@ -149,6 +154,9 @@ where
                     }
                 }
                 Output::Clear => {
+                    if let Some(tap) = tap.as_mut() {
+                        tap.agent_cleared();
+                    }
                     out_json.clear();
                     if writer.write_clear(&mut out_json) {
                         wrote |= provider_open
@@ -187,6 +195,9 @@ where
             let _ = provider.flush().await;
         }
         spool_recording(&mut conv, &mut spool, &mut unspooled).await;
+        if let Some(tap) = tap.as_mut() {
+            tap.observe(&conv);
+        }
         if ended || conv.is_ended() || (!provider_open && !session_open) {
             break;
         }
@@ -220,12 +231,18 @@ where
                         Ok(TwilioInbound::Media(payload)) => {
                             if inbound.decode(payload).is_ok() {
                                 conv.handle_input(t, Input::CallerAudio(inbound.pcm()));
+                                if let Some(tap) = tap.as_mut() {
+                                    tap.caller_frame(inbound.pcm());
+                                }
                                 forward(&conv, &mut inbound, &session, &mut model_json);
                             }
                         }
                         Ok(TwilioInbound::Other(InboundMessage::Media(m))) => {
                             if inbound.decode(&m.media.payload).is_ok() {
                                 conv.handle_input(t, Input::CallerAudio(inbound.pcm()));
+                                if let Some(tap) = tap.as_mut() {
+                                    tap.caller_frame(inbound.pcm());
+                                }
                                 forward(&conv, &mut inbound, &session, &mut model_json);
                             }
                         }
@@ -246,6 +263,9 @@ where
                         Ok(StreamEvent::Media { payload, .. }) => {
                             if inbound.decode(&payload).is_ok() {
                                 conv.handle_input(t, Input::CallerAudio(inbound.pcm()));
+                                if let Some(tap) = tap.as_mut() {
+                                    tap.caller_frame(inbound.pcm());
+                                }
                                 forward(&conv, &mut inbound, &session, &mut model_json);
                             }
                         }

@@ -2,11 +2,16 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use voxdial_conversation::{CallContext, CallReport, HumanAgent, TranscriptTurn, TransferPlan};
+use voxdial_conversation::{
+    CallContext, CallReport, HumanAgent, LiveEvent, TranscriptTurn, TransferPlan,
+};
 use voxdial_domain::{AnsweredBy, CallId, Disposition, HumanAgentId, Timestamp};
+
+use crate::live::LiveFeed;
 
 /// A host call failed. The bridge logs it and carries on (the call keeps
 /// going; answers that were awaited come back as failures).
@@ -80,6 +85,52 @@ pub trait BridgeHost: Send + Sync + 'static {
     /// Stores the call's report (metrics, AMD verdict and latency,
     /// disposition, end reason). Called once, at the end.
     async fn report(&self, call_id: &CallId, report: CallReport) -> Result<(), HostError>;
+    /// Where the call's live events and mixed audio go while it is live
+    /// (the feed is dropped when the call ends); `None`, the default:
+    /// nobody can watch or listen.
+    fn live_feed(&self, _call_id: &CallId, _ctx: &CallContext) -> Option<Box<dyn LiveFeed>> {
+        None
+    }
+}
+
+/// What [`MemoryHost`]'s live feeds saw of one call.
+#[derive(Debug, Clone, Default)]
+pub struct MemoryLive {
+    /// The events, in order.
+    pub events: Vec<LiveEvent>,
+    /// Mixed audio published (μ-law bytes).
+    pub audio_bytes: usize,
+}
+
+/// Calls' live feeds, and whether someone listens.
+#[derive(Debug, Default)]
+struct MemoryWatch {
+    calls: Mutex<HashMap<CallId, MemoryLive>>,
+    listening: AtomicBool,
+}
+
+/// One call's feed into [`MemoryWatch`].
+struct MemoryFeed {
+    watch: Arc<MemoryWatch>,
+    call_id: CallId,
+}
+
+impl LiveFeed for MemoryFeed {
+    fn event(&self, event: LiveEvent) {
+        let mut calls = self.watch.calls.lock().expect("lock");
+        calls
+            .entry(self.call_id.clone())
+            .or_default()
+            .events
+            .push(event);
+    }
+    fn wants_audio(&self) -> bool {
+        self.watch.listening.load(Ordering::Relaxed)
+    }
+    fn audio(&self, ulaw: &[u8]) {
+        let mut calls = self.watch.calls.lock().expect("lock");
+        calls.entry(self.call_id.clone()).or_default().audio_bytes += ulaw.len();
+    }
 }
 
 /// What [`MemoryHost`] recorded for one call.
@@ -118,6 +169,7 @@ pub struct MemoryHost {
     calls: Mutex<HashMap<CallId, MemoryCall>>,
     ended: Mutex<Vec<CallId>>,
     verdicts: Mutex<HashMap<CallId, AnsweredBy>>,
+    watch: Arc<MemoryWatch>,
 }
 
 impl MemoryHost {
@@ -130,6 +182,7 @@ impl MemoryHost {
             calls: Mutex::new(HashMap::new()),
             ended: Mutex::new(Vec::new()),
             verdicts: Mutex::new(HashMap::new()),
+            watch: Arc::default(),
         }
     }
 
@@ -137,6 +190,17 @@ impl MemoryHost {
     /// status callback does), for [`BridgeHost::answered_by`] to find.
     pub fn set_answered_by(&self, call_id: CallId, verdict: AnsweredBy) {
         self.verdicts.lock().expect("lock").insert(call_id, verdict);
+    }
+
+    /// Makes every call's feed say someone listens (or nobody).
+    pub fn set_listening(&self, listening: bool) {
+        self.watch.listening.store(listening, Ordering::Relaxed);
+    }
+
+    /// What a call's live feed saw.
+    pub fn live(&self, call_id: &CallId) -> MemoryLive {
+        let calls = self.watch.calls.lock().expect("lock");
+        calls.get(call_id).cloned().unwrap_or_default()
     }
 
     /// Marks a call ended: its streams are refused.
@@ -278,5 +342,11 @@ impl BridgeHost for MemoryHost {
     async fn report(&self, call_id: &CallId, report: CallReport) -> Result<(), HostError> {
         self.with(call_id, |c| c.report = Some(report));
         Ok(())
+    }
+    fn live_feed(&self, call_id: &CallId, _ctx: &CallContext) -> Option<Box<dyn LiveFeed>> {
+        Some(Box::new(MemoryFeed {
+            watch: self.watch.clone(),
+            call_id: call_id.clone(),
+        }))
     }
 }

@@ -26,6 +26,10 @@
 //!   are captured (a few KiB of a call's recording in memory, not all of
 //!   it); the host uploads the finished WAV from the file, which goes with
 //!   the call (a restart sweeps what a crash left).
+//! - [`live`]: the live tap: each call's transcript lines, state, AMD
+//!   verdict, fillers and barge-ins as [`LiveEvent`](voxdial_conversation::LiveEvent)s,
+//!   and its audio (both channels mixed, μ-law) while someone listens,
+//!   handed to the host's [`LiveFeed`].
 //! - `limits`: the 64 KiB message and frame cap, and the close codes
 //!   (1008 refused, 1009 too big, 1002 malformed) a peer is told.
 //!
@@ -43,12 +47,14 @@
 pub mod driver;
 pub mod host;
 mod limits;
+pub mod live;
 mod metrics;
 pub mod server;
 mod spool;
 
 pub use driver::{Notice, Protocol};
-pub use host::{BridgeHost, HostError, MemoryCall, MemoryHost};
+pub use host::{BridgeHost, HostError, MemoryCall, MemoryHost, MemoryLive};
+pub use live::LiveFeed;
 pub use server::{Bridge, BridgeConfig, SANSPBX_PATH, TWILIO_PATH};
 
 /// Errors of this crate's composition helpers.

@@ -14,7 +14,7 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as TsMessage;
 use voxdial_bridge::{Bridge, BridgeConfig, MemoryHost, Protocol};
-use voxdial_conversation::{AgentConfig, CallContext, EndReason, HumanAgent};
+use voxdial_conversation::{AgentConfig, CallContext, EndReason, HumanAgent, LiveEvent};
 use voxdial_domain::{CallId, CampaignId, Disposition, E164, HumanAgentId};
 use voxdial_gemini::socket::ChannelConnector;
 use voxdial_gemini::{WsConnector, duplex};
@@ -126,18 +126,16 @@ async fn in_memory_call_as(
     voxdial_sim::caller::CallerReport,
 ) {
     let host = Arc::new(MemoryHost::new(context(persona)));
-    in_memory_call_on(host, persona, format).await
+    let report = in_memory_call_on(host.clone(), persona, format).await;
+    (host.call(&CallId::parse("L1").unwrap()), report)
 }
 
-/// One call in memory on a paused clock, on `host`.
+/// One call on `host`, in memory on a paused clock.
 async fn in_memory_call_on(
     host: Arc<MemoryHost>,
     persona: &str,
     format: StreamFormat,
-) -> (
-    voxdial_bridge::MemoryCall,
-    voxdial_sim::caller::CallerReport,
-) {
+) -> voxdial_sim::caller::CallerReport {
     host.add_agent(human(), vec![]);
     let spool = tempfile::tempdir().unwrap();
     let bridge = sim_bridge(&host, spool.path());
@@ -159,7 +157,7 @@ async fn in_memory_call_on(
         0,
         "the spooled recording went with the call"
     );
-    (host.call(&CallId::parse("L1").unwrap()), report)
+    report
 }
 
 /// A bridge over `host` and a simulated voice model, spooling recordings
@@ -259,6 +257,84 @@ async fn in_memory_interested_caller_reaches_an_outcome() {
             .iter()
             .all(|t| t.first_audio_ms.is_some())
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn watchers_see_the_transcript_grow_and_listeners_hear_the_call() {
+    // GIVEN a host whose calls have a listener
+    let host = Arc::new(MemoryHost::new(context("interested")));
+    host.set_listening(true);
+    // WHEN a call runs to its end
+    in_memory_call_on(host.clone(), "interested", StreamFormat::Twilio).await;
+    let id = CallId::parse("L1").unwrap();
+    let (live, call) = (host.live(&id), host.call(&id));
+    // THEN its live feed carried every transcript line, as the lines grew
+    let lines: Vec<_> = live
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            LiveEvent::Line {
+                index, transcript, ..
+            } => Some((*index, transcript.clone())),
+            _ => None,
+        })
+        .collect();
+    for (index, turn) in call.transcript.iter().enumerate() {
+        if !turn.text.trim().is_empty() {
+            let last = lines.iter().rev().find(|(i, _)| *i == index);
+            assert_eq!(
+                last.map(|l| l.1.as_str()),
+                Some(turn.text.trim()),
+                "{lines:?}"
+            );
+        }
+    }
+    assert!(
+        lines.iter().any(|(_, t)| t.contains("sign me up")),
+        "{lines:?}"
+    );
+    // the verdict and the states as they happened
+    assert!(live.events.iter().any(|e| matches!(
+        e,
+        LiveEvent::Amd {
+            verdict: voxdial_domain::AnsweredBy::Human,
+            ..
+        }
+    )));
+    assert!(live.events.contains(&LiveEvent::State {
+        state: "listening".into()
+    }));
+    // and the listener got 20 ms of mixed μ-law per caller frame
+    assert!(live.audio_bytes >= 160 * 100, "{}", live.audio_bytes);
+    assert_eq!(live.audio_bytes % 160, 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn watchers_see_each_barge_in_as_it_happens() {
+    let host = Arc::new(MemoryHost::new(context("barge_in")));
+    in_memory_call_on(host.clone(), "barge_in", StreamFormat::Twilio).await;
+    let id = CallId::parse("L1").unwrap();
+    let barge_ins = host.call(&id).report.unwrap().metrics.barge_ins;
+    let counts: Vec<u32> = host
+        .live(&id)
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            LiveEvent::BargeIn { count } => Some(*count),
+            _ => None,
+        })
+        .collect();
+    assert!(barge_ins >= 1);
+    assert_eq!(counts, (1..=barge_ins).collect::<Vec<_>>());
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_listener_no_audio_is_published() {
+    let host = Arc::new(MemoryHost::new(context("interested")));
+    in_memory_call_on(host.clone(), "interested", StreamFormat::Twilio).await;
+    let live = host.live(&CallId::parse("L1").unwrap());
+    assert_eq!(live.audio_bytes, 0);
+    assert!(!live.events.is_empty());
 }
 
 #[tokio::test(start_paused = true)]
@@ -381,8 +457,8 @@ async fn a_provider_verdict_stored_elsewhere_reaches_the_live_call() {
         CallId::parse("L1").unwrap(),
         voxdial_domain::AnsweredBy::MachineStart,
     );
-    let (call, _) = in_memory_call_on(host, "interested", StreamFormat::Twilio).await;
-    let report = call.report.unwrap();
+    in_memory_call_on(host.clone(), "interested", StreamFormat::Twilio).await;
+    let report = host.call(&CallId::parse("L1").unwrap()).report.unwrap();
     let amd = report.amd.unwrap();
     assert_eq!(
         (amd.verdict, amd.source),

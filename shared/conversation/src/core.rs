@@ -422,6 +422,11 @@ impl Conversation {
         &self.transcript
     }
 
+    /// The answering-machine outcome, once decided.
+    pub fn amd(&self) -> Option<&AmdOutcome> {
+        self.amd_outcome.as_ref()
+    }
+
     /// Frames the provider confirmed played (marks).
     pub fn heard_frames(&self) -> u64 {
         self.heard_frames

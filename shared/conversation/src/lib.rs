@@ -71,8 +71,8 @@ pub use crate::codec::{FRAME_SAMPLES, Frame};
 pub use crate::config::{AgentConfig, CallContext, IvrAction, IvrMenu, ToolKind, TransferMode};
 pub use crate::core::{CallSummary, Conversation, Input, Output, ProviderCaps, State};
 pub use crate::types::{
-    AmdOutcome, CallMetrics, CallReport, EndReason, HostRequest, HumanAgent, ModelRequest, Speaker,
-    TranscriptTurn, TransferPlan, TurnMetrics, VerdictSource,
+    AmdOutcome, CallMetrics, CallReport, EndReason, HostRequest, HumanAgent, LiveEvent,
+    ModelRequest, Speaker, TranscriptTurn, TransferPlan, TurnMetrics, VerdictSource,
 };
 
 /// Errors of this crate (the codec's; the core itself cannot fail).

@@ -230,3 +230,45 @@ pub struct CallReport {
     /// Stream duration, ms.
     pub duration_ms: u64,
 }
+
+/// Something a live call's watchers see as it happens (the console's live
+/// call card). The bridge derives these from the conversation after each
+/// step; they are not stored (the call's report and transcript are).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// A transcript line, new or grown: a later line with the same `index`
+    /// replaces it (transcriptions arrive in pieces).
+    Line {
+        /// The line's place in the call's transcript.
+        index: usize,
+        /// Who speaks.
+        speaker: Speaker,
+        /// When the line started, ms since the stream started.
+        at_ms: u64,
+        /// What was said so far (personal data: masked for viewers).
+        transcript: String,
+    },
+    /// The conversation's state machine moved (`listening`, `responding`, …).
+    State {
+        /// The new state.
+        state: String,
+    },
+    /// The answering-machine verdict acted on.
+    Amd {
+        /// The verdict.
+        verdict: AnsweredBy,
+        /// Who decided.
+        source: VerdictSource,
+    },
+    /// A filler clip started playing.
+    Filler {
+        /// Fillers played so far in the call.
+        count: u32,
+    },
+    /// The caller spoke over the agent.
+    BargeIn {
+        /// Barge-ins so far in the call.
+        count: u32,
+    },
+}

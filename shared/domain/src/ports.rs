@@ -403,6 +403,17 @@ impl HumanAgent {
         self.since = now;
     }
 
+    /// Marks the agent busy on `call` if they are available (an operator
+    /// sending a call to this person); false (and nothing changes)
+    /// otherwise.
+    pub fn take(&mut self, call: &crate::CallId, now: Timestamp) -> bool {
+        if self.status != AgentStatus::Available {
+            return false;
+        }
+        self.reserve(call, now);
+        true
+    }
+
     /// Makes the agent available again if they are busy on `call`; false
     /// (and nothing changes) otherwise: released already, reserved since
     /// for another call, or set to another status by an operator.
@@ -466,6 +477,15 @@ pub trait HumanAgentStore: Send + Sync {
         call: &crate::CallId,
         now: Timestamp,
     ) -> Result<Option<HumanAgent>, StoreError>;
+
+    /// Atomically applies [`HumanAgent::take`]: agent `id`, if available,
+    /// becomes busy on `call`; false when they were not (or do not exist).
+    async fn take_agent(
+        &self,
+        id: &crate::HumanAgentId,
+        call: &crate::CallId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// Atomically applies [`HumanAgent::release`]: the agent busy on `call`
     /// becomes available; false when they were not (or do not exist).

@@ -13,6 +13,9 @@
 //!   read from the store (`voxdial_app::ai_agents`) and kept in memory
 //!   (versions never change); a campaign of the built-in agent gets the
 //!   built-in configuration ([`Agents`]).
+//! - Each call's live feed goes into the engine's hub
+//!   (`voxdial_app::live`): the console's event stream and listen-in
+//!   read it there.
 //! - [`BridgeObserver`]: the engine's [`CallObserver`] that opens a call's
 //!   model session while the phone rings and hands the provider's
 //!   machine-detection verdict to the live conversation.
@@ -23,11 +26,12 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use tracing::warn;
 use voxdial_app::events::CallObserver;
+use voxdial_app::live::LiveCallFeed;
 use voxdial_app::media::TransferMode as EngineTransferMode;
 use voxdial_app::{AppError, Engine};
-use voxdial_bridge::{Bridge, BridgeHost, HostError};
+use voxdial_bridge::{Bridge, BridgeHost, HostError, LiveFeed};
 use voxdial_conversation::types::{CallReport, HumanAgent, Speaker, TranscriptTurn, TransferPlan};
-use voxdial_conversation::{AgentConfig, CallContext, TransferMode};
+use voxdial_conversation::{AgentConfig, CallContext, LiveEvent, TransferMode};
 use voxdial_domain::{
     AgentId, AgentStatus, AnsweredBy, CallAttempt, CallId, CallState, Campaign, Conversation,
     ConversationAgent, Disposition, HumanAgentId, Timestamp,
@@ -360,6 +364,12 @@ impl BridgeHost for EngineHost {
             .map_err(host_error)
     }
 
+    fn live_feed(&self, call_id: &CallId, ctx: &CallContext) -> Option<Box<dyn LiveFeed>> {
+        Some(Box::new(HubFeed(
+            self.engine.live().open(call_id, &ctx.campaign_id),
+        )))
+    }
+
     async fn report(&self, call_id: &CallId, report: CallReport) -> Result<(), HostError> {
         if let Some(d) = report.disposition {
             // The last disposition wins (opted-out stays): the call may have
@@ -381,6 +391,21 @@ impl BridgeHost for EngineHost {
             .await
             .map(drop)
             .map_err(host_error)
+    }
+}
+
+/// A call's live feed into the engine's hub ([`voxdial_app::live`]).
+struct HubFeed(LiveCallFeed);
+
+impl LiveFeed for HubFeed {
+    fn event(&self, event: LiveEvent) {
+        self.0.publish(event);
+    }
+    fn wants_audio(&self) -> bool {
+        self.0.wants_audio()
+    }
+    fn audio(&self, ulaw: &[u8]) {
+        self.0.audio(ulaw);
     }
 }
 

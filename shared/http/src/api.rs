@@ -50,6 +50,9 @@
 //! | GET | `/v1/campaigns/{id}/events` | | server-sent `snapshot` events: the campaign, its progress and newest calls, on every change | viewer |
 //! | GET | `/v1/campaigns/{id}/snapshot` | | one such snapshot (for clients that poll) | viewer |
 //! | GET | `/v1/calls/{id}/recording` | | `{"url": …}`: plays the recording for 15 minutes (404 until stored) | operator |
+//! | GET | `/v1/calls/{id}/listen` | (a WebSocket upgrade) | the live call's audio, both channels mixed: binary messages of 20 ms of 8 kHz μ-law (409 when not live here); audited | operator |
+//! | POST | `/v1/calls/{id}/hangup` | | the call, hung up at its provider (409 once ended) | operator |
+//! | POST | `/v1/calls/{id}/transfer` | `{"agent_id": "ana", "mode": "cold" \| "warm"}` | the call, sent to that human agent (409 unless they are available) | operator |
 //! | GET | `/v1/calls/{id}/transcript` | | the transcript: turns with speakers and times (404 until ready) | operator |
 //!
 //! Campaigns are shown without secrets: a webhook's `secret` is write-only.
@@ -138,6 +141,9 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/v1/campaigns/{id}/snapshot", Access::Read),
     route("GET", "/v1/calls/{id}/recording", Access::Operate),
     route("GET", "/v1/calls/{id}/transcript", Access::Operate),
+    route("GET", crate::listen::PATH, Access::Operate),
+    route("POST", "/v1/calls/{id}/hangup", Access::Operate),
+    route("POST", "/v1/calls/{id}/transfer", Access::Operate),
 ];
 
 /// The API router: every `/v1` route behind the guard, `/healthz` open.
@@ -195,6 +201,9 @@ pub fn router(engine: Engine) -> Router {
         )
         .route("/v1/calls/{id}/recording", get(recording_url))
         .route("/v1/calls/{id}/transcript", get(transcript))
+        .route(crate::listen::PATH, get(crate::listen::listen))
+        .route("/v1/calls/{id}/hangup", post(hang_up))
+        .route("/v1/calls/{id}/transfer", post(transfer))
         .route_layer(middleware::from_fn_with_state(engine.clone(), guard))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(engine)
@@ -592,6 +601,51 @@ async fn disposition(
     let DispositionBody { disposition } = json_body(body)?;
     let id = own_call(&engine, &caller, id).await?;
     shown(&caller, &engine.record_disposition(&id, disposition).await?)
+}
+
+async fn hang_up(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = call_id(id)?;
+    shown(
+        &caller,
+        &engine.operator_hang_up(&caller.org_id, &id).await?,
+    )
+}
+
+/// How a call is sent to a human agent.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum TransferModeBody {
+    Cold,
+    Warm,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferBody {
+    agent_id: HumanAgentId,
+    mode: TransferModeBody,
+}
+
+async fn transfer(
+    State(engine): State<Engine>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<TransferBody>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let TransferBody { agent_id, mode } = json_body(body)?;
+    let mode = match mode {
+        TransferModeBody::Cold => voxdial_app::media::TransferMode::Cold,
+        TransferModeBody::Warm => voxdial_app::media::TransferMode::Warm,
+    };
+    let id = call_id(id)?;
+    let call = engine
+        .operator_transfer(&caller.org_id, &id, &agent_id, mode)
+        .await?;
+    shown(&caller, &call)
 }
 
 async fn analysis(

@@ -12,12 +12,21 @@
 //! calls one bounded page): it scales with watchers, and costs nothing when
 //! nobody watches.
 //!
+//! Between snapshots come `live` events, pushed as they happen by the
+//! media bridge of this process (`voxdial_app::live`): `{"call_id": …,
+//! "type": "line" | "state" | "amd" | "filler" | "barge_in", …}`, a
+//! transcript line's text masked for viewers. A new stream first gets
+//! what the campaign's live calls have shown so far. Where no bridge runs
+//! in the API's process (AWS), no `live` event comes.
+//!
 //! A stream ends after [`MAX_STREAM`] (the browser's `EventSource`
 //! reconnects by itself), so no connection is held for ever. Where the API
 //! cannot stream (a Lambda function behind an HTTP API buffers whole
 //! answers), the console polls the same two routes every second instead.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Path, State};
@@ -26,7 +35,9 @@ use axum::{Extension, Json};
 use futures_util::Stream;
 use serde::Serialize;
 use serde_json::Value;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::time::Instant;
+use voxdial_app::live::LiveMessage;
 use voxdial_app::{Caller, Engine};
 use voxdial_domain::{CallAttempt, Campaign, CampaignId, CampaignProgress};
 
@@ -71,19 +82,32 @@ struct Watch {
     id: CampaignId,
     last: Option<Value>,
     ends_at: Instant,
+    next_poll: Instant,
+    /// Every live call's events (`None` once the hub is gone).
+    live: Option<broadcast::Receiver<Arc<LiveMessage>>>,
+    /// Live events to send before waiting again (what the campaign's
+    /// live calls showed before this stream started, or while it lagged).
+    pending: VecDeque<Event>,
 }
 
 impl Watch {
-    /// The next snapshot that differs from the last one sent; `None` when
-    /// the stream's time is up.
+    /// The next event: a snapshot that differs from the last one sent, or
+    /// a live event of one of the campaign's calls; `None` when the
+    /// stream's time is up.
     async fn next(mut self) -> Option<(Result<Event, Infallible>, Watch)> {
         loop {
             if self.last.is_some() {
+                if let Some(event) = self.pending.pop_front() {
+                    return Some((Ok(event), self));
+                }
                 if Instant::now() >= self.ends_at {
                     return None;
                 }
-                tokio::time::sleep(POLL).await;
+                if let Some(event) = self.wait().await {
+                    return Some((Ok(event), self));
+                }
             }
+            self.next_poll = Instant::now() + POLL;
             let event = match snapshot(&self.engine, &self.caller, &self.id).await {
                 Ok(value) if self.last.as_ref() == Some(&value) => continue,
                 Ok(value) => {
@@ -101,6 +125,51 @@ impl Watch {
             return Some((Ok(event), self));
         }
     }
+
+    /// Waits for the next poll; a live event of the campaign that comes
+    /// first is returned instead.
+    async fn wait(&mut self) -> Option<Event> {
+        loop {
+            let Some(live) = self.live.as_mut() else {
+                tokio::time::sleep_until(self.next_poll).await;
+                return None;
+            };
+            tokio::select! {
+                () = tokio::time::sleep_until(self.next_poll) => return None,
+                message = live.recv() => match message {
+                    Ok(m) if m.campaign_id == self.id => return Some(live_event(&self.caller, &m)),
+                    Ok(_) => {}
+                    // Events were lost: send the calls' pictures again.
+                    Err(RecvError::Lagged(_)) => {
+                        self.pending = backlog(&self.engine, &self.caller, &self.id);
+                        if let Some(event) = self.pending.pop_front() {
+                            return Some(event);
+                        }
+                    }
+                    Err(RecvError::Closed) => self.live = None,
+                },
+            }
+        }
+    }
+}
+
+/// A `live` event: one call's transcript line, state, verdict, filler or
+/// barge-in (`{"call_id": …, "type": "line", …}`), masked by role.
+fn live_event(caller: &Caller, message: &LiveMessage) -> Event {
+    let value = serde_json::to_value(message).unwrap_or(Value::Null);
+    Event::default()
+        .event("live")
+        .data(mask_personal(caller.role, value).to_string())
+}
+
+/// What the campaign's live calls have shown so far, as `live` events.
+fn backlog(engine: &Engine, caller: &Caller, id: &CampaignId) -> VecDeque<Event> {
+    engine
+        .live()
+        .backlog(id)
+        .iter()
+        .map(|m| live_event(caller, m))
+        .collect()
 }
 
 /// `GET /v1/campaigns/{id}/events` (see the module doc).
@@ -110,12 +179,20 @@ pub(crate) async fn campaign_events(
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let campaign = own_campaign(&engine, &caller, &id).await?;
+    // Subscribed before the backlog is read: nothing falls between them
+    // (a line sent twice replaces itself).
+    let live = engine.live().subscribe();
+    let pending = backlog(&engine, &caller, &campaign.id);
+    let now = Instant::now();
     let watch = Watch {
         engine,
         caller,
         id: campaign.id,
         last: None,
-        ends_at: Instant::now() + MAX_STREAM,
+        ends_at: now + MAX_STREAM,
+        next_poll: now,
+        live: Some(live),
+        pending,
     };
     let stream = futures_util::stream::unfold(watch, Watch::next);
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))

@@ -10,6 +10,8 @@
 //! - [`auth`]: the guard of every `/v1` route (API keys, roles, the audit
 //!   trail) and the masking of personal fields.
 //! - [`events`]: live updates, a server-sent event stream per campaign.
+//! - [`listen`]: listen-in, a WebSocket of a live call's mixed audio
+//!   (and [`listen::router`], the route alone for the media-bridge container).
 //! - [`session`]: the console's sign-in (an API key exchanged for a
 //!   signed session cookie) and its CSRF rule.
 //! - [`webhooks`]: provider webhooks under `/webhooks/{provider}/{status,answer}`.
@@ -23,6 +25,7 @@ mod analytics;
 pub mod api;
 pub mod auth;
 pub mod events;
+pub mod listen;
 pub mod session;
 pub mod webhooks;
 

@@ -220,3 +220,53 @@ pub async fn release_frees_only_the_agent_busy_on_that_call(subject: AgentSubjec
     let ghost = HumanAgentId::parse("nobody").unwrap();
     assert!(!store.release_agent(&ghost, &call(1), at(12)).await.unwrap());
 }
+
+/// `take_agent` makes the named agent busy on the call only while they are
+/// available (an operator's transfer to a chosen person): never an agent
+/// busy on another call or away, nor an unknown one; two concurrent takes
+/// of the same agent, one wins.
+pub async fn take_reserves_the_named_agent_only_when_available(subject: AgentSubject) {
+    let store = subject.agents();
+    store
+        .put_agent(&agent("a", &[], AgentStatus::Available, 0))
+        .await
+        .unwrap();
+    store
+        .put_agent(&agent("away", &[], AgentStatus::Offline, 0))
+        .await
+        .unwrap();
+    let id = HumanAgentId::parse("a").unwrap();
+    let away = HumanAgentId::parse("away").unwrap();
+    let ghost = HumanAgentId::parse("ghost").unwrap();
+
+    assert!(!store.take_agent(&away, &call(1), at(1)).await.unwrap());
+    assert!(!store.take_agent(&ghost, &call(1), at(1)).await.unwrap());
+    let (one, two) = (call(1), call(2));
+    let (first, second) = tokio::join!(
+        store.take_agent(&id, &one, at(2)),
+        store.take_agent(&id, &two, at(2)),
+    );
+    let takes = [first.unwrap(), second.unwrap()];
+    assert_eq!(takes.iter().filter(|t| **t).count(), 1, "{takes:?}");
+    let a = store
+        .agents()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.id == id)
+        .unwrap();
+    assert_eq!((a.status, a.since), (AgentStatus::Busy, at(2)));
+    let winner = a.call_id.clone().unwrap();
+    assert!(!store.take_agent(&id, &call(3), at(3)).await.unwrap());
+    // Released by the call that took them, they can be taken again.
+    assert!(store.release_agent(&id, &winner, at(4)).await.unwrap());
+    assert!(store.take_agent(&id, &call(3), at(5)).await.unwrap());
+    let away = store
+        .agents()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.id == away)
+        .unwrap();
+    assert_eq!(away.status, AgentStatus::Offline);
+}

@@ -287,6 +287,7 @@ macro_rules! agent_contract {
             reserve_takes_the_longest_idle_skilled_available_agent,
             concurrent_reservations_never_share_an_agent,
             release_frees_only_the_agent_busy_on_that_call,
+            take_reserves_the_named_agent_only_when_available,
         );
     };
 }

@@ -1227,6 +1227,17 @@ impl HumanAgentStore for LocalStore {
         .await
     }
 
+    async fn take_agent(
+        &self,
+        id: &HumanAgentId,
+        call: &CallId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let call = call.clone();
+        self.change_agent(id, move |agent| agent.take(&call, now))
+            .await
+    }
+
     async fn release_agent(
         &self,
         id: &HumanAgentId,

@@ -1,5 +1,5 @@
 //! [`HumanAgentStore`] on the table: every change is a read, a decision
-//! on the domain record ([`HumanAgent::reserve`], [`HumanAgent::release`],
+//! on the domain record ([`HumanAgent::reserve`], [`HumanAgent::take`], [`HumanAgent::release`],
 //! [`HumanAgent::set_status`]) and a write on condition of the version
 //! read; a lost race reads again. Two concurrent reservations can both
 //! pick the same agent, but only one write over that version succeeds.
@@ -96,6 +96,15 @@ impl HumanAgentStore for DynamoStore {
         Err(StoreError::Conflict(
             "every human agent kept changing".into(),
         ))
+    }
+
+    async fn take_agent(
+        &self,
+        id: &HumanAgentId,
+        call: &CallId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.change_human(id, |agent| agent.take(call, now)).await
     }
 
     async fn release_agent(
