@@ -25,6 +25,8 @@ struct Clip {
     name: String,
     scenario: String,
     label: Verdict,
+    /// Sample at which the callee starts to make sound, when known.
+    onset: Option<usize>,
     samples: Vec<i16>,
 }
 
@@ -50,7 +52,8 @@ fn evaluate(cfg: &AmdConfig, title: &str, clips: &[Clip], verbose: bool) {
     let mut matrix: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut lat_all = Vec::new();
     let mut lat_by: BTreeMap<&str, Vec<u128>> = BTreeMap::new();
-    let mut errors: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // Scenario -> (errors, clips, latencies).
+    let mut errors: BTreeMap<String, (usize, usize, Vec<u128>)> = BTreeMap::new();
     // Scenario -> (clips with a beep detected anywhere in the 8 s, clips).
     let mut beeps: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let name = |v: Verdict| match v {
@@ -62,8 +65,13 @@ fn evaluate(cfg: &AmdConfig, title: &str, clips: &[Clip], verbose: bool) {
         let d = classify(cfg, &c.samples);
         *matrix.entry((name(c.label), name(d.verdict))).or_default() += 1;
         let ms = d.at.as_millis();
-        lat_all.push(ms);
-        lat_by.entry(name(c.label)).or_default().push(ms);
+        // Latency after the callee starts making sound, when known.
+        let onset_ms = c.onset.map_or(0, |o| o as u128 / 8);
+        lat_all.push(ms.saturating_sub(onset_ms));
+        lat_by
+            .entry(name(c.label))
+            .or_default()
+            .push(ms.saturating_sub(onset_ms));
         let mut bd = BeepDetector::default();
         bd.push(&c.samples);
         bd.push(&[0; 800]);
@@ -76,6 +84,7 @@ fn evaluate(cfg: &AmdConfig, title: &str, clips: &[Clip], verbose: bool) {
         b.1 += 1;
         let e = errors.entry(c.scenario.clone()).or_default();
         e.1 += 1;
+        e.2.push(ms.saturating_sub(onset_ms));
         if d.verdict != c.label {
             e.0 += 1;
             if verbose {
@@ -114,22 +123,33 @@ fn evaluate(cfg: &AmdConfig, title: &str, clips: &[Clip], verbose: bool) {
         100.0 * h_as_m as f64 / humans.max(1) as f64,
         100.0 * m_ok as f64 / machines.max(1) as f64
     );
-    println!(
-        "verdict latency: p50 {} ms, p90 {} ms (all)",
-        percentile(&lat_all, 0.5),
-        percentile(&lat_all, 0.9)
-    );
+    let from = if clips.iter().all(|c| c.onset.is_some()) {
+        "after the callee's first sound"
+    } else {
+        "after answer"
+    };
+    println!("verdict latency {from}:");
+    let line = |what: &str, l: &[u128]| {
+        println!(
+            "  {what:<8} p50 {:>5} ms  p90 {:>5} ms  p99 {:>5} ms",
+            percentile(l, 0.5),
+            percentile(l, 0.9),
+            percentile(l, 0.99)
+        )
+    };
+    line("all", &lat_all);
     for (label, mut l) in lat_by {
         l.sort_unstable();
+        line(label, &l);
+    }
+    println!("errors and verdict latency p50 / p90 by scenario:");
+    for (scenario, (bad, n, mut l)) in errors {
+        l.sort_unstable();
         println!(
-            "                 p50 {} ms, p90 {} ms ({label})",
+            "  {scenario:<28} {bad:>3} / {n:<4} {:>5} / {:>5} ms",
             percentile(&l, 0.5),
             percentile(&l, 0.9)
         );
-    }
-    println!("errors by scenario:");
-    for (scenario, (bad, n)) in errors {
-        println!("  {scenario:<28} {bad:>3} / {n}");
     }
     println!("beep detector over whole clips (clips with a beep / clips):");
     for (scenario, (heard, n)) in beeps {
@@ -146,6 +166,7 @@ fn synthetic(seed: u64, n: usize) -> Vec<Clip> {
             name: format!("synth-{i}-{}", c.scenario),
             scenario: c.scenario.to_string(),
             label: c.label,
+            onset: Some(c.onset),
             samples: c.samples,
         })
         .collect()
@@ -191,6 +212,7 @@ fn load_dir(dir: &Path) -> Result<Vec<Clip>, String> {
             name: file,
             scenario,
             label,
+            onset: None,
             samples: parsed.samples(),
         });
     }

@@ -66,6 +66,10 @@ fn to_i16(x: f64) -> i16 {
 pub struct Synth {
     state: u64,
     rate: u32,
+    /// Pitch factor of the speech made (1 = as drawn).
+    pitch: f64,
+    /// Speaking-rate factor of the speech made (2 = twice as fast).
+    speaking_rate: f64,
 }
 
 impl Synth {
@@ -79,7 +83,25 @@ impl Synth {
         Self {
             state: seed ^ 0x9E37_79B9_7F4A_7C15,
             rate: sample_rate.max(1),
+            pitch: 1.0,
+            speaking_rate: 1.0,
         }
+    }
+
+    /// Sets the voice of the speech made from now on: `pitch` scales the
+    /// fundamental (0.5–2), `speaking_rate` the tempo (0.5–2: syllables and
+    /// the gaps between words are that much shorter). `(1, 1)` is the
+    /// default voice.
+    pub fn set_voice(&mut self, pitch: f64, speaking_rate: f64) {
+        self.pitch = pitch.clamp(0.5, 2.0);
+        self.speaking_rate = speaking_rate.clamp(0.5, 2.0);
+    }
+
+    /// A duration in `[lo_ms, hi_ms)` at the current speaking rate, in
+    /// samples.
+    fn spoken_samples(&mut self, lo_ms: f64, hi_ms: f64) -> usize {
+        let ms = self.range(lo_ms, hi_ms) / self.speaking_rate;
+        self.samples_for_ms(ms)
     }
 
     /// Sample rate in Hz.
@@ -228,8 +250,7 @@ impl Synth {
             let syllables = 1 + (self.next_u64() % 3) as usize;
             out.extend(self.word(syllables, f0, level_dbfs));
             if out.len() < n {
-                let gap_ms = self.range(20.0, 140.0);
-                let gap = self.samples_for_ms(gap_ms);
+                let gap = self.spoken_samples(20.0, 140.0);
                 out.extend(std::iter::repeat_n(0, gap));
             }
         }
@@ -243,9 +264,10 @@ impl Synth {
         let rate = f64::from(self.rate);
         let mut out = Vec::new();
         let mut phase = 0.0f64;
+        let f0 = f0 * self.pitch;
         let mut pitch = f0 * self.range(0.9, 1.15);
         for s in 0..syllables.max(1) {
-            let dur = self.samples_in_ms_range(110.0, 260.0);
+            let dur = self.spoken_samples(110.0, 260.0);
             let vowel = VOWELS[(self.next_u64() % VOWELS.len() as u64) as usize];
             let consonant = self.samples_in_ms_range(0.0, 60.0);
             let stress = self.range(0.5, 1.0);
@@ -323,7 +345,7 @@ impl Synth {
             out.extend(voiced.iter().map(|(v, e)| to_i16(v * e * g)));
             if s + 1 < syllables {
                 // Syllable boundary inside a word: a short dip, not a gap.
-                let dip = self.samples_in_ms_range(0.0, 25.0);
+                let dip = self.spoken_samples(0.0, 25.0);
                 out.extend(std::iter::repeat_n(0, dip));
             }
             pitch = (pitch + pitch_slope) * self.range(0.95, 1.08);
@@ -405,6 +427,9 @@ pub struct AmdClip {
     pub label: Verdict,
     /// Which scenario generated it (for per-scenario error counts).
     pub scenario: &'static str,
+    /// Sample index at which the callee starts to make sound (speech, a
+    /// tone or a beep): verdict latencies are measured from here.
+    pub onset: usize,
     /// The audio, 8 kHz mono.
     pub samples: Vec<i16>,
 }
@@ -424,6 +449,8 @@ pub fn amd_corpus(seed: u64, count: usize) -> Vec<AmdClip> {
             } else {
                 machine_clip(&mut s, i / 2, level, total)
             };
+            // Silences are digital zeros until the line is impaired.
+            let onset = x.iter().position(|&v| v != 0).unwrap_or(x.len());
             // Line noise on every clip, sometimes loud.
             let noise = if s.uniform() < 0.25 {
                 s.range(-45.0, -36.0)
@@ -434,6 +461,7 @@ pub fn amd_corpus(seed: u64, count: usize) -> Vec<AmdClip> {
             AmdClip {
                 label,
                 scenario,
+                onset,
                 samples: x,
             }
         })
