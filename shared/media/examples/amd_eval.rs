@@ -146,7 +146,9 @@ fn evaluate(cfg: &AmdConfig, title: &str, clips: &[Clip], verbose: bool) {
     } else {
         "after answer"
     };
-    println!("verdict latency {from}:");
+    println!(
+        "verdict latency {from} (people: when the agent may start, a likely person or the verdict):"
+    );
     let line = |what: &str, l: &[u128]| {
         println!(
             "  {what:<8} p50 {:>5} ms  p90 {:>5} ms  p99 {:>5} ms",
