@@ -259,6 +259,8 @@ pub struct Conversation {
     amd_outcome: Option<AmdOutcome>,
     provider_verdict: Option<AnsweredBy>,
     local_verdict: Option<AnsweredBy>,
+    /// The opening started on a likely person, before the verdict.
+    amd_early_start: bool,
     voicemail: Option<Voicemail>,
     caller_spoke_to_agent: bool,
     speech_started_at: Option<Duration>,
@@ -346,6 +348,7 @@ impl Conversation {
             amd_outcome: None,
             provider_verdict: None,
             local_verdict: None,
+            amd_early_start: false,
             voicemail: None,
             caller_spoke_to_agent: false,
             speech_started_at: None,
@@ -604,6 +607,12 @@ impl Conversation {
                 self.decide(now, v, VerdictSource::Local);
             } else if self.heard() >= hold {
                 self.decide(now, AnsweredBy::Unknown, VerdictSource::Timeout);
+            } else if self
+                .amd
+                .as_ref()
+                .is_some_and(|a| a.likely_human().is_some())
+            {
+                self.start_on_likely_human(now);
             }
         }
         if let Some(Voicemail::WaitBeep { .. }) = self.voicemail {
@@ -782,19 +791,46 @@ impl Conversation {
             local: self.local_verdict,
         });
         if v.is_machine() || v == AnsweredBy::Fax {
+            if self.amd_early_start {
+                self.stop_early_opening(now);
+            }
             self.on_machine(now, v);
-        } else {
-            self.set_state(State::Welcome);
-            if self.consent_notice {
-                self.enqueue_clip(assets::ai_disclosure().ulaw, Source::Clip);
-            }
-            if self.model_ready {
-                self.prompt_model(now, self.agent.opening_instruction.clone(), false);
-            } else {
-                self.kickoff_pending = true;
-                self.begin_response_wait(now, false);
-            }
+        } else if !self.amd_early_start {
+            self.start_opening(now);
         }
+    }
+
+    /// A person is likely (the local classifier heard a short greeting and
+    /// a pause): start the opening now, keep listening for the verdict.
+    fn start_on_likely_human(&mut self, now: Duration) {
+        if self.amd_early_start || self.state != State::Init {
+            return;
+        }
+        self.amd_early_start = true;
+        self.start_opening(now);
+    }
+
+    fn start_opening(&mut self, now: Duration) {
+        self.set_state(State::Welcome);
+        if self.consent_notice {
+            self.enqueue_clip(assets::ai_disclosure().ulaw, Source::Clip);
+        }
+        if self.model_ready {
+            self.prompt_model(now, self.agent.opening_instruction.clone(), false);
+        } else {
+            self.kickoff_pending = true;
+            self.begin_response_wait(now, false);
+        }
+    }
+
+    /// The verdict turned to machine after an early opening: silence the
+    /// agent in this frame (queued and held audio, and whatever the model
+    /// still sends for the opening).
+    fn stop_early_opening(&mut self, now: Duration) {
+        self.clear_playout(now);
+        self.out.push_back(Output::ResetModelAudio);
+        self.discard_model_audio = true;
+        self.kickoff_pending = false;
     }
 
     fn on_machine(&mut self, now: Duration, v: AnsweredBy) {

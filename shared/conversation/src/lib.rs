@@ -48,7 +48,7 @@
 //!
 //! | state | entered when | leaves on |
 //! |---|---|---|
-//! | `Init` | stream start | verdict human/unknown or hold timeout → `Welcome`; machine → `CallEnding` (voicemail or hang up) |
+//! | `Init` | stream start | a person likely (local AMD: short greeting and a pause; the verdict still pending), verdict human/unknown or hold timeout → `Welcome`; machine → `CallEnding` (voicemail or hang up; after an early opening the agent is cleared in that frame) |
 //! | `Welcome` | verdict: opening prompt sent (consent notice queued first) | opening played and `turnComplete` → `Listening`; caller speech → `HumanSpeaking` (barge-in) |
 //! | `Listening` | agent audio drained after `turnComplete` | VAD speech → `HumanSpeaking`; silence timeout → re-prompt (`ProcessingRequest`) or goodbye (`CallEnding`) |
 //! | `HumanSpeaking` | VAD speech start (barge-in: `clear` + queue dropped in the same frame) | VAD speech end → `ProcessingRequest` |

@@ -183,6 +183,14 @@ impl Sim {
             .collect()
     }
 
+    /// How many times the model's held audio was dropped.
+    fn resets(&self) -> usize {
+        self.out
+            .iter()
+            .filter(|(_, o)| matches!(o, Output::ResetModelAudio))
+            .count()
+    }
+
     fn ended(&self) -> Option<EndReason> {
         self.out.iter().find_map(|(_, o)| match o {
             Output::Ended(r) => Some(*r),
@@ -967,4 +975,96 @@ fn the_hold_is_counted_in_caller_audio_and_a_dead_stream_still_times_out() {
     let amd = s.conv.finish(s.now).report.amd.unwrap();
     assert_eq!(amd.source, VerdictSource::Timeout);
     assert_eq!(amd.latency_ms, 1000, "latency on the callee's timeline");
+}
+
+#[test]
+fn opening_starts_when_a_person_is_likely_before_the_verdict() {
+    // GIVEN no provider verdict and the model session open
+    let mut s = Sim::new(ctx());
+    s.input(Input::ModelReady);
+    // WHEN the callee says a short "hello" and pauses
+    let hello = Synth::new(11).human_hello(300.0, 3000.0, -20.0);
+    let mut started_at = None;
+    for f in hello.chunks(160) {
+        s.frame(f);
+        if started_at.is_none() && !s.take_prompts().is_empty() {
+            started_at = Some(s.now);
+        }
+    }
+    // THEN the opening went out once, 300 ms into the pause, before the
+    // human verdict (which comes at 700 ms of silence)
+    let started_at = started_at
+        .expect("opening started")
+        .saturating_sub(Duration::from_secs(100));
+    assert_eq!(s.take_prompts().len(), 1, "opened once");
+    let amd = s.conv.finish(s.now).report.amd.unwrap();
+    assert_eq!(
+        (amd.verdict, amd.source),
+        (AnsweredBy::Human, VerdictSource::Local)
+    );
+    assert!(
+        started_at + Duration::from_millis(300) < Duration::from_millis(amd.latency_ms),
+        "opened at {started_at:?}, verdict at {} ms",
+        amd.latency_ms
+    );
+}
+
+#[test]
+fn a_machine_verdict_after_an_early_opening_stops_the_agent_within_a_frame() {
+    // GIVEN hang-up on machines and a greeting that pauses after its first
+    // phrase, long enough for a likely person, then goes on
+    let mut c = ctx();
+    c.voicemail = VoicemailPolicy::HangUp;
+    let mut s = Sim::new(c);
+    s.input(Input::ModelReady);
+    let mut synth = Synth::new(12);
+    let mut greeting = synth.silence(2400);
+    greeting.extend(synth.word(2, 150.0, -18.0));
+    greeting.extend(synth.silence(3200));
+    greeting.extend(synth.speech(8000 * 4, -18.0));
+    // WHEN the agent starts (the model streams its opening in real time,
+    // and answers again when the greeting interrupts it)
+    let mut opened_at = None;
+    let mut resets = 0;
+    for f in greeting.chunks(160) {
+        if s.host().contains(&HostRequest::HangUp) {
+            break;
+        }
+        s.frame(f);
+        if opened_at.is_none() && !s.take_prompts().is_empty() {
+            opened_at = Some(s.now);
+        }
+        if s.resets() > resets && !s.host().contains(&HostRequest::HangUp) {
+            s.input(Input::ModelInterrupted);
+            resets = s.resets();
+        }
+        if opened_at.is_some() && !s.host().contains(&HostRequest::HangUp) {
+            s.model_says(20);
+        }
+    }
+    // THEN the opening had started, and in the frame of the machine verdict
+    // the agent's audio is cleared; none is sent after that
+    let opened_at = opened_at.expect("opening started early");
+    let amd = s.conv.finish(s.now).report.amd.unwrap();
+    assert!(amd.verdict.is_machine());
+    // The verdict came on the frame handed in at `verdict_at`.
+    let verdict_at = Duration::from_secs(100) + Duration::from_millis(amd.latency_ms) - F;
+    let agent_audio_at = |(t, o): &(Duration, Output)| match o {
+        Output::CallerAudio(f) if f[80] == MODEL_LEVEL => Some(*t),
+        _ => None,
+    };
+    assert!(
+        s.out
+            .iter()
+            .filter_map(agent_audio_at)
+            .any(|t| t >= opened_at && t < verdict_at),
+        "the agent was talking"
+    );
+    let clear = s
+        .out
+        .iter()
+        .position(|(t, o)| *t == verdict_at && matches!(o, Output::Clear))
+        .expect("clear in the verdict's frame");
+    assert_eq!(s.out[clear..].iter().filter_map(agent_audio_at).count(), 0);
+    assert_eq!(s.ended(), Some(EndReason::MachineHangUp));
 }

@@ -25,17 +25,23 @@ struct Clip {
     name: String,
     scenario: String,
     label: Verdict,
+    /// The line's impairments, when known.
+    line: String,
+    /// Sample at which the callee starts to make sound, when known.
+    onset: Option<usize>,
     samples: Vec<i16>,
 }
 
-fn classify(cfg: &AmdConfig, samples: &[i16]) -> AmdDecision {
+/// The decision, and when a person became likely (if before it).
+fn classify(cfg: &AmdConfig, samples: &[i16]) -> (AmdDecision, Option<AmdDecision>) {
     let mut amd = Amd::new(cfg.clone());
     for frame in samples.chunks(160) {
         if let Some(d) = amd.push(frame) {
-            return d;
+            return (d, amd.likely_human());
         }
     }
-    amd.finish(amd.elapsed())
+    let d = amd.finish(amd.elapsed());
+    (d, amd.likely_human())
 }
 
 fn percentile(sorted: &[u128], p: f64) -> u128 {
@@ -49,8 +55,11 @@ fn percentile(sorted: &[u128], p: f64) -> u128 {
 fn evaluate(cfg: &AmdConfig, title: &str, clips: &[Clip], verbose: bool) {
     let mut matrix: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut lat_all = Vec::new();
+    // (label, time from the false start to the machine verdict, ms).
+    let mut false_starts: Vec<(Verdict, u128)> = Vec::new();
     let mut lat_by: BTreeMap<&str, Vec<u128>> = BTreeMap::new();
-    let mut errors: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    // Scenario -> (errors, clips, latencies).
+    let mut errors: BTreeMap<String, (usize, usize, Vec<u128>)> = BTreeMap::new();
     // Scenario -> (clips with a beep detected anywhere in the 8 s, clips).
     let mut beeps: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let name = |v: Verdict| match v {
@@ -59,11 +68,28 @@ fn evaluate(cfg: &AmdConfig, title: &str, clips: &[Clip], verbose: bool) {
         Verdict::Unknown => "unknown",
     };
     for c in clips {
-        let d = classify(cfg, &c.samples);
+        let (d, likely) = classify(cfg, &c.samples);
         *matrix.entry((name(c.label), name(d.verdict))).or_default() += 1;
-        let ms = d.at.as_millis();
-        lat_all.push(ms);
-        lat_by.entry(name(c.label)).or_default().push(ms);
+        // The agent starts talking at the first sign of a person (a
+        // machine verdict after that stops it: a false start).
+        let start = likely.map_or(d.at, |l| l.at.min(d.at));
+        let false_start = likely.is_some() && d.verdict == Verdict::Machine;
+        if false_start {
+            false_starts.push((c.label, d.at.saturating_sub(start).as_millis()));
+        }
+        let ms = if d.verdict == Verdict::Machine {
+            d.at
+        } else {
+            start
+        }
+        .as_millis();
+        // Latency after the callee starts making sound, when known.
+        let onset_ms = c.onset.map_or(0, |o| o as u128 / 8);
+        lat_all.push(ms.saturating_sub(onset_ms));
+        lat_by
+            .entry(name(c.label))
+            .or_default()
+            .push(ms.saturating_sub(onset_ms));
         let mut bd = BeepDetector::default();
         bd.push(&c.samples);
         bd.push(&[0; 800]);
@@ -76,12 +102,13 @@ fn evaluate(cfg: &AmdConfig, title: &str, clips: &[Clip], verbose: bool) {
         b.1 += 1;
         let e = errors.entry(c.scenario.clone()).or_default();
         e.1 += 1;
+        e.2.push(ms.saturating_sub(onset_ms));
         if d.verdict != c.label {
             e.0 += 1;
             if verbose {
                 println!(
-                    "  miss {:<40} {:?} -> {:?} ({:?}) at {} ms",
-                    c.name, c.label, d.verdict, d.reason, ms
+                    "  miss {:<36} {:?} -> {:?} ({:?}) at {} ms  [{}]",
+                    c.name, c.label, d.verdict, d.reason, ms, c.line
                 );
             }
         }
@@ -114,22 +141,50 @@ fn evaluate(cfg: &AmdConfig, title: &str, clips: &[Clip], verbose: bool) {
         100.0 * h_as_m as f64 / humans.max(1) as f64,
         100.0 * m_ok as f64 / machines.max(1) as f64
     );
+    let from = if clips.iter().all(|c| c.onset.is_some()) {
+        "after the callee's first sound"
+    } else {
+        "after answer"
+    };
     println!(
-        "verdict latency: p50 {} ms, p90 {} ms (all)",
-        percentile(&lat_all, 0.5),
-        percentile(&lat_all, 0.9)
+        "verdict latency {from} (people: when the agent may start, a likely person or the verdict):"
     );
+    let line = |what: &str, l: &[u128]| {
+        println!(
+            "  {what:<8} p50 {:>5} ms  p90 {:>5} ms  p99 {:>5} ms",
+            percentile(l, 0.5),
+            percentile(l, 0.9),
+            percentile(l, 0.99)
+        )
+    };
+    line("all", &lat_all);
     for (label, mut l) in lat_by {
         l.sort_unstable();
+        line(label, &l);
+    }
+    let mut stops: Vec<u128> = false_starts.iter().map(|&(_, ms)| ms).collect();
+    stops.sort_unstable();
+    println!(
+        "false starts (a person likely, then machine): {} machines, {} humans; machine verdict p50 {} ms / max {} ms after the start",
+        false_starts
+            .iter()
+            .filter(|f| f.0 == Verdict::Machine)
+            .count(),
+        false_starts
+            .iter()
+            .filter(|f| f.0 == Verdict::Human)
+            .count(),
+        percentile(&stops, 0.5),
+        stops.last().copied().unwrap_or(0)
+    );
+    println!("errors and verdict latency p50 / p90 by scenario:");
+    for (scenario, (bad, n, mut l)) in errors {
+        l.sort_unstable();
         println!(
-            "                 p50 {} ms, p90 {} ms ({label})",
+            "  {scenario:<28} {bad:>3} / {n:<4} {:>5} / {:>5} ms",
             percentile(&l, 0.5),
             percentile(&l, 0.9)
         );
-    }
-    println!("errors by scenario:");
-    for (scenario, (bad, n)) in errors {
-        println!("  {scenario:<28} {bad:>3} / {n}");
     }
     println!("beep detector over whole clips (clips with a beep / clips):");
     for (scenario, (heard, n)) in beeps {
@@ -146,6 +201,8 @@ fn synthetic(seed: u64, n: usize) -> Vec<Clip> {
             name: format!("synth-{i}-{}", c.scenario),
             scenario: c.scenario.to_string(),
             label: c.label,
+            line: c.line,
+            onset: Some(c.onset),
             samples: c.samples,
         })
         .collect()
@@ -191,6 +248,8 @@ fn load_dir(dir: &Path) -> Result<Vec<Clip>, String> {
             name: file,
             scenario,
             label,
+            line: String::new(),
+            onset: None,
             samples: parsed.samples(),
         });
     }

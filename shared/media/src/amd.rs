@@ -2,16 +2,23 @@
 //!
 //! A streaming classifier in the spirit of the classic (Asterisk-style)
 //! AMD. It listens to the callee (8 kHz PCM or μ-law, any chunk size), cuts
-//! 20 ms frames, marks each active or not with the energy [`Vad`], and
-//! follows the *greeting*: from the first speech to the last.
+//! 20 ms frames, marks each active or not (the energy [`Vad`], or voiced —
+//! periodic over pitch lags — and a little above the noise floor, or a
+//! steady tone at any level the floor has risen to; digital
+//! silence on a noisy line is a lost-packet gap, never speech), and follows
+//! the *greeting*: from the first speech to the last.
 //!
 //! - A person answers with a short "Hello?" (well under 2 s) and then waits
-//!   for the caller: speech followed by `after_greeting_silence` of silence
-//!   is **Human** (`short_greeting_silence` after a greeting shorter than
+//!   for the caller: a greeting shorter than `likely_human_greeting`
+//!   followed by `likely_human_silence` makes a person **likely**
+//!   ([`Amd::likely_human`]: the agent may start talking), and speech
+//!   followed by `after_greeting_silence` of silence is **Human**
+//!   (`short_greeting_silence` after a greeting shorter than
 //!   `short_greeting`).
 //! - A machine plays a long, continuous greeting: speech spanning
-//!   `machine_greeting` without such a pause is **Machine**, and so is
-//!   `max_words` words, or a beep (see [`crate::beep`]).
+//!   `machine_greeting` without such a pause (`machine_greeting_after_pause`
+//!   once a person was likely) is **Machine**, and so is `max_words` words,
+//!   or a beep (see [`crate::beep`]).
 //! - Nothing said for `initial_silence` gives `initial_silence_verdict`
 //!   (**Unknown** by default: many people answer and wait), and no decision
 //!   within `total_analysis` gives **Unknown**.
@@ -44,7 +51,14 @@ use std::time::Duration;
 
 use crate::beep::{BeepConfig, BeepDetector, BeepEvent, sample_to_time};
 use crate::ulaw;
-use crate::vad::{Vad, VadConfig};
+use crate::vad::{Vad, VadConfig, mean_square_dbfs};
+
+/// Frames at least this periodic are a tone: sound at any level over the
+/// VAD's minimum, even when the noise floor has risen to them.
+const TONE_PERIODICITY: f32 = 0.9;
+
+/// Frames at or below this level (dBFS) are digital silence.
+const GAP_DBFS: f32 = -90.0;
 
 /// What the callee is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,6 +76,9 @@ pub enum Verdict {
 pub enum Reason {
     /// A short greeting followed by silence.
     ShortGreeting,
+    /// A short greeting followed by a short pause: a person is likely, not
+    /// certain (see [`Amd::likely_human`]).
+    LikelyHuman,
     /// Speech went on past `machine_greeting`.
     LongGreeting,
     /// At least `max_words` words.
@@ -88,8 +105,9 @@ pub struct AmdDecision {
 }
 
 /// Thresholds of the [`Amd`] classifier. Defaults were tuned on
-/// [`crate::synth::amd_corpus`] and the espeak corpus of
-/// `tools/gen_amd_corpus.sh` for at most 1 % humans called machines.
+/// [`crate::synth::amd_corpus`] seed 1 (reported on seeds 7 and 2024) for
+/// at most 0.5 % humans called machines, then the most machines caught,
+/// then the earliest likely person.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AmdConfig {
     /// Input sample rate, Hz. Default 8000.
@@ -104,12 +122,22 @@ pub struct AmdConfig {
     /// voices saying "Hello, who is this?" slowly reach 2.2 s, so lower
     /// values hang up on people.
     pub machine_greeting: Duration,
-    /// Silence after speech that makes a greeting human. Default 0.7 s.
+    /// A greeting spanning less than this, followed by
+    /// `likely_human_silence`, makes a person likely. Default 1 s.
+    pub likely_human_greeting: Duration,
+    /// See `likely_human_greeting`. Default 300 ms.
+    pub likely_human_silence: Duration,
+    /// Once a person is likely, the greeting span that still makes a
+    /// machine ("Hello, <pause> this is Priya speaking, who is this?" runs
+    /// past `machine_greeting`). Default 3.1 s.
+    pub machine_greeting_after_pause: Duration,
+    /// Silence after speech that makes a greeting human. Default 0.9 s
+    /// (the agent may start earlier, see `likely_human_greeting`).
     pub after_greeting_silence: Duration,
     /// A greeting spanning less than this is a bare "Hello?"... Default 1 s.
     pub short_greeting: Duration,
     /// ...and `short_greeting_silence` after it is enough to call it human
-    /// (machines do not stop after a second). Default 0.5 s.
+    /// (machines do not stop after a second). Default 0.7 s.
     pub short_greeting_silence: Duration,
     /// Least voiced time for speech to count (shorter is a click or noise).
     /// Default 100 ms.
@@ -122,6 +150,15 @@ pub struct AmdConfig {
     pub total_analysis: Duration,
     /// Whether a beep means Machine. Default true.
     pub detect_beep: bool,
+    /// A frame whose normalised autocorrelation over pitch lags (2.5–12.5
+    /// ms, 80–400 Hz) reaches this is voiced (speech or a tone; noise stays
+    /// near 0), and counts as speech when it is also `voiced_margin_db`
+    /// above the noise floor, quieter than the energy VAD needs: this keeps
+    /// speech in noise from breaking into pauses. Above 1 disables it.
+    /// Default 0.5.
+    pub voicing_threshold: f32,
+    /// See `voicing_threshold`. Default 3 dB.
+    pub voiced_margin_db: f32,
     /// The energy VAD used to mark frames (20 ms frames).
     pub vad: VadConfig,
     /// The beep detector used when `detect_beep`.
@@ -135,14 +172,19 @@ impl Default for AmdConfig {
             initial_silence: Duration::from_millis(3000),
             initial_silence_verdict: Verdict::Unknown,
             machine_greeting: Duration::from_millis(2400),
-            after_greeting_silence: Duration::from_millis(700),
+            likely_human_greeting: Duration::from_millis(1000),
+            likely_human_silence: Duration::from_millis(300),
+            machine_greeting_after_pause: Duration::from_millis(3100),
+            after_greeting_silence: Duration::from_millis(900),
             short_greeting: Duration::from_millis(1000),
-            short_greeting_silence: Duration::from_millis(500),
+            short_greeting_silence: Duration::from_millis(700),
             min_word: Duration::from_millis(100),
             between_words_silence: Duration::from_millis(100),
             max_words: 9,
             total_analysis: Duration::from_millis(5000),
             detect_beep: true,
+            voicing_threshold: 0.5,
+            voiced_margin_db: 3.0,
             vad: VadConfig::default(),
             beep: BeepConfig::default(),
         }
@@ -158,6 +200,9 @@ pub struct Amd {
     /// Thresholds converted to frames.
     initial_silence_f: u64,
     machine_greeting_f: u64,
+    likely_greeting_f: u64,
+    likely_silence_f: u64,
+    machine_after_pause_f: u64,
     after_silence_f: u64,
     short_greeting_f: u64,
     short_silence_f: u64,
@@ -165,10 +210,21 @@ pub struct Amd {
     between_words_f: u64,
     total_f: u64,
     samples: u64,
+    /// Sum of squares and samples of the frame in progress.
+    acc: u64,
+    acc_n: usize,
+    frame_len: usize,
+    /// The last two frames' samples, for the voicing measure.
+    window: Vec<f32>,
+    lags: (usize, usize),
+    /// Whether a frame above digital silence was heard (the line's noise
+    /// floor is known): digital silence after that is a gap in the stream.
+    line_heard: bool,
     frames: u64,
     active_run: u64,
     silence_run: u64,
     greeting: Option<Greeting>,
+    likely_human: Option<AmdDecision>,
     decision: Option<AmdDecision>,
 }
 
@@ -208,6 +264,9 @@ impl Amd {
             beep,
             initial_silence_f: frames(cfg.initial_silence),
             machine_greeting_f: frames(cfg.machine_greeting),
+            likely_greeting_f: frames(cfg.likely_human_greeting),
+            likely_silence_f: frames(cfg.likely_human_silence).max(1),
+            machine_after_pause_f: frames(cfg.machine_greeting_after_pause),
             after_silence_f: frames(cfg.after_greeting_silence).max(1),
             short_greeting_f: frames(cfg.short_greeting),
             short_silence_f: frames(cfg.short_greeting_silence).max(1),
@@ -215,10 +274,20 @@ impl Amd {
             between_words_f: frames(cfg.between_words_silence).max(1),
             total_f: frames(cfg.total_analysis),
             samples: 0,
+            acc: 0,
+            acc_n: 0,
+            frame_len: frame_len as usize,
+            window: vec![0.0; 2 * frame_len as usize],
+            lags: (
+                (cfg.sample_rate / 400).max(1) as usize,
+                (cfg.sample_rate / 80).max(1) as usize,
+            ),
+            line_heard: false,
             frames: 0,
             active_run: 0,
             silence_run: 0,
             greeting: None,
+            likely_human: None,
             decision: None,
             cfg,
         }
@@ -286,6 +355,15 @@ impl Amd {
         self.decision
     }
 
+    /// When a person became likely (a greeting shorter than
+    /// `likely_human_greeting` followed by `likely_human_silence`), before
+    /// or without a decision: the agent may start talking then, and must
+    /// stop if the decision turns out [`Verdict::Machine`]. Once set it
+    /// stays set (until [`Amd::reset`]).
+    pub fn likely_human(&self) -> Option<AmdDecision> {
+        self.likely_human
+    }
+
     /// Time covered by the samples pushed so far.
     pub fn elapsed(&self) -> Duration {
         sample_to_time(self.samples, self.cfg.sample_rate)
@@ -309,8 +387,42 @@ impl Amd {
         if beep {
             return self.decide(Verdict::Machine, Reason::Beep);
         }
-        let active = self.vad.push_sample(s)?;
+        let v = i64::from(s);
+        self.acc += (v * v) as u64;
+        self.window[self.frame_len + self.acc_n] = f32::from(s);
+        self.acc_n += 1;
+        if self.acc_n < self.frame_len {
+            return None;
+        }
+        let level = mean_square_dbfs(self.acc as f64 / self.frame_len as f64);
+        (self.acc, self.acc_n) = (0, 0);
+        // Digital silence on a line that had noise is a gap (lost
+        // packets): silent, but it must not drag the noise floor down, or
+        // the noise coming back would look like speech.
+        let gap = level <= GAP_DBFS && self.line_heard;
+        self.line_heard |= level > GAP_DBFS;
+        let active = !gap && self.frame_active(level);
+        self.window.copy_within(self.frame_len.., 0);
         self.on_frame(active)
+    }
+
+    /// Whether the frame just completed (the second half of `window`), of
+    /// `level` dBFS, is speech: loud enough for the energy VAD, or voiced
+    /// and a little above the noise floor.
+    fn frame_active(&mut self, level: f32) -> bool {
+        self.vad.push_frame_level(level);
+        if self.vad.last_frame_active() {
+            return true;
+        }
+        let min = self.vad.config().min_speech_dbfs;
+        if self.cfg.voicing_threshold > 1.0 || level <= min {
+            return false;
+        }
+        let p = periodicity(&self.window, self.lags);
+        // A steady tone (SIT, a long beep) lifts the energy VAD's floor to
+        // itself; it is still sound.
+        let over_floor = level > self.vad.noise_floor_dbfs() + self.cfg.voiced_margin_db;
+        p >= TONE_PERIODICITY || (over_floor && p >= self.cfg.voicing_threshold)
     }
 
     fn decide(&mut self, verdict: Verdict, reason: Reason) -> Option<AmdDecision> {
@@ -363,7 +475,12 @@ impl Amd {
                 let words = g.words + u32::from(g.word_frames >= self.min_word_f);
                 let span = g.last_active_end - g.start;
                 let voiced = g.voiced;
-                if span >= self.machine_greeting_f {
+                let machine_span = if self.likely_human.is_some() {
+                    self.machine_after_pause_f
+                } else {
+                    self.machine_greeting_f
+                };
+                if span >= machine_span {
                     return self.decide(Verdict::Machine, Reason::LongGreeting);
                 }
                 if words >= self.cfg.max_words {
@@ -374,6 +491,17 @@ impl Amd {
                 } else {
                     self.after_silence_f
                 };
+                if self.likely_human.is_none()
+                    && span < self.likely_greeting_f
+                    && self.silence_run >= self.likely_silence_f
+                    && voiced >= self.min_word_f
+                {
+                    self.likely_human = Some(AmdDecision {
+                        verdict: Verdict::Human,
+                        reason: Reason::LikelyHuman,
+                        at: self.elapsed(),
+                    });
+                }
                 if self.silence_run >= needed {
                     if voiced >= self.min_word_f {
                         return self.decide(Verdict::Human, Reason::ShortGreeting);
@@ -388,6 +516,25 @@ impl Amd {
         }
         None
     }
+}
+
+/// The highest normalised autocorrelation of `x` over lags `lo..=hi`
+/// (clamped to half its length): near 1 for voiced speech and tones, near
+/// 0 for noise.
+fn periodicity(x: &[f32], (lo, hi): (usize, usize)) -> f32 {
+    let mut best = 0.0f32;
+    for k in lo..=hi.min(x.len() / 2) {
+        let (mut xy, mut xx, mut yy) = (0.0f32, 0.0f32, 0.0f32);
+        for (a, b) in x[k..].iter().zip(x) {
+            xy += a * b;
+            xx += a * a;
+            yy += b * b;
+        }
+        if xx > 0.0 && yy > 0.0 {
+            best = best.max(xy / (xx * yy).sqrt());
+        }
+    }
+    best
 }
 
 #[cfg(test)]
@@ -530,46 +677,170 @@ mod tests {
         assert_eq!(amd.elapsed(), Duration::ZERO);
     }
 
+    /// Percentile `p` of sorted `v`.
+    fn pct(v: &[Duration], p: f64) -> Duration {
+        v[((v.len() - 1) as f64 * p).round() as usize]
+    }
+
     #[test]
-    fn synthetic_corpus_meets_the_product_goals() {
-        // GIVEN 240 labelled clips (120 human, 120 machine)
-        let clips = amd_corpus(2024, 240);
-        let mut humans_as_machine = 0;
-        let mut machines_caught = 0;
-        let (mut all, mut human_lat) = (Vec::new(), Vec::new());
+    fn widened_corpus_keeps_people_and_answers_them_within_a_second() {
+        // GIVEN 400 labelled clips (200 human, 200 machine) of varied
+        // voices and lines (noise to 12 dB SNR, echo, lost packets, μ-law),
+        // from a seed the thresholds were not tuned on (tuned on seed 1)
+        let clips = amd_corpus(2024, 400);
+        let (mut humans_as_machine, mut machines_caught) = (0, 0);
+        let mut human_start = Vec::new();
         for c in &clips {
-            let d = run(&c.samples);
+            let mut amd = Amd::new(AmdConfig::default());
+            let d = c
+                .samples
+                .chunks(160)
+                .find_map(|f| amd.push(f))
+                .unwrap_or_else(|| amd.finish(amd.elapsed()));
+            let onset = sample_to_time(c.onset as u64, 8000);
             match c.label {
                 Verdict::Human => {
                     humans_as_machine += usize::from(d.verdict == Verdict::Machine);
-                    human_lat.push(d.at);
+                    // The agent may start at the first sign of a person.
+                    let start = amd.likely_human().map_or(d.at, |l| l.at.min(d.at));
+                    human_start.push(start.saturating_sub(onset));
                 }
                 _ => machines_caught += usize::from(d.verdict == Verdict::Machine),
             }
-            all.push(d.at);
         }
-        all.sort_unstable();
-        human_lat.sort_unstable();
-        // THEN at most 1 % of humans are called machines (hung up on),
+        human_start.sort_unstable();
+        // THEN at most 1 % of people are called machines (hung up on)
+        // (the old rules: 17 of 200 on this kind of corpus),
         assert!(
-            humans_as_machine <= 1,
-            "humans as machine: {humans_as_machine}/120"
+            humans_as_machine <= 2,
+            "humans as machine: {humans_as_machine}/200"
         );
-        // at least 95 % of machines are caught,
+        // at least 98 % of machines are caught,
         assert!(
-            machines_caught >= 114,
-            "machines caught: {machines_caught}/120"
+            machines_caught >= 196,
+            "machines caught: {machines_caught}/200"
         );
-        // a person waits at most 2.5 s (median) for the verdict,
-        let human_p50 = human_lat[human_lat.len() / 2];
+        // and half the people hear the agent within 1 s of their first
+        // sound (the old rules: 1.27 s), 90 % within 2.5 s.
+        let (p50, p90) = (pct(&human_start, 0.5), pct(&human_start, 0.9));
+        assert!(p50 <= Duration::from_millis(1000), "human p50 {p50:?}");
+        assert!(p90 <= Duration::from_millis(2500), "human p90 {p90:?}");
+    }
+
+    #[test]
+    fn a_hello_and_a_short_pause_make_a_person_likely_before_the_verdict() {
+        // GIVEN "Hello?" (under 1 s) and then silence
+        let x = Synth::new(3).human_hello(500.0, 6000.0, -18.0);
+        let mut amd = Amd::new(AmdConfig::default());
+        let mut likely_before_decision = None;
+        let d = x
+            .chunks(160)
+            .find_map(|f| {
+                let d = amd.push(f);
+                if d.is_none() && likely_before_decision.is_none() {
+                    likely_before_decision = amd.likely_human();
+                }
+                d
+            })
+            .unwrap();
+        // THEN a person is likely 300 ms into the pause, and the verdict
+        // (human) follows later, at 700 ms of silence
+        let likely = likely_before_decision.expect("likely before the verdict");
+        assert_eq!(
+            (likely.verdict, likely.reason),
+            (Verdict::Human, Reason::LikelyHuman)
+        );
+        assert_eq!(
+            (d.verdict, d.reason),
+            (Verdict::Human, Reason::ShortGreeting)
+        );
+        assert_eq!(d.at - likely.at, Duration::from_millis(400));
+        assert_eq!(amd.likely_human(), Some(likely));
+        amd.reset();
+        assert_eq!(amd.likely_human(), None);
+    }
+
+    #[test]
+    fn a_greeting_that_goes_on_after_the_pause_is_still_a_machine() {
+        // GIVEN a short phrase, a 400 ms pause, and a greeting that goes on
+        let mut s = Synth::new(12);
+        let mut x = s.silence(2400);
+        x.extend(s.word(2, 150.0, -18.0));
+        x.extend(s.silence(3200));
+        x.extend(s.speech(8000 * 4, -18.0));
+        let mut amd = Amd::new(AmdConfig::default());
+        let d = x.chunks(160).find_map(|f| amd.push(f)).unwrap();
+        // THEN a person was likely, but the machine verdict comes once the
+        // speech spans `machine_greeting_after_pause`
+        assert!(amd.likely_human().is_some());
+        assert_eq!(
+            (d.verdict, d.reason),
+            (Verdict::Machine, Reason::LongGreeting)
+        );
+        let start = Duration::from_millis(300);
         assert!(
-            human_p50 <= Duration::from_millis(2500),
-            "human p50 {human_p50:?}"
+            d.at >= start + Duration::from_millis(3100)
+                && d.at < start + Duration::from_millis(3300),
+            "{:?}",
+            d.at
         );
-        // and the median over all clips is within 3 s (a machine needs
-        // `machine_greeting` of speech after its lead silence).
-        let p50 = all[all.len() / 2];
-        assert!(p50 <= Duration::from_millis(3000), "p50 {p50:?}");
+    }
+
+    #[test]
+    fn lost_packets_in_line_noise_are_not_speech() {
+        // GIVEN a hello on a noisy line whose pause loses packets (digital
+        // silence, then the noise again)
+        let mut s = Synth::new(13);
+        let mut x = s.human_hello(400.0, 6000.0, -18.0);
+        s.add_noise(&mut x, -40.0);
+        for gap in [16000..16480, 24000..24160, 32000..32320] {
+            x[gap].fill(0);
+        }
+        // THEN it is a person, as without the gaps
+        let d = run(&x);
+        assert_eq!(d.verdict, Verdict::Human);
+    }
+
+    #[test]
+    fn voicing_keeps_speech_in_noise_together() {
+        // GIVEN machine greetings on varied lines, some 12 dB over noise
+        let clips = amd_corpus(3, 200);
+        let caught = |cfg: &AmdConfig| {
+            clips
+                .iter()
+                .filter(|c| c.label == Verdict::Machine)
+                .filter(|c| {
+                    let mut amd = Amd::new(cfg.clone());
+                    let d = c.samples.chunks(160).find_map(|f| amd.push(f));
+                    d.map(|d| d.verdict) == Some(Verdict::Machine)
+                })
+                .count()
+        };
+        // THEN voiced frames bridge their quiet syllables: more are caught
+        // than with energy alone, where they break into "pauses"
+        let energy_only = AmdConfig {
+            voicing_threshold: 2.0,
+            ..AmdConfig::default()
+        };
+        let (with, without) = (caught(&AmdConfig::default()), caught(&energy_only));
+        assert!(with > without, "{with} vs {without} of 100");
+    }
+
+    #[test]
+    fn carrier_prompts_after_sit_tones_are_machines() {
+        // GIVEN the carrier prompts of a corpus, half after SIT tones (a
+        // steady tone lifts the energy VAD's floor to itself)
+        let clips: Vec<_> = amd_corpus(5, 400)
+            .into_iter()
+            .filter(|c| c.scenario == "carrier-prompt-en")
+            .collect();
+        // THEN all are machines: the tones count as sound, not as a
+        // short greeting and a pause
+        for c in &clips {
+            let d = run(&c.samples);
+            assert_eq!(d.verdict, Verdict::Machine, "{} at {:?}", c.line, d.at);
+        }
+        assert_eq!(clips.len(), 25);
     }
 
     proptest! {

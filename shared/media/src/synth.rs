@@ -66,6 +66,10 @@ fn to_i16(x: f64) -> i16 {
 pub struct Synth {
     state: u64,
     rate: u32,
+    /// Pitch factor of the speech made (1 = as drawn).
+    pitch: f64,
+    /// Speaking-rate factor of the speech made (2 = twice as fast).
+    speaking_rate: f64,
 }
 
 impl Synth {
@@ -79,7 +83,25 @@ impl Synth {
         Self {
             state: seed ^ 0x9E37_79B9_7F4A_7C15,
             rate: sample_rate.max(1),
+            pitch: 1.0,
+            speaking_rate: 1.0,
         }
+    }
+
+    /// Sets the voice of the speech made from now on: `pitch` scales the
+    /// fundamental (0.5–2), `speaking_rate` the tempo (0.5–2: syllables and
+    /// the gaps between words are that much shorter). `(1, 1)` is the
+    /// default voice.
+    pub fn set_voice(&mut self, pitch: f64, speaking_rate: f64) {
+        self.pitch = pitch.clamp(0.5, 2.0);
+        self.speaking_rate = speaking_rate.clamp(0.5, 2.0);
+    }
+
+    /// A duration in `[lo_ms, hi_ms)` at the current speaking rate, in
+    /// samples.
+    fn spoken_samples(&mut self, lo_ms: f64, hi_ms: f64) -> usize {
+        let ms = self.range(lo_ms, hi_ms) / self.speaking_rate;
+        self.samples_for_ms(ms)
     }
 
     /// Sample rate in Hz.
@@ -228,8 +250,7 @@ impl Synth {
             let syllables = 1 + (self.next_u64() % 3) as usize;
             out.extend(self.word(syllables, f0, level_dbfs));
             if out.len() < n {
-                let gap_ms = self.range(20.0, 140.0);
-                let gap = self.samples_for_ms(gap_ms);
+                let gap = self.spoken_samples(20.0, 140.0);
                 out.extend(std::iter::repeat_n(0, gap));
             }
         }
@@ -243,9 +264,10 @@ impl Synth {
         let rate = f64::from(self.rate);
         let mut out = Vec::new();
         let mut phase = 0.0f64;
+        let f0 = f0 * self.pitch;
         let mut pitch = f0 * self.range(0.9, 1.15);
         for s in 0..syllables.max(1) {
-            let dur = self.samples_in_ms_range(110.0, 260.0);
+            let dur = self.spoken_samples(110.0, 260.0);
             let vowel = VOWELS[(self.next_u64() % VOWELS.len() as u64) as usize];
             let consonant = self.samples_in_ms_range(0.0, 60.0);
             let stress = self.range(0.5, 1.0);
@@ -323,7 +345,7 @@ impl Synth {
             out.extend(voiced.iter().map(|(v, e)| to_i16(v * e * g)));
             if s + 1 < syllables {
                 // Syllable boundary inside a word: a short dip, not a gap.
-                let dip = self.samples_in_ms_range(0.0, 25.0);
+                let dip = self.spoken_samples(0.0, 25.0);
                 out.extend(std::iter::repeat_n(0, dip));
             }
             pitch = (pitch + pitch_slope) * self.range(0.95, 1.08);
@@ -375,16 +397,7 @@ impl Synth {
         level_dbfs: f64,
     ) -> Vec<i16> {
         let mut x = self.silence(self.samples_for_ms(lead_ms));
-        let end = x.len() + self.samples_for_ms(greeting_ms);
-        while x.len() < end {
-            let phrase_ms = self.range(900.0, 2200.0);
-            let n = self.samples_for_ms(phrase_ms).min(end - x.len());
-            x.extend(self.speech(n, level_dbfs));
-            if x.len() < end {
-                let pause = self.samples_in_ms_range(150.0, max_pause_ms.max(150.0));
-                x.extend(std::iter::repeat_n(0, pause.min(end - x.len())));
-            }
-        }
+        self.phrases(&mut x, greeting_ms, max_pause_ms, level_dbfs);
         if let Some((freq, ms)) = beep {
             let gap = self.samples_in_ms_range(200.0, 600.0);
             x.extend(std::iter::repeat_n(0, gap));
@@ -396,6 +409,60 @@ impl Synth {
         }
         x
     }
+
+    /// Appends `ms` of continuous speech to `x`: phrases of 0.9–2.2 s
+    /// separated by pauses of 150 ms to `max_pause_ms`.
+    fn phrases(&mut self, x: &mut Vec<i16>, ms: f64, max_pause_ms: f64, level_dbfs: f64) {
+        let end = x.len() + self.samples_for_ms(ms);
+        while x.len() < end {
+            let phrase_ms = self.range(900.0, 2200.0);
+            let n = self.samples_for_ms(phrase_ms).min(end - x.len());
+            x.extend(self.speech(n, level_dbfs));
+            if x.len() < end {
+                let pause = self.samples_in_ms_range(150.0, max_pause_ms.max(150.0));
+                x.extend(std::iter::repeat_n(0, pause.min(end - x.len())));
+            }
+        }
+    }
+
+    /// The three rising tones of a special information tone (SIT, ITU-T
+    /// E.180: 913.8, 1370.6 and 1776.7 Hz for 274, 274 and 380 ms) that
+    /// carriers play before an intercept message.
+    pub fn sit_tones(&mut self, level_dbfs: f64) -> Vec<i16> {
+        let mut x = Vec::new();
+        for (f, ms) in [(913.8, 274.0), (1370.6, 274.0), (1776.7, 380.0)] {
+            x.extend(self.beep(f, level_dbfs, ms));
+        }
+        x
+    }
+
+    /// Adds line echo to `x` in place: a copy `delay_ms` later and
+    /// `gain_db` (negative) quieter, as a 2-to-4-wire hybrid returns it.
+    pub fn add_echo(&mut self, x: &mut [i16], delay_ms: f64, gain_db: f64) {
+        let d = self.samples_for_ms(delay_ms);
+        let g = 10f64.powf(gain_db / 20.0);
+        // Backwards, so each sample adds the still-dry one `d` before it.
+        for i in (d..x.len()).rev() {
+            x[i] = to_i16(f64::from(x[i]) + g * f64::from(x[i - d]));
+        }
+    }
+
+    /// Zeroes whole 20 ms packets of `x` in place, as a jitter buffer
+    /// without concealment plays lost packets: a loss starts at a packet
+    /// with probability `p` and lasts one to three packets.
+    pub fn drop_packets(&mut self, x: &mut [i16], p: f64) {
+        let packet = self.samples_for_ms(20.0).max(1);
+        let mut burst = 0u64;
+        for chunk in x.chunks_mut(packet) {
+            if burst == 0 && self.uniform() < p {
+                burst = 1 + self.next_u64() % 3;
+            }
+            if burst > 0 {
+                chunk.fill(0);
+                burst -= 1;
+            }
+        }
+    }
 }
 
 /// One labelled clip of an AMD evaluation corpus (8 kHz PCM).
@@ -405,39 +472,84 @@ pub struct AmdClip {
     pub label: Verdict,
     /// Which scenario generated it (for per-scenario error counts).
     pub scenario: &'static str,
+    /// The line's impairments, e.g. `snr 15 dB, echo, loss, μ-law`.
+    pub line: String,
+    /// Sample index at which the callee starts to make sound (speech, a
+    /// tone or a beep): verdict latencies are measured from here.
+    pub onset: usize,
     /// The audio, 8 kHz mono.
     pub samples: Vec<i16>,
 }
 
 /// A labelled corpus of `count` clips (half human, half machine, alternating)
-/// of answered-call openings, each 8 s long, with varied lead silences,
-/// greeting lengths, pauses, levels, noise and beeps. Deterministic for a
-/// `seed`.
+/// of answered-call openings, each 8 s long. Deterministic for a `seed`.
+///
+/// Each clip draws a scenario (see `human_clip` and `machine_clip`: short
+/// and long human greetings, voicemail greetings with and without beeps,
+/// carrier prompts with English-like and faster, syllable-timed Hindi-like
+/// prosody, SIT tones, a bare beep), a voice (pitch ×0.75–1.35, speaking
+/// rate ×0.8–1.25), a level, and a line: background noise at 40, 30, 20,
+/// 15 or 12 dB SNR, line echo on 30 % of clips, lost packets on 25 %, and a
+/// μ-law round trip on 70 %.
 pub fn amd_corpus(seed: u64, count: usize) -> Vec<AmdClip> {
     let mut s = Synth::new(seed);
     let total = 8000.0;
     (0..count)
         .map(|i| {
             let level = s.range(-26.0, -12.0);
+            random_voice(&mut s, (0.75, 1.35), (0.8, 1.25));
             let (label, scenario, mut x) = if i % 2 == 0 {
                 human_clip(&mut s, i / 2, level, total)
             } else {
                 machine_clip(&mut s, i / 2, level, total)
             };
-            // Line noise on every clip, sometimes loud.
-            let noise = if s.uniform() < 0.25 {
-                s.range(-45.0, -36.0)
-            } else {
-                s.range(-70.0, -50.0)
-            };
-            s.add_noise(&mut x, noise);
+            s.set_voice(1.0, 1.0);
+            // Silences are digital zeros until the line is impaired.
+            let onset = x.iter().position(|&v| v != 0).unwrap_or(x.len());
+            let line = impair_line(&mut s, &mut x, level);
             AmdClip {
                 label,
                 scenario,
+                line,
+                onset,
                 samples: x,
             }
         })
         .collect()
+}
+
+/// Sets a voice with pitch and speaking rate uniform in the given ranges.
+fn random_voice(s: &mut Synth, pitch: (f64, f64), rate: (f64, f64)) {
+    let (p, r) = (s.range(pitch.0, pitch.1), s.range(rate.0, rate.1));
+    s.set_voice(p, r);
+}
+
+/// Echo, background noise, lost packets and the μ-law codec, drawn at
+/// random (see [`amd_corpus`]); returns what was applied.
+fn impair_line(s: &mut Synth, x: &mut Vec<i16>, level: f64) -> String {
+    let echo = s.uniform() < 0.3;
+    if echo {
+        let (delay, gain) = (s.range(8.0, 40.0), s.range(-20.0, -10.0));
+        s.add_echo(x, delay, gain);
+    }
+    let snr = [40.0, 30.0, 20.0, 15.0, 12.0][(s.next_u64() % 5) as usize];
+    s.add_noise(x, (level - snr).max(-75.0));
+    let loss = s.uniform() < 0.25;
+    if loss {
+        let p = s.range(0.01, 0.05);
+        s.drop_packets(x, p);
+    }
+    let ulaw = s.uniform() < 0.7;
+    if ulaw {
+        *x = crate::ulaw::decode(&crate::ulaw::encode(x));
+    }
+    let mut line = format!("snr {snr} dB");
+    for (on, what) in [(echo, ", echo"), (loss, ", loss"), (ulaw, ", μ-law")] {
+        if on {
+            line.push_str(what);
+        }
+    }
+    line
 }
 
 fn human_clip(
@@ -447,52 +559,60 @@ fn human_clip(
     total: f64,
 ) -> (Verdict, &'static str, Vec<i16>) {
     let lead = s.range(150.0, 1200.0);
-    match k % 6 {
-        0 | 1 => (Verdict::Human, "hello", s.human_hello(lead, total, level)),
+    let total_n = s.samples_for_ms(total);
+    let mut x = s.silence(s.samples_for_ms(lead));
+    let f0 = s.range(95.0, 230.0);
+    let scenario = match k % 7 {
+        0 | 1 => {
+            x = s.human_hello(lead, total, level);
+            "hello"
+        }
         2 => {
             // "Hello, who is this?": 0.9-1.8 s of speech.
-            let mut x = s.silence(s.samples_for_ms(lead));
             let n = s.samples_in_ms_range(900.0, 1800.0);
             x.extend(s.speech(n, level));
-            x.resize(s.samples_for_ms(total), 0);
-            (Verdict::Human, "hello-who-is-this", x)
+            "hello-who-is-this"
         }
         3 => {
             // "Hello?" ... "Hello?" again after a pause.
-            let mut x = s.human_hello(lead, 0.0, level);
+            x = s.human_hello(lead, 0.0, level);
             let pause = s.samples_in_ms_range(1000.0, 1600.0);
             x.extend(std::iter::repeat_n(0, pause));
-            let f0 = s.range(95.0, 230.0);
             x.extend(s.word(2, f0, level));
-            x.resize(s.samples_for_ms(total), 0);
-            (Verdict::Human, "hello-hello", x)
+            "hello-hello"
         }
         4 => {
             // A very short "Yeah?" or a late answer.
-            let lead = if s.uniform() < 0.5 {
-                s.range(1500.0, 2300.0)
-            } else {
-                lead
-            };
-            let mut x = s.silence(s.samples_for_ms(lead));
-            let f0 = s.range(95.0, 230.0);
+            if s.uniform() < 0.5 {
+                let late = s.samples_in_ms_range(1500.0, 2300.0);
+                x.resize(late, 0);
+            }
             x.extend(s.word(1, f0, level));
-            x.resize(s.samples_for_ms(total), 0);
-            (Verdict::Human, "yeah-or-late", x)
+            "yeah-or-late"
         }
-        _ => {
+        5 => {
             // A longer self-introduction with a breath in the middle.
-            let mut x = s.silence(s.samples_for_ms(lead));
             let a = s.samples_in_ms_range(500.0, 900.0);
             x.extend(s.speech(a, level));
             let breath = s.samples_in_ms_range(150.0, 350.0);
             x.extend(std::iter::repeat_n(0, breath));
             let b = s.samples_in_ms_range(400.0, 800.0);
             x.extend(s.speech(b, level));
-            x.resize(s.samples_for_ms(total), 0);
-            (Verdict::Human, "hello-this-is", x)
+            "hello-this-is"
         }
-    }
+        _ => {
+            // "Hello, this is Priya speaking, who is this?": a hello, a
+            // pause, and a sentence (1.2-1.8 s at the voice's pace).
+            x.extend(s.word(2, f0, level));
+            let pause = s.spoken_samples(200.0, 500.0);
+            x.extend(std::iter::repeat_n(0, pause));
+            let n = s.spoken_samples(1200.0, 1800.0);
+            x.extend(s.speech(n, level));
+            "long-introduction"
+        }
+    };
+    x.resize(x.len().max(total_n), 0);
+    (Verdict::Human, scenario, x)
 }
 
 fn machine_clip(
@@ -503,16 +623,69 @@ fn machine_clip(
 ) -> (Verdict, &'static str, Vec<i16>) {
     let lead = s.range(100.0, 1000.0);
     let beep_freq = [1000.0, 1400.0, 440.0, 850.0, 1900.0][k % 5];
-    let beep = Some((beep_freq, s.range(150.0, 700.0)));
-    let (scenario, greeting, pause, beep) = match k % 5 {
+    let beep_ms = s.range(150.0, 700.0);
+    let beep = Some((beep_freq, beep_ms));
+    let (scenario, greeting, pause, beep) = match k % 8 {
         0 => ("greeting-beep", s.range(3000.0, 6000.0), 450.0, beep),
         1 => ("greeting-no-beep", s.range(3000.0, 7000.0), 450.0, None),
         2 => ("short-greeting-beep", s.range(2400.0, 3000.0), 400.0, beep),
         3 => ("greeting-long-pauses", s.range(3500.0, 6500.0), 650.0, beep),
-        _ => ("carrier-voicemail", s.range(4000.0, 7000.0), 300.0, None),
+        4 => ("carrier-voicemail", s.range(4000.0, 7000.0), 300.0, None),
+        5 => return carrier_prompt_english(s, lead, level, total),
+        6 => return carrier_prompt_hindi(s, lead, level, total),
+        _ => {
+            // A mailbox that only beeps.
+            let mut x = s.silence(s.samples_for_ms(lead));
+            x.extend(s.beep(beep_freq, level + 3.0, beep_ms));
+            x.resize(s.samples_for_ms(total), 0);
+            return (Verdict::Machine, "beep-only", x);
+        }
     };
     let x = s.voicemail_greeting(lead, greeting, pause, beep, total, level);
     (Verdict::Machine, scenario, x)
+}
+
+/// "The number you are calling is not available…": an even, recorded
+/// voice with short pauses, after SIT tones half the time.
+fn carrier_prompt_english(
+    s: &mut Synth,
+    lead: f64,
+    level: f64,
+    total: f64,
+) -> (Verdict, &'static str, Vec<i16>) {
+    random_voice(s, (0.9, 1.1), (1.0, 1.15));
+    let mut x = s.silence(s.samples_for_ms(lead));
+    if s.uniform() < 0.5 {
+        x.extend(s.sit_tones(level - 3.0));
+        let gap = s.samples_in_ms_range(150.0, 400.0);
+        x.extend(std::iter::repeat_n(0, gap));
+    }
+    let ms = s.range(3000.0, 5000.0);
+    s.phrases(&mut x, ms, 280.0, level);
+    x.resize(x.len().max(s.samples_for_ms(total)), 0);
+    (Verdict::Machine, "carrier-prompt-en", x)
+}
+
+/// "आप जिस नंबर पर कॉल कर रहे हैं…" then the English: a faster,
+/// syllable-timed voice (short even syllables, short gaps), a longer pause
+/// between the two languages.
+fn carrier_prompt_hindi(
+    s: &mut Synth,
+    lead: f64,
+    level: f64,
+    total: f64,
+) -> (Verdict, &'static str, Vec<i16>) {
+    random_voice(s, (1.0, 1.25), (1.2, 1.45));
+    let mut x = s.silence(s.samples_for_ms(lead));
+    let hindi = s.range(2500.0, 3800.0);
+    s.phrases(&mut x, hindi, 250.0, level);
+    let between = s.samples_in_ms_range(400.0, 800.0);
+    x.extend(std::iter::repeat_n(0, between));
+    random_voice(s, (0.9, 1.1), (1.0, 1.15));
+    let english = s.range(2000.0, 3000.0);
+    s.phrases(&mut x, english, 280.0, level);
+    x.resize(x.len().max(s.samples_for_ms(total)), 0);
+    (Verdict::Machine, "carrier-prompt-hi", x)
 }
 
 #[cfg(test)]
