@@ -31,6 +31,7 @@ use voxdial_domain::{
 };
 use voxdial_sim::carrier::{Carrier, CarrierStats};
 
+use crate::cpu::CpuTimes;
 use crate::leads::{generated_csv, sample_csv};
 use crate::network::{Kind, OutageSpec, SimNetwork, SimOptions};
 use crate::runtime::{MediaOptions, Runtime, RuntimeOptions};
@@ -93,6 +94,9 @@ pub(crate) struct Summary {
     pub(crate) simulated_hours: f64,
     pub(crate) wall_secs: f64,
     pub(crate) peak_rss_mb: Option<f64>,
+    /// CPU from the start of the campaign to its completion (`None` where
+    /// `/proc` cannot be read).
+    pub(crate) cpu: Option<CpuFigures>,
     pub(crate) invariants_hold: bool,
     /// Recordings, transcripts and analyses of the answered calls.
     pub(crate) post_call: crate::postcall::PostCallFigures,
@@ -101,6 +105,41 @@ pub(crate) struct Summary {
     /// The conversations each AI agent held.
     pub(crate) agents: Vec<AgentFigures>,
 }
+
+/// CPU used while the campaign ran, the simulated carrier's apart.
+#[derive(Clone, Debug, Serialize)]
+pub(crate) struct CpuFigures {
+    /// The whole process.
+    pub(crate) process_secs: f64,
+    /// The simulated carrier's threads (its REST API, calls and callbacks).
+    pub(crate) carrier_secs: f64,
+    /// The rest: the engine (API, webhooks, dispatcher, sweeper, post-call).
+    pub(crate) engine_secs: f64,
+    /// The engine's CPU per call placed, ms.
+    pub(crate) engine_ms_per_call: Option<f64>,
+    /// The carrier's CPU per call placed, ms.
+    pub(crate) carrier_ms_per_call: Option<f64>,
+}
+
+impl CpuFigures {
+    /// The figures between two samples, over `calls` calls placed.
+    fn between(start: CpuTimes, end: CpuTimes, calls: u64) -> CpuFigures {
+        let process = end.process.saturating_sub(start.process).as_secs_f64();
+        let carrier = end.named.saturating_sub(start.named).as_secs_f64();
+        let engine = (process - carrier).max(0.0);
+        let per_call = |secs: f64| (calls > 0).then(|| secs * 1000.0 / calls as f64);
+        CpuFigures {
+            process_secs: process,
+            carrier_secs: carrier,
+            engine_secs: engine,
+            engine_ms_per_call: per_call(engine),
+            carrier_ms_per_call: per_call(carrier),
+        }
+    }
+}
+
+/// The name (prefix) of the simulated carrier's threads.
+const CARRIER_THREADS: &str = "sim-carrier";
 
 /// Callback deliveries as the carrier made them.
 #[derive(Clone, Debug, Serialize)]
@@ -179,25 +218,34 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
     } else {
         None
     };
-    let network = SimNetwork::start(SimOptions {
-        kinds: options.providers.clone(),
-        seed: options.seed,
-        faults: options.faults,
-        outages: options.outages.clone(),
-        start,
-        disposition_api: server_url.clone(),
-        disposition_key: crate::keys::simulated_carrier_key(&data_dir).await?,
-        clock: clock.clone(),
-        time_scale: options.time_scale,
-        stream_hook: options.media.then(|| {
-            crate::media::simulated_callee(
-                engine_cell.clone(),
-                token_cell.clone(),
-                options.time_scale,
-            )
-        }),
-    })
-    .await?;
+    // The carrier runs on a runtime of its own, on threads named
+    // `CARRIER_THREADS`, so that the engine's CPU is measured without it.
+    let carrier_runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(CARRIER_THREADS)
+        .enable_all()
+        .build()
+        .context("cannot start the simulated carrier's runtime")?;
+    let network = carrier_runtime
+        .spawn(SimNetwork::start(SimOptions {
+            kinds: options.providers.clone(),
+            seed: options.seed,
+            faults: options.faults,
+            outages: options.outages.clone(),
+            start,
+            disposition_api: server_url.clone(),
+            disposition_key: crate::keys::simulated_carrier_key(&data_dir).await?,
+            clock: clock.clone(),
+            time_scale: options.time_scale,
+            stream_hook: options.media.then(|| {
+                crate::media::simulated_callee(
+                    engine_cell.clone(),
+                    token_cell.clone(),
+                    options.time_scale,
+                )
+            }),
+        }))
+        .await??;
     let _ = token_cell.set(network.twilio_auth_token.clone());
 
     let runtime = Runtime::start(RuntimeOptions {
@@ -231,6 +279,7 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
     }
     runtime.stop().await;
     network.stop();
+    carrier_runtime.shutdown_background();
     if let Some((_, task)) = voice {
         task.abort();
     }
@@ -311,6 +360,7 @@ async fn drive(
         engine.act(&campaign.id, CampaignAction::Start).await?;
         wall
     };
+    let cpu_start = crate::cpu::times(CARRIER_THREADS);
 
     let progress = Progress::new(options.json, report.inserted);
     let mut handed = 0;
@@ -336,6 +386,7 @@ async fn drive(
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
     progress.finish(&view.progress);
+    let cpu_end = crate::cpu::times(CARRIER_THREADS);
 
     // Let the last callbacks land before reading the carrier's figures.
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -348,6 +399,9 @@ async fn drive(
         clock.now() - start,
         wall.elapsed(),
     );
+    summary.cpu = cpu_start
+        .zip(cpu_end)
+        .map(|(start, end)| CpuFigures::between(start, end, summary.calls_placed));
     summary.setup = setup_figures(engine, &campaign.id).await?;
     summary.post_call =
         crate::postcall::figures(engine, &campaign.id, Duration::from_secs(20)).await?;
@@ -681,6 +735,7 @@ fn summarise(
         simulated_hours: simulated.num_seconds() as f64 / 3600.0,
         wall_secs: wall.as_secs_f64(),
         peak_rss_mb: peak_rss_mb(),
+        cpu: None,
         invariants_hold,
         post_call: Default::default(),
         conversations: ConversationFigures::default(),
@@ -820,6 +875,21 @@ pub(crate) fn print_table(s: &Summary) {
     crate::postcall::print(&s.post_call);
     if let Some(mb) = s.peak_rss_mb {
         println!("  {:<34}{:>8.1}", "peak memory (MiB)", mb);
+    }
+    if let Some(cpu) = &s.cpu {
+        let ms = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.3} ms per call"));
+        println!(
+            "  {:<34}{:>8.1}  ({})",
+            "engine CPU (s)",
+            cpu.engine_secs,
+            ms(cpu.engine_ms_per_call)
+        );
+        println!(
+            "  {:<34}{:>8.1}  ({})",
+            "simulated carrier CPU (s)",
+            cpu.carrier_secs,
+            ms(cpu.carrier_ms_per_call)
+        );
     }
     println!();
     println!(

@@ -17,6 +17,7 @@
 mod ai_agents;
 mod client;
 mod config;
+mod cpu;
 mod demo;
 mod keys;
 mod leads;

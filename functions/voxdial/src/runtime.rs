@@ -265,6 +265,10 @@ impl Runtime {
             let listener = options.listener.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
+            // Every route turned into a service once, here: served as a
+            // bare `Router`, axum rebuilds the whole route table (a clone
+            // of the engine per route) for every connection.
+            let app = app.with_state(()).into_make_service();
             if let Err(error) = axum::serve(listener, app)
                 .with_graceful_shutdown(stop)
                 .await

@@ -89,7 +89,7 @@ impl Engine {
                     at: now,
                 }
             };
-            self.release_undialled(&lead, message.attempt, next, now)
+            self.release_undialled(&lead, &campaign, message.attempt, next, now)
                 .await?;
             return Ok(DispatchOutcome::Returned);
         }
@@ -104,7 +104,7 @@ impl Engine {
                     },
                     at: now,
                 };
-                self.release_undialled(&lead, message.attempt, next, now)
+                self.release_undialled(&lead, &campaign, message.attempt, next, now)
                     .await?;
                 Ok(DispatchOutcome::ScreenedOut(reason))
             }
@@ -114,7 +114,7 @@ impl Engine {
                     due_at: at,
                     reason: PendingReason::CallingWindow,
                 };
-                self.release_undialled(&lead, message.attempt, next, now)
+                self.release_undialled(&lead, &campaign, message.attempt, next, now)
                     .await?;
                 Ok(DispatchOutcome::Rescheduled(at))
             }
@@ -128,6 +128,7 @@ impl Engine {
     async fn release_undialled(
         &self,
         lead: &Lead,
+        campaign: &Campaign,
         attempt: u32,
         next: LeadState,
         now: Timestamp,
@@ -141,7 +142,7 @@ impl Engine {
             at: now,
         };
         if self.store.release(&release).await? {
-            self.refill_or_complete(&lead.campaign_id).await?;
+            self.refill_or_complete(campaign).await?;
         }
         Ok(())
     }

@@ -92,7 +92,9 @@ pub struct Engine {
     pub(crate) providers: Providers,
     pub(crate) router: Arc<dyn Router>,
     pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) config: EngineConfig,
+    /// Shared: the engine is cloned for every request and job, and a
+    /// clone must not copy the settings' strings and keys.
+    pub(crate) config: Arc<EngineConfig>,
     pub(crate) blobs: Option<Arc<dyn voxdial_domain::BlobStore>>,
     pub(crate) agents: Option<Arc<dyn voxdial_domain::HumanAgentStore>>,
     pub(crate) post: Option<Arc<crate::postcall::PostCallDeps>>,
@@ -149,7 +151,7 @@ impl Engine {
             providers,
             router,
             clock,
-            config,
+            config: Arc::new(config),
             blobs: None,
             agents: None,
             post: None,
@@ -429,6 +431,15 @@ impl Engine {
         let Some(campaign) = self.store.campaign(id).await? else {
             return Ok(0);
         };
+        self.fill_campaign_slots(&campaign).await
+    }
+
+    /// [`Engine::fill_slots`] with the campaign as its caller just read it
+    /// (one read less per call end). A pause or cancel that landed since
+    /// is safe: each dispatch reads the campaign again and hands the lead
+    /// back, as it does for a pause after any fill.
+    async fn fill_campaign_slots(&self, campaign: &Campaign) -> Result<usize, AppError> {
+        let id = &campaign.id;
         if !campaign.is_dialling() {
             return Ok(0);
         }
@@ -463,9 +474,9 @@ impl Engine {
 
     /// Refills the slot a lead just gave back; when no lead can take it,
     /// completes the campaign if no lead is open any more.
-    pub(crate) async fn refill_or_complete(&self, id: &CampaignId) -> Result<(), AppError> {
-        if self.fill_slots(id).await? == 0 {
-            self.complete_if_done(id).await?;
+    pub(crate) async fn refill_or_complete(&self, campaign: &Campaign) -> Result<(), AppError> {
+        if self.fill_campaign_slots(campaign).await? == 0 {
+            self.complete_if_done(&campaign.id).await?;
         }
         Ok(())
     }

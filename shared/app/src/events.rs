@@ -235,7 +235,7 @@ impl Engine {
                     .await;
             }
             info!(call_id = %call.id, outcome = outcome.label(), "call finished");
-            self.refill_or_complete(&call.campaign_id).await?;
+            self.refill_or_complete(campaign).await?;
         }
         Ok(released)
     }

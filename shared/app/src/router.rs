@@ -193,10 +193,11 @@ impl Router for StaticRouter {
     }
 }
 
-/// The configured provider accounts, by id.
+/// The configured provider accounts, by id (shared by clones: the engine
+/// holding them is cloned for every request and job).
 #[derive(Clone, Default)]
 pub struct Providers {
-    by_id: HashMap<ProviderId, Arc<dyn TelephonyProvider>>,
+    by_id: Arc<HashMap<ProviderId, Arc<dyn TelephonyProvider>>>,
 }
 
 impl Providers {
@@ -207,7 +208,7 @@ impl Providers {
 
     /// Adds a provider under its own id.
     pub fn with(mut self, provider: Arc<dyn TelephonyProvider>) -> Providers {
-        self.by_id.insert(provider.id().clone(), provider);
+        Arc::make_mut(&mut self.by_id).insert(provider.id().clone(), provider);
         self
     }
 

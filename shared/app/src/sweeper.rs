@@ -291,7 +291,7 @@ impl Engine {
             at: now,
         };
         if self.store.release(&release).await? {
-            self.refill_or_complete(&campaign.id).await?;
+            self.refill_or_complete(campaign).await?;
         }
         Ok(())
     }

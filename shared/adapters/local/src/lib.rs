@@ -14,14 +14,14 @@
 //! - [`blob`]: [`LocalBlobStore`], files under a directory with atomic
 //!   writes and HMAC-signed URLs for the local HTTP server.
 //! - `sqlite`: what the store and the queue share (pragmas, migrations,
-//!   the writer/reader connections, instants as integers).
+//!   the one connection per file, instants as integers).
 //! - [`error`]: [`OpenError`], what opening an adapter can fail with.
 //!
 //! # Invariants
 //!
 //! - Every store write that reads before it writes or touches several rows
 //!   (`claim_due`, `release`, `finish_call`, `import_leads`, ...) is one
-//!   `BEGIN IMMEDIATE` transaction on the single writer connection, so the
+//!   `BEGIN IMMEDIATE` transaction on the file's one connection, so the
 //!   concurrency cap and exactly-once release hold under any number of
 //!   concurrent callers, in this process or another on the same file.
 //! - In each lead and call row, the indexed columns (`state`, `due_at`,

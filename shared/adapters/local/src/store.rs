@@ -4,7 +4,7 @@
 //! from it that the queries filter, order and count on (see
 //! `store_schema.sql`). Every operation that touches several rows, or reads
 //! before it writes, runs in one `BEGIN IMMEDIATE` transaction on the
-//! writer connection; since that connection is shared behind a mutex, the
+//! file's one connection; since that connection is shared behind a mutex, the
 //! check and the write of `claim_due`, `release` and `finish_call` can never
 //! interleave with another writer, in this process or another.
 
@@ -54,9 +54,9 @@ const APPLICATION_ID: i32 = 0x7678_6473;
 /// only loses commits on an operating-system crash or power loss, and then
 /// only the last ones, never a part of one. That is what local mode needs.
 ///
-/// Concurrency: one writer connection behind a mutex takes every write; a
-/// second connection serves reads, which WAL lets run beside the writer.
-/// Clones share both.
+/// Concurrency: one connection behind a mutex takes every read and write
+/// of this process (see `sqlite::Db` for why not a second one for reads).
+/// Clones share it.
 #[derive(Clone, Debug)]
 pub struct LocalStore {
     db: Arc<Db>,
