@@ -20,6 +20,18 @@ pub fn local_engine(
     dir: &std::path::Path,
     config: voxdial_app::EngineConfig,
 ) -> voxdial_app::Engine {
+    local_engine_with_store(dir, config).0
+}
+
+/// [`local_engine`] and the store under it, for tests that seed records
+/// directly.
+pub fn local_engine_with_store(
+    dir: &std::path::Path,
+    config: voxdial_app::EngineConfig,
+) -> (
+    voxdial_app::Engine,
+    std::sync::Arc<dyn voxdial_domain::Store>,
+) {
     use std::sync::Arc;
     let clock: Arc<dyn voxdial_domain::Clock> =
         voxdial_testkit::ManualClock::shared(voxdial_testkit::fixtures::t0());
@@ -30,7 +42,7 @@ pub fn local_engine(
         clock.clone(),
     )
     .expect("a queue");
-    voxdial_app::Engine::new(
+    let engine = voxdial_app::Engine::new(
         store.clone(),
         Arc::new(queue),
         voxdial_app::router::Providers::new(),
@@ -38,5 +50,6 @@ pub fn local_engine(
         clock,
         config,
     )
-    .with_agents(store)
+    .with_agents(store.clone());
+    (engine, store)
 }

@@ -6,7 +6,6 @@
 //! a late watcher first gets what the live calls showed so far, and
 //! viewers get the lines' text masked.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -14,13 +13,10 @@ use axum::http::{Request, StatusCode};
 use futures_util::StreamExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{Engine, EngineConfig};
 use voxdial_conversation::{LiveEvent, Speaker};
-use voxdial_domain::{Clock, OrgId, Role, Store};
+use voxdial_domain::{OrgId, Role};
 use voxdial_http::auth::MASKED;
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
-use voxdial_testkit::ManualClock;
 use voxdial_testkit::fixtures::{call_for, campaign, lead, t0};
 
 /// Guards only against a hang; a stream answers within one poll normally.
@@ -35,22 +31,8 @@ struct World {
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
-    let store: Arc<dyn Store> = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
-    let queue = LocalQueue::open(
-        dir.path().join("q.sqlite"),
-        QueueConfig::default(),
-        clock.clone(),
-    )
-    .unwrap();
-    let engine = Engine::new(
-        store.clone(),
-        Arc::new(queue),
-        Providers::new(),
-        Arc::new(StaticRouter::new(Vec::new())),
-        clock,
-        EngineConfig::default(),
-    );
+    let (engine, store) =
+        voxdial_tests::local_engine_with_store(dir.path(), EngineConfig::default());
     let c = campaign("camp-live", t0());
     store.insert_campaign(&c).await.unwrap();
     let l = lead(&c.id, 1, t0());

@@ -4,17 +4,13 @@
 //! without a key, a viewer, another organisation's call and a call not live
 //! here, before any audio flows; the socket closes when the call ends.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{Engine, EngineConfig};
-use voxdial_domain::{CallId, Campaign, CampaignId, Clock, OrgId, Role, Store};
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
-use voxdial_testkit::ManualClock;
+use voxdial_domain::{CallId, Campaign, CampaignId, OrgId, Role, Store};
 use voxdial_testkit::fixtures::{call_for, campaign, lead, t0};
 
 /// Guards only against a hang.
@@ -43,22 +39,8 @@ async fn call_of(store: &dyn Store, name: &str, org: &str, n: usize) -> (CallId,
 
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
-    let store: Arc<dyn Store> = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
-    let queue = LocalQueue::open(
-        dir.path().join("q.sqlite"),
-        QueueConfig::default(),
-        clock.clone(),
-    )
-    .unwrap();
-    let engine = Engine::new(
-        store.clone(),
-        Arc::new(queue),
-        Providers::new(),
-        Arc::new(StaticRouter::new(Vec::new())),
-        clock,
-        EngineConfig::default(),
-    );
+    let (engine, store) =
+        voxdial_tests::local_engine_with_store(dir.path(), EngineConfig::default());
     let own = call_of(store.as_ref(), "camp-own", OrgId::default().as_str(), 1).await;
     let rival = call_of(store.as_ref(), "camp-rival", "rival", 2).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
