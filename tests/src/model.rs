@@ -11,10 +11,12 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use tokio::sync::Semaphore;
 use voxdial_domain::{
     AnswerInstruction, AnswerRequest, AnsweredBy, CallEvent, CallEventKind, CallId, CampaignId,
     Clock, E164, PlaceCall, PlacedCall, ProviderCall, ProviderCallSid, ProviderError, ProviderId,
@@ -101,6 +103,9 @@ pub struct ModelCarrier {
     faults: ModelFaults,
     rng: Mutex<ChaCha8Rng>,
     books: Mutex<Books>,
+    /// Whether create responses wait for [`ModelCarrier::release_responses`].
+    holding: AtomicBool,
+    responses: Semaphore,
 }
 
 impl ModelCarrier {
@@ -122,7 +127,23 @@ impl ModelCarrier {
             faults,
             rng: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
             books: Mutex::new(Books::default()),
+            holding: AtomicBool::new(false),
+            responses: Semaphore::new(0),
         }
+    }
+
+    /// From now on, each create response waits for
+    /// [`ModelCarrier::release_responses`]: the call exists at the carrier,
+    /// and can ring, be answered and end, before the dispatcher hears that
+    /// it was accepted (on a loaded machine a short call can end before the
+    /// create response arrives).
+    pub fn hold_responses(&self) {
+        self.holding.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets `n` held create responses go.
+    pub fn release_responses(&self, n: usize) {
+        self.responses.add_permits(n);
     }
 
     fn roll(&self, p: f64) -> bool {
@@ -213,6 +234,41 @@ impl ModelCarrier {
         }
     }
 
+    /// Creates a call at the carrier: its sid.
+    fn create(
+        &self,
+        request: &PlaceCall,
+        script: Vec<CallEventKind>,
+        answered_by: Option<AnsweredBy>,
+    ) -> String {
+        let mut books = self.books.lock().expect("books");
+        books.next_sid += 1;
+        let sid = format!("CA{:08}", books.next_sid);
+        *books.dials.entry(request.call_id.clone()).or_insert(0) += 1;
+        let live = books.live.entry(request.campaign_id.clone()).or_insert(0);
+        *live += 1;
+        let live = *live;
+        let max = books
+            .max_live
+            .entry(request.campaign_id.clone())
+            .or_insert(0);
+        *max = (*max).max(live);
+        books
+            .by_attempt
+            .insert(request.call_id.clone(), sid.clone());
+        books.calls.insert(
+            sid.clone(),
+            ModelCall {
+                call_id: request.call_id.clone(),
+                campaign: request.campaign_id.clone(),
+                script,
+                emitted: 0,
+                answered_by,
+            },
+        );
+        sid
+    }
+
     fn view(&self, sid: &str, call: &ModelCall) -> ProviderCall {
         let status = call.status();
         ProviderCall {
@@ -262,31 +318,14 @@ impl TelephonyProvider for ModelCarrier {
             4 => (vec![Initiated, Ringing, NoAnswer], None),
             _ => (vec![Initiated, Failed], None),
         };
-        let mut books = self.books.lock().expect("books");
-        books.next_sid += 1;
-        let sid = format!("CA{:08}", books.next_sid);
-        *books.dials.entry(request.call_id.clone()).or_insert(0) += 1;
-        let live = books.live.entry(request.campaign_id.clone()).or_insert(0);
-        *live += 1;
-        let live = *live;
-        let max = books
-            .max_live
-            .entry(request.campaign_id.clone())
-            .or_insert(0);
-        *max = (*max).max(live);
-        books
-            .by_attempt
-            .insert(request.call_id.clone(), sid.clone());
-        books.calls.insert(
-            sid.clone(),
-            ModelCall {
-                call_id: request.call_id.clone(),
-                campaign: request.campaign_id.clone(),
-                script,
-                emitted: 0,
-                answered_by,
-            },
-        );
+        let sid = self.create(request, script, answered_by);
+        if self.holding.load(Ordering::SeqCst) {
+            self.responses
+                .acquire()
+                .await
+                .expect("the gate is never closed")
+                .forget();
+        }
         Ok(PlacedCall {
             sid: ProviderCallSid::parse(sid).expect("model sid"),
         })

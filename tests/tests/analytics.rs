@@ -1,7 +1,7 @@
 //! Analytics end to end, on the local store (SQLite) and on DynamoDB
 //! (moto) through the same engine code: a call ends (its terminal event
-//! delivered twice), the post-call pipeline analyses it (its job run
-//! twice), and `/v1/analytics` and `/v1/analytics.csv` show it once, in
+//! delivered twice), the bridge reports its model tokens (twice), the
+//! post-call pipeline analyses it (its job run twice), and `/v1/analytics` and `/v1/analytics.csv` show it once, in
 //! the hour it ended, in every dimension it belongs to and only to its
 //! organisation; bad ranges get a clear 400.
 
@@ -19,8 +19,9 @@ use voxdial_app::transcription::LiveTranscriber;
 use voxdial_app::{Engine, EngineConfig, EventOutcome, JobOutcome, PostCallConfig, PostCallDeps};
 use voxdial_aws::testing::Emulator;
 use voxdial_domain::{
-    CallAttempt, CallEvent, CallEventKind, Campaign, CampaignSettings, Clock, IgnoreReason, Job,
-    MessageQueue, Money, OrgId, ProviderId, Role, Store, quality_score,
+    CallAttempt, CallEvent, CallEventKind, Campaign, CampaignSettings, Clock, Conversation,
+    IgnoreReason, Job, MessageQueue, ModelUsage, Money, OrgId, ProviderId, Role, Store,
+    quality_score,
 };
 use voxdial_local::{LocalBlobStore, LocalJobQueue, LocalQueue, LocalStore, QueueConfig};
 use voxdial_testkit::ManualClock;
@@ -203,6 +204,25 @@ async fn a_call_counts_once_in_every_view_of_its_organisation(store: Arc<dyn Sto
         w.engine.apply_event(&end).await.unwrap(),
         EventOutcome::Ignored(IgnoreReason::AlreadyTerminal)
     );
+    // ... and the bridge reports the model's tokens after the end, twice
+    let usage = ModelUsage {
+        prompt_tokens: 1_000,
+        prompt_audio_tokens: 200,
+        response_tokens: 300,
+        response_audio_tokens: 250,
+        reports: 2,
+        cost: None,
+    };
+    for _ in 0..2 {
+        let report = Conversation {
+            model_usage: Some(usage),
+            ..Conversation::default()
+        };
+        w.engine
+            .record_conversation(&w.call.id, report)
+            .await
+            .unwrap();
+    }
     drain(&w).await;
     let process = Job::Process {
         call_id: w.call.id.clone(),
@@ -233,13 +253,18 @@ async fn a_call_counts_once_in_every_view_of_its_organisation(store: Arc<dyn Sto
     assert_eq!(totals["answered"], 1);
     assert_eq!(totals["answer_rate"], 1.0);
     assert_eq!(totals["avg_handle_secs"], 90.0);
-    assert_eq!(totals["cost_micros"], 15_000);
-    assert_eq!(totals["cost_per_minute_micros"], 15_000.0 * 60.0 / 80.0);
+    // The call's cost is the carrier's price and the model's tokens at the
+    // default rates: text in 800 × 0.5 + audio in 200 × 3 + text out 50 × 2
+    // + audio out 250 × 12 USD per million = 4,100 µUSD.
+    let priced = call.conversation.as_ref().and_then(|c| c.model_usage);
+    assert_eq!(priced.and_then(|u| u.cost), Some(Money(4_100)));
+    assert_eq!(totals["cost_micros"], 19_100);
+    assert_eq!(totals["cost_per_minute_micros"], 19_100.0 * 60.0 / 80.0);
     // The analysis moved the outcome from `answered` to `interested`.
     assert_eq!(analysis.disposition.label(), "interested");
     assert_eq!(totals["outcomes"], serde_json::json!({"interested": 1}));
     assert_eq!(totals["qualified"], 1);
-    assert_eq!(totals["cost_per_qualified_micros"], 15_000.0);
+    assert_eq!(totals["cost_per_qualified_micros"], 19_100.0);
     let sentiment = &totals["sentiment"];
     let label = serde_json::to_value(analysis.sentiment.overall.label).unwrap();
     assert_eq!(sentiment[label.as_str().unwrap()], 1);

@@ -549,6 +549,11 @@ pub(crate) struct ConversationFigures {
     pub(crate) callbacks: u64,
     /// Calls recorded (both channels).
     pub(crate) recordings: u64,
+    /// The voice model's tokens (in and out) over every conversation, as
+    /// it reported them.
+    pub(crate) model_tokens: u64,
+    /// Their price at the engine's model prices, USD.
+    pub(crate) model_cost_usd: f64,
 }
 
 fn median(mut values: Vec<u32>) -> Option<u32> {
@@ -589,6 +594,10 @@ async fn conversation_figures(
             }
             amd.extend(c.amd_latency_ms);
             first_audio.extend(c.first_audio_ms.iter().copied());
+            if let Some(usage) = &c.model_usage {
+                figures.model_tokens += usage.total_tokens();
+                figures.model_cost_usd += usage.cost.unwrap_or_default().dollars();
+            }
         }
     }
     figures.amd_verdict_p50_ms = median(amd);
@@ -772,6 +781,10 @@ fn print_conversations(c: &ConversationFigures) {
         "summaries whispered to agents", c.whispers
     );
     println!("    {:<32}{:>8}", "callbacks scheduled", c.callbacks);
+    println!(
+        "    {:<32}{:>8}  ({:.4} USD)",
+        "voice model tokens", c.model_tokens, c.model_cost_usd
+    );
 }
 
 /// Prints the conversations each AI agent held.

@@ -118,6 +118,13 @@ fn the_default_demo_holds_its_conversations_through_the_media_bridge() {
     // depends on how fast this machine is.
     assert!(c["amd_verdict_p50_ms"].as_u64().unwrap() <= 4_000, "{c}");
     assert!(c["first_audio_p50_ms"].as_u64().is_some(), "{c}");
+    // The simulated model reports its tokens as Gemini does, and the
+    // engine prices them: between the cheapest and the dearest rate per
+    // million tokens (text in 0.50 USD, audio out 12 USD).
+    let tokens = n("model_tokens") as f64;
+    let cost = c["model_cost_usd"].as_f64().unwrap();
+    assert!(tokens > 0.0 && cost > 0.0, "{c}");
+    assert!((0.5e-6 * tokens..=12e-6 * tokens).contains(&cost), "{c}");
     // Each human agent is released when its transferred call ends: none
     // is left busy once the campaign is over.
     assert_eq!(n("agents_still_busy"), 0, "{c}");

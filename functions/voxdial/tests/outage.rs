@@ -95,8 +95,10 @@ fn with_twilio_down_for_the_whole_campaign_calls_are_set_up_through_sanspbx() {
     assert_eq!(summary["calls_placed"].as_u64().unwrap(), accepted);
 }
 
+/// Also on a loaded machine, where a short call can end before its create
+/// response reaches the dispatcher: its end is still priced and counted
+/// against the provider that carried it.
 #[test]
-#[ignore = "open bug: on a loaded machine the router's cost for SansPBX falls short of the carrier's bill by one or a few calls (passes on an idle one); run with --run-ignored all"]
 fn without_an_outage_both_providers_carry_calls_and_cost_is_known() {
     let summary = demo(&[
         "--providers",

@@ -380,6 +380,20 @@ impl Engine {
         if let Err(error) = self.store.record_aggregate(&event).await {
             warn!(call_id = %call.id, %error, "the call's end was not counted in the aggregates");
         }
+        self.count_model_usage(call, campaign).await;
+    }
+
+    /// Adds the price of the call's model tokens to its cost, once the call
+    /// has ended and the bridge has reported (called after each; whichever
+    /// write came last sees both, and the marker counts it once).
+    pub(crate) async fn count_model_usage(&self, call: &CallAttempt, campaign: &Campaign) {
+        let agent = Some(&campaign.settings.agent_id);
+        let Some(event) = AggregateEvent::model_used(&campaign.org_id, call, agent) else {
+            return;
+        };
+        if let Err(error) = self.store.record_aggregate(&event).await {
+            warn!(call_id = %call.id, %error, "the model's cost was not counted in the aggregates");
+        }
     }
 
     /// Counts the end of an already ended call again (a repeated terminal

@@ -444,17 +444,18 @@ impl Engine {
             let Some(mut current) = current else {
                 return Err(AppError::NotFound(format!("call {}", call.id)));
             };
-            if current.state.is_terminal() {
-                return Ok(());
-            }
             let before = current.clone();
-            current
-                .provider
-                .get_or_insert_with(|| step.provider.clone());
+            // A call that ended before this response came back learnt its
+            // provider and sid from its events; only its caller ID is new.
             current.from.get_or_insert_with(|| step.caller_id.clone());
-            current.provider_sid.get_or_insert(sid.clone());
-            if current.state == CallState::Pending {
-                current.state = CallState::Dialing;
+            if !current.state.is_terminal() {
+                current
+                    .provider
+                    .get_or_insert_with(|| step.provider.clone());
+                current.provider_sid.get_or_insert(sid.clone());
+                if current.state == CallState::Pending {
+                    current.state = CallState::Dialing;
+                }
             }
             if current == before {
                 return Ok(());

@@ -62,6 +62,8 @@ pub struct EngineConfig {
     /// call then, and drains for that long on deploys): campaigns may not
     /// ask for longer calls. `None`: no limit beyond the campaign's own.
     pub max_call_secs_limit: Option<u32>,
+    /// The voice model's prices, for each call's token usage.
+    pub model_prices: voxdial_domain::ModelPrices,
 }
 
 impl Default for EngineConfig {
@@ -80,6 +82,7 @@ impl Default for EngineConfig {
             voicemail_text: "Hello, this is an automated call from voxdial. We will try you again later. Goodbye.".into(),
             reconcile_interval_secs: 300,
             max_call_secs_limit: None,
+            model_prices: voxdial_domain::ModelPrices::default(),
         }
     }
 }

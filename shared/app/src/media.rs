@@ -512,12 +512,15 @@ impl Engine {
     }
 
     /// Stores the conversation's metrics, keeping the recording and
-    /// transcript already stored.
+    /// transcript already stored, with the model's tokens priced.
     pub async fn record_conversation(
         &self,
         call_id: &CallId,
-        report: Conversation,
+        mut report: Conversation,
     ) -> Result<CallAttempt, AppError> {
+        if let Some(usage) = &mut report.model_usage {
+            usage.cost = Some(usage.price(&self.config.model_prices));
+        }
         let updated = self
             .modify_call(call_id, |call| {
                 let previous = call.conversation.take().unwrap_or_default();
@@ -533,6 +536,12 @@ impl Engine {
         // The bridge reports last: its recording and live transcript are
         // stored, so the call can be processed now.
         self.on_conversation_reported(&updated).await;
+        if updated.state.is_terminal() {
+            match self.campaign(&updated.campaign_id).await {
+                Ok(campaign) => self.count_model_usage(&updated, &campaign).await,
+                Err(error) => warn!(%call_id, %error, "no campaign to count the model's cost"),
+            }
+        }
         Ok(updated)
     }
 }

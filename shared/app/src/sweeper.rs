@@ -20,7 +20,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 use voxdial_domain::{
     CallAttempt, CallEvent, CallId, CampaignStatus, DispatchMessage, Lead, LeadOutcome,
-    LeadRelease, LeadState, PendingReason, ProviderCall, ProviderError, Timestamp,
+    LeadRelease, LeadState, PendingReason, ProviderCall, ProviderError, ProviderId, Timestamp,
 };
 
 use crate::{AppError, Engine};
@@ -124,8 +124,9 @@ impl Engine {
             }
             report.checked += 1;
             match self.provider_view(&call).await {
-                Ok(Some(view)) if view.status.is_terminal() => {
-                    self.apply_event(&event_from_view(&call, view)).await?;
+                Ok(Some((provider, view))) if view.status.is_terminal() => {
+                    self.apply_event(&event_from_view(&call, provider, view))
+                        .await?;
                     report.reconciled += 1;
                 }
                 Ok(_) => {}
@@ -195,13 +196,13 @@ impl Engine {
             return Ok(());
         }
         match self.provider_view(&call).await {
-            Ok(Some(view)) if view.status.is_terminal() => {
-                let event = event_from_view(&call, view);
+            Ok(Some((provider, view))) if view.status.is_terminal() => {
+                let event = event_from_view(&call, provider, view);
                 self.apply_event(&event).await?;
                 report.reconciled += 1;
             }
-            Ok(Some(view)) => {
-                let mut event = event_from_view(&call, view);
+            Ok(Some((provider, view))) => {
+                let mut event = event_from_view(&call, provider, view);
                 event.sequence = None;
                 self.apply_event(&event).await?;
                 let campaign = self.campaign(&call.campaign_id).await?;
@@ -243,18 +244,19 @@ impl Engine {
         Ok(())
     }
 
-    /// The provider's view of a call: by its sid, or searched for when
-    /// voxdial never learnt the sid. `None` when no provider knows it.
+    /// The provider's view of a call, with that provider's id: by its sid,
+    /// or searched for when voxdial never learnt the sid. `None` when no
+    /// provider knows it.
     async fn provider_view(
         &self,
         call: &CallAttempt,
-    ) -> Result<Option<ProviderCall>, ProviderError> {
+    ) -> Result<Option<(ProviderId, ProviderCall)>, ProviderError> {
         if let (Some(sid), Some(provider)) = (
             &call.provider_sid,
             call.provider.as_ref().and_then(|p| self.providers.get(p)),
         ) {
             return match provider.fetch_call(sid).await {
-                Ok(view) => Ok(Some(view)),
+                Ok(view) => Ok(Some((provider.id().clone(), view))),
                 Err(ProviderError::NotFound) => Ok(None),
                 Err(e) => Err(e),
             };
@@ -264,7 +266,7 @@ impl Engine {
                 .find_call(&call.id, &call.to, call.created_at)
                 .await?
             {
-                return Ok(Some(view));
+                return Ok(Some((provider.id().clone(), view)));
             }
         }
         Ok(None)
@@ -297,11 +299,7 @@ impl Engine {
     }
 }
 
-fn event_from_view(call: &CallAttempt, view: ProviderCall) -> CallEvent {
-    let provider = call
-        .provider
-        .clone()
-        .unwrap_or_else(|| voxdial_domain::ProviderId::parse("unknown").expect("static id"));
+fn event_from_view(call: &CallAttempt, provider: ProviderId, view: ProviderCall) -> CallEvent {
     let mut event = CallEvent::new(provider, Some(call.id.clone()), view.status);
     event.provider_sid = Some(view.sid);
     event.duration_secs = view.duration_secs;

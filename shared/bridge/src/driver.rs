@@ -16,10 +16,11 @@ use voxdial_conversation::codec::{
 use voxdial_conversation::{
     CallContext, CallSummary, Conversation, HostRequest, Input, ModelRequest, Output, ProviderCaps,
 };
-use voxdial_domain::{AnsweredBy, CallId};
+use voxdial_domain::{AnsweredBy, CallId, ModelUsage};
 use voxdial_gemini::{LiveSession, SessionEvent};
 use voxdial_wire::gemini::{
-    ClientContent, ClientMessage, FunctionResponse, ServerPayload, ToolResponse, pcm_rate,
+    ClientContent, ClientMessage, FunctionResponse, ModalityTokenCount, ServerPayload,
+    ToolResponse, UsageMetadata, pcm_rate,
 };
 use voxdial_wire::sanspbx::{StreamEvent, parse_stream_event};
 use voxdial_wire::twilio::media::InboundMessage;
@@ -407,6 +408,9 @@ fn on_model_frame(
             return;
         }
     };
+    if let Some(usage) = &msg.usage_metadata {
+        conv.handle_input(t, Input::ModelUsage(model_usage(usage)));
+    }
     match &msg.payload {
         ServerPayload::ServerContent(sc) => {
             if sc.interrupted == Some(true) {
@@ -454,6 +458,25 @@ fn on_model_frame(
             }
         }
         _ => {}
+    }
+}
+
+/// One `usageMetadata` report in the call record's terms.
+fn model_usage(report: &UsageMetadata) -> ModelUsage {
+    let audio = |details: &[ModalityTokenCount]| {
+        details
+            .iter()
+            .filter(|d| d.modality.as_deref() == Some("AUDIO"))
+            .filter_map(|d| d.token_count)
+            .sum()
+    };
+    ModelUsage {
+        prompt_tokens: report.prompt_token_count.unwrap_or(0),
+        prompt_audio_tokens: audio(&report.prompt_tokens_details),
+        response_tokens: report.response_token_count.unwrap_or(0),
+        response_audio_tokens: audio(&report.response_tokens_details),
+        reports: 1,
+        cost: None,
     }
 }
 

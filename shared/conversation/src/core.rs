@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use serde_json::{Map, Value, json};
-use voxdial_domain::{AnsweredBy, Disposition, Timestamp, VoicemailPolicy};
+use voxdial_domain::{AnsweredBy, Disposition, ModelUsage, Timestamp, VoicemailPolicy};
 use voxdial_media::amd::{Amd, AmdConfig, Verdict};
 use voxdial_media::beep::{BeepDetector, BeepEvent};
 use voxdial_media::dtmf::DtmfDetector;
@@ -93,6 +93,8 @@ pub enum Input<'a> {
     ModelTurnComplete,
     /// The model was interrupted (`interrupted`).
     ModelInterrupted,
+    /// The model reported the tokens of a turn (`usageMetadata`).
+    ModelUsage(ModelUsage),
     /// Caller transcription increment.
     CallerTranscript(&'a str),
     /// Agent transcription increment.
@@ -507,6 +509,7 @@ impl Conversation {
             Input::ModelAudio(frame) => self.on_model_audio(now, frame),
             Input::ModelTurnComplete => self.on_turn_complete(now),
             Input::ModelInterrupted => self.on_interrupted(now),
+            Input::ModelUsage(report) => self.metrics.model_usage.add(&report),
             Input::CallerTranscript(text) => self.on_caller_text(now, text),
             Input::AgentTranscript(text) => {
                 if let Some(t) = &self.agent_turn {

@@ -174,6 +174,8 @@ pub struct CallMetrics {
     pub caller_frames: u64,
     /// Frames of agent audio sent.
     pub agent_frames: u64,
+    /// The model's tokens, summed over its reports.
+    pub model_usage: voxdial_domain::ModelUsage,
 }
 
 impl CallMetrics {

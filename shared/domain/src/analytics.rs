@@ -4,7 +4,7 @@
 //!
 //! # What is counted
 //!
-//! Two events per call change the aggregates, each counted once however
+//! Three events per call change the aggregates, each counted once however
 //! many times it is delivered ([`AggregateStore::record_aggregate`] keeps a
 //! marker per (call, [`EventKind`]) written atomically with the counters):
 //!
@@ -17,9 +17,14 @@
 //!   by a person, the outcome moved from the label the call ended with
 //!   (`answered` when nothing was recorded) to the analysis's disposition
 //!   when they differ, so that the outcome counts always add up to the
-//!   calls.
+//!   calls;
+//! - **the voice model's tokens are known** ([`AggregateEvent::model_used`]):
+//!   their price is added to the call's cost, so every cost figure (per
+//!   call, per minute, per qualified outcome) includes the model. It is
+//!   counted once the call has ended and the bridge has reported, whichever
+//!   comes last.
 //!
-//! Both events count in the bucket of the call's end, in every
+//! Every event counts in the bucket of the call's end, in every
 //! [`Dimension`] the call belongs to (the organisation's total, its
 //! campaign, its AI agent, its provider), in hour and day buckets (UTC).
 //!
@@ -135,14 +140,17 @@ pub enum EventKind {
     CallEnded,
     /// Its post-call analysis was stored.
     Analysed,
+    /// Its voice model's tokens were priced.
+    ModelUsed,
 }
 
 impl EventKind {
-    /// `call_ended` or `analysed`.
+    /// `call_ended`, `analysed` or `model_used`.
     pub fn label(self) -> &'static str {
         match self {
             EventKind::CallEnded => "call_ended",
             EventKind::Analysed => "analysed",
+            EventKind::ModelUsed => "model_used",
         }
     }
 }
@@ -366,6 +374,29 @@ impl AggregateEvent {
             at,
             dimensions: dimensions(call, agent),
             delta,
+        })
+    }
+
+    /// The price of the voice model's tokens on a terminal call of `org`,
+    /// held by `agent`: `None` while the call is live or before the bridge
+    /// reported its usage.
+    pub fn model_used(
+        org: &OrgId,
+        call: &CallAttempt,
+        agent: Option<&AgentId>,
+    ) -> Option<AggregateEvent> {
+        let at = call.ended_at?;
+        let cost = call.conversation.as_ref()?.model_usage?.cost?;
+        Some(AggregateEvent {
+            org: org.clone(),
+            call_id: call.id.clone(),
+            kind: EventKind::ModelUsed,
+            at,
+            dimensions: dimensions(call, agent),
+            delta: Tally {
+                cost_micros: cost.0,
+                ..Tally::default()
+            },
         })
     }
 
@@ -674,6 +705,36 @@ mod tests {
         );
         assert!(!e.delta.principles.contains_key("p2"));
         assert_eq!(e.delta.quality_count, 1);
+    }
+
+    #[test]
+    fn the_model_cost_counts_once_the_call_ended_and_its_usage_is_priced() {
+        let mut c = call();
+        c.ended_at = None;
+        let usage = |cost| crate::ModelUsage {
+            prompt_tokens: 10,
+            reports: 1,
+            cost,
+            ..crate::ModelUsage::default()
+        };
+        c.conversation = Some(Conversation {
+            model_usage: Some(usage(Some(crate::Money(7_225)))),
+            ..Conversation::default()
+        });
+        let org = OrgId::default();
+        assert_eq!(AggregateEvent::model_used(&org, &c, None), None, "live");
+        c.ended_at = Some(at("2026-01-01T10:01:00Z"));
+        let e = AggregateEvent::model_used(&org, &c, None).unwrap();
+        assert_eq!(e.kind, EventKind::ModelUsed);
+        assert_eq!(e.at, at("2026-01-01T10:01:00Z"));
+        assert_eq!(e.delta.cost_micros, 7_225);
+        assert_eq!(e.delta.calls, 0, "the call is counted by its end");
+        c.conversation.as_mut().unwrap().model_usage = Some(usage(None));
+        assert_eq!(
+            AggregateEvent::model_used(&org, &c, None),
+            None,
+            "not priced"
+        );
     }
 
     #[test]

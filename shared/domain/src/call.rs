@@ -312,6 +312,9 @@ pub struct Conversation {
     /// The AI agent that held it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<ConversationAgent>,
+    /// The voice model's tokens over the call, priced by the engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_usage: Option<crate::ModelUsage>,
 }
 
 /// The AI agent that held a conversation: its campaign's agent and pinned
@@ -411,6 +414,13 @@ impl CallAttempt {
     pub fn apply(&mut self, event: &CallEvent, now: Timestamp) -> Applied {
         if self.state.is_terminal() {
             return Applied::Ignored(IgnoreReason::AlreadyTerminal);
+        }
+        // The dispatcher notes the provider once the create request returns;
+        // a short call can end before that (a slow response), and its end
+        // must still be counted against, and priced by, the provider that
+        // sent it.
+        if self.provider.is_none() {
+            self.provider = Some(event.provider.clone());
         }
         if self.provider_sid.is_none() {
             self.provider_sid = event.provider_sid.clone();
@@ -633,6 +643,20 @@ mod tests {
             c.outcome(&VoicemailPolicy::LeaveMessage, false),
             Some(CallOutcome::Human { disposition: None })
         );
+    }
+
+    #[test]
+    fn a_call_learns_its_provider_from_events_that_outrun_the_create_response() {
+        // GIVEN an attempt whose create request has not returned yet
+        let mut c = call();
+        assert_eq!(c.provider, None);
+        // WHEN the whole call happens before the dispatcher notes it
+        for e in answered_call_events() {
+            c.apply(&e, t0());
+        }
+        // THEN the call knows who carried it (its end is priced by them)
+        assert_eq!(c.provider, Some(ProviderId::parse("twilio").unwrap()));
+        assert_eq!(c.provider_sid, Some(ProviderCallSid::parse("CA1").unwrap()));
     }
 
     #[test]

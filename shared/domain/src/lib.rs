@@ -16,6 +16,7 @@
 //! - [`lead`]: a lead and its pacing state (pending, active = holds a slot, final).
 //! - [`call`]: a call attempt and its lifecycle driven by provider events.
 //! - [`outcome`]: call and lead outcomes, dispositions, money.
+//! - [`usage`]: the voice model's tokens per call and their price.
 //! - [`screening`]: do-not-call, consent, attempt limit and calling windows
 //!   in the callee's time zone; the compliance record of every dial.
 //! - [`retry`]: when to try again.
@@ -73,6 +74,7 @@ pub mod retry;
 pub mod routing_state;
 pub mod screening;
 pub mod transcript;
+pub mod usage;
 
 pub use access::{Access, ApiKey, AuditEntry, KeyDigest, KeySecret, KeyStore, Role, RoleError};
 pub use ai_agent::{AiAgent, AiAgentStore};
@@ -133,6 +135,7 @@ pub use provider::{
 pub use retry::{RetryDecision, RetryPolicy};
 pub use routing_state::{RoutingKey, RoutingRecord, RoutingState, RoutingStateStore, RoutingWrite};
 pub use screening::{CallingHours, CallingWindow, ComplianceRecord, DncHit, ScreenDecision};
+pub use usage::{ModelPrices, ModelUsage};
 
 /// An instant in UTC.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

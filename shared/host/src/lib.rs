@@ -213,6 +213,7 @@ fn conversation(report: &CallReport) -> Conversation {
         talk_ratio: report.talk_ratio,
         duration_ms: report.duration_ms,
         end_reason: report.end_reason.as_ref().and_then(label),
+        model_usage: (report.metrics.model_usage.reports > 0).then_some(report.metrics.model_usage),
         ..Conversation::default()
     }
 }

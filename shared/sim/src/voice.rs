@@ -1,8 +1,9 @@
 //! A simulated Gemini Live server speaking the real wire protocol
 //! (`voxdial_wire::gemini`): `setup` → `setupComplete`, resumption handles,
 //! `goAway`, model audio at 24 kHz in `serverContent`, output and input
-//! transcriptions, `interrupted` when the caller talks over it, `turnComplete`,
-//! and tool calls (`record_outcome`, `transfer_call`, `end_call`) scripted by
+//! transcriptions, `interrupted` when the caller talks over it,
+//! `generationComplete` then `turnComplete` with the turn's `usageMetadata`
+//! (see [`TurnUsage`]), and tool calls (`record_outcome`, `transfer_call`, `end_call`) scripted by
 //! the callee's [`Persona`] (named in the system instruction as
 //! `persona: NAME`, e.g. through a lead custom field).
 //!
@@ -32,9 +33,9 @@ use voxdial_media::pcm;
 use voxdial_media::synth::Synth;
 use voxdial_media::vad::{Vad, VadConfig, VadEvent};
 use voxdial_wire::gemini::{
-    ClientMessage, FunctionCall, GoAway, ModelTurn, ServerContent, ServerMessage, ServerPart,
-    ServerPayload, SessionResumptionUpdate, SetupComplete, ToolCall, Transcription,
-    format_proto_duration, parse_client_message,
+    ClientMessage, FunctionCall, GoAway, ModalityTokenCount, ModelTurn, ServerContent,
+    ServerMessage, ServerPart, ServerPayload, SessionResumptionUpdate, SetupComplete, ToolCall,
+    Transcription, UsageMetadata, format_proto_duration, parse_client_message,
 };
 
 use crate::caller::ProbeLog;
@@ -456,6 +457,7 @@ pub async fn serve_socket<S: WsSocket>(sim: Arc<VoiceSim>, mut ws: S) {
     let mut awaiting_tool = false;
     let mut call_seq = 0u64;
     let mut pcm16 = Vec::new();
+    let mut usage = TurnUsage::new(&instruction);
     let chunk_samples = (24_000.0 * sim.cfg.chunk.as_secs_f64()) as usize;
     let chunk_every = sim.scaled(sim.cfg.chunk.div_f64(sim.cfg.speed.max(0.01)));
 
@@ -486,6 +488,7 @@ pub async fn serve_socket<S: WsSocket>(sim: Arc<VoiceSim>, mut ws: S) {
                         let Ok(bytes) = audio.decode() else { continue };
                         pcm16.clear();
                         pcm::bytes_to_samples_extend(&bytes, &mut pcm16);
+                        usage.heard(pcm16.len(), 16_000);
                         vad.push_pcm(&pcm16);
                         while let Some(ev) = vad.poll_event() {
                             match ev {
@@ -574,8 +577,10 @@ pub async fn serve_socket<S: WsSocket>(sim: Arc<VoiceSim>, mut ws: S) {
                     *at += chunk_every;
                     let _ = send(&mut ws, &audio_content(data)).await;
                     if *pos >= audio.len() {
+                        let report = usage.turn(audio.len(), 24_000);
                         speaking = None;
-                        let _ = send(&mut ws, &content(ServerContent { turn_complete: Some(true), ..Default::default() })).await;
+                        let _ = send(&mut ws, &content(ServerContent { generation_complete: Some(true), ..Default::default() })).await;
+                        let _ = send_with_usage(&mut ws, &content(ServerContent { turn_complete: Some(true), ..Default::default() }), report).await;
                         script.line += 1;
                         if script.line == turns + 1 && turns > 0 && script.persona.disposition.is_some() && !script.persona.transfer {
                             let _ = send_tool(&mut ws, &mut call_seq, "end_call", json!({})).await;
@@ -637,13 +642,75 @@ fn audio_content(data_b64: String) -> ServerPayload<'static> {
 
 /// Sends a server message as a binary frame, as the real server does.
 async fn send<S: WsSocket>(ws: &mut S, payload: &ServerPayload<'_>) -> Result<(), ()> {
+    send_with_usage(ws, payload, None).await
+}
+
+/// [`send`] with a `usageMetadata` riding along.
+async fn send_with_usage<S: WsSocket>(
+    ws: &mut S,
+    payload: &ServerPayload<'_>,
+    usage_metadata: Option<UsageMetadata>,
+) -> Result<(), ()> {
     let m = ServerMessage {
         payload: payload.clone(),
-        usage_metadata: None,
+        usage_metadata,
     };
     ws.send(Message::binary(m.to_json().into_bytes()))
         .await
         .map_err(|_| ())
+}
+
+/// Audio tokens per second, as Gemini counts them.
+const AUDIO_TOKENS_PER_SEC: u64 = 32;
+
+/// The session's token accounting, as the service reports it with each
+/// `turnComplete`: the prompt is the whole context so far (the system
+/// instruction, about four characters a token, and every earlier turn's
+/// audio both ways) plus the caller audio heard during this turn; the
+/// response is the turn's audio.
+struct TurnUsage {
+    text_context: u64,
+    audio_context: u64,
+    heard_samples: u64,
+    heard_rate: u64,
+}
+
+impl TurnUsage {
+    fn new(instruction: &str) -> TurnUsage {
+        TurnUsage {
+            text_context: (instruction.len() as u64).div_ceil(4),
+            audio_context: 0,
+            heard_samples: 0,
+            heard_rate: 16_000,
+        }
+    }
+
+    fn heard(&mut self, samples: usize, rate: u64) {
+        self.heard_samples += samples as u64;
+        self.heard_rate = rate;
+    }
+
+    /// Ends a turn whose answer was `samples` of audio at `rate`: its report.
+    fn turn(&mut self, samples: usize, rate: u64) -> Option<UsageMetadata> {
+        let heard = self.heard_samples * AUDIO_TOKENS_PER_SEC / self.heard_rate;
+        let spoken = samples as u64 * AUDIO_TOKENS_PER_SEC / rate;
+        self.heard_samples = 0;
+        let audio_in = self.audio_context + heard;
+        let prompt = self.text_context + audio_in;
+        self.audio_context = audio_in + spoken;
+        let count = |modality: &str, n: u64| ModalityTokenCount {
+            modality: Some(modality.into()),
+            token_count: Some(n),
+        };
+        Some(UsageMetadata {
+            prompt_token_count: Some(prompt),
+            response_token_count: Some(spoken),
+            total_token_count: Some(prompt + spoken),
+            prompt_tokens_details: vec![count("TEXT", self.text_context), count("AUDIO", audio_in)],
+            response_tokens_details: vec![count("AUDIO", spoken)],
+            ..UsageMetadata::default()
+        })
+    }
 }
 
 /// Probe mode: real-time silence with clicks out, click detection in.
@@ -762,6 +829,11 @@ mod tests {
 
     /// The next server message's payload (any frame type).
     async fn next(ws: &mut ChannelSocket) -> ServerPayload<'static> {
+        next_message(ws).await.payload
+    }
+
+    /// The next server message, with its `usageMetadata`.
+    async fn next_message(ws: &mut ChannelSocket) -> ServerMessage<'static> {
         let msg = tokio::time::timeout(Duration::from_secs(20), ws.next())
             .await
             .expect("the simulator answers")
@@ -774,9 +846,7 @@ mod tests {
         };
         // Test messages are small: leaking them keeps the borrowed payload
         // types simple to hand around.
-        parse_server_message(Box::leak(bytes.into_boxed_slice()))
-            .unwrap()
-            .payload
+        parse_server_message(Box::leak(bytes.into_boxed_slice())).unwrap()
     }
 
     async fn send_audio_16k(ws: &mut ChannelSocket, pcm: &[i16]) {
@@ -811,20 +881,38 @@ mod tests {
         let said = sc.output_transcription.unwrap().text.unwrap();
         assert!(said.contains("Ava"), "{said}");
         let mut samples = 0;
-        loop {
-            let ServerPayload::ServerContent(sc) = next(&mut ws).await else {
+        let mut generation_complete = false;
+        let usage = loop {
+            let m = next_message(&mut ws).await;
+            let ServerPayload::ServerContent(sc) = m.payload else {
                 panic!()
             };
             if sc.turn_complete == Some(true) {
-                break;
+                break m.usage_metadata.expect("the turn's usage");
             }
+            if sc.generation_complete == Some(true) {
+                generation_complete = true;
+                continue;
+            }
+            assert!(!generation_complete, "audio after generationComplete");
             let part = &sc.model_turn.unwrap().parts[0];
             let blob = part.inline_data.as_ref().unwrap();
             assert_eq!(blob.mime_type, "audio/pcm;rate=24000");
             samples += blob.decode().unwrap().len() / 2;
-        }
-        // the greeting is 2.4 s of speech at 24 kHz
+        };
+        // the greeting is 2.4 s of speech at 24 kHz: 2.4 × 32 audio tokens
+        // out; in, the system instruction's text and no audio yet
         assert_eq!(samples, 24 * 2400);
+        assert!(generation_complete);
+        assert_eq!(usage.response_token_count, Some(76));
+        assert_eq!(
+            usage.response_tokens_details[0].modality.as_deref(),
+            Some("AUDIO")
+        );
+        let prompt = usage.prompt_token_count.unwrap();
+        assert!(prompt > 0);
+        assert_eq!(usage.total_token_count, Some(prompt + 76));
+        assert_eq!(usage.prompt_tokens_details[1].token_count, Some(0));
     }
 
     #[tokio::test]
