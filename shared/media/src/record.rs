@@ -110,12 +110,24 @@ impl StereoRecorder {
                 .min(settled)
                 .max(pending.saturating_sub(MAX_LAG))
         };
-        out.reserve(ready * FRAME_BYTES);
-        for _ in 0..ready {
-            let left = self.caller.pop_front().unwrap_or(0);
-            let right = self.agent.pop_front().unwrap_or(0);
-            out.extend_from_slice(&left.to_le_bytes());
-            out.extend_from_slice(&right.to_le_bytes());
+        // Silence first, then each channel written over its side of the
+        // frames (a channel shorter than `ready` leaves silence).
+        let start = out.len();
+        out.resize(start + ready * FRAME_BYTES, 0);
+        let frames = &mut out[start..];
+        let caller = ready.min(self.caller.len());
+        for (f, s) in frames
+            .chunks_exact_mut(FRAME_BYTES)
+            .zip(self.caller.drain(..caller))
+        {
+            f[..2].copy_from_slice(&s.to_le_bytes());
+        }
+        let agent = ready.min(self.agent.len());
+        for (f, s) in frames
+            .chunks_exact_mut(FRAME_BYTES)
+            .zip(self.agent.drain(..agent))
+        {
+            f[2..].copy_from_slice(&s.to_le_bytes());
         }
         self.taken += ready as u64;
         ready

@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 use voxdial_wire::gemini::{ClientMessage, ServerPayload, Setup, parse_server_message};
 
 use crate::GeminiClientError;
-use crate::socket::Connector;
+use crate::socket::{Connector, WsSocket};
 
 /// Session tuning.
 #[derive(Debug, Clone)]
@@ -218,7 +218,7 @@ async fn run<C: Connector>(
                 };
                 match (&mut socket, connecting.is_some()) {
                     (Some(ws), false) => {
-                        if ws.send(Message::text(msg)).await.is_err() {
+                        if send_batch(ws, msg, &mut input).await.is_err() {
                             socket = None;
                             if !schedule_reconnect(&connector, &setup, &config, &handle, &mut reconnects, &mut connecting) {
                                 let _ = events.send(SessionEvent::Failed("connection lost".into())).await;
@@ -281,6 +281,27 @@ async fn run<C: Connector>(
             else => return,
         }
     }
+}
+
+/// Most input messages written per socket flush.
+const MAX_BATCH: usize = 16;
+
+/// Writes `first` and whatever else is already queued (up to
+/// [`MAX_BATCH`]), then flushes once: one socket write for the lot when
+/// the call's driver got ahead, instead of one per message.
+async fn send_batch<S: WsSocket>(
+    ws: &mut S,
+    first: String,
+    input: &mut mpsc::Receiver<String>,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    ws.feed(Message::text(first)).await?;
+    for _ in 1..MAX_BATCH {
+        let Ok(next) = input.try_recv() else {
+            break;
+        };
+        ws.feed(Message::text(next)).await?;
+    }
+    ws.flush().await
 }
 
 /// Starts a resumption connect; false when not possible (no handle, too
@@ -390,6 +411,104 @@ mod tests {
             panic!()
         };
         assert_eq!(&f[..], br#"{"serverContent":{"turnComplete":true}}"#);
+    }
+
+    /// A connector whose sockets count their flushes (socket writes).
+    struct Counting {
+        inner: ChannelConnector,
+        flushes: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    struct CountingSocket {
+        inner: crate::socket::ChannelSocket,
+        flushes: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Connector for Counting {
+        type Socket = CountingSocket;
+
+        async fn connect(&self) -> Result<CountingSocket, GeminiClientError> {
+            Ok(CountingSocket {
+                inner: self.inner.connect().await?,
+                flushes: self.flushes.clone(),
+            })
+        }
+    }
+
+    impl futures_util::Stream for CountingSocket {
+        type Item = Result<Message, tokio_tungstenite::tungstenite::Error>;
+
+        fn poll_next(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Self::Item>> {
+            Pin::new(&mut self.inner).poll_next(cx)
+        }
+    }
+
+    impl futures_util::Sink<Message> for CountingSocket {
+        type Error = tokio_tungstenite::tungstenite::Error;
+
+        fn poll_ready(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            Pin::new(&mut self.inner).poll_ready(cx)
+        }
+
+        fn start_send(mut self: Pin<&mut Self>, item: Message) -> Result<(), Self::Error> {
+            Pin::new(&mut self.inner).start_send(item)
+        }
+
+        fn poll_flush(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            self.flushes
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_close(
+            mut self: Pin<&mut Self>,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            Pin::new(&mut self.inner).poll_close(cx)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn input_queued_meanwhile_goes_out_in_order_with_one_flush() {
+        let (inner, mut accept) = ChannelConnector::new();
+        let flushes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let conn = Counting {
+            inner,
+            flushes: flushes.clone(),
+        };
+        let mut session =
+            LiveSession::open(Arc::new(conn), Setup::default(), SessionConfig::default());
+        // GIVEN a session that is ready
+        let mut server = accept.recv().await.unwrap();
+        expect_setup(&mut server).await;
+        server
+            .send(Message::text(r#"{"setupComplete":{}}"#))
+            .await
+            .unwrap();
+        assert_eq!(session.recv().await, Some(SessionEvent::Ready));
+        let before = flushes.load(std::sync::atomic::Ordering::SeqCst);
+        // WHEN three inputs are queued before the session's task runs
+        for m in ["a", "b", "c"] {
+            session.send(m.into()).unwrap();
+        }
+        // THEN they arrive in order, written with one flush
+        for want in ["a", "b", "c"] {
+            let Some(Ok(Message::Text(t))) = server.next().await else {
+                panic!("no input")
+            };
+            assert_eq!(t.as_str(), want);
+        }
+        let after = flushes.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(after - before, 1);
     }
 
     #[tokio::test(start_paused = true)]
