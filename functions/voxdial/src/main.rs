@@ -24,8 +24,10 @@ mod leads;
 mod media;
 mod network;
 mod postcall;
-mod runtime;
 mod soak;
+
+/// The local backend of the composition root.
+use voxdial_runtime::local as runtime;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
