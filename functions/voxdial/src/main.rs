@@ -16,7 +16,6 @@
 
 mod ai_agents;
 mod client;
-mod config;
 mod cpu;
 mod demo;
 mod keys;
@@ -28,6 +27,8 @@ mod soak;
 
 /// The local backend of the composition root.
 use voxdial_runtime::local as runtime;
+/// `voxdial serve`'s TOML file.
+use voxdial_runtime::local::config;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

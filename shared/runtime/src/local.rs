@@ -3,6 +3,7 @@
 //! one HTTP server, the dispatcher and the sweeper as in-process workers,
 //! the store on SQLite, the queue on SQLite, recordings on disk.
 //!
+//! - [`config`]: the typed settings of `voxdial serve`'s TOML file.
 //! - [`postcall`]: the post-call pipeline on a local job queue.
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ use voxdial_wire::twilio::signature::SigningKeys;
 
 use crate::backend::{Backend, RouterError, router};
 
+pub mod config;
 pub mod postcall;
 
 pub use crate::backend::STORE_FILE;
