@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 bin="$(bash scripts/aws-test-env.sh)"
 export PATH="$bin:$PATH" SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-ap-south-1}"
 target="${CARGO_TARGET_DIR:-target}"
-packages=(-p voxdial-aws -p voxdial-lambda -p voxdial-tests -p media-bridge -p status-callback -p answer -p api -p dispatcher -p sweeper -p recording -p transcriber)
+packages=(-p voxdial-aws -p voxdial-runtime -p voxdial-lambda -p voxdial-tests -p media-bridge -p status-callback -p answer -p api -p dispatcher -p sweeper -p recording -p transcriber)
 functions=(status-callback answer api dispatcher sweeper recording transcriber)
 
 lint() {

@@ -1,5 +1,5 @@
 //! The media-bridge container: reads its configuration from the environment
-//! once, logs JSON, wires the bridge to the campaign engine on the AWS
+//! once (`voxdial_runtime::container`, the composition root), logs JSON, wires the bridge to the campaign engine on the AWS
 //! adapters (the same table, queues, bucket and provider accounts as the
 //! functions), serves the bridge's router and drains live calls on SIGTERM.
 //!
@@ -17,7 +17,7 @@
 //! | `ECS_AGENT_URI` | set by ECS: task scale-in protection while calls are live ([`protection`]) |
 //! | `RECORDING_DIR` | where recorded calls are spooled while they last, on task storage (default `$TMPDIR/voxdial-recordings`; the image mounts a writable volume at `/var/spool/voxdial`) |
 //! | `EMF_SERVICE_NAME` | the `ServiceName` of the `LiveCalls` EMF metric on stdout ([`emf`]; unset: none) |
-//! | `VOXDIAL_*` | the engine's settings, as for every function (`voxdial_lambda::config`); the media token key (`voxdial.media_token_key` of the secret, or `VOXDIAL_MEDIA_TOKEN_KEY`) is required: every stream must carry its call's token |
+//! | `VOXDIAL_*` | the engine's settings, as for every function (`voxdial_runtime::aws::config`); the media token key (`voxdial.media_token_key` of the secret, or `VOXDIAL_MEDIA_TOKEN_KEY`) is required: every stream must carry its call's token |
 //!
 //! # Drain
 //!
@@ -52,18 +52,15 @@ use std::time::Duration;
 use anyhow::Context as _;
 use axum::middleware::from_fn_with_state;
 use axum::serve::ListenerExt as _;
-use settings::BridgeSettings;
 use voxdial_bridge::Bridge;
-use voxdial_conversation::AgentConfig;
 use voxdial_gemini::WsConnector;
 use voxdial_host::{Agents, EngineHost};
-use voxdial_lambda::deps::configures_kind;
-use voxdial_lambda::{Deps, LambdaConfig, logs};
+use voxdial_lambda::{Deps, logs};
+use voxdial_runtime::container::{BridgeSettings, ContainerSettings};
 
 mod emf;
 mod gate;
 mod protection;
-mod settings;
 
 /// How long the calls still live at the end of a drain get to say goodbye.
 const GOODBYE: Duration = Duration::from_secs(10);
@@ -104,12 +101,10 @@ fn spawn_reporters(settings: &BridgeSettings, live: &gate::LiveCalls) {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     logs::init();
-    let settings = BridgeSettings::from_env()?;
-    let config = LambdaConfig::from_env()?;
-    anyhow::ensure!(
-        !configures_kind(&config.providers, "sanspbx")? || settings.sanspbx_token.is_some(),
-        "SANSPBX_TOKEN is required when a SansPBX account is configured"
-    );
+    let ContainerSettings {
+        bridge: settings,
+        engine: config,
+    } = ContainerSettings::from_env()?;
     let deps = Deps::init(config).await.context("cannot wire the engine")?;
     anyhow::ensure!(
         deps.engine.config().media_token_key.is_some(),
@@ -119,10 +114,7 @@ async fn main() -> anyhow::Result<()> {
     let listen = voxdial_http::listen::router(deps.engine.clone());
     let host = Arc::new(EngineHost::new(
         deps.engine,
-        Agents::new(AgentConfig {
-            max_call_ms: u64::try_from(settings.max_call.as_millis())?,
-            ..AgentConfig::default()
-        }),
+        Agents::new(settings.agent_config()?),
     ));
     let connector = Arc::new(WsConnector::new(
         &settings.gemini,

@@ -16,7 +16,6 @@
 
 mod ai_agents;
 mod client;
-mod config;
 mod cpu;
 mod demo;
 mod keys;
@@ -24,8 +23,12 @@ mod leads;
 mod media;
 mod network;
 mod postcall;
-mod runtime;
 mod soak;
+
+/// The local backend of the composition root.
+use voxdial_runtime::local as runtime;
+/// `voxdial serve`'s TOML file.
+use voxdial_runtime::local::config;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

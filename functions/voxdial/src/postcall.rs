@@ -1,89 +1,9 @@
-//! The post-call pipeline of the local runtime: a job queue on its own
-//! SQLite file beside the dispatch queue, the bridge's live transcript as
-//! the transcriber, the deterministic local analyser, outbound webhooks over
-//! HTTPS, and the suppression key of erased numbers in the data directory
-//! (`suppression.key`, made once with 32 random bytes and kept: digests
-//! made under another key would not match). `VOXDIAL_TRANSCRIBER_DELAY_MS`
-//! adds a simulated transcription latency (measurements).
+//! The post-call pipeline's figures for the demo's summary (the pipeline
+//! itself is wired by `voxdial_runtime::local::postcall`).
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use voxdial_app::analysis::LocalAnalyser;
-use voxdial_app::transcription::LiveTranscriber;
-use voxdial_app::{Engine, PostCallConfig, PostCallDeps};
-use voxdial_domain::{Clock, ConsentRules, JobQueue};
-use voxdial_local::{LocalJobQueue, QueueConfig};
-use voxdial_providers::HttpWebhookPoster;
-
-/// Reads the suppression key in `data_dir`, making it on first use.
-pub(crate) fn suppression_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
-    let path = data_dir.join("suppression.key");
-    if let Ok(key) = std::fs::read(&path)
-        && key.len() >= 32
-    {
-        return Ok(key);
-    }
-    let mut key = uuid::Uuid::new_v4().as_bytes().to_vec();
-    key.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    std::fs::write(&path, &key)
-        .with_context(|| format!("cannot write the suppression key {}", path.display()))?;
-    Ok(key)
-}
-
-/// Adds the post-call pipeline to `engine`; returns it and the job queue
-/// its worker drains.
-pub(crate) fn wire(
-    engine: Engine,
-    data_dir: &Path,
-    clock: Arc<dyn Clock>,
-    visibility: Duration,
-    bridge: bool,
-    consent: ConsentRules,
-) -> anyhow::Result<(Engine, Arc<dyn JobQueue>)> {
-    let jobs: Arc<dyn JobQueue> = Arc::new(
-        LocalJobQueue::open(
-            data_dir.join("jobs.sqlite"),
-            QueueConfig {
-                visibility_timeout: visibility,
-                max_receives: 20,
-            },
-            clock,
-        )
-        .context("cannot open the job queue")?,
-    );
-    let poster = HttpWebhookPoster::allowing_loopback(Duration::from_secs(10))
-        .context("cannot build the webhook client")?;
-    // A stand-in for a speech service's latency, for measurements:
-    // `VOXDIAL_TRANSCRIBER_DELAY_MS` real milliseconds per transcription.
-    let delay = std::env::var("VOXDIAL_TRANSCRIBER_DELAY_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    let transcriber: Arc<dyn voxdial_domain::Transcriber> = if delay > 0 {
-        Arc::new(voxdial_app::transcription::DelayedTranscriber::new(
-            LiveTranscriber,
-            Duration::from_millis(delay),
-        ))
-    } else {
-        Arc::new(LiveTranscriber)
-    };
-    let deps = PostCallDeps {
-        jobs: jobs.clone(),
-        transcriber,
-        analyser: Arc::new(LocalAnalyser),
-        poster: Some(Arc::new(poster)),
-        config: PostCallConfig {
-            suppression_key: suppression_key(data_dir)?,
-            bridge,
-            consent,
-            ..PostCallConfig::default()
-        },
-    };
-    Ok((engine.with_post_call(deps), jobs))
-}
+use voxdial_app::Engine;
 
 /// What the post-call pipeline did for a campaign, for the demo's summary.
 #[derive(Clone, Debug, Default, serde::Serialize)]

@@ -1,20 +1,20 @@
-//! What every voxdial Lambda function shares: its composition root in a
-//! library, so each function's `main` only picks a handler.
+//! What every voxdial Lambda function shares: the event handlers over the
+//! engine the composition root builds (`voxdial_runtime::aws`, re-exported
+//! here), so each function's `main` only picks a handler.
 //!
 //! # Layout
 //!
-//! - [`config`]: [`LambdaConfig`], read once at cold start from the
-//!   variables the SAM template sets.
-//! - [`secrets`]: provider credentials from Secrets Manager.
-//! - [`deps`]: [`Deps`], the engine on DynamoDB, SQS and the providers.
+//! - [`config`], [`secrets`], [`deps`]: the AWS backend of
+//!   `voxdial-runtime` ([`LambdaConfig`] read once at cold start, provider
+//!   credentials from Secrets Manager, [`Deps`]: the engine on DynamoDB,
+//!   SQS and the providers).
 //! - [`logs`]: JSON tracing for CloudWatch.
 //! - [`webhook`]: the status and answer webhooks (API Gateway HTTP API
 //!   events), with the public URL rebuilt for signature checks.
 //! - [`api`]: the campaign API router under API Gateway.
 //! - [`dispatch`]: SQS batches with partial batch failures.
 //! - [`sweep`]: the scheduled sweeper.
-//! - [`postcall`]: the post-call pipeline on S3, SQS and the configured
-//!   transcriber and analyser, and the `transcriber` function's SQS handler.
+//! - [`postcall`]: the `transcriber` function's SQS handler.
 //!
 //! # A function
 //!
@@ -33,15 +33,11 @@
 //! ```
 
 pub mod api;
-pub mod config;
-pub mod deps;
 pub mod dispatch;
 pub mod logs;
 pub mod postcall;
-pub mod secrets;
 pub mod sweep;
 pub mod webhook;
 
-pub use config::LambdaConfig;
-pub use deps::{Deps, InitError};
-pub use secrets::Secrets;
+pub use voxdial_runtime::aws as deps;
+pub use voxdial_runtime::aws::{Deps, InitError, LambdaConfig, Secrets, config, secrets};

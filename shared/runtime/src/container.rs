@@ -1,58 +1,102 @@
-//! The container's own settings, read once from its environment and
-//! checked before anything starts (the engine's are
-//! `voxdial_lambda::LambdaConfig`, as for every function). The variables
-//! are listed in the crate's documentation.
+//! The media-bridge container's settings, read once from its environment
+//! and checked before anything starts: its own ([`BridgeSettings`], the
+//! variables are listed in the `media-bridge` crate's documentation) and
+//! the engine's ([`LambdaConfig`], as for every function).
 
 use std::time::Duration;
 
 use voxdial_bridge::BridgeConfig;
-use voxdial_lambda::config::ConfigError;
+use voxdial_conversation::AgentConfig;
 use voxdial_wire::gemini::LiveEndpoint;
 use voxdial_wire::twilio::signature::SigningKeys;
 
+use crate::aws::config::ConfigError;
+use crate::aws::{InitError, LambdaConfig, configures_kind};
+
+/// The container's settings are wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    /// A variable is missing or wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// `VOXDIAL_PROVIDERS` is wrong.
+    #[error(transparent)]
+    Providers(#[from] InitError),
+    /// A SansPBX account is configured and its streams' token is not.
+    #[error("SANSPBX_TOKEN is required when a SansPBX account is configured")]
+    SansPbxToken,
+}
+
+/// Everything the container reads from its environment.
+#[derive(Clone, Debug)]
+pub struct ContainerSettings {
+    /// The bridge's own settings.
+    pub bridge: BridgeSettings,
+    /// The engine's settings, as for every function.
+    pub engine: LambdaConfig,
+}
+
+impl ContainerSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<ContainerSettings, ContainerError> {
+        ContainerSettings::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables from `var` (the environment, or a test's map): a
+    /// SansPBX account needs the token its streams carry.
+    pub fn from_vars(
+        var: impl Fn(&str) -> Option<String>,
+    ) -> Result<ContainerSettings, ContainerError> {
+        let bridge = BridgeSettings::from_vars(&var)?;
+        let engine = LambdaConfig::from_vars(&var)?;
+        if configures_kind(&engine.providers, "sanspbx")? && bridge.sanspbx_token.is_none() {
+            return Err(ContainerError::SansPbxToken);
+        }
+        Ok(ContainerSettings { bridge, engine })
+    }
+}
+
 /// What the container needs besides the engine.
 #[derive(Clone, Debug)]
-pub(crate) struct BridgeSettings {
+pub struct BridgeSettings {
     /// Where the bridge listens for media streams.
-    pub(crate) bind_addr: String,
+    pub bind_addr: String,
     /// Where `/metrics` is served (not the load balancer's port).
-    pub(crate) metrics_addr: String,
+    pub metrics_addr: String,
     /// The public `wss://` base Twilio signs its upgrade for.
-    pub(crate) public_wss_base: String,
+    pub public_wss_base: String,
     /// The Auth Token that verifies Twilio's upgrade signature.
-    pub(crate) twilio_auth_token: Option<String>,
+    pub twilio_auth_token: Option<String>,
     /// The `?token=` SansPBX streams must carry.
-    pub(crate) sanspbx_token: Option<String>,
+    pub sanspbx_token: Option<String>,
     /// The Gemini Live endpoint.
-    pub(crate) gemini: LiveEndpoint,
+    pub gemini: LiveEndpoint,
     /// The Gemini API key.
-    pub(crate) gemini_api_key: Option<String>,
+    pub gemini_api_key: Option<String>,
     /// The model, when not the bridge's default.
-    pub(crate) model: Option<String>,
+    pub model: Option<String>,
     /// The longest call: the agent ends a call then.
-    pub(crate) max_call: Duration,
+    pub max_call: Duration,
     /// Streams beyond this many live calls are refused (503).
-    pub(crate) max_live: usize,
+    pub max_live: usize,
     /// How long SIGTERM waits for live calls to end by themselves.
-    pub(crate) drain: Duration,
+    pub drain: Duration,
     /// ECS's agent endpoint (task scale-in protection).
-    pub(crate) ecs_agent_uri: Option<String>,
+    pub ecs_agent_uri: Option<String>,
     /// The `ServiceName` of the `LiveCalls` EMF metric.
-    pub(crate) emf_service: Option<String>,
+    pub emf_service: Option<String>,
     /// Where recorded calls are spooled while they last.
-    pub(crate) recording_dir: Option<std::path::PathBuf>,
+    pub recording_dir: Option<std::path::PathBuf>,
 }
 
 impl BridgeSettings {
     /// Reads the process environment.
-    pub(crate) fn from_env() -> Result<BridgeSettings, ConfigError> {
+    pub fn from_env() -> Result<BridgeSettings, ConfigError> {
         BridgeSettings::from_vars(|name| std::env::var(name).ok())
     }
 
     /// Reads variables from `var` (the environment, or a test's map).
-    pub(crate) fn from_vars(
-        var: impl Fn(&str) -> Option<String>,
-    ) -> Result<BridgeSettings, ConfigError> {
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<BridgeSettings, ConfigError> {
         let get = |name: &str| var(name).filter(|v| !v.trim().is_empty());
         let flag = |name: &str| get(name).as_deref() == Some("1");
         let number = |name: &'static str, default: u64| -> Result<u64, ConfigError> {
@@ -101,8 +145,16 @@ impl BridgeSettings {
         })
     }
 
+    /// The AI agents' configuration: calls end at the longest call.
+    pub fn agent_config(&self) -> Result<AgentConfig, std::num::TryFromIntError> {
+        Ok(AgentConfig {
+            max_call_ms: u64::try_from(self.max_call.as_millis())?,
+            ..AgentConfig::default()
+        })
+    }
+
     /// The bridge's configuration.
-    pub(crate) fn bridge_config(&self) -> BridgeConfig {
+    pub fn bridge_config(&self) -> BridgeConfig {
         let mut config = BridgeConfig {
             public_wss_base: self.public_wss_base.clone(),
             twilio_keys: self
@@ -165,6 +217,58 @@ mod tests {
         bad.push(("MAX_LIVE_CALLS", "many"));
         let bad = read(&bad).unwrap_err().to_string();
         assert!(bad.contains("MAX_LIVE_CALLS"), "{bad}");
+    }
+
+    fn container(pairs: &[(&str, &str)]) -> Result<ContainerSettings, ContainerError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ContainerSettings::from_vars(move |name| map.get(name).cloned())
+    }
+
+    const ENGINE: [(&str, &str); 3] = [
+        ("VOXDIAL_TABLE", "voxdial-dev"),
+        (
+            "VOXDIAL_DISPATCH_QUEUE_URL",
+            "https://sqs.ap-south-1.amazonaws.com/1/d",
+        ),
+        ("VOXDIAL_CALLER_ID", "+14155550100"),
+    ];
+
+    const SANSPBX: &str = r#"
+[[providers]]
+id = "sanspbx"
+kind = "sanspbx"
+api_base = "https://clouduat28.sansoftwares.com"
+appid = 12
+access_token = { secret = "sanspbx.access_token" }
+access_key = { secret = "sanspbx.access_key" }
+webhook_secret = { secret = "sanspbx.webhook_secret" }
+"#;
+
+    #[test]
+    fn the_container_reads_its_settings_and_the_engines() {
+        let settings = container(&[&BASE[..], &ENGINE[..]].concat()).unwrap();
+        assert_eq!(settings.bridge.public_wss_base, "wss://media.example.com");
+        assert_eq!(settings.engine.table, "voxdial-dev");
+        let agent = settings.bridge.agent_config().unwrap();
+        assert_eq!(agent.max_call_ms, 600_000);
+        let missing = container(&[&BASE[..], &ENGINE[1..]].concat())
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("VOXDIAL_TABLE"), "{missing}");
+    }
+
+    #[test]
+    fn a_sanspbx_account_needs_the_token_its_streams_carry() {
+        let mut vars = [&BASE[..], &ENGINE[..]].concat();
+        vars.push(("VOXDIAL_PROVIDERS", SANSPBX));
+        let err = container(&vars).unwrap_err().to_string();
+        assert!(err.contains("SANSPBX_TOKEN"), "{err}");
+        vars.push(("SANSPBX_TOKEN", "t"));
+        let settings = container(&vars).unwrap();
+        assert_eq!(settings.bridge.sanspbx_token.as_deref(), Some("t"));
     }
 
     #[test]

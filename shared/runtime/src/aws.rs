@@ -1,4 +1,12 @@
-//! Building the engine on the AWS adapters, once per execution environment.
+//! The AWS backend: the engine on DynamoDB, SQS, S3 and the providers,
+//! built once per execution environment of a Lambda function or the
+//! media-bridge container.
+//!
+//! - [`config`]: [`LambdaConfig`], read once at cold start from the
+//!   variables the SAM template sets.
+//! - [`secrets`]: provider credentials from Secrets Manager.
+//! - [`postcall`]: the post-call pipeline on S3, SQS and the configured
+//!   transcriber and analyser.
 //!
 //! The router is the routing engine, as in local mode, built from
 //! `VOXDIAL_PROVIDERS`: the provider accounts and, optionally, the same
@@ -15,17 +23,23 @@ use std::sync::Arc;
 use serde::Deserialize;
 use voxdial_app::clock::SystemClock;
 use voxdial_app::router::Providers;
-use voxdial_app::routing::{EngineRouter, check_accounts, unpriced_routing};
+use voxdial_app::routing::unpriced_routing;
 use voxdial_app::{Engine, EngineConfig};
-use voxdial_aws::{Clients, DynamoStore, SqsQueue};
+use voxdial_aws::Clients;
 use voxdial_domain::{AgentId, Clock, DispatchQueue, ProviderId};
 use voxdial_providers::config::AccountConfig;
 use voxdial_providers::{ProvidersConfig, SecretSource};
 use voxdial_routing::{RoutingConfig, RoutingError};
 use voxdial_wire::media_token::MediaTokenKey;
 
-use crate::config::{ConfigError, LambdaConfig};
-use crate::secrets::{Secrets, SecretsError};
+use crate::backend::{Backend, PortsError, RouterError, router};
+
+pub mod config;
+pub mod postcall;
+pub mod secrets;
+
+pub use config::{ConfigError, LambdaConfig};
+pub use secrets::{Secrets, SecretsError};
 
 /// A function could not start.
 #[derive(Debug, thiserror::Error)]
@@ -42,9 +56,15 @@ pub enum InitError {
     /// The routing configuration is wrong.
     #[error("routing: {0}")]
     Routing(#[from] RoutingError),
-    /// The routing sections disagree with the accounts.
+    /// An `[agent_providers]` entry is not a pair of ids.
     #[error("routing: {0}")]
     Accounts(String),
+    /// The routing sections disagree with the accounts, or are invalid.
+    #[error(transparent)]
+    Router(#[from] RouterError),
+    /// The store or a queue could not be opened.
+    #[error(transparent)]
+    Ports(#[from] PortsError),
     /// The post-call pipeline's settings are wrong.
     #[error("post-call pipeline: {0}")]
     PostCall(String),
@@ -143,9 +163,14 @@ impl Deps {
         secrets: &dyn SecretSource,
         clock: Arc<dyn Clock>,
     ) -> Result<Deps, InitError> {
-        let store = Arc::new(DynamoStore::new(clients.dynamo.clone(), &config.table));
-        let queue: Arc<dyn DispatchQueue> =
-            Arc::new(SqsQueue::new(clients.sqs.clone(), &config.queue_url));
+        let ports = Backend::Aws {
+            clients,
+            table: &config.table,
+            queue_url: &config.queue_url,
+            job_queue_url: config.job_queue_url.as_deref(),
+        }
+        .ports()?;
+        let (store, queue) = (ports.store.clone(), ports.queue.clone());
         let file = ProvidersToml::parse(&config.providers)?;
         let accounts = ProvidersConfig {
             providers: file.providers.clone(),
@@ -155,8 +180,12 @@ impl Deps {
             .into_iter()
             .fold(Providers::new(), Providers::with);
         let routing = file.routing(&accounts, &config)?;
-        check_accounts(&routing, &providers).map_err(InitError::Accounts)?;
-        let router = EngineRouter::new(routing, file.agents()?, store.clone())?;
+        let router = router(
+            routing,
+            file.agents()?,
+            &providers,
+            ports.routing_state.clone(),
+        )?;
         let defaults = EngineConfig::default();
         let engine = Engine::new(
             store.clone(),
@@ -187,8 +216,8 @@ impl Deps {
                 ..defaults
             },
         )
-        .with_agents(store);
-        let (engine, jobs) = crate::postcall::wire(engine, &config, clients, secrets)?;
+        .with_agents(ports.humans);
+        let (engine, jobs) = postcall::wire(engine, &config, clients, secrets, ports.jobs)?;
         Ok(Deps {
             engine,
             queue,

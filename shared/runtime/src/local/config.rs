@@ -1,5 +1,6 @@
-//! Settings of `voxdial serve`: an optional TOML file, then `VOXDIAL_*`
-//! environment variables, then flags (each overrides the one before).
+//! The local backend's typed settings: `voxdial serve`'s optional TOML
+//! file, then `VOXDIAL_*` environment variables, then flags (each
+//! overrides the one before; the variables and flags are the command's).
 //!
 //! ```toml
 //! data_dir = "voxdial-data"          # SQLite files and recordings
@@ -76,65 +77,84 @@ use serde::Deserialize;
 /// The TOML file.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct FileConfig {
-    pub(crate) data_dir: Option<PathBuf>,
-    pub(crate) listen: Option<SocketAddr>,
-    pub(crate) public_url: Option<String>,
-    pub(crate) media_url: Option<String>,
-    pub(crate) engine: EngineSection,
-    pub(crate) twilio: Option<TwilioSection>,
+pub struct FileConfig {
+    /// SQLite files and recordings.
+    pub data_dir: Option<PathBuf>,
+    /// The HTTP server's address.
+    pub listen: Option<SocketAddr>,
+    /// What providers call back.
+    pub public_url: Option<String>,
+    /// A media bridge running elsewhere.
+    pub media_url: Option<String>,
+    /// `[engine]`: leases and workers.
+    pub engine: EngineSection,
+    /// `[twilio]`: one Twilio account, tried alone.
+    pub twilio: Option<TwilioSection>,
     /// A TOML secrets file for `{ secret = "key" }` credentials.
-    pub(crate) secrets_file: Option<PathBuf>,
+    pub secrets_file: Option<PathBuf>,
     /// `[[providers]]`: provider accounts.
-    pub(crate) providers: Vec<voxdial_providers::config::AccountConfig>,
+    pub providers: Vec<voxdial_providers::config::AccountConfig>,
     /// `[routing]`: rates, caller IDs, strategies, breakers.
-    pub(crate) routing: Option<voxdial_routing::RoutingConfig>,
+    pub routing: Option<voxdial_routing::RoutingConfig>,
     /// `[agent_providers]`: AI agent id → provider id.
-    pub(crate) agent_providers: HashMap<String, String>,
-    pub(crate) simulator: SimulatorSection,
-    pub(crate) time: TimeSection,
+    pub agent_providers: HashMap<String, String>,
+    /// `[simulator]`: `--simulate`'s carrier.
+    pub simulator: SimulatorSection,
+    /// `[time]`: simulations faster than real time.
+    pub time: TimeSection,
     /// `[consent]`: where callees hear that the call is recorded.
-    pub(crate) consent: voxdial_domain::ConsentRules,
+    pub consent: voxdial_domain::ConsentRules,
 }
 
 /// `[engine]`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct EngineSection {
-    pub(crate) dispatch_lease_secs: Option<u32>,
-    pub(crate) call_lease_margin_secs: Option<u32>,
-    pub(crate) sweep_interval_ms: Option<u64>,
-    pub(crate) dispatch_parallelism: Option<usize>,
+pub struct EngineSection {
+    /// A queued lead's slot lease, seconds.
+    pub dispatch_lease_secs: Option<u32>,
+    /// Added to ring time and the longest call for a live call's lease.
+    pub call_lease_margin_secs: Option<u32>,
+    /// How often the sweeper runs, milliseconds.
+    pub sweep_interval_ms: Option<u64>,
+    /// Dispatch messages handled at once.
+    pub dispatch_parallelism: Option<usize>,
 }
 
 /// `[twilio]`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct TwilioSection {
-    pub(crate) account_sid: Option<String>,
-    pub(crate) auth_token: Option<String>,
-    pub(crate) api_base: Option<String>,
-    pub(crate) caller_id: Option<String>,
+pub struct TwilioSection {
+    /// The account SID.
+    pub account_sid: Option<String>,
+    /// The Auth Token.
+    pub auth_token: Option<String>,
+    /// Twilio's REST API base URL.
+    pub api_base: Option<String>,
+    /// The number calls present.
+    pub caller_id: Option<String>,
 }
 
 /// `[simulator]`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct SimulatorSection {
-    pub(crate) seed: Option<u64>,
-    pub(crate) faults: Option<bool>,
+pub struct SimulatorSection {
+    /// The simulated carrier's seed.
+    pub seed: Option<u64>,
+    /// Whether the carrier injects faults.
+    pub faults: Option<bool>,
 }
 
 /// `[time]`.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub(crate) struct TimeSection {
-    pub(crate) scale: Option<f64>,
+pub struct TimeSection {
+    /// How many times faster than real time the clock runs.
+    pub scale: Option<f64>,
 }
 
 impl FileConfig {
     /// Reads the file at `path`; a missing path given explicitly is an error.
-    pub(crate) fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
         let Some(path) = path else {
             return Ok(FileConfig::default());
         };

@@ -2,6 +2,9 @@
 //! hosted in one process on embedded adapters. The API and the webhooks on
 //! one HTTP server, the dispatcher and the sweeper as in-process workers,
 //! the store on SQLite, the queue on SQLite, recordings on disk.
+//!
+//! - [`config`]: the typed settings of `voxdial serve`'s TOML file.
+//! - [`postcall`]: the post-call pipeline on a local job queue.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use voxdial_app::csv_import::MAX_CSV_BYTES;
 use voxdial_app::router::Providers;
-use voxdial_app::routing::{EngineRouter, check_accounts, unpriced_routing};
+use voxdial_app::routing::{EngineRouter, unpriced_routing};
 use voxdial_app::session::SessionKey;
 use voxdial_app::workers::{run_dispatcher, run_sweeper};
 use voxdial_app::{Engine, EngineConfig};
@@ -24,29 +27,37 @@ use voxdial_bridge::{Bridge, BridgeConfig, TWILIO_PATH};
 use voxdial_domain::{AgentId, Clock, E164, ProviderId, TelephonyProvider};
 use voxdial_gemini::WsConnector;
 use voxdial_host::{Agents, BridgeObserver, EngineHost};
-use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, QueueConfig};
+use voxdial_local::LocalBlobStore;
 use voxdial_providers::{TwilioConfig, TwilioProvider};
 use voxdial_routing::RoutingConfig;
 use voxdial_wire::media_token::MediaTokenKey;
 use voxdial_wire::twilio::signature::SigningKeys;
 
-/// The store's file in the data directory.
-pub(crate) const STORE_FILE: &str = "voxdial.sqlite";
+use crate::backend::{Backend, RouterError, router};
+
+pub mod config;
+pub mod postcall;
+
+pub use crate::backend::STORE_FILE;
 
 /// A Twilio account (or the simulated carrier speaking as one), for the
 /// single-provider setup of a config file with only a `[twilio]` section.
 #[derive(Clone, Debug)]
-pub(crate) struct TwilioAccount {
-    pub(crate) account_sid: String,
-    pub(crate) auth_token: String,
-    pub(crate) api_base: String,
-    pub(crate) caller_id: E164,
+pub struct TwilioAccount {
+    /// The account SID.
+    pub account_sid: String,
+    /// The Auth Token.
+    pub auth_token: String,
+    /// Twilio's REST API base URL (the simulator's, in a simulation).
+    pub api_base: String,
+    /// The number calls present.
+    pub caller_id: E164,
 }
 
 impl TwilioAccount {
     /// The account as the only provider, presenting its one caller ID
     /// (unpriced routing: `unpriced_routing`).
-    pub(crate) fn into_routes(self, clock: Arc<dyn Clock>) -> anyhow::Result<Routes> {
+    pub fn into_routes(self, clock: Arc<dyn Clock>) -> anyhow::Result<Routes> {
         let provider_id = ProviderId::parse("twilio").expect("static id");
         let mut twilio = TwilioConfig::new(provider_id.clone(), self.account_sid, self.auth_token);
         twilio.api_base = self.api_base;
@@ -67,11 +78,13 @@ impl TwilioAccount {
 /// the runtime builds the router over its store, where the engine's state
 /// (statistics, breakers, CPS budgets, caller-ID usage) survives restarts.
 #[derive(Clone)]
-pub(crate) struct Routes {
-    pub(crate) providers: Vec<Arc<dyn TelephonyProvider>>,
-    pub(crate) routing: RoutingConfig,
+pub struct Routes {
+    /// The provider accounts.
+    pub providers: Vec<Arc<dyn TelephonyProvider>>,
+    /// How the routing engine chooses among them.
+    pub routing: RoutingConfig,
     /// The provider each AI agent uses (`agent_assigned`).
-    pub(crate) agents: HashMap<AgentId, ProviderId>,
+    pub agents: HashMap<AgentId, ProviderId>,
 }
 
 impl Routes {
@@ -80,52 +93,62 @@ impl Routes {
         &self,
         providers: &Providers,
         store: Arc<dyn voxdial_domain::RoutingStateStore>,
-    ) -> anyhow::Result<EngineRouter> {
-        check_accounts(&self.routing, providers).map_err(|e| anyhow::anyhow!("{e}"))?;
-        EngineRouter::new(self.routing.clone(), self.agents.clone(), store)
-            .context("invalid [routing]")
+    ) -> Result<EngineRouter, RouterError> {
+        router(self.routing.clone(), self.agents.clone(), providers, store)
     }
 }
 
 /// The media bridge the runtime hosts itself: AI conversations for answered
 /// calls, on the same HTTP server as the API.
-pub(crate) struct MediaOptions {
+pub struct MediaOptions {
     /// Where the bridge opens model sessions: Gemini Live, or the simulator.
-    pub(crate) connector: Arc<WsConnector>,
+    pub connector: Arc<WsConnector>,
     /// The Gemini model, when not the bridge's default.
-    pub(crate) model: Option<String>,
+    pub model: Option<String>,
     /// The AI agents' configurations.
-    pub(crate) agents: Agents,
+    pub agents: Agents,
     /// The Auth Token Twilio signs the stream upgrade with (no check without).
-    pub(crate) twilio_auth_token: Option<String>,
+    pub twilio_auth_token: Option<String>,
 }
 
 /// How to start the runtime.
-pub(crate) struct RuntimeOptions {
-    pub(crate) data_dir: PathBuf,
-    pub(crate) listener: TcpListener,
-    pub(crate) public_url: Option<String>,
+pub struct RuntimeOptions {
+    /// Where the SQLite files and the blobs are kept.
+    pub data_dir: PathBuf,
+    /// The HTTP server's socket.
+    pub listener: TcpListener,
+    /// What providers call back (default: the listener's `http://` URL).
+    pub public_url: Option<String>,
     /// The URL of a media bridge running elsewhere (ignored with `media`).
-    pub(crate) media_url: Option<String>,
+    pub media_url: Option<String>,
     /// A media bridge hosted by this runtime.
-    pub(crate) media: Option<MediaOptions>,
-    pub(crate) clock: Arc<dyn Clock>,
+    pub media: Option<MediaOptions>,
+    /// The engine's clock (simulated in a simulation).
+    pub clock: Arc<dyn Clock>,
     /// How many times faster than real time `clock` runs.
-    pub(crate) time_scale: f64,
-    pub(crate) routes: Routes,
-    pub(crate) dispatch_lease_secs: u32,
-    pub(crate) call_lease_margin_secs: u32,
-    pub(crate) sweep_interval: Duration,
-    pub(crate) dispatch_parallelism: usize,
+    pub time_scale: f64,
+    /// The provider accounts and the routing.
+    pub routes: Routes,
+    /// A queued lead's slot lease, seconds.
+    pub dispatch_lease_secs: u32,
+    /// Added to ring time and the longest call for a live call's lease, seconds.
+    pub call_lease_margin_secs: u32,
+    /// How often the sweeper runs.
+    pub sweep_interval: Duration,
+    /// Dispatch messages handled at once.
+    pub dispatch_parallelism: usize,
     /// Where callees hear that the call is recorded.
-    pub(crate) consent: voxdial_domain::ConsentRules,
+    pub consent: voxdial_domain::ConsentRules,
 }
 
 /// A running local runtime.
-pub(crate) struct Runtime {
-    pub(crate) engine: Engine,
-    pub(crate) addr: SocketAddr,
-    pub(crate) base_url: String,
+pub struct Runtime {
+    /// The engine every handler and worker runs.
+    pub engine: Engine,
+    /// Where the HTTP server listens.
+    pub addr: SocketAddr,
+    /// `http://` + `addr`.
+    pub base_url: String,
     bridge: Option<Bridge<EngineHost, WsConnector>>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
@@ -133,7 +156,7 @@ pub(crate) struct Runtime {
 
 impl Runtime {
     /// Opens the data directory, wires the engine and starts serving.
-    pub(crate) async fn start(options: RuntimeOptions) -> anyhow::Result<Runtime> {
+    pub async fn start(options: RuntimeOptions) -> anyhow::Result<Runtime> {
         std::fs::create_dir_all(&options.data_dir).with_context(|| {
             format!(
                 "cannot create the data directory {}",
@@ -157,27 +180,22 @@ impl Runtime {
             None => options.media_url.clone(),
         };
 
-        let store =
-            LocalStore::open(options.data_dir.join(STORE_FILE)).context("cannot open the store")?;
         // Visibility in simulated time: five real seconds at any time scale.
         let visibility = Duration::from_secs_f64((5.0 * options.time_scale).max(30.0));
-        let queue = LocalQueue::open(
-            options.data_dir.join("queue.sqlite"),
-            QueueConfig {
-                visibility_timeout: visibility,
-                max_receives: 10,
-            },
-            options.clock.clone(),
-        )
-        .context("cannot open the dispatch queue")?;
+        let ports = Backend::Local {
+            data_dir: &options.data_dir,
+            clock: options.clock.clone(),
+            visibility,
+        }
+        .ports()?;
 
         let providers = options
             .routes
             .providers
             .iter()
             .fold(Providers::new(), |set, p| set.with(p.clone()));
-        let queue_port: Arc<dyn voxdial_domain::DispatchQueue> = Arc::new(queue);
-        let store = Arc::new(store);
+        let queue_port = ports.queue.clone();
+        let store = ports.store.clone();
         let blobs = LocalBlobStore::open(
             options.data_dir.join("blobs"),
             base_url.clone(),
@@ -185,7 +203,9 @@ impl Runtime {
             options.clock.clone(),
         )
         .context("cannot open the blob store")?;
-        let router = options.routes.router(&providers, store.clone())?;
+        let router = options
+            .routes
+            .router(&providers, ports.routing_state.clone())?;
         let engine = Engine::new(
             store.clone(),
             queue_port.clone(),
@@ -211,14 +231,14 @@ impl Runtime {
             },
         )
         .with_blobs(Arc::new(blobs.clone()))
-        .with_agents(store);
+        .with_agents(ports.humans);
         // The post-call pipeline: its own durable job queue, the live
         // transcript and the local analyser (no account needed).
-        let (engine, jobs) = crate::postcall::wire(
+        let jobs = ports.jobs.context("the local backend has a job queue")?;
+        let engine = postcall::wire(
             engine,
             &options.data_dir,
-            options.clock.clone(),
-            visibility,
+            jobs.clone(),
             media_url.is_some(),
             options.consent.clone(),
         )?;
@@ -301,7 +321,7 @@ impl Runtime {
 
     /// Stops the workers and the server, letting running handlers (and live
     /// conversations, for a minute at most) finish.
-    pub(crate) async fn stop(mut self) {
+    pub async fn stop(mut self) {
         if let Some(bridge) = &self.bridge {
             bridge.drain(Duration::from_secs(60)).await;
         }
