@@ -336,13 +336,13 @@ async function main() {
     // A test call from the AI agents page with an agent made for it.
     const created = await page.request.post(`${base}/v1/ai-agents`, {
       headers: { authorization: `Bearer ${key}` },
-      data: { config: { name: 'Maya', system_prompt: 'You are Maya, calling about a check-up. persona: interested' } },
+      data: { config: { name: 'Tess', system_prompt: 'You are Tess, calling about a check-up. persona: interested' } },
     });
     if (!created.ok()) fail(`cannot create an AI agent: ${created.status()} ${await created.text()}`);
     await page.goto(`${base}/#/ai-agents`);
     await page.locator('[data-testid="ai-agents"]').waitFor();
     const sinkBefore = await page.evaluate(() => window.__sinkSamples);
-    await page.getByRole('button', { name: 'Test call with Maya' }).click();
+    await page.getByRole('button', { name: 'Test call with Tess' }).click();
     await page.locator('[data-testid="test-call-transcript"] li[data-speaker="caller"]').waitFor();
     const agentBytes = await figure(page, 'test-call-audio');
     if (agentBytes === 0) fail('no agent audio reached the test call');

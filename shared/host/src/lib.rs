@@ -437,6 +437,23 @@ impl<H: BridgeHost, C: Connector + 'static> CallObserver for BridgeObserver<H, C
     }
 }
 
+/// `bridge`'s test calls, for the test-call route: a place per
+/// organisation ([`Bridge::reserve_test_call`]), the call run on the
+/// browser's socket ([`Bridge::serve_test_call`]).
+pub fn test_calls<H: BridgeHost, C: Connector>(bridge: &Bridge<H, C>) -> TestCalls {
+    let bridge = bridge.clone();
+    TestCalls::new(move |org| {
+        let seat = bridge.reserve_test_call(org.as_str())?;
+        let bridge = bridge.clone();
+        let run: TestCallRun = Box::new(move |socket, ctx| {
+            Box::pin(async move {
+                bridge.serve_test_call(socket, seat, ctx).await;
+            })
+        });
+        Some(run)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -482,21 +499,4 @@ mod tests {
             AgentConfig::default().name
         );
     }
-}
-
-/// `bridge`'s test calls, for the test-call route: a place per
-/// organisation ([`Bridge::reserve_test_call`]), the call run on the
-/// browser's socket ([`Bridge::serve_test_call`]).
-pub fn test_calls<H: BridgeHost, C: Connector>(bridge: &Bridge<H, C>) -> TestCalls {
-    let bridge = bridge.clone();
-    TestCalls::new(move |org| {
-        let seat = bridge.reserve_test_call(org.as_str())?;
-        let bridge = bridge.clone();
-        let run: TestCallRun = Box::new(move |socket, ctx| {
-            Box::pin(async move {
-                bridge.serve_test_call(socket, seat, ctx).await;
-            })
-        });
-        Some(run)
-    })
 }

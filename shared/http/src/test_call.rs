@@ -46,10 +46,14 @@ const MAX_MESSAGE: usize = 64 * 1024;
 /// the agent's context.
 pub type TestCallRun = Box<dyn FnOnce(WebSocket, CallContext) -> BoxFuture<'static, ()> + Send>;
 
+/// Takes a test call's place for an organisation, or `None` when it may
+/// not start one now.
+type Reserve = dyn Fn(&OrgId) -> Option<TestCallRun> + Send + Sync;
+
 /// Where this process runs test calls (its media bridge), as a request
 /// extension of the router: without it the route answers 503.
 #[derive(Clone)]
-pub struct TestCalls(Arc<dyn Fn(&OrgId) -> Option<TestCallRun> + Send + Sync>);
+pub struct TestCalls(Arc<Reserve>);
 
 impl TestCalls {
     /// Test calls run by `reserve`: a call's place for an organisation,
