@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::body::Bytes;
-use axum::extract::ws::Message;
+use axum::extract::ws::{CloseFrame, Message, close_code};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::mpsc;
@@ -95,11 +95,20 @@ where
     S: Sink<Message>,
 {
     while let Some(m) = rx.recv().await {
-        let close = matches!(m, Message::Close(_));
-        if sink.send(m).await.is_err() || close {
-            break;
+        if matches!(m, Message::Close(_)) {
+            let _ = sink.send(m).await;
+            return;
+        }
+        if sink.send(m).await.is_err() {
+            return;
         }
     }
+    // The conversation ended: the browser hears so.
+    let close = CloseFrame {
+        code: close_code::NORMAL,
+        reason: "the call ended".into(),
+    };
+    let _ = sink.send(Message::Close(Some(close))).await;
     let _ = sink.close().await;
 }
 

@@ -521,7 +521,8 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
             notices,
             shutdown: self.inner.shutdown.subscribe(),
             seed: seq,
-            time_scale: self.inner.cfg.time_scale,
+            // A person on the line: real time, whatever a simulation's scale.
+            time_scale: 1.0,
             spool: None,
         };
         let summary = run_call(leg, parts).instrument(span.clone()).await;
