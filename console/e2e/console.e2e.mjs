@@ -8,13 +8,17 @@
 // analytics and a call detail, and saves a screenshot of every page into
 // console/artefacts/ (gitignored). It also measures event-to-screen
 // latency: a state change made through the API until the page shows it.
+// Last, a test call from the AI agents page: Chromium's fake microphone
+// plays a WAV made here (voiced syllables, then silence, looped) into the
+// test-call socket; the simulated model must hear it (the caller's line in
+// the page's transcript) and the agent's voice must reach the audio sink.
 //
 // VOXDIAL_BIN: the voxdial binary (default: $CARGO_TARGET_DIR or
 // ../target, debug). Timeouts only guard against hangs; nothing asserts
 // speed.
 
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -62,6 +66,42 @@ function startDemo() {
   return { child, found, dataDir };
 }
 
+/**
+ * A mono 16-bit WAV at 16 kHz: `seconds` of voiced syllables (harmonics of
+ * 140 Hz, four syllables a second, each louder or softer) then as long a
+ * silence, for Chromium's fake microphone (which loops it).
+ */
+function speechWav(path, seconds) {
+  const rate = 16000;
+  const n = rate * seconds * 2;
+  const data = Buffer.alloc(n * 2);
+  for (let i = 0; i < n; i += 1) {
+    const t = i / rate;
+    let v = 0;
+    if (t < seconds) {
+      const syllable = Math.floor(t * 4);
+      const envelope = Math.sin(Math.PI * ((t * 4) % 1)) * (0.5 + 0.5 * ((syllable * 7) % 3) / 2);
+      for (let k = 1; k <= 12; k += 1) v += Math.sin(2 * Math.PI * 140 * k * t) / k;
+      v *= 0.25 * envelope;
+    }
+    data.writeInt16LE(Math.round(Math.max(-1, Math.min(1, v)) * 32767), 2 * i);
+  }
+  const header = Buffer.alloc(44);
+  header.write('RIFF', 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write('WAVEfmt ', 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20);
+  header.writeUInt16LE(1, 22);
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write('data', 36);
+  header.writeUInt32LE(data.length, 40);
+  writeFileSync(path, Buffer.concat([header, data]));
+}
+
 async function shot(page, name) {
   await page.screenshot({ path: join(artefacts, `${name}.png`), fullPage: true });
 }
@@ -83,6 +123,8 @@ const pageErrors = [];
 async function main() {
   const demo = startDemo();
   const userDataDir = mkdtempSync(join(tmpdir(), 'voxdial-e2e-chromium-'));
+  const microphone = join(userDataDir, 'microphone.wav');
+  speechWav(microphone, 2);
   let context;
   try {
     const { url, key } = await demo.found;
@@ -102,6 +144,10 @@ async function main() {
         '--disable-component-update',
         '--disable-sync',
         '--autoplay-policy=no-user-gesture-required',
+        // The test call's microphone: the WAV above, no permission prompt.
+        '--use-fake-ui-for-media-stream',
+        '--use-fake-device-for-media-stream',
+        `--use-file-for-fake-audio-capture=${microphone}`,
       ],
       viewport: { width: 1280, height: 800 },
     });
@@ -287,6 +333,28 @@ async function main() {
       await page.locator('main table, main p').first().waitFor();
       await shot(page, name);
     }
+    // A test call from the AI agents page with an agent made for it.
+    const created = await page.request.post(`${base}/v1/ai-agents`, {
+      headers: { authorization: `Bearer ${key}` },
+      data: { config: { name: 'Tess', system_prompt: 'You are Tess, calling about a check-up. persona: interested' } },
+    });
+    if (!created.ok()) fail(`cannot create an AI agent: ${created.status()} ${await created.text()}`);
+    await page.goto(`${base}/#/ai-agents`);
+    await page.locator('[data-testid="ai-agents"]').waitFor();
+    const sinkBefore = await page.evaluate(() => window.__sinkSamples);
+    await page.getByRole('button', { name: 'Test call with Tess' }).click();
+    await page.locator('[data-testid="test-call-transcript"] li[data-speaker="caller"]').waitFor();
+    const agentBytes = await figure(page, 'test-call-audio');
+    if (agentBytes === 0) fail('no agent audio reached the test call');
+    const sunk = (await page.evaluate(() => window.__sinkSamples)) - sinkBefore;
+    if (sunk === 0) fail("the test call's agent audio never reached the audio sink");
+    console.log(
+      `test call: the simulated model heard the fake microphone (a caller line), ${agentBytes} bytes of agent audio, ${sunk} samples to the sink, state ${await page.locator('[data-testid="test-call-state"]').textContent()}`,
+    );
+    await shot(page, '13-test-call');
+    await page.locator('button[data-action="hang-up-test-call"]').click();
+    await page.locator('[data-testid="test-call"] p[role="status"]').filter({ hasText: 'Ended' }).waitFor();
+
     await page.setViewportSize({ width: 390, height: 844 });
     await page.goto(url);
     await page.locator('[data-testid="status"]').waitFor();

@@ -14,6 +14,8 @@ import {
   costPerOutcome,
   costUsd,
   decodeUlaw,
+  decodePcm16,
+  Downsampler,
   etaSecs,
   flatten,
   formatDuration,
@@ -252,5 +254,34 @@ describe('μ-law', () => {
     // A mid-range code: exponent 4, mantissa 5 → ((5 << 3) + 0x84) << 4) - 0x84.
     expect(ulawSample(~0xc5 & 0xff) * 32768).toBe(-(((5 << 3) + 0x84) << 4) + 0x84);
     expect(Array.from(decodeUlaw(new Uint8Array([0xff, 0x80])))).toEqual([0, 32124 / 32768]);
+  });
+});
+
+describe('test call audio', () => {
+  it('decodes little-endian 16-bit PCM', () => {
+    const bytes = new Uint8Array([0x00, 0x00, 0xff, 0x7f, 0x00, 0x80]).buffer;
+    expect(Array.from(decodePcm16(bytes))).toEqual([0, 32767 / 32768, -1]);
+  });
+
+  it('brings 48 kHz down to 8 kHz, averaging, across blocks', () => {
+    const d = new Downsampler(48000);
+    // 9 samples: one full output (6 inputs), 3 carried over
+    const first = d.push(new Float32Array([0.5, 0.5, 0.5, 0.5, 0.5, 0.5, -0.5, -0.5, -0.5]));
+    expect(Array.from(first)).toEqual([Math.round(0.5 * 32767)]);
+    const second = d.push(new Float32Array([-0.5, -0.5, -0.5]));
+    expect(Array.from(second)).toEqual([Math.round(-0.5 * 32767)]);
+  });
+
+  it('keeps the rate for a fractional ratio (44.1 kHz)', () => {
+    const d = new Downsampler(44100);
+    let n = 0;
+    for (let block = 0; block < 10; block += 1) n += d.push(new Float32Array(4410)).length;
+    // one second in, 8000 samples out (give or take the last one)
+    expect(Math.abs(n - 8000)).toBeLessThanOrEqual(1);
+  });
+
+  it('clips what is out of range', () => {
+    const d = new Downsampler(8000);
+    expect(Array.from(d.push(new Float32Array([2, -2])))).toEqual([32767, -32767]);
   });
 });

@@ -413,3 +413,49 @@ export function decodeUlaw(bytes: Uint8Array): Float32Array {
   for (let i = 0; i < bytes.length; i += 1) out[i] = ulawSample(bytes[i]);
   return out;
 }
+
+/** Samples per second of a test call's audio, both ways (16-bit PCM). */
+export const TEST_CALL_RATE = 8000;
+
+/** Little-endian 16-bit PCM as linear samples. */
+export function decodePcm16(bytes: ArrayBuffer): Float32Array {
+  const view = new DataView(bytes);
+  const out = new Float32Array(Math.floor(bytes.byteLength / 2));
+  for (let i = 0; i < out.length; i += 1) out[i] = view.getInt16(2 * i, true) / 32768;
+  return out;
+}
+
+/**
+ * Turns the microphone's samples (at the audio context's rate) into 16-bit
+ * PCM at 8 kHz: each output sample is the mean of the input samples it
+ * spans (a box filter against aliasing), the fraction carried between
+ * calls so that blocks of any length join seamlessly.
+ */
+export class Downsampler {
+  private readonly step: number;
+  private acc = 0;
+  private count = 0;
+  private pos = 0;
+
+  constructor(inputRate: number) {
+    this.step = inputRate / TEST_CALL_RATE;
+  }
+
+  /** The 8 kHz samples `input` completes. */
+  push(input: Float32Array): Int16Array {
+    const out: number[] = [];
+    for (let i = 0; i < input.length; i += 1) {
+      this.acc += input[i];
+      this.count += 1;
+      this.pos += 1;
+      if (this.pos >= this.step) {
+        this.pos -= this.step;
+        const v = Math.max(-1, Math.min(1, this.acc / this.count));
+        out.push(Math.round(v * 32767));
+        this.acc = 0;
+        this.count = 0;
+      }
+    }
+    return Int16Array.from(out);
+  }
+}

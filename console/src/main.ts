@@ -5,6 +5,7 @@ import { ApiError, type Whoami, api, signIn, signOut, whoami } from './api';
 import { figures, fill, h } from './dom';
 import { listen } from './listen';
 import { follow, type Snapshot } from './live';
+import { type TestCallEvent, testCall } from './testcall';
 import {
   type Analytics,
   type Call,
@@ -68,6 +69,7 @@ function layout(title: string, ...content: Array<Node | null>): HTMLElement {
       [
         ['#/campaigns', 'Campaigns'],
         ['#/agents', 'Human agents'],
+        ['#/ai-agents', 'AI agents'],
         ['#/providers', 'Providers'],
         ['#/analytics', 'Analytics'],
       ].map(([href, text]) =>
@@ -653,6 +655,109 @@ async function agentsPage(): Promise<void> {
   }
 }
 
+// ---- AI agents and test calls ----
+
+interface AiAgent {
+  id: string;
+  version: number;
+  config: { name?: string; language?: string; voice?: string };
+}
+
+async function aiAgentsPage(): Promise<void> {
+  const main = layout('AI agents');
+  try {
+    const agents = await api<AiAgent[]>('GET', '/v1/ai-agents');
+    const panel = h('section', { 'aria-labelledby': 'test-call-heading', hidden: true, 'data-testid': 'test-call' });
+    main.append(
+      agents.length === 0
+        ? h('p', {}, 'No AI agent yet (POST /v1/ai-agents).')
+        : h(
+            'table',
+            { 'data-testid': 'ai-agents' },
+            h('thead', {}, h('tr', {}, ['Agent', 'Version', 'Language', 'Voice', ''].map((t) => h('th', { scope: 'col' }, t)))),
+            h(
+              'tbody',
+              {},
+              agents.map((a) =>
+                h(
+                  'tr',
+                  {},
+                  h('th', { scope: 'row' }, a.config.name ?? a.id),
+                  h('td', {}, String(a.version)),
+                  h('td', {}, a.config.language ?? '—'),
+                  h('td', {}, a.config.voice ?? '—'),
+                  h(
+                    'td',
+                    {},
+                    canOperate(me?.role)
+                      ? h(
+                          'button',
+                          { type: 'button', 'data-action': 'test-call', onclick: () => void openTestCall(panel, a) },
+                          `Test call with ${a.config.name ?? a.id}`,
+                        )
+                      : null,
+                  ),
+                ),
+              ),
+            ),
+          ),
+      panel,
+    );
+  } catch (e) {
+    main.append(problem(e));
+  }
+}
+
+/** A test call with `agent` in `panel`: its state, transcript and the agent's audio. */
+async function openTestCall(panel: HTMLElement, agent: AiAgent): Promise<void> {
+  leave();
+  const state = h('span', { 'data-testid': 'test-call-state' }, 'connecting');
+  const heard = h('span', { 'data-testid': 'test-call-audio' }, '0');
+  const ended = h('p', { role: 'status' });
+  const lines = h('ol', { class: 'transcript', 'aria-live': 'polite', 'data-testid': 'test-call-transcript' });
+  const hangUp = h('button', { type: 'button', 'data-action': 'hang-up-test-call' }, 'Hang up');
+  fill(
+    panel,
+    h('h2', { id: 'test-call-heading' }, `Test call with ${agent.config.name ?? agent.id}`),
+    h('p', {}, 'Talk into the microphone; the agent answers through the media bridge, as on a phone call.'),
+    figures([
+      ['State', state],
+      ['Agent audio (bytes)', heard],
+    ]),
+    lines,
+    hangUp,
+    ended,
+  );
+  panel.hidden = false;
+  const items = new Map<number, HTMLElement>();
+  const onEvent = (e: TestCallEvent) => {
+    if (e.type === 'state' && 'state' in e) state.textContent = words(e.state);
+    if (e.type === 'line' && 'transcript' in e) {
+      const item = items.get(e.index) ?? h('li', { 'data-speaker': e.speaker });
+      fill(item, h('strong', {}, `${words(e.speaker)}: `), e.transcript);
+      if (!items.has(e.index)) {
+        items.set(e.index, item);
+        lines.append(item);
+      }
+    }
+  };
+  try {
+    const stop = await testCall(agent.id, {
+      event: onEvent,
+      audio: (bytes) => (heard.textContent = String(bytes)),
+      end: (reason) => {
+        hangUp.disabled = true;
+        fill(ended, `Ended: ${reason}.`);
+      },
+    });
+    hangUp.onclick = () => stop();
+    leave = stop;
+  } catch (e) {
+    hangUp.disabled = true;
+    panel.append(problem(e));
+  }
+}
+
 // ---- providers ----
 
 async function providersPage(): Promise<void> {
@@ -768,6 +873,7 @@ async function route(): Promise<void> {
   if (page === 'campaigns' && id) return campaignPage(id);
   if (page === 'calls' && id) return callPage(id);
   if (page === 'agents') return agentsPage();
+  if (page === 'ai-agents') return aiAgentsPage();
   if (page === 'providers') return providersPage();
   if (page === 'analytics') return analyticsPage();
   return campaignsPage();

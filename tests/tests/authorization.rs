@@ -310,6 +310,10 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
             ("/v1/ai-agents/validate".into(), Some(ai_agent_draft()))
         }
         ("GET", "/v1/ai-agents/{id}") => (format!("/v1/ai-agents/{ai_agent}"), None),
+        // A plain GET (no upgrade): refused as for listen-in.
+        ("GET", "/v1/ai-agents/{id}/test-call") => {
+            (format!("/v1/ai-agents/{ai_agent}/test-call"), None)
+        }
         ("PUT", "/v1/ai-agents/{id}") => {
             (format!("/v1/ai-agents/{ai_agent}"), Some(ai_agent_draft()))
         }

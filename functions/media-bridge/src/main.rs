@@ -34,7 +34,9 @@
 //! The public listener also serves listen-in (`GET /v1/calls/{id}/listen`,
 //! `voxdial_http::listen`): the same guarded route as the local server's,
 //! streaming the calls this task holds (the ALB sends `/v1/calls/*/listen`
-//! here; the API function cannot hold a WebSocket).
+//! here; the API function cannot hold a WebSocket), and browser test calls
+//! (`GET /v1/ai-agents/{id}/test-call`, `voxdial_http::test_call`), run on
+//! this task's bridge with nothing stored.
 //!
 //! The host is the engine's [`EngineHost`]: each call's context (campaign,
 //! lead, voicemail and recording policy, consent notice) is read from the
@@ -112,6 +114,8 @@ async fn main() -> anyhow::Result<()> {
     );
     // The listen-in route reads the calls this task holds from the engine's hub.
     let listen = voxdial_http::listen::router(deps.engine.clone());
+    // Browser test calls run on this task's bridge.
+    let test_engine = deps.engine.clone();
     let host = Arc::new(EngineHost::new(
         deps.engine,
         Agents::new(settings.agent_config()?),
@@ -143,9 +147,12 @@ async fn main() -> anyhow::Result<()> {
             let _ = tcp.set_nodelay(true);
         });
     tracing::info!(%addr, %metrics_addr, max_live = settings.max_live, "media bridge listening");
+    let test_calls =
+        voxdial_http::test_call::router(test_engine, voxdial_host::test_calls(&bridge));
     let app = bridge
         .router()
         .merge(listen)
+        .merge(test_calls)
         .layer(from_fn_with_state(gate.clone(), gate::public));
     let draining = gate.clone();
     axum::serve(listener, app)

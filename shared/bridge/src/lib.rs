@@ -20,6 +20,11 @@
 //!   codec ⇄ core ⇄ [`voxdial_gemini::LiveSession`], host requests as
 //!   spawned tasks, timers with `sleep_until(poll_timeout)`. Generic over
 //!   the provider socket (`Sink + Stream` of axum messages).
+//! - [`browser`]: test calls from the browser ([`Bridge::reserve_test_call`],
+//!   [`Bridge::serve_test_call`]): the browser's microphone as PCM16 8 kHz
+//!   binary frames in, the agent's voice out, the state machine's state
+//!   and transcript as JSON text; through the same driver and core, with
+//!   nothing stored.
 //! - [`host`]: the [`BridgeHost`] port the lead implements on the engine,
 //!   and [`MemoryHost`] for tests.
 //! - `spool`: recorded calls written to a file on task storage as they
@@ -44,6 +49,7 @@
 //! bridge.drain(Duration::from_secs(30)).await;
 //! ```
 
+pub mod browser;
 pub mod driver;
 pub mod host;
 mod limits;
@@ -55,7 +61,7 @@ mod spool;
 pub use driver::{Notice, Protocol};
 pub use host::{BridgeHost, HostError, MemoryCall, MemoryHost, MemoryLive};
 pub use live::LiveFeed;
-pub use server::{Bridge, BridgeConfig, SANSPBX_PATH, TWILIO_PATH};
+pub use server::{Bridge, BridgeConfig, MAX_TEST_CALLS, SANSPBX_PATH, TWILIO_PATH, TestCallSeat};
 
 /// Errors of this crate's composition helpers.
 #[derive(Debug, thiserror::Error)]

@@ -1,7 +1,7 @@
 //! The service: router, live-call registry, early model sessions, drain.
 
-use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,13 +22,14 @@ use voxdial_conversation::codec::ProviderStream;
 use voxdial_domain::{AnsweredBy, CallId};
 use voxdial_gemini::{Connector, LiveSession, SessionConfig, build_setup};
 use voxdial_wire::media_token::TOKEN_PARAMETER;
-use voxdial_wire::sanspbx::{REVERSE_MEDIA_EVENT, StreamEvent, parse_stream_event};
+use voxdial_wire::sanspbx::{REVERSE_MEDIA_EVENT, StreamEvent, StreamIds, parse_stream_event};
 use voxdial_wire::twilio::media::{InboundMessage, parse_inbound};
 use voxdial_wire::twilio::signature::{
     SIGNATURE_HEADER, SIGNATURE_SETTINGS_HEADER, SignedRequest, SigningKeys, public_url,
     validate_request,
 };
 
+use crate::browser;
 use crate::driver::{CallParts, Notice, Protocol, run_call};
 use crate::host::BridgeHost;
 use crate::limits;
@@ -124,6 +125,8 @@ struct Inner<H, C> {
     /// Where recordings are spooled; `None` when the directory could not
     /// be made (calls then go on unrecorded, each saying so).
     spool: Option<SpoolDir>,
+    /// The keys (organisations) with a test call live.
+    test_calls: Arc<Mutex<HashSet<String>>>,
 }
 
 /// The media bridge: mount [`Bridge::router`] in any axum server.
@@ -163,6 +166,7 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
                 seq: AtomicU64::new(0),
                 stats: Mutex::new(CallStats::default()),
                 spool,
+                test_calls: Arc::default(),
             }),
         }
     }
@@ -449,6 +453,93 @@ impl<H: BridgeHost, C: Connector> Bridge<H, C> {
             let _ = socket.send(close).await;
         }
         let _ = socket.close().await;
+    }
+}
+
+/// Test calls live at once on one bridge, whatever their keys.
+pub const MAX_TEST_CALLS: usize = 4;
+
+/// A test call's place, taken by [`Bridge::reserve_test_call`] and given
+/// back when dropped.
+pub struct TestCallSeat {
+    seats: Arc<Mutex<HashSet<String>>>,
+    key: String,
+}
+
+impl Drop for TestCallSeat {
+    fn drop(&mut self) {
+        self.seats.lock().expect("lock").remove(&self.key);
+    }
+}
+
+impl<H: BridgeHost, C: Connector> Bridge<H, C> {
+    /// Takes a test call's place for `key` (the caller's organisation):
+    /// `None` while `key` has one live, [`MAX_TEST_CALLS`] are, or the
+    /// bridge is shutting down.
+    pub fn reserve_test_call(&self, key: &str) -> Option<TestCallSeat> {
+        let mut seats = self.inner.test_calls.lock().expect("lock");
+        if self.shutting_down() || seats.len() >= MAX_TEST_CALLS || !seats.insert(key.into()) {
+            return None;
+        }
+        Some(TestCallSeat {
+            seats: self.inner.test_calls.clone(),
+            key: key.into(),
+        })
+    }
+
+    /// Runs one test call in its `seat` with `ctx`'s agent over the
+    /// browser's `socket` ([`crate::browser`]), through the same driver
+    /// and conversation core as a phone call, until the conversation ends
+    /// or the browser leaves. Nothing of it is stored; the bridge's drain
+    /// waits for it like for any call.
+    pub async fn serve_test_call<S, E>(
+        &self,
+        socket: S,
+        seat: TestCallSeat,
+        ctx: CallContext,
+    ) -> voxdial_conversation::CallSummary
+    where
+        S: Stream<Item = Result<Message, E>> + Sink<Message> + Send + 'static,
+        E: std::error::Error + 'static,
+    {
+        let ctx = browser::test_context(ctx);
+        let seq = self.inner.seq.fetch_add(1, Ordering::Relaxed);
+        let call_id = CallId::parse(format!("test-{seq}")).expect("a valid id");
+        let span = info_span!("test_call", call_id = %call_id, org = %seat.key);
+        let (leg, feed, writer) = browser::split(socket);
+        let (_notify, notices) = mpsc::channel(1);
+        self.inner.live.fetch_add(1, Ordering::SeqCst);
+        let parts = CallParts {
+            call_id,
+            session: self.open_session(&ctx),
+            host: Arc::new(browser::TestCallHost::new(ctx.clone(), feed)),
+            ctx,
+            stream: ProviderStream::SansPbx {
+                ids: StreamIds::default(),
+                event: REVERSE_MEDIA_EVENT.into(),
+            },
+            notices,
+            shutdown: self.inner.shutdown.subscribe(),
+            seed: seq,
+            // A person on the line: real time, whatever a simulation's scale.
+            time_scale: 1.0,
+            spool: None,
+        };
+        let summary = run_call(leg, parts).instrument(span.clone()).await;
+        info!(parent: &span, end = ?summary.report.end_reason, "test call ended");
+        // The last messages and the close, unless the browser stopped
+        // reading: then it is left behind.
+        let abort = writer.abort_handle();
+        if tokio::time::timeout(browser::CLOSE_GRACE, writer)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
+        drop(seat);
+        self.inner.live.fetch_sub(1, Ordering::SeqCst);
+        self.inner.idle.notify_waiters();
+        summary
     }
 }
 

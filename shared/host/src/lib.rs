@@ -19,6 +19,8 @@
 //! - [`BridgeObserver`]: the engine's [`CallObserver`] that opens a call's
 //!   model session while the phone rings and hands the provider's
 //!   machine-detection verdict to the live conversation.
+//! - [`test_calls`]: the bridge's browser test calls for the HTTP route
+//!   (`voxdial_http::test_call`), one per organisation at a time.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -37,6 +39,7 @@ use voxdial_domain::{
     ConversationAgent, Disposition, HumanAgentId, Timestamp,
 };
 use voxdial_gemini::Connector;
+use voxdial_http::test_call::{TestCallRun, TestCalls};
 
 /// The AI agents' configurations by id, with a default for the others.
 #[derive(Clone, Debug, Default)]
@@ -433,6 +436,23 @@ impl<H: BridgeHost, C: Connector + 'static> CallObserver for BridgeObserver<H, C
             self.bridge.notify_answered_by(&call.id, verdict);
         }
     }
+}
+
+/// `bridge`'s test calls, for the test-call route: a place per
+/// organisation ([`Bridge::reserve_test_call`]), the call run on the
+/// browser's socket ([`Bridge::serve_test_call`]).
+pub fn test_calls<H: BridgeHost, C: Connector>(bridge: &Bridge<H, C>) -> TestCalls {
+    let bridge = bridge.clone();
+    TestCalls::new(move |org| {
+        let seat = bridge.reserve_test_call(org.as_str())?;
+        let bridge = bridge.clone();
+        let run: TestCallRun = Box::new(move |socket, ctx| {
+            Box::pin(async move {
+                bridge.serve_test_call(socket, seat, ctx).await;
+            })
+        });
+        Some(run)
+    })
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@
 //! | POST | `/v1/ai-agents` | `{"preferred_provider": "twilio", "config": {"name": "Maya", "system_prompt": "…", …}}` | 201, version 1 of a new agent | admin |
 //! | POST | `/v1/ai-agents/validate` | a draft, as for creating | `{"valid": false, "problems": ["config.system_prompt: must not be empty"]}` (nothing stored) | viewer |
 //! | GET | `/v1/ai-agents/{id}` | (`?version=N`) | the agent's latest version, or version N | viewer |
+//! | GET | `/v1/ai-agents/{id}/test-call` | (a WebSocket upgrade) | a test call with the agent's latest version: PCM16 8 kHz binary messages both ways, the state machine's states and transcript lines as JSON text (503 where no media bridge runs; 409 while the organisation has one live); audited | operator |
 //! | PUT | `/v1/ai-agents/{id}` | a draft (`"base_version": N` refuses it with 409 unless N is the latest) | the agent's next version | admin |
 //! | POST | `/v1/keys` | `{"role": "operator", "name": "ci"}` | 201, the key and, once, its `secret` | admin |
 //! | GET | `/v1/keys` | | the organisation's keys (never a secret) | admin |
@@ -127,6 +128,7 @@ pub const ROUTES: &[RouteRule] = &[
     route("POST", "/v1/ai-agents/validate", Access::Read),
     route("GET", "/v1/ai-agents/{id}", Access::Read),
     route("PUT", "/v1/ai-agents/{id}", Access::Admin),
+    route("GET", crate::test_call::PATH, Access::Operate),
     route("POST", "/v1/keys", Access::Admin),
     route("GET", "/v1/keys", Access::Admin),
     route("POST", "/v1/keys/{id}/revoke", Access::Admin),
@@ -182,6 +184,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/ai-agents", get(list_ai_agents).post(create_ai_agent))
         .route("/v1/ai-agents/validate", post(validate_ai_agent))
         .route("/v1/ai-agents/{id}", get(ai_agent).put(update_ai_agent))
+        .route(crate::test_call::PATH, get(crate::test_call::test_call))
         .route("/v1/keys", post(create_key).get(list_keys))
         .route("/v1/keys/{id}/revoke", post(revoke_key))
         .route("/v1/keys/{id}/rotate", post(rotate_key))

@@ -14,6 +14,9 @@
 //!   (and [`listen::router`], the route alone for the media-bridge container).
 //! - [`session`]: the console's sign-in (an API key exchanged for a
 //!   signed session cookie) and its CSRF rule.
+//! - [`test_call`]: test calls from the browser, a WebSocket to an AI
+//!   agent through the media bridge of this process (and
+//!   [`test_call::router`], the route alone for the media-bridge container).
 //! - [`webhooks`]: provider webhooks under `/webhooks/{provider}/{status,answer}`.
 //!
 //! Webhook signatures are computed by providers over the public URL they
@@ -27,6 +30,7 @@ pub mod auth;
 pub mod events;
 pub mod listen;
 pub mod session;
+pub mod test_call;
 pub mod webhooks;
 
 use axum::Json;

@@ -272,7 +272,10 @@ impl Runtime {
             .merge(blob_router(blobs, options.clock.clone()))
             .merge(voxdial_console::router());
         if let Some(bridge) = &bridge {
-            app = app.merge(bridge.media_router().with_state(bridge.clone()));
+            app = app
+                .merge(bridge.media_router().with_state(bridge.clone()))
+                // The API's test-call route runs its calls on this bridge.
+                .layer(axum::Extension(voxdial_host::test_calls(bridge)));
         }
         let (shutdown, signal) = watch::channel(false);
         let mut tasks = JoinSet::new();
