@@ -269,6 +269,7 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
         sweep_interval: Duration::from_millis(200),
         dispatch_parallelism: 64,
         consent: Default::default(),
+        model_prices: Default::default(),
     })
     .await?;
     let _ = engine_cell.set(runtime.engine.clone());

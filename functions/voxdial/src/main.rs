@@ -768,6 +768,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let model_prices = file
+        .engine
+        .model_prices
+        .as_deref()
+        .map(voxdial_domain::ModelPrices::parse)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("[engine] model_prices: {e}"))?
+        .unwrap_or_default();
     let runtime = Runtime::start(RuntimeOptions {
         data_dir: data_dir.clone(),
         listener,
@@ -789,6 +797,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         ),
         dispatch_parallelism: file.engine.dispatch_parallelism.unwrap_or(32),
         consent: file.consent,
+        model_prices,
     })
     .await?;
     let _ = engine_cell.set(runtime.engine.clone());

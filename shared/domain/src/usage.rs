@@ -82,6 +82,33 @@ pub struct ModelPrices {
     pub audio_output: Money,
 }
 
+impl ModelPrices {
+    /// From four prices in USD per million tokens, in the order text in,
+    /// audio in, text out, audio out (e.g. `"0.5,3,2,12"`, the defaults).
+    pub fn parse(text: &str) -> Result<ModelPrices, String> {
+        let usd: Vec<&str> = text.split(',').map(str::trim).collect();
+        let [text_input, audio_input, text_output, audio_output] = usd[..] else {
+            return Err(format!(
+                "model prices are four USD amounts per million tokens (text in, audio in, text out, audio out), not {text:?}"
+            ));
+        };
+        let price = |amount: &str| match amount.parse::<f64>() {
+            Ok(usd) if usd.is_finite() && (0.0..=1_000_000.0).contains(&usd) => {
+                Ok(Money((usd * 1_000_000.0).round() as i64))
+            }
+            _ => Err(format!(
+                "a model price must be a USD amount from 0 to 1000000, not {amount:?}"
+            )),
+        };
+        Ok(ModelPrices {
+            text_input: price(text_input)?,
+            audio_input: price(audio_input)?,
+            text_output: price(text_output)?,
+            audio_output: price(audio_output)?,
+        })
+    }
+}
+
 impl Default for ModelPrices {
     fn default() -> ModelPrices {
         ModelPrices {
@@ -124,6 +151,21 @@ mod tests {
         // THEN text in 1,950 × 0.5 + audio in 650 × 3 + text out 50 × 2 +
         // audio out 350 × 12 USD per million = 7,225 µUSD
         assert_eq!(call.price(&ModelPrices::default()), Money(7_225));
+    }
+
+    #[test]
+    fn prices_parse_from_four_usd_amounts_per_million() {
+        assert_eq!(
+            ModelPrices::parse("0.5, 3, 2, 12"),
+            Ok(ModelPrices::default())
+        );
+        let cheap = ModelPrices::parse("0,0.25,1.5,0").unwrap();
+        assert_eq!(cheap.audio_input, Money(250_000));
+        assert_eq!(cheap.text_output, Money(1_500_000));
+        for bad in ["", "1,2,3", "1,2,3,4,5", "1,2,x,4", "1,-2,3,4", "1,NaN,3,4"] {
+            let error = ModelPrices::parse(bad).unwrap_err();
+            assert!(error.contains("model price"), "{bad}: {error}");
+        }
     }
 
     #[test]

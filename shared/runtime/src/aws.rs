@@ -213,6 +213,7 @@ impl Deps {
                     .call_lease_margin_secs
                     .unwrap_or(defaults.call_lease_margin_secs),
                 max_call_secs_limit: config.max_call_secs,
+                model_prices: config.model_prices,
                 ..defaults
             },
         )

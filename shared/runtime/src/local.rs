@@ -139,6 +139,8 @@ pub struct RuntimeOptions {
     pub dispatch_parallelism: usize,
     /// Where callees hear that the call is recorded.
     pub consent: voxdial_domain::ConsentRules,
+    /// The voice model's prices, for each call's tokens.
+    pub model_prices: voxdial_domain::ModelPrices,
 }
 
 /// A running local runtime.
@@ -227,6 +229,7 @@ impl Runtime {
                 session_key: SessionKey::new(uuid::Uuid::new_v4().as_bytes().to_vec()),
                 dispatch_lease_secs: options.dispatch_lease_secs,
                 call_lease_margin_secs: options.call_lease_margin_secs,
+                model_prices: options.model_prices,
                 ..EngineConfig::default()
             },
         )

@@ -21,6 +21,7 @@
 //! | `VOXDIAL_RETENTION_DAYS` | days a call's files are kept when its campaign does not say (default 90) |
 //! | `VOXDIAL_DELETE_PROVIDER_RECORDINGS` | `false` keeps the provider's copy after a verified copy (default `true`) |
 //! | `VOXDIAL_CONSENT_COUNTRIES`, `VOXDIAL_CONSENT_US_STATES` | comma lists of where recorded calls open with a notice (defaults: `voxdial_domain::ConsentRules`) |
+//! | `VOXDIAL_MODEL_PRICES` | the voice model's prices in USD per million tokens: text in, audio in, text out, audio out (default `0.5,3,2,12`, Gemini 2.5 Flash native audio's published rates) |
 //!
 //! Post-call credentials are keys of the secret: `gemini.api_key`,
 //! `google.speech_api_key`, and `voxdial.suppression_key` (the key of the
@@ -105,6 +106,8 @@ pub struct LambdaConfig {
     pub delete_provider_recordings: bool,
     /// Where recorded calls open with a notice.
     pub consent: voxdial_domain::ConsentRules,
+    /// The voice model's prices (`VOXDIAL_MODEL_PRICES`).
+    pub model_prices: voxdial_domain::ModelPrices,
 }
 
 impl LambdaConfig {
@@ -180,8 +183,17 @@ impl LambdaConfig {
             countries: list("VOXDIAL_CONSENT_COUNTRIES").unwrap_or(defaults.countries),
             us_states: list("VOXDIAL_CONSENT_US_STATES").unwrap_or(defaults.us_states),
         };
+        let model_prices = get("VOXDIAL_MODEL_PRICES")
+            .map(|v| voxdial_domain::ModelPrices::parse(&v))
+            .transpose()
+            .map_err(|reason| ConfigError::Invalid {
+                name: "VOXDIAL_MODEL_PRICES",
+                reason,
+            })?
+            .unwrap_or_default();
         Ok(LambdaConfig {
             consent,
+            model_prices,
             table: required("VOXDIAL_TABLE")?,
             queue_url: required("VOXDIAL_DISPATCH_QUEUE_URL")?,
             recordings_bucket: get("VOXDIAL_RECORDINGS_BUCKET"),
@@ -257,6 +269,22 @@ mod tests {
         assert_eq!(config.dispatch_lease_secs, None);
         assert_eq!(config.max_call_secs, None);
         assert_eq!(config.consent, voxdial_domain::ConsentRules::default());
+        assert_eq!(config.model_prices, voxdial_domain::ModelPrices::default());
+    }
+
+    #[test]
+    fn model_prices_are_four_usd_amounts_per_million_tokens() {
+        let mut with = BASE.to_vec();
+        with.push(("VOXDIAL_MODEL_PRICES", "0.35,2.1,1.5,8.5"));
+        let config = LambdaConfig::from_vars(vars(&with)).unwrap();
+        assert_eq!(
+            config.model_prices.audio_output,
+            voxdial_domain::Money(8_500_000)
+        );
+        let mut bad = BASE.to_vec();
+        bad.push(("VOXDIAL_MODEL_PRICES", "cheap"));
+        let err = LambdaConfig::from_vars(vars(&bad)).unwrap_err();
+        assert!(err.to_string().contains("VOXDIAL_MODEL_PRICES"), "{err}");
     }
 
     #[test]

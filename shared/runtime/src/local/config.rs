@@ -14,6 +14,7 @@
 //! call_lease_margin_secs = 120       # added to ring time + longest call
 //! sweep_interval_ms = 1000
 //! dispatch_parallelism = 32
+//! model_prices = "0.5,3,2,12"        # voice model, USD per 1M tokens: text in, audio in, text out, audio out
 //!
 //! [twilio]                           # one Twilio account, tried alone ...
 //! account_sid = "AC..."
@@ -118,6 +119,9 @@ pub struct EngineSection {
     pub sweep_interval_ms: Option<u64>,
     /// Dispatch messages handled at once.
     pub dispatch_parallelism: Option<usize>,
+    /// The voice model's prices, USD per million tokens: text in, audio
+    /// in, text out, audio out ([`voxdial_domain::ModelPrices::parse`]).
+    pub model_prices: Option<String>,
 }
 
 /// `[twilio]`.
