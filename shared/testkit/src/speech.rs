@@ -313,7 +313,7 @@ fn check_analysis(engine: &dyn Analyser, request: &AnalysisRequest, analysis: &A
         ),
         "the disposition after the rule"
     );
-    let fields: Vec<&String> = analysis.fields.keys().collect();
+    let mut fields: Vec<&String> = analysis.fields.keys().collect();
     let mut wanted: Vec<&String> = request
         .campaign
         .settings
@@ -323,7 +323,6 @@ fn check_analysis(engine: &dyn Analyser, request: &AnalysisRequest, analysis: &A
         .map(|f| &f.name)
         .collect();
     wanted.sort();
-    let mut fields = fields;
     fields.sort();
     assert_eq!(fields, wanted, "one entry per field the campaign asks for");
     let principles: Vec<&String> = analysis.principles.iter().map(|p| &p.principle).collect();
