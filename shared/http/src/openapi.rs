@@ -5,7 +5,7 @@
 //! one operation per rule, with its path parameters read from the template,
 //! the Bearer security scheme and the role it needs. What the table does not
 //! say (the success status, the body, the query string, the answer's shape)
-//! comes from [`operation`], one arm per route; a rule without an arm, or an
+//! comes from `operation`, one arm per route; a rule without an arm, or an
 //! arm without a rule, fails this module's tests, and the authorization
 //! walk (`tests/tests/authorization.rs`) requests every documented path on
 //! the live router. Enumerations are checked against the Rust types they
@@ -484,7 +484,7 @@ fn role_needed(rule: &RouteRule) -> &'static str {
 ///
 /// # Panics
 ///
-/// When a route lacks its arm in [`operation`] (the tests catch it).
+/// When a route lacks its arm in `operation` (the tests catch it).
 pub fn document() -> Value {
     let open = OPEN.iter().map(|&(method, path)| (method, path, None));
     let guarded = ROUTES.iter().map(|r| (r.method, r.path, Some(r)));
