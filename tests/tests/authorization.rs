@@ -555,3 +555,70 @@ async fn every_route_role_and_organisation_on_dynamodb() {
     let (store, _table) = moto.store(&clients).await.expect("a fresh table");
     walk(world(Arc::new(store)).await).await;
 }
+
+/// `GET /openapi.json` serves the document, without a key, and every
+/// operation it documents is a route of the live router: a guarded one
+/// answers the guard's 401 (a path the router lacks answers 404, a method
+/// it lacks 405), an open one answers 200.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served_and_names_only_real_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
+    let w = world(store).await;
+    let (status, served) = send(&w, "GET", voxdial_http::openapi::PATH, None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let served: Value = serde_json::from_str(&served).unwrap();
+    assert_eq!(served, voxdial_http::openapi::document());
+    let mut operations = 0;
+    for (template, item) in served["paths"].as_object().unwrap() {
+        // Every parameter filled with a value no route names literally.
+        let path = template
+            .split('/')
+            .map(|s| if s.starts_with('{') { "p1" } else { s })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_object().unwrap() {
+            let method = method.to_ascii_uppercase();
+            let guarded = operation["security"] != json!([]);
+            let (status, body) = send(&w, &method, &path, None, None).await;
+            let expected = if guarded {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::OK
+            };
+            assert_eq!(status, expected, "{method} {template}: {body}");
+            operations += 1;
+        }
+    }
+    assert_eq!(
+        operations,
+        ROUTES.len() + 2,
+        "ROUTES and the two open routes"
+    );
+}
+
+/// A path no route has, and a method a route lacks, answer JSON errors
+/// like every other (404; 405 naming the methods the route has), before
+/// and without any key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_paths_and_methods_answer_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
+    let w = world(store).await;
+    for (method, path, expected) in [
+        (
+            "GET",
+            "/v1/campaigns/c/imports/a/b/start",
+            StatusCode::NOT_FOUND,
+        ),
+        ("GET", "/nothing-here", StatusCode::NOT_FOUND),
+        ("TRACE", "/v1/campaigns", StatusCode::METHOD_NOT_ALLOWED),
+        ("DELETE", "/v1/agents/ana", StatusCode::METHOD_NOT_ALLOWED),
+    ] {
+        let (status, body) = send(&w, method, path, None, None).await;
+        assert_eq!(status, expected, "{method} {path}: {body}");
+        let error: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(error["status"], expected.as_u16(), "{body}");
+        assert!(error["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+}

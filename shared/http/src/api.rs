@@ -8,6 +8,7 @@
 //! | method | path | body | answer | role |
 //! |---|---|---|---|---|
 //! | GET | `/healthz` | | `ok` | none |
+//! | GET | `/openapi.json` | | the OpenAPI 3.0 document of these routes ([`crate::openapi`]) | none |
 //! | POST | `/v1/campaigns` | campaign settings (JSON, every field optional) | 201, the campaign | operator |
 //! | GET | `/v1/campaigns` | | the organisation's campaigns | viewer |
 //! | GET | `/v1/campaigns/{id}` | | the campaign and its progress | viewer |
@@ -62,7 +63,9 @@
 //! which every organisation's campaigns honour.
 //!
 //! Errors are JSON `{"error": "...", "status": n}` with a 4xx status that
-//! says whose fault it is, or 503 when a backend is down.
+//! says whose fault it is, or 503 when a backend is down; a path no route
+//! has is a JSON 404, a method a route lacks a JSON 405 naming the ones it
+//! has.
 
 use axum::extract::rejection::{BytesRejection, JsonRejection};
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -148,7 +151,8 @@ pub const ROUTES: &[RouteRule] = &[
     route("POST", "/v1/calls/{id}/transfer", Access::Operate),
 ];
 
-/// The API router: every `/v1` route behind the guard, `/healthz` open.
+/// The API router: every `/v1` route behind the guard, `/healthz` and
+/// the OpenAPI document ([`crate::openapi`]) open, a JSON 404 elsewhere.
 pub fn router(engine: Engine) -> Router {
     Router::new()
         .route("/v1/campaigns", post(create_campaign).get(list_campaigns))
@@ -209,7 +213,14 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/calls/{id}/transfer", post(transfer))
         .route_layer(middleware::from_fn_with_state(engine.clone(), guard))
         .route("/healthz", get(|| async { "ok" }))
+        .route(crate::openapi::PATH, get(crate::openapi::serve))
+        .fallback(not_found)
         .with_state(engine)
+}
+
+/// A path no route has: a JSON 404 like every other error.
+async fn not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(404, format!("no route {}", uri.path()))
 }
 
 fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
@@ -621,14 +632,14 @@ async fn hang_up(
 /// How a call is sent to a human agent.
 #[derive(Deserialize)]
 #[serde(rename_all = "snake_case")]
-enum TransferModeBody {
+pub(crate) enum TransferModeBody {
     Cold,
     Warm,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct TransferBody {
+pub(crate) struct TransferBody {
     agent_id: HumanAgentId,
     mode: TransferModeBody,
 }
@@ -989,7 +1000,7 @@ mod tests {
     #[test]
     fn the_doc_table_and_the_rules_name_the_same_routes_and_roles() {
         let mut documented = doc_table();
-        documented.retain(|(_, path, _)| path != "/healthz");
+        documented.retain(|(_, path, _)| path != "/healthz" && path != crate::openapi::PATH);
         let mut rules: Vec<(String, String, String)> = ROUTES
             .iter()
             .map(|r| {

@@ -110,9 +110,14 @@ pub(crate) async fn guard(
     next: Next,
 ) -> Response {
     let method = request.method().clone();
-    let Some(rule) = rule(&method, matched.as_str()) else {
-        error!(%method, route = matched.as_str(), "a route without an access rule was refused");
-        return ApiError::new(500, "this route has no access rule").into_response();
+    // HEAD is answered by a GET route, under its rule.
+    let ruled = if method == Method::HEAD {
+        Method::GET
+    } else {
+        method.clone()
+    };
+    let Some(rule) = rule(&ruled, matched.as_str()) else {
+        return no_rule(&method, matched.as_str());
     };
     let caller = match credentials(&engine, &method, request.headers()).await {
         Ok(caller) => caller,
@@ -144,6 +149,27 @@ pub(crate) async fn guard(
         {
             error!(error = %e, key_id = %caller.key_id, route, "cannot write an audit entry");
         }
+    }
+    response
+}
+
+/// The answer to a method the route does not have: 405 with the methods
+/// it has; a route the table lacks altogether is refused (fail closed).
+fn no_rule(method: &Method, route: &str) -> Response {
+    let allowed: Vec<&str> = ROUTES
+        .iter()
+        .filter(|r| r.path == route)
+        .map(|r| r.method)
+        .collect();
+    if allowed.is_empty() {
+        error!(%method, route, "a route without an access rule was refused");
+        return ApiError::new(500, "this route has no access rule").into_response();
+    }
+    let allow = allowed.join(", ");
+    let mut response =
+        ApiError::new(405, format!("{route} does not take {method}: use {allow}")).into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
     }
     response
 }
@@ -216,6 +242,15 @@ mod tests {
             Some("L1.2".into())
         );
         assert_eq!(target("/v1/dnc", "/v1/dnc"), None);
+    }
+
+    #[test]
+    fn a_method_a_route_lacks_is_405_naming_the_ones_it_has() {
+        let response = no_rule(&Method::TRACE, "/v1/session");
+        assert_eq!(response.status(), 405);
+        assert_eq!(response.headers()[header::ALLOW], "POST, GET, DELETE");
+        let response = no_rule(&Method::GET, "/v1/not-in-the-table");
+        assert_eq!(response.status(), 500, "fail closed");
     }
 
     #[test]

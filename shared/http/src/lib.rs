@@ -12,6 +12,7 @@
 //! - [`events`]: live updates, a server-sent event stream per campaign.
 //! - [`listen`]: listen-in, a WebSocket of a live call's mixed audio
 //!   (and [`listen::router`], the route alone for the media-bridge container).
+//! - [`openapi`]: the OpenAPI document of the API, served at `/openapi.json`.
 //! - [`session`]: the console's sign-in (an API key exchanged for a
 //!   signed session cookie) and its CSRF rule.
 //! - [`test_call`]: test calls from the browser, a WebSocket to an AI
@@ -29,6 +30,7 @@ pub mod api;
 pub mod auth;
 pub mod events;
 pub mod listen;
+pub mod openapi;
 pub mod session;
 pub mod test_call;
 pub mod webhooks;

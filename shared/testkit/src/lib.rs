@@ -25,6 +25,12 @@
 //!   contract, concurrent writers included.
 //! - [`imports`]: the [`ImportStore`](voxdial_domain::ImportStore)
 //!   contract (lead import records), on store subjects.
+//! - [`speech`]: the [`Transcriber`](voxdial_domain::Transcriber) and
+//!   [`Analyser`](voxdial_domain::Analyser) contracts, with the service
+//!   cases (rate limit, outage, refusal, a hung service) for engines behind
+//!   a service.
+//! - [`webhook`]: the [`WebhookPoster`](voxdial_domain::WebhookPoster)
+//!   contract, against a bare HTTP receiver on 127.0.0.1.
 //! - [`subject`]: what an adapter's factory returns to a suite
 //!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
 //! - [`clock`]: [`ManualClock`], a clock tests set and advance.
@@ -70,8 +76,10 @@ pub mod keys;
 pub mod privacy;
 pub mod queue;
 pub mod routing;
+pub mod speech;
 pub mod store;
 pub mod subject;
+pub mod webhook;
 
 pub use clock::ManualClock;
 pub use subject::{
@@ -340,6 +348,82 @@ macro_rules! aggregate_contract {
             events_fall_in_their_hour_and_day,
             series_are_scoped_to_organisation_and_dimension,
             every_counter_round_trips,
+        );
+    };
+}
+
+/// The transcriber contract against an engine:
+/// `transcriber_contract!(factory)` where `factory` evaluates to a future
+/// of a [`speech::TranscriberSubject`]. Expands into the module
+/// `transcriber_contract`.
+#[macro_export]
+macro_rules! transcriber_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(transcriber_contract, speech, $factory;
+            transcribes_the_conversation,
+            without_its_input_there_is_nothing_to_transcribe,
+        );
+    };
+}
+
+/// The service cases of the transcriber contract, for an engine behind a
+/// service: `service_transcriber_contract!(factory)`, the subject also a
+/// [`speech::FaultySubject`]. Expands into the module
+/// `service_transcriber_contract`.
+#[macro_export]
+macro_rules! service_transcriber_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(service_transcriber_contract, speech, $factory;
+            transcriber_rate_limit_is_transient,
+            transcriber_outage_is_transient,
+            transcriber_refusal_is_permanent,
+            transcriber_hang_is_transient,
+        );
+    };
+}
+
+/// The analyser contract against an engine: `analyser_contract!(factory)`
+/// where `factory` evaluates to a future of a [`speech::AnalyserSubject`].
+/// Expands into the module `analyser_contract`.
+#[macro_export]
+macro_rules! analyser_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(analyser_contract, speech, $factory;
+            analyses_a_transcribed_call,
+            analyses_a_call_without_a_transcript,
+        );
+    };
+}
+
+/// The service cases of the analyser contract, for an engine behind a
+/// service: `service_analyser_contract!(factory)`, the subject also a
+/// [`speech::FaultySubject`]. Expands into the module
+/// `service_analyser_contract`.
+#[macro_export]
+macro_rules! service_analyser_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(service_analyser_contract, speech, $factory;
+            analyser_rate_limit_is_transient,
+            analyser_outage_is_transient,
+            analyser_refusal_is_permanent,
+            analyser_hang_is_transient,
+        );
+    };
+}
+
+/// The webhook poster contract: `webhook_contract!(factory)` where
+/// `factory` evaluates to a future of a [`webhook::WebhookSubject`].
+/// Expands into the module `webhook_contract`.
+#[macro_export]
+macro_rules! webhook_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(webhook_contract, webhook, $factory;
+            delivers_the_body_and_headers,
+            error_statuses_are_answers,
+            redirects_are_not_followed,
+            no_answer_is_an_error,
+            nobody_listening_is_an_error,
+            metadata_addresses_are_refused,
         );
     };
 }

@@ -111,3 +111,27 @@ async fn redirects_are_not_followed() {
     assert_eq!(status, 307);
     assert_eq!(hits.load(Ordering::SeqCst), 1, "only /moved was reached");
 }
+
+/// The sender the local runtime uses, under the webhook poster contract
+/// (`voxdial_testkit::webhook`). Its timeout is long enough for any local
+/// answer on a loaded machine; the hang case waits it once.
+struct Poster(HttpWebhookPoster);
+
+const CONTRACT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl voxdial_testkit::webhook::WebhookSubject for Poster {
+    fn poster(&self) -> &dyn WebhookPoster {
+        &self.0
+    }
+
+    fn timeout(&self) -> Duration {
+        CONTRACT_TIMEOUT
+    }
+}
+
+mod http_poster {
+    use super::*;
+    voxdial_testkit::webhook_contract!(async {
+        Poster(HttpWebhookPoster::allowing_loopback(CONTRACT_TIMEOUT).unwrap())
+    });
+}

@@ -43,7 +43,7 @@ use sha2::{Digest, Sha256};
 use voxdial_domain::{
     AnalyseError, Analyser, Analysis, AnalysisDisposition, AnalysisRequest, FieldKind,
     PrincipleScore, Segment, Sentiment, Sentiments, Speaker, TranscribeError, Transcriber,
-    TranscriberInput, Transcript, TranscriptionRequest, Verdict,
+    TranscriberInput, Transcript, TranscriptionRequest, Verdict, final_disposition,
 };
 
 use crate::{google_message, http_analyse_error, http_transcribe_error, retry_after};
@@ -520,9 +520,16 @@ fn to_analysis(
             retry_after: None,
         }
     })?;
+    let disposition = final_disposition(
+        analysed == AnalysisDisposition::Voicemail,
+        request.call.disposition,
+        analysed,
+    );
+    // A callback time only with a callback (as the local analyser gives it).
     let callback_at = parsed
         .callback_at
         .as_deref()
+        .filter(|_| disposition == AnalysisDisposition::CallbackRequested)
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&chrono::Utc));
     let mut fields = serde_json::Map::new();
@@ -536,7 +543,7 @@ fn to_analysis(
     }
     Ok(Analysis {
         engine: "gemini".into(),
-        disposition: analysed,
+        disposition,
         analysed_disposition: analysed,
         recorded_disposition: request.call.disposition,
         callback_at,
@@ -547,20 +554,40 @@ fn to_analysis(
             overall: Sentiment::of(parsed.sentiment.overall.score),
         },
         summary: parsed.summary,
-        principles: parsed
-            .principles
-            .into_iter()
-            .map(|p| PrincipleScore {
-                principle: p.principle,
-                verdict: match p.verdict.as_str() {
-                    "pass" => Verdict::Pass,
-                    "fail" => Verdict::Fail,
+        principles: principle_scores(parsed.principles, request),
+    })
+}
+
+/// One score per principle of the campaign, in its order, whatever the
+/// model answered (a principle it left out is not applicable; one the
+/// campaign never named is dropped).
+fn principle_scores(
+    answered: Vec<SchemaPrinciple>,
+    request: &AnalysisRequest,
+) -> Vec<PrincipleScore> {
+    let mut answered: HashMap<String, SchemaPrinciple> = answered
+        .into_iter()
+        .map(|p| (p.principle.clone(), p))
+        .collect();
+    request
+        .campaign
+        .settings
+        .analysis
+        .principles
+        .iter()
+        .map(|principle| {
+            let found = answered.remove(principle);
+            PrincipleScore {
+                principle: principle.clone(),
+                verdict: match found.as_ref().map(|p| p.verdict.as_str()) {
+                    Some("pass") => Verdict::Pass,
+                    Some("fail") => Verdict::Fail,
                     _ => Verdict::NotApplicable,
                 },
-                evidence: p.evidence,
-            })
-            .collect(),
-    })
+                evidence: found.and_then(|p| p.evidence),
+            }
+        })
+        .collect()
 }
 
 #[async_trait]
