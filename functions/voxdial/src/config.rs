@@ -13,6 +13,8 @@
 //! call_lease_margin_secs = 120       # added to ring time + longest call
 //! sweep_interval_ms = 1000
 //! dispatch_parallelism = 32
+//! media_max_live_calls = 20          # the hosted bridge's capacity: beyond it, answered
+//!                                    # calls hear the voicemail message and get a callback
 //!
 //! [twilio]                           # one Twilio account, tried alone ...
 //! account_sid = "AC..."
@@ -105,6 +107,8 @@ pub(crate) struct EngineSection {
     pub(crate) call_lease_margin_secs: Option<u32>,
     pub(crate) sweep_interval_ms: Option<u64>,
     pub(crate) dispatch_parallelism: Option<usize>,
+    /// The hosted media bridge's capacity (no limit without).
+    pub(crate) media_max_live_calls: Option<u32>,
 }
 
 /// `[twilio]`.
@@ -160,6 +164,7 @@ mod tests {
             .collect();
         let config: FileConfig = toml::from_str(&example).unwrap();
         assert_eq!(config.engine.dispatch_parallelism, Some(32));
+        assert_eq!(config.engine.media_max_live_calls, Some(20));
         assert_eq!(config.providers.len(), 2);
         assert_eq!(config.routing.as_ref().unwrap().providers.len(), 2);
         assert_eq!(config.agent_providers["default"], "sanspbx");

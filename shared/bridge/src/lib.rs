@@ -20,6 +20,9 @@
 //!   codec ⇄ core ⇄ [`voxdial_gemini::LiveSession`], host requests as
 //!   spawned tasks, timers with `sleep_until(poll_timeout)`. Generic over
 //!   the provider socket (`Sink + Stream` of axum messages).
+//! - [`fleet`]: [`fleet::report_load`], the task's load (live calls,
+//!   capacity) reported to the fleet the answer webhook reads, on change
+//!   and on a heartbeat.
 //! - [`host`]: the [`BridgeHost`] port the lead implements on the engine,
 //!   and [`MemoryHost`] for tests.
 //! - `spool`: recorded calls written to a file on task storage as they
@@ -45,6 +48,7 @@
 //! ```
 
 pub mod driver;
+pub mod fleet;
 pub mod host;
 mod limits;
 pub mod live;

@@ -187,7 +187,9 @@ impl Deps {
                 ..defaults
             },
         )
-        .with_agents(store);
+        .with_agents(store.clone())
+        // The media bridges report their load to the table (issue 13).
+        .with_bridge_fleet(store);
         let (engine, jobs) = crate::postcall::wire(engine, &config, clients, secrets)?;
         Ok(Deps {
             engine,

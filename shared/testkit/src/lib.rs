@@ -25,8 +25,10 @@
 //!   contract, concurrent writers included.
 //! - [`imports`]: the [`ImportStore`](voxdial_domain::ImportStore)
 //!   contract (lead import records), on store subjects.
+//! - [`fleet`]: the [`BridgeFleet`](voxdial_domain::BridgeFleet) contract
+//!   (media-bridge load reports and their expiry).
 //! - [`subject`]: what an adapter's factory returns to a suite
-//!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
+//!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`], [`FleetSubject`], ...).
 //! - [`clock`]: [`ManualClock`], a clock tests set and advance.
 //! - [`fixtures`]: campaigns, leads with fictional numbers, calls,
 //!   compliance records and releases.
@@ -65,6 +67,7 @@ pub mod ai_agents;
 pub mod blob;
 pub mod clock;
 pub mod fixtures;
+pub mod fleet;
 pub mod imports;
 pub mod keys;
 pub mod privacy;
@@ -75,7 +78,8 @@ pub mod subject;
 
 pub use clock::ManualClock;
 pub use subject::{
-    AgentSubject, BlobSubject, QueueSubject, QueueTime, Reopen, RoutingSubject, StoreSubject,
+    AgentSubject, BlobSubject, FleetSubject, QueueSubject, QueueTime, Reopen, RoutingSubject,
+    StoreSubject,
 };
 
 /// Support for the macros; not part of the API.
@@ -340,6 +344,20 @@ macro_rules! aggregate_contract {
             events_fall_in_their_hour_and_day,
             series_are_scoped_to_organisation_and_dimension,
             every_counter_round_trips,
+        );
+    };
+}
+
+/// The bridge fleet contract against an adapter: `fleet_contract!(factory)`
+/// where `factory` evaluates to a future of a fresh, empty
+/// [`FleetSubject`]. Expands into the module `fleet_contract`.
+#[macro_export]
+macro_rules! fleet_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(fleet_contract, fleet, $factory;
+            reports_count_until_they_expire,
+            a_new_report_replaces_the_task_s_last,
+            concurrent_reports_of_many_tasks_are_all_kept,
         );
     };
 }
