@@ -153,7 +153,7 @@ async fn main() -> anyhow::Result<()> {
     let deps = Deps::init(config).await.context("cannot wire the engine")?;
     anyhow::ensure!(
         deps.engine.config().media_token_key.is_some(),
-        "the media token key is required (voxdial.media_token_key in the secret, or VOXDIAL_MEDIA_TOKEN_KEY)"
+        "the media token key is required (voxdial.media_token_key in the keys secret, or VOXDIAL_MEDIA_TOKEN_KEY)"
     );
     // The listen-in route reads the calls this task holds from the engine's hub.
     let listen = voxdial_http::listen::router(deps.engine.clone());
