@@ -101,7 +101,7 @@ def main():
             "VOXDIAL_DISPATCH_QUEUE_URL": f"{endpoint}/123456789012/voxdial-dev-dispatch",
             "VOXDIAL_PUBLIC_BASE_URL": "https://abc123defg.execute-api.ap-south-1.amazonaws.com",
             "VOXDIAL_CALLER_ID": "+14155550100",
-            "VOXDIAL_SECRETS_ID": "voxdial/dev/providers",
+            "VOXDIAL_SECRET_IDS": "voxdial/dev/providers",
             "RUST_LOG": os.environ.get("INIT_RUST_LOG", "warn"),
             "AWS_EC2_METADATA_DISABLED": os.environ.get("INIT_IMDS_OFF", "false"),
         }

@@ -53,6 +53,12 @@ impl Gate {
         (self.live)()
     }
 
+    /// The calls this task takes now: its capacity, or none while it
+    /// drains (what it reports to the fleet).
+    pub(crate) fn capacity(&self) -> usize {
+        if self.draining() { 0 } else { self.max_live }
+    }
+
     fn draining(&self) -> bool {
         self.draining.load(Ordering::SeqCst)
     }
@@ -132,6 +138,7 @@ mod tests {
     #[tokio::test]
     async fn streams_are_refused_at_capacity_and_taken_again_below_it() {
         let (gate, live) = gate(2);
+        assert_eq!(gate.capacity(), 2);
         let app = app(&gate);
         live.store(1, Ordering::SeqCst);
         assert_eq!(status(&app, "/media/twilio").await, StatusCode::OK);
@@ -162,6 +169,7 @@ mod tests {
             status(&app, "/healthz").await,
             StatusCode::SERVICE_UNAVAILABLE
         );
+        assert_eq!(gate.capacity(), 0, "it reports no room to the fleet");
     }
 
     #[tokio::test]

@@ -31,6 +31,15 @@
 //! task is protected from scale-in ([`protection`]), so ECS stops idle
 //! tasks first.
 //!
+//! # Capacity
+//!
+//! Beyond `MAX_LIVE_CALLS` the [`gate`] refuses streams, and the answer
+//! webhook never sends one there: the task reports its live calls and
+//! capacity (zero while draining) to the table's `BRIDGE_FLEET` items on
+//! every change and every 10 s, each report valid for 30 s
+//! ([`voxdial_bridge::fleet`]); when no task has a free place, the answer
+//! function answers with the voicemail message and schedules a callback.
+//!
 //! The public listener also serves listen-in (`GET /v1/calls/{id}/listen`,
 //! `voxdial_http::listen`): the same guarded route as the local server's,
 //! streaming the calls this task holds (the ALB sends `/v1/calls/*/listen`
@@ -86,6 +95,37 @@ async fn wait_idle(gate: &gate::Gate, timeout: Duration) -> usize {
     gate.live()
 }
 
+/// How often the task reports its load to the fleet when it does not change.
+const FLEET_HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// How long a report counts: three heartbeats, so one or two lost writes
+/// never drop a live task from the fleet, and a dead one is gone in 30 s.
+const FLEET_TTL_SECS: i64 = 30;
+
+/// The task's load to the fleet the answer webhook reads (issue 13): its
+/// live calls and its capacity, none while it drains.
+fn spawn_fleet_reporter(engine: &voxdial_app::Engine, gate: &gate::Gate) {
+    let Some(fleet) = engine.bridge_fleet().cloned() else {
+        return;
+    };
+    let task = voxdial_domain::BridgeTaskId::parse(uuid::Uuid::new_v4().simple().to_string())
+        .expect("a UUID is a task id");
+    let reporting = voxdial_bridge::fleet::FleetReporting {
+        fleet,
+        clock: engine.clock().clone(),
+        task,
+        heartbeat: FLEET_HEARTBEAT,
+        ttl: chrono::Duration::seconds(FLEET_TTL_SECS),
+    };
+    let gate = gate.clone();
+    tokio::spawn(voxdial_bridge::fleet::report_load(reporting, move || {
+        voxdial_bridge::fleet::Load {
+            live: u32::try_from(gate.live()).unwrap_or(u32::MAX),
+            capacity: u32::try_from(gate.capacity()).unwrap_or(u32::MAX),
+        }
+    }));
+}
+
 /// On ECS: task scale-in protection while calls are live, and the
 /// `LiveCalls` metric the service scales on.
 fn spawn_reporters(settings: &BridgeSettings, live: &gate::LiveCalls) {
@@ -110,12 +150,12 @@ async fn main() -> anyhow::Result<()> {
     let deps = Deps::init(config).await.context("cannot wire the engine")?;
     anyhow::ensure!(
         deps.engine.config().media_token_key.is_some(),
-        "the media token key is required (voxdial.media_token_key in the secret, or VOXDIAL_MEDIA_TOKEN_KEY)"
+        "the media token key is required (voxdial.media_token_key in the keys secret, or VOXDIAL_MEDIA_TOKEN_KEY)"
     );
     // The listen-in route reads the calls this task holds from the engine's hub.
     let listen = voxdial_http::listen::router(deps.engine.clone());
-    // Browser test calls run on this task's bridge.
-    let test_engine = deps.engine.clone();
+    // Browser test calls and the fleet's load reports run on this task's bridge.
+    let engine = deps.engine.clone();
     let host = Arc::new(EngineHost::new(
         deps.engine,
         Agents::new(settings.agent_config()?),
@@ -131,6 +171,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let gate = gate::Gate::new(settings.max_live, live.clone());
     spawn_reporters(&settings, &live);
+    spawn_fleet_reporter(&engine, &gate);
     let metrics_addr = &settings.metrics_addr;
     let metrics = tokio::net::TcpListener::bind(metrics_addr)
         .await
@@ -147,8 +188,7 @@ async fn main() -> anyhow::Result<()> {
             let _ = tcp.set_nodelay(true);
         });
     tracing::info!(%addr, %metrics_addr, max_live = settings.max_live, "media bridge listening");
-    let test_calls =
-        voxdial_http::test_call::router(test_engine, voxdial_host::test_calls(&bridge));
+    let test_calls = voxdial_http::test_call::router(engine, voxdial_host::test_calls(&bridge));
     let app = bridge
         .router()
         .merge(listen)

@@ -14,8 +14,9 @@ use chrono::TimeZone;
 use voxdial_app::clock::SystemClock;
 use voxdial_aws::testing::Emulator;
 use voxdial_domain::{
-    CallAttempt, CallState, CallStore, Campaign, CampaignAction, CampaignId, CampaignSettings,
-    CampaignStore, Disposition, DncStore, E164, LeadId, LeadStore, NewLead,
+    BridgeFleet, CallAttempt, CallState, CallStore, Campaign, CampaignAction, CampaignId,
+    CampaignSettings, CampaignStore, Disposition, DncStore, E164, FleetCapacity, LeadId, LeadStore,
+    NewLead,
 };
 use voxdial_lambda::{Deps, LambdaConfig, Secrets};
 use voxdial_sim::caller::{CallerConfig, run_caller};
@@ -401,5 +402,45 @@ async fn a_drained_container_refuses_new_streams_and_lets_its_live_call_end_by_i
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
+    world.voice_task.abort();
+}
+
+impl World {
+    /// The fleet in the table once `wanted` holds of it (a deadline of a
+    /// minute that only guards a hang).
+    async fn fleet_until(&self, wanted: impl Fn(&FleetCapacity) -> bool) -> Option<FleetCapacity> {
+        for _ in 0..600 {
+            let loads = self.store.bridge_loads(chrono::Utc::now()).await.unwrap();
+            let fleet = FleetCapacity::of(&loads);
+            if wanted(&fleet) {
+                return Some(fleet);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_container_reports_its_load_to_the_fleet_the_answer_webhook_reads() {
+    // GIVEN the container, taking 7 calls
+    let world = world(&[("MAX_LIVE_CALLS", "7".into()), ("DRAIN_SECS", "5".into())]).await;
+    let _container = world.start().await;
+    // THEN the table's fleet holds its report: one task, 7 free places
+    let idle = world.fleet_until(|f| f.tasks == 1).await;
+    assert_eq!(
+        idle,
+        Some(FleetCapacity {
+            tasks: 1,
+            live: 0,
+            free: 7
+        })
+    );
+    // WHEN Twilio streams a call to it
+    let caller = world.stream_call();
+    // THEN the report shows the live call and one place less
+    let busy = world.fleet_until(|f| f.live == 1).await;
+    assert_eq!(busy.map(|f| f.free), Some(6));
+    caller.abort();
     world.voice_task.abort();
 }

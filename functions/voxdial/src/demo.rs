@@ -258,6 +258,7 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
             model: None,
             agents: Agents::new(AgentConfig::default()),
             twilio_auth_token: Some(network.twilio_auth_token.clone()),
+            max_live_calls: None,
         }),
         clock: clock.clone(),
         time_scale: options.time_scale,

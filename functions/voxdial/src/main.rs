@@ -753,6 +753,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             model: None,
             agents: Agents::new(AgentConfig::default()),
             twilio_auth_token: token_cell.get().cloned(),
+            max_live_calls: file.engine.media_max_live_calls,
         })
     } else if let Some(key) = args.gemini_api_key {
         let token = signing_token.context(
@@ -764,6 +765,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             model: args.gemini_model,
             agents: Agents::new(AgentConfig::default()),
             twilio_auth_token: Some(token),
+            max_live_calls: file.engine.media_max_live_calls,
         })
     } else {
         None

@@ -102,6 +102,10 @@ pub struct Engine {
     pub(crate) agents: Option<Arc<dyn voxdial_domain::HumanAgentStore>>,
     pub(crate) post: Option<Arc<crate::postcall::PostCallDeps>>,
     pub(crate) observer: Option<Arc<dyn crate::events::CallObserver>>,
+    /// The media bridges' load: with it, the answer webhook connects a
+    /// stream only while a bridge has a free place (without it, it always
+    /// does, and the bridge's own admission is the only limit).
+    pub(crate) fleet: Option<Arc<dyn voxdial_domain::BridgeFleet>>,
     /// When this process last asked the providers about every live call
     /// (`None` until its first sweep: a restart reconciles at once).
     pub(crate) reconciled_at: Arc<std::sync::Mutex<Option<Timestamp>>>,
@@ -159,6 +163,7 @@ impl Engine {
             agents: None,
             post: None,
             observer: None,
+            fleet: None,
             reconciled_at: Arc::default(),
             live: crate::live::LiveHub::default(),
         }
@@ -176,6 +181,13 @@ impl Engine {
         self
     }
 
+    /// Answers calls with a media stream only while `fleet` has a free
+    /// place (see [`Engine::handle_answer_webhook`]).
+    pub fn with_bridge_fleet(mut self, fleet: Arc<dyn voxdial_domain::BridgeFleet>) -> Engine {
+        self.fleet = Some(fleet);
+        self
+    }
+
     /// Transfers calls to the human agents of `agents`.
     pub fn with_agents(mut self, agents: Arc<dyn voxdial_domain::HumanAgentStore>) -> Engine {
         self.agents = Some(agents);
@@ -190,6 +202,11 @@ impl Engine {
     /// The clock.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// The media bridges' load, when calls are answered by it.
+    pub fn bridge_fleet(&self) -> Option<&Arc<dyn voxdial_domain::BridgeFleet>> {
+        self.fleet.as_ref()
     }
 
     /// The engine's settings.

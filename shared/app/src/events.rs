@@ -308,7 +308,57 @@ impl Engine {
         }
     }
 
+    /// Whether the media bridges can take one more call: always without a
+    /// fleet to ask, and when the fleet cannot be read (a stream the
+    /// bridges then refuse costs that one call; a failed read taken as
+    /// "full" would send every call to the fallback).
+    async fn bridge_has_room(&self) -> bool {
+        let Some(fleet) = &self.fleet else {
+            return true;
+        };
+        match fleet.bridge_loads(self.clock.now()).await {
+            Ok(loads) => {
+                let fleet = voxdial_domain::FleetCapacity::of(&loads);
+                if fleet.free == 0 {
+                    warn!(
+                        tasks = fleet.tasks,
+                        live = fleet.live,
+                        "no media bridge has room for a call"
+                    );
+                }
+                fleet.free > 0
+            }
+            Err(error) => {
+                warn!(%error, "cannot read the media bridges' load; connecting the stream");
+                true
+            }
+        }
+    }
+
+    /// The answer when no media bridge can take the call: the campaign's
+    /// voicemail message, which tells a person (or their voicemail) that
+    /// we will try again, and the callback that does, as when the call
+    /// cannot reach a human agent ([`Engine::schedule_callback`], within
+    /// the attempt limit).
+    async fn no_bridge_answer(
+        &self,
+        call: &CallAttempt,
+        campaign: &Campaign,
+    ) -> Result<AnswerInstruction, AppError> {
+        info!(call_id = %call.id, "the media bridges are full: voicemail message and a callback");
+        self.schedule_callback(&call.id, None).await?;
+        Ok(AnswerInstruction::Voicemail {
+            wait_for_beep: false,
+            audio_url: None,
+            text: self.voicemail_text(campaign).await,
+        })
+    }
+
     /// Handles a provider's answer webhook: what the answered call does next.
+    /// A person (or a call whose machine verdict is still pending) gets a
+    /// media stream to the AI agent while a bridge has room, else the
+    /// voicemail-or-callback path ([`Engine::with_bridge_fleet`]); a
+    /// machine gets the campaign's voicemail policy.
     pub async fn handle_answer_webhook(
         &self,
         provider_id: &ProviderId,
@@ -363,6 +413,9 @@ impl Engine {
             },
             Some(voxdial_domain::AnsweredBy::Fax) => AnswerInstruction::Hangup,
             _ => match &self.config.media_url {
+                Some(_) if !self.bridge_has_room().await => {
+                    self.no_bridge_answer(&call, &campaign).await?
+                }
                 Some(url) => {
                     // The answer webhook is the answer: the call is answered
                     // for the bridge's admission check even when the status

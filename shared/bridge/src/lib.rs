@@ -25,6 +25,9 @@
 //!   binary frames in, the agent's voice out, the state machine's state
 //!   and transcript as JSON text; through the same driver and core, with
 //!   nothing stored.
+//! - [`fleet`]: [`fleet::report_load`], the task's load (live calls,
+//!   capacity) reported to the fleet the answer webhook reads, on change
+//!   and on a heartbeat.
 //! - [`host`]: the [`BridgeHost`] port the lead implements on the engine,
 //!   and [`MemoryHost`] for tests.
 //! - `spool`: recorded calls written to a file on task storage as they
@@ -51,6 +54,7 @@
 
 pub mod browser;
 pub mod driver;
+pub mod fleet;
 pub mod host;
 mod limits;
 pub mod live;

@@ -156,6 +156,13 @@ string_id!(
     "API key id",
     64
 );
+string_id!(
+    /// One media-bridge process (an ECS task, or the local runtime's
+    /// hosted bridge) in the fleet that carries live calls.
+    BridgeTaskId,
+    "bridge task id",
+    64
+);
 
 impl OrgId {
     /// The organisation of records written before organisations existed,

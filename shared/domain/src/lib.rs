@@ -40,6 +40,9 @@
 //!   privacy store port.
 //! - [`consent`]: recording-notice jurisdictions (countries, US states by
 //!   area code).
+//! - [`fleet`]: the media bridges' load (live calls and capacity per task)
+//!   and its port, which the answer webhook reads before it connects a
+//!   stream.
 //!
 //! # Invariants kept here
 //!
@@ -57,6 +60,7 @@ pub mod call;
 pub mod campaign;
 pub mod consent;
 pub mod destination;
+pub mod fleet;
 pub mod floor;
 pub mod ids;
 pub mod imports;
@@ -111,9 +115,10 @@ pub use campaign::{
     AmdMode, Campaign, CampaignAction, CampaignError, CampaignSettings, CampaignStatus,
     ConsentWaiver, ProviderStrategy, RecordingPolicy, VoicemailPolicy,
 };
+pub use fleet::{BridgeFleet, BridgeLoad, FleetCapacity};
 pub use ids::{
-    AgentId, ApiKeyId, CallId, CampaignId, HumanAgentId, IdError, ImportId, LeadId, OrgId,
-    ProviderCallSid, ProviderId, StreamSid,
+    AgentId, ApiKeyId, BridgeTaskId, CallId, CampaignId, HumanAgentId, IdError, ImportId, LeadId,
+    OrgId, ProviderCallSid, ProviderId, StreamSid,
 };
 pub use imports::{
     ImportCursor, ImportProgress, ImportStatus, ImportStore, LeadImport, MAX_IMPORT_REJECTIONS,

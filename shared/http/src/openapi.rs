@@ -319,9 +319,11 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
         ),
         ("GET", "/v1/calls/{id}/transcript") => op("The transcript", 200, any_object()),
         ("GET", crate::listen::PATH) => op("Listen in (WebSocket)", 101, WebSocket),
-        ("GET", crate::test_call::PATH) => {
-            op("A browser test call with the agent (WebSocket)", 101, WebSocket)
-        }
+        ("GET", crate::test_call::PATH) => op(
+            "A browser test call with the agent (WebSocket)",
+            101,
+            WebSocket,
+        ),
         ("POST", "/v1/calls/{id}/hangup") => op("Hang up a live call", 200, the("Record")),
         ("POST", "/v1/calls/{id}/transfer") => {
             op("Transfer a call to a human agent", 200, the("Record")).body(object(

@@ -140,17 +140,16 @@ pub struct Deps {
 
 impl Deps {
     /// Loads the AWS configuration (the function's role and region, or the
-    /// emulator of `VOXDIAL_AWS_ENDPOINT`), fetches the secret, and wires
-    /// the engine.
+    /// emulator of `VOXDIAL_AWS_ENDPOINT`), fetches the function's secrets
+    /// (`VOXDIAL_SECRET_IDS`), and wires the engine.
     pub async fn init(config: LambdaConfig) -> Result<Deps, InitError> {
         let sdk = voxdial_aws::config::load(config.aws_endpoint.as_deref()).await;
         let clients = Clients::new(&sdk, None);
-        let secrets = match &config.secrets_id {
-            Some(id) => {
-                let client = aws_sdk_secretsmanager::Client::new(&sdk);
-                Secrets::fetch(&client, id).await?
-            }
-            None => Secrets::default(),
+        let secrets = if config.secret_ids.is_empty() {
+            Secrets::default()
+        } else {
+            let client = aws_sdk_secretsmanager::Client::new(&sdk);
+            Secrets::fetch_all(&client, &config.secret_ids).await?
         };
         Deps::assemble(config, &clients, &secrets, Arc::new(SystemClock))
     }
@@ -217,7 +216,9 @@ impl Deps {
                 ..defaults
             },
         )
-        .with_agents(ports.humans);
+        .with_agents(ports.humans)
+        // The media bridges report their load to the table (issue 13).
+        .with_bridge_fleet(ports.fleet);
         let (engine, jobs) = postcall::wire(engine, &config, clients, secrets, ports.jobs)?;
         Ok(Deps {
             engine,

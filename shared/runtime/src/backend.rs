@@ -11,7 +11,8 @@ use voxdial_app::router::Providers;
 use voxdial_app::routing::{EngineRouter, check_accounts};
 use voxdial_aws::{Clients, DynamoStore, SqsJobQueue, SqsQueue};
 use voxdial_domain::{
-    AgentId, Clock, DispatchQueue, HumanAgentStore, JobQueue, ProviderId, RoutingStateStore, Store,
+    AgentId, BridgeFleet, Clock, DispatchQueue, HumanAgentStore, JobQueue, ProviderId,
+    RoutingStateStore, Store,
 };
 use voxdial_local::{LocalJobQueue, LocalQueue, LocalStore, OpenError, QueueConfig};
 use voxdial_routing::{RoutingConfig, RoutingError};
@@ -53,6 +54,8 @@ pub struct Ports {
     pub routing_state: Arc<dyn RoutingStateStore>,
     /// The human agents transfers go to.
     pub humans: Arc<dyn HumanAgentStore>,
+    /// The media bridges' load reports, read by the answer webhook.
+    pub fleet: Arc<dyn BridgeFleet>,
     /// The dispatch queue.
     pub queue: Arc<dyn DispatchQueue>,
     /// The post-call job queue, when there is a post-call pipeline.
@@ -85,12 +88,13 @@ impl Ports {
     /// The ports of one store and its queues.
     fn of<S>(store: Arc<S>, queue: Arc<dyn DispatchQueue>, jobs: Option<Arc<dyn JobQueue>>) -> Ports
     where
-        S: Store + RoutingStateStore + HumanAgentStore + 'static,
+        S: Store + RoutingStateStore + HumanAgentStore + BridgeFleet + 'static,
     {
         Ports {
             store: store.clone(),
             routing_state: store.clone(),
-            humans: store,
+            humans: store.clone(),
+            fleet: store,
             queue,
             jobs,
         }

@@ -109,6 +109,9 @@ pub struct MediaOptions {
     pub agents: Agents,
     /// The Auth Token Twilio signs the stream upgrade with (no check without).
     pub twilio_auth_token: Option<String>,
+    /// The bridge's capacity: beyond it, answered calls get the voicemail
+    /// message and a callback instead of a stream (`None`: no limit).
+    pub max_live_calls: Option<u32>,
 }
 
 /// How to start the runtime.
@@ -208,6 +211,7 @@ impl Runtime {
         let router = options
             .routes
             .router(&providers, ports.routing_state.clone())?;
+        let fleet_store = ports.fleet.clone();
         let engine = Engine::new(
             store.clone(),
             queue_port.clone(),
@@ -245,6 +249,7 @@ impl Runtime {
             media_url.is_some(),
             options.consent.clone(),
         )?;
+        let mut fleet_reporter = None;
         let (engine, bridge) = match options.media {
             Some(media) => {
                 let mut config = BridgeConfig {
@@ -261,7 +266,19 @@ impl Runtime {
                 }
                 let host = EngineHost::new(engine.clone(), media.agents);
                 let bridge = Bridge::new(config, Arc::new(host), media.connector);
-                let engine = engine.with_observer(Arc::new(BridgeObserver::new(bridge.clone())));
+                let mut engine =
+                    engine.with_observer(Arc::new(BridgeObserver::new(bridge.clone())));
+                if let Some(capacity) = media.max_live_calls {
+                    // The local fleet is this bridge (issue 13).
+                    engine = engine.with_bridge_fleet(fleet_store.clone());
+                    fleet_reporter = Some(local_fleet_reporting(
+                        fleet_store.clone(),
+                        &options.clock,
+                        options.time_scale,
+                        &bridge,
+                        capacity,
+                    ));
+                }
                 (engine, Some(bridge))
             }
             None => (engine, None),
@@ -314,6 +331,15 @@ impl Runtime {
             8,
             signal.clone(),
         ));
+        if let Some(report) = fleet_reporter {
+            let mut stop = signal.clone();
+            tasks.spawn(async move {
+                tokio::select! {
+                    () = report => {}
+                    _ = stop.wait_for(|stop| *stop) => {}
+                }
+            });
+        }
         tasks.spawn(run_sweeper(engine.clone(), options.sweep_interval, signal));
         Ok(Runtime {
             engine,
@@ -334,6 +360,34 @@ impl Runtime {
         let _ = self.shutdown.send(true);
         while self.tasks.join_next().await.is_some() {}
     }
+}
+
+/// The hosted bridge's load reports to the store, as a bridge task's to
+/// the table on AWS: one task (`local`), reported every 10 s real time and
+/// valid for three of them on the engine's (maybe faster) clock.
+fn local_fleet_reporting(
+    fleet: Arc<dyn voxdial_domain::BridgeFleet>,
+    clock: &Arc<dyn Clock>,
+    time_scale: f64,
+    bridge: &Bridge<EngineHost, WsConnector>,
+    capacity: u32,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    use voxdial_bridge::fleet::{FleetReporting, Load, report_load};
+    let heartbeat = Duration::from_secs(10);
+    let ttl = chrono::Duration::from_std(heartbeat.mul_f64(3.0 * time_scale.max(1.0)))
+        .unwrap_or(chrono::Duration::MAX);
+    let reporting = FleetReporting {
+        fleet,
+        clock: clock.clone(),
+        task: voxdial_domain::BridgeTaskId::parse("local").expect("a valid task id"),
+        heartbeat,
+        ttl,
+    };
+    let bridge = bridge.clone();
+    report_load(reporting, move || Load {
+        live: u32::try_from(bridge.live_calls()).unwrap_or(u32::MAX),
+        capacity,
+    })
 }
 
 #[derive(serde::Deserialize)]

@@ -31,8 +31,10 @@
 //!   a service.
 //! - [`webhook`]: the [`WebhookPoster`](voxdial_domain::WebhookPoster)
 //!   contract, against a bare HTTP receiver on 127.0.0.1.
+//! - [`fleet`]: the [`BridgeFleet`](voxdial_domain::BridgeFleet) contract
+//!   (media-bridge load reports and their expiry).
 //! - [`subject`]: what an adapter's factory returns to a suite
-//!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`]).
+//!   ([`StoreSubject`], [`QueueSubject`], [`BlobSubject`], [`FleetSubject`], ...).
 //! - [`clock`]: [`ManualClock`], a clock tests set and advance.
 //! - [`fixtures`]: campaigns, leads with fictional numbers, calls,
 //!   compliance records and releases.
@@ -71,6 +73,7 @@ pub mod ai_agents;
 pub mod blob;
 pub mod clock;
 pub mod fixtures;
+pub mod fleet;
 pub mod imports;
 pub mod keys;
 pub mod privacy;
@@ -83,7 +86,8 @@ pub mod webhook;
 
 pub use clock::ManualClock;
 pub use subject::{
-    AgentSubject, BlobSubject, QueueSubject, QueueTime, Reopen, RoutingSubject, StoreSubject,
+    AgentSubject, BlobSubject, FleetSubject, QueueSubject, QueueTime, Reopen, RoutingSubject,
+    StoreSubject,
 };
 
 /// Support for the macros; not part of the API.
@@ -424,6 +428,20 @@ macro_rules! webhook_contract {
             no_answer_is_an_error,
             nobody_listening_is_an_error,
             metadata_addresses_are_refused,
+        );
+    };
+}
+
+/// The bridge fleet contract against an adapter: `fleet_contract!(factory)`
+/// where `factory` evaluates to a future of a fresh, empty
+/// [`FleetSubject`]. Expands into the module `fleet_contract`.
+#[macro_export]
+macro_rules! fleet_contract {
+    ($factory:expr) => {
+        $crate::__contract_tests!(fleet_contract, fleet, $factory;
+            reports_count_until_they_expire,
+            a_new_report_replaces_the_task_s_last,
+            concurrent_reports_of_many_tasks_are_all_kept,
         );
     };
 }

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use voxdial_domain::{
-    BlobStore, DispatchMessage, HumanAgentStore, MessageQueue, QueueMessage, RoutingStateStore,
-    Store,
+    BlobStore, BridgeFleet, DispatchMessage, HumanAgentStore, MessageQueue, QueueMessage,
+    RoutingStateStore, Store,
 };
 
 use crate::ManualClock;
@@ -103,6 +103,33 @@ impl RoutingSubject {
     /// The store.
     pub fn routing(&self) -> Arc<dyn RoutingStateStore> {
         self.routing.clone()
+    }
+}
+
+/// A bridge fleet under test.
+pub struct FleetSubject {
+    fleet: Arc<dyn BridgeFleet>,
+    _guard: Guard,
+}
+
+impl FleetSubject {
+    /// Wraps a fresh, empty fleet.
+    pub fn new(fleet: impl BridgeFleet + 'static) -> FleetSubject {
+        FleetSubject {
+            fleet: Arc::new(fleet),
+            _guard: None,
+        }
+    }
+
+    /// Keeps `guard` alive until the fleet is dropped.
+    pub fn with_guard(mut self, guard: impl Any + Send + Sync) -> FleetSubject {
+        self._guard = Some(Box::new(guard));
+        self
+    }
+
+    /// The fleet.
+    pub fn fleet(&self) -> Arc<dyn BridgeFleet> {
+        self.fleet.clone()
     }
 }
 

@@ -37,6 +37,13 @@ async fn routing() -> voxdial_testkit::RoutingSubject {
     voxdial_testkit::RoutingSubject::new(store)
 }
 
+async fn fleet() -> voxdial_testkit::FleetSubject {
+    let moto = Emulator::get();
+    let clients = moto.clients(None);
+    let (store, _table) = moto.store(&clients).await.expect("a fresh table");
+    voxdial_testkit::FleetSubject::new(store)
+}
+
 async fn queue() -> QueueSubject {
     let moto = Emulator::get();
     let clients = moto.clients(None);
@@ -74,6 +81,7 @@ voxdial_testkit::key_contract!(store());
 voxdial_testkit::ai_agent_contract!(store());
 voxdial_testkit::aggregate_contract!(store());
 voxdial_testkit::routing_contract!(routing());
+voxdial_testkit::fleet_contract!(fleet());
 voxdial_testkit::import_contract!(store());
 voxdial_testkit::job_queue_contract!(jobs());
 voxdial_testkit::agent_contract!(agents());

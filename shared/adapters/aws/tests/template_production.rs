@@ -424,28 +424,159 @@ fn an_ecr_repository_holds_the_bridge_image() {
     );
 }
 
+/// The secrets (parameter names) a statement's `Resource` grants: each
+/// `…:secret:${Name}-??????` (the name and Secrets Manager's random
+/// suffix, nothing wider).
+fn granted_secrets(id: &str, statement: &Value) -> Vec<String> {
+    let resource = at(statement, &["Resource"]);
+    let items: Vec<&Value> = match resource {
+        Value::Sequence(items) => items.iter().collect(),
+        one => vec![one],
+    };
+    items
+        .into_iter()
+        .map(|item| {
+            let arn = text(item).unwrap_or_else(|| panic!("{id}: a secret ARN, not {item:?}"));
+            let name = arn
+                .split_once(":secret:${")
+                .and_then(|(_, rest)| rest.strip_suffix("}-??????"))
+                .unwrap_or_else(|| panic!("{id} reads {arn}: not one named secret"));
+            name.to_string()
+        })
+        .collect()
+}
+
+/// The secret parameters of a `VOXDIAL_SECRET_IDS` value (`!Ref X` or
+/// `!Sub "${X},${Y}"`).
+fn listed_secrets(value: &Value) -> Vec<String> {
+    if let Some(name) = reference(value) {
+        return vec![name.to_string()];
+    }
+    text(value)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|part| part.strip_prefix("${")?.strip_suffix('}'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// What each function and role may read: the providers' credentials
+/// everywhere, the models' keys only where a model is called, voxdial's
+/// own keys only where tokens, sessions or suppression digests are made.
+const SECRETS_BY_ROLE: [(&str, &[&str]); 9] = [
+    ("StatusCallbackFunction", &["ProvidersSecretName"]),
+    ("AnswerFunction", &["ProvidersSecretName", "KeysSecretName"]),
+    ("ApiFunction", &["ProvidersSecretName", "KeysSecretName"]),
+    (
+        "DispatcherFunction",
+        &["ProvidersSecretName", "KeysSecretName"],
+    ),
+    ("SweeperFunction", &["ProvidersSecretName"]),
+    ("RecordingFunction", &["ProvidersSecretName"]),
+    (
+        "TranscriberFunction",
+        &["ProvidersSecretName", "ModelsSecretName"],
+    ),
+    // The container fetches these itself (VOXDIAL_SECRET_IDS) ...
+    ("MediaTaskRole", &["ProvidersSecretName", "KeysSecretName"]),
+    // ... and ECS puts these in its environment (TWILIO_AUTH_TOKEN, GEMINI_API_KEY).
+    (
+        "MediaExecutionRole",
+        &["ProvidersSecretName", "ModelsSecretName"],
+    ),
+];
+
 #[test]
-fn each_role_reads_only_the_environment_s_secret() {
+fn each_role_reads_only_the_secrets_its_function_uses() {
     let t = template();
-    let exact = "secret:${ProvidersSecretName}-??????";
-    let mut checked = 0;
+    let mut seen = Vec::new();
     for kind in ["AWS::Serverless::Function", "AWS::IAM::Role"] {
         for (id, r) in resources(&t, kind) {
+            let mut granted = Vec::new();
             for statement in statements(r) {
                 let actions = strings(at(statement, &["Action"]));
                 if !actions.iter().any(|a| a.starts_with("secretsmanager:")) {
                     continue;
                 }
-                checked += 1;
                 assert_eq!(actions, ["secretsmanager:GetSecretValue"], "{id}");
-                let resource = text(at(statement, &["Resource"]))
-                    .unwrap_or_else(|| panic!("{id}: one secret, not a list or *"));
-                assert!(resource.ends_with(exact), "{id} reads {resource}");
+                granted.extend(granted_secrets(id, statement));
             }
+            if granted.is_empty() {
+                continue;
+            }
+            let expected = SECRETS_BY_ROLE
+                .iter()
+                .find(|(role, _)| *role == id)
+                .unwrap_or_else(|| panic!("{id} reads secrets it has no need of: {granted:?}"))
+                .1;
+            assert_eq!(granted, expected, "{id}");
+            seen.push(id);
         }
     }
-    // Every function, the bridge's task role and its execution role.
-    assert!(checked >= 9, "{checked}");
+    seen.sort_unstable();
+    let mut all: Vec<&str> = SECRETS_BY_ROLE.iter().map(|(id, _)| *id).collect();
+    all.sort_unstable();
+    assert_eq!(seen, all, "every function and the bridge's two roles");
+}
+
+#[test]
+fn each_function_reads_exactly_the_secrets_its_role_grants() {
+    let t = template();
+    assert!(
+        at(
+            &t,
+            &[
+                "Globals",
+                "Function",
+                "Environment",
+                "Variables",
+                "VOXDIAL_SECRET_IDS"
+            ]
+        )
+        .is_null(),
+        "no secret for every function"
+    );
+    for (id, expected) in SECRETS_BY_ROLE
+        .iter()
+        .filter(|(id, _)| id.ends_with("Function"))
+    {
+        let ids = at(
+            resource(&t, id),
+            &[
+                "Properties",
+                "Environment",
+                "Variables",
+                "VOXDIAL_SECRET_IDS",
+            ],
+        );
+        assert_eq!(listed_secrets(ids), *expected, "{id}");
+    }
+    let container = &at(
+        resource(&t, "MediaTaskDefinition"),
+        &["Properties", "ContainerDefinitions"],
+    )[0];
+    let env = at(container, &["Environment"]).as_sequence().expect("env");
+    let ids = env
+        .iter()
+        .find(|v| at(v, &["Name"]).as_str() == Some("VOXDIAL_SECRET_IDS"))
+        .expect("the container's VOXDIAL_SECRET_IDS");
+    assert_eq!(
+        listed_secrets(at(ids, &["Value"])),
+        ["ProvidersSecretName", "KeysSecretName"]
+    );
+    // ECS's secrets come from the execution role's: the Twilio token from
+    // the providers' secret, the Gemini key from the models'.
+    let injected: Vec<String> = at(container, &["Secrets"])
+        .as_sequence()
+        .expect("secrets")
+        .iter()
+        .map(|v| {
+            let from = text(at(v, &["ValueFrom"])).expect("a ValueFrom");
+            let (_, rest) = from.split_once(":secret:${").expect("a named secret");
+            rest.split_once('}').expect("a parameter").0.to_string()
+        })
+        .collect();
+    assert_eq!(injected, ["ProvidersSecretName", "ModelsSecretName"]);
 }
 
 #[test]

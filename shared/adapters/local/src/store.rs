@@ -26,6 +26,7 @@ use crate::sqlite::{Db, from_nanos, nanos};
 
 mod aggregates;
 mod ai_agents;
+mod fleet;
 mod imports;
 mod keys;
 mod routing;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("store_aggregates.sql"),
     include_str!("store_routing.sql"),
     include_str!("store_imports.sql"),
+    include_str!("store_fleet.sql"),
 ];
 
 /// `PRAGMA application_id` of a store file ("vxds").

@@ -30,6 +30,12 @@ async fn routing() -> voxdial_testkit::RoutingSubject {
     voxdial_testkit::RoutingSubject::new(store).with_guard(dir)
 }
 
+async fn fleet() -> voxdial_testkit::FleetSubject {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let store = LocalStore::open(dir.path().join("voxdial.sqlite3")).expect("open the store");
+    voxdial_testkit::FleetSubject::new(store).with_guard(dir)
+}
+
 fn open_queue(path: &std::path::Path, clock: Arc<ManualClock>) -> LocalQueue {
     let config = QueueConfig {
         visibility_timeout: VISIBILITY,
@@ -89,6 +95,7 @@ voxdial_testkit::import_contract!(store());
 voxdial_testkit::job_queue_contract!(jobs());
 voxdial_testkit::agent_contract!(agents());
 voxdial_testkit::routing_contract!(routing());
+voxdial_testkit::fleet_contract!(fleet());
 voxdial_testkit::queue_contract!(queue());
 voxdial_testkit::durable_queue_contract!(queue());
 voxdial_testkit::blob_contract!(blobs());

@@ -11,7 +11,7 @@
 //! | `VOXDIAL_CALLER_ID` | the caller ID (E.164) of a provider account that has none of its own, when `VOXDIAL_PROVIDERS` has no `[routing]` |
 //! | `VOXDIAL_CALLER_IDS` | per provider account: `twilio=+14155550100,sanspbx=+912240001234` (provider ids of `VOXDIAL_PROVIDERS`); an account not listed presents `VOXDIAL_CALLER_ID` (optional; without `[routing]`, each account's one-number DID pool) |
 //! | `VOXDIAL_PROVIDERS` | the provider accounts as TOML (`voxdial-providers` format; credentials written `{ secret = "twilio.auth_token" }`), optionally with the local config file's `[routing]` (rates, DID pools, breakers, CPS: `voxdial_routing::RoutingConfig`) and `[agent_providers]` sections |
-//! | `VOXDIAL_SECRETS_ID` | the Secrets Manager secret (ARN or name) those credentials come from (optional) |
+//! | `VOXDIAL_SECRET_IDS` | the Secrets Manager secrets (ARNs or names, comma-separated) this function reads, and only those: the template grants each function's role exactly these (optional) |
 //! | `VOXDIAL_DISPATCH_LEASE_SECS`, `VOXDIAL_CALL_LEASE_MARGIN_SECS` | the engine's leases (optional) |
 //! | `VOXDIAL_MAX_CALL_SECS` | the media bridge's longest call (the template's `MaxCallSecs`): campaigns asking for longer calls are refused (optional) |
 //! | `VOXDIAL_JOB_QUEUE_URL` | the post-call job queue (optional: no post-call pipeline without it) |
@@ -23,7 +23,13 @@
 //! | `VOXDIAL_CONSENT_COUNTRIES`, `VOXDIAL_CONSENT_US_STATES` | comma lists of where recorded calls open with a notice (defaults: `voxdial_domain::ConsentRules`) |
 //! | `VOXDIAL_MODEL_PRICES` | the voice model's prices in USD per million tokens: text in, audio in, text out, audio out (default `0.5,3,2,12`, Gemini 2.5 Flash native audio's published rates) |
 //!
-//! Post-call credentials are keys of the secret: `gemini.api_key`,
+//! The secrets' keys are one namespace (a key in two of a function's
+//! secrets stops it at cold start). The template keeps three secrets, so
+//! that IAM can give each function only the keys it uses: the providers'
+//! credentials (every function), the models' (`gemini.api_key`,
+//! `google.speech_api_key`: the transcriber and the media bridge), and
+//! voxdial's own keys (the answer, API and dispatcher functions and the
+//! media bridge). Post-call credentials are `gemini.api_key`,
 //! `google.speech_api_key`, and `voxdial.suppression_key` (the key of the
 //! keyed hashes that keep erased numbers suppressed; erasure is refused
 //! without it). `voxdial.media_token_key` (or the variable
@@ -82,8 +88,8 @@ pub struct LambdaConfig {
     pub caller_ids: Vec<(String, E164)>,
     /// The provider accounts (TOML).
     pub providers: String,
-    /// The secret with the providers' credentials.
-    pub secrets_id: Option<String>,
+    /// The secrets this function reads (credentials and keys).
+    pub secret_ids: Vec<String>,
     /// A queued lead's slot lease, in seconds.
     pub dispatch_lease_secs: Option<u32>,
     /// Added to ring time and the longest call for a live call's lease.
@@ -206,7 +212,15 @@ impl LambdaConfig {
             caller_id,
             caller_ids,
             providers: get("VOXDIAL_PROVIDERS").unwrap_or_else(|| DEFAULT_PROVIDERS.to_string()),
-            secrets_id: get("VOXDIAL_SECRETS_ID"),
+            secret_ids: get("VOXDIAL_SECRET_IDS")
+                .map(|ids| {
+                    ids.split(',')
+                        .map(str::trim)
+                        .filter(|id| !id.is_empty())
+                        .map(String::from)
+                        .collect()
+                })
+                .unwrap_or_default(),
             dispatch_lease_secs: number("VOXDIAL_DISPATCH_LEASE_SECS")?,
             call_lease_margin_secs: number("VOXDIAL_CALL_LEASE_MARGIN_SECS")?,
             max_call_secs: number("VOXDIAL_MAX_CALL_SECS")?,
@@ -285,6 +299,26 @@ mod tests {
         bad.push(("VOXDIAL_MODEL_PRICES", "cheap"));
         let err = LambdaConfig::from_vars(vars(&bad)).unwrap_err();
         assert!(err.to_string().contains("VOXDIAL_MODEL_PRICES"), "{err}");
+    }
+
+    #[test]
+    fn a_function_reads_the_secrets_it_lists() {
+        assert!(
+            LambdaConfig::from_vars(vars(&BASE))
+                .unwrap()
+                .secret_ids
+                .is_empty()
+        );
+        let mut with = BASE.to_vec();
+        with.push((
+            "VOXDIAL_SECRET_IDS",
+            "voxdial/dev/providers, voxdial/dev/keys,",
+        ));
+        let config = LambdaConfig::from_vars(vars(&with)).unwrap();
+        assert_eq!(
+            config.secret_ids,
+            ["voxdial/dev/providers", "voxdial/dev/keys"]
+        );
     }
 
     #[test]

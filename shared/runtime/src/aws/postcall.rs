@@ -25,7 +25,7 @@ fn bad(reason: impl Into<String>) -> InitError {
 fn gemini(config: &LambdaConfig, secrets: &dyn SecretSource) -> Result<GeminiConfig, InitError> {
     let key = secrets
         .secret("gemini.api_key")
-        .ok_or_else(|| bad("the secret has no gemini.api_key"))?;
+        .ok_or_else(|| bad("no gemini.api_key in the function's secrets (the models secret)"))?;
     let mut gemini = GeminiConfig::new(key);
     if let Some(model) = &config.gemini_model {
         gemini.model = model.clone();
@@ -52,9 +52,9 @@ pub(crate) fn wire(
     let transcriber: Arc<dyn Transcriber> = match config.transcriber.as_str() {
         "live" => Arc::new(LiveTranscriber),
         "google" => {
-            let key = secrets
-                .secret("google.speech_api_key")
-                .ok_or_else(|| bad("the secret has no google.speech_api_key"))?;
+            let key = secrets.secret("google.speech_api_key").ok_or_else(|| {
+                bad("no google.speech_api_key in the function's secrets (the models secret)")
+            })?;
             Arc::new(
                 GoogleSpeech::new(GoogleSpeechConfig::new(GoogleAuth::ApiKey(key)))
                     .map_err(http)?,

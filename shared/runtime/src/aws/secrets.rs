@@ -1,8 +1,11 @@
-//! Provider credentials from AWS Secrets Manager, fetched once at cold
-//! start: one secret whose value is a JSON object, nested objects naming
-//! keys with dots (`{"twilio": {"auth_token": "…"}}` is `twilio.auth_token`),
-//! the keys `{ secret = "…" }` credentials of the providers' TOML refer to.
-//! Values are never logged; `Debug` shows the keys only.
+//! Credentials and keys from AWS Secrets Manager, fetched once at cold
+//! start: the function's secrets (`VOXDIAL_SECRET_IDS`, only those its
+//! role may read), each a JSON object, nested objects naming keys with
+//! dots (`{"twilio": {"auth_token": "…"}}` is `twilio.auth_token`), the
+//! keys `{ secret = "…" }` credentials of the providers' TOML refer to.
+//! The secrets' keys are one namespace: a key in two of them is refused,
+//! so no secret silently overrides another. Values are never logged;
+//! `Debug` shows the keys only.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +30,14 @@ pub enum SecretsError {
         id: String,
         /// Why.
         reason: String,
+    },
+    /// Two of the function's secrets have the same key.
+    #[error("the key {key} is in the secret {id} and in another of the function's secrets")]
+    Duplicate {
+        /// The secret read second.
+        id: String,
+        /// The key.
+        key: String,
     },
 }
 
@@ -108,6 +119,35 @@ impl Secrets {
     }
 }
 
+impl Secrets {
+    /// Fetches every secret of `ids`, one namespace of keys (see the
+    /// module doc).
+    pub async fn fetch_all(
+        client: &aws_sdk_secretsmanager::Client,
+        ids: &[String],
+    ) -> Result<Secrets, SecretsError> {
+        let mut all = Secrets::default();
+        for id in ids {
+            all = all.merge(id, Secrets::fetch(client, id).await?)?;
+        }
+        Ok(all)
+    }
+
+    /// These values and those of the secret `id`; refused when a key is in both.
+    pub fn merge(mut self, id: &str, other: Secrets) -> Result<Secrets, SecretsError> {
+        for (key, value) in other.values {
+            if self.values.contains_key(&key) {
+                return Err(SecretsError::Duplicate {
+                    id: id.to_string(),
+                    key,
+                });
+            }
+            self.values.insert(key, value);
+        }
+        Ok(self)
+    }
+}
+
 impl SecretSource for Secrets {
     fn env(&self, name: &str) -> Option<String> {
         // Read while the providers are built, at cold start only.
@@ -138,6 +178,23 @@ mod tests {
             debug.contains("twilio.auth_token") && !debug.contains("tok\""),
             "{debug}"
         );
+    }
+
+    #[test]
+    fn secrets_merge_into_one_namespace_and_never_override_each_other() {
+        let providers =
+            Secrets::from_json("providers", r#"{"twilio": {"auth_token": "tok"}}"#).unwrap();
+        let models = Secrets::from_json("models", r#"{"gemini": {"api_key": "g"}}"#).unwrap();
+        let both = providers.clone().merge("models", models).unwrap();
+        assert_eq!(both.secret("twilio.auth_token").as_deref(), Some("tok"));
+        assert_eq!(both.secret("gemini.api_key").as_deref(), Some("g"));
+        let clash = Secrets::from_json("keys", r#"{"twilio.auth_token": "s3cr3t-value"}"#).unwrap();
+        let error = providers.merge("keys", clash).unwrap_err().to_string();
+        assert!(
+            error.contains("twilio.auth_token") && error.contains("keys"),
+            "{error}"
+        );
+        assert!(!error.contains("s3cr3t"), "no value in the error: {error}");
     }
 
     #[test]

@@ -15,6 +15,8 @@
 //! sweep_interval_ms = 1000
 //! dispatch_parallelism = 32
 //! model_prices = "0.5,3,2,12"        # voice model, USD per 1M tokens: text in, audio in, text out, audio out
+//! media_max_live_calls = 20          # the hosted bridge's capacity: beyond it, answered
+//!                                    # calls hear the voicemail message and get a callback
 //!
 //! [twilio]                           # one Twilio account, tried alone ...
 //! account_sid = "AC..."
@@ -122,6 +124,8 @@ pub struct EngineSection {
     /// The voice model's prices, USD per million tokens: text in, audio
     /// in, text out, audio out ([`voxdial_domain::ModelPrices::parse`]).
     pub model_prices: Option<String>,
+    /// The hosted media bridge's capacity (no limit without).
+    pub media_max_live_calls: Option<u32>,
 }
 
 /// `[twilio]`.
@@ -184,6 +188,7 @@ mod tests {
             .collect();
         let config: FileConfig = toml::from_str(&example).unwrap();
         assert_eq!(config.engine.dispatch_parallelism, Some(32));
+        assert_eq!(config.engine.media_max_live_calls, Some(20));
         assert_eq!(config.providers.len(), 2);
         assert_eq!(config.routing.as_ref().unwrap().providers.len(), 2);
         assert_eq!(config.agent_providers["default"], "sanspbx");

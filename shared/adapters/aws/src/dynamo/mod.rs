@@ -28,6 +28,7 @@
 //! | routing counters | `RT` | `C#<routing key>` | `c_<name>` (N, changed with `ADD`) |
 //! | routing record | `RT` | `R#<routing key>` | `rv` (the engine's JSON), `ver` (written on condition of the version read) |
 //! | lead import (progress of an uploaded file) | `F#<import>` | `F` | `rec`, `ver` |
+//! | media-bridge task's load | `BRIDGE_FLEET` | task id | `rec` (the report), `expires_at` (TTL: a dead task's item goes by itself) |
 //!
 //! Global secondary indexes (all `ALL` projection, all sparse: an item is
 //! in an index only while it has the index's key attributes):
@@ -98,6 +99,7 @@
 
 mod aggregates;
 mod ai_agents;
+mod fleet;
 mod humans;
 pub mod import;
 mod keys;
