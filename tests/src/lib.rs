@@ -13,6 +13,82 @@
 pub mod model;
 pub mod world;
 
+use std::sync::Arc;
+
+/// An engine answering Twilio's webhooks: one Twilio account (`AC123`,
+/// signing with `auth_token`), a manual clock at
+/// [`voxdial_testkit::fixtures::t0`], and one campaign whose first `n`
+/// leads each hold a dialled call. For the webhook tests.
+pub struct DialledCalls {
+    /// The engine, with `config`.
+    pub engine: voxdial_app::Engine,
+    /// Its clock.
+    pub clock: Arc<voxdial_testkit::ManualClock>,
+    /// Its store.
+    pub store: Arc<voxdial_local::LocalStore>,
+    /// The dialled calls, one per lead.
+    pub calls: Vec<voxdial_domain::CallAttempt>,
+}
+
+impl DialledCalls {
+    /// Builds it in `dir`.
+    pub async fn new(
+        dir: &std::path::Path,
+        n: usize,
+        auth_token: &str,
+        config: voxdial_app::EngineConfig,
+    ) -> DialledCalls {
+        use voxdial_domain::{CallStore, CampaignStore, LeadStore};
+        use voxdial_testkit::fixtures::{call_for, campaign, leads, t0};
+        let clock = voxdial_testkit::ManualClock::shared(t0());
+        let clock_port: Arc<dyn voxdial_domain::Clock> = clock.clone();
+        let store =
+            Arc::new(voxdial_local::LocalStore::open(dir.join("s.sqlite")).expect("a store"));
+        let queue = voxdial_local::LocalQueue::open(
+            dir.join("q.sqlite"),
+            voxdial_local::QueueConfig::default(),
+            clock_port.clone(),
+        )
+        .expect("a queue");
+        let c = campaign("camp", t0());
+        store.insert_campaign(&c).await.expect("the campaign");
+        store
+            .import_leads(&c.id, leads(&c.id, 0..n, t0()))
+            .await
+            .expect("the leads");
+        let claimed = store
+            .claim_due(&c.id, 5, t0(), t0() + chrono::Duration::hours(1), n)
+            .await
+            .expect("the leads' slots");
+        let mut calls = Vec::new();
+        for lead in &claimed {
+            let call = call_for(lead, 1, t0());
+            store.create_call(&call).await.expect("the call");
+            calls.push(call);
+        }
+        let twilio = voxdial_providers::TwilioProvider::new(voxdial_providers::TwilioConfig::new(
+            voxdial_domain::ProviderId::parse("twilio").expect("an id"),
+            "AC123",
+            auth_token,
+        ))
+        .expect("a Twilio account");
+        let engine = voxdial_app::Engine::new(
+            store.clone(),
+            Arc::new(queue),
+            voxdial_app::router::Providers::new().with(Arc::new(twilio)),
+            Arc::new(voxdial_app::router::StaticRouter::new(Vec::new())),
+            clock_port,
+            config,
+        );
+        DialledCalls {
+            engine,
+            clock,
+            store,
+            calls,
+        }
+    }
+}
+
 /// An engine on a fresh SQLite store and queue in `dir`: no providers, a
 /// manual clock at [`voxdial_testkit::fixtures::t0`], human agents kept in
 /// the store. For tests that drive the API or the engine directly.

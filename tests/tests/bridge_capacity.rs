@@ -10,16 +10,13 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
-use voxdial_app::router::{Providers, StaticRouter};
-use voxdial_app::{Engine, EngineConfig};
+use voxdial_app::EngineConfig;
 use voxdial_domain::{
-    BridgeFleet, BridgeLoad, BridgeTaskId, CallAttempt, CallStore, CampaignStore, Clock,
-    Disposition, LeadStore, ProviderId, Store,
+    BridgeFleet, BridgeLoad, BridgeTaskId, CallAttempt, CallStore, Clock, Disposition,
 };
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
-use voxdial_providers::{TwilioConfig, TwilioProvider};
+use voxdial_local::LocalStore;
 use voxdial_testkit::ManualClock;
-use voxdial_testkit::fixtures::{call_for, campaign, leads, t0};
+use voxdial_tests::DialledCalls;
 use voxdial_wire::media_token::MediaTokenKey;
 use voxdial_wire::twilio::forms::encode_form;
 use voxdial_wire::twilio::signature::{SignatureAlgorithm, compute_signature};
@@ -40,39 +37,10 @@ struct Setup {
 /// dialled call.
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::shared(t0());
-    let clock_port: Arc<dyn Clock> = clock.clone();
-    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
-    let queue = LocalQueue::open(
-        dir.path().join("q.sqlite"),
-        QueueConfig::default(),
-        clock_port.clone(),
-    )
-    .unwrap();
-    let c = campaign("camp", t0());
-    store.insert_campaign(&c).await.unwrap();
-    store
-        .import_leads(&c.id, leads(&c.id, 0..1, t0()))
-        .await
-        .unwrap();
-    let claimed = store
-        .claim_due(&c.id, 5, t0(), t0() + chrono::Duration::hours(1), 1)
-        .await
-        .unwrap();
-    let call = call_for(&claimed[0], 1, t0());
-    store.create_call(&call).await.unwrap();
-    let twilio = TwilioProvider::new(TwilioConfig::new(
-        ProviderId::parse("twilio").unwrap(),
-        "AC123",
+    let world = DialledCalls::new(
+        dir.path(),
+        1,
         AUTH_TOKEN,
-    ))
-    .unwrap();
-    let engine = Engine::new(
-        store.clone() as Arc<dyn Store>,
-        Arc::new(queue),
-        Providers::new().with(Arc::new(twilio)),
-        Arc::new(StaticRouter::new(Vec::new())),
-        clock_port,
         EngineConfig {
             public_base_url: PUBLIC.into(),
             media_url: Some("wss://media.example.com/media/twilio".into()),
@@ -80,12 +48,15 @@ async fn setup() -> Setup {
             ..EngineConfig::default()
         },
     )
-    .with_bridge_fleet(store.clone() as Arc<dyn BridgeFleet>);
+    .await;
+    let engine = world
+        .engine
+        .with_bridge_fleet(world.store.clone() as Arc<dyn BridgeFleet>);
     Setup {
         app: voxdial_http::webhooks::router(engine, Some(PUBLIC.into())),
-        clock,
-        store,
-        call,
+        clock: world.clock,
+        store: world.store,
+        call: world.calls[0].clone(),
         _dir: dir,
     }
 }

@@ -14,16 +14,14 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
-use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{AppError, Engine, EngineConfig};
 use voxdial_domain::{
-    CallAttempt, CallEvent, CallEventKind, CallState, CallStore, CampaignStore, Clock, LeadStore,
-    ProviderCallSid, ProviderId, Store, WebhookError,
+    CallAttempt, CallEvent, CallEventKind, CallState, CallStore, ProviderCallSid, WebhookError,
 };
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
-use voxdial_providers::{TwilioConfig, TwilioProvider};
+use voxdial_local::LocalStore;
 use voxdial_testkit::ManualClock;
-use voxdial_testkit::fixtures::{call_for, campaign, leads, provider, t0};
+use voxdial_testkit::fixtures::{provider, t0};
+use voxdial_tests::DialledCalls;
 use voxdial_wire::media_token::MediaTokenKey;
 use voxdial_wire::twilio::forms::encode_form;
 use voxdial_wire::twilio::signature::{SignatureAlgorithm, compute_signature};
@@ -44,56 +42,24 @@ struct Setup {
 /// An engine with a media bridge URL and a token key, and two dialled calls.
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::shared(t0());
-    let clock_port: Arc<dyn Clock> = clock.clone();
-    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
-    let queue = LocalQueue::open(
-        dir.path().join("q.sqlite"),
-        QueueConfig::default(),
-        clock_port.clone(),
-    )
-    .unwrap();
-    let c = campaign("camp", t0());
-    store.insert_campaign(&c).await.unwrap();
-    store
-        .import_leads(&c.id, leads(&c.id, 0..2, t0()))
-        .await
-        .unwrap();
-    let claimed = store
-        .claim_due(&c.id, 5, t0(), t0() + chrono::Duration::hours(1), 2)
-        .await
-        .unwrap();
-    let mut calls = Vec::new();
-    for lead in &claimed {
-        let call = call_for(lead, 1, t0());
-        store.create_call(&call).await.unwrap();
-        calls.push(call);
-    }
-    let twilio = TwilioProvider::new(TwilioConfig::new(
-        ProviderId::parse("twilio").unwrap(),
-        "AC123",
+    let world = DialledCalls::new(
+        dir.path(),
+        2,
         AUTH_TOKEN,
-    ))
-    .unwrap();
-    let engine = Engine::new(
-        store.clone() as Arc<dyn Store>,
-        Arc::new(queue),
-        Providers::new().with(Arc::new(twilio)),
-        Arc::new(StaticRouter::new(Vec::new())),
-        clock_port,
         EngineConfig {
             public_base_url: PUBLIC.into(),
             media_url: Some("wss://media.example.com/media/twilio".into()),
             media_token_key: MediaTokenKey::new(SECRET),
             ..EngineConfig::default()
         },
-    );
+    )
+    .await;
     Setup {
-        app: voxdial_http::webhooks::router(engine.clone(), Some(PUBLIC.into())),
-        engine,
-        clock,
-        store,
-        calls,
+        app: voxdial_http::webhooks::router(world.engine.clone(), Some(PUBLIC.into())),
+        engine: world.engine,
+        clock: world.clock,
+        store: world.store,
+        calls: world.calls,
         _dir: dir,
     }
 }

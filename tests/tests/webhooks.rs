@@ -9,15 +9,10 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use tower::ServiceExt;
-use voxdial_app::router::{Providers, StaticRouter};
-use voxdial_app::{Engine, EngineConfig};
-use voxdial_domain::{
-    CallAttempt, CallState, CallStore, CampaignStore, Clock, LeadStore, ProviderId, Store,
-};
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
-use voxdial_providers::{TwilioConfig, TwilioProvider};
-use voxdial_testkit::ManualClock;
-use voxdial_testkit::fixtures::{call_for, campaign, leads, t0};
+use voxdial_app::EngineConfig;
+use voxdial_domain::{CallAttempt, CallState, CallStore};
+use voxdial_local::LocalStore;
+use voxdial_tests::DialledCalls;
 use voxdial_wire::twilio::forms::encode_form;
 use voxdial_wire::twilio::signature::{SignatureAlgorithm, compute_signature};
 
@@ -33,47 +28,15 @@ struct Setup {
 
 async fn setup() -> Setup {
     let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
-    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
-    let queue = LocalQueue::open(
-        dir.path().join("q.sqlite"),
-        QueueConfig::default(),
-        clock.clone(),
-    )
-    .unwrap();
-    let c = campaign("camp", t0());
-    store.insert_campaign(&c).await.unwrap();
-    store
-        .import_leads(&c.id, leads(&c.id, 0..1, t0()))
-        .await
-        .unwrap();
-    let claimed = store
-        .claim_due(&c.id, 5, t0(), t0() + chrono::Duration::hours(1), 1)
-        .await
-        .unwrap();
-    let call = call_for(&claimed[0], 1, t0());
-    store.create_call(&call).await.unwrap();
-    let twilio = TwilioProvider::new(TwilioConfig::new(
-        ProviderId::parse("twilio").unwrap(),
-        "AC123",
-        TOKEN,
-    ))
-    .unwrap();
-    let engine = Engine::new(
-        store.clone() as Arc<dyn Store>,
-        Arc::new(queue),
-        Providers::new().with(Arc::new(twilio)),
-        Arc::new(StaticRouter::new(Vec::new())),
-        clock,
-        EngineConfig {
-            public_base_url: PUBLIC.into(),
-            ..EngineConfig::default()
-        },
-    );
+    let config = EngineConfig {
+        public_base_url: PUBLIC.into(),
+        ..EngineConfig::default()
+    };
+    let world = DialledCalls::new(dir.path(), 1, TOKEN, config).await;
     Setup {
-        app: voxdial_http::webhooks::router(engine, Some(PUBLIC.into())),
-        store,
-        call,
+        app: voxdial_http::webhooks::router(world.engine, Some(PUBLIC.into())),
+        store: world.store,
+        call: world.calls[0].clone(),
         _dir: dir,
     }
 }

@@ -1,14 +1,13 @@
 //! Hostile media sockets (issue 10, item 2): what the bridge refuses before
 //! any call runs, and what one socket may make it buffer.
 
-use std::convert::Infallible;
-use std::pin::Pin;
+mod common;
+
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{Message as AxMessage, close_code};
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message as TsMessage;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
@@ -19,36 +18,7 @@ use voxdial_domain::{CallId, CampaignId};
 use voxdial_gemini::socket::ChannelConnector;
 use voxdial_sim::voice::{VoiceSim, VoiceSimConfig, serve_socket};
 
-/// The bridge's end of an in-memory socket: what the test sends comes out
-/// of `rx`; what the bridge sends goes to `tx`.
-struct Mem {
-    tx: mpsc::UnboundedSender<AxMessage>,
-    rx: mpsc::UnboundedReceiver<AxMessage>,
-}
-
-impl Stream for Mem {
-    type Item = Result<AxMessage, Infallible>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx).map(|m| m.map(Ok))
-    }
-}
-
-impl Sink<AxMessage> for Mem {
-    type Error = Infallible;
-    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-    fn start_send(self: Pin<&mut Self>, item: AxMessage) -> Result<(), Infallible> {
-        let _ = self.tx.send(item);
-        Ok(())
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-}
+use common::Mem;
 
 /// The test's end of an in-memory socket.
 struct Peer {

@@ -1,14 +1,12 @@
 //! Test calls from the browser: a scripted browser (PCM16 8 kHz binary
 //! frames) ⇄ bridge ⇄ simulated Gemini, in memory on a paused clock.
 
-use std::convert::Infallible;
-use std::pin::Pin;
+mod common;
+
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::Message;
-use futures_util::{Sink, Stream};
 use tokio::sync::mpsc;
 use voxdial_bridge::browser::FRAME_BYTES;
 use voxdial_bridge::{Bridge, BridgeConfig, MAX_TEST_CALLS, MemoryHost};
@@ -18,35 +16,7 @@ use voxdial_gemini::socket::ChannelConnector;
 use voxdial_media::synth::Synth;
 use voxdial_sim::voice::{VoiceSim, VoiceSimConfig, serve_socket};
 
-/// The bridge's end of an in-memory browser socket.
-struct Mem {
-    tx: mpsc::UnboundedSender<Message>,
-    rx: mpsc::UnboundedReceiver<Message>,
-}
-
-impl Stream for Mem {
-    type Item = Result<Message, Infallible>;
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.rx.poll_recv(cx).map(|m| m.map(Ok))
-    }
-}
-
-impl Sink<Message> for Mem {
-    type Error = Infallible;
-    fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-    fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Infallible> {
-        let _ = self.tx.send(item);
-        Ok(())
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-}
+use common::Mem;
 
 /// The browser's end: what it sends, what it gets.
 struct Browser {
