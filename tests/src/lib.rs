@@ -129,3 +129,49 @@ pub fn local_engine_with_store(
     .with_agents(store.clone());
     (engine, store)
 }
+
+/// Twilio asks `app` (the webhook router, serving at `public`) what to do
+/// with the answered `call` whose Twilio sid is `call_sid`, signed with
+/// `auth_token` as Twilio signs; returns the TwiML (the answer must be 200).
+pub async fn twilio_answer(
+    app: &axum::Router,
+    auth_token: &str,
+    public: &str,
+    call: &voxdial_domain::CallAttempt,
+    call_sid: &str,
+) -> String {
+    use tower::ServiceExt;
+    use voxdial_wire::twilio::signature::{SignatureAlgorithm, compute_signature};
+    let path = format!(
+        "/webhooks/twilio/answer?campaign_id={}&call_id={}",
+        call.campaign_id, call.id
+    );
+    let pairs: Vec<(String, String)> = [
+        ("AccountSid", "AC123"),
+        ("CallSid", call_sid),
+        ("CallStatus", "in-progress"),
+        ("To", call.to.as_str()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let signature = compute_signature(
+        auth_token.as_bytes(),
+        SignatureAlgorithm::HmacSha1,
+        &format!("{public}{path}"),
+        &pairs,
+    );
+    let request = axum::http::Request::post(&path)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("x-twilio-signature", signature)
+        .body(axum::body::Body::from(
+            voxdial_wire::twilio::forms::encode_form(&pairs),
+        ))
+        .expect("a request");
+    let response = app.clone().oneshot(request).await.expect("an answer");
+    assert_eq!(response.status(), axum::http::StatusCode::OK);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("the TwiML");
+    String::from_utf8(body.to_vec()).expect("UTF-8 TwiML")
+}

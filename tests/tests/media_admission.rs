@@ -11,9 +11,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use tower::ServiceExt;
 use voxdial_app::{AppError, Engine, EngineConfig};
 use voxdial_domain::{
     CallAttempt, CallEvent, CallEventKind, CallState, CallStore, ProviderCallSid, WebhookError,
@@ -21,10 +18,8 @@ use voxdial_domain::{
 use voxdial_local::LocalStore;
 use voxdial_testkit::ManualClock;
 use voxdial_testkit::fixtures::{provider, t0};
-use voxdial_tests::DialledCalls;
+use voxdial_tests::{DialledCalls, twilio_answer};
 use voxdial_wire::media_token::MediaTokenKey;
-use voxdial_wire::twilio::forms::encode_form;
-use voxdial_wire::twilio::signature::{SignatureAlgorithm, compute_signature};
 
 const AUTH_TOKEN: &str = "media-admission-auth-token";
 const PUBLIC: &str = "https://hooks.example.com";
@@ -66,36 +61,7 @@ async fn setup() -> Setup {
 
 /// Twilio asks what to do with the answered `call`; returns the TwiML.
 async fn answer(s: &Setup, call: &CallAttempt) -> String {
-    let path = format!(
-        "/webhooks/twilio/answer?campaign_id={}&call_id={}",
-        call.campaign_id, call.id
-    );
-    let pairs: Vec<(String, String)> = [
-        ("AccountSid", "AC123"),
-        ("CallSid", &sid_of(call)),
-        ("CallStatus", "in-progress"),
-        ("To", call.to.as_str()),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let signature = compute_signature(
-        AUTH_TOKEN.as_bytes(),
-        SignatureAlgorithm::HmacSha1,
-        &format!("{PUBLIC}{path}"),
-        &pairs,
-    );
-    let request = Request::post(&path)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("x-twilio-signature", signature)
-        .body(Body::from(encode_form(&pairs)))
-        .unwrap();
-    let response = s.app.clone().oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    String::from_utf8(body.to_vec()).unwrap()
+    twilio_answer(&s.app, AUTH_TOKEN, PUBLIC, call, &sid_of(call)).await
 }
 
 /// The provider's id of `call` (its lead's number, in Twilio's shape).
