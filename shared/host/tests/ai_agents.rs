@@ -3,17 +3,16 @@
 //! (`EngineHost::call_context`), and the model's system instruction and the
 //! voicemail left are that agent's.
 
+mod common;
+
 use std::sync::Arc;
 
 use serde_json::json;
-use voxdial_app::router::{Providers, StaticRouter};
-use voxdial_app::{Engine, EngineConfig};
+use voxdial_app::Engine;
 use voxdial_bridge::BridgeHost;
 use voxdial_conversation::{AgentConfig, CallContext};
-use voxdial_domain::{AgentId, CallId, CampaignAction, CampaignSettings, Clock, OrgId, Store};
+use voxdial_domain::{AgentId, CallId, CampaignAction, CampaignSettings, OrgId, Store};
 use voxdial_host::{Agents, EngineHost};
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
-use voxdial_testkit::ManualClock;
 use voxdial_testkit::fixtures::{call_for, lead, t0};
 
 struct World {
@@ -24,22 +23,7 @@ struct World {
 
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
-    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
-    let queue = LocalQueue::open(
-        dir.path().join("q.sqlite"),
-        QueueConfig::default(),
-        clock.clone(),
-    )
-    .unwrap();
-    let engine = Engine::new(
-        store,
-        Arc::new(queue),
-        Providers::new(),
-        Arc::new(StaticRouter::new(Vec::new())),
-        clock,
-        EngineConfig::default(),
-    );
+    let engine = common::local_engine(dir.path());
     let host = EngineHost::new(engine.clone(), Agents::new(AgentConfig::default()));
     World {
         engine,

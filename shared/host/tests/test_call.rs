@@ -6,6 +6,8 @@
 //! without a key, a viewer, another organisation's agent and a second test
 //! call of the same organisation, and stores nothing of the call.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,19 +15,15 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use voxdial_app::router::{Providers, StaticRouter};
-use voxdial_app::{Engine, EngineConfig};
+use voxdial_app::Engine;
 use voxdial_bridge::browser::FRAME_BYTES;
 use voxdial_bridge::{Bridge, BridgeConfig};
 use voxdial_conversation::AgentConfig;
-use voxdial_domain::{AgentId, Clock, OrgId, Role};
+use voxdial_domain::{AgentId, OrgId, Role};
 use voxdial_gemini::socket::ChannelConnector;
 use voxdial_host::{Agents, EngineHost};
-use voxdial_local::{LocalQueue, LocalStore, QueueConfig};
 use voxdial_media::synth::Synth;
 use voxdial_sim::voice::{VoiceSim, VoiceSimConfig, serve_socket};
-use voxdial_testkit::ManualClock;
-use voxdial_testkit::fixtures::t0;
 
 /// Guards only against a hang.
 const HANG: Duration = Duration::from_secs(60);
@@ -45,22 +43,7 @@ struct World {
 /// a simulated voice model.
 async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
-    let clock: Arc<dyn Clock> = ManualClock::shared(t0());
-    let store = Arc::new(LocalStore::open(dir.path().join("s.sqlite")).unwrap());
-    let queue = LocalQueue::open(
-        dir.path().join("q.sqlite"),
-        QueueConfig::default(),
-        clock.clone(),
-    )
-    .unwrap();
-    let engine = Engine::new(
-        store,
-        Arc::new(queue),
-        Providers::new(),
-        Arc::new(StaticRouter::new(Vec::new())),
-        clock,
-        EngineConfig::default(),
-    );
+    let engine = common::local_engine(dir.path());
     let (conn, mut accept) = ChannelConnector::new();
     let sim = VoiceSim::new(VoiceSimConfig::default());
     tokio::spawn(async move {
