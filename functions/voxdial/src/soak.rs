@@ -271,6 +271,8 @@ pub(crate) struct MediaFigures {
     pub(crate) resumed: u64,
     /// Calls whose conversation ran through the bridge (it reported one).
     pub(crate) conversations: u64,
+    /// Calls whose model recorded an outcome (a disposition), faulted or not.
+    pub(crate) dispositions: u64,
     /// Answered calls of the leads whose model connection was sent `goAway`
     /// or dropped.
     pub(crate) faulted_calls: u64,
@@ -945,6 +947,7 @@ fn media_figures(calls: &[Value], model: &ConnectionStats, options: &SoakOptions
     };
     for call in calls {
         figures.conversations += u64::from(!call["conversation"].is_null());
+        figures.dispositions += u64::from(!call["disposition"].is_null());
         let hit = call["to"].as_str().is_some_and(|to| faulted.contains(to));
         if !hit || call["answered_at"].is_null() {
             continue;
@@ -1059,9 +1062,10 @@ pub(crate) fn print_table(r: &SoakReport) {
 /// Prints the conversations and the model connection faults.
 fn print_media(m: &MediaFigures) {
     println!(
-        "  media: {} conversations; {} model connections, {} sent goAway, {} dropped \
-         (shares {} / {}), {} resumed",
+        "  media: {} conversations, {} reached the model's outcome; {} model connections, \
+         {} sent goAway, {} dropped (shares {} / {}), {} resumed",
         m.conversations,
+        m.dispositions,
         m.model_connections,
         m.go_aways,
         m.drops,
@@ -1268,9 +1272,10 @@ mod tests {
                 m.go_aways,
                 m.drops,
                 m.resumed,
-                m.conversations
+                m.conversations,
+                m.dispositions
             ),
-            (9, 3, 1, 4, 5)
+            (9, 3, 1, 4, 5, 2)
         );
         assert_eq!(m.faulted_calls, 4);
         assert_eq!(m.faulted_recovered, 1);
