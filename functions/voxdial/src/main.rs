@@ -646,6 +646,11 @@ async fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.config.as_deref())?;
+    let model_faults = media::model_faults(
+        file.simulator.model_go_away.unwrap_or(0.0),
+        file.simulator.model_drop.unwrap_or(0.0),
+    )
+    .context("[simulator]")?;
     let (clock, scale) = args.time.clock(file.time.scale);
     let data_dir = keys::data_dir(args.data_dir.clone().or(file.data_dir.clone()));
     // Before the simulated carrier's key, and before the server listens.
@@ -763,13 +768,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut voice_task = None;
     let media = if simulated_media {
-        let faults = media::model_faults(
-            file.simulator.model_go_away.unwrap_or(0.0),
-            file.simulator.model_drop.unwrap_or(0.0),
-        )
-        .context("[simulator]")?;
         let (connector, task) =
-            media::simulated_voice(args.seed.unwrap_or(7), scale, faults).await?;
+            media::simulated_voice(args.seed.unwrap_or(7), scale, model_faults).await?;
         voice_task = Some(task);
         Some(MediaOptions {
             connector,
