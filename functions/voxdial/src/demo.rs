@@ -214,7 +214,7 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
     let engine_cell = Arc::new(std::sync::OnceLock::new());
     let token_cell = Arc::new(std::sync::OnceLock::new());
     let voice = if options.media {
-        Some(crate::media::simulated_voice(options.seed, options.time_scale).await?)
+        Some(crate::media::simulated_voice(options.seed, options.time_scale, None).await?)
     } else {
         None
     };
@@ -239,7 +239,7 @@ pub(crate) async fn run(options: DemoOptions) -> anyhow::Result<Summary> {
             time_scale: options.time_scale,
             stream_hook: options.media.then(|| {
                 crate::media::simulated_callee(
-                    engine_cell.clone(),
+                    crate::media::Personas::OfLead(engine_cell.clone()),
                     token_cell.clone(),
                     options.time_scale,
                 )

@@ -122,6 +122,12 @@ struct SoakArgs {
     /// The lowest call setup success (accepted / dial attempts) that passes.
     #[arg(long, default_value_t = 0.8)]
     min_setup_success: f64,
+    /// The share of the simulated model's connections sent `goAway` mid-call.
+    #[arg(long, default_value_t = 0.2)]
+    model_go_away: f64,
+    /// The share of the simulated model's connections dropped mid-call.
+    #[arg(long, default_value_t = 0.1)]
+    model_drop: f64,
     /// Keep the server's data (and its log) here instead of a temporary directory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
@@ -234,6 +240,10 @@ struct ServeArgs {
     /// The Gemini Live model (default: the bridge's).
     #[arg(long, env = "VOXDIAL_GEMINI_MODEL")]
     gemini_model: Option<String>,
+    /// The Gemini Live host, `host[:port]` (default: Google's), or
+    /// `ws://host:port` for a simulated model without TLS (`voxdial soak`).
+    #[arg(long, env = "VOXDIAL_GEMINI_ENDPOINT")]
+    gemini_endpoint: Option<String>,
     /// With --simulate: no media; the simulated carrier plays conversations alone.
     #[arg(long)]
     no_media: bool,
@@ -618,6 +628,8 @@ async fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
         duration: Duration::from_secs(args.duration),
         data_dir: args.data_dir,
         min_setup_success: args.min_setup_success,
+        model_go_away: args.model_go_away,
+        model_drop: args.model_drop,
     })
     .await?;
     if args.json {
@@ -634,6 +646,11 @@ async fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let file = FileConfig::load(args.config.as_deref())?;
+    let model_faults = media::model_faults(
+        file.simulator.model_go_away.unwrap_or(0.0),
+        file.simulator.model_drop.unwrap_or(0.0),
+    )
+    .context("[simulator]")?;
     let (clock, scale) = args.time.clock(file.time.scale);
     let data_dir = keys::data_dir(args.data_dir.clone().or(file.data_dir.clone()));
     // Before the simulated carrier's key, and before the server listens.
@@ -662,8 +679,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let signing_token = args.twilio_auth_token.clone().or(twilio.auth_token.clone());
     let engine_cell = Arc::new(std::sync::OnceLock::new());
     let token_cell: Arc<std::sync::OnceLock<String>> = Arc::new(std::sync::OnceLock::new());
-    let stream_hook = simulated_media
-        .then(|| media::simulated_callee(engine_cell.clone(), token_cell.clone(), scale));
+    let stream_hook = simulated_media.then(|| {
+        media::simulated_callee(
+            media::Personas::OfLead(engine_cell.clone()),
+            token_cell.clone(),
+            scale,
+        )
+    });
     let routes = if args.simulate && !args.providers.is_empty() {
         let sim = SimNetwork::start(SimOptions {
             kinds: args.providers.clone(),
@@ -746,7 +768,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let mut voice_task = None;
     let media = if simulated_media {
-        let (connector, task) = media::simulated_voice(args.seed.unwrap_or(7), scale).await?;
+        let (connector, task) =
+            media::simulated_voice(args.seed.unwrap_or(7), scale, model_faults).await?;
         voice_task = Some(task);
         Some(MediaOptions {
             connector,
@@ -759,7 +782,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let token = signing_token.context(
             "the media bridge checks Twilio's signature on every stream: set VOXDIAL_TWILIO_AUTH_TOKEN",
         )?;
-        let endpoint = voxdial_wire::gemini::LiveEndpoint::default();
+        let endpoint = media::live_endpoint(args.gemini_endpoint.as_deref());
         Some(MediaOptions {
             connector: Arc::new(voxdial_gemini::WsConnector::new(&endpoint, Some(key))),
             model: args.gemini_model,

@@ -13,12 +13,21 @@
 //! refused), and SIGKILLs of the server, restarted on the same data after a
 //! random pause. The carrier outlives every kill, as a real one would.
 //!
+//! Media is on: the carrier streams each answered Twilio call to the
+//! server's media bridge (a simulated callee playing the `interested`
+//! persona, or the voicemail persona when a machine answers), and the
+//! bridge talks to a simulated Gemini Live model this process hosts too (it
+//! also outlives the kills), which sends `goAway` to a share of its
+//! connections and drops another share mid-call; the bridge resumes them.
+//!
 //! The report: cap breaches (the carrier's peak of simultaneous calls over
 //! the cap), double dials (an attempt dialled twice), lost leads (not final
 //! at the end), leaked slots (slots held in the store with no live call at
-//! the carrier), call setup success, and the time from each restart until
-//! the carrier sees the cap's worth of calls live again. The first five are
-//! the verdict; the recovery times are real time and only reported.
+//! the carrier), calls left live, call setup success, the model connection
+//! faults and what became of their calls (none may end without a final
+//! outcome), and the time from each restart until the carrier sees the
+//! cap's worth of calls live again. All but the recovery times are the
+//! verdict; those are real time and only reported.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -38,10 +47,12 @@ use voxdial_domain::{Clock, E164};
 use voxdial_sim::carrier::{Carrier, CarrierConfig, CarrierStats, CreateFault, Faults};
 use voxdial_sim::sanspbx::{Paths, SansPbx, SansPbxConfig};
 use voxdial_sim::time::SimTime;
+use voxdial_sim::voice::{ConnectionStats, VoiceSim, VoiceSimConfig};
 
 use crate::client::Client;
 use crate::demo::TempDir;
 use crate::keys;
+use crate::media;
 
 /// The simulated Twilio account both Twilio provider accounts use.
 const ACCOUNT_SID: &str = "AC0000000000000000000000000soak";
@@ -55,6 +66,9 @@ const AREAS: [&str; 6] = ["212", "617", "305", "404", "215", "704"];
 const START_GUARD: Duration = Duration::from_secs(120);
 /// Progress lines this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+/// The persona every person who answers plays (the leads' `persona` field,
+/// so the simulated model plays it too): a few exchanges, then an outcome.
+const PERSONA: &str = "interested";
 
 /// What to run.
 pub(crate) struct SoakOptions {
@@ -74,6 +88,10 @@ pub(crate) struct SoakOptions {
     pub(crate) data_dir: Option<PathBuf>,
     /// The lowest call setup success that passes.
     pub(crate) min_setup_success: f64,
+    /// The share of model connections sent `goAway` mid-call.
+    pub(crate) model_go_away: f64,
+    /// The share of model connections dropped mid-call.
+    pub(crate) model_drop: f64,
 }
 
 /// A provider personality of the simulated carrier.
@@ -152,15 +170,25 @@ pub(crate) fn plan(seed: u64, leads: usize, kills: u32) -> Vec<Planned> {
     plan
 }
 
-/// `n` distinct leads with New York, Boston, Miami, Atlanta, Philadelphia
-/// and Charlotte numbers (one calling window).
+/// Lead `i`'s number: New York, Boston, Miami, Atlanta, Philadelphia and
+/// Charlotte numbers (one calling window).
+fn lead_number(i: usize) -> String {
+    let area = AREAS[i % AREAS.len()];
+    format!("+1{area}{:03}{:04}", 200 + i / 10_000, i % 10_000)
+}
+
+/// Lead `i`'s name (what the model hears it is calling).
+fn lead_name(i: usize) -> String {
+    format!("Lead {i}")
+}
+
+/// `n` distinct leads, each playing [`PERSONA`].
 pub(crate) fn leads_csv(n: usize) -> String {
-    let mut csv = String::from("phone,name,consent\n");
+    let mut csv = String::from("phone,name,consent,persona\n");
     for i in 0..n {
-        let area = AREAS[i % AREAS.len()];
-        let number = format!("+1{area}{:03}{:04}", 200 + i / 10_000, i % 10_000);
+        let number = lead_number(i);
         debug_assert!(E164::parse(&number, None).is_ok(), "{number}");
-        let _ = writeln!(csv, "{number},Lead {i},yes");
+        let _ = writeln!(csv, "{number},{},yes,{PERSONA}", lead_name(i));
     }
     csv
 }
@@ -225,6 +253,39 @@ impl From<&CarrierStats> for Injected {
     }
 }
 
+/// The conversations and the model connection faults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub(crate) struct MediaFigures {
+    /// The share of model connections the simulated model was set to send `goAway`.
+    pub(crate) go_away_share: f64,
+    /// The share it was set to drop.
+    pub(crate) drop_share: f64,
+    /// Model sessions set up, resumptions included.
+    pub(crate) model_connections: u64,
+    /// Connections sent `goAway` mid-call.
+    pub(crate) go_aways: u64,
+    /// Connections dropped mid-call.
+    pub(crate) drops: u64,
+    /// Sessions the bridge resumed with their handle (after a `goAway` or
+    /// a drop).
+    pub(crate) resumed: u64,
+    /// Calls whose conversation ran through the bridge (it reported one).
+    pub(crate) conversations: u64,
+    /// Calls whose model recorded an outcome (a disposition), faulted or not.
+    pub(crate) dispositions: u64,
+    /// Answered calls of the leads whose model connection was sent `goAway`
+    /// or dropped.
+    pub(crate) faulted_calls: u64,
+    /// Of those, calls whose conversation went on to the model's outcome
+    /// (a disposition recorded).
+    pub(crate) faulted_recovered: u64,
+    /// Of those, calls that ended cleanly with an outcome but no disposition.
+    pub(crate) faulted_ended_with_outcome: u64,
+    /// Of those, calls with no final outcome (still live, or ended
+    /// without one): a broken invariant.
+    pub(crate) faulted_without_outcome: u64,
+}
+
 /// The soak's report.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct SoakReport {
@@ -251,7 +312,10 @@ pub(crate) struct SoakReport {
     pub(crate) lost_leads: u64,
     /// Slots held in the store beyond the calls live at the carrier.
     pub(crate) leaked_slots: u64,
+    /// Call records not in a terminal state at the end.
+    pub(crate) calls_left_live: u64,
     pub(crate) setup: Setup,
+    pub(crate) media: MediaFigures,
     pub(crate) min_setup_success: f64,
     pub(crate) injected: Injected,
     /// The broken invariants, in words (empty: all hold).
@@ -267,6 +331,8 @@ pub(crate) struct Figures {
     pub(crate) max_dials_per_attempt: u32,
     pub(crate) lost_leads: u64,
     pub(crate) leaked_slots: u64,
+    pub(crate) calls_left_live: u64,
+    pub(crate) faulted_without_outcome: u64,
     pub(crate) setup_success: Option<f64>,
     pub(crate) min_setup_success: f64,
     pub(crate) kills_done: u32,
@@ -294,6 +360,15 @@ pub(crate) fn violations(f: &Figures) -> Vec<String> {
     if f.leaked_slots > 0 {
         broken.push(format!("{} slots held with no live call", f.leaked_slots));
     }
+    if f.calls_left_live > 0 {
+        broken.push(format!("{} calls left live", f.calls_left_live));
+    }
+    if f.faulted_without_outcome > 0 {
+        broken.push(format!(
+            "{} calls lost to a model fault ended without a final outcome",
+            f.faulted_without_outcome
+        ));
+    }
     match f.setup_success {
         Some(rate) if rate < f.min_setup_success => broken.push(format!(
             "call setup success {:.2} % below {:.2} %",
@@ -316,23 +391,42 @@ pub(crate) fn violations(f: &Figures) -> Vec<String> {
 struct Network {
     carrier: Carrier,
     pbx: SansPbx,
+    /// The simulated Gemini Live model, at `voice_url`.
+    voice: Arc<VoiceSim>,
+    voice_url: String,
+    /// The Twilio accounts' Auth Token (the media streams are signed with it).
+    twilio_token: String,
     config: String,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Network {
     async fn start(
-        seed: u64,
+        options: &SoakOptions,
         clock: Arc<dyn Clock>,
-        scale: f64,
         server: &str,
         disposition_key: String,
     ) -> anyhow::Result<Network> {
+        let (seed, scale) = (options.seed, options.time_scale);
+        let (endpoint, voice, voice_task) = media::serve_voice(VoiceSimConfig {
+            seed,
+            time_scale: scale,
+            connection_faults: media::model_faults(options.model_go_away, options.model_drop)?,
+            ..VoiceSimConfig::default()
+        })
+        .await?;
         let token = uuid::Uuid::new_v4().simple().to_string();
         let mut config = CarrierConfig::new(ACCOUNT_SID, token.clone(), seed);
         config.faults = Faults::chaos();
         config.disposition_api = Some(server.to_string());
         config.disposition_key = Some(disposition_key);
+        let signing = Arc::new(std::sync::OnceLock::new());
+        let _ = signing.set(token.clone());
+        config.stream_hook = Some(media::simulated_callee(
+            media::Personas::Every(PERSONA),
+            signing,
+            scale,
+        ));
         let carrier = Carrier::new(config, SimTime::new(clock, scale));
         let (access_token, access_key) = (
             uuid::Uuid::new_v4().simple().to_string(),
@@ -342,7 +436,7 @@ impl Network {
             &carrier,
             SansPbxConfig::new(access_token.clone(), access_key.clone()),
         );
-        let mut tasks = Vec::new();
+        let mut tasks = vec![voice_task];
         let mut bases = Vec::new();
         for n in 0..3 {
             let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -362,6 +456,9 @@ impl Network {
         Ok(Network {
             carrier,
             pbx,
+            voice,
+            voice_url: format!("ws://{}", endpoint.host),
+            twilio_token: token,
             config,
             tasks,
         })
@@ -435,6 +532,8 @@ fn server_config(token: &str, bases: [&str; 3], access_token: &str, access_key: 
 /// `voxdial serve` as a child process on the soak's data, config and clock.
 struct Server {
     args: Vec<String>,
+    /// Secrets passed in the environment rather than on the command line.
+    env: Vec<(&'static str, String)>,
     log: PathBuf,
     child: Option<Child>,
 }
@@ -449,6 +548,7 @@ impl Server {
         let mut command = Command::new(std::env::current_exe()?);
         command
             .args(&self.args)
+            .envs(self.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
@@ -530,9 +630,8 @@ pub(crate) async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
         .port();
     let base = format!("http://127.0.0.1:{port}");
     let network = Network::start(
-        options.seed,
+        &options,
         clock,
-        options.time_scale,
         &base,
         keys::simulated_carrier_key(&data_dir).await?,
     )
@@ -554,6 +653,14 @@ pub(crate) async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
             SIM_START.into(),
             "--sim-epoch".into(),
             epoch_secs.to_string(),
+            "--gemini-endpoint".into(),
+            network.voice_url.clone(),
+        ],
+        // The simulated model takes any key; the bridge checks the
+        // streams' signatures with the Twilio accounts' token.
+        env: vec![
+            ("VOXDIAL_GEMINI_API_KEY", "soak".into()),
+            ("VOXDIAL_TWILIO_AUTH_TOKEN", network.twilio_token.clone()),
         ],
         log: data_dir.join("server.log"),
         child: None,
@@ -617,8 +724,11 @@ pub(crate) async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
         .follow(&mut server, &plan, wall + options.duration)
         .await?;
     let stats = network.carrier.stats();
-    let setup = setup(&client, &id).await?;
+    let calls = calls(&client, &id).await?;
     server.kill9();
+    let setup = setup(&calls);
+    let media = media_figures(&calls, &network.voice.connection_stats(), &options);
+    let calls_left_live = calls.iter().filter(|c| !is_terminal(c)).count() as u64;
 
     let total = view["progress"]["total"].as_u64().unwrap_or(0);
     let active = view["progress"]["active"].as_u64().unwrap_or(0);
@@ -633,6 +743,8 @@ pub(crate) async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
         max_dials_per_attempt: stats.max_dials_per_attempt,
         lost_leads: total.saturating_sub(count(&view, "finals")),
         leaked_slots: active.saturating_sub(stats.live_calls),
+        calls_left_live,
+        faulted_without_outcome: media.faulted_without_outcome,
         setup_success: setup.success_rate,
         min_setup_success: options.min_setup_success,
         kills_done: kills.len() as u32,
@@ -659,7 +771,9 @@ pub(crate) async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
         double_dials: stats.attempts_dialled_twice,
         lost_leads: figures.lost_leads,
         leaked_slots: figures.leaked_slots,
+        calls_left_live,
         setup,
+        media,
         min_setup_success: options.min_setup_success,
         injected: Injected::from(&stats),
         invariants_hold: violations.is_empty(),
@@ -770,9 +884,9 @@ impl Drive<'_> {
     }
 }
 
-/// Setup success from the campaign's attempt records.
-async fn setup(client: &Client, id: &str) -> anyhow::Result<Setup> {
-    let mut figures = Setup::default();
+/// Every attempt record of the campaign.
+async fn calls(client: &Client, id: &str) -> anyhow::Result<Vec<Value>> {
+    let mut all = Vec::new();
     let mut before: Option<String> = None;
     loop {
         let path = match &before {
@@ -783,19 +897,71 @@ async fn setup(client: &Client, id: &str) -> anyhow::Result<Setup> {
         let calls = page.as_array().context("the calls page is not a list")?;
         let Some(last) = calls.last() else { break };
         before = last["id"].as_str().map(str::to_string);
-        for call in calls {
-            figures.dial_attempts += 1;
-            if !call["provider_sid"].is_null() {
-                figures.accepted += 1;
-            }
-        }
+        all.extend(calls.iter().cloned());
         if before.is_none() {
             break;
         }
     }
-    figures.success_rate =
-        (figures.dial_attempts > 0).then(|| figures.accepted as f64 / figures.dial_attempts as f64);
-    Ok(figures)
+    Ok(all)
+}
+
+/// Setup success from the campaign's attempt records.
+fn setup(calls: &[Value]) -> Setup {
+    let dial_attempts = calls.len() as u64;
+    let accepted = calls
+        .iter()
+        .filter(|c| !c["provider_sid"].is_null())
+        .count() as u64;
+    Setup {
+        dial_attempts,
+        accepted,
+        success_rate: (dial_attempts > 0).then(|| accepted as f64 / dial_attempts as f64),
+    }
+}
+
+/// Whether an attempt record is in a terminal state.
+fn is_terminal(call: &Value) -> bool {
+    serde_json::from_value::<voxdial_domain::CallState>(call["state"].clone())
+        .is_ok_and(voxdial_domain::CallState::is_terminal)
+}
+
+/// The conversations and what became of the calls whose model connection
+/// was faulted (matched by the lead's name the model heard).
+fn media_figures(calls: &[Value], model: &ConnectionStats, options: &SoakOptions) -> MediaFigures {
+    let names: std::collections::HashMap<String, String> = (0..options.leads)
+        .map(|i| (lead_name(i), lead_number(i)))
+        .collect();
+    let faulted: std::collections::HashSet<&str> = model
+        .faulted_callees
+        .iter()
+        .filter_map(|name| names.get(name).map(String::as_str))
+        .collect();
+    let mut figures = MediaFigures {
+        go_away_share: options.model_go_away,
+        drop_share: options.model_drop,
+        model_connections: model.setups,
+        go_aways: model.go_aways,
+        drops: model.drops,
+        resumed: model.resumed,
+        ..MediaFigures::default()
+    };
+    for call in calls {
+        figures.conversations += u64::from(!call["conversation"].is_null());
+        figures.dispositions += u64::from(!call["disposition"].is_null());
+        let hit = call["to"].as_str().is_some_and(|to| faulted.contains(to));
+        if !hit || call["answered_at"].is_null() {
+            continue;
+        }
+        figures.faulted_calls += 1;
+        if !is_terminal(call) || call["outcome"].is_null() {
+            figures.faulted_without_outcome += 1;
+        } else if call["disposition"].is_null() {
+            figures.faulted_ended_with_outcome += 1;
+        } else {
+            figures.faulted_recovered += 1;
+        }
+    }
+    figures
 }
 
 /// Prints the report as a table.
@@ -831,6 +997,16 @@ pub(crate) fn print_table(r: &SoakReport) {
             r.leaked_slots == 0,
         ),
         (
+            "calls left live",
+            r.calls_left_live.to_string(),
+            r.calls_left_live == 0,
+        ),
+        (
+            "model-fault calls without outcome",
+            r.media.faulted_without_outcome.to_string(),
+            r.media.faulted_without_outcome == 0,
+        ),
+        (
             "call setup success",
             r.setup
                 .success_rate
@@ -859,6 +1035,7 @@ pub(crate) fn print_table(r: &SoakReport) {
         r.injected.rate_limited,
         r.injected.server_errors
     );
+    print_media(&r.media);
     println!(
         "  {:<6}{:>12}{:>10}{:>16}",
         "kill", "at final", "down ms", "back at cap"
@@ -880,6 +1057,30 @@ pub(crate) fn print_table(r: &SoakReport) {
             println!("BROKEN: {v}");
         }
     }
+}
+
+/// Prints the conversations and the model connection faults.
+fn print_media(m: &MediaFigures) {
+    println!(
+        "  media: {} conversations, {} reached the model's outcome; {} model connections, \
+         {} sent goAway, {} dropped (shares {} / {}), {} resumed",
+        m.conversations,
+        m.dispositions,
+        m.model_connections,
+        m.go_aways,
+        m.drops,
+        m.go_away_share,
+        m.drop_share,
+        m.resumed
+    );
+    println!(
+        "  calls hit by a model fault: {} ({} reached the model's outcome, {} ended with an \
+         outcome, {} without)",
+        m.faulted_calls,
+        m.faulted_recovered,
+        m.faulted_ended_with_outcome,
+        m.faulted_without_outcome
+    );
 }
 
 #[cfg(test)]
@@ -992,11 +1193,94 @@ mod tests {
                 },
                 "4 of 5 kills",
             ),
+            (
+                Figures {
+                    calls_left_live: 3,
+                    ..good.clone()
+                },
+                "3 calls left live",
+            ),
+            (
+                Figures {
+                    faulted_without_outcome: 1,
+                    ..good.clone()
+                },
+                "1 calls lost to a model fault ended without a final outcome",
+            ),
         ];
         for (figures, expected) in cases {
             let broken = violations(&figures);
             assert_eq!(broken.len(), 1, "{broken:?}");
             assert!(broken[0].contains(expected), "{broken:?}");
         }
+    }
+
+    #[test]
+    fn the_calls_of_faulted_model_connections_are_judged_by_their_outcome() {
+        let options = SoakOptions {
+            leads: 5,
+            concurrency: 5,
+            kills: 0,
+            seed: 1,
+            time_scale: 60.0,
+            duration: Duration::from_secs(1),
+            data_dir: None,
+            min_setup_success: 0.8,
+            model_go_away: 0.2,
+            model_drop: 0.1,
+        };
+        // GIVEN the model faulted the connections of leads 0, 1, 2 and 3
+        let model = ConnectionStats {
+            setups: 9,
+            resumed: 4,
+            go_aways: 3,
+            drops: 1,
+            faulted_callees: ["Lead 0", "Lead 1", "Lead 2", "Lead 3"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let call = |lead: usize, state: &str, answered: bool, outcome: bool, disposition: bool| {
+            json!({
+                "to": lead_number(lead),
+                "state": state,
+                "answered_at": answered.then_some("2026-06-01T12:31:00Z"),
+                "outcome": outcome.then_some("completed"),
+                "disposition": disposition.then_some("interested"),
+                "conversation": answered.then(|| json!({"duration_ms": 9000})),
+            })
+        };
+        let calls = [
+            // lead 0: resumed, the model recorded its outcome
+            call(0, "completed", true, true, true),
+            // lead 1: a first attempt nobody answered (not hit), then one
+            // that ended cleanly without a disposition
+            call(1, "no_answer", false, true, false),
+            call(1, "completed", true, true, false),
+            // lead 2: still live at the end
+            call(2, "answered", true, false, false),
+            // lead 3: ended with no outcome
+            call(3, "completed", true, false, false),
+            // lead 4: no fault
+            call(4, "completed", true, true, true),
+        ];
+        // WHEN the figures are taken
+        let m = media_figures(&calls, &model, &options);
+        // THEN each hit call is counted once, by what became of it
+        assert_eq!(
+            (
+                m.model_connections,
+                m.go_aways,
+                m.drops,
+                m.resumed,
+                m.conversations,
+                m.dispositions
+            ),
+            (9, 3, 1, 4, 5, 2)
+        );
+        assert_eq!(m.faulted_calls, 4);
+        assert_eq!(m.faulted_recovered, 1);
+        assert_eq!(m.faulted_ended_with_outcome, 1);
+        assert_eq!(m.faulted_without_outcome, 2);
+        assert_eq!(calls.iter().filter(|c| !is_terminal(c)).count(), 1);
     }
 }

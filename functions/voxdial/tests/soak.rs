@@ -1,7 +1,10 @@
 //! `voxdial soak` at a small size: 80 leads over three simulated provider
-//! accounts with every callback fault, outages and 429 storms, and the
-//! server SIGKILLed and restarted five times. The verdict is the engine's
-//! invariants only; the recovery times are real time and only reported.
+//! accounts with every callback fault, outages and 429 storms, the server
+//! SIGKILLed and restarted five times, and media on: answered calls talk
+//! through the server's bridge to a simulated Gemini Live model that sends
+//! `goAway` to a share of its connections and drops another share mid-call.
+//! The verdict is the engine's invariants only; the recovery times are real
+//! time and only reported.
 
 mod common;
 
@@ -21,6 +24,12 @@ fn a_small_soak_keeps_every_invariant_through_five_kills() {
             "5",
             "--seed",
             "13",
+            // Higher shares than the defaults, so that both faults strike
+            // some of the few dozen conversations of a small run.
+            "--model-go-away",
+            "0.3",
+            "--model-drop",
+            "0.2",
             // A hang guard only: nextest ends a hung test; a slow machine is
             // no failure (the run takes about a minute on two idle cores).
             "--duration",
@@ -72,6 +81,19 @@ fn a_small_soak_keeps_every_invariant_through_five_kills() {
         "{report}"
     );
 
+    // AND conversations ran through the bridge, whose model connections were
+    // sent goAway and dropped mid-call, and resumed
+    let media = &report["media"];
+    for figure in [
+        "conversations",
+        "go_aways",
+        "drops",
+        "resumed",
+        "faulted_calls",
+    ] {
+        assert!(media[figure].as_u64().unwrap() > 0, "no {figure}: {report}");
+    }
+
     // THEN the campaign completed with every invariant held
     assert_eq!(report["status"], "completed", "{report}");
     assert_eq!(report["timed_out"], false, "{report}");
@@ -81,6 +103,15 @@ fn a_small_soak_keeps_every_invariant_through_five_kills() {
     assert_eq!(report["double_dials"], 0, "{report}");
     assert_eq!(report["lost_leads"], 0, "{report}");
     assert_eq!(report["leaked_slots"], 0, "{report}");
+    assert_eq!(report["calls_left_live"], 0, "{report}");
+    // AND every call hit by a model fault ended with a final outcome
+    assert_eq!(media["faulted_without_outcome"], 0, "{report}");
+    assert_eq!(
+        media["faulted_calls"],
+        media["faulted_recovered"].as_u64().unwrap()
+            + media["faulted_ended_with_outcome"].as_u64().unwrap(),
+        "{report}"
+    );
     let setup = &report["setup"];
     assert!(setup["dial_attempts"].as_u64().unwrap() >= 80, "{report}");
     assert!(

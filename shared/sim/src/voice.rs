@@ -274,12 +274,30 @@ impl Default for VoiceSimConfig {
     }
 }
 
+/// What the simulator's sessions and [`ConnectionFaults`] did, for reports
+/// (a soak's figures).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionStats {
+    /// Sessions set up, resumptions included.
+    pub setups: u64,
+    /// Setups that resumed a session with a handle this simulator issued.
+    pub resumed: u64,
+    /// Connections sent `goAway`.
+    pub go_aways: u64,
+    /// Connections dropped.
+    pub drops: u64,
+    /// The callee of each connection sent `goAway` or dropped, in order:
+    /// the name after `You are calling ` in the system instruction.
+    pub faulted_callees: Vec<String>,
+}
+
 /// The simulator: shared by all sessions (resumption handles live here).
 #[derive(Debug)]
 pub struct VoiceSim {
     cfg: VoiceSimConfig,
     sessions: AtomicU64,
     resumable: Mutex<HashMap<String, Script>>,
+    stats: Mutex<ConnectionStats>,
     /// Setups received (model names and handles), for tests.
     pub setups: Mutex<Vec<voxdial_wire::gemini::Setup>>,
 }
@@ -291,8 +309,18 @@ impl VoiceSim {
             cfg,
             sessions: AtomicU64::new(0),
             resumable: Mutex::new(HashMap::new()),
+            stats: Mutex::new(ConnectionStats::default()),
             setups: Mutex::new(Vec::new()),
         })
+    }
+
+    /// What the sessions and connection faults did so far.
+    pub fn connection_stats(&self) -> ConnectionStats {
+        self.stats.lock().expect("lock").clone()
+    }
+
+    fn count(&self, update: impl FnOnce(&mut ConnectionStats)) {
+        update(&mut self.stats.lock().expect("lock"));
     }
 
     fn scaled(&self, d: Duration) -> Duration {
@@ -374,6 +402,7 @@ pub async fn serve_socket<S: WsSocket>(sim: Arc<VoiceSim>, mut ws: S) {
     let resumed = handle
         .as_ref()
         .and_then(|h| sim.resumable.lock().expect("lock").get(h).cloned());
+    let was_resumed = resumed.is_some();
     let mut script = resumed.unwrap_or_else(|| {
         let name = instruction
             .split("persona: ")
@@ -392,6 +421,10 @@ pub async fn serve_socket<S: WsSocket>(sim: Arc<VoiceSim>, mut ws: S) {
         .and_then(|s| s.split('.').next())
         .unwrap_or("")
         .to_owned();
+    sim.count(|s| {
+        s.setups += 1;
+        s.resumed += u64::from(was_resumed);
+    });
     if send(
         &mut ws,
         &ServerPayload::SetupComplete(SetupComplete::default()),
@@ -527,6 +560,10 @@ pub async fn serve_socket<S: WsSocket>(sim: Arc<VoiceSim>, mut ws: S) {
                 let now = Instant::now();
                 if drop_at.is_some_and(|t| now >= t) {
                     // No close frame: the socket just ends.
+                    sim.count(|s| {
+                        s.drops += 1;
+                        s.faulted_callees.push(probe_name);
+                    });
                     return;
                 }
                 if close_at.is_some_and(|t| now >= t) {
@@ -541,6 +578,10 @@ pub async fn serve_socket<S: WsSocket>(sim: Arc<VoiceSim>, mut ws: S) {
                     })).await;
                     let left = sim.cfg.go_away_time_left;
                     let _ = send(&mut ws, &ServerPayload::GoAway(GoAway { time_left: Some(format_proto_duration(left)) })).await;
+                    sim.count(|s| {
+                        s.go_aways += 1;
+                        s.faulted_callees.push(probe_name.clone());
+                    });
                     close_at = Some(now + sim.scaled(left));
                 }
                 let turns = script.persona.turns.len();
@@ -1012,6 +1053,9 @@ mod tests {
         };
         assert!(said.contains("Ava"), "{said}");
         assert_eq!(sim.setups.lock().unwrap().len(), 2);
+        // AND the simulator counts the resumption
+        let stats = sim.connection_stats();
+        assert_eq!((stats.setups, stats.resumed, stats.go_aways), (2, 1, 1));
     }
 
     #[test]
@@ -1074,10 +1118,17 @@ mod tests {
             };
             // GIVEN a session whose connection the fault strikes (without
             // one it would stay open: the test would time out)
-            let (_sim, mut ws) = open(cfg, "interested").await;
+            let (sim, mut ws) = open(cfg, "interested").await;
             // WHEN it strikes, THEN a goAway comes before the end, or the
             // socket just ends
             assert_eq!(go_away_before_the_end(&mut ws).await, go_away == 1.0);
+            // AND the simulator counts what it did, naming the callee
+            let stats = sim.connection_stats();
+            assert_eq!(
+                (stats.setups, stats.go_aways, stats.drops),
+                (1, go_away as u64, drop as u64)
+            );
+            assert_eq!(stats.faulted_callees, ["Ann"]);
         }
     }
 

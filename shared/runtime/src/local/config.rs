@@ -61,6 +61,8 @@
 //! [simulator]                        # `--simulate`: run the simulated carrier in-process
 //! seed = 7
 //! faults = false
+//! model_go_away = 0.2                # shares of the simulated voice model's connections sent
+//! model_drop = 0.1                   # goAway / dropped mid-call (the bridge resumes them); default 0
 //!
 //! [time]                             # simulations only: run faster than real time
 //! scale = 1.0
@@ -150,6 +152,12 @@ pub struct SimulatorSection {
     pub seed: Option<u64>,
     /// Whether the carrier injects faults.
     pub faults: Option<bool>,
+    /// The share of the simulated voice model's connections sent `goAway`
+    /// mid-call (0 to 1; none without).
+    pub model_go_away: Option<f64>,
+    /// The share of the simulated voice model's connections dropped
+    /// mid-call, with no `goAway` (0 to 1; none without).
+    pub model_drop: Option<f64>,
 }
 
 /// `[time]`.
@@ -192,6 +200,8 @@ mod tests {
         assert_eq!(config.providers.len(), 2);
         assert_eq!(config.routing.as_ref().unwrap().providers.len(), 2);
         assert_eq!(config.agent_providers["default"], "sanspbx");
+        assert_eq!(config.simulator.model_go_away, Some(0.2));
+        assert_eq!(config.simulator.model_drop, Some(0.1));
         assert_eq!(config.consent.us_states, ["CA", "FL", "WA"]);
         // Without a [consent] section, the default lists.
         let bare: FileConfig = toml::from_str("").unwrap();
