@@ -782,7 +782,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let token = signing_token.context(
             "the media bridge checks Twilio's signature on every stream: set VOXDIAL_TWILIO_AUTH_TOKEN",
         )?;
-        let endpoint = media::live_endpoint(args.gemini_endpoint.as_deref());
+        let endpoint = media::live_endpoint(args.gemini_endpoint.as_deref())?;
         Some(MediaOptions {
             connector: Arc::new(voxdial_gemini::WsConnector::new(&endpoint, Some(key))),
             model: args.gemini_model,

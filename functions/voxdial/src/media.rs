@@ -82,20 +82,38 @@ pub(crate) async fn simulated_voice(
 }
 
 /// A Gemini Live endpoint from `--gemini-endpoint`: `host[:port]` (TLS), or
-/// `ws://host:port` for a simulator without TLS.
-pub(crate) fn live_endpoint(url: Option<&str>) -> LiveEndpoint {
+/// `ws://host:port` for a simulator without TLS, on loopback only: the API
+/// key travels in the URL and must never cross a network in clear.
+pub(crate) fn live_endpoint(url: Option<&str>) -> anyhow::Result<LiveEndpoint> {
     let Some(url) = url else {
-        return LiveEndpoint::default();
+        return Ok(LiveEndpoint::default());
     };
     let (host, insecure) = match url.strip_prefix("ws://") {
         Some(host) => (host, true),
         None => (url.strip_prefix("wss://").unwrap_or(url), false),
     };
-    LiveEndpoint {
-        host: host.trim_end_matches('/').to_string(),
+    let host = host.trim_end_matches('/');
+    if insecure && !is_loopback(host) {
+        anyhow::bail!(
+            "--gemini-endpoint {url}: plain ws:// is for a simulator on 127.0.0.1 only; \
+             use host[:port] (TLS) for anything else"
+        );
+    }
+    Ok(LiveEndpoint {
+        host: host.to_string(),
         insecure,
         ..LiveEndpoint::default()
-    }
+    })
+}
+
+/// Whether `host[:port]` names this machine's loopback interface.
+fn is_loopback(host: &str) -> bool {
+    let name = host.rsplit_once(':').map_or(host, |(name, _)| name);
+    name == "localhost"
+        || name
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Whose persona the simulated callee plays.
@@ -195,16 +213,29 @@ mod tests {
     }
 
     #[test]
-    fn a_live_endpoint_is_a_host_or_a_plain_websocket_url() {
-        assert_eq!(live_endpoint(None), LiveEndpoint::default());
-        let sim = live_endpoint(Some("ws://127.0.0.1:9000/"));
+    fn a_live_endpoint_is_a_host_or_a_plain_websocket_url_on_loopback() {
+        assert_eq!(live_endpoint(None).unwrap(), LiveEndpoint::default());
+        let sim = live_endpoint(Some("ws://127.0.0.1:9000/")).unwrap();
         assert_eq!((sim.host.as_str(), sim.insecure), ("127.0.0.1:9000", true));
         assert!(sim.url().starts_with("ws://127.0.0.1:9000/ws/"));
-        let edge = live_endpoint(Some("wss://edge.example.com"));
+        assert!(live_endpoint(Some("ws://[::1]:9000")).unwrap().insecure);
+        assert!(live_endpoint(Some("ws://localhost:9000")).unwrap().insecure);
+        let edge = live_endpoint(Some("wss://edge.example.com")).unwrap();
         assert_eq!(
             (edge.host.as_str(), edge.insecure),
             ("edge.example.com", false)
         );
-        assert!(!live_endpoint(Some("edge.example.com")).insecure);
+        assert!(!live_endpoint(Some("edge.example.com")).unwrap().insecure);
+        for clear in [
+            "ws://edge.example.com",
+            "ws://10.0.0.5:9000",
+            "ws://127.0.0.1.example.com",
+        ] {
+            let error = live_endpoint(Some(clear)).unwrap_err().to_string();
+            assert!(
+                error.contains("loopback") || error.contains("127.0.0.1 only"),
+                "{error}"
+            );
+        }
     }
 }
