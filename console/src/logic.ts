@@ -363,6 +363,16 @@ export interface LiveCard {
   bargeIns: number;
 }
 
+/**
+ * The WebSocket URL of a media ticket's `url`: an absolute one (the media
+ * domain, on AWS) as it is, a path on this page's own origin otherwise.
+ */
+export function socketUrl(url: string, page: { protocol: string; host: string }): string {
+  if (/^wss?:\/\//.test(url)) return url;
+  const scheme = page.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${page.host}${url}`;
+}
+
 /** The card after one live event: a line replaces the line of its index (kept in order). */
 export function applyLive(card: LiveCard | undefined, m: LiveMessage): LiveCard {
   const next: LiveCard = card
