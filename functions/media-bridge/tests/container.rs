@@ -542,25 +542,35 @@ async fn the_console_watches_a_call_on_the_container_with_a_ticket_from_the_api(
     }
     let mut socket = socket.expect("the call never went live on the container");
 
-    // THEN the call's transcript reaches the page as it is spoken (masked:
-    // the key is a viewer's)
-    let line = tokio::time::timeout(Duration::from_secs(60), async {
+    // THEN the call's live events reach the page as they happen (the
+    // conversation's states, the AMD verdict), until the call ends
+    let mut seen = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(60), async {
         loop {
             match socket.next().await {
                 Some(Ok(Message::Text(text))) => {
-                    let event: serde_json::Value = serde_json::from_str(&text).unwrap();
-                    if event["type"] == "line" {
-                        return event;
-                    }
+                    seen.push(serde_json::from_str::<serde_json::Value>(&text).unwrap());
                 }
-                other => panic!("the socket ended before a transcript line: {other:?}"),
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                other => panic!("the socket ended without a close: {other:?}"),
             }
         }
     })
     .await
-    .expect("a transcript line before the hang guard");
-    assert_eq!(line["call_id"], world.call.id.as_str());
-    assert_eq!(line["transcript"], "[masked]");
+    .expect("the call's end before the hang guard");
+    assert_eq!(closed, 1000, "{seen:?}");
+    assert!(
+        seen.iter().all(|e| e["call_id"] == world.call.id.as_str()),
+        "{seen:?}"
+    );
+    // (a late socket gets the latest of each kind first: whenever it
+    // opened, a state and the verdict are there)
+    assert!(seen.iter().any(|e| e["type"] == "state"), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|e| e["type"] == "amd" && e["verdict"] == "human"),
+        "{seen:?}"
+    );
     caller.abort();
     world.voice_task.abort();
 }

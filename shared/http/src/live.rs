@@ -158,3 +158,96 @@ pub async fn serve_watcher<S, E>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use voxdial_app::live::EVENT_BACKLOG;
+    use voxdial_conversation::{LiveEvent, Speaker};
+    use voxdial_domain::CampaignId;
+
+    use super::*;
+
+    /// A socket that keeps what is sent to it and closes once it holds
+    /// `close_after` messages.
+    struct Pipe {
+        sent: Vec<Message>,
+        close_after: usize,
+    }
+
+    impl Stream for Pipe {
+        type Item = Result<Message, Infallible>;
+        fn poll_next(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+            if self.sent.len() >= self.close_after {
+                Poll::Ready(Some(Ok(Message::Close(None))))
+            } else {
+                Poll::Pending
+            }
+        }
+    }
+
+    impl Sink<Message> for Pipe {
+        type Error = Infallible;
+        fn poll_ready(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn start_send(self: Pin<&mut Self>, item: Message) -> Result<(), Infallible> {
+            self.get_mut().sent.push(item);
+            Ok(())
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn json(message: &Message) -> Value {
+        match message {
+            Message::Text(text) => serde_json::from_str(text.as_str()).unwrap(),
+            other => panic!("expected an event, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_watcher_that_fell_behind_is_sent_the_call_s_picture_again() {
+        // GIVEN a live call that said a line, and a watcher subscribed
+        let hub = LiveHub::default();
+        let call = CallId::parse("c1").unwrap();
+        let feed = hub.open(&call, &CampaignId::parse("k1").unwrap());
+        feed.publish(LiveEvent::Line {
+            index: 0,
+            speaker: Speaker::Caller,
+            at_ms: 0,
+            transcript: "Hi".into(),
+        });
+        let events = hub.subscribe();
+        let watch = hub.watch(&call).unwrap();
+        // WHEN more events come than the watcher may fall behind by
+        let many = u32::try_from(EVENT_BACKLOG).unwrap() + 1;
+        for count in 1..=many {
+            feed.publish(LiveEvent::Filler { count });
+        }
+        let watcher = Watcher {
+            hub: hub.clone(),
+            call_id: call.clone(),
+            role: Role::Viewer,
+        };
+        let mut pipe = Pipe {
+            sent: Vec::new(),
+            close_after: 3,
+        };
+        serve_watcher(&mut pipe, watcher, events, watch).await;
+        // THEN it gets the line, then the call as it is now: the latest
+        // filler count and the line again (masked for a viewer)
+        let first: Vec<Value> = pipe.sent[..3].iter().map(json).collect();
+        assert_eq!(first[0]["transcript"], crate::auth::MASKED);
+        assert_eq!(first[1]["type"], "filler");
+        assert_eq!(first[1]["count"], many);
+        assert_eq!(first[2]["type"], "line");
+    }
+}
