@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  isConversing,
   socketUrl,
   type Call,
   type Progress,
@@ -296,5 +297,13 @@ describe('socketUrl', () => {
     const path = '/v1/calls/c1/listen?ticket=vxt1.a.1.b';
     expect(socketUrl(path, { protocol: 'http:', host: '127.0.0.1:8080' })).toBe(`ws://127.0.0.1:8080${path}`);
     expect(socketUrl(path, { protocol: 'https:', host: 'console.example.com' })).toBe(`wss://console.example.com${path}`);
+  });
+});
+
+describe('isConversing', () => {
+  it('is true from the answer on, while the bridge holds the call', () => {
+    const call = (state: string) => ({ state }) as Parameters<typeof isConversing>[0];
+    expect(isConversing(call('answered'))).toBe(true);
+    for (const state of ['dialing', 'ringing', 'completed', 'voicemail']) expect(isConversing(call(state))).toBe(false);
   });
 });

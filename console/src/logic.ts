@@ -54,6 +54,15 @@ export function isLive(call: Call): boolean {
   return LIVE_STATES.includes(call.state);
 }
 
+/**
+ * Whether a call's conversation runs, so that its live events can be
+ * watched (the bridge holds it from the answer on; before, its socket
+ * would only answer 409).
+ */
+export function isConversing(call: Call): boolean {
+  return call.state === 'answered';
+}
+
 /** One bar of the queue picture. */
 export interface Segment {
   key: string;

@@ -24,6 +24,7 @@ import {
   formatDuration,
   formatShare,
   formatUsd,
+  isConversing,
   isLive,
   type LiveCard,
   type LiveMessage,
@@ -455,7 +456,7 @@ function liveCallsPage(id: string): void {
           watching.delete(c.id);
         }
       }
-      for (const c of calls) {
+      for (const c of calls.filter(isConversing)) {
         if (!watching.has(c.id)) watching.set(c.id, watchCall(c.id, onLive));
       }
       redraw();
