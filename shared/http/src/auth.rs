@@ -32,7 +32,7 @@ use crate::ticket;
 /// How the caller of a request proved who it is (a request extension the
 /// guard adds beside the [`Caller`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Credential {
+pub(crate) enum Credential {
     /// An API key (`Authorization: Bearer`).
     Key,
     /// The console's session cookie: sent by the browser on its own, so
@@ -114,7 +114,8 @@ async fn credentials(
     route: &str,
 ) -> Result<(Caller, Credential), Response> {
     if let Some(token) = bearer(headers) {
-        return checked(engine.authenticate(token).await, Credential::Key);
+        let caller = engine.authenticate(token).await.map_err(refusal)?;
+        return Ok((caller, Credential::Key));
     }
     if let Some(token) = ticket_param(uri) {
         let Some(purpose) = ticket::purpose_of(route) else {
@@ -125,8 +126,9 @@ async fn credentials(
         let target = target(route, uri.path()).unwrap_or_default();
         let caller = engine
             .authenticate_ticket(&token, purpose, &target, session::now_unix())
-            .await;
-        return checked(caller, Credential::Ticket);
+            .await
+            .map_err(refusal)?;
+        return Ok((caller, Credential::Ticket));
     }
     let caller = match session::cookie(headers) {
         Some(token) => {
@@ -149,20 +151,15 @@ async fn credentials(
             ));
         }
     };
-    checked(caller, Credential::Session)
+    Ok((caller.map_err(refusal)?, Credential::Session))
 }
 
-/// A check's caller, or its refusal as an answer (401 with `WWW-Authenticate`).
-fn checked(
-    caller: Result<Caller, AppError>,
-    credential: Credential,
-) -> Result<(Caller, Credential), Response> {
-    caller
-        .map(|caller| (caller, credential))
-        .map_err(|error| match error {
-            AppError::Unauthorized(reason) => unauthorized(&reason),
-            other => ApiError::from(other).into_response(),
-        })
+/// A check's refusal as an answer (401 with `WWW-Authenticate`).
+fn refusal(error: AppError) -> Response {
+    match error {
+        AppError::Unauthorized(reason) => unauthorized(&reason),
+        other => ApiError::from(other).into_response(),
+    }
 }
 
 /// The middleware (see the module doc).
