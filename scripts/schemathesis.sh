@@ -10,7 +10,7 @@
 #
 # Expects a built `voxdial` (VOXDIAL_BIN, default target/debug/voxdial, or
 # under CARGO_TARGET_DIR). Left out of the run: the streaming routes
-# (server-sent events, the listen-in and test-call WebSockets: a request to
+# (server-sent events, the listen-in, live-events and test-call WebSockets: a request to
 # a live stream never ends) and the revoking and rotating of keys (the stateful phase finds
 # the run's own key in GET /v1/keys and would lock the run out; the
 # authorization walk in tests/tests/authorization.rs covers both).
@@ -62,6 +62,7 @@ status=0
     --seed 1 \
     --exclude-path '/v1/campaigns/{id}/events' \
     --exclude-path '/v1/calls/{id}/listen' \
+    --exclude-path '/v1/calls/{id}/live' \
     --exclude-path '/v1/ai-agents/{id}/test-call' \
     --exclude-path '/v1/keys/{id}/revoke' \
     --exclude-path '/v1/keys/{id}/rotate' \

@@ -1,6 +1,10 @@
 // The console's calls to the /v1 API: same-origin, the session cookie sent
 // by the browser, and the console header on every request (the server's
-// CSRF rule for state changes made with the cookie).
+// CSRF rule for state changes made with the cookie). Media sockets open
+// with a ticket instead: on AWS they are served at the media domain, where
+// the cookie does not reach.
+
+import { socketUrl } from './logic';
 
 /** An error answer of the API: its status and reason. */
 export class ApiError extends Error {
@@ -73,4 +77,14 @@ export async function whoami(): Promise<Whoami | null> {
     if (e instanceof ApiError && e.status === 401) return null;
     throw e;
   }
+}
+
+/**
+ * Opens a media socket (listen-in, a call's live events, a test call)
+ * with a one-minute ticket from `POST {socket}/ticket`: the URL the API
+ * answers is the media domain's on AWS, this server's locally.
+ */
+export async function mediaSocket(socketPath: string): Promise<WebSocket> {
+  const { url } = await api<{ url: string }>('POST', `${socketPath}/ticket`);
+  return new WebSocket(socketUrl(url, location));
 }

@@ -1,9 +1,11 @@
 // Listen-in: the WebSocket of GET /v1/calls/{id}/listen (binary messages
-// of 20 ms of 8 kHz μ-law, both channels mixed) played with Web Audio.
+// of 20 ms of 8 kHz μ-law, both channels mixed), opened with a ticket,
+// played with Web Audio.
 // Each frame is scheduled right after the previous one; a frame that would
 // play more than MAX_LAG_S after its arrival is dropped, so the page never
 // falls further behind the call.
 
+import { mediaSocket } from './api';
 import { decodeUlaw } from './logic';
 
 /** The most the page lets playback lag behind arrival, in seconds. */
@@ -14,17 +16,23 @@ export interface ListenProgress {
   bytes: number;
 }
 
-/** Listens to a live call; returns a function that stops. */
-export function listen(
+/** Listens to a live call; resolves with a function that stops. */
+export async function listen(
   callId: string,
   onProgress: (p: ListenProgress) => void,
   onEnd: (reason: string) => void,
-): () => void {
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const socket = new WebSocket(`${scheme}//${location.host}/v1/calls/${encodeURIComponent(callId)}/listen`);
-  socket.binaryType = 'arraybuffer';
+): Promise<() => void> {
+  // Made before the ticket is fetched, while the click's activation holds.
   const audio = new AudioContext();
   void audio.resume();
+  let socket: WebSocket;
+  try {
+    socket = await mediaSocket(`/v1/calls/${encodeURIComponent(callId)}/listen`);
+  } catch (e) {
+    void audio.close();
+    throw e;
+  }
+  socket.binaryType = 'arraybuffer';
   let playhead = 0;
   const progress: ListenProgress = { bytes: 0 };
 

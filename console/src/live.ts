@@ -1,26 +1,30 @@
 // Following a campaign live: the server-sent event stream of
 // GET /v1/campaigns/{id}/events, or, where the API cannot stream (AWS),
-// GET /v1/campaigns/{id}/snapshot every second.
+// GET /v1/campaigns/{id}/snapshot every second. A live call's events
+// (transcript lines, verdicts, fillers, barge-ins) come over its own
+// socket, GET /v1/calls/{id}/live, opened with a ticket where the call is
+// held: this server locally, the media domain on AWS.
 
-import { api } from './api';
+import { api, mediaSocket } from './api';
 import { type LiveMessage, type LiveMode, modeAfterError } from './logic';
 
 /** How often the polling fallback asks, in milliseconds. */
 export const POLL_MS = 1000;
 
+/** How many times a call's socket is opened again after it was refused or cut. */
+export const WATCH_TRIES = 5;
+
+/** How long to wait before opening it again, in milliseconds. */
+export const WATCH_RETRY_MS = 1000;
+
 /** A campaign snapshot: campaign, progress, newest calls. */
 export type Snapshot = Record<string, unknown>;
 
-/**
- * Follows a campaign; returns a function that stops following. `onLive`
- * gets the live calls' events (transcript lines, verdicts, fillers,
- * barge-ins), which only the stream carries.
- */
+/** Follows a campaign; returns a function that stops following. */
 export function follow(
   campaignId: string,
   onSnapshot: (s: Snapshot, mode: LiveMode) => void,
   onProblem: (message: string) => void,
-  onLive?: (m: LiveMessage) => void,
 ): () => void {
   let mode: LiveMode = typeof EventSource === 'undefined' ? 'poll' : 'stream';
   let seen = 0;
@@ -45,7 +49,6 @@ export function follow(
       seen += 1;
       onSnapshot(JSON.parse((e as MessageEvent).data), 'stream');
     });
-    source.addEventListener('live', (e) => onLive?.(JSON.parse((e as MessageEvent).data)));
     source.addEventListener('problem', (e) => onProblem(JSON.parse((e as MessageEvent).data).error));
     source.onerror = () => {
       mode = modeAfterError(mode, seen);
@@ -63,5 +66,48 @@ export function follow(
     stopped = true;
     source?.close();
     if (timer !== undefined) window.clearTimeout(timer);
+  };
+}
+
+/**
+ * Follows one live call's events; returns a function that stops. A socket
+ * refused or cut while the call goes on (on AWS, a task that does not hold
+ * the call answers 409) is opened again with a new ticket, a few times.
+ */
+export function watchCall(callId: string, onLive: (m: LiveMessage) => void): () => void {
+  let stopped = false;
+  let socket: WebSocket | null = null;
+  let timer: number | undefined;
+  let tries = 0;
+  const again = () => {
+    if (!stopped && tries < WATCH_TRIES) timer = window.setTimeout(() => void open(), WATCH_RETRY_MS);
+  };
+  const open = async () => {
+    tries += 1;
+    try {
+      socket = await mediaSocket(`/v1/calls/${encodeURIComponent(callId)}/live`);
+    } catch {
+      again();
+      return;
+    }
+    if (stopped) {
+      socket.close(1000, 'left');
+      return;
+    }
+    socket.onmessage = (e) => {
+      if (typeof e.data !== 'string') return;
+      tries = 0;
+      onLive(JSON.parse(e.data) as LiveMessage);
+    };
+    // 1000: the call ended.
+    socket.onclose = (e) => {
+      if (e.code !== 1000) again();
+    };
+  };
+  void open();
+  return () => {
+    stopped = true;
+    if (timer !== undefined) window.clearTimeout(timer);
+    socket?.close(1000, 'left');
   };
 }

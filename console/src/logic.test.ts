@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
+  isConversing,
+  socketUrl,
   type Call,
   type Progress,
   actionsFor,
@@ -283,5 +285,25 @@ describe('test call audio', () => {
   it('clips what is out of range', () => {
     const d = new Downsampler(8000);
     expect(Array.from(d.push(new Float32Array([2, -2])))).toEqual([32767, -32767]);
+  });
+});
+
+describe('socketUrl', () => {
+  it('opens an absolute ticket URL (the media domain) as it is', () => {
+    const url = 'wss://media.example.com/v1/calls/c1/live?ticket=vxt1.a.1.b';
+    expect(socketUrl(url, { protocol: 'https:', host: 'api.example.com' })).toBe(url);
+  });
+  it('opens a path on the page\'s own origin, wss under https', () => {
+    const path = '/v1/calls/c1/listen?ticket=vxt1.a.1.b';
+    expect(socketUrl(path, { protocol: 'http:', host: '127.0.0.1:8080' })).toBe(`ws://127.0.0.1:8080${path}`);
+    expect(socketUrl(path, { protocol: 'https:', host: 'console.example.com' })).toBe(`wss://console.example.com${path}`);
+  });
+});
+
+describe('isConversing', () => {
+  it('is true from the answer on, while the bridge holds the call', () => {
+    const call = (state: string) => ({ state }) as Parameters<typeof isConversing>[0];
+    expect(isConversing(call('answered'))).toBe(true);
+    for (const state of ['dialing', 'ringing', 'completed', 'voicemail']) expect(isConversing(call(state))).toBe(false);
   });
 });

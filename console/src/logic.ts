@@ -54,6 +54,15 @@ export function isLive(call: Call): boolean {
   return LIVE_STATES.includes(call.state);
 }
 
+/**
+ * Whether a call's conversation runs, so that its live events can be
+ * watched (the bridge holds it from the answer on; before, its socket
+ * would only answer 409).
+ */
+export function isConversing(call: Call): boolean {
+  return call.state === 'answered';
+}
+
 /** One bar of the queue picture. */
 export interface Segment {
   key: string;
@@ -361,6 +370,16 @@ export interface LiveCard {
   amd?: string;
   fillers: number;
   bargeIns: number;
+}
+
+/**
+ * The WebSocket URL of a media ticket's `url`: an absolute one (the media
+ * domain, on AWS) as it is, a path on this page's own origin otherwise.
+ */
+export function socketUrl(url: string, page: { protocol: string; host: string }): string {
+  if (/^wss?:\/\//.test(url)) return url;
+  const scheme = page.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${scheme}//${page.host}${url}`;
 }
 
 /** The card after one live event: a line replaces the line of its index (kept in order). */

@@ -4,7 +4,7 @@ import './style.css';
 import { ApiError, type Whoami, api, signIn, signOut, whoami } from './api';
 import { figures, fill, h } from './dom';
 import { listen } from './listen';
-import { follow, type Snapshot } from './live';
+import { follow, type Snapshot, watchCall } from './live';
 import { type TestCallEvent, testCall } from './testcall';
 import {
   type Analytics,
@@ -24,8 +24,10 @@ import {
   formatDuration,
   formatShare,
   formatUsd,
+  isConversing,
   isLive,
   type LiveCard,
+  type LiveMessage,
   applyLive,
   clockOf,
   liveDurationSecs,
@@ -433,7 +435,14 @@ function liveCallsPage(id: string): void {
     shown.forEach(scrollDown);
   };
 
-  leave = follow(
+  // Each live call's events come over its own socket, opened with a
+  // ticket where the call is held (this server, or the media domain on AWS).
+  const watching = new Map<string, () => void>();
+  const onLive = (m: LiveMessage) => {
+    live.set(m.call_id, applyLive(live.get(m.call_id), m));
+    redraw(m.call_id);
+  };
+  const stopFollowing = follow(
     id,
     (s) => {
       agent = (s.campaign as Campaign).settings.agent_id ?? '—';
@@ -443,16 +452,22 @@ function liveCallsPage(id: string): void {
         if (!isLive(c)) {
           live.delete(c.id);
           controls.delete(c.id);
+          watching.get(c.id)?.();
+          watching.delete(c.id);
         }
+      }
+      for (const c of calls.filter(isConversing)) {
+        if (!watching.has(c.id)) watching.set(c.id, watchCall(c.id, onLive));
       }
       redraw();
     },
     (m) => cards.append(problem(m)),
-    (m) => {
-      live.set(m.call_id, applyLive(live.get(m.call_id), m));
-      redraw(m.call_id);
-    },
   );
+  leave = () => {
+    stopFollowing();
+    watching.forEach((stop) => stop());
+    watching.clear();
+  };
 }
 
 /** The organisation's human agents who can take a call now. */
@@ -494,18 +509,32 @@ function callControls(callId: string, agents: Promise<Array<{ id: string; name: 
         listenButton.setAttribute('aria-pressed', 'false');
         return;
       }
-      stop = listen(
+      const stopped = () => {
+        stop = null;
+        listenButton.textContent = 'Listen';
+        listenButton.setAttribute('aria-pressed', 'false');
+      };
+      // Pressed at once; the socket opens once the ticket is in.
+      stop = () => {};
+      listenButton.textContent = 'Stop listening';
+      listenButton.setAttribute('aria-pressed', 'true');
+      listen(
         callId,
         (p) => (heard.textContent = String(p.bytes)),
         (reason) => {
-          stop = null;
-          listenButton.textContent = 'Listen';
-          listenButton.setAttribute('aria-pressed', 'false');
+          stopped();
           fill(status, `Listen-in: ${reason}.`);
         },
+      ).then(
+        (close) => {
+          if (stop) stop = close;
+          else close();
+        },
+        (e) => {
+          stopped();
+          fill(status, problem(e));
+        },
       );
-      listenButton.textContent = 'Stop listening';
-      listenButton.setAttribute('aria-pressed', 'true');
     },
   }, 'Listen');
   return h(

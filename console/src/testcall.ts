@@ -1,10 +1,12 @@
-// Test call: the WebSocket of GET /v1/ai-agents/{id}/test-call. The
+// Test call: the WebSocket of GET /v1/ai-agents/{id}/test-call, opened
+// with a ticket (on AWS the media domain serves it). The
 // microphone (getUserMedia) goes out as 16-bit PCM at 8 kHz in 20 ms
 // binary messages; the agent's voice comes back in the same format and is
 // played with Web Audio (each frame right after the previous one, late
 // frames dropped past MAX_LAG_S); text messages are the conversation's
 // live events (state changes, transcript lines) as JSON.
 
+import { mediaSocket } from './api';
 import { MAX_LAG_S } from './listen';
 import { Downsampler, TEST_CALL_RATE, decodePcm16 } from './logic';
 
@@ -32,12 +34,15 @@ export async function testCall(agentId: string, view: TestCallView): Promise<() 
     // detection, and a suppressor can swallow quiet speech.
     audio: { channelCount: 1, echoCancellation: true, noiseSuppression: false },
   });
+  let socket: WebSocket;
+  try {
+    socket = await mediaSocket(`/v1/ai-agents/${encodeURIComponent(agentId)}/test-call`);
+  } catch (e) {
+    microphone.getTracks().forEach((t) => t.stop());
+    throw e;
+  }
   const audio = new AudioContext();
   void audio.resume();
-  const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-  const socket = new WebSocket(
-    `${scheme}//${location.host}/v1/ai-agents/${encodeURIComponent(agentId)}/test-call`,
-  );
   socket.binaryType = 'arraybuffer';
 
   // The microphone, down to 8 kHz, in 20 ms frames. A ScriptProcessor

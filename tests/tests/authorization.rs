@@ -338,6 +338,14 @@ fn request_for(rule: &RouteRule, w: &World, scope: Scope) -> Option<(String, Opt
         ),
         // A plain GET (no upgrade): the guard answers first, then the upgrade is refused.
         ("GET", "/v1/calls/{id}/listen") => (format!("/v1/calls/{call}/listen"), None),
+        ("GET", "/v1/calls/{id}/live") => (format!("/v1/calls/{call}/live"), None),
+        ("POST", "/v1/calls/{id}/listen/ticket") => {
+            (format!("/v1/calls/{call}/listen/ticket"), None)
+        }
+        ("POST", "/v1/calls/{id}/live/ticket") => (format!("/v1/calls/{call}/live/ticket"), None),
+        ("POST", "/v1/ai-agents/{id}/test-call/ticket") => {
+            (format!("/v1/ai-agents/{ai_agent}/test-call/ticket"), None)
+        }
         (method, path) => panic!("no walk case for {method} {path}: add one here"),
     };
     Some((path, body))

@@ -45,7 +45,13 @@
 //! streaming the calls this task holds (the ALB sends `/v1/calls/*/listen`
 //! here; the API function cannot hold a WebSocket), and browser test calls
 //! (`GET /v1/ai-agents/{id}/test-call`, `voxdial_http::test_call`), run on
-//! this task's bridge with nothing stored.
+//! this task's bridge with nothing stored, and a live call's events (`GET
+//! /v1/calls/{id}/live`, `voxdial_http::live`: its transcript, state, AMD
+//! verdict, fillers and barge-ins). The console opens them here with a
+//! media ticket the API function issued (`?ticket=`,
+//! `voxdial_http::ticket`), checked with the session key both hold
+//! (`voxdial.session_key` of the keys secret): its cookie of the API's
+//! domain never reaches this one.
 //!
 //! The host is the engine's [`EngineHost`]: each call's context (campaign,
 //! lead, voicemail and recording policy, consent notice) is read from the
@@ -152,8 +158,10 @@ async fn main() -> anyhow::Result<()> {
         deps.engine.config().media_token_key.is_some(),
         "the media token key is required (voxdial.media_token_key in the keys secret, or VOXDIAL_MEDIA_TOKEN_KEY)"
     );
-    // The listen-in route reads the calls this task holds from the engine's hub.
+    // The listen-in and live-events routes read the calls this task holds
+    // from the engine's hub.
     let listen = voxdial_http::listen::router(deps.engine.clone());
+    let live_events = voxdial_http::live::router(deps.engine.clone());
     // Browser test calls and the fleet's load reports run on this task's bridge.
     let engine = deps.engine.clone();
     let host = Arc::new(EngineHost::new(
@@ -192,6 +200,7 @@ async fn main() -> anyhow::Result<()> {
     let app = bridge
         .router()
         .merge(listen)
+        .merge(live_events)
         .merge(test_calls)
         .layer(from_fn_with_state(gate.clone(), gate::public));
     let draining = gate.clone();

@@ -2,7 +2,8 @@
 //! configuration from the environment, the engine on DynamoDB and SQS, the
 //! Gemini Live simulator as the model and a simulated callee as Twilio's
 //! Media Streams client (signed upgrade). The call's context comes from
-//! the table and the conversation's outcome goes back to it.
+//! the table and the conversation's outcome goes back to it. The console
+//! watches a call on it with a ticket the API function issued.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener as StdListener;
@@ -441,6 +442,135 @@ async fn the_container_reports_its_load_to_the_fleet_the_answer_webhook_reads() 
     // THEN the report shows the live call and one place less
     let busy = world.fleet_until(|f| f.live == 1).await;
     assert_eq!(busy.map(|f| f.free), Some(6));
+    caller.abort();
+    world.voice_task.abort();
+}
+
+/// The secret the API function and the container share to sign sessions
+/// and media tickets (`voxdial.session_key` of the keys secret).
+const SESSION_KEY: &str = "container-test-session-key";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_watches_a_call_on_the_container_with_a_ticket_from_the_api() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+    use tower::ServiceExt;
+
+    // GIVEN the container and the API function of one deployment: the
+    // same table, the same keys secret, the media domain's stream URL
+    let mut world = world(&[
+        ("DRAIN_SECS", "5".into()),
+        ("VOXDIAL_SESSION_KEY", SESSION_KEY.into()),
+    ])
+    .await;
+    let media_url = format!("ws://127.0.0.1:{}/media/twilio", world.port);
+    world.vars.push(("VOXDIAL_MEDIA_URL", media_url));
+    let _container = world.start().await;
+    let keys = format!(r#"{{"voxdial.session_key": "{SESSION_KEY}"}}"#);
+    let api = Deps::assemble(
+        LambdaConfig::from_vars(|name| {
+            world
+                .vars
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        })
+        .unwrap(),
+        &world.clients,
+        &Secrets::from_json("keys", &keys).unwrap(),
+        Arc::new(SystemClock),
+    )
+    .unwrap()
+    .engine;
+    let (_, secret) = api
+        .create_api_key(
+            &world.campaign.org_id,
+            voxdial_domain::Role::Viewer,
+            "console",
+        )
+        .await
+        .unwrap();
+    let router = voxdial_lambda::api::router(api);
+    // (the page the API serves may open sockets at the media domain)
+    let page = axum::http::Request::get("/")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let page = router.clone().oneshot(page).await.unwrap();
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    let media_origin = format!("ws://127.0.0.1:{}", world.port);
+    assert!(
+        csp.contains(&format!("connect-src 'self' {media_origin};")),
+        "{csp}"
+    );
+    let path = format!("/v1/calls/{}/live/ticket", world.call.id);
+
+    // WHEN a call streams to the container and the console, signed in on
+    // the API's domain, opens the URL of a live ticket from the API
+    let caller = world.stream_call();
+    let mut socket = None;
+    // (a hang guard of a minute: 409 until the stream has started)
+    for _ in 0..1_200 {
+        let request = axum::http::Request::post(&path)
+            .header("authorization", format!("Bearer {}", secret.expose()))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let url = body["url"].as_str().unwrap();
+        assert!(
+            url.starts_with(&format!("ws://127.0.0.1:{}/v1/calls/", world.port)),
+            "{url}"
+        );
+        let mut request = url.into_client_request().unwrap();
+        request
+            .headers_mut()
+            .insert("origin", "https://api.example.com".parse().unwrap());
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((s, _)) => {
+                socket = Some(s);
+                break;
+            }
+            Err(WsError::Http(r)) if r.status() == 409 => {}
+            Err(other) => panic!("the live socket was refused: {other}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut socket = socket.expect("the call never went live on the container");
+
+    // THEN the call's live events reach the page as they happen (the
+    // conversation's states, the AMD verdict), until the call ends
+    let mut seen = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    seen.push(serde_json::from_str::<serde_json::Value>(&text).unwrap());
+                }
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                other => panic!("the socket ended without a close: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the call's end before the hang guard");
+    assert_eq!(closed, 1000, "{seen:?}");
+    assert!(
+        seen.iter().all(|e| e["call_id"] == world.call.id.as_str()),
+        "{seen:?}"
+    );
+    // (a late socket gets the latest of each kind first: whenever it
+    // opened, a state and the verdict are there)
+    assert!(seen.iter().any(|e| e["type"] == "state"), "{seen:?}");
+    assert!(
+        seen.iter()
+            .any(|e| e["type"] == "amd" && e["verdict"] == "human"),
+        "{seen:?}"
+    );
     caller.abort();
     world.voice_task.abort();
 }

@@ -28,6 +28,11 @@ pub struct EngineConfig {
     /// media stream token. Without it no token is issued, and the bridge
     /// (which asks the engine to admit every stream) admits none.
     pub media_token_key: Option<voxdial_wire::media_token::MediaTokenKey>,
+    /// Where the console's browser opens the media sockets (listen-in,
+    /// live events, test calls) when another server than the API's serves
+    /// them: the media domain's origin on AWS (`wss://media.example.com`).
+    /// `None`: the API's own origin (the local server, which hosts them).
+    pub media_socket_base: Option<String>,
     /// The secret that signs console sessions ([`crate::session`]). Without
     /// it only API keys (Bearer) are accepted.
     pub session_key: Option<crate::session::SessionKey>,
@@ -72,6 +77,7 @@ impl Default for EngineConfig {
             public_base_url: "http://127.0.0.1:8080".into(),
             media_url: None,
             media_token_key: None,
+            media_socket_base: None,
             session_key: None,
             dispatch_lease_secs: 300,
             call_lease_margin_secs: 120,

@@ -38,6 +38,8 @@
 //! - [`live`]: live calls' events and audio, fanned out from the media
 //!   bridge to the console's watchers and listeners.
 //! - [`session`]: console sessions signed by the server (an API key exchanged for a cookie).
+//! - [`ticket`]: short-lived media tickets that open one socket (listen-in,
+//!   live events, a test call) where the console's cookie does not reach.
 //! - [`clock`]: the system clock and a scaled clock for simulations.
 //!
 //! # Driving it
@@ -74,6 +76,7 @@ pub mod router;
 pub mod routing;
 pub mod session;
 pub mod sweeper;
+pub mod ticket;
 pub mod transcription;
 pub mod workers;
 

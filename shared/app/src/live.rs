@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::Serialize;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use voxdial_conversation::LiveEvent;
 use voxdial_domain::{CallId, CampaignId};
 
@@ -54,11 +54,23 @@ pub struct LiveMessage {
 struct LiveCall {
     campaign_id: CampaignId,
     audio: broadcast::Sender<Arc<[u8]>>,
+    /// Dropped with the call: its watchers' receivers see it end.
+    ended: watch::Sender<()>,
     lines: BTreeMap<usize, LiveEvent>,
     latest: HashMap<&'static str, LiveEvent>,
 }
 
 impl LiveCall {
+    /// What the call has shown so far, as messages.
+    fn shown<'a>(&'a self, call_id: &'a CallId) -> impl Iterator<Item = LiveMessage> + 'a {
+        let events = self.latest.values().chain(self.lines.values());
+        events.map(move |event| LiveMessage {
+            call_id: call_id.clone(),
+            campaign_id: self.campaign_id.clone(),
+            event: event.clone(),
+        })
+    }
+
     fn remember(&mut self, event: &LiveEvent) {
         let kind = match event {
             LiveEvent::Line { index, .. } => {
@@ -119,6 +131,7 @@ impl LiveHub {
             LiveCall {
                 campaign_id: campaign_id.clone(),
                 audio: audio.clone(),
+                ended: watch::channel(()).0,
                 lines: BTreeMap::new(),
                 latest: HashMap::new(),
             },
@@ -141,14 +154,22 @@ impl LiveHub {
         let calls = self.calls.lock();
         let mut out = Vec::new();
         for (call_id, call) in calls.iter().filter(|(_, c)| &c.campaign_id == campaign_id) {
-            let events = call.latest.values().chain(call.lines.values());
-            out.extend(events.map(|event| LiveMessage {
-                call_id: call_id.clone(),
-                campaign_id: campaign_id.clone(),
-                event: event.clone(),
-            }));
+            out.extend(call.shown(call_id));
         }
         out
+    }
+
+    /// One call's watch: what it has shown so far and a receiver that
+    /// sees it end (`changed()` fails once the call has left the hub);
+    /// `None` when the call is not live in this process. Subscribe
+    /// ([`LiveHub::subscribe`]) first, so nothing falls between the two.
+    pub fn watch(&self, call_id: &CallId) -> Option<CallWatch> {
+        let calls = self.calls.lock();
+        let call = calls.get(call_id)?;
+        Some(CallWatch {
+            backlog: call.shown(call_id).collect(),
+            ended: call.ended.subscribe(),
+        })
     }
 
     /// The mixed audio of `call_id` from now on, 20 ms of μ-law per item;
@@ -179,6 +200,15 @@ impl LiveHub {
             })
             .collect()
     }
+}
+
+/// One live call as a watcher starts following it ([`LiveHub::watch`]).
+#[derive(Debug)]
+pub struct CallWatch {
+    /// What the call has shown so far.
+    pub backlog: Vec<LiveMessage>,
+    /// Fails `changed()` once the call has ended.
+    pub ended: watch::Receiver<()>,
 }
 
 /// One live call's publisher; the call leaves the hub when it is dropped.
@@ -261,6 +291,28 @@ mod tests {
         drop(feed);
         assert!(hub.backlog(&campaign).is_empty());
         assert!(hub.listen(&call).is_none());
+    }
+
+    #[tokio::test]
+    async fn a_call_s_watch_has_its_picture_and_sees_it_end() {
+        let hub = LiveHub::default();
+        let (call, campaign) = ids("c1", "k1");
+        assert!(hub.watch(&call).is_none(), "not live here");
+        let feed = hub.open(&call, &campaign);
+        let (other, _) = ids("c2", "k1");
+        let other_feed = hub.open(&other, &campaign);
+        feed.publish(line(0, "Hello"));
+        other_feed.publish(line(0, "Not this one"));
+        let mut watch = hub.watch(&call).unwrap();
+        assert_eq!(watch.backlog.len(), 1);
+        assert_eq!(watch.backlog[0].event, line(0, "Hello"));
+        drop(other_feed);
+        assert!(
+            watch.ended.has_changed().is_ok(),
+            "another call's end is not this one's"
+        );
+        drop(feed);
+        assert!(watch.ended.changed().await.is_err(), "the call ended");
     }
 
     #[test]

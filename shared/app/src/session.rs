@@ -31,7 +31,7 @@ pub const SESSION_TTL_SECS: i64 = 8 * 3600;
 const PREFIX: &str = "vxs1";
 const CONTEXT: &[u8] = b"voxdial-session-v1\n";
 
-type HmacSha256 = Hmac<Sha256>;
+pub(crate) type HmacSha256 = Hmac<Sha256>;
 
 /// The server's secret that signs sessions. Its `Debug` never shows it.
 #[derive(Clone)]
@@ -62,10 +62,17 @@ impl SessionKey {
         (!secret.is_empty()).then_some(SessionKey { secret })
     }
 
-    fn mac(&self, key: &ApiKey, expiry: i64) -> HmacSha256 {
+    /// An HMAC-SHA256 under this key, started with `context` (domain
+    /// separation: a MAC of one format is never a valid MAC of another).
+    pub(crate) fn hmac(&self, context: &[u8]) -> HmacSha256 {
         let mut mac =
             <HmacSha256 as KeyInit>::new_from_slice(&self.secret).expect("HMAC takes any key");
-        mac.update(CONTEXT);
+        mac.update(context);
+        mac
+    }
+
+    fn mac(&self, key: &ApiKey, expiry: i64) -> HmacSha256 {
+        let mut mac = self.hmac(CONTEXT);
         mac.update(key.id.as_str().as_bytes());
         mac.update(b"\n");
         mac.update(expiry.to_string().as_bytes());
@@ -101,7 +108,7 @@ fn parse(token: &str) -> Option<(ApiKeyId, i64, &str)> {
 }
 
 impl Engine {
-    fn session_key(&self) -> Result<&SessionKey, AppError> {
+    pub(crate) fn session_key(&self) -> Result<&SessionKey, AppError> {
         self.config.session_key.as_ref().ok_or_else(|| {
             AppError::Conflict("this server has no session key: use API keys (Bearer)".into())
         })

@@ -26,10 +26,34 @@ use axum::routing::get;
 include!(concat!(env!("OUT_DIR"), "/assets.rs"));
 
 /// Only this origin's scripts, styles, images and media; inline styles for
-/// the charts and bars (their sizes); no framing, no plug-ins.
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-img-src 'self' data:; media-src 'self' blob:; connect-src 'self'; frame-ancestors 'none'; \
-base-uri 'none'; form-action 'self'; object-src 'none'";
+/// the charts and bars (their sizes); no framing, no plug-ins. Requests
+/// and sockets go to this origin, and to the media domain where another
+/// server holds the media sockets ([`policy`]).
+const CSP_HEAD: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+img-src 'self' data:; media-src 'self' blob:; connect-src 'self'";
+const CSP_TAIL: &str =
+    "; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'";
+
+/// The content security policy, sockets allowed to `media_origin` too
+/// when it is a plain `ws(s)://host[:port]` (anything else is left out).
+fn policy(media_origin: Option<&str>) -> HeaderValue {
+    let plain = |origin: &&str| {
+        let host = origin
+            .strip_prefix("wss://")
+            .or_else(|| origin.strip_prefix("ws://"));
+        host.is_some_and(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
+        })
+    };
+    let extra = media_origin
+        .filter(plain)
+        .map(|origin| format!(" {origin}"))
+        .unwrap_or_default();
+    HeaderValue::from_str(&format!("{CSP_HEAD}{extra}{CSP_TAIL}"))
+        .expect("a policy of printable ASCII")
+}
 
 /// The embedded file at `path`: content type and bytes.
 pub fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
@@ -39,16 +63,16 @@ pub fn asset(path: &str) -> Option<(&'static str, &'static [u8])> {
         .map(|(_, kind, bytes)| (*kind, *bytes))
 }
 
-fn answer(path: &str, cache: &'static str) -> Response {
+fn answer(path: &str, cache: &'static str, csp: HeaderValue) -> Response {
     let Some((kind, bytes)) = asset(path) else {
         return (StatusCode::NOT_FOUND, "no such console file").into_response();
     };
     let mut response = bytes.into_response();
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     for (name, value) in [
         (header::CONTENT_TYPE, kind),
         (header::CACHE_CONTROL, cache),
-        (header::CONTENT_SECURITY_POLICY, CSP),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::REFERRER_POLICY, "no-referrer"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -58,20 +82,25 @@ fn answer(path: &str, cache: &'static str) -> Response {
     response
 }
 
-async fn index() -> Response {
-    answer("/index.html", "no-cache")
-}
-
-/// Built assets carry a content hash in their names: cached for good.
-async fn built(uri: Uri) -> Response {
-    answer(uri.path(), "public, max-age=31536000, immutable")
-}
-
 /// The console's routes: `/` and `/assets/{file}`. Every API call the page
-/// makes goes to `/v1`, behind the API's own guard.
-pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
+/// makes goes to `/v1`, behind the API's own guard. `media_origin`: where
+/// the page opens its media sockets when another server holds them (on
+/// AWS the media domain, `wss://media.example.com`), which the content
+/// security policy then allows; `None` where this server holds them.
+pub fn router<S: Clone + Send + Sync + 'static>(media_origin: Option<&str>) -> Router<S> {
+    let csp = policy(media_origin);
+    let page = csp.clone();
+    let index = move || {
+        let csp = page.clone();
+        async move { answer("/index.html", "no-cache", csp) }
+    };
+    // Built assets carry a content hash in their names: cached for good.
+    let built = move |uri: Uri| {
+        let csp = csp.clone();
+        async move { answer(uri.path(), "public, max-age=31536000, immutable", csp) }
+    };
     Router::new()
-        .route("/", get(index))
+        .route("/", get(index.clone()))
         .route("/index.html", get(index))
         .route("/assets/{*file}", get(built))
 }
@@ -85,7 +114,28 @@ mod tests {
 
     async fn get(path: &str) -> Response {
         let request = Request::builder().uri(path).body(Body::empty()).unwrap();
-        router::<()>().oneshot(request).await.unwrap()
+        router::<()>(None).oneshot(request).await.unwrap()
+    }
+
+    #[test]
+    fn the_policy_lets_sockets_reach_the_media_domain_and_nothing_else() {
+        let own = policy(None);
+        assert!(own.to_str().unwrap().contains("connect-src 'self';"));
+        let media = policy(Some("wss://media.example.com"));
+        assert!(
+            media
+                .to_str()
+                .unwrap()
+                .contains("connect-src 'self' wss://media.example.com;")
+        );
+        for odd in [
+            "wss://media.example.com; script-src *",
+            "https://media.example.com",
+            "wss://",
+            "*",
+        ] {
+            assert_eq!(policy(Some(odd)), own, "{odd}");
+        }
     }
 
     #[tokio::test]

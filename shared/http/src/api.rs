@@ -1,7 +1,8 @@
 //! The campaign API.
 //!
 //! Every `/v1` route needs `Authorization: Bearer KEY` or the console's
-//! session cookie (see [`crate::auth`], [`crate::session`]);
+//! session cookie (see [`crate::auth`], [`crate::session`]); the three
+//! sockets also take a ticket (`?ticket=`, [`crate::ticket`]);
 //! the role column says which roles may call it (`viewer` < `operator` <
 //! `admin`). Ids of another organisation's records answer 404.
 //!
@@ -53,6 +54,10 @@
 //! | GET | `/v1/campaigns/{id}/snapshot` | | one such snapshot (for clients that poll) | viewer |
 //! | GET | `/v1/calls/{id}/recording` | | `{"url": …}`: plays the recording for 15 minutes (404 until stored) | operator |
 //! | GET | `/v1/calls/{id}/listen` | (a WebSocket upgrade) | the live call's audio, both channels mixed: binary messages of 20 ms of 8 kHz μ-law (409 when not live here); audited | operator |
+//! | POST | `/v1/calls/{id}/listen/ticket` | | `{"url": …, "expires_unix": …}`: where to open the listen socket with a one-minute ticket ([`crate::ticket`]) | operator |
+//! | GET | `/v1/calls/{id}/live` | (a WebSocket upgrade) | the live call's events as JSON text: transcript lines, state, AMD verdict, fillers, barge-ins (409 when not live here) | viewer |
+//! | POST | `/v1/calls/{id}/live/ticket` | | where to open the live socket with a ticket | viewer |
+//! | POST | `/v1/ai-agents/{id}/test-call/ticket` | | where to open a test call with a ticket | operator |
 //! | POST | `/v1/calls/{id}/hangup` | | the call, hung up at its provider (409 once ended) | operator |
 //! | POST | `/v1/calls/{id}/transfer` | `{"agent_id": "ana", "mode": "cold" \| "warm"}` | the call, sent to that human agent (409 unless they are available) | operator |
 //! | GET | `/v1/calls/{id}/transcript` | | the transcript: turns with speakers and times (404 until ready) | operator |
@@ -147,6 +152,10 @@ pub const ROUTES: &[RouteRule] = &[
     route("GET", "/v1/calls/{id}/recording", Access::Operate),
     route("GET", "/v1/calls/{id}/transcript", Access::Operate),
     route("GET", crate::listen::PATH, Access::Operate),
+    route("POST", crate::ticket::LISTEN, Access::Operate),
+    route("GET", crate::live::PATH, Access::Read),
+    route("POST", crate::ticket::LIVE, Access::Read),
+    route("POST", crate::ticket::TEST_CALL, Access::Operate),
     route("POST", "/v1/calls/{id}/hangup", Access::Operate),
     route("POST", "/v1/calls/{id}/transfer", Access::Operate),
 ];
@@ -154,7 +163,7 @@ pub const ROUTES: &[RouteRule] = &[
 /// The API router: every `/v1` route behind the guard, `/healthz` and
 /// the OpenAPI document ([`crate::openapi`]) open, a JSON 404 elsewhere.
 pub fn router(engine: Engine) -> Router {
-    Router::new()
+    crate::ticket::routes(Router::new())
         .route("/v1/campaigns", post(create_campaign).get(list_campaigns))
         .route("/v1/campaigns/{id}", get(campaign))
         .route(
@@ -209,6 +218,7 @@ pub fn router(engine: Engine) -> Router {
         .route("/v1/calls/{id}/recording", get(recording_url))
         .route("/v1/calls/{id}/transcript", get(transcript))
         .route(crate::listen::PATH, get(crate::listen::listen))
+        .route(crate::live::PATH, get(crate::live::live))
         .route("/v1/calls/{id}/hangup", post(hang_up))
         .route("/v1/calls/{id}/transfer", post(transfer))
         .route_layer(middleware::from_fn_with_state(engine.clone(), guard))

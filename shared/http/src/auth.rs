@@ -2,8 +2,10 @@
 //!
 //! For each request it finds the route's rule in [`crate::api::ROUTES`] (a
 //! route without one is refused: fail closed), reads `Authorization: Bearer
-//! KEY` or else the console's session cookie ([`crate::session`]), checks
-//! it (401 when missing, malformed, unknown, expired or revoked; 403 for a
+//! KEY`, else a media ticket (`?ticket=`, [`crate::ticket`]: only on the
+//! socket route it was issued for), else the console's session cookie
+//! ([`crate::session`]), checks it (401 when missing, malformed, unknown,
+//! expired or revoked; 403 for a
 //! state change with a cookie but without the console's origin),
 //! checks the key's role against the rule (403), and hands the caller
 //! to the handler, which scopes every id to the caller's organisation
@@ -13,8 +15,8 @@
 //! Personal fields (numbers, names, transcripts, summaries) are masked for
 //! roles that may not see them ([`mask_personal`]).
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, header};
+use axum::extract::{MatchedPath, Query, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
@@ -25,6 +27,40 @@ use voxdial_domain::{Access, Role};
 use crate::ApiError;
 use crate::api::ROUTES;
 use crate::session;
+use crate::ticket;
+
+/// How the caller of a request proved who it is (a request extension the
+/// guard adds beside the [`Caller`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Credential {
+    /// An API key (`Authorization: Bearer`).
+    Key,
+    /// The console's session cookie: sent by the browser on its own, so
+    /// a socket opened with it must come from the console's origin.
+    Session,
+    /// A media ticket (`?ticket=`): never sent on its own.
+    Ticket,
+}
+
+impl Credential {
+    /// Whether a socket opened with this credential from these headers
+    /// may be another site's page riding the visitor's cookie (refused).
+    pub(crate) fn cross_site(self, headers: &HeaderMap) -> bool {
+        self == Credential::Session && !session::csrf_ok(headers)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TicketQuery {
+    ticket: Option<String>,
+}
+
+/// The request's `?ticket=`, if any.
+fn ticket_param(uri: &Uri) -> Option<String> {
+    Query::<TicketQuery>::try_from_uri(uri)
+        .ok()
+        .and_then(|Query(q)| q.ticket)
+}
 
 /// One route and what it needs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,16 +103,35 @@ fn target(template: &str, path: &str) -> Option<String> {
         .map(|(_, p)| p.to_string())
 }
 
-/// The caller of a request: its Bearer key, else its session cookie (see
-/// [`crate::session`]); a state change with a cookie must pass the CSRF check.
+/// The caller of a request: its Bearer key, else its ticket for this
+/// route's target, else its session cookie (see [`crate::session`]); a
+/// state change with a cookie must pass the CSRF check.
 async fn credentials(
     engine: &Engine,
     method: &Method,
     headers: &HeaderMap,
-) -> Result<Caller, Response> {
-    let checked = match (bearer(headers), session::cookie(headers)) {
-        (Some(token), _) => engine.authenticate(token).await,
-        (None, Some(token)) => {
+    uri: &Uri,
+    route: &str,
+) -> Result<(Caller, Credential), Response> {
+    if let Some(token) = bearer(headers) {
+        let caller = engine.authenticate(token).await.map_err(refusal)?;
+        return Ok((caller, Credential::Key));
+    }
+    if let Some(token) = ticket_param(uri) {
+        let Some(purpose) = ticket::purpose_of(route) else {
+            return Err(unauthorized(
+                "a ticket opens only the socket it was issued for",
+            ));
+        };
+        let target = target(route, uri.path()).unwrap_or_default();
+        let caller = engine
+            .authenticate_ticket(&token, purpose, &target, session::now_unix())
+            .await
+            .map_err(refusal)?;
+        return Ok((caller, Credential::Ticket));
+    }
+    let caller = match session::cookie(headers) {
+        Some(token) => {
             let caller = engine
                 .authenticate_session(token, session::now_unix())
                 .await;
@@ -90,16 +145,21 @@ async fn credentials(
             }
             caller
         }
-        (None, None) => {
+        None => {
             return Err(unauthorized(
                 "send an API key (Authorization: Bearer KEY) or sign in",
             ));
         }
     };
-    checked.map_err(|error| match error {
+    Ok((caller.map_err(refusal)?, Credential::Session))
+}
+
+/// A check's refusal as an answer (401 with `WWW-Authenticate`).
+fn refusal(error: AppError) -> Response {
+    match error {
         AppError::Unauthorized(reason) => unauthorized(&reason),
         other => ApiError::from(other).into_response(),
-    })
+    }
 }
 
 /// The middleware (see the module doc).
@@ -119,8 +179,16 @@ pub(crate) async fn guard(
     let Some(rule) = rule(&ruled, matched.as_str()) else {
         return no_rule(&method, matched.as_str());
     };
-    let caller = match credentials(&engine, &method, request.headers()).await {
-        Ok(caller) => caller,
+    let found = credentials(
+        &engine,
+        &method,
+        request.headers(),
+        request.uri(),
+        matched.as_str(),
+    )
+    .await;
+    let (caller, credential) = match found {
+        Ok(found) => found,
         Err(refused) => return refused,
     };
     if !caller.role.allows(rule.access) {
@@ -133,6 +201,7 @@ pub(crate) async fn guard(
     }
     let path = request.uri().path().to_string();
     request.extensions_mut().insert(caller.clone());
+    request.extensions_mut().insert(credential);
     let response = next.run(request).await;
     if method != Method::GET && response.status().is_success() {
         let status = response.status().as_u16();

@@ -12,9 +12,14 @@
 //! - [`events`]: live updates, a server-sent event stream per campaign.
 //! - [`listen`]: listen-in, a WebSocket of a live call's mixed audio
 //!   (and [`listen::router`], the route alone for the media-bridge container).
+//! - [`live`]: a WebSocket of a live call's events (transcript lines,
+//!   state, AMD verdict, fillers, barge-ins), and [`live::router`] for the
+//!   media-bridge container.
 //! - [`openapi`]: the OpenAPI document of the API, served at `/openapi.json`.
 //! - [`session`]: the console's sign-in (an API key exchanged for a
 //!   signed session cookie) and its CSRF rule.
+//! - [`ticket`]: media tickets, which open one socket where the console's
+//!   cookie does not reach (the media domain on AWS).
 //! - [`test_call`]: test calls from the browser, a WebSocket to an AI
 //!   agent through the media bridge of this process (and
 //!   [`test_call::router`], the route alone for the media-bridge container).
@@ -30,9 +35,11 @@ pub mod api;
 pub mod auth;
 pub mod events;
 pub mod listen;
+pub mod live;
 pub mod openapi;
 pub mod session;
 pub mod test_call;
+pub mod ticket;
 pub mod webhooks;
 
 use axum::Json;

@@ -2,8 +2,8 @@
 //! call's audio, both channels mixed, as binary messages of 20 ms of 8 kHz
 //! μ-law (160 bytes each).
 //!
-//! The guard checks the key or session cookie and the operator role like
-//! any route; the handler scopes the call to the caller's organisation
+//! The guard checks the key, ticket (`crate::ticket`) or session cookie
+//! and the operator role like any route; the handler scopes the call to the caller's organisation
 //! (another's is 404), refuses a signed-in browser whose `Origin` is not
 //! this site (a cross-site page cannot open it with the visitor's cookie),
 //! answers 409 when the call is not live in this process, and audits the
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade, close_code};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router, middleware};
@@ -33,8 +33,7 @@ use voxdial_app::{Caller, Engine};
 use voxdial_domain::CallId;
 
 use crate::ApiError;
-use crate::auth::guard;
-use crate::session;
+use crate::auth::{Credential, guard};
 
 /// The route's path.
 pub const PATH: &str = "/v1/calls/{id}/listen";
@@ -53,6 +52,7 @@ pub fn router(engine: Engine) -> Router {
 pub(crate) async fn listen(
     State(engine): State<Engine>,
     Extension(caller): Extension<Caller>,
+    Extension(credential): Extension<Credential>,
     Path(id): Path<String>,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -60,7 +60,7 @@ pub(crate) async fn listen(
     let id = CallId::parse(id).map_err(|e| ApiError::new(400, e.to_string()))?;
     // The organisation first: another's call is 404 whatever the request.
     engine.call_in(&caller.org_id, &id).await?;
-    if !headers.contains_key(header::AUTHORIZATION) && !session::csrf_ok(&headers) {
+    if credential.cross_site(&headers) {
         return Err(ApiError::new(
             403,
             "listening with a session needs this site's Origin",

@@ -318,12 +318,21 @@ fn operation(method: &str, path: &str) -> Option<Operation> {
             Answer::Json(object(&["url"], json!({"url": text()}))),
         ),
         ("GET", "/v1/calls/{id}/transcript") => op("The transcript", 200, any_object()),
-        ("GET", crate::listen::PATH) => op("Listen in (WebSocket)", 101, WebSocket),
+        ("GET", crate::listen::PATH) => {
+            op("Listen in (WebSocket)", 101, WebSocket).query("ticket", text())
+        }
+        ("GET", crate::live::PATH) => {
+            op("A live call's events (WebSocket)", 101, WebSocket).query("ticket", text())
+        }
+        ("POST", crate::ticket::LISTEN) => op("A ticket to listen in", 200, the("Ticket")),
+        ("POST", crate::ticket::LIVE) => op("A ticket to watch a live call", 200, the("Ticket")),
+        ("POST", crate::ticket::TEST_CALL) => op("A ticket for a test call", 200, the("Ticket")),
         ("GET", crate::test_call::PATH) => op(
             "A browser test call with the agent (WebSocket)",
             101,
             WebSocket,
-        ),
+        )
+        .query("ticket", text()),
         ("POST", "/v1/calls/{id}/hangup") => op("Hang up a live call", 200, the("Record")),
         ("POST", "/v1/calls/{id}/transfer") => {
             op("Transfer a call to a human agent", 200, the("Record")).body(object(
@@ -375,6 +384,10 @@ fn components() -> Value {
             "Campaign": {"type": "object", "required": ["id", "status", "settings", "created_at"]},
             "Key": key,
             "NewKey": object(&["key", "secret"], json!({"key": component("Key"), "secret": text()})),
+            "Ticket": object(&["url", "expires_unix"], json!({
+                "url": text(),
+                "expires_unix": {"type": "integer"},
+            })),
             "Caller": object(&["key_id", "org_id", "role"], json!({
                 "key_id": text(),
                 "org_id": text(),

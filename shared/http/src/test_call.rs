@@ -2,8 +2,8 @@
 //! browser talks with an AI agent (its latest version) through the media
 //! bridge's driver and conversation core, with no phone call.
 //!
-//! The guard checks the key or session cookie and the operator role like
-//! any route; the handler scopes the agent to the caller's organisation
+//! The guard checks the key, ticket (`crate::ticket`) or session cookie
+//! and the operator role like any route; the handler scopes the agent to the caller's organisation
 //! (another's is 404), refuses a signed-in browser whose `Origin` is not
 //! this site, answers 503 where no media bridge runs in the process (the
 //! API function on AWS: the media-bridge container serves the route) and
@@ -22,7 +22,7 @@ use std::sync::Arc;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router, middleware};
@@ -33,8 +33,7 @@ use voxdial_conversation::CallContext;
 use voxdial_domain::{AgentId, CampaignId, OrgId};
 
 use crate::ApiError;
-use crate::auth::guard;
-use crate::session;
+use crate::auth::{Credential, guard};
 
 /// The route's path.
 pub const PATH: &str = "/v1/ai-agents/{id}/test-call";
@@ -78,6 +77,7 @@ pub fn router(engine: Engine, calls: TestCalls) -> Router {
 pub(crate) async fn test_call(
     State(engine): State<Engine>,
     Extension(caller): Extension<Caller>,
+    Extension(credential): Extension<Credential>,
     calls: Option<Extension<TestCalls>>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -87,7 +87,7 @@ pub(crate) async fn test_call(
     // The organisation first: another's agent is 404 whatever the request.
     let agent = engine.ai_agent_in(&caller.org_id, &id, None).await?;
     let config = voxdial_app::ai_agents::agent_config(&agent)?;
-    if !headers.contains_key(header::AUTHORIZATION) && !session::csrf_ok(&headers) {
+    if credential.cross_site(&headers) {
         return Err(ApiError::new(
             403,
             "a test call with a session needs this site's Origin",

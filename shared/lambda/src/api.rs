@@ -5,7 +5,9 @@
 //! as on the local server, and the operations console's page is served
 //! from the same binary (`voxdial_console`, embedded as in `voxdial serve`).
 //! The one difference: no live event stream (a buffered answer cannot
-//! stream), see [`router`].
+//! stream), see [`router`]. The page's media sockets (listen-in, live call
+//! events, test calls) go to the media domain with a ticket, which its
+//! content security policy allows.
 
 use axum::Router;
 use lambda_http::request::RequestContext;
@@ -54,8 +56,10 @@ pub async fn handle(router: Router, request: Request) -> http::Response<axum::bo
 /// instead (one read of the campaign per watcher per second: nothing when
 /// nobody watches).
 pub fn router(engine: Engine) -> Router {
+    // The page opens its media sockets at the media domain.
+    let media = engine.config().media_socket_base.clone();
     voxdial_http::api::router(engine)
-        .merge(voxdial_console::router())
+        .merge(voxdial_console::router(media.as_deref()))
         .layer(axum::middleware::from_fn(no_event_streams))
 }
 

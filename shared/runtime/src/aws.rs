@@ -118,6 +118,14 @@ impl ProvidersToml {
     }
 }
 
+/// The origin (`wss://host[:port]`) of a URL: the media bridge's domain
+/// from its stream URL (`VOXDIAL_MEDIA_URL`).
+fn origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!scheme.is_empty() && !host.is_empty()).then(|| format!("{scheme}://{host}"))
+}
+
 /// Whether `VOXDIAL_PROVIDERS` (the accounts and optional routing
 /// sections) configures an account of `kind` (`twilio`, `sanspbx`).
 pub fn configures_kind(providers: &str, kind: &str) -> Result<bool, InitError> {
@@ -197,6 +205,8 @@ impl Deps {
                 // requires the setting); the others never read it.
                 public_base_url: config.public_base_url.clone().unwrap_or_default(),
                 media_url: config.media_url.clone(),
+                // The console opens its media sockets where the bridge runs.
+                media_socket_base: config.media_url.as_deref().and_then(origin),
                 media_token_key: secrets
                     .secret("voxdial.media_token_key")
                     .or_else(|| secrets.env("VOXDIAL_MEDIA_TOKEN_KEY"))
@@ -226,5 +236,24 @@ impl Deps {
             config,
             jobs,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn the_media_origin_is_the_stream_url_s_scheme_and_host() {
+        assert_eq!(
+            origin("wss://media.example.com/media/twilio").as_deref(),
+            Some("wss://media.example.com")
+        );
+        assert_eq!(
+            origin("ws://127.0.0.1:8081/media/twilio?x=1").as_deref(),
+            Some("ws://127.0.0.1:8081")
+        );
+        assert_eq!(origin("media.example.com/media"), None);
+        assert_eq!(origin("wss:///media"), None);
     }
 }

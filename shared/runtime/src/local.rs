@@ -290,7 +290,7 @@ impl Runtime {
                 Some(public_url),
             ))
             .merge(blob_router(blobs, options.clock.clone()))
-            .merge(voxdial_console::router());
+            .merge(voxdial_console::router(None));
         if let Some(bridge) = &bridge {
             app = app
                 .merge(bridge.media_router().with_state(bridge.clone()))
