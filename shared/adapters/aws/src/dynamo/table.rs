@@ -2056,6 +2056,31 @@ impl Table {
         Ok(found)
     }
 
+    /// Writes whole aggregate buckets, each replacing its item (test
+    /// support: one `BatchWriteItem` per 25 buckets, where recording the
+    /// events that sum to them costs one transaction per event).
+    #[cfg(any(test, feature = "testing"))]
+    pub(crate) async fn put_aggregate_buckets(
+        &self,
+        org: &OrgId,
+        buckets: impl IntoIterator<Item = (String, Granularity, Timestamp, Vec<(String, i64)>)>,
+    ) -> Result<(), StoreError> {
+        let mut requests = Vec::new();
+        for (dimension, width, start, counters) in buckets {
+            let mut item = aggregate_key(org, &dimension, width, start);
+            item.insert(AGG_START.into(), n(start.timestamp()));
+            for (name, value) in counters {
+                item.insert(format!("{AGG_PREFIX}{name}"), n(value));
+            }
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(build_error)?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        self.batch_write(requests).await
+    }
+
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
         for chunk in requests.chunks(25) {
             let mut pending = chunk.to_vec();
