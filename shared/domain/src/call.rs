@@ -771,6 +771,131 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn labels_are_the_serialised_names() {
+        for state in [
+            CallState::Pending,
+            CallState::Dialing,
+            CallState::Ringing,
+            CallState::Answered,
+            CallState::Completed,
+            CallState::Busy,
+            CallState::NoAnswer,
+            CallState::Failed,
+            CallState::Canceled,
+            CallState::Voicemail,
+        ] {
+            assert_eq!(serde_json::to_value(state).unwrap(), state.label());
+        }
+    }
+
+    #[test]
+    fn sequence_numbers_order_events_before_timestamps_do() {
+        // GIVEN a ringing call (sequence 1, stamped at second 10)
+        let mut c = call();
+        let mut ringing = event(CallEventKind::Ringing, 1);
+        ringing.timestamp = Some(t0() + Duration::seconds(10));
+        c.apply(&ringing, t0());
+        // WHEN the next event by sequence carries an earlier stamp
+        let mut answered = event(CallEventKind::Answered, 2);
+        answered.timestamp = Some(t0() + Duration::seconds(9));
+        // THEN the sequence decides: it applies
+        assert_eq!(c.apply(&answered, t0()), Applied::Progressed);
+        assert_eq!(c.state, CallState::Answered);
+    }
+
+    #[test]
+    fn a_call_is_answered_when_picked_up_or_when_it_lasted() {
+        // GIVEN a ringing call, THEN it is not answered yet
+        let mut c = call();
+        c.apply(&event(CallEventKind::Ringing, 1), t0());
+        assert_eq!(c.answered_at, None);
+        // WHEN the answer arrives, THEN it was answered at the answer's stamp
+        c.apply(&event(CallEventKind::Answered, 2), t0());
+        assert_eq!(c.answered_at, Some(t0() + Duration::seconds(2)));
+
+        // GIVEN calls whose answer event was lost, WHEN they end, THEN only
+        // one that lasted was answered (at its end's stamp)
+        let answered_at = |kind, duration_secs| {
+            let mut c = call();
+            let mut end = event(kind, 5);
+            end.duration_secs = duration_secs;
+            c.apply(&end, t0());
+            c.answered_at
+        };
+        assert_eq!(
+            answered_at(CallEventKind::Completed, Some(42)),
+            Some(t0() + Duration::seconds(5))
+        );
+        assert_eq!(answered_at(CallEventKind::Completed, Some(0)), None);
+        assert_eq!(answered_at(CallEventKind::Busy, None), None);
+    }
+
+    #[test]
+    fn human_and_fax_verdicts_do_not_make_voicemail() {
+        // GIVEN calls whose answering-machine detection heard no machine
+        let completed_after = |verdict| {
+            let mut c = call();
+            let mut amd = CallEvent::new(
+                ProviderId::parse("twilio").unwrap(),
+                None,
+                CallEventKind::MachineDetection,
+            );
+            amd.answered_by = Some(verdict);
+            c.apply(&amd, t0());
+            // WHEN they complete
+            c.apply(&event(CallEventKind::Completed, 4), t0());
+            c
+        };
+        // THEN a person's call is a conversation
+        let human = completed_after(AnsweredBy::Human);
+        assert_eq!(human.state, CallState::Completed);
+        assert_eq!(
+            human.outcome(&VoicemailPolicy::LeaveMessage, true),
+            Some(CallOutcome::Human { disposition: None })
+        );
+        // AND a fax is a failure no retry fixes, even where failures retry
+        let fax = completed_after(AnsweredBy::Fax);
+        assert_eq!(fax.state, CallState::Completed);
+        assert_eq!(
+            fax.outcome(&VoicemailPolicy::LeaveMessage, true),
+            Some(CallOutcome::Failed {
+                reason: "a fax machine answered".into(),
+                retryable: false,
+            })
+        );
+    }
+
+    #[test]
+    fn a_message_counts_as_left_only_once_it_played() {
+        let outcome = |streamed: bool, played: bool| {
+            let mut c = call();
+            c.state = CallState::Voicemail;
+            c.media_stream_at = streamed.then(t0);
+            c.voicemail_left_at = played.then(t0);
+            c.outcome(&VoicemailPolicy::LeaveMessage, false)
+        };
+        let left = |left_message| Some(CallOutcome::Voicemail { left_message });
+        // The provider's own playback always plays the message.
+        assert_eq!(outcome(false, false), left(true));
+        // The bridge's counts once it played to its end.
+        assert_eq!(outcome(true, false), left(false));
+        assert_eq!(outcome(true, true), left(true));
+    }
+
+    #[test]
+    fn an_end_is_never_stale() {
+        // GIVEN an answered call (sequence 5)
+        let mut c = call();
+        c.apply(&event(CallEventKind::Answered, 5), t0());
+        // WHEN its end arrives numbered before it, THEN the call still ends
+        assert_eq!(
+            c.apply(&event(CallEventKind::Completed, 4), t0()),
+            Applied::Terminal
+        );
+        assert_eq!(c.state, CallState::Completed);
+    }
+
     proptest! {
         /// Any delivery order with duplicates ends in the same terminal state,
         /// applied as terminal exactly once.

@@ -585,6 +585,80 @@ mod tests {
     }
 
     #[test]
+    fn a_window_opens_at_its_start_and_closes_at_its_end() {
+        let window = CallingWindow::daily((8, 0), (21, 0));
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let open = |h, m, s| window.contains_local(day.and_hms_opt(h, m, s).unwrap());
+        assert!(!open(7, 59, 59));
+        assert!(open(8, 0, 0));
+        assert!(open(20, 59, 59));
+        assert!(!open(21, 0, 0));
+    }
+
+    #[test]
+    fn a_window_that_is_never_open_is_refused() {
+        // Windows inside every floor, so only the window's own check refuses them.
+        for (json, why) in [
+            (
+                r#"{"default":{"start":"10:00","end":"10:00"}}"#,
+                "opens after it closes",
+            ),
+            (
+                r#"{"default":{"start":"10:00","end":"18:00","days":[]}}"#,
+                "at least one weekday",
+            ),
+            (
+                r#"{"countries":{"US":{"start":"10:00","end":"18:00","days":[]}}}"#,
+                "US: a window needs at least one weekday",
+            ),
+        ] {
+            let hours: CallingHours = serde_json::from_str(json).unwrap();
+            let error = hours.validate().unwrap_err();
+            assert!(error.contains(why), "{json}: {error}");
+        }
+    }
+
+    #[test]
+    fn calling_hours_name_countries_by_their_iso_code() {
+        for country in ["us", "USA", "U"] {
+            let json = format!(
+                r#"{{"countries":{{"{country}":{{"start":"10:00","end":"18:00","days":["Mon"]}}}}}}"#
+            );
+            let hours: CallingHours = serde_json::from_str(&json).unwrap();
+            let error = hours.validate().unwrap_err();
+            assert!(error.contains("ISO 3166"), "{country}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_local_time_skipped_by_dst_moves_forward() {
+        // 02:30 does not exist in New York on the spring-forward night.
+        let new_york: Tz = "America/New_York".parse().unwrap();
+        let skipped = chrono::NaiveDate::from_ymd_opt(2026, 3, 8)
+            .unwrap()
+            .and_hms_opt(2, 30, 0)
+            .unwrap();
+        assert_eq!(
+            local_to_utc(&new_york, skipped),
+            Some(at(2026, 3, 8, 7, 0)) // 03:00 EDT
+        );
+    }
+
+    #[test]
+    fn the_last_attempt_within_the_limit_is_allowed() {
+        let c = campaign();
+        let last = c.settings.retry.max_attempts;
+        let ok = lead(LOS_ANGELES, None, true);
+        let now = at(2026, 6, 1, 18, 0);
+        let decision = screen(&ok, &c, last, DncHit::default(), now);
+        assert!(matches!(decision, ScreenDecision::Allow(_)), "{decision:?}");
+        assert_eq!(
+            screen(&ok, &c, last + 1, DncHit::default(), now),
+            ScreenDecision::Reject(ScreenReason::AttemptLimit)
+        );
+    }
+
+    #[test]
     fn calling_hours_are_configurable_and_validated() {
         let json = r#"{"default":{"start":"10:00","end":"18:00","days":["Mon","Tue","Wed","Thu","Fri"]},"countries":{"GB":{"start":"09:00","end":"20:00","days":["Mon","Tue"]}}}"#;
         let hours: CallingHours = serde_json::from_str(json).unwrap();

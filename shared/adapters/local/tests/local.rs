@@ -323,3 +323,18 @@ async fn a_long_poll_wakes_when_a_delayed_message_becomes_visible() {
     assert_eq!(got.len(), 1);
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn a_queue_configured_for_no_receive_delivers_each_message_once() {
+    // GIVEN a queue configured with no receive at all (read as one)
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::shared(fixtures::t0());
+    let q = queue(dir.path(), clock.clone(), 0);
+    assert_eq!(q.config().max_receives, 1);
+    // WHEN a message is sent, THEN it is delivered once, then dead-lettered
+    q.send(&[message(1)], Duration::ZERO).await.unwrap();
+    assert_eq!(q.receive(10, Duration::ZERO).await.unwrap().len(), 1);
+    clock.advance(Duration::from_secs(31));
+    assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
+    assert_eq!(q.stats().await.unwrap().dead, 1);
+}
