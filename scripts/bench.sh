@@ -132,11 +132,11 @@ exe() {
 # run ID TIMEOUT_SECS [VAR=VALUE…] COMMAND…: runs one benchmark, output to
 # its log; records the exact command line, wall time, status and the load.
 # The time limit only guards against a hang (no figure depends on it).
-ran="" status="" wall=""
+ran="" status="" wall="" log=""
 run() {
     local id="$1" limit="$2"
     shift 2
-    local log="$logs/$id.log"
+    log="$logs/$id.log"
     ran="$(printf '%q ' "$@")"
     ran="${ran% }"
     echo "== $id: $ran" >&2
@@ -154,20 +154,22 @@ run() {
 }
 
 # row ID WHAT RERUN FIGURE TARGET MET VALUES_JSON [NOTE]: one table row.
-# MET is true, false or null (no target, or not at the target's size).
+# MET is true, false or null (no target, or not at the target's size); the
+# command run and its log are the last run's.
 row() {
     jq -cn --arg id "$1" --arg what "$2" --arg command "$3" --arg ran "$ran" \
-        --arg figure "$4" --arg target "$5" --argjson met "$6" --argjson values "$7" \
-        --arg note "${8:-}" --arg status "$status" --argjson wall "${wall:-null}" \
-        --arg log "${logs#"$root"/}/$1.log" \
+        --arg figure "$4" --arg target "$5" --arg met "$6" --arg values "$7" \
+        --arg note "${8:-}" --arg status "$status" --arg wall "$wall" \
+        --arg log "${log#"$root"/}" \
         '{id: $id, what: $what, command: $command, ran: $ran, status: $status,
-          wall_secs: $wall, figure: $figure, target: $target, met: $met,
-          values: $values, note: $note, log: $log}' >>"$rows"
+          wall_secs: ($wall | tonumber? // null), figure: $figure, target: $target,
+          met: ($met | fromjson? // null), values: ($values | fromjson? // {}), note: $note,
+          log: $log}' >>"$rows"
 }
 
 # skipped ID WHAT RERUN TARGET REASON: a row for a benchmark not run.
 skipped() {
-    ran="" status=skipped wall=""
+    ran="" status=skipped wall="" log=""
     row "$1" "$2" "$3" "not measured: $5" "$4" null '{}'
 }
 
@@ -196,16 +198,22 @@ check() {
 bench_callback_load() {
     local what="status callbacks on \`voxdial serve\` (signed, each sent twice, separate load process on loopback)"
     run callback_load 1200 "${callback_env[@]}" "$(exe callback_load)"
-    local log="$logs/callback_load.log" rate p50 p99 failures
-    rate="$(num 's = ' "$log")"
-    p50="$(num 'p50 ' "$log")"
-    p99="$(num 'p99 ' "$log")"
-    failures="$(num 'failures ' "$log")"
+    local rate p50 p99 failures anchor anchor_p99 ratio
+    rate="$(num '^status callbacks: .*?s = ' "$log")"
+    p50="$(num '^status callbacks: .*? p50 ' "$log")"
+    p99="$(num '^status callbacks: .*? p99 ' "$log")"
+    failures="$(num '^status callbacks: .*? failures ' "$log")"
+    anchor="$(num '^anchor .*?s = ' "$log")"
+    anchor_p99="$(num '^anchor .*? p99 ' "$log")"
+    ratio="$(num '^voxdial / anchor: ' "$log")"
     row callback_load "$what" "${callback_env[*]} cargo bench -p voxdial --bench callback_load" \
-        "$(printf '%.0f/s, p50 %s ms, p99 %s ms, %s failures (%s connections)' "${rate:-0}" "$p50" "$p99" "$failures" "${callback_env[2]#*=}")" \
+        "$(printf '%.0f/s, p50 %s ms, p99 %s ms, %s failures (%s connections); anchor, a bare signed-webhook server under the same load: %.0f/s, p99 %s ms (voxdial %s× its rate)' \
+            "${rate:-0}" "$p50" "$p99" "$failures" "${callback_env[2]#*=}" "${anchor:-0}" "$anchor_p99" "$ratio")" \
         "≥ 15,000/s, p99 < 5 ms" "$(check '$a >= 15000 and $b < 5 and $c == 0' "$rate" "$p99" "$failures")" \
         "$(jq -cn --argjson r "$(n "$rate")" --argjson p50 "$(n "$p50")" --argjson p99 "$(n "$p99")" \
-            --argjson f "$(n "$failures")" '{per_sec: $r, p50_ms: $p50, p99_ms: $p99, failures: $f}')"
+            --argjson f "$(n "$failures")" --argjson a "$(n "$anchor")" --argjson ap "$(n "$anchor_p99")" \
+            --argjson x "$(n "$ratio")" \
+            '{per_sec: $r, p50_ms: $p50, p99_ms: $p99, failures: $f, anchor_per_sec: $a, anchor_p99_ms: $ap, ratio_to_anchor: $x}')"
 }
 
 # demo ID [VAR=VALUE…] ARGS…: `voxdial demo … --json`; its JSON (the last
@@ -277,7 +285,7 @@ bench_bridge_load() {
     for calls in "${bridge_sizes[@]}"; do
         local id="bridge_load_$calls"
         run "$id" 600 "$(exe load)" "$calls" "$bridge_secs" 40 multi record
-        local log="$logs/$id.log" in99 out99 kib us failed
+        local in99 out99 kib us failed
         in99="$(num 'caller->model wall .*? p99=' "$log")"
         out99="$(num 'model->caller wall .*? p99=' "$log")"
         kib="$(num 'per call ' "$log")"
@@ -301,7 +309,7 @@ bench_bridge_load() {
 bench_path_vs_pipecat() {
     local python="$HOME/.cache/pipecat-venv/bin/python"
     run path_vs_pipecat 1800 "$(exe path_vs_pipecat)" "${path_args[@]}" "$python"
-    local log="$logs/path_vs_pipecat.log" values
+    local values
     # "  Inbound streams=1: pipecat 17000/s | voxdial 300000/s = 17.6x (…)"
     values="$(grep -P '^  (Inbound|Outbound) streams=' "$log" | sed -E \
         's/^  ([A-Za-z]+) streams=([0-9]+): pipecat ([^/]+)\/s \| voxdial ([^/]+)\/s = ([^x]+)x.*with core ([^/]+)\/s = ([^x]+)x.*/\1 \2 \3 \4 \5 \6 \7/' |
@@ -322,7 +330,7 @@ bench_path_vs_pipecat() {
 
 bench_amd() {
     run amd 900 "$(exe amd_eval)"
-    local log="$logs/amd.log" h_as_m caught p50 p90
+    local h_as_m caught p50 p90
     h_as_m="$(num 'humans called machine: ' "$log")"
     caught="$(num 'machines caught: ' "$log")"
     p50="$(num '^  human +p50 +' "$log")"
@@ -352,7 +360,7 @@ bench_routing() {
 
 bench_csv_import() {
     run csv_import 1800 "$(exe csv_import_memory)" "$csv_rows"
-    local log="$logs/csv_import.log" secs peak plus
+    local secs peak plus
     secs="$(grep -oP '; \K[0-9.]+(?= s;)' "$log" | head -n 1 || true)"
     peak="$(num 'peak ' "$log")"
     plus="$(num 'peak [0-9]+ MiB \(\+' "$log")"
@@ -374,7 +382,7 @@ bench_csv_upload() {
     local port
     port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
     run csv_upload 1800 VOXDIAL_BIN="$(exe voxdial)" PORT="$port" bash scripts/import-bench.sh "$csv_rows"
-    local log="$logs/csv_upload.log" secs before peak
+    local secs before peak
     secs="$(grep -oP ', \K[0-9.]+(?= s from upload)' "$log" | head -n 1 || true)"
     before="$(num 'RSS ' "$log")"
     peak="$(num 'peak ' "$log")"
@@ -394,7 +402,7 @@ to_ms() {
 
 bench_analytics() {
     run analytics 1800 "$(exe analytics_bench)" local
-    local log="$logs/analytics.log" values
+    local values
     # "all, hour buckets, 90 days   2160 calls  median 114.0ms  p95 161.0ms  max 185.0ms"
     values="$(grep -P 'median .* p95 .* max ' "$log" | while IFS= read -r line; do
         local name median p95
@@ -432,7 +440,7 @@ bench_lambda_init() {
 
 bench_hostile_rss() {
     run hostile_rss 600 "$(exe hostile_rss)" 8 60
-    local log="$logs/hostile_rss.log" idle peak closed
+    local idle peak closed
     idle="$(num 'idle ' "$log")"
     peak="$(num 'peak ' "$log")"
     closed="$(grep -c 'close code Some(1009)' "$log" || true)"
