@@ -163,7 +163,7 @@ row() {
         --arg log "${log#"$root"/}" \
         '{id: $id, what: $what, command: $command, ran: $ran, status: $status,
           wall_secs: ($wall | tonumber? // null), figure: $figure, target: $target,
-          met: ($met | fromjson? // null), values: ($values | fromjson? // {}), note: $note,
+          met: (try ($met | fromjson) catch null), values: ($values | fromjson? // {}), note: $note,
           log: $log}' >>"$rows"
 }
 
@@ -223,7 +223,7 @@ demo() {
     local id="$1"
     shift
     run "$id" 1800 "$@" --json
-    summary="$(tail -n 1 "$logs/$id.log" | sed -n '/^{/p' | jq -c . 2>/dev/null)"
+    summary="$(grep '^{' "$log" | tail -n 1 | jq -c . 2>/dev/null)"
     summary="${summary:-null}"
 }
 
@@ -395,9 +395,8 @@ bench_csv_upload() {
 
 # A Rust `Duration` printed with `{:.1?}` ("114.0ms", "900.3µs", "1.2s") in ms.
 to_ms() {
-    jq -rn --arg d "$1" '$d | capture("^(?<v>[0-9.]+)(?<u>[a-zµ]+)$") // {v: null, u: ""}
-        | (.v | tonumber? // null) as $v | if $v == null then null
-          else $v * ({"ns": 0.000001, "µs": 0.001, "ms": 1, "s": 1000}[.u] // null) end'
+    jq -rn --arg d "$1" '(try (($d | capture("^(?<v>[0-9.]+)(?<u>[^0-9.]+)$")) as $c
+        | ($c.v | tonumber) * {"ns": 0.000001, "µs": 0.001, "ms": 1, "s": 1000}[$c.u]) catch null) // null'
 }
 
 bench_analytics() {
