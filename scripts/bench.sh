@@ -246,7 +246,7 @@ bench_engine() {
         "100,000 leads < 60 s, < 200 MB" "$scale_met" "$summary" "$note"
     row engine_cpu "engine CPU per call, simulated carrier apart (\`cpu\` and \`post_call.latency_ms_p95\` in the JSON; same run)" \
         "cargo run --release -p voxdial -- demo ${args[*]} --json" \
-        "$(printf 'engine %s ms per call (carrier %s ms); p95 call end → analysis %s ms simulated' "$engine_ms" "$carrier_ms" "$p95")" \
+        "$(printf 'engine %.2f ms per call (carrier %.2f ms); p95 call end → analysis %s ms simulated' "${engine_ms/null/nan}" "${carrier_ms/null/nan}" "$p95")" \
         "≤ 0.3 ms per call; p95 ≤ 60,000 ms simulated" "$(check '$a <= 0.3 and $b <= 60000' "$engine_ms" "$p95")" \
         "$(jq -c '{cpu, post_call}' <<<"$summary")"
 }
@@ -406,8 +406,8 @@ bench_analytics() {
     values="$(grep -P 'median .* p95 .* max ' "$log" | while IFS= read -r line; do
         local name median p95
         name="$(sed -E 's/ +[0-9]+ calls +median.*//' <<<"$line")"
-        median="$(to_ms "$(grep -oP 'median +\K\S+' <<<"$line")")"
-        p95="$(to_ms "$(grep -oP 'p95 +\K\S+' <<<"$line")")"
+        median="$(to_ms "$(grep -oP 'median +\K[^ ]+' <<<"$line")")"
+        p95="$(to_ms "$(grep -oP 'p95 +\K[^ ]+' <<<"$line")")"
         jq -cn --arg q "$name" --argjson m "$median" --argjson p "$p95" '{query: $q, median_ms: $m, p95_ms: $p}'
     done | jq -sc .)"
     row analytics "analytics query over 1,000,000 calls (90 days, 10 campaigns), local store (SQLite); \`Engine::analytics\` plus JSON encoding" \
