@@ -14,11 +14,20 @@
 //! (Twilio retries duplicate callbacks; the second must change nothing).
 //! It reports requests per second and the latency distribution seen by the
 //! load generator.
+//!
+//! The anchor, measured in the same run: the same signed callbacks replayed,
+//! by the same load generator, against the least a status-callback server
+//! must do (read the form, check the signature, answer 200), an axum server
+//! in its own process like `voxdial serve`. `VOXDIAL_BENCH_ANCHOR=0` skips
+//! it.
 
+use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode, Uri};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -26,7 +35,10 @@ use voxdial_app::clock::SystemClock;
 use voxdial_sim::carrier::{CallProfile, Carrier, CarrierConfig};
 use voxdial_sim::time::SimTime;
 use voxdial_wire::twilio::forms::encode_form;
-use voxdial_wire::twilio::signature::{SIGNATURE_HEADER, SignatureAlgorithm, compute_signature};
+use voxdial_wire::twilio::signature::{
+    SIGNATURE_HEADER, SignatureAlgorithm, SignedRequest, SigningKeys, compute_signature,
+    validate_request,
+};
 
 const ACCOUNT: &str = "AC00000000000000000000000000load";
 const TOKEN: &str = "load-test-token";
@@ -47,6 +59,7 @@ fn env_usize(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
+#[derive(Clone)]
 struct Job {
     url: String,
     pairs: Vec<(String, String)>,
@@ -88,8 +101,162 @@ fn callback(base: &str, campaign: &str, call: &Value, status: &str, seq: Option<
     Job { url, pairs }
 }
 
+/// What one load run saw.
+struct Load {
+    requests: usize,
+    elapsed: f64,
+    histogram: Histogram<u64>,
+    failures: u64,
+}
+
+impl Load {
+    fn per_sec(&self) -> f64 {
+        self.requests as f64 / self.elapsed
+    }
+
+    fn print(&self, name: &str, workers: usize) {
+        let h = &self.histogram;
+        println!(
+            "{name}: {} in {:.2} s = {:.0}/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; failures {} ({workers} connections)",
+            self.requests,
+            self.elapsed,
+            self.per_sec(),
+            h.value_at_quantile(0.50) as f64 / 1000.0,
+            h.value_at_quantile(0.90) as f64 / 1000.0,
+            h.value_at_quantile(0.99) as f64 / 1000.0,
+            h.max() as f64 / 1000.0,
+            self.failures
+        );
+    }
+}
+
+/// Sends every call's callbacks, in order per call, over `workers`
+/// connections.
+async fn fire(http: &reqwest::Client, jobs: Vec<Vec<Job>>, workers: usize) -> Load {
+    let requests: usize = jobs.iter().map(Vec::len).sum();
+    let queue = Arc::new(Mutex::new(jobs));
+    let histogram = Arc::new(Mutex::new(Histogram::<u64>::new(3).unwrap()));
+    let failures = Arc::new(Mutex::new(0u64));
+    let load = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let (queue, histogram, failures, http) = (
+            queue.clone(),
+            histogram.clone(),
+            failures.clone(),
+            http.clone(),
+        );
+        tasks.spawn(async move {
+            loop {
+                let Some(per_call) = queue.lock().unwrap().pop() else {
+                    break;
+                };
+                for job in per_call {
+                    let signature = compute_signature(
+                        TOKEN.as_bytes(),
+                        SignatureAlgorithm::HmacSha1,
+                        &job.url,
+                        &job.pairs,
+                    );
+                    let sent = Instant::now();
+                    let response = http
+                        .post(&job.url)
+                        .header("content-type", "application/x-www-form-urlencoded")
+                        .header(SIGNATURE_HEADER, signature)
+                        .body(encode_form(&job.pairs))
+                        .send()
+                        .await;
+                    let micros = sent.elapsed().as_micros() as u64;
+                    histogram.lock().unwrap().record(micros.max(1)).unwrap();
+                    if !response.is_ok_and(|r| r.status().is_success()) {
+                        *failures.lock().unwrap() += 1;
+                    }
+                }
+            }
+        });
+    }
+    while tasks.join_next().await.is_some() {}
+    let elapsed = load.elapsed().as_secs_f64();
+    let histogram = histogram.lock().unwrap().clone();
+    let failures = *failures.lock().unwrap();
+    Load {
+        requests,
+        elapsed,
+        histogram,
+        failures,
+    }
+}
+
+/// The anchor's process: a bare signed-webhook server on 127.0.0.1:0;
+/// prints `LISTEN addr`, serves until its stdin closes.
+async fn anchor_child() {
+    let keys = Arc::new(SigningKeys::auth_token(TOKEN));
+    let app = axum::Router::new().route(
+        "/webhooks/twilio/status",
+        axum::routing::post(
+            move |uri: Uri, headers: HeaderMap, body: Bytes| async move {
+                let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+                let url = format!("http://{}{uri}", header("host").unwrap_or_default());
+                let request = SignedRequest {
+                    url: &url,
+                    method: "POST",
+                    content_type: header("content-type"),
+                    body: &body,
+                    signature: header(SIGNATURE_HEADER),
+                    signature_settings: None,
+                };
+                match validate_request(&request, &keys) {
+                    Ok(()) => StatusCode::OK,
+                    Err(_) => StatusCode::FORBIDDEN,
+                }
+            },
+        ),
+    );
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    println!("LISTEN {}", listener.local_addr().unwrap());
+    std::io::stdout().flush().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::task::spawn_blocking(|| std::io::copy(&mut std::io::stdin(), &mut std::io::sink()))
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+/// Replays `jobs` (signed for `base`) against the anchor, in its own process.
+async fn anchor(http: &reqwest::Client, base: &str, jobs: Vec<Vec<Job>>, workers: usize) -> Load {
+    let mut child = Server(
+        Command::new(std::env::current_exe().unwrap())
+            .arg("--anchor-child")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("the anchor starts"),
+    );
+    let mut line = String::new();
+    BufReader::new(child.0.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let anchor_base = format!("http://{}", line.trim().strip_prefix("LISTEN ").unwrap());
+    let jobs = jobs
+        .into_iter()
+        .map(|per_call| {
+            per_call
+                .into_iter()
+                .map(|job| Job {
+                    url: job.url.replacen(base, &anchor_base, 1),
+                    pairs: job.pairs,
+                })
+                .collect()
+        })
+        .collect();
+    fire(http, jobs, workers).await
+}
+
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("--anchor-child") {
+        return anchor_child().await;
+    }
     let campaigns = env_usize("VOXDIAL_BENCH_CAMPAIGNS", 10);
     let calls_per = env_usize("VOXDIAL_BENCH_CALLS", 1_000).min(1_000);
     let workers = env_usize("VOXDIAL_BENCH_WORKERS", 32);
@@ -249,59 +416,9 @@ async fn main() {
         setup.elapsed().as_secs_f64()
     );
 
-    let queue = Arc::new(Mutex::new(jobs));
-    let histogram = Arc::new(Mutex::new(Histogram::<u64>::new(3).unwrap()));
-    let failures = Arc::new(Mutex::new(0u64));
-    let load = Instant::now();
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..workers {
-        let (queue, histogram, failures, http) = (
-            queue.clone(),
-            histogram.clone(),
-            failures.clone(),
-            http.clone(),
-        );
-        tasks.spawn(async move {
-            loop {
-                let Some(per_call) = queue.lock().unwrap().pop() else {
-                    break;
-                };
-                for job in per_call {
-                    let signature = compute_signature(
-                        TOKEN.as_bytes(),
-                        SignatureAlgorithm::HmacSha1,
-                        &job.url,
-                        &job.pairs,
-                    );
-                    let sent = Instant::now();
-                    let response = http
-                        .post(&job.url)
-                        .header("content-type", "application/x-www-form-urlencoded")
-                        .header(SIGNATURE_HEADER, signature)
-                        .body(encode_form(&job.pairs))
-                        .send()
-                        .await;
-                    let micros = sent.elapsed().as_micros() as u64;
-                    histogram.lock().unwrap().record(micros.max(1)).unwrap();
-                    if !response.is_ok_and(|r| r.status().is_success()) {
-                        *failures.lock().unwrap() += 1;
-                    }
-                }
-            }
-        });
-    }
-    while tasks.join_next().await.is_some() {}
-    let elapsed = load.elapsed().as_secs_f64();
-    let h = histogram.lock().unwrap().clone();
-    println!(
-        "status callbacks: {requests} in {elapsed:.2} s = {:.0}/s; latency p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; failures {}",
-        requests as f64 / elapsed,
-        h.value_at_quantile(0.50) as f64 / 1000.0,
-        h.value_at_quantile(0.90) as f64 / 1000.0,
-        h.value_at_quantile(0.99) as f64 / 1000.0,
-        h.max() as f64 / 1000.0,
-        *failures.lock().unwrap()
-    );
+    let replay = (env_usize("VOXDIAL_BENCH_ANCHOR", 1) != 0).then(|| jobs.clone());
+    let voxdial = fire(&http, jobs, workers).await;
+    voxdial.print("status callbacks", workers);
     // Every call ended exactly once: no slot is held any more.
     for id in &ids {
         let view: Value = http
@@ -313,5 +430,13 @@ async fn main() {
             .await
             .unwrap();
         assert_eq!(view["campaign"]["status"], "completed", "{view}");
+    }
+    if let Some(jobs) = replay {
+        let bare = anchor(&http, &base, jobs, workers).await;
+        bare.print("anchor (bare signed-webhook server, same load)", workers);
+        println!(
+            "voxdial / anchor: {:.2} of the requests per second",
+            voxdial.per_sec() / bare.per_sec()
+        );
     }
 }
