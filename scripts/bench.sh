@@ -89,11 +89,6 @@ else
     csv_rows=1000000
     lambda_functions=(status-callback answer api dispatcher sweeper recording transcriber)
 fi
-# The callback bench's leads are New York numbers, screened to 08:00–21:00
-# there: the server runs on a clock set to noon in New York today, so the
-# bench gives the same result at any hour.
-sim_start="$(date -u +%Y-%m-%d)T16:00:00Z"
-callback_env+=(VOXDIAL_SIM_START="$sim_start")
 
 stamp="$(date -u +%Y-%m-%dT%H%M%SZ)"
 results="$root/bench-results"

@@ -31,7 +31,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use voxdial_app::clock::SystemClock;
+use voxdial_app::clock::ScaledClock;
 use voxdial_sim::carrier::{CallProfile, Carrier, CarrierConfig};
 use voxdial_sim::time::SimTime;
 use voxdial_wire::twilio::forms::encode_form;
@@ -270,7 +270,17 @@ async fn main() {
         ring_secs: (1e9, 1e9),
         ..CallProfile::default()
     };
-    let carrier = Carrier::new(config, SimTime::new(Arc::new(SystemClock), 1.0));
+    // The leads are New York numbers, screened to 08:00–21:00 there: the
+    // carrier and the server share one real-speed clock set to today's noon
+    // in New York (16:00 UTC), so the bench runs the same at any hour.
+    let epoch = std::time::SystemTime::now();
+    let noon = chrono::Utc::now()
+        .date_naive()
+        .and_hms_opt(16, 0, 0)
+        .expect("a time")
+        .and_utc();
+    let clock = Arc::new(ScaledClock::anchored(epoch, noon, 1.0));
+    let carrier = Carrier::new(config, SimTime::new(clock, 1.0));
     let _carrier_task = carrier.serve(carrier_listener);
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -289,6 +299,14 @@ async fn main() {
                 "--data-dir",
             ])
             .arg(data.path())
+            .args(["--sim-start", &noon.to_rfc3339(), "--sim-epoch"])
+            .arg(
+                epoch
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .expect("after 1970")
+                    .as_secs()
+                    .to_string(),
+            )
             .args([
                 "--twilio-api-base",
                 &carrier_url,
@@ -321,9 +339,8 @@ async fn main() {
         .build()
         .unwrap();
 
-    // Live calls: every lead dialled at once. The legal floor screens them
-    // (New York numbers, consenting): run the bench between 08:00 and
-    // 21:00 New York time, or every lead waits for the next opening.
+    // Live calls: every lead dialled at once (New York numbers, consenting,
+    // at noon there on the shared clock).
     let mut ids = Vec::new();
     for c in 0..campaigns {
         let campaign: Value = http
