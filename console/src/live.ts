@@ -71,8 +71,9 @@ export function follow(
 
 /**
  * Follows one live call's events; returns a function that stops. A socket
- * refused or cut while the call goes on (on AWS, a task that does not hold
- * the call answers 409) is opened again with a new ticket, a few times.
+ * refused or cut while the call goes on (on AWS, a socket opened in the
+ * second before the holding task's first fleet report answers 409) is
+ * opened again with a new ticket, a few times.
  */
 export function watchCall(callId: string, onLive: (m: LiveMessage) => void): () => void {
   let stopped = false;

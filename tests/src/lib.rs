@@ -108,6 +108,19 @@ pub fn local_engine_with_store(
     voxdial_app::Engine,
     std::sync::Arc<dyn voxdial_domain::Store>,
 ) {
+    let (engine, store) = local_engine_parts(dir, config);
+    (engine, store)
+}
+
+/// [`local_engine`] and its SQLite store as itself, for tests that use
+/// more of its ports than [`voxdial_domain::Store`].
+pub fn local_engine_parts(
+    dir: &std::path::Path,
+    config: voxdial_app::EngineConfig,
+) -> (
+    voxdial_app::Engine,
+    std::sync::Arc<voxdial_local::LocalStore>,
+) {
     use std::sync::Arc;
     let clock: Arc<dyn voxdial_domain::Clock> =
         voxdial_testkit::ManualClock::shared(voxdial_testkit::fixtures::t0());

@@ -64,6 +64,8 @@ async fn report(s: &Setup, task: &str, live: u32, capacity: u32) {
             live,
             capacity,
             expires_at: s.clock.now() + chrono::Duration::seconds(30),
+            peer: None,
+            calls: Vec::new(),
         })
         .await
         .unwrap();

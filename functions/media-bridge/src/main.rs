@@ -15,6 +15,7 @@
 //! | `DRAIN_SECS` | how long SIGTERM waits for live calls to end by themselves before each is ended politely (default 60) |
 //! | `METRICS_ADDR` | the Prometheus `/metrics` listener, not the load balancer's port (default `0.0.0.0:9090`) |
 //! | `ECS_AGENT_URI` | set by ECS: task scale-in protection while calls are live ([`protection`]) |
+//! | `PEER_ADDR` | where the other tasks reach this one (`ip:port`), for relayed listen-in and live-event sockets ([`peer`]; default on ECS: the task's private IPv4 from `ECS_CONTAINER_METADATA_URI_V4` and the port of `BIND_ADDR`) |
 //! | `RECORDING_DIR` | where recorded calls are spooled while they last, on task storage (default `$TMPDIR/voxdial-recordings`; the image mounts a writable volume at `/var/spool/voxdial`) |
 //! | `EMF_SERVICE_NAME` | the `ServiceName` of the `LiveCalls` EMF metric on stdout ([`emf`]; unset: none) |
 //! | `VOXDIAL_*` | the engine's settings, as for every function (`voxdial_runtime::aws::config`); the media token key (`voxdial.media_token_key` of the secret, or `VOXDIAL_MEDIA_TOKEN_KEY`) is required: every stream must carry its call's token |
@@ -51,7 +52,10 @@
 //! media ticket the API function issued (`?ticket=`,
 //! `voxdial_http::ticket`), checked with the session key both hold
 //! (`voxdial.session_key` of the keys secret): its cookie of the API's
-//! domain never reaches this one.
+//! domain never reaches this one. The load balancer may send such a
+//! socket to a task that does not hold the call: that task relays it to
+//! the one that does (`voxdial_http::forward`), found in the fleet's
+//! reports, which list each task's calls and private address ([`peer`]).
 //!
 //! The host is the engine's [`EngineHost`]: each call's context (campaign,
 //! lead, voicemail and recording policy, consent notice) is read from the
@@ -77,6 +81,7 @@ use voxdial_runtime::container::{BridgeSettings, ContainerSettings};
 
 mod emf;
 mod gate;
+mod peer;
 mod protection;
 
 /// How long the calls still live at the end of a drain get to say goodbye.
@@ -109,8 +114,13 @@ const FLEET_HEARTBEAT: Duration = Duration::from_secs(10);
 const FLEET_TTL_SECS: i64 = 30;
 
 /// The task's load to the fleet the answer webhook reads (issue 13): its
-/// live calls and its capacity, none while it drains.
-fn spawn_fleet_reporter(engine: &voxdial_app::Engine, gate: &gate::Gate) {
+/// live calls and its capacity, none while it drains; and which calls it
+/// holds and where it is reached, for relayed sockets.
+fn spawn_fleet_reporter(
+    engine: &voxdial_app::Engine,
+    gate: &gate::Gate,
+    peer: Option<std::net::SocketAddr>,
+) {
     let Some(fleet) = engine.bridge_fleet().cloned() else {
         return;
     };
@@ -120,14 +130,17 @@ fn spawn_fleet_reporter(engine: &voxdial_app::Engine, gate: &gate::Gate) {
         fleet,
         clock: engine.clock().clone(),
         task,
+        peer,
         heartbeat: FLEET_HEARTBEAT,
         ttl: chrono::Duration::seconds(FLEET_TTL_SECS),
     };
     let gate = gate.clone();
+    let hub = engine.live().clone();
     tokio::spawn(voxdial_bridge::fleet::report_load(reporting, move || {
         voxdial_bridge::fleet::Load {
             live: u32::try_from(gate.live()).unwrap_or(u32::MAX),
             capacity: u32::try_from(gate.capacity()).unwrap_or(u32::MAX),
+            calls: hub.calls(),
         }
     }));
 }
@@ -179,7 +192,14 @@ async fn main() -> anyhow::Result<()> {
     };
     let gate = gate::Gate::new(settings.max_live, live.clone());
     spawn_reporters(&settings, &live);
-    spawn_fleet_reporter(&engine, &gate);
+    let peer = peer::discover(
+        settings.peer_addr,
+        settings.ecs_metadata_uri.as_deref(),
+        &settings.bind_addr,
+    )
+    .await;
+    tracing::info!(?peer, "reached by the other tasks at");
+    spawn_fleet_reporter(&engine, &gate, peer);
     let metrics_addr = &settings.metrics_addr;
     let metrics = tokio::net::TcpListener::bind(metrics_addr)
         .await

@@ -220,6 +220,29 @@ async fn world(extra: &[(&'static str, String)]) -> World {
     }
 }
 
+/// Starts a container with `vars`, listening on `port`, and waits until it
+/// answers `/healthz`.
+async fn start_task(vars: &[(&'static str, String)], port: u16) -> Container {
+    let container = Container(
+        container(vars)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the container starts"),
+    );
+    let health = format!("http://127.0.0.1:{port}/healthz");
+    for _ in 0..300 {
+        if reqwest::get(&health)
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return container;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the container never answered {health}");
+}
+
 impl World {
     fn var(&self, name: &str) -> String {
         self.vars
@@ -231,24 +254,7 @@ impl World {
 
     /// Starts the container and waits until it answers `/healthz`.
     async fn start(&self) -> Container {
-        let container = Container(
-            container(&self.vars)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("the container starts"),
-        );
-        let health = format!("http://127.0.0.1:{}/healthz", self.port);
-        for _ in 0..300 {
-            if reqwest::get(&health)
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                return container;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the container never answered {health}");
+        start_task(&self.vars, self.port).await
     }
 
     /// Twilio streams the answered call to the container (signed upgrade).
@@ -450,23 +456,12 @@ async fn the_container_reports_its_load_to_the_fleet_the_answer_webhook_reads() 
 /// and media tickets (`voxdial.session_key` of the keys secret).
 const SESSION_KEY: &str = "container-test-session-key";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_console_watches_a_call_on_the_container_with_a_ticket_from_the_api() {
-    use futures_util::StreamExt;
-    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-    use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-    use tower::ServiceExt;
-
-    // GIVEN the container and the API function of one deployment: the
-    // same table, the same keys secret, the media domain's stream URL
-    let mut world = world(&[
-        ("DRAIN_SECS", "5".into()),
-        ("VOXDIAL_SESSION_KEY", SESSION_KEY.into()),
-    ])
-    .await;
-    let media_url = format!("ws://127.0.0.1:{}/media/twilio", world.port);
-    world.vars.push(("VOXDIAL_MEDIA_URL", media_url));
-    let _container = world.start().await;
+/// The API function of the deployment `world` belongs to (the same table
+/// and keys secret) and a key of `role` in the campaign's organisation.
+async fn api_function(
+    world: &World,
+    role: voxdial_domain::Role,
+) -> (axum::Router, voxdial_domain::KeySecret) {
     let keys = format!(r#"{{"voxdial.session_key": "{SESSION_KEY}"}}"#);
     let api = Deps::assemble(
         LambdaConfig::from_vars(|name| {
@@ -484,14 +479,141 @@ async fn the_console_watches_a_call_on_the_container_with_a_ticket_from_the_api(
     .unwrap()
     .engine;
     let (_, secret) = api
-        .create_api_key(
-            &world.campaign.org_id,
-            voxdial_domain::Role::Viewer,
-            "console",
-        )
+        .create_api_key(&world.campaign.org_id, role, "console")
         .await
         .unwrap();
-    let router = voxdial_lambda::api::router(api);
+    (voxdial_lambda::api::router(api), secret)
+}
+
+/// The socket URL of a fresh media ticket for `path` (`…/live/ticket` or
+/// `…/listen/ticket`), as the console gets it from the API.
+async fn ticket_url(
+    router: &axum::Router,
+    path: &str,
+    secret: &voxdial_domain::KeySecret,
+) -> String {
+    use tower::ServiceExt;
+    let request = axum::http::Request::post(path)
+        .header("authorization", format!("Bearer {}", secret.expose()))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    body["url"].as_str().unwrap().to_owned()
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens `url` as the console does (its page's `Origin`): the socket, or
+/// the status it was refused with.
+async fn open_socket(url: &str) -> Result<Socket, u16> {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = url.into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("origin", "https://api.example.com".parse().unwrap());
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Ok(socket),
+        Err(WsError::Http(r)) => Err(r.status().as_u16()),
+        Err(other) => panic!("the socket failed: {other}"),
+    }
+}
+
+/// Opens a socket of a fresh ticket for `path` at `port` (where the load
+/// balancer sent it), once the call is live (a hang guard of a minute:
+/// 409 until the stream has started).
+async fn open_when_live(
+    router: &axum::Router,
+    path: &str,
+    secret: &voxdial_domain::KeySecret,
+    port: u16,
+) -> Socket {
+    for _ in 0..1_200 {
+        let url = ticket_url(router, path, secret).await;
+        let rest = url
+            .strip_prefix("ws://127.0.0.1:")
+            .and_then(|r| r.split_once('/'))
+            .map(|(_, rest)| rest)
+            .unwrap_or_else(|| panic!("a socket URL at the media domain: {url}"));
+        match open_socket(&format!("ws://127.0.0.1:{port}/{rest}")).await {
+            Ok(socket) => return socket,
+            Err(409) => {}
+            Err(status) => panic!("the socket was refused with {status}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the call never went live at 127.0.0.1:{port}");
+}
+
+/// The live events a socket carries until the call's end closes it, and
+/// the close code.
+async fn events_until_closed(socket: &mut Socket) -> (Vec<serde_json::Value>, u16) {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut seen = Vec::new();
+    let code = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            match socket.next().await {
+                Some(Ok(Message::Text(text))) => {
+                    seen.push(serde_json::from_str::<serde_json::Value>(&text).unwrap());
+                }
+                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+                other => panic!("the socket ended without a close: {other:?}"),
+            }
+        }
+    })
+    .await
+    .expect("the call's end before the hang guard");
+    (seen, code)
+}
+
+impl World {
+    /// Asserts what a watcher of this world's call saw: its own events
+    /// only, a state and the AMD verdict (a late socket gets the latest of
+    /// each kind first), and a normal close at the call's end.
+    fn assert_watched(&self, seen: &[serde_json::Value], code: u16) {
+        assert_eq!(code, 1000, "{seen:?}");
+        assert!(
+            seen.iter().all(|e| e["call_id"] == self.call.id.as_str()),
+            "{seen:?}"
+        );
+        assert!(seen.iter().any(|e| e["type"] == "state"), "{seen:?}");
+        assert!(
+            seen.iter()
+                .any(|e| e["type"] == "amd" && e["verdict"] == "human"),
+            "{seen:?}"
+        );
+    }
+}
+
+/// A world whose container checks the API function's media tickets (the
+/// same session key) and whose media domain is the container.
+async fn ticket_world() -> World {
+    let mut world = world(&[
+        ("DRAIN_SECS", "5".into()),
+        ("VOXDIAL_SESSION_KEY", SESSION_KEY.into()),
+    ])
+    .await;
+    let media_url = format!("ws://127.0.0.1:{}/media/twilio", world.port);
+    world.vars.push(("VOXDIAL_MEDIA_URL", media_url));
+    world
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_watches_a_call_on_the_container_with_a_ticket_from_the_api() {
+    use tower::ServiceExt;
+
+    // GIVEN the container and the API function of one deployment: the
+    // same table, the same keys secret, the media domain's stream URL
+    let world = ticket_world().await;
+    let _container = world.start().await;
+    let (router, secret) = api_function(&world, voxdial_domain::Role::Viewer).await;
     // (the page the API serves may open sockets at the media domain)
     let page = axum::http::Request::get("/")
         .body(axum::body::Body::empty())
@@ -508,69 +630,82 @@ async fn the_console_watches_a_call_on_the_container_with_a_ticket_from_the_api(
     // WHEN a call streams to the container and the console, signed in on
     // the API's domain, opens the URL of a live ticket from the API
     let caller = world.stream_call();
-    let mut socket = None;
-    // (a hang guard of a minute: 409 until the stream has started)
-    for _ in 0..1_200 {
-        let request = axum::http::Request::post(&path)
-            .header("authorization", format!("Bearer {}", secret.expose()))
-            .body(axum::body::Body::empty())
-            .unwrap();
-        let response = router.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), 200);
-        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
-            .await
-            .unwrap();
-        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-        let url = body["url"].as_str().unwrap();
-        assert!(
-            url.starts_with(&format!("ws://127.0.0.1:{}/v1/calls/", world.port)),
-            "{url}"
-        );
-        let mut request = url.into_client_request().unwrap();
-        request
-            .headers_mut()
-            .insert("origin", "https://api.example.com".parse().unwrap());
-        match tokio_tungstenite::connect_async(request).await {
-            Ok((s, _)) => {
-                socket = Some(s);
-                break;
-            }
-            Err(WsError::Http(r)) if r.status() == 409 => {}
-            Err(other) => panic!("the live socket was refused: {other}"),
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut socket = socket.expect("the call never went live on the container");
+    let mut socket = open_when_live(&router, &path, &secret, world.port).await;
 
     // THEN the call's live events reach the page as they happen (the
     // conversation's states, the AMD verdict), until the call ends
-    let mut seen = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(60), async {
-        loop {
-            match socket.next().await {
-                Some(Ok(Message::Text(text))) => {
-                    seen.push(serde_json::from_str::<serde_json::Value>(&text).unwrap());
-                }
-                Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
-                other => panic!("the socket ended without a close: {other:?}"),
+    let (seen, code) = events_until_closed(&mut socket).await;
+    world.assert_watched(&seen, code);
+    caller.abort();
+    world.voice_task.abort();
+}
+
+/// `vars` with `name` set to `value`.
+fn with(
+    vars: &[(&'static str, String)],
+    name: &'static str,
+    value: String,
+) -> Vec<(&'static str, String)> {
+    let mut vars: Vec<_> = vars.iter().filter(|(k, _)| *k != name).cloned().collect();
+    vars.push((name, value));
+    vars
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_socket_the_load_balancer_sends_to_another_task_is_relayed_to_the_call_s_task() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+
+    // GIVEN two tasks of one service (the same table and keys secret),
+    // each reached by the other at its own address, and the API function
+    let mut world = ticket_world().await;
+    world
+        .vars
+        .push(("PEER_ADDR", format!("127.0.0.1:{}", world.port)));
+    let _holder = world.start().await;
+    let port = free_port();
+    let other = with(&world.vars, "BIND_ADDR", format!("127.0.0.1:{port}"));
+    let other = with(&other, "METRICS_ADDR", format!("127.0.0.1:{}", free_port()));
+    let other = with(&other, "PEER_ADDR", format!("127.0.0.1:{port}"));
+    let _other = start_task(&other, port).await;
+    let (router, secret) = api_function(&world, voxdial_domain::Role::Operator).await;
+    let live = format!("/v1/calls/{}/live/ticket", world.call.id);
+    let listen = format!("/v1/calls/{}/listen/ticket", world.call.id);
+    // (before any stream, no task holds the call: the other task says so)
+    let url = ticket_url(&router, &live, &secret).await;
+    let url = url.replace(
+        &format!("127.0.0.1:{}", world.port),
+        &format!("127.0.0.1:{port}"),
+    );
+    assert_eq!(open_socket(&url).await.err(), Some(409));
+
+    // WHEN Twilio streams the call to the first task, and the load
+    // balancer sends the console's live and listen sockets to the other
+    let caller = world.stream_call();
+    let mut events = open_when_live(&router, &live, &secret, port).await;
+    let mut audio = open_when_live(&router, &listen, &secret, port).await;
+    let listened = tokio::spawn(async move {
+        let mut bytes = 0;
+        while let Some(Ok(message)) = audio.next().await {
+            match message {
+                Message::Binary(frame) => bytes += frame.len(),
+                Message::Close(frame) => return (bytes, frame.map(|f| u16::from(f.code))),
+                _ => {}
             }
         }
-    })
-    .await
-    .expect("the call's end before the hang guard");
-    assert_eq!(closed, 1000, "{seen:?}");
-    assert!(
-        seen.iter().all(|e| e["call_id"] == world.call.id.as_str()),
-        "{seen:?}"
-    );
-    // (a late socket gets the latest of each kind first: whenever it
-    // opened, a state and the verdict are there)
-    assert!(seen.iter().any(|e| e["type"] == "state"), "{seen:?}");
-    assert!(
-        seen.iter()
-            .any(|e| e["type"] == "amd" && e["verdict"] == "human"),
-        "{seen:?}"
-    );
+        (bytes, None)
+    });
+
+    // THEN the other task relays both to the call's task: its events and
+    // its audio reach the page until the call ends
+    let (seen, code) = events_until_closed(&mut events).await;
+    world.assert_watched(&seen, code);
+    let (bytes, closed) = tokio::time::timeout(Duration::from_secs(60), listened)
+        .await
+        .expect("the listen socket closes with the call")
+        .unwrap();
+    assert!(bytes >= 160, "no audio was relayed ({bytes} bytes)");
+    assert_eq!(closed, Some(1000));
     caller.abort();
     world.voice_task.abort();
 }

@@ -144,6 +144,13 @@ impl LiveHub {
         }
     }
 
+    /// The calls live here, sorted.
+    pub fn calls(&self) -> Vec<CallId> {
+        let mut calls: Vec<CallId> = self.calls.lock().keys().cloned().collect();
+        calls.sort();
+        calls
+    }
+
     /// Every call's events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<LiveMessage>> {
         self.events.subscribe()
@@ -301,12 +308,14 @@ mod tests {
         let feed = hub.open(&call, &campaign);
         let (other, _) = ids("c2", "k1");
         let other_feed = hub.open(&other, &campaign);
+        assert_eq!(hub.calls(), [call.clone(), other.clone()]);
         feed.publish(line(0, "Hello"));
         other_feed.publish(line(0, "Not this one"));
         let mut watch = hub.watch(&call).unwrap();
         assert_eq!(watch.backlog.len(), 1);
         assert_eq!(watch.backlog[0].event, line(0, "Hello"));
         drop(other_feed);
+        assert_eq!(hub.calls(), std::slice::from_ref(&call));
         assert!(
             watch.ended.has_changed().is_ok(),
             "another call's end is not this one's"

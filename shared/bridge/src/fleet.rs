@@ -10,17 +10,23 @@
 //! dies stops counting at most one TTL later. A write that fails is
 //! logged and tried again at the next check.
 //!
+//! Each report also lists the task's live calls and the address the other
+//! tasks reach it at ([`FleetReporting::peer`]): a socket for one of them
+//! that lands on another task is relayed here
+//! (`voxdial_domain::holder_of`). A call that starts or ends is a change.
+//!
 //! The webhook's view is at most one check old, and a stream is admitted
 //! when it arrives: two calls answered in the same second may both see
 //! the last free place, and the bridge's own admission (503 at capacity)
 //! is what still holds the limit then.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 use tracing::{debug, warn};
-use voxdial_domain::{BridgeFleet, BridgeLoad, BridgeTaskId, Clock};
+use voxdial_domain::{BridgeFleet, BridgeLoad, BridgeTaskId, CallId, Clock};
 
 /// How often the load is looked at.
 pub const CHECK_EVERY: Duration = Duration::from_secs(1);
@@ -34,6 +40,8 @@ pub struct FleetReporting {
     pub clock: Arc<dyn Clock>,
     /// This task.
     pub task: BridgeTaskId,
+    /// Where the other tasks reach this one, when it knows.
+    pub peer: Option<SocketAddr>,
     /// A report is written at least this often (real time).
     pub heartbeat: Duration,
     /// How long a report counts, on `clock` (a few heartbeats).
@@ -41,12 +49,14 @@ pub struct FleetReporting {
 }
 
 /// What a task holds and takes, as [`report_load`] samples it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Load {
     /// Calls live.
     pub live: u32,
     /// The most calls the task takes now (zero while it drains).
     pub capacity: u32,
+    /// The calls live here that can be watched (sorted).
+    pub calls: Vec<CallId>,
 }
 
 /// Reports `load()` until the process ends (see the module doc).
@@ -57,8 +67,8 @@ pub async fn report_load(reporting: FleetReporting, load: impl Fn() -> Load) {
     loop {
         let now = checks.tick().await;
         let current = load();
-        let due = reported.is_none_or(|(last, at)| {
-            last != current || now.duration_since(at) >= reporting.heartbeat
+        let due = reported.as_ref().is_none_or(|(last, at)| {
+            *last != current || now.duration_since(*at) >= reporting.heartbeat
         });
         if !due {
             continue;
@@ -68,6 +78,8 @@ pub async fn report_load(reporting: FleetReporting, load: impl Fn() -> Load) {
             live: current.live,
             capacity: current.capacity,
             expires_at: reporting.clock.now() + reporting.ttl,
+            peer: reporting.peer,
+            calls: current.calls.clone(),
         };
         match reporting.fleet.report_bridge_load(&report).await {
             Ok(()) => {
@@ -132,6 +144,7 @@ mod tests {
             fleet,
             clock: Arc::new(FixedClock),
             task: BridgeTaskId::parse("task-1").unwrap(),
+            peer: Some("10.0.3.4:8080".parse().unwrap()),
             heartbeat: Duration::from_secs(10),
             ttl: chrono::Duration::seconds(30),
         }
@@ -160,6 +173,7 @@ mod tests {
         let task = tokio::spawn(report_load(reporting(fleet.clone()), move || Load {
             live: l.load(Ordering::SeqCst),
             capacity: c.load(Ordering::SeqCst),
+            calls: Vec::new(),
         }));
         // THEN it reports at once, with an expiry a TTL ahead of the clock
         tokio::task::yield_now().await;
@@ -198,11 +212,44 @@ mod tests {
         let task = tokio::spawn(report_load(reporting(fleet.clone()), || Load {
             live: 1,
             capacity: 20,
+            calls: Vec::new(),
         }));
         tokio::task::yield_now().await;
         assert!(lives(&fleet).is_empty());
         run_for(2).await;
         assert_eq!(lives(&fleet), [(1, 20)]);
+        task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_that_starts_or_ends_is_reported_with_where_the_task_is_reached() {
+        // GIVEN a task holding one call
+        let fleet = Arc::new(Recorder::default());
+        let calls = Arc::new(Mutex::new(vec![CallId::parse("call_a").unwrap()]));
+        let held = calls.clone();
+        let task = tokio::spawn(report_load(reporting(fleet.clone()), move || {
+            let calls = held.lock().unwrap().clone();
+            Load {
+                live: u32::try_from(calls.len()).unwrap(),
+                capacity: 20,
+                calls,
+            }
+        }));
+        tokio::task::yield_now().await;
+        // WHEN that call ends and another starts within one check (the
+        // count stays 1)
+        *calls.lock().unwrap() = vec![CallId::parse("call_b").unwrap()];
+        run_for(1).await;
+        // THEN both reports went out, each naming its call and the task's
+        // address
+        let reports = fleet.reports.lock().unwrap().clone();
+        let named: Vec<_> = reports.iter().map(|r| r.calls[0].to_string()).collect();
+        assert_eq!(named, ["call_a", "call_b"]);
+        assert!(
+            reports
+                .iter()
+                .all(|r| r.peer == Some("10.0.3.4:8080".parse().unwrap()))
+        );
         task.abort();
     }
 }

@@ -115,7 +115,7 @@ pub use campaign::{
     AmdMode, Campaign, CampaignAction, CampaignError, CampaignSettings, CampaignStatus,
     ConsentWaiver, ProviderStrategy, RecordingPolicy, VoicemailPolicy,
 };
-pub use fleet::{BridgeFleet, BridgeLoad, FleetCapacity};
+pub use fleet::{BridgeFleet, BridgeLoad, FleetCapacity, holder_of};
 pub use ids::{
     AgentId, ApiKeyId, BridgeTaskId, CallId, CampaignId, HumanAgentId, IdError, ImportId, LeadId,
     OrgId, ProviderCallSid, ProviderId, StreamSid,

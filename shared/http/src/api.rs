@@ -53,9 +53,9 @@
 //! | GET | `/v1/campaigns/{id}/events` | | server-sent `snapshot` events: the campaign, its progress and newest calls, on every change | viewer |
 //! | GET | `/v1/campaigns/{id}/snapshot` | | one such snapshot (for clients that poll) | viewer |
 //! | GET | `/v1/calls/{id}/recording` | | `{"url": …}`: plays the recording for 15 minutes (404 until stored) | operator |
-//! | GET | `/v1/calls/{id}/listen` | (a WebSocket upgrade) | the live call's audio, both channels mixed: binary messages of 20 ms of 8 kHz μ-law (409 when not live here); audited | operator |
+//! | GET | `/v1/calls/{id}/listen` | (a WebSocket upgrade) | the live call's audio, both channels mixed: binary messages of 20 ms of 8 kHz μ-law (relayed to the bridge task holding the call, [`crate::forward`]; 409 when none does); audited | operator |
 //! | POST | `/v1/calls/{id}/listen/ticket` | | `{"url": …, "expires_unix": …}`: where to open the listen socket with a one-minute ticket ([`crate::ticket`]) | operator |
-//! | GET | `/v1/calls/{id}/live` | (a WebSocket upgrade) | the live call's events as JSON text: transcript lines, state, AMD verdict, fillers, barge-ins (409 when not live here) | viewer |
+//! | GET | `/v1/calls/{id}/live` | (a WebSocket upgrade) | the live call's events as JSON text: transcript lines, state, AMD verdict, fillers, barge-ins (relayed like listen-in; 409 when no task holds the call) | viewer |
 //! | POST | `/v1/calls/{id}/live/ticket` | | where to open the live socket with a ticket | viewer |
 //! | POST | `/v1/ai-agents/{id}/test-call/ticket` | | where to open a test call with a ticket | operator |
 //! | POST | `/v1/calls/{id}/hangup` | | the call, hung up at its provider (409 once ended) | operator |

@@ -34,6 +34,7 @@ mod analytics;
 pub mod api;
 pub mod auth;
 pub mod events;
+pub mod forward;
 pub mod listen;
 pub mod live;
 pub mod openapi;

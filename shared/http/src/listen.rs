@@ -6,8 +6,9 @@
 //! and the operator role like any route; the handler scopes the call to the caller's organisation
 //! (another's is 404), refuses a signed-in browser whose `Origin` is not
 //! this site (a cross-site page cannot open it with the visitor's cookie),
-//! answers 409 when the call is not live in this process, and audits the
-//! listening before it starts. The audio comes from the media bridge of
+//! relays the socket to the bridge task that holds the call when another
+//! does ([`crate::forward`]; 409 when none), and audits the listening
+//! before it starts. The audio comes from the media bridge of
 //! this process (`voxdial_app::live`): the local server, or on AWS the
 //! media-bridge container, which mounts [`router`] beside its media
 //! routes (the API function cannot hold a WebSocket).
@@ -20,7 +21,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade, close_code};
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -32,8 +33,8 @@ use tracing::{error, info};
 use voxdial_app::{Caller, Engine};
 use voxdial_domain::CallId;
 
-use crate::ApiError;
 use crate::auth::{Credential, guard};
+use crate::{ApiError, forward};
 
 /// The route's path.
 pub const PATH: &str = "/v1/calls/{id}/listen";
@@ -54,6 +55,7 @@ pub(crate) async fn listen(
     Extension(caller): Extension<Caller>,
     Extension(credential): Extension<Credential>,
     Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -68,10 +70,9 @@ pub(crate) async fn listen(
     }
     let ws =
         ws.map_err(|rejection| ApiError::new(rejection.status().as_u16(), rejection.body_text()))?;
-    let audio = engine
-        .live()
-        .listen(&id)
-        .ok_or_else(|| ApiError::new(409, format!("call {id} is not live here")))?;
+    let Some(audio) = engine.live().listen(&id) else {
+        return forward::to_holder(&engine, &id, ws, &uri, &headers).await;
+    };
     engine
         .record_audit(&caller, "GET", PATH, Some(id.to_string()), 101)
         .await

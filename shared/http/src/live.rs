@@ -8,7 +8,8 @@
 //! The guard checks the key, ticket or session cookie and the viewer
 //! role; the handler scopes the call to the caller's organisation
 //! (another's is 404), refuses a signed-in browser whose `Origin` is not
-//! this site, and answers 409 when the call is not live in this process.
+//! this site, and relays the socket to the bridge task that holds the call
+//! when another does ([`crate::forward`]; 409 when none).
 //! The socket first sends what the call has shown so far, then each event,
 //! and closes (1000) when the call ends. The server that holds the call
 //! serves it: the local server, or on AWS the media-bridge container,
@@ -23,7 +24,7 @@ use std::sync::Arc;
 
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocketUpgrade, close_code};
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::get;
@@ -35,8 +36,8 @@ use voxdial_app::live::{CallWatch, LiveHub, LiveMessage};
 use voxdial_app::{Caller, Engine};
 use voxdial_domain::{CallId, Role};
 
-use crate::ApiError;
 use crate::auth::{Credential, guard, mask_personal};
+use crate::{ApiError, forward};
 
 /// The route's path.
 pub const PATH: &str = "/v1/calls/{id}/live";
@@ -56,6 +57,7 @@ pub(crate) async fn live(
     Extension(caller): Extension<Caller>,
     Extension(credential): Extension<Credential>,
     Path(id): Path<String>,
+    OriginalUri(uri): OriginalUri,
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -72,10 +74,9 @@ pub(crate) async fn live(
         ws.map_err(|rejection| ApiError::new(rejection.status().as_u16(), rejection.body_text()))?;
     // Subscribed before the picture is read: nothing falls between them.
     let events = engine.live().subscribe();
-    let watch = engine
-        .live()
-        .watch(&id)
-        .ok_or_else(|| ApiError::new(409, format!("call {id} is not live here")))?;
+    let Some(watch) = engine.live().watch(&id) else {
+        return forward::to_holder(&engine, &id, ws, &uri, &headers).await;
+    };
     let watcher = Watcher {
         hub: engine.live().clone(),
         call_id: id,

@@ -83,6 +83,11 @@ pub struct BridgeSettings {
     pub drain: Duration,
     /// ECS's agent endpoint (task scale-in protection).
     pub ecs_agent_uri: Option<String>,
+    /// Where the other tasks reach this one (`PEER_ADDR`), when set.
+    pub peer_addr: Option<std::net::SocketAddr>,
+    /// ECS's container metadata endpoint (the task's private address when
+    /// `PEER_ADDR` is not set).
+    pub ecs_metadata_uri: Option<String>,
     /// The `ServiceName` of the `LiveCalls` EMF metric.
     pub emf_service: Option<String>,
     /// Where recorded calls are spooled while they last.
@@ -140,6 +145,15 @@ impl BridgeSettings {
             })?,
             drain: Duration::from_secs(number("DRAIN_SECS", 60)?),
             ecs_agent_uri: get("ECS_AGENT_URI"),
+            peer_addr: get("PEER_ADDR")
+                .map(|v| {
+                    v.trim().parse().map_err(|_| ConfigError::Invalid {
+                        name: "PEER_ADDR",
+                        reason: format!("expected an IP address and port, not {v:?}"),
+                    })
+                })
+                .transpose()?,
+            ecs_metadata_uri: get("ECS_CONTAINER_METADATA_URI_V4"),
             emf_service: get("EMF_SERVICE_NAME"),
             recording_dir: get("RECORDING_DIR").map(Into::into),
         })
@@ -217,6 +231,19 @@ mod tests {
         bad.push(("MAX_LIVE_CALLS", "many"));
         let bad = read(&bad).unwrap_err().to_string();
         assert!(bad.contains("MAX_LIVE_CALLS"), "{bad}");
+        let mut peer = BASE.to_vec();
+        peer.push(("PEER_ADDR", "bridge.internal:8080"));
+        let peer = read(&peer).unwrap_err().to_string();
+        assert!(peer.contains("PEER_ADDR"), "{peer}");
+    }
+
+    #[test]
+    fn the_peer_address_is_an_ip_and_port() {
+        let mut vars = BASE.to_vec();
+        vars.push(("PEER_ADDR", " 10.0.1.5:8080 "));
+        let settings = read(&vars).unwrap();
+        assert_eq!(settings.peer_addr, Some("10.0.1.5:8080".parse().unwrap()));
+        assert_eq!(read(&BASE).unwrap().peer_addr, None);
     }
 
     fn container(pairs: &[(&str, &str)]) -> Result<ContainerSettings, ContainerError> {

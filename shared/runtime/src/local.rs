@@ -364,7 +364,8 @@ impl Runtime {
 
 /// The hosted bridge's load reports to the store, as a bridge task's to
 /// the table on AWS: one task (`local`), reported every 10 s real time and
-/// valid for three of them on the engine's (maybe faster) clock.
+/// valid for three of them on the engine's (maybe faster) clock, with no
+/// address and no calls listed (nothing to relay to).
 fn local_fleet_reporting(
     fleet: Arc<dyn voxdial_domain::BridgeFleet>,
     clock: &Arc<dyn Clock>,
@@ -380,6 +381,8 @@ fn local_fleet_reporting(
         fleet,
         clock: clock.clone(),
         task: voxdial_domain::BridgeTaskId::parse("local").expect("a valid task id"),
+        // One process holds every call: no socket is relayed to another.
+        peer: None,
         heartbeat,
         ttl,
     };
@@ -387,6 +390,7 @@ fn local_fleet_reporting(
     report_load(reporting, move || Load {
         live: u32::try_from(bridge.live_calls()).unwrap_or(u32::MAX),
         capacity,
+        calls: Vec::new(),
     })
 }
 

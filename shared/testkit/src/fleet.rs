@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use voxdial_domain::{BridgeLoad, BridgeTaskId, FleetCapacity};
+use voxdial_domain::{BridgeLoad, BridgeTaskId, CallId, FleetCapacity, holder_of};
 
 use crate::FleetSubject;
 use crate::fixtures::{at, t0};
@@ -20,6 +20,8 @@ fn load(task: &str, live: u32, capacity: u32, expires_secs: i64) -> BridgeLoad {
         live,
         capacity,
         expires_at: at(expires_secs),
+        peer: None,
+        calls: Vec::new(),
     }
 }
 
@@ -91,5 +93,38 @@ pub async fn concurrent_reports_of_many_tasks_are_all_kept(subject: FleetSubject
     assert_eq!(
         FleetCapacity::of(&now).free,
         (0..8u32).map(|i| 10 - i).sum::<u32>()
+    );
+}
+
+/// A report keeps the calls its task holds and the address it is reached
+/// at, so another task finds the holder of a call; a report that no
+/// longer lists a call no longer leads to it.
+pub async fn a_report_says_which_calls_its_task_holds_and_where(subject: FleetSubject) {
+    let fleet = subject.fleet();
+    let call = CallId::parse("call_listened").expect("a call id");
+    let holding = BridgeLoad {
+        peer: Some("10.0.4.2:8080".parse().expect("an address")),
+        calls: vec![
+            CallId::parse("call_other").expect("a call id"),
+            call.clone(),
+        ],
+        ..load("task-a", 2, 20, 60)
+    };
+    fleet.report_bridge_load(&holding).await.unwrap();
+    fleet
+        .report_bridge_load(&load("task-b", 0, 20, 60))
+        .await
+        .unwrap();
+    let now = fleet.bridge_loads(t0()).await.unwrap();
+    assert_eq!(now[0], holding);
+    assert_eq!(holder_of(&now, &call), holding.peer);
+    let ended = BridgeLoad {
+        calls: vec![CallId::parse("call_other").expect("a call id")],
+        ..holding
+    };
+    fleet.report_bridge_load(&ended).await.unwrap();
+    assert_eq!(
+        holder_of(&fleet.bridge_loads(t0()).await.unwrap(), &call),
+        None
     );
 }

@@ -442,6 +442,7 @@ macro_rules! fleet_contract {
             reports_count_until_they_expire,
             a_new_report_replaces_the_task_s_last,
             concurrent_reports_of_many_tasks_are_all_kept,
+            a_report_says_which_calls_its_task_holds_and_where,
         );
     };
 }
