@@ -45,6 +45,12 @@ use voxdial_sim::time::SimTime;
 
 const ACCOUNT: &str = "AC00000000000000000000000000000aws";
 const SCALE: f64 = 600.0;
+
+/// How long the campaign's progress may stay the same (real time) before
+/// the test calls it stuck: a hang guard, not a speed limit (a loaded
+/// machine still moves it every few seconds; the stuck state issue 9
+/// found, a pending lead nothing would claim, never moves).
+const STALLED: Duration = Duration::from_secs(180);
 const CAP: u64 = 5;
 const SAMPLE: &[u8] = include_bytes!("../../functions/voxdial/assets/sample_leads.csv");
 
@@ -442,6 +448,9 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
         None,
     )
     .await;
+    // A campaign that stops moving fails; a slow one (a loaded machine, a
+    // slow moto) goes on: the verdict does not depend on the machine.
+    let mut last_move = (Value::Null, Instant::now());
     let view = loop {
         let view = call(
             &http,
@@ -453,9 +462,12 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
         if view["campaign"]["status"] == "completed" {
             break view;
         }
+        if view["progress"] != last_move.0 {
+            last_move = (view["progress"].clone(), Instant::now());
+        }
         assert!(
-            wall.elapsed() < Duration::from_secs(420),
-            "the campaign did not complete: {view}"
+            last_move.1.elapsed() < STALLED,
+            "the campaign stopped moving: {view}"
         );
         // Skip idle stretches (retry delays, closed calling windows) as the
         // demo does: nothing in flight, every pending lead due later.
