@@ -19,7 +19,8 @@
 //!
 //! Each query goes through `Engine::analytics` (read the buckets, fill the
 //! empty ones, derive the figures) and is encoded to JSON, as the API does;
-//! the time of 30 runs is reported (median, p95, max). On DynamoDB the time
+//! the time of 30 runs is reported (median, p95, max), and on DynamoDB the
+//! AWS requests one run makes (by operation). On DynamoDB the time
 //! includes moto's overhead (a Python server applying one request at a
 //! time), far above DynamoDB's own.
 
@@ -29,6 +30,7 @@ use std::time::{Duration, Instant};
 use voxdial_app::analytics::AnalyticsQuery;
 use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::{Engine, EngineConfig};
+use voxdial_aws::RequestCounter;
 use voxdial_domain::{
     AgentId, AggregateEvent, CallId, Campaign, CampaignId, CampaignSettings, Clock, Dimension,
     EventKind, Granularity, OrgId, PrincipleTally, ProviderId, Store, Tally, Timestamp,
@@ -159,9 +161,20 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
 
-async fn measure(engine: &Engine, org: &OrgId, name: &str, query: AnalyticsQuery) -> i64 {
+/// Times `query` over [`RUNS`] runs; with `requests` (DynamoDB), also the
+/// AWS requests one run makes.
+async fn measure(
+    engine: &Engine,
+    org: &OrgId,
+    name: &str,
+    query: AnalyticsQuery,
+    requests: Option<&RequestCounter>,
+) -> i64 {
     let mut times = Vec::with_capacity(RUNS);
     let mut calls = 0;
+    if let Some(counter) = requests {
+        counter.reset();
+    }
     for _ in 0..RUNS {
         let started = Instant::now();
         let report = engine.analytics(org, &query).await.expect("a report");
@@ -171,8 +184,16 @@ async fn measure(engine: &Engine, org: &OrgId, name: &str, query: AnalyticsQuery
         std::hint::black_box(json);
     }
     times.sort();
+    let per_run = requests.map_or(String::new(), |counter| {
+        let counts = counter.snapshot();
+        let each: Vec<String> = counts
+            .iter()
+            .map(|(operation, n)| format!("{operation} {}", *n as f64 / RUNS as f64))
+            .collect();
+        format!("  requests per run: {}", each.join(", "))
+    });
     println!(
-        "{name:<40} {:>6} calls  median {:>8.1?}  p95 {:>8.1?}  max {:>8.1?}",
+        "{name:<40} {:>6} calls  median {:>8.1?}  p95 {:>8.1?}  max {:>8.1?}{per_run}",
         calls,
         percentile(&times, 0.5),
         percentile(&times, 0.95),
@@ -202,6 +223,8 @@ async fn main() {
     let org = OrgId::parse("bench").expect("an id");
     let (campaigns, events) = history(&org);
     let started = Instant::now();
+    let counter = RequestCounter::new();
+    let mut requests = None;
     let store: Arc<dyn Store> = match backend.as_str() {
         "local" => {
             let store = LocalStore::open(dir.path().join("s.sqlite")).expect("a store");
@@ -213,7 +236,8 @@ async fn main() {
             // are written whole (`seed_aggregates`, tested to read back as
             // recorded ones).
             let moto = voxdial_aws::testing::Emulator::get();
-            let clients = moto.clients(None);
+            let clients = moto.clients(Some(&counter));
+            requests = Some(&counter);
             let store = moto.store(&clients).await.expect("a table").0;
             store.seed_aggregates(&org, &events).await.expect("seeded");
             Arc::new(store)
@@ -261,7 +285,7 @@ async fn main() {
         ),
     ];
     for (name, q) in cases {
-        let calls = measure(&engine, &org, name, q).await;
+        let calls = measure(&engine, &org, name, q, requests).await;
         if name.starts_with("all,") {
             assert_eq!(calls, CALLS, "{name}: every seeded call is counted");
         }

@@ -255,6 +255,11 @@ pub struct CarrierStats {
     pub invalid_requests: u64,
     /// The most simultaneous calls of each campaign.
     pub max_concurrent_by_campaign: BTreeMap<String, u32>,
+    /// For each campaign, when (milliseconds of real time after the last
+    /// `POST /sim/mark`, or after its first call) its simultaneous
+    /// calls first reached each count: how soon a campaign got back to its
+    /// cap, seen by the carrier rather than by sampling.
+    pub reached_since_mark: BTreeMap<String, BTreeMap<u32, u64>>,
     /// The most times one attempt (`call_id`) was dialled.
     pub max_dials_per_attempt: u32,
     /// Attempts dialled more than once.
@@ -466,6 +471,8 @@ impl EndedCall {
 
 #[derive(Default)]
 struct Ledger {
+    /// When `reached_since_mark` started counting (`None`: at the first call).
+    mark: Option<std::time::Instant>,
     /// Live calls.
     calls: HashMap<String, CallRecord>,
     /// Ended calls, compacted: a campaign of 100,000 calls must not keep
@@ -571,12 +578,16 @@ impl Carrier {
     }
 
     /// The REST API as an axum router, plus `GET /sim/stats` (the figures
-    /// of [`Carrier::stats`] as JSON).
+    /// of [`Carrier::stats`] as JSON) and `POST /sim/mark` ([`Carrier::mark`]).
     pub fn router(&self) -> Router {
         Router::new()
             .route(
                 "/sim/stats",
                 get(|State(carrier): State<Carrier>| async move { axum::Json(carrier.stats()) }),
+            )
+            .route(
+                "/sim/mark",
+                post(|State(carrier): State<Carrier>| async move { carrier.mark() }),
             )
             .route(
                 "/2010-04-01/Accounts/{account}/Calls.json",
@@ -616,6 +627,14 @@ impl Carrier {
                 warn!(%error, "simulated carrier stopped");
             }
         })
+    }
+
+    /// Starts `reached_since_mark` again from now (a test marks the moment
+    /// it restarts the server under test).
+    pub fn mark(&self) {
+        let mut state = self.inner.state.lock().expect("carrier state lock");
+        state.mark = Some(std::time::Instant::now());
+        state.stats.reached_since_mark.clear();
     }
 
     /// What the carrier saw so far.
@@ -804,6 +823,17 @@ impl Carrier {
                 .entry(campaign.clone())
                 .or_insert(0);
             *max = (*max).max(active);
+            let since = state
+                .mark
+                .get_or_insert_with(std::time::Instant::now)
+                .elapsed();
+            state
+                .stats
+                .reached_since_mark
+                .entry(campaign.clone())
+                .or_default()
+                .entry(active)
+                .or_insert(u64::try_from(since.as_millis()).unwrap_or(u64::MAX));
         }
         state.calls.insert(
             resource.sid.clone(),
