@@ -20,6 +20,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue, Uri};
 use axum::response::Response;
@@ -28,10 +29,11 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame as WsCloseFrame;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as WsMessage};
 use tracing::{info, warn};
-use voxdial_app::Engine;
+use voxdial_app::{Caller, Engine};
 use voxdial_domain::{CallId, holder_of};
 
 use crate::ApiError;
+use crate::auth::Credential;
 
 /// The header a relayed socket carries: its task answers it itself.
 pub const HOP: &str = "x-voxdial-relayed";
@@ -41,6 +43,32 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The caller's headers the holder needs to check them as this task did.
 const CARRIED: [&str; 3] = ["authorization", "cookie", "origin"];
+
+/// What a live call's socket (listen-in, live events) checks before it is
+/// served here or relayed: the call id, the caller's organisation first
+/// (another's call is 404 whatever the request), a signed-in browser's
+/// `Origin` (403 cross-site, `doing` naming the socket), then the upgrade.
+pub(crate) async fn admit(
+    engine: &Engine,
+    caller: &Caller,
+    credential: &Credential,
+    id: String,
+    headers: &HeaderMap,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    doing: &str,
+) -> Result<(CallId, WebSocketUpgrade), ApiError> {
+    let id = CallId::parse(id).map_err(|e| ApiError::new(400, e.to_string()))?;
+    engine.call_in(&caller.org_id, &id).await?;
+    if credential.cross_site(headers) {
+        return Err(ApiError::new(
+            403,
+            format!("{doing} with a session needs this site's Origin"),
+        ));
+    }
+    let ws =
+        ws.map_err(|rejection| ApiError::new(rejection.status().as_u16(), rejection.body_text()))?;
+    Ok((id, ws))
+}
 
 /// Relays the socket to the task holding `call`, or answers 409 when no
 /// other task does (or this request was relayed already).

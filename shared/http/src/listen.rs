@@ -31,7 +31,6 @@ use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tracing::{error, info};
 use voxdial_app::{Caller, Engine};
-use voxdial_domain::CallId;
 
 use crate::auth::{Credential, guard};
 use crate::{ApiError, forward};
@@ -59,17 +58,8 @@ pub(crate) async fn listen(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let id = CallId::parse(id).map_err(|e| ApiError::new(400, e.to_string()))?;
-    // The organisation first: another's call is 404 whatever the request.
-    engine.call_in(&caller.org_id, &id).await?;
-    if credential.cross_site(&headers) {
-        return Err(ApiError::new(
-            403,
-            "listening with a session needs this site's Origin",
-        ));
-    }
-    let ws =
-        ws.map_err(|rejection| ApiError::new(rejection.status().as_u16(), rejection.body_text()))?;
+    let (id, ws) =
+        forward::admit(&engine, &caller, &credential, id, &headers, ws, "listening").await?;
     let Some(audio) = engine.live().listen(&id) else {
         return forward::to_holder(&engine, &id, ws, &uri, &headers).await;
     };

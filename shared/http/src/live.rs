@@ -61,17 +61,8 @@ pub(crate) async fn live(
     headers: HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    let id = CallId::parse(id).map_err(|e| ApiError::new(400, e.to_string()))?;
-    // The organisation first: another's call is 404 whatever the request.
-    engine.call_in(&caller.org_id, &id).await?;
-    if credential.cross_site(&headers) {
-        return Err(ApiError::new(
-            403,
-            "watching with a session needs this site's Origin",
-        ));
-    }
-    let ws =
-        ws.map_err(|rejection| ApiError::new(rejection.status().as_u16(), rejection.body_text()))?;
+    let (id, ws) =
+        forward::admit(&engine, &caller, &credential, id, &headers, ws, "watching").await?;
     // Subscribed before the picture is read: nothing falls between them.
     let events = engine.live().subscribe();
     let Some(watch) = engine.live().watch(&id) else {
