@@ -29,7 +29,6 @@
 //! cap's worth of calls live again. All but the recovery times are the
 //! verdict; those are real time and only reported.
 
-use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -37,15 +36,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use voxdial_app::clock::ScaledClock;
-use voxdial_domain::{Clock, E164};
-use voxdial_sim::carrier::{Carrier, CarrierConfig, CarrierStats, CreateFault, Faults};
-use voxdial_sim::sanspbx::{Paths, SansPbx, SansPbxConfig};
+use voxdial_domain::Clock;
+use voxdial_sim::carrier::{CarrierConfig, CarrierStats, Faults};
+use voxdial_sim::soak::{
+    ACCOUNT_SID, Accounts, Disruption, Figures, PERSONA, Planned, SIM_START, Setup, is_terminal,
+    lead_name, lead_number, leads_csv, plan, violations,
+};
 use voxdial_sim::time::SimTime;
 use voxdial_sim::voice::{ConnectionStats, VoiceSim, VoiceSimConfig};
 
@@ -54,22 +53,11 @@ use crate::demo::TempDir;
 use crate::keys;
 use crate::media;
 
-/// The simulated Twilio account both Twilio provider accounts use.
-const ACCOUNT_SID: &str = "AC0000000000000000000000000soak";
-/// A Monday, 8:30 in New York: twelve and a half hours of calling window
-/// for the campaign's (Eastern) numbers.
-const SIM_START: &str = "2026-06-01T12:30:00Z";
-/// Eastern area codes of the generated leads.
-const AREAS: [&str; 6] = ["212", "617", "305", "404", "215", "704"];
 /// How long the server may take to answer after a (re)start before the
 /// soak calls it a hang.
 const START_GUARD: Duration = Duration::from_secs(120);
 /// Progress lines this often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
-/// The persona every person who answers plays (the leads' `persona` field,
-/// so the simulated model plays it too): a few exchanges, then an outcome.
-const PERSONA: &str = "interested";
-
 /// What to run.
 pub(crate) struct SoakOptions {
     /// Leads in the campaign.
@@ -94,105 +82,6 @@ pub(crate) struct SoakOptions {
     pub(crate) model_drop: f64,
 }
 
-/// A provider personality of the simulated carrier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum Personality {
-    /// The Twilio API (both Twilio accounts).
-    Twilio,
-    /// The SansPBX API.
-    Sanspbx,
-}
-
-/// One disruption of the plan.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub(crate) enum Disruption {
-    /// SIGKILL the server; start it again after `down_ms` real milliseconds.
-    Kill { down_ms: u64 },
-    /// The personality refuses its next `requests` dials with 503.
-    Outage {
-        provider: Personality,
-        requests: u32,
-    },
-    /// The personality refuses its next `requests` dials with 429.
-    RateLimitStorm {
-        provider: Personality,
-        requests: u32,
-    },
-}
-
-/// A disruption and when it happens: once this many leads are final.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
-pub(crate) struct Planned {
-    pub(crate) after_finals: u64,
-    #[serde(flatten)]
-    pub(crate) disruption: Disruption,
-}
-
-/// The seeded plan: `kills` SIGKILLs spread over 5–85 % of the leads (one
-/// in each equal stretch, so each restart has leads left to recover on),
-/// and twice as many outages and 429 storms over 0–90 %, in order.
-pub(crate) fn plan(seed: u64, leads: usize, kills: u32) -> Vec<Planned> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x50A6);
-    let n = leads as f64;
-    let mut plan = Vec::new();
-    let stretch = 0.80 / f64::from(kills.max(1));
-    for k in 0..kills {
-        let from = 0.05 + stretch * f64::from(k);
-        let at = from + stretch * rng.random::<f64>();
-        plan.push(Planned {
-            after_finals: ((at * n) as u64).max(1),
-            disruption: Disruption::Kill {
-                down_ms: rng.random_range(300..3_000),
-            },
-        });
-    }
-    for _ in 0..kills * 2 {
-        let at = 0.9 * rng.random::<f64>();
-        let provider = if rng.random::<bool>() {
-            Personality::Twilio
-        } else {
-            Personality::Sanspbx
-        };
-        let requests = rng.random_range(5..30);
-        let disruption = if rng.random::<bool>() {
-            Disruption::Outage { provider, requests }
-        } else {
-            Disruption::RateLimitStorm { provider, requests }
-        };
-        plan.push(Planned {
-            after_finals: (at * n) as u64,
-            disruption,
-        });
-    }
-    plan.sort_by_key(|p| p.after_finals);
-    plan
-}
-
-/// Lead `i`'s number: New York, Boston, Miami, Atlanta, Philadelphia and
-/// Charlotte numbers (one calling window).
-fn lead_number(i: usize) -> String {
-    let area = AREAS[i % AREAS.len()];
-    format!("+1{area}{:03}{:04}", 200 + i / 10_000, i % 10_000)
-}
-
-/// Lead `i`'s name (what the model hears it is calling).
-fn lead_name(i: usize) -> String {
-    format!("Lead {i}")
-}
-
-/// `n` distinct leads, each playing [`PERSONA`].
-pub(crate) fn leads_csv(n: usize) -> String {
-    let mut csv = String::from("phone,name,consent,persona\n");
-    for i in 0..n {
-        let number = lead_number(i);
-        debug_assert!(E164::parse(&number, None).is_ok(), "{number}");
-        let _ = writeln!(csv, "{number},{},yes,{PERSONA}", lead_name(i));
-    }
-    csv
-}
-
 /// What happened after one kill.
 #[derive(Clone, Debug, Serialize)]
 pub(crate) struct KillFigures {
@@ -204,17 +93,6 @@ pub(crate) struct KillFigures {
     /// of calls live; `None` if that did not happen before the next kill or
     /// the end (too few leads left, or retries not yet due).
     pub(crate) recovery_secs: Option<f64>,
-}
-
-/// Call setup over the campaign's attempt records.
-#[derive(Clone, Debug, Default, Serialize)]
-pub(crate) struct Setup {
-    /// Attempts that reached routing.
-    pub(crate) dial_attempts: u64,
-    /// Attempts some provider accepted.
-    pub(crate) accepted: u64,
-    /// `accepted / dial_attempts`.
-    pub(crate) success_rate: Option<f64>,
 }
 
 /// What the carrier injected and refused.
@@ -323,81 +201,18 @@ pub(crate) struct SoakReport {
     pub(crate) invariants_hold: bool,
 }
 
-/// The figures the verdict is made of.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub(crate) struct Figures {
-    pub(crate) cap: u32,
-    pub(crate) peak_concurrent: u32,
-    pub(crate) max_dials_per_attempt: u32,
-    pub(crate) lost_leads: u64,
-    pub(crate) leaked_slots: u64,
-    pub(crate) calls_left_live: u64,
-    pub(crate) faulted_without_outcome: u64,
-    pub(crate) setup_success: Option<f64>,
-    pub(crate) min_setup_success: f64,
-    pub(crate) kills_done: u32,
-    pub(crate) kills_planned: u32,
-}
-
-/// The broken invariants among `f`, in words.
-pub(crate) fn violations(f: &Figures) -> Vec<String> {
-    let mut broken = Vec::new();
-    if f.peak_concurrent > f.cap {
-        broken.push(format!(
-            "cap breached: {} calls at once, cap {}",
-            f.peak_concurrent, f.cap
-        ));
-    }
-    if f.max_dials_per_attempt > 1 {
-        broken.push(format!(
-            "an attempt dialled {} times",
-            f.max_dials_per_attempt
-        ));
-    }
-    if f.lost_leads > 0 {
-        broken.push(format!("{} leads not final", f.lost_leads));
-    }
-    if f.leaked_slots > 0 {
-        broken.push(format!("{} slots held with no live call", f.leaked_slots));
-    }
-    if f.calls_left_live > 0 {
-        broken.push(format!("{} calls left live", f.calls_left_live));
-    }
-    if f.faulted_without_outcome > 0 {
-        broken.push(format!(
-            "{} calls lost to a model fault ended without a final outcome",
-            f.faulted_without_outcome
-        ));
-    }
-    match f.setup_success {
-        Some(rate) if rate < f.min_setup_success => broken.push(format!(
-            "call setup success {:.2} % below {:.2} %",
-            rate * 100.0,
-            f.min_setup_success * 100.0
-        )),
-        None => broken.push("no call was dialled".into()),
-        Some(_) => {}
-    }
-    if f.kills_done < f.kills_planned {
-        broken.push(format!(
-            "only {} of {} kills happened",
-            f.kills_done, f.kills_planned
-        ));
-    }
-    broken
-}
-
 /// The simulated network this process hosts.
 struct Network {
-    carrier: Carrier,
-    pbx: SansPbx,
+    /// The three provider accounts.
+    accounts: Accounts,
     /// The simulated Gemini Live model, at `voice_url`.
     voice: Arc<VoiceSim>,
     voice_url: String,
+    voice_task: tokio::task::JoinHandle<()>,
     /// The Twilio accounts' Auth Token (the media streams are signed with it).
     twilio_token: String,
+    /// The server's config file.
     config: String,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Network {
@@ -427,106 +242,26 @@ impl Network {
             signing,
             scale,
         ));
-        let carrier = Carrier::new(config, SimTime::new(clock, scale));
-        let (access_token, access_key) = (
-            uuid::Uuid::new_v4().simple().to_string(),
-            uuid::Uuid::new_v4().simple().to_string(),
-        );
-        let pbx = SansPbx::new(
-            &carrier,
-            SansPbxConfig::new(access_token.clone(), access_key.clone()),
-        );
-        let mut tasks = vec![voice_task];
-        let mut bases = Vec::new();
-        for n in 0..3 {
-            let listener = TcpListener::bind("127.0.0.1:0").await?;
-            bases.push(format!("http://{}", listener.local_addr()?));
-            tasks.push(if n < 2 {
-                carrier.serve(listener)
-            } else {
-                pbx.serve(listener)
-            });
-        }
-        let config = server_config(
-            &token,
-            [&bases[0], &bases[1], &bases[2]],
-            &access_token,
-            &access_key,
+        let accounts = Accounts::start(config, SimTime::new(clock, scale)).await?;
+        let config = format!(
+            "[engine]\nsweep_interval_ms = 200\n\n{}",
+            accounts.providers_toml
         );
         Ok(Network {
-            carrier,
-            pbx,
+            accounts,
             voice,
             voice_url: format!("ws://{}", endpoint.host),
+            voice_task,
             twilio_token: token,
             config,
-            tasks,
         })
-    }
-
-    fn inject(&self, disruption: Disruption) {
-        let (provider, fault, requests) = match disruption {
-            Disruption::Kill { .. } => return,
-            Disruption::Outage { provider, requests } => {
-                (provider, CreateFault::Unavailable, requests)
-            }
-            Disruption::RateLimitStorm { provider, requests } => {
-                (provider, CreateFault::RateLimited, requests)
-            }
-        };
-        let faults = std::iter::repeat_n(fault, requests as usize);
-        match provider {
-            Personality::Twilio => self.carrier.script_create_faults(faults),
-            Personality::Sanspbx => self.pbx.script_dial_faults(faults),
-        }
     }
 }
 
 impl Drop for Network {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.voice_task.abort();
     }
-}
-
-/// The server's config: two Twilio accounts and one SansPBX account on the
-/// simulated network, routed by cost and quality with a three-step chain.
-fn server_config(token: &str, bases: [&str; 3], access_token: &str, access_key: &str) -> String {
-    let secret = uuid::Uuid::new_v4().simple().to_string();
-    let status = Paths::default().status;
-    let mut text = String::from("[engine]\nsweep_interval_ms = 200\n\n");
-    for (id, base) in [("twilio_a", bases[0]), ("twilio_b", bases[1])] {
-        let _ = writeln!(
-            text,
-            "[[providers]]\nid = \"{id}\"\nkind = \"twilio\"\napi_base = \"{base}\"\n\
-             account_sid = \"{ACCOUNT_SID}\"\nauth_token = \"{token}\"\n"
-        );
-    }
-    let _ = writeln!(
-        text,
-        "[[providers]]\nid = \"sanspbx\"\nkind = \"sanspbx\"\napi_base = \"{}\"\nappid = 1\n\
-         access_token = \"{access_token}\"\naccess_key = \"{access_key}\"\n\
-         webhook_secret = \"{secret}\"\nnumbers = {{ international = \"prefix00\" }}\n\
-         api = {{ status_path = \"{status}\" }}\n",
-        bases[2]
-    );
-    text.push_str("[routing]\nmax_chain_len = 3\n");
-    for (id, kind, rate, did) in [
-        ("twilio_a", "twilio", "0.014", "+14155550100"),
-        ("twilio_b", "twilio", "0.015", "+12125550123"),
-        ("sanspbx", "sanspbx", "0.016", "+912240001234"),
-    ] {
-        let _ = writeln!(
-            text,
-            "[[routing.providers]]\nid = \"{id}\"\nkind = \"{kind}\"\ncps = 5\n\
-             rates_csv = \"1,{rate}\"\n\
-             breaker = {{ failure_threshold = 5, cooldown_secs = 30 }}\n\
-             pool = {{ any_country_fallback = true, caller_id_cps = 5, \
-             dids = [{{ number = \"{did}\" }}] }}\n"
-        );
-    }
-    text
 }
 
 /// `voxdial serve` as a child process on the soak's data, config and clock.
@@ -723,10 +458,10 @@ pub(crate) async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
     let (view, kills, timed_out) = drive
         .follow(&mut server, &plan, wall + options.duration)
         .await?;
-    let stats = network.carrier.stats();
+    let stats = network.accounts.carrier.stats();
     let calls = calls(&client, &id).await?;
     server.kill9();
-    let setup = setup(&calls);
+    let setup = Setup::of(&calls);
     let media = media_figures(&calls, &network.voice.connection_stats(), &options);
     let calls_left_live = calls.iter().filter(|c| !is_terminal(c)).count() as u64;
 
@@ -824,7 +559,7 @@ impl Drive<'_> {
                 .get(&format!("/v1/campaigns/{}", self.id))
                 .await?;
             let finals = count(&view, "finals");
-            let live = self.network.carrier.stats().live_calls;
+            let live = self.network.accounts.carrier.stats().live_calls;
             if let Some(at) = restarted
                 && live >= u64::from(self.cap)
                 && let Some(last) = kills.last_mut()
@@ -874,7 +609,7 @@ impl Drive<'_> {
                         wait_until_up(self.client, server).await?;
                     }
                     other => {
-                        self.network.inject(other);
+                        self.network.accounts.inject(other);
                         log_line(self.wall, &format!("{other:?} at {finals} final"));
                     }
                 }
@@ -903,26 +638,6 @@ async fn calls(client: &Client, id: &str) -> anyhow::Result<Vec<Value>> {
         }
     }
     Ok(all)
-}
-
-/// Setup success from the campaign's attempt records.
-fn setup(calls: &[Value]) -> Setup {
-    let dial_attempts = calls.len() as u64;
-    let accepted = calls
-        .iter()
-        .filter(|c| !c["provider_sid"].is_null())
-        .count() as u64;
-    Setup {
-        dial_attempts,
-        accepted,
-        success_rate: (dial_attempts > 0).then(|| accepted as f64 / dial_attempts as f64),
-    }
-}
-
-/// Whether an attempt record is in a terminal state.
-fn is_terminal(call: &Value) -> bool {
-    serde_json::from_value::<voxdial_domain::CallState>(call["state"].clone())
-        .is_ok_and(voxdial_domain::CallState::is_terminal)
 }
 
 /// The conversations and what became of the calls whose model connection
@@ -1088,27 +803,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_plan_is_seeded_spread_and_complete() {
-        let a = plan(3, 100, 5);
-        assert_eq!(a, plan(3, 100, 5));
-        assert_ne!(a, plan(4, 100, 5));
-        let kills: Vec<u64> = a
-            .iter()
-            .filter(|p| matches!(p.disruption, Disruption::Kill { .. }))
-            .map(|p| p.after_finals)
-            .collect();
-        assert_eq!(kills.len(), 5);
-        // One kill in each sixth-ish stretch from 5 % to 85 %.
-        for (k, at) in kills.iter().enumerate() {
-            let (lo, hi) = (5 + 16 * k as u64, 5 + 16 * (k as u64 + 1));
-            assert!((lo..=hi).contains(at), "kill {k} at {at}");
-        }
-        assert_eq!(a.len(), 15);
-        assert!(a.windows(2).all(|w| w[0].after_finals <= w[1].after_finals));
-        assert!(a.iter().all(|p| p.after_finals <= 90));
-    }
-
-    #[test]
     fn the_leads_are_distinct_valid_numbers() {
         let csv = leads_csv(2_500);
         let parsed = voxdial_app::csv_import::parse_leads_csv(csv.as_bytes(), None).unwrap();
@@ -1119,7 +813,12 @@ mod tests {
 
     #[test]
     fn the_generated_config_is_a_valid_server_config() {
-        let text = server_config("tok", ["http://a", "http://b", "http://c"], "t", "k");
+        let text = voxdial_sim::soak::providers_toml(
+            "tok",
+            ["http://a", "http://b", "http://c"],
+            "t",
+            "k",
+        );
         let file: crate::config::FileConfig = toml::from_str(&text).unwrap();
         assert_eq!(file.providers.len(), 3);
         assert_eq!(file.routing.as_ref().unwrap().providers.len(), 3);
@@ -1128,91 +827,6 @@ mod tests {
                 .unwrap()
                 .unwrap();
         assert_eq!(routes.providers.len(), 3);
-    }
-
-    #[test]
-    fn each_broken_invariant_is_named() {
-        let good = Figures {
-            cap: 5,
-            peak_concurrent: 5,
-            max_dials_per_attempt: 1,
-            setup_success: Some(1.0),
-            min_setup_success: 0.99,
-            kills_done: 5,
-            kills_planned: 5,
-            ..Figures::default()
-        };
-        assert!(violations(&good).is_empty());
-        let cases = [
-            (
-                Figures {
-                    peak_concurrent: 6,
-                    ..good.clone()
-                },
-                "cap breached",
-            ),
-            (
-                Figures {
-                    max_dials_per_attempt: 2,
-                    ..good.clone()
-                },
-                "dialled 2 times",
-            ),
-            (
-                Figures {
-                    lost_leads: 1,
-                    ..good.clone()
-                },
-                "1 leads not final",
-            ),
-            (
-                Figures {
-                    leaked_slots: 2,
-                    ..good.clone()
-                },
-                "2 slots held",
-            ),
-            (
-                Figures {
-                    setup_success: Some(0.98),
-                    ..good.clone()
-                },
-                "setup success",
-            ),
-            (
-                Figures {
-                    setup_success: None,
-                    ..good.clone()
-                },
-                "no call",
-            ),
-            (
-                Figures {
-                    kills_done: 4,
-                    ..good.clone()
-                },
-                "4 of 5 kills",
-            ),
-            (
-                Figures {
-                    calls_left_live: 3,
-                    ..good.clone()
-                },
-                "3 calls left live",
-            ),
-            (
-                Figures {
-                    faulted_without_outcome: 1,
-                    ..good.clone()
-                },
-                "1 calls lost to a model fault ended without a final outcome",
-            ),
-        ];
-        for (figures, expected) in cases {
-            let broken = violations(&figures);
-            assert_eq!(broken.len(), 1, "{broken:?}");
-            assert!(broken[0].contains(expected), "{broken:?}");
-        }
     }
 
     #[test]

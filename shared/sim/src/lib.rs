@@ -18,6 +18,9 @@
 //! - [`sanspbx`]: the SansPBX personality of the same simulated carrier
 //!   (token, dial, disconnect, JSON status webhooks), so that multi-provider
 //!   runs work locally; outcomes, faults and figures are shared.
+//! - [`soak`]: what a soak run needs on either backend: three provider
+//!   accounts on one ledger, the seeded plan of disruptions, the leads, and
+//!   the verdict on the invariants.
 //! - [`time`]: simulated time: a clock shared with the engine and a scale
 //!   factor that turns simulated waits into shorter real ones.
 //!
@@ -28,5 +31,6 @@
 pub mod caller;
 pub mod carrier;
 pub mod sanspbx;
+pub mod soak;
 pub mod time;
 pub mod voice;
