@@ -14,18 +14,14 @@
 
 mod aws_functions;
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use aws_functions::{Functions, Instances, api_client, call, skip_idle};
+use aws_functions::{Aws, Instances, api_client, call, skip_idle};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use voxdial_app::access::create_api_key;
-use voxdial_app::clock::ScaledClock;
 use voxdial_aws::RequestCounter;
 use voxdial_aws::testing::Emulator;
-use voxdial_domain::{Clock, OrgId, Role};
 use voxdial_lambda::{Deps, Secrets};
 use voxdial_sim::carrier::{Carrier, CarrierConfig, Faults};
 use voxdial_sim::time::SimTime;
@@ -53,34 +49,16 @@ fn providers(carrier: &str) -> String {
 async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
     let wall = Instant::now();
     let moto = Emulator::get();
-    let start = chrono::DateTime::parse_from_rfc3339("2026-06-01T15:00:00Z")
-        .unwrap()
-        .with_timezone(&chrono::Utc);
-    let scaled = Arc::new(ScaledClock::new(start, SCALE));
-    let clock: Arc<dyn Clock> = scaled.clone();
-
-    // AWS on moto: the table and the dispatch queue with its DLQ.
-    let setup = moto.clients(None);
-    let (store, table) = moto.store(&setup).await.expect("a table");
-    // An admin key of the default organisation, as an operator would
-    // create one; the simulated callees report dispositions with it too.
-    let (_, key) = create_api_key(
-        &store,
-        clock.as_ref(),
-        &OrgId::default(),
-        Role::Admin,
-        "e2e",
-    )
-    .await
-    .unwrap();
-    let key = key.expose().to_string();
-    let queue = moto
-        .queue(&setup, Duration::from_secs(30), 5)
-        .await
-        .expect("a queue");
-
+    let start = "2026-06-01T15:00:00Z".parse().expect("an instant");
+    let Aws {
+        scaled,
+        clock,
+        table,
+        queue_url,
+        key,
+        mut lambdas,
+    } = Aws::start(start, SCALE).await;
     // The simulated carrier, every fault on, and the API Gateway stand-in.
-    let mut lambdas = Functions::bind(setup.sqs.clone(), queue.url()).await;
     let public = lambdas.public.clone();
     let token = uuid::Uuid::new_v4().simple().to_string();
     let mut carrier_config = CarrierConfig::new(ACCOUNT, token.clone(), 3);
@@ -96,13 +74,8 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
     // dispatcher's clients count their AWS requests.
     let secret = json!({"twilio": {"account_sid": ACCOUNT, "auth_token": token}}).to_string();
     let secrets = Secrets::from_json("voxdial/twilio", &secret).unwrap();
-    let settings = aws_functions::config(
-        &table,
-        queue.url(),
-        &public,
-        &providers(&carrier_url),
-        SCALE,
-    );
+    let settings =
+        aws_functions::config(&table, &queue_url, &public, &providers(&carrier_url), SCALE);
     let dispatcher_requests = RequestCounter::new();
     let webhook_requests = RequestCounter::new();
     let dispatcher = Deps::assemble(

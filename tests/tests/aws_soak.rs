@@ -15,15 +15,11 @@
 
 mod aws_functions;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_functions::{Functions, Instances, api_client, call, skip_idle};
+use aws_functions::{Aws, Instances, api_client, call, skip_idle};
 use serde_json::{Value, json};
-use voxdial_app::access::create_api_key;
-use voxdial_app::clock::ScaledClock;
 use voxdial_aws::testing::Emulator;
-use voxdial_domain::{Clock, OrgId, Role};
 use voxdial_lambda::{Deps, Secrets};
 use voxdial_sim::carrier::{CarrierConfig, Faults};
 use voxdial_sim::soak::{
@@ -106,31 +102,16 @@ fn count(progress: &Value, field: &str) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_soak_on_emulated_aws_keeps_every_invariant_through_kills_outages_and_storms() {
     let wall = Instant::now();
-    let moto = Emulator::get();
-    let start = SIM_START.parse().expect("an instant");
-    let scaled = Arc::new(ScaledClock::new(start, SCALE));
-    let clock: Arc<dyn Clock> = scaled.clone();
-
-    // AWS on moto, an admin key (the simulated callees report dispositions
-    // with it too), the functions' gateway and the three provider accounts
-    let setup = moto.clients(None);
-    let (store, table) = moto.store(&setup).await.expect("a table");
-    let (_, key) = create_api_key(
-        &store,
-        clock.as_ref(),
-        &OrgId::default(),
-        Role::Admin,
-        "soak",
-    )
-    .await
-    .unwrap();
-    let key = key.expose().to_string();
-    let queue = moto
-        .queue(&setup, Duration::from_secs(30), 5)
-        .await
-        .expect("a queue");
-    let mut lambdas = Functions::bind(setup.sqs.clone(), queue.url()).await;
+    let Aws {
+        scaled,
+        clock,
+        table,
+        queue_url,
+        key,
+        mut lambdas,
+    } = Aws::start(SIM_START.parse().expect("an instant"), SCALE).await;
     let public = lambdas.public.clone();
+    // The three provider accounts
     let token = uuid::Uuid::new_v4().simple().to_string();
     let mut carrier = CarrierConfig::new(ACCOUNT_SID, token, SEED);
     carrier.faults = Faults::chaos();
@@ -139,19 +120,14 @@ async fn a_soak_on_emulated_aws_keeps_every_invariant_through_kills_outages_and_
     let accounts = Accounts::start(carrier, SimTime::new(clock.clone(), SCALE))
         .await
         .expect("the simulated carrier");
-    let settings = aws_functions::config(
-        &table,
-        queue.url(),
-        &public,
-        &accounts.providers_toml,
-        SCALE,
-    );
+    let settings =
+        aws_functions::config(&table, &queue_url, &public, &accounts.providers_toml, SCALE);
     // A cold start of every function: settings, clients, a fresh engine.
     let cold_start = || {
         let instance = || {
             Deps::assemble(
                 settings.clone(),
-                &moto.clients(None),
+                &Emulator::get().clients(None),
                 &Secrets::default(),
                 clock.clone(),
             )

@@ -35,6 +35,10 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use voxdial_app::access::create_api_key;
+use voxdial_app::clock::ScaledClock;
+use voxdial_aws::testing::Emulator;
+use voxdial_domain::{Clock, OrgId, Role};
 use voxdial_lambda::{Deps, LambdaConfig, api, dispatch, sweep, webhook};
 
 /// How often the schedule stand-in runs the sweeper.
@@ -64,6 +68,50 @@ pub fn config(table: &str, queue: &str, public: &str, providers: &str, scale: f6
             .map(|(_, v)| v.clone())
     })
     .expect("the functions' settings")
+}
+
+/// A fresh table and dispatch queue on moto, an admin key of the default
+/// organisation (as an operator would create one; the simulated callees
+/// report dispositions with it too), the functions' gateway bound, and the
+/// simulated clock from `start` at `scale`.
+pub struct Aws {
+    pub scaled: Arc<ScaledClock>,
+    pub clock: Arc<dyn Clock>,
+    pub table: String,
+    pub queue_url: String,
+    pub key: String,
+    pub lambdas: Functions,
+}
+
+impl Aws {
+    pub async fn start(start: chrono::DateTime<chrono::Utc>, scale: f64) -> Aws {
+        let moto = Emulator::get();
+        let scaled = Arc::new(ScaledClock::new(start, scale));
+        let clock: Arc<dyn Clock> = scaled.clone();
+        let clients = moto.clients(None);
+        let (store, table) = moto.store(&clients).await.expect("a table");
+        let (_, key) = create_api_key(
+            &store,
+            clock.as_ref(),
+            &OrgId::default(),
+            Role::Admin,
+            "e2e",
+        )
+        .await
+        .unwrap();
+        let queue = moto
+            .queue(&clients, Duration::from_secs(30), 5)
+            .await
+            .expect("a queue");
+        Aws {
+            scaled,
+            clock,
+            table,
+            queue_url: queue.url().to_string(),
+            key: key.expose().to_string(),
+            lambdas: Functions::bind(clients.sqs.clone(), queue.url()).await,
+        }
+    }
 }
 
 /// One generation of function instances.
@@ -390,8 +438,7 @@ pub fn api_client(key: &str) -> reqwest::Client {
 /// Skips an idle stretch (retry delays, a closed calling window) as the
 /// demo does: when nothing is in flight and every pending lead is due
 /// later, the simulated clock moves to the next due time.
-pub fn skip_idle(progress: &Value, clock: &voxdial_app::clock::ScaledClock) {
-    use voxdial_domain::Clock as _;
+pub fn skip_idle(progress: &Value, clock: &ScaledClock) {
     let live: u64 = progress["live_calls"]
         .as_object()
         .map(|m| m.values().filter_map(Value::as_u64).sum())
