@@ -456,6 +456,52 @@ pub async fn claim_due_respects_limit(subject: StoreSubject) {
     assert_eq!(active_count(&*store, &c).await, 5);
 }
 
+/// A claim stops at its limit and at the cap however many batches it
+/// takes (DynamoDB claims in transactions of 25 leads).
+pub async fn claim_due_respects_limit_and_cap_across_batches(subject: StoreSubject) {
+    let store = subject.store();
+    let c = given_campaign(&*store, "camp-a").await;
+    given_leads(&*store, leads(&c, 0..80, t0())).await;
+    assert_eq!(claim(&*store, &c, 100, 40).await.len(), 40, "the limit");
+    assert_eq!(active_count(&*store, &c).await, 40);
+    assert_eq!(claim(&*store, &c, 70, 100).await.len(), 30, "the cap");
+    assert_eq!(active_count(&*store, &c).await, 70);
+}
+
+/// A release that races lease extensions of its attempt still releases:
+/// a version lost to an extension is read again, not taken for a release
+/// that already happened (the slot would stay held until its lease).
+pub async fn a_release_racing_lease_extensions_still_releases(subject: StoreSubject) {
+    let store = subject.store();
+    let c = given_campaign(&*store, "camp-a").await;
+    given_leads(&*store, leads(&c, 0..1, t0())).await;
+    let claimed = claim(&*store, &c, 1, 1).await.remove(0);
+    let release = retry_release(&claimed.id, 1, CallOutcome::NoAnswer, at(3_600), at(5));
+
+    // Four extenders of five extensions each: fewer wins than a release's
+    // rounds, so a correct release always gets through.
+    let start = Arc::new(tokio::sync::Barrier::new(5));
+    let extenders: Vec<_> = (0..4i64)
+        .map(|n| {
+            let (store, id, start) = (store.clone(), claimed.id.clone(), start.clone());
+            tokio::spawn(async move {
+                start.wait().await;
+                for k in 0..5i64 {
+                    let _ = store.extend_lease(&id, 1, at(900 + 10 * n + k)).await;
+                }
+            })
+        })
+        .collect();
+    start.wait().await;
+    let released = store.release(&release).await.expect("release");
+    for extender in extenders {
+        extender.await.expect("extender");
+    }
+    assert!(released, "the release went through");
+    assert_eq!(stored_lead(&*store, &claimed.id).await.state, release.next);
+    assert_eq!(active_count(&*store, &c).await, 0);
+}
+
 /// A campaign never holds more than `max_active` slots: claims stop at the
 /// cap, count leads already active, resume after a release, and claim
 /// nothing when the cap is lowered below the active count.
