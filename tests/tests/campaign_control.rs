@@ -598,3 +598,45 @@ async fn a_restart_frees_the_slots_of_calls_that_ended_unheard_without_waiting_f
     w.dispatch(10).await;
     assert_eq!(w.carrier.stats().created, 6);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_dispatches_again_what_the_dead_process_left_half_done() {
+    // GIVEN a campaign whose process took every dispatch message and died
+    // having placed one call: two leads hold slots with no call placed
+    let w = World::new(scenario(3, 6)).await;
+    let taken = w
+        .queue
+        .receive(10, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 3);
+    w.engine.dispatch(&taken[0].message).await.unwrap();
+    assert_eq!(w.carrier.live_calls().len(), 1);
+    w.clock.advance(Duration::from_secs(1));
+    let started = voxdial_domain::Clock::now(w.clock.as_ref());
+
+    // WHEN a process that started before those claims looks, nothing ends
+    let earlier = started - chrono::Duration::seconds(60);
+    assert_eq!(w.engine.end_dead_dispatches(earlier).await.unwrap(), 0);
+    // AND a process started after them ends the two dispatches' leases
+    assert_eq!(w.engine.end_dead_dispatches(started).await.unwrap(), 2);
+
+    // THEN its first sweep queues those two again at once, not after their
+    // lease, and the cap's worth of calls is live once they are dispatched
+    w.engine.sweep().await.unwrap();
+    let again = w.queue.receive(10, Duration::ZERO).await.unwrap();
+    let mut leads: Vec<_> = again.iter().map(|d| d.message.lead_id.clone()).collect();
+    let mut left: Vec<_> = taken[1..]
+        .iter()
+        .map(|d| d.message.lead_id.clone())
+        .collect();
+    leads.sort();
+    left.sort();
+    assert_eq!(leads, left);
+    for delivery in again {
+        handle_delivery(&w.engine, w.queue.as_ref(), delivery).await;
+    }
+    assert_eq!(w.carrier.live_calls().len(), 3);
+    // AND nothing was dialled twice
+    w.check_carrier();
+}

@@ -87,6 +87,53 @@ impl Engine {
         Ok(report)
     }
 
+    /// Ends now the leases of the dispatches a dead process left half done,
+    /// for a backend whose only dispatcher is this process (the local
+    /// one), before its dispatcher starts. A lead claimed before `started`
+    /// with no call the provider accepted (no call record, or one without
+    /// a provider id) belonged to a dispatcher that died with the last
+    /// process; its slot would stay taken until the dispatch lease ran out
+    /// (five minutes by default). The first sweep then reclaims it as an
+    /// expired lease: dispatched again when no call record exists (nothing
+    /// was dialled), else asked of the providers, and held as before while
+    /// no provider knows the call. Returns how many leases it ended.
+    pub async fn end_dead_dispatches(&self, started: Timestamp) -> Result<u64, AppError> {
+        let far = started + Span::days(366);
+        let past = started - Span::seconds(1);
+        // A lease running past this was taken (or extended) after `started`.
+        let claimed_before = started + Span::seconds(i64::from(self.config.dispatch_lease_secs));
+        let mut ended = 0;
+        for lead in self.store.expired_leases(far, SWEEP_BATCH).await? {
+            let LeadState::Active {
+                attempt,
+                lease_until,
+            } = lead.state
+            else {
+                continue;
+            };
+            if lease_until >= claimed_before {
+                continue;
+            }
+            let call = self
+                .store
+                .call(&CallId::for_attempt(&lead.id, attempt))
+                .await?;
+            if call.is_some_and(|call| call.provider_sid.is_some() || call.state.is_terminal()) {
+                continue;
+            }
+            if self.store.extend_lease(&lead.id, attempt, past).await? {
+                ended += 1;
+            }
+        }
+        if ended > 0 {
+            info!(
+                ended,
+                "ended the leases of dispatches the last process left"
+            );
+        }
+        Ok(ended)
+    }
+
     /// Whether this sweep asks the providers about every live call: the
     /// first of the process, then one per reconcile interval.
     fn reconcile_due(&self, now: Timestamp) -> bool {

@@ -319,6 +319,12 @@ impl Runtime {
                 tracing::error!(%error, "HTTP server failed");
             }
         });
+        // This process is the only dispatcher: what a dead one left is
+        // reclaimed by the first sweep, not at the end of its lease.
+        engine
+            .end_dead_dispatches(options.clock.now())
+            .await
+            .context("cannot recover the last process's dispatches")?;
         tasks.spawn(run_dispatcher(
             engine.clone(),
             queue_port,
