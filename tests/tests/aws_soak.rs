@@ -17,7 +17,7 @@ mod aws_functions;
 
 use std::time::{Duration, Instant};
 
-use aws_functions::{Aws, Instances, api_client, call, skip_idle};
+use aws_functions::{Aws, Instances, StallGuard, api_client, call, skip_idle};
 use serde_json::{Value, json};
 use voxdial_aws::testing::Emulator;
 use voxdial_lambda::{Deps, Secrets};
@@ -39,9 +39,6 @@ const SEED: u64 = 13;
 /// The storms hit every provider at once and kills interrupt dials in
 /// flight (as `voxdial soak`'s default).
 const MIN_SETUP_SUCCESS: f64 = 0.8;
-/// How long the campaign's progress may stay the same (real time) before
-/// the test calls it stuck: a hang guard, not a speed limit.
-const STALLED: Duration = Duration::from_secs(180);
 /// Progress lines (shown when the test fails, or with `--no-capture`) this
 /// often.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
@@ -182,7 +179,7 @@ async fn a_soak_on_emulated_aws_keeps_every_invariant_through_kills_outages_and_
     let mut kills: Vec<Kill> = Vec::new();
     // The restart, and the carrier's calls created then.
     let mut restarted: Option<(Instant, u64)> = None;
-    let mut last_move = (Value::Null, Instant::now());
+    let mut stall = StallGuard::new();
     let mut printed = Instant::now();
     let view = loop {
         let view = call(
@@ -209,13 +206,7 @@ async fn a_soak_on_emulated_aws_keeps_every_invariant_through_kills_outages_and_
         if view["campaign"]["status"] == "completed" {
             break view;
         }
-        if view["progress"] != last_move.0 {
-            last_move = (view["progress"].clone(), Instant::now());
-        }
-        assert!(
-            last_move.1.elapsed() < STALLED,
-            "the campaign stopped moving: {view}"
-        );
+        stall.check(&view);
         let finals = count(&view["progress"], "finals");
         if printed.elapsed() >= PROGRESS_EVERY {
             printed = Instant::now();

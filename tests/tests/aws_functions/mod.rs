@@ -435,6 +435,40 @@ pub fn api_client(key: &str) -> reqwest::Client {
         .unwrap()
 }
 
+/// How long a campaign's progress may stay the same (real time) before
+/// the test calls it stuck: a hang guard, not a speed limit (a loaded
+/// machine still moves it every few seconds; the stuck state issue 9
+/// found, a pending lead nothing would claim, never moves).
+const STALLED: Duration = Duration::from_secs(180);
+
+/// Fails the test when a campaign stops moving for [`STALLED`].
+pub struct StallGuard {
+    progress: Value,
+    since: std::time::Instant,
+}
+
+impl StallGuard {
+    pub fn new() -> StallGuard {
+        StallGuard {
+            progress: Value::Null,
+            since: std::time::Instant::now(),
+        }
+    }
+
+    /// Notes the campaign's `view`; panics if its progress has not changed
+    /// for [`STALLED`].
+    pub fn check(&mut self, view: &Value) {
+        if view["progress"] != self.progress {
+            self.progress = view["progress"].clone();
+            self.since = std::time::Instant::now();
+        }
+        assert!(
+            self.since.elapsed() < STALLED,
+            "the campaign stopped moving: {view}"
+        );
+    }
+}
+
 /// Skips an idle stretch (retry delays, a closed calling window) as the
 /// demo does: when nothing is in flight and every pending lead is due
 /// later, the simulated clock moves to the next due time.
