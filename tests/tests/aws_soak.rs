@@ -24,7 +24,7 @@ use voxdial_lambda::{Deps, Secrets};
 use voxdial_sim::carrier::{CarrierConfig, Faults};
 use voxdial_sim::soak::{
     ACCOUNT_SID, Accounts, Disruption, Figures, SIM_START, Setup, is_terminal, leads_csv, plan,
-    violations,
+    sum_of, violations,
 };
 use voxdial_sim::time::SimTime;
 
@@ -88,12 +88,6 @@ impl std::fmt::Display for Kill {
             secs(self.full_cap)
         )
     }
-}
-
-fn count(progress: &Value, field: &str) -> u64 {
-    progress[field]
-        .as_object()
-        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -207,7 +201,7 @@ async fn a_soak_on_emulated_aws_keeps_every_invariant_through_kills_outages_and_
             break view;
         }
         stall.check(&view);
-        let finals = count(&view["progress"], "finals");
+        let finals = sum_of(&view["progress"], "finals");
         if printed.elapsed() >= PROGRESS_EVERY {
             printed = Instant::now();
             eprintln!(
@@ -263,7 +257,7 @@ async fn a_soak_on_emulated_aws_keeps_every_invariant_through_kills_outages_and_
         lost_leads: progress["total"]
             .as_u64()
             .unwrap_or(0)
-            .saturating_sub(count(progress, "finals")),
+            .saturating_sub(sum_of(progress, "finals")),
         leaked_slots: progress["active"]
             .as_u64()
             .unwrap_or(0)

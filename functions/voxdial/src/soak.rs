@@ -43,7 +43,7 @@ use voxdial_domain::Clock;
 use voxdial_sim::carrier::{CarrierConfig, CarrierStats, Faults};
 use voxdial_sim::soak::{
     ACCOUNT_SID, Accounts, Disruption, Figures, PERSONA, Planned, SIM_START, Setup, is_terminal,
-    lead_name, lead_number, leads_csv, plan, violations,
+    lead_name, lead_number, leads_csv, plan, sum_of, violations,
 };
 use voxdial_sim::time::SimTime;
 use voxdial_sim::voice::{ConnectionStats, VoiceSim, VoiceSimConfig};
@@ -325,12 +325,6 @@ fn log_line(started: Instant, text: &str) {
     eprintln!("[{:>6.1}s] {text}", started.elapsed().as_secs_f64());
 }
 
-fn count(view: &Value, field: &str) -> u64 {
-    view["progress"][field]
-        .as_object()
-        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
-}
-
 /// Runs the soak.
 pub(crate) async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
     if options.leads == 0 || options.concurrency == 0 {
@@ -476,7 +470,7 @@ pub(crate) async fn run(options: SoakOptions) -> anyhow::Result<SoakReport> {
         cap: options.concurrency,
         peak_concurrent: peak,
         max_dials_per_attempt: stats.max_dials_per_attempt,
-        lost_leads: total.saturating_sub(count(&view, "finals")),
+        lost_leads: total.saturating_sub(sum_of(&view["progress"], "finals")),
         leaked_slots: active.saturating_sub(stats.live_calls),
         calls_left_live,
         faulted_without_outcome: media.faulted_without_outcome,
@@ -558,7 +552,7 @@ impl Drive<'_> {
                 .client
                 .get(&format!("/v1/campaigns/{}", self.id))
                 .await?;
-            let finals = count(&view, "finals");
+            let finals = sum_of(&view["progress"], "finals");
             let live = self.network.accounts.carrier.stats().live_calls;
             if let Some(at) = restarted
                 && live >= u64::from(self.cap)

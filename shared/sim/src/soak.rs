@@ -295,6 +295,14 @@ impl Setup {
     }
 }
 
+/// The total of a campaign progress field that counts by kind (`finals`,
+/// `live_calls`, in the API's campaign view); 0 when it is absent.
+pub fn sum_of(progress: &Value, field: &str) -> u64 {
+    progress[field]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum())
+}
+
 /// Whether an attempt record (an API call view) is in a terminal state.
 pub fn is_terminal(call: &Value) -> bool {
     serde_json::from_value::<CallState>(call["state"].clone()).is_ok_and(CallState::is_terminal)

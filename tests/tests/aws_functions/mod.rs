@@ -473,10 +473,7 @@ impl StallGuard {
 /// demo does: when nothing is in flight and every pending lead is due
 /// later, the simulated clock moves to the next due time.
 pub fn skip_idle(progress: &Value, clock: &ScaledClock) {
-    let live: u64 = progress["live_calls"]
-        .as_object()
-        .map(|m| m.values().filter_map(Value::as_u64).sum())
-        .unwrap_or(0);
+    let live = voxdial_sim::soak::sum_of(progress, "live_calls");
     if progress["active"] == 0
         && live == 0
         && progress["pending"].as_u64().unwrap_or(0) > 0
