@@ -52,6 +52,7 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
         queue_url,
         key,
         mut lambdas,
+        ..
     } = Aws::start(start, SCALE).await;
     // The simulated carrier, every fault on, and the API Gateway stand-in.
     let public = lambdas.public.clone();
@@ -69,8 +70,14 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
     // dispatcher's clients count their AWS requests.
     let secret = json!({"twilio": {"account_sid": ACCOUNT, "auth_token": token}}).to_string();
     let secrets = Secrets::from_json("voxdial/twilio", &secret).unwrap();
-    let settings =
-        aws_functions::config(&table, &queue_url, &public, &providers(&carrier_url), SCALE);
+    let settings = aws_functions::config(
+        &table,
+        &queue_url,
+        &public,
+        &providers(&carrier_url),
+        SCALE,
+        &[],
+    );
     let dispatcher_requests = RequestCounter::new();
     let webhook_requests = RequestCounter::new();
     let dispatcher = Deps::assemble(
@@ -93,6 +100,7 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
         dispatcher,
         functions,
         sweeper,
+        transcriber: None,
     });
 
     // GIVEN the campaign created, its leads imported and three numbers on

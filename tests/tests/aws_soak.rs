@@ -100,6 +100,7 @@ async fn a_soak_on_emulated_aws_keeps_every_invariant_through_kills_outages_and_
         queue_url,
         key,
         mut lambdas,
+        ..
     } = Aws::start(SIM_START.parse().expect("an instant"), SCALE).await;
     let public = lambdas.public.clone();
     // The three provider accounts
@@ -111,8 +112,14 @@ async fn a_soak_on_emulated_aws_keeps_every_invariant_through_kills_outages_and_
     let accounts = Accounts::start(carrier, SimTime::new(clock.clone(), SCALE))
         .await
         .expect("the simulated carrier");
-    let settings =
-        aws_functions::config(&table, &queue_url, &public, &accounts.providers_toml, SCALE);
+    let settings = aws_functions::config(
+        &table,
+        &queue_url,
+        &public,
+        &accounts.providers_toml,
+        SCALE,
+        &[],
+    );
     // A cold start of every function: settings, clients, a fresh engine.
     let cold_start = || {
         let instance = || {
@@ -128,6 +135,7 @@ async fn a_soak_on_emulated_aws_keeps_every_invariant_through_kills_outages_and_
             dispatcher: instance(),
             functions: instance(),
             sweeper: instance(),
+            transcriber: None,
         }
     };
     lambdas.restart(cold_start());

@@ -5,8 +5,9 @@
 //! the table and the conversation's outcome goes back to it. The console
 //! watches a call on it with a ticket the API function issued.
 
+mod common;
+
 use std::collections::BTreeMap;
-use std::net::TcpListener as StdListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,8 @@ use voxdial_sim::caller::{CallerConfig, run_caller};
 use voxdial_sim::voice::{Persona, VoiceSim, VoiceSimConfig, serve_tcp};
 use voxdial_wire::media_token::{MediaTokenKey, TOKEN_PARAMETER};
 
+use common::{container, free_port};
+
 const TOKEN: &str = "container-test-auth-token";
 const CALLER_ID: &str = "+14155550100";
 /// The secret the answer function and the container share.
@@ -34,13 +37,6 @@ const PROVIDERS: &str = "[[providers]]\nid = \"twilio\"\nkind = \"twilio\"\n\
     api_base = \"http://127.0.0.1:9\"\naccount_sid = \"AC00000000000000000000000000000001\"\n\
     auth_token = \"container-test-auth-token\"\n";
 
-fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// Kills the container when the test ends, whatever happens.
 struct Container(Child);
 
@@ -49,21 +45,6 @@ impl Drop for Container {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn container(vars: &[(&str, String)]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_media-bridge"));
-    for name in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "VOXDIAL_TABLE"] {
-        command.env_remove(name);
-    }
-    command
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_REGION", "us-east-1")
-        .env("RUST_LOG", "warn")
-        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null());
-    command
 }
 
 #[test]

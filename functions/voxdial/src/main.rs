@@ -708,7 +708,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         network = Some(sim);
         routes
     } else if !args.simulate
-        && let Some(routes) = network::configured_routes(&file, clock.clone())?
+        && let Some(routes) = file.routes(clock.clone())?
     {
         routes
     } else if args.simulate {

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use voxdial_app::Engine;
 use voxdial_domain::CallId;
 use voxdial_gemini::WsConnector;
-use voxdial_sim::caller::{CallerConfig, run_caller};
+use voxdial_sim::caller::answer_stream;
 use voxdial_sim::carrier::{StreamHook, StreamRequest};
 use voxdial_sim::voice::{ConnectionFaults, Persona, VoiceSim, VoiceSimConfig, serve_tcp};
 use voxdial_wire::gemini::LiveEndpoint;
@@ -138,29 +138,7 @@ pub(crate) fn simulated_callee(
         let (personas, auth_token) = (personas.clone(), auth_token.clone());
         Box::pin(async move {
             let persona = persona_of(&personas, &request).await;
-            let call_id = request
-                .parameters
-                .iter()
-                .find(|(k, _)| k == "call_id")
-                .map(|(_, v)| v.clone())
-                .unwrap_or_default();
-            let mut config = CallerConfig::new(request.url.clone(), &call_id, persona);
-            config.custom_parameters = request.parameters.iter().cloned().collect();
-            config.auth_token = auth_token.get().cloned();
-            config.account_sid = request.account_sid.clone();
-            config.call_sid = request.call_sid.clone();
-            config.stream_sid = format!("MZ{}", request.call_sid.trim_start_matches("CA"));
-            config.seed = request.seed;
-            config.time_scale = time_scale;
-            config.max_duration = Duration::from_secs(600);
-            tokio::select! {
-                result = run_caller(config) => {
-                    if let Err(error) = result {
-                        tracing::debug!(%error, "simulated callee ended with an error");
-                    }
-                }
-                _ = request.hangup.notified() => {}
-            }
+            answer_stream(request, persona, auth_token.get().cloned(), time_scale).await;
         })
     })
 }

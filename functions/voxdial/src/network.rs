@@ -1,8 +1,8 @@
 //! Which telephony providers a run uses and how calls are routed among
 //! them: the simulated network of `voxdial demo` and `serve --simulate`
 //! (the simulated carrier with its Twilio and SansPBX personalities, the
-//! adapters pointed at it, a demo routing table), and the configured
-//! accounts and routing of `voxdial serve`.
+//! adapters pointed at it, a demo routing table). The configured accounts
+//! and routing of `voxdial serve` are the runtime's (`FileConfig::routes`).
 
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -12,18 +12,14 @@ use anyhow::{Context, bail};
 use chrono::{DateTime, Duration as Span, Utc};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use voxdial_app::routing::check_accounts;
-use voxdial_domain::{AgentId, Clock, ProviderId, TelephonyProvider};
+use voxdial_domain::{Clock, ProviderId, TelephonyProvider};
 use voxdial_providers::sanspbx::{InternationalFormat, NumberRules};
-use voxdial_providers::{
-    LocalSecrets, ProvidersConfig, SansPbxConfig, SansPbxProvider, TwilioConfig, TwilioProvider,
-};
+use voxdial_providers::{SansPbxConfig, SansPbxProvider, TwilioConfig, TwilioProvider};
 use voxdial_routing::RoutingConfig;
 use voxdial_sim::carrier::{Carrier, CarrierConfig, Faults, Outage, StreamHook};
 use voxdial_sim::sanspbx::{SansPbx, SansPbxConfig as SimPbxConfig};
 use voxdial_sim::time::SimTime;
 
-use crate::config::FileConfig;
 use crate::runtime::Routes;
 
 /// A provider backend the simulated network can play.
@@ -315,61 +311,6 @@ impl SimNetwork {
     }
 }
 
-/// The routes of a config file with `[[providers]]` and `[routing]`:
-/// credentials resolved from the environment and the secrets file, routing
-/// validated, and each checked against the other.
-pub(crate) fn configured_routes(
-    file: &FileConfig,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<Option<Routes>> {
-    if file.providers.is_empty() {
-        if file.routing.is_some() {
-            bail!("the config file has [routing] but no [[providers]] accounts");
-        }
-        return Ok(None);
-    }
-    let Some(routing) = file.routing.clone() else {
-        bail!("the config file has [[providers]] but no [routing] (rates and caller IDs)");
-    };
-    let accounts = ProvidersConfig {
-        providers: file.providers.clone(),
-    };
-    let secrets = match &file.secrets_file {
-        Some(path) => LocalSecrets::with_file(path)?,
-        None => LocalSecrets::from_env(),
-    };
-    let providers = accounts.build(&secrets, clock)?;
-    let mut agents = HashMap::new();
-    for (agent, provider) in &file.agent_providers {
-        let agent = AgentId::parse(agent.clone())
-            .with_context(|| format!("[agent_providers]: bad agent id {agent:?}"))?;
-        let provider = ProviderId::parse(provider.clone())
-            .with_context(|| format!("[agent_providers]: bad provider id {provider:?}"))?;
-        agents.insert(agent, provider);
-    }
-    for (id, kind) in accounts.ids() {
-        if let Some(routed) = routing.providers.iter().find(|p| p.id == id)
-            && routed.kind.to_string() != kind
-        {
-            bail!(
-                "provider `{id}` is a {kind} account but [routing] calls it {}",
-                routed.kind
-            );
-        }
-    }
-    let set = providers
-        .iter()
-        .fold(voxdial_app::router::Providers::new(), |set, p| {
-            set.with(p.clone())
-        });
-    check_accounts(&routing, &set).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(Some(Routes {
-        providers,
-        routing,
-        agents,
-    }))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,94 +330,6 @@ mod tests {
         assert_eq!(w.until, start + Span::minutes(90));
         for bad in ["plivo", "twilio:90-30", "twilio:x-3", "twilio:30"] {
             assert!(bad.parse::<OutageSpec>().is_err(), "{bad}");
-        }
-    }
-
-    fn file(text: &str) -> FileConfig {
-        toml::from_str(text).unwrap()
-    }
-
-    const ACCOUNTS: &str = r#"
-        [[providers]]
-        id = "twilio"
-        kind = "twilio"
-        account_sid = "AC0001"
-        auth_token = { env = "VOXDIAL_TEST_NEVER_SET_TOKEN" }
-        [[providers]]
-        id = "sanspbx"
-        kind = "sanspbx"
-        api_base = "https://pbx.example.com"
-        appid = 3
-        access_token = "a"
-        access_key = "b"
-        webhook_secret = "0123456789abcdef0123"
-    "#;
-
-    const ROUTING: &str = r#"
-        [routing]
-        [[routing.providers]]
-        id = "twilio"
-        kind = "twilio"
-        rates_csv = "1,0.014"
-        pool = { dids = [{ number = "+14155550100" }] }
-        [[routing.providers]]
-        id = "sanspbx"
-        kind = "sanspbx"
-        rates_csv = "91,0.0065"
-        pool = { dids = [{ number = "+912240001234" }] }
-    "#;
-
-    #[test]
-    fn configured_routes_are_checked_before_use() {
-        let clock: Arc<dyn Clock> = Arc::new(voxdial_app::clock::SystemClock);
-        // No [[providers]]: the single-account setup applies.
-        assert!(
-            configured_routes(&file(""), clock.clone())
-                .unwrap()
-                .is_none()
-        );
-        // A credential from a variable that is not set is named.
-        let error = configured_routes(&file(&format!("{ACCOUNTS}{ROUTING}")), clock.clone())
-            .err()
-            .unwrap()
-            .to_string();
-        assert_eq!(
-            error,
-            "provider `twilio`: auth_token: environment variable VOXDIAL_TEST_NEVER_SET_TOKEN is not set"
-        );
-        let accounts = ACCOUNTS.replace(
-            r#"{ env = "VOXDIAL_TEST_NEVER_SET_TOKEN" }"#,
-            r#""literal-token""#,
-        );
-        let routes = configured_routes(&file(&format!("{accounts}{ROUTING}")), clock.clone())
-            .unwrap()
-            .unwrap();
-        assert_eq!(routes.providers.len(), 2);
-        // Accounts and routing must agree.
-        let cases = [
-            (accounts.clone(), "no [routing]"),
-            (ROUTING.to_string(), "no [[providers]]"),
-            (
-                format!(
-                    "{accounts}{}",
-                    ROUTING.replace("id = \"sanspbx\"", "id = \"plivo\"")
-                ),
-                "routing names providers with no account: plivo",
-            ),
-            (
-                format!(
-                    "{accounts}{}",
-                    ROUTING.replacen("kind = \"twilio\"", "kind = \"sanspbx\"", 1)
-                ),
-                "is a twilio account but [routing] calls it sanspbx",
-            ),
-        ];
-        for (text, expected) in cases {
-            let error = configured_routes(&file(&text), clock.clone())
-                .err()
-                .unwrap_or_else(|| panic!("accepted: {text}"))
-                .to_string();
-            assert!(error.contains(expected), "{error}");
         }
     }
 

@@ -816,10 +816,10 @@ mod tests {
         let file: crate::config::FileConfig = toml::from_str(&text).unwrap();
         assert_eq!(file.providers.len(), 3);
         assert_eq!(file.routing.as_ref().unwrap().providers.len(), 3);
-        let routes =
-            crate::network::configured_routes(&file, Arc::new(voxdial_app::clock::SystemClock))
-                .unwrap()
-                .unwrap();
+        let routes = file
+            .routes(Arc::new(voxdial_app::clock::SystemClock))
+            .unwrap()
+            .unwrap();
         assert_eq!(routes.providers.len(), 3);
     }
 

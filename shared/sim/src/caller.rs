@@ -343,6 +343,44 @@ impl Callee {
     }
 }
 
+/// The simulated callee of a call the carrier streams (its stream hook's
+/// usual body): `persona` answers as Twilio's Media Streams client, with
+/// the `<Stream>`'s parameters, signing the upgrade with `auth_token`, until
+/// the conversation ends or the carrier hangs up. What the callee saw,
+/// unless the carrier hung up first or the stream failed.
+pub async fn answer_stream(
+    request: crate::carrier::StreamRequest,
+    persona: Persona,
+    auth_token: Option<String>,
+    time_scale: f64,
+) -> Option<CallerReport> {
+    let call_id = request
+        .parameters
+        .iter()
+        .find(|(k, _)| k == "call_id")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut config = CallerConfig::new(request.url.clone(), &call_id, persona);
+    config.custom_parameters = request.parameters.iter().cloned().collect();
+    config.auth_token = auth_token;
+    config.account_sid = request.account_sid.clone();
+    config.call_sid = request.call_sid.clone();
+    config.stream_sid = format!("MZ{}", request.call_sid.trim_start_matches("CA"));
+    config.seed = request.seed;
+    config.time_scale = time_scale;
+    config.max_duration = Duration::from_secs(600);
+    tokio::select! {
+        result = run_caller(config) => match result {
+            Ok(report) => Some(report),
+            Err(error) => {
+                tracing::debug!(%error, "simulated callee ended with an error");
+                None
+            }
+        },
+        _ = request.hangup.notified() => None,
+    }
+}
+
 /// Runs one call to the end; returns what happened.
 pub async fn run_caller(cfg: CallerConfig) -> Result<CallerReport, CallerError> {
     let mut req = cfg

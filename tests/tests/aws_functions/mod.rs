@@ -11,6 +11,8 @@
 //!   reported as failures.
 //! - A schedule stand-in invokes the sweeper handler with EventBridge
 //!   events.
+//! - With a transcriber instance, a second event source mapping hands the
+//!   post-call job queue's batches to the transcriber handler.
 //!
 //! [`Functions::kill`] loses every instance at once, as a region-wide
 //! Lambda failure or a bad deploy would: requests and batches in flight
@@ -39,18 +41,25 @@ use voxdial_app::access::create_api_key;
 use voxdial_app::clock::ScaledClock;
 use voxdial_aws::testing::Emulator;
 use voxdial_domain::{Clock, OrgId, Role};
-use voxdial_lambda::{Deps, LambdaConfig, api, dispatch, sweep, webhook};
+use voxdial_lambda::{Deps, LambdaConfig, api, dispatch, postcall, sweep, webhook};
 
 /// How often the schedule stand-in runs the sweeper.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
 /// Event source mappings polling the dispatch queue.
 const POLLERS: usize = 2;
 
-/// The functions' shared settings, as the template sets them. The dispatch
-/// lease and the call lease margin are the engine's defaults (300 s and
-/// 120 s), or 2 s of real time at `scale` if that is longer: a dispatch on
-/// moto takes that long on a loaded machine.
-pub fn config(table: &str, queue: &str, public: &str, providers: &str, scale: f64) -> LambdaConfig {
+/// The functions' shared settings, as the template sets them, and `more`.
+/// The dispatch lease and the call lease margin are the engine's defaults
+/// (300 s and 120 s), or 2 s of real time at `scale` if that is longer: a
+/// dispatch on moto takes that long on a loaded machine.
+pub fn config(
+    table: &str,
+    queue: &str,
+    public: &str,
+    providers: &str,
+    scale: f64,
+    more: &[(&str, String)],
+) -> LambdaConfig {
     let lease = ((2.0 * scale).max(300.0) as u32).to_string();
     let margin = ((2.0 * scale).max(120.0) as u32).to_string();
     let vars = [
@@ -64,21 +73,28 @@ pub fn config(table: &str, queue: &str, public: &str, providers: &str, scale: f6
     ];
     LambdaConfig::from_vars(|name| {
         vars.iter()
+            .chain(more)
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.clone())
     })
     .expect("the functions' settings")
 }
 
-/// A fresh table and dispatch queue on moto, an admin key of the default
-/// organisation (as an operator would create one; the simulated callees
-/// report dispositions with it too), the functions' gateway bound, and the
-/// simulated clock from `start` at `scale`.
+/// A fresh table, dispatch queue, post-call job queue and recordings
+/// bucket on moto, an admin key of the default organisation (as an
+/// operator would create one; the simulated callees report dispositions
+/// with it too), the functions' gateway bound, and the simulated clock
+/// from `start` at `scale`.
 pub struct Aws {
     pub scaled: Arc<ScaledClock>,
     pub clock: Arc<dyn Clock>,
     pub table: String,
     pub queue_url: String,
+    /// `VOXDIAL_JOB_QUEUE_URL` (the post-call pipeline), for a deployment
+    /// with a transcriber.
+    pub jobs_url: String,
+    /// `VOXDIAL_RECORDINGS_BUCKET`.
+    pub bucket: String,
     pub key: String,
     pub lambdas: Functions,
 }
@@ -103,11 +119,17 @@ impl Aws {
             .queue(&clients, Duration::from_secs(30), 5)
             .await
             .expect("a queue");
+        let jobs = moto
+            .job_queue(&clients, Duration::from_secs(30), 5)
+            .await
+            .expect("a job queue");
         Aws {
             scaled,
             clock,
             table,
             queue_url: queue.url().to_string(),
+            jobs_url: jobs.url().to_string(),
+            bucket: moto.bucket(&clients).await.expect("a bucket"),
             key: key.expose().to_string(),
             lambdas: Functions::bind(clients.sqs.clone(), queue.url()).await,
         }
@@ -123,6 +145,16 @@ pub struct Instances {
     pub functions: Deps,
     /// The sweeper (behind the schedule).
     pub sweeper: Deps,
+    /// The transcriber (behind the job queue's event source mapping), when
+    /// the deployment has a post-call pipeline (`VOXDIAL_JOB_QUEUE_URL`).
+    pub transcriber: Option<Deps>,
+}
+
+/// Which handler an event source mapping invokes.
+#[derive(Clone, Copy)]
+enum Handler {
+    Dispatcher,
+    Transcriber,
 }
 
 /// What the gateway routes to; `None` while the functions are down.
@@ -190,8 +222,18 @@ impl Functions {
             self.workers.push(tokio::spawn(event_source(
                 self.sqs.clone(),
                 self.queue_url.clone(),
-                instances.dispatcher.clone(),
+                (Handler::Dispatcher, instances.dispatcher.clone()),
                 self.messages.clone(),
+            )));
+        }
+        if let Some(transcriber) = instances.transcriber {
+            let jobs = transcriber.config.job_queue_url.clone();
+            let jobs = jobs.expect("a transcriber has VOXDIAL_JOB_QUEUE_URL");
+            self.workers.push(tokio::spawn(event_source(
+                self.sqs.clone(),
+                jobs,
+                (Handler::Transcriber, transcriber),
+                Arc::new(AtomicU64::new(0)),
             )));
         }
         self.workers.push(tokio::spawn(schedule(instances.sweeper)));
@@ -309,8 +351,13 @@ async fn gateway(
     axum::response::Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
-/// The event source mapping stand-in: batches from SQS to the dispatcher.
-async fn event_source(sqs: aws_sdk_sqs::Client, url: String, deps: Deps, handled: Arc<AtomicU64>) {
+/// The event source mapping stand-in: batches from SQS to a function.
+async fn event_source(
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    (handler, deps): (Handler, Deps),
+    handled: Arc<AtomicU64>,
+) {
     loop {
         let received = sqs
             .receive_message()
@@ -355,7 +402,15 @@ async fn event_source(sqs: aws_sdk_sqs::Client, url: String, deps: Deps, handled
         let event: SqsEvent =
             serde_json::from_value(json!({ "Records": records })).expect("an SQS event");
         handled.fetch_add(event.records.len() as u64, Ordering::Relaxed);
-        let response = dispatch::handle_batch(&deps.engine, deps.queue.as_ref(), event).await;
+        let response = match (handler, &deps.jobs) {
+            (Handler::Dispatcher, _) => {
+                dispatch::handle_batch(&deps.engine, deps.queue.as_ref(), event).await
+            }
+            (Handler::Transcriber, Some(jobs)) => {
+                postcall::handle_jobs(&deps.engine, jobs.as_ref(), event).await
+            }
+            (Handler::Transcriber, None) => unreachable!("a transcriber without its job queue"),
+        };
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()

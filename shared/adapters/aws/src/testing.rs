@@ -291,6 +291,12 @@ impl Emulator {
 
     /// A fresh private bucket.
     pub async fn blobs(&self, clients: &Clients) -> Result<S3BlobStore, SetupError> {
+        let name = self.bucket(clients).await?;
+        Ok(S3BlobStore::new(clients.s3.clone(), name))
+    }
+
+    /// A fresh private bucket's name (`VOXDIAL_RECORDINGS_BUCKET`).
+    pub async fn bucket(&self, clients: &Clients) -> Result<String, SetupError> {
         let name = unique("recordings");
         clients
             .s3
@@ -299,7 +305,7 @@ impl Emulator {
             .send()
             .await
             .map_err(|e| SetupError::aws("cannot create a bucket", e))?;
-        Ok(S3BlobStore::new(clients.s3.clone(), name))
+        Ok(name)
     }
 }
 

@@ -76,8 +76,15 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
 use serde::Deserialize;
+use voxdial_app::routing::check_accounts;
+use voxdial_domain::{AgentId, Clock, ProviderId};
+use voxdial_providers::{LocalSecrets, ProvidersConfig};
+
+use super::Routes;
 
 /// The TOML file.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -178,6 +185,60 @@ impl FileConfig {
             .with_context(|| format!("cannot read the config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
     }
+
+    /// The routes of `[[providers]]` and `[routing]` (`None` without
+    /// accounts: the single-account setup applies): credentials resolved
+    /// from the environment and the secrets file, routing validated, and
+    /// each checked against the other.
+    pub fn routes(&self, clock: Arc<dyn Clock>) -> anyhow::Result<Option<Routes>> {
+        let file = self;
+        if file.providers.is_empty() {
+            if file.routing.is_some() {
+                bail!("the config file has [routing] but no [[providers]] accounts");
+            }
+            return Ok(None);
+        }
+        let Some(routing) = file.routing.clone() else {
+            bail!("the config file has [[providers]] but no [routing] (rates and caller IDs)");
+        };
+        let accounts = ProvidersConfig {
+            providers: file.providers.clone(),
+        };
+        let secrets = match &file.secrets_file {
+            Some(path) => LocalSecrets::with_file(path)?,
+            None => LocalSecrets::from_env(),
+        };
+        let providers = accounts.build(&secrets, clock)?;
+        let mut agents = HashMap::new();
+        for (agent, provider) in &file.agent_providers {
+            let agent = AgentId::parse(agent.clone())
+                .with_context(|| format!("[agent_providers]: bad agent id {agent:?}"))?;
+            let provider = ProviderId::parse(provider.clone())
+                .with_context(|| format!("[agent_providers]: bad provider id {provider:?}"))?;
+            agents.insert(agent, provider);
+        }
+        for (id, kind) in accounts.ids() {
+            if let Some(routed) = routing.providers.iter().find(|p| p.id == id)
+                && routed.kind.to_string() != kind
+            {
+                bail!(
+                    "provider `{id}` is a {kind} account but [routing] calls it {}",
+                    routed.kind
+                );
+            }
+        }
+        let set = providers
+            .iter()
+            .fold(voxdial_app::router::Providers::new(), |set, p| {
+                set.with(p.clone())
+            });
+        check_accounts(&routing, &set).map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Some(Routes {
+            providers,
+            routing,
+            agents,
+        }))
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +271,93 @@ mod tests {
             config.twilio.unwrap().caller_id.as_deref(),
             Some("+14155550100")
         );
+    }
+
+    fn file(text: &str) -> FileConfig {
+        toml::from_str(text).unwrap()
+    }
+
+    const ACCOUNTS: &str = r#"
+        [[providers]]
+        id = "twilio"
+        kind = "twilio"
+        account_sid = "AC0001"
+        auth_token = { env = "VOXDIAL_TEST_NEVER_SET_TOKEN" }
+        [[providers]]
+        id = "sanspbx"
+        kind = "sanspbx"
+        api_base = "https://pbx.example.com"
+        appid = 3
+        access_token = "a"
+        access_key = "b"
+        webhook_secret = "0123456789abcdef0123"
+    "#;
+
+    const ROUTING: &str = r#"
+        [routing]
+        [[routing.providers]]
+        id = "twilio"
+        kind = "twilio"
+        rates_csv = "1,0.014"
+        pool = { dids = [{ number = "+14155550100" }] }
+        [[routing.providers]]
+        id = "sanspbx"
+        kind = "sanspbx"
+        rates_csv = "91,0.0065"
+        pool = { dids = [{ number = "+912240001234" }] }
+    "#;
+
+    #[test]
+    fn configured_routes_are_checked_before_use() {
+        let clock: Arc<dyn Clock> = Arc::new(voxdial_app::clock::SystemClock);
+        // No [[providers]]: the single-account setup applies.
+        assert!(file("").routes(clock.clone()).unwrap().is_none());
+        // A credential from a variable that is not set is named.
+        let error = file(&format!("{ACCOUNTS}{ROUTING}"))
+            .routes(clock.clone())
+            .err()
+            .unwrap()
+            .to_string();
+        assert_eq!(
+            error,
+            "provider `twilio`: auth_token: environment variable VOXDIAL_TEST_NEVER_SET_TOKEN is not set"
+        );
+        let accounts = ACCOUNTS.replace(
+            r#"{ env = "VOXDIAL_TEST_NEVER_SET_TOKEN" }"#,
+            r#""literal-token""#,
+        );
+        let routes = file(&format!("{accounts}{ROUTING}"))
+            .routes(clock.clone())
+            .unwrap()
+            .unwrap();
+        assert_eq!(routes.providers.len(), 2);
+        // Accounts and routing must agree.
+        let cases = [
+            (accounts.clone(), "no [routing]"),
+            (ROUTING.to_string(), "no [[providers]]"),
+            (
+                format!(
+                    "{accounts}{}",
+                    ROUTING.replace("id = \"sanspbx\"", "id = \"plivo\"")
+                ),
+                "routing names providers with no account: plivo",
+            ),
+            (
+                format!(
+                    "{accounts}{}",
+                    ROUTING.replacen("kind = \"twilio\"", "kind = \"sanspbx\"", 1)
+                ),
+                "is a twilio account but [routing] calls it sanspbx",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = file(&text)
+                .routes(clock.clone())
+                .err()
+                .unwrap_or_else(|| panic!("accepted: {text}"))
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+        }
     }
 
     #[test]
