@@ -23,6 +23,7 @@ mod leads;
 mod media;
 mod network;
 mod postcall;
+mod serve;
 mod soak;
 
 /// The local backend of the composition root.
@@ -43,15 +44,11 @@ use serde_json::json;
 use tokio::net::TcpListener;
 use voxdial_app::clock::{ScaledClock, SystemClock};
 use voxdial_app::csv_import::MAX_DIRECT_CSV_BYTES;
-use voxdial_domain::{Clock, E164};
+use voxdial_domain::Clock;
 use voxdial_sim::carrier::{Carrier, CarrierConfig, Faults};
 use voxdial_sim::time::SimTime;
 
-use crate::config::FileConfig;
-use crate::network::{Kind, OutageSpec, SimNetwork, SimOptions};
-use crate::runtime::{MediaOptions, Runtime, RuntimeOptions, TwilioAccount};
-use voxdial_conversation::AgentConfig;
-use voxdial_host::Agents;
+use crate::network::{Kind, OutageSpec};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -531,7 +528,7 @@ async fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Demo(args) => demo(args).await,
-        Command::Serve(args) => serve(args).await.map(|()| ExitCode::SUCCESS),
+        Command::Serve(args) => serve::serve(args).await.map(|()| ExitCode::SUCCESS),
         Command::SimCarrier(args) => sim_carrier(args).await.map(|()| ExitCode::SUCCESS),
         Command::Soak(args) => soak(args).await,
         Command::Campaign(command) => campaign(command).await.map(|()| ExitCode::SUCCESS),
@@ -642,205 +639,6 @@ async fn soak(args: SoakArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
-}
-
-async fn serve(args: ServeArgs) -> anyhow::Result<()> {
-    let file = FileConfig::load(args.config.as_deref())?;
-    let model_faults = media::model_faults(
-        file.simulator.model_go_away.unwrap_or(0.0),
-        file.simulator.model_drop.unwrap_or(0.0),
-    )
-    .context("[simulator]")?;
-    let (clock, scale) = args.time.clock(file.time.scale);
-    let data_dir = keys::data_dir(args.data_dir.clone().or(file.data_dir.clone()));
-    // Before the simulated carrier's key, and before the server listens.
-    keys::ensure_first_admin_key(&data_dir).await?;
-    let listen = args
-        .listen
-        .or(file.listen)
-        .unwrap_or_else(|| "127.0.0.1:8080".parse().expect("valid address"));
-    let listener = TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let addr = listener.local_addr()?;
-    let public_url = args.public_url.or(file.public_url.clone());
-    let twilio = file.twilio.clone().unwrap_or_default();
-    let caller_id = args
-        .caller_id
-        .or(twilio.caller_id.clone())
-        .unwrap_or_else(|| "+14155550100".into());
-    let caller_id = E164::parse(&caller_id, None)
-        .with_context(|| format!("invalid caller ID {caller_id:?}"))?;
-
-    let mut carrier_task = None;
-    let mut network = None;
-    let simulated_media = args.simulate && !args.no_media;
-    // Twilio signs the media stream upgrade with the account's Auth Token.
-    let signing_token = args.twilio_auth_token.clone().or(twilio.auth_token.clone());
-    let engine_cell = Arc::new(std::sync::OnceLock::new());
-    let token_cell: Arc<std::sync::OnceLock<String>> = Arc::new(std::sync::OnceLock::new());
-    let stream_hook = simulated_media.then(|| {
-        media::simulated_callee(
-            media::Personas::OfLead(engine_cell.clone()),
-            token_cell.clone(),
-            scale,
-        )
-    });
-    let routes = if args.simulate && !args.providers.is_empty() {
-        let sim = SimNetwork::start(SimOptions {
-            kinds: args.providers.clone(),
-            seed: args.seed.or(file.simulator.seed).unwrap_or(7),
-            faults: args.faults || file.simulator.faults == Some(true),
-            outages: Vec::new(),
-            start: clock.now(),
-            disposition_api: public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}")),
-            disposition_key: keys::simulated_carrier_key(&data_dir).await?,
-            clock: clock.clone(),
-            time_scale: scale,
-            stream_hook: stream_hook.clone(),
-        })
-        .await?;
-        let _ = token_cell.set(sim.twilio_auth_token.clone());
-        tracing::info!(providers = ?args.providers, "simulated providers running");
-        let routes = sim.routes.clone();
-        network = Some(sim);
-        routes
-    } else if !args.simulate
-        && let Some(routes) = file.routes(clock.clone())?
-    {
-        routes
-    } else if args.simulate {
-        let carrier_listener = TcpListener::bind("127.0.0.1:0").await?;
-        let api_base = format!("http://{}", carrier_listener.local_addr()?);
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        let sid = "AC00000000000000000000000000demo";
-        let mut config = CarrierConfig::new(
-            sid,
-            token.clone(),
-            args.seed.or(file.simulator.seed).unwrap_or(7),
-        );
-        config.faults = if args.faults || file.simulator.faults == Some(true) {
-            Faults::chaos()
-        } else {
-            Faults::none()
-        };
-        config.disposition_api = Some(
-            public_url
-                .clone()
-                .unwrap_or_else(|| format!("http://{addr}")),
-        );
-        config.disposition_key = Some(keys::simulated_carrier_key(&data_dir).await?);
-        config.stream_hook = stream_hook.clone();
-        let _ = token_cell.set(token.clone());
-        let carrier = Carrier::new(config, SimTime::new(clock.clone(), scale));
-        carrier_task = Some(carrier.serve(carrier_listener));
-        tracing::info!(%api_base, "simulated carrier running");
-        TwilioAccount {
-            account_sid: sid.into(),
-            auth_token: token,
-            api_base,
-            caller_id,
-        }
-        .into_routes(clock.clone())?
-    } else {
-        let account_sid = args
-            .twilio_account_sid
-            .or(twilio.account_sid)
-            .context("no Twilio account: set VOXDIAL_TWILIO_ACCOUNT_SID (or [twilio] in the config file), or use --simulate")?;
-        let auth_token = args
-            .twilio_auth_token
-            .or(twilio.auth_token)
-            .context("no Twilio Auth Token: set VOXDIAL_TWILIO_AUTH_TOKEN")?;
-        let api_base = args
-            .twilio_api_base
-            .or(twilio.api_base)
-            .unwrap_or_else(|| "https://api.twilio.com".into());
-        TwilioAccount {
-            account_sid,
-            auth_token,
-            api_base,
-            caller_id,
-        }
-        .into_routes(clock.clone())?
-    };
-
-    let mut voice_task = None;
-    let media = if simulated_media {
-        let (connector, task) =
-            media::simulated_voice(args.seed.unwrap_or(7), scale, model_faults).await?;
-        voice_task = Some(task);
-        Some(MediaOptions {
-            connector,
-            model: None,
-            agents: Agents::new(AgentConfig::default()),
-            twilio_auth_token: token_cell.get().cloned(),
-            max_live_calls: file.engine.media_max_live_calls,
-        })
-    } else if let Some(key) = args.gemini_api_key {
-        let token = signing_token.context(
-            "the media bridge checks Twilio's signature on every stream: set VOXDIAL_TWILIO_AUTH_TOKEN",
-        )?;
-        let endpoint = media::live_endpoint(args.gemini_endpoint.as_deref())?;
-        Some(MediaOptions {
-            connector: Arc::new(voxdial_gemini::WsConnector::new(&endpoint, Some(key))),
-            model: args.gemini_model,
-            agents: Agents::new(AgentConfig::default()),
-            twilio_auth_token: Some(token),
-            max_live_calls: file.engine.media_max_live_calls,
-        })
-    } else {
-        None
-    };
-    let model_prices = file
-        .engine
-        .model_prices
-        .as_deref()
-        .map(voxdial_domain::ModelPrices::parse)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("[engine] model_prices: {e}"))?
-        .unwrap_or_default();
-    let runtime = Runtime::start(RuntimeOptions {
-        data_dir: data_dir.clone(),
-        listener,
-        public_url,
-        media_url: file.media_url,
-        media,
-        clock,
-        time_scale: scale,
-        routes,
-        dispatch_lease_secs: file.engine.dispatch_lease_secs.unwrap_or(300),
-        call_lease_margin_secs: args
-            .call_lease_margin_secs
-            .or(file.engine.call_lease_margin_secs)
-            .unwrap_or(120),
-        sweep_interval: Duration::from_millis(
-            args.sweep_interval_ms
-                .or(file.engine.sweep_interval_ms)
-                .unwrap_or(1000),
-        ),
-        dispatch_parallelism: file.engine.dispatch_parallelism.unwrap_or(32),
-        consent: file.consent,
-        model_prices,
-    })
-    .await?;
-    let _ = engine_cell.set(runtime.engine.clone());
-    println!("voxdial listening on {}", runtime.base_url);
-    tracing::info!(addr = %runtime.addr, "voxdial serving");
-    shutdown_signal().await;
-    tracing::info!("shutting down");
-    runtime.stop().await;
-    if let Some(network) = network {
-        network.stop();
-    }
-    if let Some(task) = carrier_task {
-        task.abort();
-    }
-    if let Some(task) = voice_task {
-        task.abort();
-    }
-    Ok(())
 }
 
 async fn sim_carrier(args: SimCarrierArgs) -> anyhow::Result<()> {

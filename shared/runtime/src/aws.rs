@@ -25,14 +25,14 @@ use voxdial_app::clock::SystemClock;
 use voxdial_app::router::Providers;
 use voxdial_app::routing::unpriced_routing;
 use voxdial_app::{Engine, EngineConfig};
-use voxdial_aws::Clients;
-use voxdial_domain::{AgentId, Clock, DispatchQueue, ProviderId};
+use voxdial_aws::{Clients, S3BlobStore};
+use voxdial_domain::{AgentId, BlobStore, Clock, DispatchQueue, ProviderId};
 use voxdial_providers::config::AccountConfig;
 use voxdial_providers::{ProvidersConfig, SecretSource};
 use voxdial_routing::{RoutingConfig, RoutingError};
 use voxdial_wire::media_token::MediaTokenKey;
 
-use crate::backend::{Backend, PortsError, RouterError, router};
+use crate::backend::{Backend, EngineParts, PortsError, RouterError};
 
 pub mod config;
 pub mod postcall;
@@ -177,7 +177,7 @@ impl Deps {
             job_queue_url: config.job_queue_url.as_deref(),
         }
         .ports()?;
-        let (store, queue) = (ports.store.clone(), ports.queue.clone());
+        let queue = ports.queue.clone();
         let file = ProvidersToml::parse(&config.providers)?;
         let accounts = ProvidersConfig {
             providers: file.providers.clone(),
@@ -186,50 +186,48 @@ impl Deps {
             .build(secrets, clock.clone())?
             .into_iter()
             .fold(Providers::new(), Providers::with);
-        let routing = file.routing(&accounts, &config)?;
-        let router = router(
-            routing,
-            file.agents()?,
-            &providers,
-            ports.routing_state.clone(),
-        )?;
         let defaults = EngineConfig::default();
-        let engine = Engine::new(
-            store.clone(),
-            queue.clone(),
+        let engine_config = EngineConfig {
+            // Only the dispatcher builds callback URLs (its main
+            // requires the setting); the others never read it.
+            public_base_url: config.public_base_url.clone().unwrap_or_default(),
+            media_url: config.media_url.clone(),
+            // The console opens its media sockets where the bridge runs.
+            media_socket_base: config.media_url.as_deref().and_then(origin),
+            media_token_key: secrets
+                .secret("voxdial.media_token_key")
+                .or_else(|| secrets.env("VOXDIAL_MEDIA_TOKEN_KEY"))
+                .and_then(MediaTokenKey::new),
+            session_key: secrets
+                .secret("voxdial.session_key")
+                .or_else(|| secrets.env("VOXDIAL_SESSION_KEY"))
+                .and_then(voxdial_app::session::SessionKey::new),
+            dispatch_lease_secs: config
+                .dispatch_lease_secs
+                .unwrap_or(defaults.dispatch_lease_secs),
+            call_lease_margin_secs: config
+                .call_lease_margin_secs
+                .unwrap_or(defaults.call_lease_margin_secs),
+            max_call_secs_limit: config.max_call_secs,
+            model_prices: config.model_prices,
+            ..defaults
+        };
+        let jobs = ports.jobs.clone();
+        let engine = EngineParts {
+            routing: file.routing(&accounts, &config)?,
+            agents: file.agents()?,
+            post_call: postcall::deps(&config, clients, secrets, jobs.clone())?,
+            ports,
             providers,
-            Arc::new(router),
             clock,
-            EngineConfig {
-                // Only the dispatcher builds callback URLs (its main
-                // requires the setting); the others never read it.
-                public_base_url: config.public_base_url.clone().unwrap_or_default(),
-                media_url: config.media_url.clone(),
-                // The console opens its media sockets where the bridge runs.
-                media_socket_base: config.media_url.as_deref().and_then(origin),
-                media_token_key: secrets
-                    .secret("voxdial.media_token_key")
-                    .or_else(|| secrets.env("VOXDIAL_MEDIA_TOKEN_KEY"))
-                    .and_then(MediaTokenKey::new),
-                session_key: secrets
-                    .secret("voxdial.session_key")
-                    .or_else(|| secrets.env("VOXDIAL_SESSION_KEY"))
-                    .and_then(voxdial_app::session::SessionKey::new),
-                dispatch_lease_secs: config
-                    .dispatch_lease_secs
-                    .unwrap_or(defaults.dispatch_lease_secs),
-                call_lease_margin_secs: config
-                    .call_lease_margin_secs
-                    .unwrap_or(defaults.call_lease_margin_secs),
-                max_call_secs_limit: config.max_call_secs,
-                model_prices: config.model_prices,
-                ..defaults
-            },
-        )
-        .with_agents(ports.humans)
-        // The media bridges report their load to the table (issue 13).
-        .with_bridge_fleet(ports.fleet);
-        let (engine, jobs) = postcall::wire(engine, &config, clients, secrets, ports.jobs)?;
+            config: engine_config,
+            blobs: config.recordings_bucket.as_ref().map(|bucket| {
+                Arc::new(S3BlobStore::new(clients.s3.clone(), bucket)) as Arc<dyn BlobStore>
+            }),
+            // The media bridges report their load to the table (issue 13).
+            ask_fleet: true,
+        }
+        .build()?;
         Ok(Deps {
             engine,
             queue,

@@ -1,6 +1,7 @@
 //! What the engine stores and queues on: the one `match` between the
-//! backends ([`Backend::ports`]), and the routing engine built over it the
-//! same way on both ([`router`]).
+//! backends ([`Backend::ports`]), the routing engine built over it the
+//! same way on both ([`router`]), and the engine itself, built in one
+//! place from what each backend chose ([`EngineParts::build`]).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -9,9 +10,10 @@ use std::time::Duration;
 
 use voxdial_app::router::Providers;
 use voxdial_app::routing::{EngineRouter, check_accounts};
+use voxdial_app::{Engine, EngineConfig, PostCallDeps};
 use voxdial_aws::{Clients, DynamoStore, SqsJobQueue, SqsQueue};
 use voxdial_domain::{
-    AgentId, BridgeFleet, Clock, DispatchQueue, HumanAgentStore, JobQueue, ProviderId,
+    AgentId, BlobStore, BridgeFleet, Clock, DispatchQueue, HumanAgentStore, JobQueue, ProviderId,
     RoutingStateStore, Store,
 };
 use voxdial_local::{LocalJobQueue, LocalQueue, LocalStore, OpenError, QueueConfig};
@@ -46,6 +48,7 @@ pub enum Backend<'a> {
 }
 
 /// The ports a backend provides.
+#[derive(Clone)]
 pub struct Ports {
     /// Campaigns, leads, calls and the rest of the records.
     pub store: Arc<dyn Store>,
@@ -165,4 +168,66 @@ pub fn router(
 ) -> Result<EngineRouter, RouterError> {
     check_accounts(&routing, providers).map_err(RouterError::Accounts)?;
     Ok(EngineRouter::new(routing, agents, state)?)
+}
+
+/// What the engine is built from, as each backend chose it: the one place
+/// both build it ([`EngineParts::build`]).
+pub struct EngineParts {
+    /// The store and the queues ([`Backend::ports`]).
+    pub ports: Ports,
+    /// The provider accounts.
+    pub providers: Providers,
+    /// How the routing engine chooses among them.
+    pub routing: RoutingConfig,
+    /// The provider each AI agent uses (`agent_assigned`).
+    pub agents: HashMap<AgentId, ProviderId>,
+    /// The engine's clock.
+    pub clock: Arc<dyn Clock>,
+    /// URLs, keys, leases, prices.
+    pub config: EngineConfig,
+    /// Where recordings and transcripts are kept (local files; S3), if
+    /// anywhere.
+    pub blobs: Option<Arc<dyn BlobStore>>,
+    /// The post-call pipeline (transcriber, analyser, webhooks) on
+    /// `ports.jobs`, if there is one.
+    pub post_call: Option<PostCallDeps>,
+    /// Whether the answer webhook asks the media bridges' fleet for room
+    /// (`ports.fleet`) before it sends a stream.
+    pub ask_fleet: bool,
+}
+
+impl EngineParts {
+    /// The engine over the parts: the routing engine over the store's
+    /// routing state, the human agents, and the optional blobs, fleet and
+    /// post-call pipeline.
+    pub fn build(self) -> Result<Engine, RouterError> {
+        let Ports {
+            store,
+            routing_state,
+            humans,
+            fleet,
+            queue,
+            ..
+        } = self.ports;
+        let router = router(self.routing, self.agents, &self.providers, routing_state)?;
+        let mut engine = Engine::new(
+            store,
+            queue,
+            self.providers,
+            Arc::new(router),
+            self.clock,
+            self.config,
+        )
+        .with_agents(humans);
+        if let Some(blobs) = self.blobs {
+            engine = engine.with_blobs(blobs);
+        }
+        if self.ask_fleet {
+            engine = engine.with_bridge_fleet(fleet);
+        }
+        if let Some(post_call) = self.post_call {
+            engine = engine.with_post_call(post_call);
+        }
+        Ok(engine)
+    }
 }

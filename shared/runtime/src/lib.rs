@@ -26,7 +26,10 @@
 //!
 //! - [`backend`]: the one `match` between the backends: [`backend::Backend::ports`]
 //!   opens the store and the queues, [`backend::router`] builds the routing
-//!   engine over them the same way on both.
+//!   engine over them the same way on both, and [`backend::EngineParts::build`]
+//!   is the one place the engine is built, from what each backend chose
+//!   (its ports, accounts and routing, settings, blob store and post-call
+//!   pipeline).
 //! - [`local`]: the local runtime (`voxdial serve`): the engine on the local
 //!   ports, the bridge hosted in-process, the HTTP server and the workers.
 //! - [`aws`]: the engine on the AWS ports, once per Lambda execution

@@ -19,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use voxdial_app::csv_import::MAX_CSV_BYTES;
 use voxdial_app::router::Providers;
-use voxdial_app::routing::{EngineRouter, unpriced_routing};
+use voxdial_app::routing::unpriced_routing;
 use voxdial_app::session::SessionKey;
 use voxdial_app::workers::{run_dispatcher, run_sweeper};
 use voxdial_app::{Engine, EngineConfig};
@@ -33,7 +33,7 @@ use voxdial_routing::RoutingConfig;
 use voxdial_wire::media_token::MediaTokenKey;
 use voxdial_wire::twilio::signature::SigningKeys;
 
-use crate::backend::{Backend, RouterError, router};
+use crate::backend::{Backend, EngineParts};
 
 pub mod config;
 pub mod postcall;
@@ -85,17 +85,6 @@ pub struct Routes {
     pub routing: RoutingConfig,
     /// The provider each AI agent uses (`agent_assigned`).
     pub agents: HashMap<AgentId, ProviderId>,
-}
-
-impl Routes {
-    /// The router over `store`, checked against the accounts.
-    fn router(
-        &self,
-        providers: &Providers,
-        store: Arc<dyn voxdial_domain::RoutingStateStore>,
-    ) -> Result<EngineRouter, RouterError> {
-        router(self.routing.clone(), self.agents.clone(), providers, store)
-    }
 }
 
 /// The media bridge the runtime hosts itself: AI conversations for answered
@@ -200,7 +189,6 @@ impl Runtime {
             .iter()
             .fold(Providers::new(), |set, p| set.with(p.clone()));
         let queue_port = ports.queue.clone();
-        let store = ports.store.clone();
         let blobs = LocalBlobStore::open(
             options.data_dir.join("blobs"),
             base_url.clone(),
@@ -208,17 +196,31 @@ impl Runtime {
             options.clock.clone(),
         )
         .context("cannot open the blob store")?;
-        let router = options
-            .routes
-            .router(&providers, ports.routing_state.clone())?;
         let fleet_store = ports.fleet.clone();
-        let engine = Engine::new(
-            store.clone(),
-            queue_port.clone(),
+        // The post-call pipeline: its own durable job queue, the live
+        // transcript and the local analyser (no account needed).
+        let jobs = ports
+            .jobs
+            .clone()
+            .context("the local backend has a job queue")?;
+        let post_call = postcall::deps(
+            &options.data_dir,
+            jobs.clone(),
+            media_url.is_some(),
+            options.consent.clone(),
+        )?;
+        // The hosted bridge is the fleet when it has a capacity (issue 13).
+        let ask_fleet = options
+            .media
+            .as_ref()
+            .is_some_and(|m| m.max_live_calls.is_some());
+        let engine = EngineParts {
+            ports,
             providers,
-            Arc::new(router),
-            options.clock.clone(),
-            EngineConfig {
+            routing: options.routes.routing.clone(),
+            agents: options.routes.agents.clone(),
+            clock: options.clock.clone(),
+            config: EngineConfig {
                 public_base_url: public_url.clone(),
                 media_url: media_url.clone(),
                 // Signs each call's media stream token. The hosted bridge
@@ -236,19 +238,11 @@ impl Runtime {
                 model_prices: options.model_prices,
                 ..EngineConfig::default()
             },
-        )
-        .with_blobs(Arc::new(blobs.clone()))
-        .with_agents(ports.humans);
-        // The post-call pipeline: its own durable job queue, the live
-        // transcript and the local analyser (no account needed).
-        let jobs = ports.jobs.context("the local backend has a job queue")?;
-        let engine = postcall::wire(
-            engine,
-            &options.data_dir,
-            jobs.clone(),
-            media_url.is_some(),
-            options.consent.clone(),
-        )?;
+            blobs: Some(Arc::new(blobs.clone())),
+            post_call: Some(post_call),
+            ask_fleet,
+        }
+        .build()?;
         let mut fleet_reporter = None;
         let (engine, bridge) = match options.media {
             Some(media) => {
@@ -266,11 +260,8 @@ impl Runtime {
                 }
                 let host = EngineHost::new(engine.clone(), media.agents);
                 let bridge = Bridge::new(config, Arc::new(host), media.connector);
-                let mut engine =
-                    engine.with_observer(Arc::new(BridgeObserver::new(bridge.clone())));
+                let engine = engine.with_observer(Arc::new(BridgeObserver::new(bridge.clone())));
                 if let Some(capacity) = media.max_live_calls {
-                    // The local fleet is this bridge (issue 13).
-                    engine = engine.with_bridge_fleet(fleet_store.clone());
                     fleet_reporter = Some(local_fleet_reporting(
                         fleet_store.clone(),
                         &options.clock,

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use voxdial_app::analysis::LocalAnalyser;
 use voxdial_app::transcription::LiveTranscriber;
-use voxdial_app::{Engine, PostCallConfig, PostCallDeps};
-use voxdial_aws::{Clients, S3BlobStore};
+use voxdial_app::{PostCallConfig, PostCallDeps};
+use voxdial_aws::Clients;
 use voxdial_domain::{Analyser, JobQueue, Transcriber};
 use voxdial_providers::{HttpWebhookPoster, SecretSource};
 use voxdial_speech::gemini::{GeminiAnalyser, GeminiConfig, GeminiTranscriber};
@@ -35,18 +35,17 @@ fn gemini(config: &LambdaConfig, secrets: &dyn SecretSource) -> Result<GeminiCon
 
 /// Adds the blob store and, with a job queue, the post-call pipeline to
 /// `engine`.
-pub(crate) fn wire(
-    mut engine: Engine,
+/// The post-call pipeline on `jobs` (none without a job queue): the
+/// configured transcriber and analyser, outbound webhooks, the deployment's
+/// retention and suppression key.
+pub(crate) fn deps(
     config: &LambdaConfig,
     clients: &Clients,
     secrets: &dyn SecretSource,
     jobs: Option<Arc<dyn JobQueue>>,
-) -> Result<(Engine, Option<Arc<dyn JobQueue>>), InitError> {
-    if let Some(bucket) = &config.recordings_bucket {
-        engine = engine.with_blobs(Arc::new(S3BlobStore::new(clients.s3.clone(), bucket)));
-    }
+) -> Result<Option<PostCallDeps>, InitError> {
     let Some(jobs) = jobs else {
-        return Ok((engine, None));
+        return Ok(None);
     };
     let http = |e: reqwest::Error| bad(format!("cannot build an HTTP client: {e}"));
     let transcriber: Arc<dyn Transcriber> = match config.transcriber.as_str() {
@@ -79,8 +78,8 @@ pub(crate) fn wire(
         other => return Err(bad(format!("unknown VOXDIAL_ANALYSER {other:?}"))),
     };
     let defaults = PostCallConfig::default();
-    let deps = PostCallDeps {
-        jobs: jobs.clone(),
+    Ok(Some(PostCallDeps {
+        jobs,
         transcriber,
         analyser,
         poster: Some(Arc::new(
@@ -97,6 +96,5 @@ pub(crate) fn wire(
             consent: config.consent.clone(),
             ..defaults
         },
-    };
-    Ok((engine.with_post_call(deps), Some(jobs)))
+    }))
 }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context;
 use voxdial_app::analysis::LocalAnalyser;
 use voxdial_app::transcription::LiveTranscriber;
-use voxdial_app::{Engine, PostCallConfig, PostCallDeps};
+use voxdial_app::{PostCallConfig, PostCallDeps};
 use voxdial_domain::{ConsentRules, JobQueue};
 use voxdial_providers::HttpWebhookPoster;
 
@@ -32,14 +32,13 @@ pub fn suppression_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(key)
 }
 
-/// Adds the post-call pipeline on `jobs` to `engine`.
-pub fn wire(
-    engine: Engine,
+/// The post-call pipeline on `jobs`.
+pub fn deps(
     data_dir: &Path,
     jobs: Arc<dyn JobQueue>,
     bridge: bool,
     consent: ConsentRules,
-) -> anyhow::Result<Engine> {
+) -> anyhow::Result<PostCallDeps> {
     let poster = HttpWebhookPoster::allowing_loopback(Duration::from_secs(10))
         .context("cannot build the webhook client")?;
     // A stand-in for a speech service's latency, for measurements:
@@ -56,7 +55,7 @@ pub fn wire(
     } else {
         Arc::new(LiveTranscriber)
     };
-    let deps = PostCallDeps {
+    Ok(PostCallDeps {
         jobs,
         transcriber,
         analyser: Arc::new(LocalAnalyser),
@@ -67,6 +66,5 @@ pub fn wire(
             consent,
             ..PostCallConfig::default()
         },
-    };
-    Ok(engine.with_post_call(deps))
+    })
 }
