@@ -7,7 +7,7 @@
 //! |---|---|
 //! | [`a_provider_outage_under_every_strategy`] | two Twilio accounts down for the whole campaign: under `cost`, `quality`, `hybrid` and `agent_assigned` every call is set up through SansPBX, the cap holds, `GET /v1/providers` shows the failures and the calls |
 //! | [`a_restart_mid_campaign_loses_and_repeats_nothing`] | every process lost at once mid-campaign and started again: every lead final, no attempt dialled twice, the cap held, no call left live |
-//! | [`transfers_take_an_available_human_and_release_them`] | AI agents configured for cold and warm transfers hand a caller who asks for a person to the human agent with the right skills, who is available again afterwards; with nobody available the call is not transferred |
+//! | [`transfers_take_an_available_human_and_release_them`] | AI agents configured for cold and warm transfers hand a caller who asks for a person to the human agent with the right skills (warm: who hears the call's summary first), who is available again afterwards; with nobody available the call is not transferred |
 //! | [`a_configured_ivr_menu_decides_what_a_key_does`] | the same key (9) opts out with the built-in menu and reaches a human with an AI agent whose menu says so |
 //! | [`a_machine_hears_the_configured_agent_s_voicemail`] | Twilio's asynchronous AMD verdict and the configured agent's voicemail message on a machine |
 //! | [`an_operator_records_a_live_call_on_demand`] | `POST /v1/calls/{id}/recording/start` on a live call: the provider records it and calls back, the recording is stored with the call |
@@ -291,15 +291,22 @@ fn transferring_agent(name: &str, mode: &str, skill: &str) -> Value {
 /// WHEN the campaigns run
 /// THEN the first call is transferred cold to Ana and the second warm to
 /// Ben (the carrier followed a `<Dial>` and dialled an agent leg into a
-/// conference), the third is not transferred, and Ana and Ben are
-/// available again once their calls ended.
+/// conference, where Ben heard the call's summary before he joined), the
+/// third is not transferred, and Ana and Ben are available again once
+/// their calls ended.
 async fn transfers_take_an_available_human_and_release_them(backend: Backend) {
     let d = Deployment::start(backend, Setup::real_time("transfer", false)).await;
-    for (agent, skill) in [("ana", "cold_desk"), ("ben", "warm_desk")] {
+    const BEN: &str = "+14155550198";
+    for (agent, number, skill) in [
+        ("ana", "+14155550199", "cold_desk"),
+        ("ben", BEN, "warm_desk"),
+    ] {
         d.api(
             reqwest::Method::PUT,
             &format!("/v1/agents/{agent}"),
-            Some(json!({"name": agent, "number": "+14155550199", "skills": [skill], "status": "available"})),
+            Some(
+                json!({"name": agent, "number": number, "skills": [skill], "status": "available"}),
+            ),
         )
         .await;
     }
@@ -341,6 +348,16 @@ async fn transfers_take_an_available_human_and_release_them(backend: Backend) {
         "one <Dial> each: the cold one, the warm conference"
     );
     assert_eq!(stats.agent_legs, 1, "the warm transfer's agent leg");
+    // Ben heard the call's summary before he joined (the whisper).
+    let whispers = d.accounts.carrier.whispers();
+    let summary = warm["transfer"]["summary"].as_str().unwrap_or_default();
+    assert!(!summary.is_empty(), "{warm}");
+    assert!(
+        whispers
+            .iter()
+            .any(|w| w.to == BEN && w.said.iter().any(|s| s.contains(summary))),
+        "{summary:?} never said to Ben: {whispers:?}"
+    );
     for agent in ["ana", "ben"] {
         let now = d.human_agent_now(agent).await;
         assert_eq!(now["status"], "available", "{now}");
