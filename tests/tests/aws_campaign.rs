@@ -78,28 +78,28 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
         SCALE,
         &[],
     );
-    let dispatcher_requests = RequestCounter::new();
-    let webhook_requests = RequestCounter::new();
-    let dispatcher = Deps::assemble(
-        settings.clone(),
-        &moto.clients(Some(&dispatcher_requests)),
-        &secrets,
-        clock.clone(),
-    )
-    .unwrap();
-    let functions = Deps::assemble(
-        settings.clone(),
-        &moto.clients(Some(&webhook_requests)),
-        &secrets,
-        clock.clone(),
-    )
-    .unwrap();
-    let sweeper = Deps::assemble(settings, &moto.clients(None), &secrets, clock.clone()).unwrap();
-
+    // Every function's clients count their AWS requests.
+    let counters: [RequestCounter; 4] = std::array::from_fn(|_| RequestCounter::new());
+    let [
+        dispatcher_requests,
+        webhook_requests,
+        api_requests,
+        sweeper_requests,
+    ] = &counters;
+    let instance = |counter: &RequestCounter| {
+        Deps::assemble(
+            settings.clone(),
+            &moto.clients(Some(counter)),
+            &secrets,
+            clock.clone(),
+        )
+        .unwrap()
+    };
     lambdas.restart(Instances {
-        dispatcher,
-        functions,
-        sweeper,
+        dispatcher: instance(dispatcher_requests),
+        api: instance(api_requests),
+        webhooks: instance(webhook_requests),
+        sweeper: instance(sweeper_requests),
         transcriber: None,
     });
 
@@ -193,6 +193,7 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
     )
     .await;
     let events = lambdas.events.load(Ordering::Relaxed);
+    let webhook_events = lambdas.webhook_events.load(Ordering::Relaxed).max(1);
     let handled = lambdas.messages.load(Ordering::Relaxed).max(1);
     drop(lambdas);
     carrier_task.abort();
@@ -212,13 +213,21 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
         .get(&id)
         .copied()
         .unwrap_or(0);
-    let dispatch_requests = dispatcher_requests.snapshot();
+    let calls = stats.calls_created.max(1) as f64;
+    // What running the campaign costs, without the test's own API calls
+    // (setup and polling the campaign every 200 ms).
+    let campaign_requests =
+        dispatcher_requests.total() + webhook_requests.total() + sweeper_requests.total();
     eprintln!(
         "aws e2e: {total} leads ({} rows, {} merged, {} rejected), outcomes {}, {} calls, \
          max {max_concurrent} in flight (cap {CAP}), max dials per attempt {}, \
          callbacks sent {} dup {} reordered {} delayed {} dropped {}, 429s {}, 5xx {}, \
-         {} gateway events, {handled} dispatch messages, dispatcher AWS requests {} ({:.1} per message: {:?}), \
-         webhook+API AWS requests {} ({:?}), wall {:.1} s",
+         {events} gateway events ({webhook_events} webhooks), {handled} dispatch messages, wall {:.1} s\n\
+         AWS requests for the campaign: {campaign_requests} ({:.1} per call)\n  \
+         dispatcher {} ({:.1} per message): {:?}\n  \
+         webhooks {} ({:.1} per webhook event): {:?}\n  \
+         sweeper {}: {:?}\n\
+         the test's API calls: {} ({:?})",
         report["rows"],
         report["merged"],
         report["rejected"].as_array().map_or(0, Vec::len),
@@ -232,13 +241,18 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
         stats.callbacks_dropped,
         stats.rate_limited,
         stats.server_errors,
-        events,
+        wall.elapsed().as_secs_f64(),
+        campaign_requests as f64 / calls,
         dispatcher_requests.total(),
         dispatcher_requests.total() as f64 / handled as f64,
-        dispatch_requests,
+        dispatcher_requests.snapshot(),
         webhook_requests.total(),
+        webhook_requests.total() as f64 / webhook_events as f64,
         webhook_requests.snapshot(),
-        wall.elapsed().as_secs_f64(),
+        sweeper_requests.total(),
+        sweeper_requests.snapshot(),
+        api_requests.total(),
+        api_requests.snapshot(),
     );
     assert_eq!(view["campaign"]["status"], "completed");
     assert!(total > 100, "the sample imported: {total}");

@@ -133,7 +133,8 @@ async fn a_soak_on_emulated_aws_keeps_every_invariant_through_kills_outages_and_
         };
         Instances {
             dispatcher: instance(),
-            functions: instance(),
+            api: instance(),
+            webhooks: instance(),
             sweeper: instance(),
             transcriber: None,
         }

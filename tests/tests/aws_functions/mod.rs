@@ -141,8 +141,11 @@ impl Aws {
 pub struct Instances {
     /// The dispatcher (behind the event source mapping).
     pub dispatcher: Deps,
-    /// The API and webhook functions (behind the gateway).
-    pub functions: Deps,
+    /// The API function (behind the gateway).
+    pub api: Deps,
+    /// The webhook functions (`status-callback`, `answer`, `recording`,
+    /// behind the gateway).
+    pub webhooks: Deps,
     /// The sweeper (behind the schedule).
     pub sweeper: Deps,
     /// The transcriber (behind the job queue's event source mapping), when
@@ -157,14 +160,22 @@ enum Handler {
     Transcriber,
 }
 
+/// The functions behind the gateway.
+#[derive(Clone)]
+struct Routed {
+    api: Deps,
+    webhooks: Deps,
+}
+
 /// What the gateway routes to; `None` while the functions are down.
 #[derive(Clone)]
 struct Gateway {
-    live: Arc<RwLock<Option<Deps>>>,
+    live: Arc<RwLock<Option<Routed>>>,
     /// Changes at every kill: requests in flight are dropped.
     generation: watch::Receiver<u64>,
     public: String,
     events: Arc<AtomicU64>,
+    webhook_events: Arc<AtomicU64>,
 }
 
 /// The functions on 127.0.0.1.
@@ -173,11 +184,13 @@ pub struct Functions {
     pub public: String,
     /// HTTP requests the gateway turned into events.
     pub events: Arc<AtomicU64>,
+    /// Those of them for the webhook functions.
+    pub webhook_events: Arc<AtomicU64>,
     /// SQS records handed to the dispatcher.
     pub messages: Arc<AtomicU64>,
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
-    live: Arc<RwLock<Option<Deps>>>,
+    live: Arc<RwLock<Option<Routed>>>,
     generation: watch::Sender<u64>,
     gateway: JoinHandle<()>,
     workers: Vec<JoinHandle<()>>,
@@ -192,11 +205,13 @@ impl Functions {
         let live = Arc::new(RwLock::new(None));
         let (generation, watching) = watch::channel(0);
         let events = Arc::new(AtomicU64::new(0));
+        let webhook_events = Arc::new(AtomicU64::new(0));
         let app = axum::Router::new().fallback(gateway).with_state(Gateway {
             live: live.clone(),
             generation: watching,
             public: public.clone(),
             events: events.clone(),
+            webhook_events: webhook_events.clone(),
         });
         let gateway = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -204,6 +219,7 @@ impl Functions {
         Functions {
             public,
             events,
+            webhook_events,
             messages: Arc::new(AtomicU64::new(0)),
             sqs,
             queue_url: queue_url.to_string(),
@@ -217,7 +233,10 @@ impl Functions {
     /// Cold-starts `instances`: the gateway routes to them, the event
     /// source mappings poll the queue, the schedule sweeps.
     pub fn restart(&mut self, instances: Instances) {
-        *self.live.write().unwrap() = Some(instances.functions);
+        *self.live.write().unwrap() = Some(Routed {
+            api: instances.api,
+            webhooks: instances.webhooks,
+        });
         for _ in 0..POLLERS {
             self.workers.push(tokio::spawn(event_source(
                 self.sqs.clone(),
@@ -317,7 +336,7 @@ async fn gateway(
 ) -> axum::response::Response {
     let mut generation = gw.generation.clone();
     generation.mark_unchanged();
-    let Some(deps) = gw.live.read().unwrap().clone() else {
+    let Some(routed) = gw.live.read().unwrap().clone() else {
         return unavailable();
     };
     let (parts, body) = request.into_parts();
@@ -329,12 +348,12 @@ async fn gateway(
     gw.events.fetch_add(1, Ordering::Relaxed);
     let path = request.uri().path().to_string();
     let invoke = async {
-        let engine = &deps.engine;
         if path.starts_with("/webhooks/") {
-            let router = webhook::router(engine.clone(), Some(gw.public.clone()));
-            webhook::handle(router, request).await
+            gw.webhook_events.fetch_add(1, Ordering::Relaxed);
+            let engine = routed.webhooks.engine.clone();
+            webhook::handle(webhook::router(engine, Some(gw.public.clone())), request).await
         } else {
-            api::handle(api::router(engine.clone()), request).await
+            api::handle(api::router(routed.api.engine.clone()), request).await
         }
     };
     let response = tokio::select! {

@@ -542,7 +542,8 @@ impl Host {
         };
         functions.restart(Instances {
             dispatcher: instance(),
-            functions: instance(),
+            api: instance(),
+            webhooks: instance(),
             sweeper: instance(),
             transcriber: Some(instance()),
         });
