@@ -224,8 +224,7 @@ fn secret() -> String {
 }
 
 /// Two Twilio accounts and one SansPBX account, routed by cost and quality
-/// with a three-step chain, with rates to the US and Canada, the UK and
-/// India.
+/// with a three-step chain.
 pub fn providers_toml(
     token: &str,
     bases: [&str; 3],
@@ -259,7 +258,7 @@ pub fn providers_toml(
         let _ = writeln!(
             text,
             "[[routing.providers]]\nid = \"{id}\"\nkind = \"{kind}\"\ncps = 5\n\
-             rates_csv = \"1,{rate}\\n44,{rate}\\n91,{rate}\"\n\
+             rates_csv = \"1,{rate}\"\n\
              breaker = {{ failure_threshold = 5, cooldown_secs = 30 }}\n\
              pool = {{ any_country_fallback = true, caller_id_cps = 5, \
              dids = [{{ number = \"{did}\" }}] }}\n"

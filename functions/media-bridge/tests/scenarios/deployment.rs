@@ -103,6 +103,14 @@ impl Setup {
     }
 }
 
+/// The soak's accounts and routing (rates to +1 only), with a rate to India
+/// too: the media scenarios call India at the hours it is open.
+fn providers_toml(accounts: &Accounts) -> String {
+    accounts
+        .providers_toml
+        .replace("rates_csv = \"1,", "rates_csv = \"91,0.02\\n1,")
+}
+
 /// The media token secret the engine and the container share.
 const MEDIA_KEY: &str = "scenario-media-token-key";
 
@@ -273,7 +281,7 @@ impl Deployment {
                 let key = key.expose().to_string();
                 reports_dispositions(&mut carrier, &public, &key);
                 let accounts = Accounts::start(carrier, time).await.unwrap();
-                std::fs::write(dir.path().join("voxdial.toml"), &accounts.providers_toml).unwrap();
+                std::fs::write(dir.path().join("voxdial.toml"), providers_toml(&accounts)).unwrap();
                 let media =
                     voice.map(|endpoint| (Arc::new(WsConnector::new(&endpoint, None)), token));
                 let mut host = Host::Local {
@@ -307,7 +315,7 @@ impl Deployment {
                             ("VOXDIAL_DISPATCH_QUEUE_URL", aws.queue_url.clone()),
                             ("VOXDIAL_PUBLIC_BASE_URL", public.clone()),
                             ("VOXDIAL_CALLER_ID", "+14155550100".into()),
-                            ("VOXDIAL_PROVIDERS", accounts.providers_toml.clone()),
+                            ("VOXDIAL_PROVIDERS", providers_toml(&accounts)),
                             ("VOXDIAL_MEDIA_TOKEN_KEY", MEDIA_KEY.into()),
                         ],
                         port,
@@ -329,7 +337,7 @@ impl Deployment {
                     &aws.table,
                     &aws.queue_url,
                     &public,
-                    &accounts.providers_toml,
+                    &providers_toml(&accounts),
                     setup.scale,
                     &more,
                 );
@@ -448,6 +456,24 @@ impl Deployment {
             )
             .await;
         page.as_array().expect("a page of calls").clone()
+    }
+
+    /// The call once `ready` holds for it (what lands after its end: the
+    /// conversation record, the post-call pipeline's work); the last read
+    /// after a minute, for the assertions to explain (a hang guard, not a
+    /// speed limit).
+    pub(crate) async fn call_when(&self, id: &str, ready: impl Fn(&Value) -> bool) -> Value {
+        let mut call = Value::Null;
+        for _ in 0..600 {
+            call = self
+                .api(reqwest::Method::GET, &format!("/v1/calls/{id}"), None)
+                .await;
+            if ready(&call) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        call
     }
 
     /// The human agent's current record.

@@ -436,7 +436,21 @@ async fn a_machine_hears_the_configured_agent_s_voicemail(backend: Backend) {
         .await;
     let view = d.completed(&id).await;
     assert_invariants(&d, &id, &view, 1).await;
-    let call = only_calls(&d, &id, 1).await.remove(0);
+    let call_id = only_calls(&d, &id, 1).await.remove(0)["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The bridge's conversation record and the post-call transcript land
+    // after the call's end.
+    let call = d
+        .call_when(&call_id, |call| {
+            !call["conversation"]["excerpt"].is_null()
+                && !matches!(
+                    call["post_call"]["transcript"]["status"].as_str(),
+                    None | Some("pending")
+                )
+        })
+        .await;
     assert!(
         call["answered_by"]
             .as_str()
@@ -494,8 +508,14 @@ async fn an_operator_records_a_live_call_on_demand(backend: Backend) {
     let view = d.completed(&id).await;
     assert_invariants(&d, &id, &view, 1).await;
     assert_eq!(d.accounts.carrier.stats().recordings_created, 1);
+    // The post-call pipeline stores the recording after the call ends.
     let call = d
-        .api(reqwest::Method::GET, &format!("/v1/calls/{call_id}"), None)
+        .call_when(&call_id, |call| {
+            !matches!(
+                call["post_call"]["recording"]["status"].as_str(),
+                None | Some("recording" | "available")
+            )
+        })
         .await;
     assert!(
         call["post_call"]["on_demand"]["recording_sid"].is_string(),
