@@ -227,7 +227,9 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
          dispatcher {} ({:.1} per message): {:?}\n  \
          webhooks {} ({:.1} per webhook event): {:?}\n  \
          sweeper {}: {:?}\n\
-         the test's API calls: {} ({:?})",
+         the test's API calls: {} ({:?})\n\
+         DynamoDB requests by the items they name:\n  \
+         dispatcher {:?}\n  webhooks {:?}\n  sweeper {:?}",
         report["rows"],
         report["merged"],
         report["rejected"].as_array().map_or(0, Vec::len),
@@ -253,6 +255,9 @@ async fn the_demo_campaign_runs_on_emulated_aws_and_keeps_every_invariant() {
         sweeper_requests.snapshot(),
         api_requests.total(),
         api_requests.snapshot(),
+        dispatcher_requests.by_item(),
+        webhook_requests.by_item(),
+        sweeper_requests.by_item(),
     );
     assert_eq!(view["campaign"]["status"], "completed");
     assert!(total > 100, "the sample imported: {total}");

@@ -13,8 +13,7 @@ use tracing::{debug, info, warn};
 use voxdial_domain::{
     CallAttempt, CallOutcome, CallState, Campaign, CampaignStatus, ComplianceRecord, CreateCall,
     DispatchMessage, Lead, LeadOutcome, LeadRelease, LeadState, PendingReason, PlaceCall,
-    ProviderError, ProviderId, ProviderStrategy, ScreenDecision, ScreenReason, StoreError,
-    Timestamp,
+    ProviderError, ProviderId, ProviderStrategy, ScreenDecision, ScreenReason, Timestamp,
 };
 
 use crate::router::{RoutePlan, SetupResult};
@@ -66,7 +65,11 @@ impl Engine {
     /// Handles one dispatch message.
     pub async fn dispatch(&self, message: &DispatchMessage) -> Result<DispatchOutcome, AppError> {
         let now = self.clock.now();
-        let Some(lead) = self.store.lead(&message.lead_id).await? else {
+        let (lead, campaign) = self
+            .store
+            .lead_and_campaign(&message.lead_id, &message.campaign_id)
+            .await?;
+        let Some(lead) = lead.filter(|lead| lead.campaign_id == message.campaign_id) else {
             return Ok(DispatchOutcome::Skipped("unknown lead"));
         };
         if lead.state.active_attempt() != Some(message.attempt) {
@@ -76,7 +79,8 @@ impl Engine {
         }
         // No read of the attempt here: creating it below is a conditional
         // put that refuses a second one, and duplicates are rare.
-        let campaign = self.campaign(&message.campaign_id).await?;
+        let campaign = campaign
+            .ok_or_else(|| AppError::NotFound(format!("campaign {}", message.campaign_id)))?;
         if !campaign.is_dialling() {
             let next = if campaign.status == CampaignStatus::Paused {
                 LeadState::Pending {
@@ -315,7 +319,7 @@ impl Engine {
             media_token: self.media_token(&call.id, i64::from(settings.ring_timeout_secs)),
         };
         match self
-            .place_with_backoff(provider.as_ref(), &request, step, call, lease)
+            .place_with_backoff(provider.as_ref(), &request, step, lead, call, lease)
             .await?
         {
             Ok(placed) => {
@@ -367,13 +371,15 @@ impl Engine {
         provider: &dyn voxdial_domain::TelephonyProvider,
         request: &PlaceCall,
         step: &crate::router::RouteStep,
+        lead: &Lead,
         call: &CallAttempt,
         lease: i64,
     ) -> Result<Result<voxdial_domain::PlacedCall, ProviderError>, AppError> {
         let mut delay = self.config.backoff_base;
         let (mut tries, mut rate_limited) = (0, 0);
+        let mut held = lead.clone();
         loop {
-            self.hold_slot(call, lease).await?;
+            held = self.hold_slot(&held, call, lease).await?;
             self.router
                 .reserve(step, &request.to, self.clock.now())
                 .await;
@@ -409,20 +415,24 @@ impl Engine {
     /// dead. If the slot was taken back meanwhile (the dispatcher was slow
     /// past its lease and the sweeper found no call at any provider), the
     /// setup stops here: a call placed now would be in flight without a
-    /// slot, over the cap.
-    async fn hold_slot(&self, call: &CallAttempt, lease: i64) -> Result<(), AppError> {
+    /// slot, over the cap. `lead` is the lead as last read or held;
+    /// returns it as held now.
+    async fn hold_slot(
+        &self,
+        lead: &Lead,
+        call: &CallAttempt,
+        lease: i64,
+    ) -> Result<Lead, AppError> {
         let until = self.clock.now() + Span::seconds(lease);
-        if self
-            .store
-            .extend_lease(&call.lead_id, call.attempt, until)
+        self.store
+            .extend_lease(lead, call.attempt, until)
             .await?
-        {
-            return Ok(());
-        }
-        Err(AppError::Conflict(format!(
-            "attempt {} lost its slot during call setup: not dialling",
-            call.id
-        )))
+            .ok_or_else(|| {
+                AppError::Conflict(format!(
+                    "attempt {} lost its slot during call setup: not dialling",
+                    call.id
+                ))
+            })
     }
 
     /// Records the provider's acceptance on the attempt, merging with any
@@ -434,14 +444,11 @@ impl Engine {
         sid: voxdial_domain::ProviderCallSid,
     ) -> Result<(), AppError> {
         // First write the record as created (usually nobody changed it yet);
-        // only when a status callback got there first, read and merge.
+        // when a status callback got there first, merge with the call as
+        // the refused write found it.
         let mut known = Some(call.clone());
         for _ in 0..crate::engine::CONFLICT_RETRIES {
-            let current = match known.take() {
-                Some(call) => Some(call),
-                None => self.store.call(&call.id).await?,
-            };
-            let Some(mut current) = current else {
+            let Some(mut current) = known.take() else {
                 return Err(AppError::NotFound(format!("call {}", call.id)));
             };
             let before = current.clone();
@@ -460,10 +467,10 @@ impl Engine {
             if current == before {
                 return Ok(());
             }
-            match self.store.update_call(&current).await {
+            match self.store.update_call_or_current(&current).await? {
                 Ok(_) => return Ok(()),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
+                Err(Some(stored)) => known = Some(stored),
+                Err(None) => return Err(AppError::NotFound(format!("call {}", call.id))),
             }
         }
         Err(AppError::Conflict(format!(

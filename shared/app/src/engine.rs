@@ -464,7 +464,7 @@ impl Engine {
     /// (one read less per call end). A pause or cancel that landed since
     /// is safe: each dispatch reads the campaign again and hands the lead
     /// back, as it does for a pause after any fill.
-    async fn fill_campaign_slots(&self, campaign: &Campaign) -> Result<usize, AppError> {
+    pub(crate) async fn fill_campaign_slots(&self, campaign: &Campaign) -> Result<usize, AppError> {
         let id = &campaign.id;
         if !campaign.is_dialling() {
             return Ok(0);
@@ -502,14 +502,25 @@ impl Engine {
     /// completes the campaign if no lead is open any more.
     pub(crate) async fn refill_or_complete(&self, campaign: &Campaign) -> Result<(), AppError> {
         if self.fill_campaign_slots(campaign).await? == 0 {
-            self.complete_if_done(&campaign.id).await?;
+            self.complete_campaign_if_done(campaign).await?;
         }
         Ok(())
     }
 
     /// Marks the campaign completed when no lead is open any more.
     pub async fn complete_if_done(&self, id: &CampaignId) -> Result<bool, AppError> {
-        let campaign = self.campaign(id).await?;
+        self.complete_campaign_if_done(&self.campaign(id).await?)
+            .await
+    }
+
+    /// [`Engine::complete_if_done`] with the campaign as its caller just
+    /// read it: only the completion itself reads it again (a campaign
+    /// finished since stays as it is).
+    pub(crate) async fn complete_campaign_if_done(
+        &self,
+        campaign: &Campaign,
+    ) -> Result<bool, AppError> {
+        let id = &campaign.id;
         if !matches!(
             campaign.status,
             voxdial_domain::CampaignStatus::Running | voxdial_domain::CampaignStatus::Paused
@@ -520,13 +531,14 @@ impl Engine {
             return Ok(false);
         }
         let now = self.clock.now();
-        let done = self
-            .modify_campaign(id, |c| {
-                c.complete(now);
-                Ok(())
-            })
-            .await?;
-        let completed = done.status == voxdial_domain::CampaignStatus::Completed;
+        // True when this call completed it (the last round's change is the
+        // one stored).
+        let mut completed = false;
+        self.modify_campaign(id, |c| {
+            completed = c.complete(now);
+            Ok(())
+        })
+        .await?;
         if completed {
             info!(campaign_id = %id, "campaign completed");
         }
@@ -540,21 +552,20 @@ impl Engine {
         id: &voxdial_domain::CallId,
         mut change: impl FnMut(&mut voxdial_domain::CallAttempt) -> Result<(), AppError>,
     ) -> Result<voxdial_domain::CallAttempt, AppError> {
+        let mut known = self.store.call(id).await?;
         for _ in 0..CONFLICT_RETRIES {
-            let mut call = self
-                .store
-                .call(id)
-                .await?
+            let mut call = known
+                .take()
                 .ok_or_else(|| AppError::NotFound(format!("call {id}")))?;
             let before = call.clone();
             change(&mut call)?;
             if call == before {
                 return Ok(call);
             }
-            match self.store.update_call(&call).await {
+            // Refused, the write says how the call stands now.
+            match self.store.update_call_or_current(&call).await? {
                 Ok(updated) => return Ok(updated),
-                Err(StoreError::Conflict(_)) => continue,
-                Err(e) => return Err(e.into()),
+                Err(stored) => known = stored,
             }
         }
         Err(AppError::Conflict(format!(

@@ -97,43 +97,61 @@ impl Engine {
     /// Applies a provider event to its call; on the first terminal event,
     /// finishes the call (slot, retry, outcome) exactly once.
     pub async fn apply_event(&self, event: &CallEvent) -> Result<EventOutcome, AppError> {
-        self.apply_event_with(event, true).await
+        Ok(self.apply_event_to(event, None, true).await?.0)
     }
 
-    /// [`Engine::apply_event`]; `act_on_verdict` is false when the caller
-    /// acts on a machine verdict itself (the answer webhook).
-    async fn apply_event_with(
+    /// [`Engine::apply_event`] to `known`, the event's call as the caller
+    /// just read it (read here when `None`, and again after a conflict);
+    /// `act_on_verdict` is false when the caller acts on a machine verdict
+    /// itself (the answer webhook). Returns the call as last seen too,
+    /// unless it ended.
+    async fn apply_event_to(
         &self,
         event: &CallEvent,
+        mut known: Option<CallAttempt>,
         act_on_verdict: bool,
-    ) -> Result<EventOutcome, AppError> {
+    ) -> Result<(EventOutcome, Option<CallAttempt>), AppError> {
         let call_id = event
             .call_id
             .clone()
             .ok_or_else(|| AppError::Invalid("the event names no call_id".into()))?;
         for _ in 0..CONFLICT_RETRIES {
-            let Some(mut call) = self.store.call(&call_id).await? else {
-                return Ok(EventOutcome::UnknownCall);
+            let read = match known.take() {
+                Some(call) => Some(call),
+                None => self.store.call(&call_id).await?,
+            };
+            let Some(mut call) = read else {
+                return Ok((EventOutcome::UnknownCall, None));
             };
             check_provider_sid(&call, event.provider_sid.as_ref())?;
             let now = self.clock.now();
+            let stored = call.clone();
             let result = match call.apply(event, now) {
                 Applied::Ignored(IgnoreReason::AlreadyTerminal) if event.kind.is_terminal() => {
                     // A repeated end: repairs a count the first one missed.
                     self.recount_call_end(&call).await;
-                    return Ok(EventOutcome::Ignored(IgnoreReason::AlreadyTerminal));
+                    return Ok((EventOutcome::Ignored(IgnoreReason::AlreadyTerminal), None));
                 }
-                Applied::Ignored(reason) => return Ok(EventOutcome::Ignored(reason)),
-                Applied::Progressed => match self.store.update_call(&call).await {
-                    Ok(updated) => {
+                Applied::Ignored(reason) => {
+                    return Ok((EventOutcome::Ignored(reason), Some(stored)));
+                }
+                Applied::Progressed => match self.store.update_call_or_current(&call).await {
+                    Ok(Ok(updated)) => {
                         if let Some(observer) = &self.observer {
                             observer.call_progressed(&updated);
                         }
                         if act_on_verdict && event.kind == CallEventKind::MachineDetection {
                             self.on_machine_verdict(&updated).await;
                         }
-                        Ok(EventOutcome::Progressed)
+                        Ok((EventOutcome::Progressed, Some(updated)))
                     }
+                    // Changed since it was read (another callback of the
+                    // call): apply the event again to the call as stored.
+                    Ok(Err(Some(stored))) => {
+                        known = Some(stored);
+                        continue;
+                    }
+                    Ok(Err(None)) => return Ok((EventOutcome::UnknownCall, None)),
                     Err(e) => Err(e),
                 },
                 Applied::Terminal => {
@@ -144,7 +162,7 @@ impl Engine {
                         .outcome(&campaign.settings.voicemail, retryable)
                         .expect("a terminal call has an outcome");
                     match self.finish(call, &campaign, outcome).await {
-                        Ok(released) => Ok(EventOutcome::Ended { released }),
+                        Ok(released) => Ok((EventOutcome::Ended { released }, None)),
                         Err(AppError::Store(e)) => Err(e),
                         Err(other) => return Err(other),
                     }
@@ -387,7 +405,7 @@ impl Engine {
         provider_id: &ProviderId,
         answer: &voxdial_domain::AnswerRequest,
     ) -> Result<AnswerInstruction, AppError> {
-        let Some(call) = self.store.call(&answer.call_id).await? else {
+        let Some(mut call) = self.store.call(&answer.call_id).await? else {
             return Ok(AnswerInstruction::Hangup);
         };
         check_provider_sid(&call, answer.provider_sid.as_ref())?;
@@ -399,7 +417,12 @@ impl Engine {
             );
             event.answered_by = Some(verdict);
             event.provider_sid = answer.provider_sid.clone();
-            self.apply_event_with(&event, false).await?;
+            if let (_, Some(seen)) = self
+                .apply_event_to(&event, Some(call.clone()), false)
+                .await?
+            {
+                call = seen;
+            }
         }
         let campaign = self.campaign(&call.campaign_id).await?;
         Ok(match answer.answered_by {
@@ -428,7 +451,8 @@ impl Engine {
                             CallEventKind::Answered,
                         );
                         event.provider_sid = answer.provider_sid.clone();
-                        self.apply_event_with(&event, false).await?;
+                        self.apply_event_to(&event, Some(call.clone()), false)
+                            .await?;
                     }
                     let mut parameters = vec![
                         ("call_id".into(), call.id.to_string()),

@@ -68,11 +68,11 @@ impl Engine {
         for campaign in self.store.campaigns().await? {
             match campaign.status {
                 CampaignStatus::Running => {
-                    report.filled += self.fill_slots(&campaign.id).await? as u64;
-                    report.completed += u64::from(self.complete_if_done(&campaign.id).await?);
+                    report.filled += self.fill_campaign_slots(&campaign).await? as u64;
+                    report.completed += u64::from(self.complete_campaign_if_done(&campaign).await?);
                 }
                 CampaignStatus::Paused => {
-                    report.completed += u64::from(self.complete_if_done(&campaign.id).await?);
+                    report.completed += u64::from(self.complete_campaign_if_done(&campaign).await?);
                 }
                 _ => {}
             }
@@ -121,7 +121,12 @@ impl Engine {
             if call.is_some_and(|call| call.provider_sid.is_some() || call.state.is_terminal()) {
                 continue;
             }
-            if self.store.extend_lease(&lead.id, attempt, past).await? {
+            if self
+                .store
+                .extend_lease(&lead, attempt, past)
+                .await?
+                .is_some()
+            {
                 ended += 1;
             }
         }
@@ -198,7 +203,12 @@ impl Engine {
             let campaign = self.campaign(&lead.campaign_id).await?;
             if campaign.is_dialling() {
                 let lease = now + Span::seconds(i64::from(self.config.dispatch_lease_secs));
-                if self.store.extend_lease(&lead.id, attempt, lease).await? {
+                if self
+                    .store
+                    .extend_lease(lead, attempt, lease)
+                    .await?
+                    .is_some()
+                {
                     let message = DispatchMessage {
                         campaign_id: lead.campaign_id.clone(),
                         lead_id: lead.id.clone(),
@@ -256,7 +266,7 @@ impl Engine {
                 let lease =
                     i64::from(campaign.settings.max_call_secs + self.config.call_lease_margin_secs);
                 self.store
-                    .extend_lease(&lead.id, attempt, now + Span::seconds(lease))
+                    .extend_lease(lead, attempt, now + Span::seconds(lease))
                     .await?;
                 report.extended += 1;
             }
@@ -272,7 +282,7 @@ impl Engine {
                     + self.config.call_lease_margin_secs;
                 let settled = call.created_at + Span::seconds(i64::from(life));
                 if now < settled {
-                    self.store.extend_lease(&lead.id, attempt, settled).await?;
+                    self.store.extend_lease(lead, attempt, settled).await?;
                     report.extended += 1;
                     return Ok(());
                 }

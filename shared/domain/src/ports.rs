@@ -218,6 +218,14 @@ pub trait LeadStore: Send + Sync {
     /// Reads a lead.
     async fn lead(&self, id: &LeadId) -> Result<Option<Lead>, StoreError>;
 
+    /// Reads a lead and the campaign `campaign`, in one request where the
+    /// store can (a dispatch needs both, and its message names both).
+    async fn lead_and_campaign(
+        &self,
+        lead: &LeadId,
+        campaign: &CampaignId,
+    ) -> Result<(Option<Lead>, Option<crate::Campaign>), StoreError>;
+
     /// A page of a campaign's leads in id order, after `after`.
     async fn leads(
         &self,
@@ -260,13 +268,17 @@ pub trait LeadStore: Send + Sync {
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 
-    /// Extends the lease of a lead `Active` for `attempt`; false if it is not.
+    /// Extends the lease of a lead `Active` for `attempt` and returns the
+    /// lead as stored now; `None` if it is not active for `attempt`. `lead`
+    /// is the lead as the caller last read it: a store may write over that
+    /// version without reading the lead first (and reads it when it changed
+    /// since).
     async fn extend_lease(
         &self,
-        lead: &LeadId,
+        lead: &Lead,
         attempt: u32,
         lease_until: Timestamp,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<Option<Lead>, StoreError>;
 
     /// Active leads whose lease ended before `now`, across campaigns.
     async fn expired_leases(&self, now: Timestamp, limit: usize) -> Result<Vec<Lead>, StoreError>;
@@ -300,6 +312,24 @@ pub trait CallStore: Send + Sync {
     /// Writes a non-terminal change if the stored version equals
     /// `call.version` (else `Conflict`); returns it with the version bumped.
     async fn update_call(&self, call: &CallAttempt) -> Result<CallAttempt, StoreError>;
+
+    /// [`CallStore::update_call`], but a write refused because the call
+    /// changed since `call` was read returns the call as stored
+    /// (`Err(Some(stored))`; `Err(None)`: no call has the id), so that the
+    /// caller applies its change again without reading the call first. A
+    /// store that learns the stored call from the refused write itself
+    /// (DynamoDB) saves that read.
+    async fn update_call_or_current(
+        &self,
+        call: &CallAttempt,
+    ) -> Result<Result<CallAttempt, Option<CallAttempt>>, StoreError> {
+        match self.update_call(call).await {
+            Ok(updated) => Ok(Ok(updated)),
+            Err(StoreError::Conflict(_)) => Ok(Err(self.call(&call.id).await?)),
+            Err(StoreError::NotFound(_)) => Ok(Err(None)),
+            Err(e) => Err(e),
+        }
+    }
 
     /// In one atomic write: stores the now terminal `call` (version-checked,
     /// `Conflict` if it changed) and applies `release` to its lead, releasing

@@ -160,6 +160,8 @@ macro_rules! store_contract {
             cancel_pending_finalises_only_pending,
             create_call_is_put_if_absent,
             update_call_is_versioned,
+            update_call_or_current_returns_the_stored_call,
+            lead_and_campaign_reads_both,
             update_call_never_ends_or_reopens_a_call,
             finish_call_stores_call_and_releases_lead,
             finish_call_twice_never_releases_twice,

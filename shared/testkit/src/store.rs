@@ -483,11 +483,13 @@ pub async fn a_release_racing_lease_extensions_still_releases(subject: StoreSubj
     let start = Arc::new(tokio::sync::Barrier::new(5));
     let extenders: Vec<_> = (0..4i64)
         .map(|n| {
-            let (store, id, start) = (store.clone(), claimed.id.clone(), start.clone());
+            // Each extender holds the lead as claimed: stale after the
+            // first extension, so the store reads it again.
+            let (store, lead, start) = (store.clone(), claimed.clone(), start.clone());
             tokio::spawn(async move {
                 start.wait().await;
                 for k in 0..5i64 {
-                    let _ = store.extend_lease(&id, 1, at(900 + 10 * n + k)).await;
+                    let _ = store.extend_lease(&lead, 1, at(900 + 10 * n + k)).await;
                 }
             })
         })
@@ -858,7 +860,8 @@ pub async fn concurrent_duplicate_releases_release_once(subject: StoreSubject) {
 }
 
 /// `extend_lease` moves `lease_until` only for the attempt the lead is
-/// active for.
+/// active for, and returns the lead as stored, from a current copy of the
+/// lead or a stale one.
 pub async fn extend_lease_only_for_the_active_attempt(subject: StoreSubject) {
     let store = subject.store();
     let c = given_campaign(&*store, "camp-a").await;
@@ -866,11 +869,15 @@ pub async fn extend_lease_only_for_the_active_attempt(subject: StoreSubject) {
     given_leads(&*store, vec![lead(&c, 0, t0()), later]).await;
     let claimed = claim(&*store, &c, 1, 1).await.remove(0);
 
-    assert!(!store.extend_lease(&claimed.id, 2, at(900)).await.unwrap());
+    assert_eq!(
+        store.extend_lease(&claimed, 2, at(900)).await.unwrap(),
+        None
+    );
     assert_eq!(stored_lead(&*store, &claimed.id).await, claimed);
 
-    assert!(store.extend_lease(&claimed.id, 1, at(900)).await.unwrap());
+    let held = store.extend_lease(&claimed, 1, at(900)).await.unwrap();
     let extended = stored_lead(&*store, &claimed.id).await;
+    assert_eq!(held.as_ref(), Some(&extended));
     assert_eq!(
         extended.state,
         LeadState::Active {
@@ -880,14 +887,23 @@ pub async fn extend_lease_only_for_the_active_attempt(subject: StoreSubject) {
     );
     assert!(extended.version > claimed.version);
 
-    let idle = lead_id_of(&c, 1);
-    assert!(!store.extend_lease(&idle, 1, at(900)).await.unwrap());
-    assert!(
-        !store
-            .extend_lease(&lead_id("nobody"), 1, at(900))
-            .await
-            .unwrap()
+    // The copy as claimed is stale now: the store reads the lead again.
+    let again = store.extend_lease(&claimed, 1, at(950)).await.unwrap();
+    let extended = stored_lead(&*store, &claimed.id).await;
+    assert_eq!(again.as_ref(), Some(&extended));
+    assert_eq!(
+        extended.state,
+        LeadState::Active {
+            attempt: 1,
+            lease_until: at(950)
+        }
     );
+
+    let idle = stored_lead(&*store, &lead_id_of(&c, 1)).await;
+    assert_eq!(store.extend_lease(&idle, 1, at(900)).await.unwrap(), None);
+    let nobody = lead(&c, 9, t0());
+    assert_eq!(store.extend_lease(&nobody, 1, at(900)).await.unwrap(), None);
+    assert_eq!(store.lead(&nobody.id).await.unwrap(), None);
 }
 
 /// `expired_leases` returns, across campaigns, exactly the active leads
@@ -1030,6 +1046,55 @@ pub async fn update_call_is_versioned(subject: StoreSubject) {
     let err = store.update_call(&ghost).await.unwrap_err();
     assert!(matches!(err, StoreError::NotFound(_)), "unknown: {err:?}");
     assert_eq!(store.call(&ghost.id).await.unwrap(), None);
+}
+
+/// `update_call_or_current` writes like `update_call`; refused because the
+/// call changed, it returns the call as stored (and writes nothing); for an
+/// unknown call, `None`.
+pub async fn update_call_or_current_returns_the_stored_call(subject: StoreSubject) {
+    let store = subject.store();
+    let c = given_campaign(&*store, "camp-a").await;
+    let (l, call) = claimed_with_call(&*store, &c, 0).await;
+
+    let ringing = advanced(&call, CallEventKind::Ringing, at(2));
+    let saved = store.update_call_or_current(&ringing).await.unwrap();
+    let saved = saved.expect("a current call is written");
+    assert_eq!(saved.version, call.version + 1);
+    assert_eq!(store.call(&call.id).await.unwrap(), Some(saved.clone()));
+
+    let stale = advanced(&call, CallEventKind::Answered, at(3));
+    let refused = store.update_call_or_current(&stale).await.unwrap();
+    assert_eq!(refused, Err(Some(saved.clone())));
+    assert_eq!(store.call(&call.id).await.unwrap(), Some(saved.clone()));
+
+    let ghost = call_for(&l, 7, t0());
+    assert_eq!(
+        store.update_call_or_current(&ghost).await.unwrap(),
+        Err(None)
+    );
+    assert_eq!(store.call(&ghost.id).await.unwrap(), None);
+}
+
+/// `lead_and_campaign` reads a lead and a campaign together, each `None`
+/// when missing.
+pub async fn lead_and_campaign_reads_both(subject: StoreSubject) {
+    let store = subject.store();
+    let c = given_campaign(&*store, "camp-a").await;
+    let other = given_campaign(&*store, "camp-b").await;
+    given_leads(&*store, vec![lead(&c, 0, t0())]).await;
+    let stored = stored_lead(&*store, &lead_id_of(&c, 0)).await;
+    let campaign = store.campaign(&c).await.unwrap().expect("camp-a");
+
+    let (lead, read) = store.lead_and_campaign(&stored.id, &c).await.unwrap();
+    assert_eq!((lead, read), (Some(stored.clone()), Some(campaign)));
+    let (lead, read) = store.lead_and_campaign(&stored.id, &other).await.unwrap();
+    assert_eq!(lead, Some(stored.clone()));
+    assert_eq!(read.map(|c| c.id), Some(other));
+    let (lead, read) = store
+        .lead_and_campaign(&lead_id("nobody"), &campaign_id("camp-z"))
+        .await
+        .unwrap();
+    assert_eq!((lead, read), (None, None));
 }
 
 /// Invariant 4 at the store: `update_call` cannot end a call (that is

@@ -200,7 +200,18 @@ const UPDATE_LEAD: &str = "UPDATE leads SET state = ?2, due_at = ?3, waiting_win
      active_attempt = ?5, lease_until = ?6, final_label = ?7, attempts = ?8, version = ?9, \
      record = ?10 WHERE id = ?1";
 
-/// Writes a changed lead over its row.
+/// Reads a campaign.
+fn read_campaign(conn: &Connection, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
+    let record: Option<String> = conn
+        .prepare_cached("SELECT record FROM campaigns WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([id.as_str()], |row| row.get(0)).optional())
+        .sql("cannot read a campaign")?;
+    record
+        .map(|r| decode("campaign", id.as_str(), &r))
+        .transpose()
+}
+
+/// Reads a lead.
 fn read_lead(conn: &Connection, id: &LeadId) -> Result<Option<Lead>, StoreError> {
     let record: Option<String> = conn
         .prepare_cached("SELECT record FROM leads WHERE id = ?1")
@@ -209,6 +220,7 @@ fn read_lead(conn: &Connection, id: &LeadId) -> Result<Option<Lead>, StoreError>
     record.map(|r| decode("lead", id.as_str(), &r)).transpose()
 }
 
+/// Writes a changed lead over its row.
 fn write_lead(conn: &Connection, lead: &Lead) -> Result<(), StoreError> {
     let record = encode("cannot encode a lead", lead)?;
     let c = LeadColumns::of(&lead.state);
@@ -327,16 +339,7 @@ impl CampaignStore for LocalStore {
 
     async fn campaign(&self, id: &CampaignId) -> Result<Option<Campaign>, StoreError> {
         let id = id.clone();
-        self.read(move |conn| {
-            let record: Option<String> = conn
-                .prepare_cached("SELECT record FROM campaigns WHERE id = ?1")
-                .and_then(|mut stmt| stmt.query_row([id.as_str()], |row| row.get(0)).optional())
-                .sql("cannot read a campaign")?;
-            record
-                .map(|r| decode("campaign", id.as_str(), &r))
-                .transpose()
-        })
-        .await
+        self.read(move |conn| read_campaign(conn, &id)).await
     }
 
     async fn update_campaign(&self, campaign: &Campaign) -> Result<Campaign, StoreError> {
@@ -583,6 +586,16 @@ impl LeadStore for LocalStore {
         self.read(move |conn| read_lead(conn, &id)).await
     }
 
+    async fn lead_and_campaign(
+        &self,
+        lead: &LeadId,
+        campaign: &CampaignId,
+    ) -> Result<(Option<Lead>, Option<Campaign>), StoreError> {
+        let (lead, campaign) = (lead.clone(), campaign.clone());
+        self.read(move |conn| Ok((read_lead(conn, &lead)?, read_campaign(conn, &campaign)?)))
+            .await
+    }
+
     async fn leads(
         &self,
         campaign: &CampaignId,
@@ -705,11 +718,11 @@ impl LeadStore for LocalStore {
 
     async fn extend_lease(
         &self,
-        lead: &LeadId,
+        lead: &Lead,
         attempt: u32,
         lease_until: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let id = lead.clone();
+    ) -> Result<Option<Lead>, StoreError> {
+        let id = lead.id.clone();
         self.write(move |conn| {
             let tx = immediate(conn)?;
             let record: Option<String> = tx
@@ -723,7 +736,7 @@ impl LeadStore for LocalStore {
                 })
                 .sql("cannot read a lead")?;
             let Some(record) = record else {
-                return Ok(false);
+                return Ok(None);
             };
             let mut lead: Lead = decode("lead", id.as_str(), &record)?;
             lead.state = LeadState::Active {
@@ -733,7 +746,7 @@ impl LeadStore for LocalStore {
             lead.version += 1;
             write_lead(&tx, &lead)?;
             tx.commit().sql("cannot commit a lease")?;
-            Ok(true)
+            Ok(Some(lead))
         })
         .await
     }

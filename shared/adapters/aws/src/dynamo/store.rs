@@ -81,6 +81,22 @@ impl DynamoStore {
         Ok(committed.then_some(row.lead))
     }
 
+    /// Why `finish_call` could not store `call` (its write's condition was
+    /// false): gone, changed since it was read, or finished already
+    /// (nothing to write, nothing to release).
+    async fn unfinished(&self, call: &CallAttempt) -> Result<bool, StoreError> {
+        match self.table.call(&call.id).await? {
+            None => Err(StoreError::NotFound(format!("call {}", call.id))),
+            Some(stored) if stored.version == call.version && stored.state.is_terminal() => {
+                Ok(false)
+            }
+            Some(stored) => Err(StoreError::Conflict(format!(
+                "call {} is at version {}, not {}",
+                call.id, stored.version, call.version
+            ))),
+        }
+    }
+
     /// A published lead holding the slot for `attempt`, if it does.
     async fn holder(&self, id: &LeadId, attempt: u32) -> Result<Option<Lead>, StoreError> {
         Ok(self
@@ -192,6 +208,28 @@ impl LeadStore for DynamoStore {
 
     async fn lead(&self, id: &LeadId) -> Result<Option<Lead>, StoreError> {
         self.visible_lead(id).await
+    }
+
+    async fn lead_and_campaign(
+        &self,
+        lead: &LeadId,
+        campaign: &CampaignId,
+    ) -> Result<(Option<Lead>, Option<Campaign>), StoreError> {
+        let (lead_row, campaign_row) = self.table.lead_and_campaign(lead, campaign).await?;
+        let lead = match lead_row {
+            None => None,
+            Some(row) => match row.staged {
+                None => Some(row.lead),
+                // Staged: visible once its import has committed.
+                Some(import) if row.lead.campaign_id == *campaign => campaign_row
+                    .as_ref()
+                    .and_then(|c| c.import.as_ref())
+                    .is_some_and(|lock| lock.id == import && lock.committed)
+                    .then_some(row.lead),
+                Some(_) => self.visible_lead(lead).await?,
+            },
+        };
+        Ok((lead, campaign_row.map(|row| row.campaign)))
     }
 
     async fn leads(
@@ -367,13 +405,20 @@ impl LeadStore for DynamoStore {
 
     async fn extend_lease(
         &self,
-        lead: &LeadId,
+        lead: &Lead,
         attempt: u32,
         lease_until: Timestamp,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<Option<Lead>, StoreError> {
+        // The caller's copy first: one write when it is still current (its
+        // condition checks that), a read only when it is not.
+        let mut known = Some(lead).filter(|l| l.state.active_attempt() == Some(attempt));
         for _ in 0..WRITE_ROUNDS {
-            let Some(current) = self.holder(lead, attempt).await? else {
-                return Ok(false);
+            let current = match known.take() {
+                Some(lead) => lead.clone(),
+                None => match self.holder(&lead.id, attempt).await? {
+                    Some(current) => current,
+                    None => return Ok(None),
+                },
             };
             let mut next = current.clone();
             next.state = LeadState::Active {
@@ -382,7 +427,7 @@ impl LeadStore for DynamoStore {
             };
             next.version += 1;
             let write = Write::PutLead {
-                lead: next,
+                lead: next.clone(),
                 expect: LeadExpect::Published {
                     version: current.version,
                     state: "active",
@@ -390,10 +435,13 @@ impl LeadStore for DynamoStore {
                 },
             };
             if self.table.write(&write).await? {
-                return Ok(true);
+                return Ok(Some(next));
             }
         }
-        Err(StoreError::Conflict(format!("lead {lead} kept changing")))
+        Err(StoreError::Conflict(format!(
+            "lead {} kept changing",
+            lead.id
+        )))
     }
 
     async fn expired_leases(&self, now: Timestamp, limit: usize) -> Result<Vec<Lead>, StoreError> {
@@ -497,6 +545,20 @@ impl CallStore for DynamoStore {
     }
 
     async fn update_call(&self, call: &CallAttempt) -> Result<CallAttempt, StoreError> {
+        match self.update_call_or_current(call).await? {
+            Ok(next) => Ok(next),
+            Err(None) => Err(StoreError::NotFound(format!("call {}", call.id))),
+            Err(Some(stored)) => Err(StoreError::Conflict(format!(
+                "call {} is at version {}, not {}",
+                call.id, stored.version, call.version
+            ))),
+        }
+    }
+
+    async fn update_call_or_current(
+        &self,
+        call: &CallAttempt,
+    ) -> Result<Result<CallAttempt, Option<CallAttempt>>, StoreError> {
         let mut next = call.clone();
         next.version += 1;
         let expect = if call.state.is_terminal() {
@@ -513,22 +575,19 @@ impl CallStore for DynamoStore {
             call: next.clone(),
             expect,
         };
-        if self.table.write(&write).await? {
-            return Ok(next);
+        // Refused, the write returns the stored call: no read to say why.
+        match self.table.write_call(&write).await? {
+            Ok(()) => Ok(Ok(next)),
+            Err(Some(stored)) if stored.version == call.version => {
+                Err(StoreError::Invalid(format!(
+                    "call {} is {}: it cannot become {}",
+                    call.id,
+                    stored.state.label(),
+                    call.state.label()
+                )))
+            }
+            Err(stored) => Ok(Err(stored)),
         }
-        Err(match self.table.call(&call.id).await? {
-            None => StoreError::NotFound(format!("call {}", call.id)),
-            Some(stored) if stored.version == call.version => StoreError::Invalid(format!(
-                "call {} is {}: it cannot become {}",
-                call.id,
-                stored.state.label(),
-                call.state.label()
-            )),
-            Some(stored) => StoreError::Conflict(format!(
-                "call {} is at version {}, not {}",
-                call.id, stored.version, call.version
-            )),
-        })
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(call_id = %call.id, state = call.state.label()))]
@@ -540,34 +599,22 @@ impl CallStore for DynamoStore {
         release.check_finish(call)?;
         let mut next = call.clone();
         next.version += 1;
+        // No read of the call: its write is on condition of the version the
+        // caller read (and of its being live), and only a refused write
+        // reads the call to say why.
+        let call_write = Write::PutCall {
+            call: next,
+            expect: CallExpect::Live {
+                version: call.version,
+            },
+        };
         for round in 0..WRITE_ROUNDS {
-            let stored = self
-                .table
-                .call(&call.id)
-                .await?
-                .ok_or_else(|| StoreError::NotFound(format!("call {}", call.id)))?;
-            if stored.version != call.version {
-                return Err(StoreError::Conflict(format!(
-                    "call {} is at version {}, not {}",
-                    call.id, stored.version, call.version
-                )));
-            }
-            if stored.state.is_terminal() {
-                // Finished already: nothing to write, nothing to release.
-                return Ok(false);
-            }
-            let call_write = Write::PutCall {
-                call: next.clone(),
-                expect: CallExpect::Live {
-                    version: call.version,
-                },
-            };
             let Some(lead) = self.holder(&release.lead_id, release.attempt).await? else {
                 // The sweeper released the slot: store the call alone.
                 if self.table.write(&call_write).await? {
                     return Ok(false);
                 }
-                continue;
+                return self.unfinished(call).await;
             };
             let [counters, lead_write] =
                 lead_transition(&lead, release.apply(&lead), Some(release.attempt));
@@ -575,10 +622,14 @@ impl CallStore for DynamoStore {
             // whichever terminal event commits first is the only release.
             match self
                 .table
-                .transact(&[call_write, counters, lead_write])
+                .transact(&[call_write.clone(), counters, lead_write])
                 .await
             {
                 Ok(()) => return Ok(true),
+                Err(TxError::Canceled(reasons)) if reasons.first() == Some(&Cancel::Condition) => {
+                    return self.unfinished(call).await;
+                }
+                // The lead changed (a lease extension): read it again.
                 Err(TxError::Canceled(reasons)) => {
                     if contended(&reasons) {
                         backoff(round).await;

@@ -11,10 +11,11 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, KeysAndAttributes, Put, PutRequest, ReturnValue,
-    TransactWriteItem, Update, WriteRequest,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update, WriteRequest,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -1274,10 +1275,25 @@ impl Table {
     /// Runs one conditional write: true if it happened, false if its
     /// condition was false.
     pub(crate) async fn write(&self, write: &Write) -> Result<bool, StoreError> {
+        Ok(self.write_or_current(write).await?.is_ok())
+    }
+
+    /// [`Table::write`]; a put its condition refused returns the item as it
+    /// stood then (`ReturnValuesOnConditionCheckFailure`, which consumes no
+    /// read capacity: no read after the write), `None` when there was none
+    /// (and for the other writes, which no caller needs it of).
+    async fn write_or_current(
+        &self,
+        write: &Write,
+    ) -> Result<Result<(), Option<Item>>, StoreError> {
+        const ALL_OLD: ReturnValuesOnConditionCheckFailure =
+            ReturnValuesOnConditionCheckFailure::AllOld;
         for round in 0.. {
             let op = render(write)?;
             let names = op.expr.names();
             let values = op.expr.values();
+            // The item a refused condition saw.
+            let mut current: Option<Item> = None;
             let result: Result<(), WriteFailure> = match op.action {
                 Action::Check { .. } => {
                     return Err(StoreError::Invalid(
@@ -1292,10 +1308,17 @@ impl Table {
                     .set_condition_expression(op.condition)
                     .set_expression_attribute_names(names)
                     .set_expression_attribute_values(values)
+                    .return_values_on_condition_check_failure(ALL_OLD)
                     .send()
                     .await
                     .map(drop)
-                    .map_err(|e| e.into_service_error().into()),
+                    .map_err(|e| {
+                        let e = e.into_service_error();
+                        if let PutItemError::ConditionalCheckFailedException(refused) = &e {
+                            current = refused.item().cloned();
+                        }
+                        e.into()
+                    }),
                 Action::Update { key, update } => self
                     .client
                     .update_item()
@@ -1323,15 +1346,27 @@ impl Table {
                     .map_err(|e| e.into_service_error().into()),
             };
             match result {
-                Ok(()) => return Ok(true),
+                Ok(()) => return Ok(Ok(())),
                 Err(e) => match classify(&e) {
-                    Failure::Condition => return Ok(false),
+                    Failure::Condition => return Ok(Err(current)),
                     Failure::Busy if round < BUSY_RETRIES => backoff(round).await,
                     _ => return Err(StoreError::unavailable("a DynamoDB write failed", e)),
                 },
             }
         }
         unreachable!("the loop returns")
+    }
+
+    /// A conditional write of a call ([`Write::PutCall`]); refused, it
+    /// returns the call as stored then (`None`: no call has its id).
+    pub(crate) async fn write_call(
+        &self,
+        write: &Write,
+    ) -> Result<Result<(), Option<CallAttempt>>, StoreError> {
+        Ok(match self.write_or_current(write).await? {
+            Ok(()) => Ok(()),
+            Err(current) => Err(current.map(|item| decode("call", &item)).transpose()?),
+        })
     }
 
     /// Runs writes as one transaction (at most 100).
@@ -1460,6 +1495,27 @@ impl Table {
             .await?
             .map(|item| lead_row(&item))
             .transpose()
+    }
+
+    /// A lead and a campaign in one strongly consistent `BatchGetItem`.
+    pub(crate) async fn lead_and_campaign(
+        &self,
+        lead: &LeadId,
+        campaign: &CampaignId,
+    ) -> Result<(Option<LeadRow>, Option<CampaignRow>), StoreError> {
+        let keys = vec![lead_key(lead), campaign_key(campaign)];
+        let (mut lead, mut campaign) = (None, None);
+        for item in self
+            .batch_get(keys, "cannot read a lead and its campaign")
+            .await?
+        {
+            if text(&item, SK) == Some("L") {
+                lead = Some(lead_row(&item)?);
+            } else {
+                campaign = Some(campaign_row(&item)?);
+            }
+        }
+        Ok((lead, campaign))
     }
 
     /// Reads leads by id (any order; missing ones are left out).
