@@ -106,6 +106,10 @@ pub struct ModelCarrier {
     /// Whether create responses wait for [`ModelCarrier::release_responses`].
     holding: AtomicBool,
     responses: Semaphore,
+    /// Whether create requests wait (before the carrier sees them) for
+    /// [`ModelCarrier::release_requests`].
+    holding_requests: AtomicBool,
+    requests: Semaphore,
 }
 
 impl ModelCarrier {
@@ -129,6 +133,8 @@ impl ModelCarrier {
             books: Mutex::new(Books::default()),
             holding: AtomicBool::new(false),
             responses: Semaphore::new(0),
+            holding_requests: AtomicBool::new(false),
+            requests: Semaphore::new(0),
         }
     }
 
@@ -144,6 +150,18 @@ impl ModelCarrier {
     /// Lets `n` held create responses go.
     pub fn release_responses(&self, n: usize) {
         self.responses.add_permits(n);
+    }
+
+    /// From now on, each create request is held on its way, before the
+    /// carrier sees it, until [`ModelCarrier::release_requests`]: a
+    /// dispatcher that dies meanwhile never placed its call.
+    pub fn hold_requests(&self) {
+        self.holding_requests.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets `n` held create requests through.
+    pub fn release_requests(&self, n: usize) {
+        self.requests.add_permits(n);
     }
 
     fn roll(&self, p: f64) -> bool {
@@ -288,7 +306,18 @@ impl TelephonyProvider for ModelCarrier {
         &self.id
     }
 
+    fn finds_calls(&self) -> bool {
+        true
+    }
+
     async fn place_call(&self, request: &PlaceCall) -> Result<PlacedCall, ProviderError> {
+        if self.holding_requests.load(Ordering::SeqCst) {
+            self.requests
+                .acquire()
+                .await
+                .expect("the gate is never closed")
+                .forget();
+        }
         if self.roll(self.faults.rate_limit) {
             return Err(ProviderError::RateLimited { retry_after: None });
         }

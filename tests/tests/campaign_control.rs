@@ -8,7 +8,7 @@ use chrono::TimeZone;
 use voxdial_app::workers::handle_delivery;
 use voxdial_domain::MessageQueue;
 use voxdial_domain::{
-    CallOutcome, CampaignAction, CampaignStatus, E164, LeadOutcome, LeadState, NewLead,
+    CallId, CallOutcome, CampaignAction, CampaignStatus, E164, LeadOutcome, LeadState, NewLead,
     PendingReason,
 };
 use voxdial_tests::model::ModelFaults;
@@ -638,5 +638,89 @@ async fn a_restart_dispatches_again_what_the_dead_process_left_half_done() {
     }
     assert_eq!(w.carrier.live_calls().len(), 3);
     // AND nothing was dialled twice
+    w.check_carrier();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_settles_the_call_setups_the_dead_process_left_at_once() {
+    // GIVEN a process that took both dispatch messages of a cap-2 campaign
+    // and died placing both calls: one create request never reached the
+    // carrier, the other did (the call rings) but its answer was lost
+    let mut w = World::new(scenario(2, 6)).await;
+    let store = w.engine.store().clone();
+    let taken = w
+        .queue
+        .receive(10, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 2);
+    let ids: Vec<CallId> = taken
+        .iter()
+        .map(|d| CallId::for_attempt(&d.message.lead_id, d.message.attempt))
+        .collect();
+    w.carrier.hold_requests();
+    w.carrier.hold_responses();
+    let setups: Vec<_> = taken
+        .iter()
+        .map(|delivery| {
+            let (engine, message) = (w.engine.clone(), delivery.message.clone());
+            tokio::spawn(async move { engine.dispatch(&message).await })
+        })
+        .collect();
+    for id in &ids {
+        while store.call(id).await.unwrap().is_none() {
+            tokio::task::yield_now().await;
+        }
+    }
+    w.carrier.release_requests(1);
+    while w.carrier.live_calls().is_empty() {
+        tokio::task::yield_now().await;
+    }
+    for setup in setups {
+        setup.abort();
+        assert!(setup.await.unwrap_err().is_cancelled());
+    }
+    w.clock.advance(Duration::from_secs(1));
+    let started = voxdial_domain::Clock::now(w.clock.as_ref());
+
+    // WHEN the next process starts: both setups are the dead process's
+    assert_eq!(w.engine.end_dead_dispatches(started).await.unwrap(), 2);
+    // AND its sweeps run through the grace a last request needs to land
+    w.tick(0).await;
+    let view = w.engine.campaign_view(&w.campaign).await.unwrap();
+    assert_eq!(
+        view.progress.active, 2,
+        "held in the grace: {:?}",
+        view.progress
+    );
+    w.tick(31).await;
+
+    // THEN the call the carrier never got failed (its lead is retried
+    // later), the one it has goes on with its provider id, and the freed
+    // slot is refilled at once, not when the dead process's lease of a
+    // whole call would have ended
+    let mut calls = Vec::new();
+    for id in &ids {
+        calls.push(store.call(id).await.unwrap().unwrap());
+    }
+    calls.sort_by_key(|call| call.provider_sid.is_some());
+    let [lost, placed] = &calls[..] else {
+        unreachable!()
+    };
+    match &lost.outcome {
+        Some(CallOutcome::Failed { reason, .. }) => {
+            assert!(reason.contains("no provider"), "{reason}")
+        }
+        other => panic!("expected a failed setup, got {other:?}"),
+    }
+    assert!(placed.provider_sid.is_some(), "{placed:?}");
+    assert!(!placed.state.is_terminal(), "{placed:?}");
+    w.carrier.release_requests(10);
+    w.carrier.release_responses(10);
+    w.dispatch(10).await;
+    assert_eq!(w.carrier.live_calls().len(), 2);
+    let view = w.engine.campaign_view(&w.campaign).await.unwrap();
+    assert_eq!(view.progress.active, 2, "{:?}", view.progress);
+    // AND nothing was dialled twice or over the cap
     w.check_carrier();
 }

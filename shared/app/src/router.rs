@@ -221,4 +221,10 @@ impl Providers {
     pub fn all(&self) -> impl Iterator<Item = &Arc<dyn TelephonyProvider>> {
         self.by_id.values()
     }
+
+    /// Whether every provider can search its calls: then a call none of
+    /// them finds was never placed.
+    pub fn all_find_calls(&self) -> bool {
+        self.all().all(|provider| provider.finds_calls())
+    }
 }

@@ -51,6 +51,12 @@ pub struct SweepReport {
 /// How many expired leases one sweep handles.
 const SWEEP_BATCH: usize = 500;
 
+/// How long after a restart a call setup the dead process left unanswered
+/// is looked for at the providers: a create request written just before
+/// the crash still reaches the provider (the kernel sends what the socket
+/// holds), and the provider lists it once it has taken it.
+const DEAD_SETUP_GRACE_SECS: i64 = 30;
+
 impl Engine {
     /// Runs one sweep.
     pub async fn sweep(&self) -> Result<SweepReport, AppError> {
@@ -87,16 +93,19 @@ impl Engine {
         Ok(report)
     }
 
-    /// Ends now the leases of the dispatches a dead process left half done,
-    /// for a backend whose only dispatcher is this process (the local
-    /// one), before its dispatcher starts. A lead claimed before `started`
-    /// with no call the provider accepted (no call record, or one without
-    /// a provider id) belonged to a dispatcher that died with the last
-    /// process; its slot would stay taken until the dispatch lease ran out
-    /// (five minutes by default). The first sweep then reclaims it as an
-    /// expired lease: dispatched again when no call record exists (nothing
-    /// was dialled), else asked of the providers, and held as before while
-    /// no provider knows the call. Returns how many leases it ended.
+    /// Ends the leases of the dispatches a dead process left half done, for
+    /// a backend whose only dispatcher is this process (the local one),
+    /// before its dispatcher starts. A lead claimed before `started` with
+    /// no call the provider accepted (no call record, or one created before
+    /// `started` without a provider id) belonged to a dispatcher that died
+    /// with the last process; its slot would stay taken until its lease ran
+    /// out (the dispatch lease, or a whole call's life once the setup had
+    /// begun). The sweep then reclaims it as an expired lease: dispatched
+    /// again at once when no call record exists (nothing was dialled), else,
+    /// [`DEAD_SETUP_GRACE_SECS`] after `started`, asked of the providers:
+    /// found, it goes on as the provider says; found nowhere, it failed
+    /// (held as before while a provider that cannot search might have it).
+    /// Returns how many leases it ended.
     pub async fn end_dead_dispatches(&self, started: Timestamp) -> Result<u64, AppError> {
         let far = started + Span::days(366);
         let past = started - Span::seconds(1);
@@ -111,19 +120,28 @@ impl Engine {
             else {
                 continue;
             };
-            if lease_until >= claimed_before {
-                continue;
-            }
             let call = self
                 .store
                 .call(&CallId::for_attempt(&lead.id, attempt))
                 .await?;
-            if call.is_some_and(|call| call.provider_sid.is_some() || call.state.is_terminal()) {
-                continue;
-            }
+            let until = match call {
+                // No attempt record: nothing was dialled; dispatched again
+                // at once if it was claimed before this process started.
+                None if lease_until < claimed_before => past,
+                None => continue,
+                Some(call) if call.provider_sid.is_some() || call.state.is_terminal() => continue,
+                // An attempt the dead process was placing (its lease was
+                // extended to a whole call's life before each request): its
+                // last create request may still be on its way to the
+                // provider for a moment, then the sweep asks where it went.
+                Some(call) if call.created_at < started => {
+                    started + Span::seconds(DEAD_SETUP_GRACE_SECS)
+                }
+                Some(_) => continue,
+            };
             if self
                 .store
-                .extend_lease(&lead, attempt, past)
+                .extend_lease(&lead, attempt, until)
                 .await?
                 .is_some()
             {
@@ -272,15 +290,23 @@ impl Engine {
             }
             Ok(None) => {
                 let campaign = self.campaign(&call.campaign_id).await?;
-                // No provider knows the call, yet its create may have reached
-                // one that cannot be searched (SansPBX) or still be on its
-                // way: until such a call would surely have ended, the slot
-                // stays taken, so the cap holds whatever became of it.
+                // No provider knows the call. When every provider searches
+                // its calls, it was never placed: the lease that ended was
+                // extended before each create request by a whole call's
+                // life (or, after a crash, by the grace a last request
+                // needs to land). Otherwise its create may have reached one
+                // that cannot be searched (SansPBX): until such a call would
+                // surely have ended, the slot stays taken, so the cap holds
+                // whatever became of it.
                 let settings = &campaign.settings;
                 let life = settings.ring_timeout_secs
                     + settings.max_call_secs
                     + self.config.call_lease_margin_secs;
-                let settled = call.created_at + Span::seconds(i64::from(life));
+                let settled = if self.providers.all_find_calls() {
+                    now
+                } else {
+                    call.created_at + Span::seconds(i64::from(life))
+                };
                 if now < settled {
                     self.store.extend_lease(lead, attempt, settled).await?;
                     report.extended += 1;

@@ -309,6 +309,13 @@ pub trait TelephonyProvider: Send + Sync {
     /// Fetches the provider's view of a call.
     async fn fetch_call(&self, sid: &ProviderCallSid) -> Result<ProviderCall, ProviderError>;
 
+    /// Whether [`TelephonyProvider::find_call`] searches the provider's
+    /// calls, so that `None` from it means the provider never got the
+    /// create request (SansPBX has no search: it cannot tell).
+    fn finds_calls(&self) -> bool {
+        false
+    }
+
     /// Looks for the call of attempt `call_id` placed to `to` since `since`,
     /// when voxdial crashed before learning the provider's id.
     async fn find_call(

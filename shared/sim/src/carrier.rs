@@ -1326,7 +1326,7 @@ async fn list_calls(
     let query = ListCallsQuery::from_pairs(&raw).unwrap_or_default();
     let state = carrier.inner.state.lock().expect("carrier state lock");
     let account = &carrier.inner.config.account_sid;
-    let calls: Vec<CallResource> = state
+    let mut calls: Vec<CallResource> = state
         .calls
         .values()
         .map(|r| r.resource.clone())
@@ -1337,8 +1337,10 @@ async fn list_calls(
                 .start_time_after
                 .is_none_or(|after| c.date_created.is_some_and(|d| d >= after))
         })
-        .take(query.page_size.unwrap_or(50) as usize)
         .collect();
+    // Newest first, as Twilio lists them.
+    calls.sort_by_key(|c| std::cmp::Reverse(c.date_created));
+    calls.truncate(query.page_size.unwrap_or(50) as usize);
     axum::Json(CallsPage {
         calls,
         next_page_uri: None,

@@ -312,7 +312,7 @@ impl TwilioProvider {
         to: &E164,
         since: Timestamp,
     ) -> Result<Option<CallResource>, ProviderError> {
-        let page = self.list_calls(to, since).await?;
+        let page = self.list_calls(to).await?;
         Ok(page
             .calls
             .into_iter()
@@ -320,10 +320,12 @@ impl TwilioProvider {
             .max_by_key(|c| c.date_created))
     }
 
-    async fn list_calls(&self, to: &E164, after: Timestamp) -> Result<CallsPage, ProviderError> {
+    /// The latest calls to `to`, newest first. No `StartTime` filter: a
+    /// call Twilio queued behind the account's CPS has not started, and a
+    /// search that missed it would take it for a call never placed.
+    async fn list_calls(&self, to: &E164) -> Result<CallsPage, ProviderError> {
         let query = ListCallsQuery {
             to: Some(to.as_str().to_string()),
-            start_time_after: Some(after - chrono::Duration::days(1)),
             page_size: Some(50),
             ..Default::default()
         };
@@ -587,6 +589,10 @@ impl TelephonyProvider for TwilioProvider {
         true
     }
 
+    fn finds_calls(&self) -> bool {
+        true
+    }
+
     fn id(&self) -> &ProviderId {
         &self.config.id
     }
@@ -662,7 +668,7 @@ impl TelephonyProvider for TwilioProvider {
         to: &E164,
         since: Timestamp,
     ) -> Result<Option<ProviderCall>, ProviderError> {
-        let page = self.list_calls(to, since).await?;
+        let page = self.list_calls(to).await?;
         // Twilio cannot search by voxdial's id: take the first call to this
         // number created at or after the dial decision.
         let candidate = page
