@@ -324,6 +324,16 @@ mod tests {
         }
         assert!("root".parse::<Role>().is_err());
         assert!(!Role::Viewer.sees_personal_data());
+        assert!(Role::Operator.sees_personal_data() && Role::Admin.sees_personal_data());
+    }
+
+    #[test]
+    fn the_stored_digest_is_the_hex_sha256_of_the_whole_key() {
+        let secret =
+            KeySecret::parse(&format!("vxd_{}_{}", "0".repeat(16), "1".repeat(64))).unwrap();
+        let expected = hex::encode(Sha256::digest(secret.expose().as_bytes()));
+        assert_eq!(secret.digest().as_str(), expected);
+        assert_eq!(secret.digest().as_str().len(), 64);
     }
 
     #[test]

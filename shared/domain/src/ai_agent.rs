@@ -87,4 +87,19 @@ mod tests {
         assert!(AgentId::parse(AgentId::BUILT_IN).unwrap().is_built_in());
         assert!(!AgentId::parse("agt_1").unwrap().is_built_in());
     }
+
+    #[test]
+    fn version_0_is_refused_and_1_accepted() {
+        let mut agent = AiAgent {
+            id: AgentId::parse("agt_1").unwrap(),
+            org_id: OrgId::default(),
+            version: 0,
+            preferred_provider: None,
+            config: serde_json::json!({}),
+            created_at: chrono::DateTime::UNIX_EPOCH,
+        };
+        assert!(matches!(check_version(&agent), Err(StoreError::Invalid(_))));
+        agent.version = 1;
+        assert!(check_version(&agent).is_ok());
+    }
 }

@@ -430,4 +430,66 @@ mod tests {
             serde_json::from_str(r#"{"name":"appointment_time","type":"datetime"}"#).unwrap();
         assert_eq!(spec.cues(), vec!["appointment"]);
     }
+
+    #[test]
+    fn each_analysis_disposition_maps_to_its_conversation_disposition() {
+        for d in A::ALL {
+            let mapped = d.disposition();
+            match d {
+                A::Voicemail | A::NoConversation => assert_eq!(mapped, None),
+                _ => assert_eq!(mapped.map(|m| m.label()), Some(d.label()), "{d:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn sentiment_labels_change_beyond_a_fifth_either_way() {
+        let label = |score| Sentiment::of(score).label;
+        assert_eq!(label(0.2), SentimentLabel::Neutral);
+        assert_eq!(label(0.21), SentimentLabel::Positive);
+        assert_eq!(label(-0.2), SentimentLabel::Neutral);
+        assert_eq!(label(-0.21), SentimentLabel::Negative);
+        assert_eq!(label(-0.7), SentimentLabel::Negative);
+        assert_eq!(label(0.0), SentimentLabel::Neutral);
+        assert_eq!(Sentiment::of(f64::NAN).score, 0.0);
+        assert_eq!(Sentiment::of(-3.0).score, -1.0);
+    }
+
+    #[test]
+    fn cue_words_are_the_name_s_words_of_three_letters_or_more() {
+        let spec = FieldSpec {
+            name: "call_on_day".into(),
+            kind: FieldKind::Text,
+            description: String::new(),
+            keywords: Vec::new(),
+        };
+        assert_eq!(spec.cues(), vec!["call", "day"]);
+    }
+
+    #[test]
+    fn the_default_principles_start_with_the_ai_disclosure() {
+        let principles = default_principles();
+        assert_eq!(principles.len(), 4);
+        assert!(principles[0].contains("AI assistant"));
+        assert_eq!(AnalysisSettings::default().principles, principles);
+    }
+
+    #[test]
+    fn settings_allow_fifty_principles_and_fifty_fields() {
+        let field = |i: usize| FieldSpec {
+            name: format!("field_{i}"),
+            kind: FieldKind::Text,
+            description: String::new(),
+            keywords: Vec::new(),
+        };
+        let settings = |principles: usize, fields: usize| AnalysisSettings {
+            principles: vec!["Be kind.".into(); principles],
+            fields: (0..fields).map(field).collect(),
+            ..AnalysisSettings::default()
+        };
+        assert_eq!(settings(50, 50).validate(), Ok(()));
+        assert!(settings(51, 0).validate().is_err());
+        assert!(settings(0, 51).validate().is_err());
+        assert!(settings(51, 51).validate().is_err());
+    }
 }

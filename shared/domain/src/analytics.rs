@@ -768,4 +768,117 @@ mod tests {
         });
         assert_eq!(quality_score(&c, &worst), Some(0.0));
     }
+
+    #[test]
+    fn every_counter_round_trips_and_adds() {
+        let mut t = Tally {
+            calls: 1,
+            answered: 2,
+            talk_secs: 3,
+            handle_secs: 4,
+            cost_micros: 5,
+            qualified: 6,
+            quality_milli: 7,
+            quality_count: 8,
+            ..Tally::default()
+        };
+        for name in [
+            "outcome:busy",
+            "sentiment:neutral",
+            "passed:Be kind.",
+            "total:Be kind.",
+        ] {
+            assert!(t.add_counter(name, 3), "{name}");
+        }
+        assert!(!t.add_counter("colour:red", 1));
+        assert_eq!(t.sentiment["neutral"], 3);
+        assert_eq!(
+            t.principles["Be kind."],
+            PrincipleTally {
+                passed: 3,
+                total: 3
+            }
+        );
+        let back = Tally::from_counters(t.counters()).unwrap();
+        assert_eq!(back, t);
+        let mut sum = t.clone();
+        sum.add(&t);
+        assert_eq!(
+            sum.counters(),
+            t.counters()
+                .into_iter()
+                .map(|(k, v)| (k, 2 * v))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn counts_that_come_back_to_zero_are_dropped() {
+        let counters = [
+            ("outcome:answered", 1),
+            ("outcome:answered", -1),
+            ("outcome:interested", 2),
+        ]
+        .map(|(k, v)| (k.to_string(), v));
+        let t = Tally::from_counters(counters).unwrap();
+        assert_eq!(t.outcomes, BTreeMap::from([("interested".into(), 2)]));
+    }
+
+    #[test]
+    fn labels_and_the_next_bucket() {
+        assert_eq!(EventKind::CallEnded.label(), "call_ended");
+        assert_eq!(EventKind::Analysed.label(), "analysed");
+        assert_eq!(EventKind::ModelUsed.label(), "model_used");
+        let start = at("2026-01-01T10:00:00Z");
+        assert_eq!(Granularity::Hour.next(start), at("2026-01-01T11:00:00Z"));
+        assert_eq!(Granularity::Day.next(start), at("2026-01-02T10:00:00Z"));
+    }
+
+    #[test]
+    fn a_qualified_end_counts_and_an_analysis_can_take_it_back() {
+        let mut c = call();
+        c.outcome = Some(CallOutcome::Human {
+            disposition: Some(crate::Disposition::Interested),
+        });
+        let org = OrgId::default();
+        assert_eq!(
+            AggregateEvent::call_ended(&org, &c, None)
+                .unwrap()
+                .delta
+                .qualified,
+            1
+        );
+        let a = analysis(AnalysisDisposition::NotInterested, -0.5, &[Verdict::Pass]);
+        let e = AggregateEvent::analysed(&org, &c, None, &a).unwrap();
+        assert_eq!(e.delta.qualified, -1);
+        assert_eq!(e.delta.outcomes["interested"], -1);
+        let q = quality_score(&c, &a).unwrap();
+        assert_eq!(e.delta.quality_milli, (q * 1000.0).round() as i64);
+        assert!(e.delta.quality_milli > 1000, "{q}");
+    }
+
+    #[test]
+    fn the_all_dimension_is_always_counted_once() {
+        let c = call();
+        let mut e = AggregateEvent::call_ended(&OrgId::default(), &c, None).unwrap();
+        e.dimensions = vec![Dimension::Campaign(c.campaign_id.clone())];
+        let keys: Vec<String> = e.buckets().into_iter().map(|(k, _, _)| k).collect();
+        assert_eq!(keys, ["all", "all", "c#c1", "c#c1"]);
+        e.dimensions.push(Dimension::All);
+        assert_eq!(e.buckets().len(), 4);
+    }
+
+    #[test]
+    fn quality_without_scored_principles_weighs_sentiment_and_outcome() {
+        let a = analysis(
+            AnalysisDisposition::NotInterested,
+            0.0,
+            &[Verdict::NotApplicable],
+        );
+        let q = quality_score(&call(), &a).unwrap();
+        assert!(
+            (q - 100.0 * (0.2 * 0.5 + 0.2 * 0.5) / 0.4).abs() < 1e-9,
+            "{q}"
+        );
+    }
 }

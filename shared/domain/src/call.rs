@@ -562,12 +562,12 @@ fn failure_reason(event: &CallEvent) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use chrono::{Duration, TimeZone, Utc};
     use proptest::prelude::*;
 
-    fn t0() -> Timestamp {
+    pub(crate) fn t0() -> Timestamp {
         Utc.with_ymd_and_hms(2026, 6, 1, 15, 0, 0).unwrap()
     }
 
@@ -589,7 +589,7 @@ mod tests {
         }
     }
 
-    fn call() -> CallAttempt {
+    pub(crate) fn call() -> CallAttempt {
         CallAttempt::new(
             CampaignId::parse("c").unwrap(),
             LeadId::parse("l").unwrap(),

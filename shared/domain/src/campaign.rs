@@ -534,4 +534,76 @@ mod tests {
             })
         ));
     }
+
+    #[test]
+    fn status_labels_and_dialling() {
+        use CampaignStatus::*;
+        let labels = [Draft, Running, Paused, Completed, Canceled].map(CampaignStatus::label);
+        assert_eq!(
+            labels,
+            ["draft", "running", "paused", "completed", "canceled"]
+        );
+        let mut c = campaign();
+        assert!(!c.is_dialling());
+        c.apply(CampaignAction::Start, now()).unwrap();
+        assert!(c.is_dialling());
+        c.apply(CampaignAction::Pause, now()).unwrap();
+        assert!(!c.is_dialling());
+    }
+
+    #[test]
+    fn start_sets_started_at_once_and_only_cancel_sets_finished_at() {
+        let later = now() + chrono::Duration::hours(1);
+        let mut c = campaign();
+        c.apply(CampaignAction::Start, now()).unwrap();
+        assert_eq!(c.started_at, Some(now()));
+        c.apply(CampaignAction::Pause, later).unwrap();
+        c.apply(CampaignAction::Resume, later).unwrap();
+        assert_eq!(c.started_at, Some(now()), "a resume is not a start");
+        assert_eq!(c.finished_at, None);
+        let mut draft = campaign();
+        draft.apply(CampaignAction::Cancel, later).unwrap();
+        assert_eq!((draft.started_at, draft.finished_at), (None, Some(later)));
+    }
+
+    #[test]
+    fn settings_bounds_are_inclusive() {
+        let valid = |s: &CampaignSettings| s.validate().is_ok();
+        let with = |f: &dyn Fn(&mut CampaignSettings)| {
+            let mut s = CampaignSettings::default();
+            f(&mut s);
+            s
+        };
+        assert!(valid(&with(&|s| s.name = "n".repeat(200))));
+        assert!(!valid(&with(&|s| s.name = "n".repeat(201))));
+        assert!(!valid(&with(&|s| s.name = "   ".into())));
+        assert!(valid(&with(&|s| s.max_concurrency = MAX_CONCURRENCY_LIMIT)));
+        assert!(valid(&with(&|s| s.retention_days = Some(30))));
+        assert!(!valid(&with(&|s| s.retention_days = Some(0))));
+        assert!(!valid(&with(&|s| s.retention_days = Some(3651))));
+    }
+
+    #[test]
+    fn the_shown_campaign_keeps_its_settings_but_not_the_webhook_secret() {
+        let mut c = campaign();
+        c.settings.name = "spring".into();
+        c.settings.webhook = Some(crate::OutboundWebhook {
+            url: "https://example.com/hook".into(),
+            secret: Some("s".repeat(16)),
+        });
+        let shown = c.redacted();
+        assert_eq!(shown.settings.name, "spring");
+        let webhook = shown.settings.webhook.expect("the URL is shown");
+        assert_eq!(
+            (webhook.url.as_str(), webhook.secret),
+            ("https://example.com/hook", None)
+        );
+    }
+
+    #[test]
+    fn all_and_selective_record_every_call() {
+        use RecordingPolicy::*;
+        let every = [All, OnDemand, Selective, Off].map(|p| p.records_every_call());
+        assert_eq!(every, [true, false, true, false]);
+    }
 }

@@ -146,6 +146,15 @@ mod tests {
             assert!(check_url(good).is_ok(), "{good}");
         }
         assert!(check_url(&format!("https://a.example/{}", "x".repeat(MAX_URL_LEN))).is_err());
+        let longest = format!("https://a.example/{}", "x".repeat(MAX_URL_LEN - 18));
+        assert_eq!(longest.len(), MAX_URL_LEN);
+        assert!(check_url(&longest).is_ok());
+        for user_info in [
+            "https://user@hooks.example.com/",
+            "https://:pw@hooks.example.com/",
+        ] {
+            assert!(check_url(user_info).is_err(), "{user_info}");
+        }
     }
 
     #[test]
@@ -184,6 +193,14 @@ mod tests {
         assert_eq!(kind("::"), Some("unspecified"));
         assert_eq!(kind("224.0.0.1"), Some("multicast"));
         assert_eq!(kind("255.255.255.255"), Some("reserved"));
+        assert_eq!(kind("192.0.2.1"), Some("documentation"));
+        assert_eq!(kind("198.51.100.7"), Some("documentation"));
+        assert_eq!(kind("203.0.113.9"), Some("documentation"));
+        assert_eq!(kind("2002:cb00:7105::"), Some("documentation"));
+        assert_eq!(kind("2001:db8::1"), Some("documentation"));
+        assert_eq!(kind("ff02::1"), Some("multicast"));
+        assert_eq!(kind("2001:4860::8888"), None);
+        assert_eq!(kind("192.0.3.1"), None);
         assert_eq!(kind("172.32.0.1"), None);
         assert_eq!(kind("100.128.0.1"), None);
         assert_eq!(kind("8.8.8.8"), None);

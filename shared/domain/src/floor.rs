@@ -388,4 +388,32 @@ mod tests {
         assert_eq!(us_state_floor("NY"), &US_FEDERAL);
         assert_eq!(us_state_floor("FL").id, "US-FL");
     }
+
+    #[test]
+    fn hours_open_at_their_start_and_close_at_their_end() {
+        let at = |h, m| {
+            chrono::NaiveDate::from_ymd_opt(2026, 1, 6)
+                .unwrap()
+                .and_hms_opt(h, m, 0)
+                .unwrap()
+        };
+        assert!(!US_FEDERAL.allows(at(7, 59)));
+        assert!(US_FEDERAL.allows(at(8, 0)));
+        assert!(US_FEDERAL.allows(at(20, 59)));
+        assert!(!US_FEDERAL.allows(at(21, 0)));
+    }
+
+    #[test]
+    fn a_us_lead_s_state_column_wins_over_its_area_code_when_it_names_a_state() {
+        let mut lead = crate::lead::tests::new_lead(chrono::DateTime::UNIX_EPOCH);
+        assert_eq!(jurisdiction(&lead, Some("US")).place, "US-NY");
+        lead.custom.insert("state".into(), " tx ".into());
+        assert_eq!(jurisdiction(&lead, Some("US")).place, "US-TX");
+        lead.custom.insert("state".into(), "ZZ".into());
+        assert_eq!(
+            jurisdiction(&lead, Some("US")).place,
+            "US-NY",
+            "not a state"
+        );
+    }
 }

@@ -139,4 +139,38 @@ mod tests {
         assert_eq!(json, r#"{"job":"import_leads","import_id":"im_7"}"#);
         assert_eq!(import.idempotency_key(), "import_leads:im_7");
     }
+
+    #[test]
+    fn a_dispatch_is_idempotent_on_its_call() {
+        let message = DispatchMessage {
+            campaign_id: crate::CampaignId::parse("c1").unwrap(),
+            lead_id: crate::LeadId::parse("ld_1").unwrap(),
+            attempt: 2,
+        };
+        assert_eq!(message.idempotency_key(), "ld_1.2");
+    }
+
+    /// A queue that only answers `max_delay`.
+    struct Unbounded;
+
+    #[async_trait]
+    impl MessageQueue<Job> for Unbounded {
+        async fn send(&self, _: &[Job], _: Duration) -> Result<(), QueueError> {
+            unreachable!()
+        }
+        async fn receive(&self, _: usize, _: Duration) -> Result<Vec<Delivery<Job>>, QueueError> {
+            unreachable!()
+        }
+        async fn ack(&self, _: &Receipt) -> Result<(), QueueError> {
+            unreachable!()
+        }
+        async fn retry_later(&self, _: &Receipt, _: Duration) -> Result<(), QueueError> {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn a_queue_honours_any_delay_unless_it_says_otherwise() {
+        assert_eq!(Unbounded.max_delay(), None);
+    }
 }

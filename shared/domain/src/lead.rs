@@ -206,3 +206,112 @@ impl NewLead {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::LeadOutcome;
+
+    fn at(secs: i64) -> Timestamp {
+        chrono::DateTime::from_timestamp(1_780_000_000 + secs, 0).unwrap()
+    }
+
+    /// A new lead `l1` of campaign `c1` to +1 212 555 0100 (New York).
+    pub(crate) fn new_lead(now: Timestamp) -> Lead {
+        NewLead {
+            phone: E164::parse("+12125550100", None).unwrap(),
+            name: "Ana".into(),
+            time_zone: None,
+            custom: BTreeMap::new(),
+            consent: true,
+        }
+        .into_lead(
+            crate::LeadId::parse("l1").unwrap(),
+            CampaignId::parse("c1").unwrap(),
+            now,
+        )
+    }
+
+    fn lead(state: LeadState, attempts: u32) -> Lead {
+        let mut lead = new_lead(at(0));
+        lead.state = state;
+        lead.attempts = attempts;
+        lead
+    }
+
+    fn called(outcome: CallOutcome) -> LeadState {
+        LeadState::Final {
+            outcome: LeadOutcome::Called { outcome },
+            at: at(5),
+        }
+    }
+
+    #[test]
+    fn states_say_what_they_are() {
+        let pending = LeadState::Pending {
+            due_at: at(0),
+            reason: PendingReason::New,
+        };
+        let active = LeadState::Active {
+            attempt: 3,
+            lease_until: at(9),
+        };
+        let answered = CallOutcome::Human { disposition: None };
+        let done = called(answered.clone());
+        assert_eq!(
+            [&pending, &active, &done].map(LeadState::label),
+            ["pending", "active", "final"]
+        );
+        assert_eq!(
+            [&pending, &active, &done].map(LeadState::is_final),
+            [false, false, true]
+        );
+        assert_eq!(active.active_attempt(), Some(3));
+        assert_eq!(pending.active_attempt(), None);
+        assert_eq!(done.final_call_outcome(), Some(&answered));
+        assert_eq!(active.final_call_outcome(), None);
+    }
+
+    #[test]
+    fn only_a_bare_answer_of_the_last_attempt_takes_the_analysed_disposition() {
+        let bare = lead(called(CallOutcome::Human { disposition: None }), 2);
+        let amended = bare
+            .with_analysed_disposition(2, Disposition::Interested, at(60))
+            .expect("a bare answer is amended");
+        let interested = CallOutcome::Human {
+            disposition: Some(Disposition::Interested),
+        };
+        assert_eq!(amended.state.final_call_outcome(), Some(&interested));
+        assert_eq!(amended.last_outcome, Some(interested));
+        assert_eq!(amended.outcome_source, Some(OutcomeSource::Analysis));
+        assert_eq!(
+            (amended.version, amended.updated_at),
+            (bare.version + 1, at(60))
+        );
+        assert_eq!(
+            amended.with_analysed_disposition(2, Disposition::NotInterested, at(61)),
+            None
+        );
+        assert_eq!(
+            bare.with_analysed_disposition(1, Disposition::Interested, at(60)),
+            None,
+            "an older attempt"
+        );
+        let voicemail = lead(called(CallOutcome::Voicemail { left_message: true }), 2);
+        assert_eq!(
+            voicemail.with_analysed_disposition(2, Disposition::Interested, at(60)),
+            None
+        );
+        let active = lead(
+            LeadState::Active {
+                attempt: 2,
+                lease_until: at(9),
+            },
+            2,
+        );
+        assert_eq!(
+            active.with_analysed_disposition(2, Disposition::Interested, at(60)),
+            None
+        );
+    }
+}

@@ -144,3 +144,13 @@ pub use usage::{ModelPrices, ModelUsage};
 
 /// An instant in UTC.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// The value of a future that never waits (a test stub's), polled once.
+#[cfg(test)]
+pub(crate) fn ready<T>(future: impl std::future::Future<Output = T>) -> T {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::pin!(future).poll(&mut cx) {
+        std::task::Poll::Ready(value) => value,
+        std::task::Poll::Pending => unreachable!("a stub that waits"),
+    }
+}

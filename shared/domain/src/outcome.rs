@@ -271,4 +271,53 @@ mod tests {
         }
         assert_eq!(Disposition::from_label("maybe"), None);
     }
+
+    #[test]
+    fn money_adds_and_sums() {
+        assert_eq!(Money(1_500) + Money(2_500), Money(4_000));
+        assert_eq!(
+            [Money(1), Money(2), Money(3)].into_iter().sum::<Money>(),
+            Money(6)
+        );
+        assert_eq!(Money(i64::MAX) + Money(1), Money(i64::MAX));
+    }
+
+    #[test]
+    fn outcome_sources_and_labels() {
+        let with = |disposition| CallOutcome::Human { disposition };
+        assert_eq!(
+            OutcomeSource::of(&with(Some(Disposition::Interested))),
+            OutcomeSource::Conversation
+        );
+        assert_eq!(OutcomeSource::of(&with(None)), OutcomeSource::Provider);
+        use ScreenReason::*;
+        let reasons = [
+            DoNotCallGlobal,
+            DoNotCallCampaign,
+            NoConsent,
+            AttemptLimit,
+            NoCallingWindow,
+        ];
+        assert_eq!(
+            reasons.map(|r| r.label()),
+            [
+                "dnc_global",
+                "dnc_campaign",
+                "no_consent",
+                "attempt_limit",
+                "no_calling_window"
+            ]
+        );
+        let outcomes = [
+            LeadOutcome::Called {
+                outcome: with(Some(Disposition::Interested)),
+            },
+            LeadOutcome::ScreenedOut { reason: NoConsent },
+            LeadOutcome::Canceled,
+        ];
+        assert_eq!(
+            outcomes.map(|o| o.label()),
+            ["interested", "screened_out", "campaign_canceled"]
+        );
+    }
 }

@@ -400,4 +400,63 @@ mod tests {
         assert!(E164::from_trusted("14155550100").is_err());
         assert!(E164::from_trusted("+1415555010012345").is_err());
     }
+
+    #[test]
+    fn only_digits_before_an_exponent_make_scientific_notation() {
+        for not_scientific in ["12-34E5", "2.5EQ", "E5"] {
+            assert_eq!(
+                E164::parse(not_scientific, Some("US")),
+                Err(PhoneError::Letters),
+                "{not_scientific}"
+            );
+        }
+    }
+
+    #[test]
+    fn every_plan_type_maps_to_its_own_label() {
+        use phonenumber::Type as T;
+        let mapped = [
+            T::FixedLine,
+            T::Mobile,
+            T::FixedLineOrMobile,
+            T::TollFree,
+            T::PremiumRate,
+            T::SharedCost,
+            T::PersonalNumber,
+            T::Voip,
+            T::Pager,
+            T::Uan,
+            T::Voicemail,
+            T::Unknown,
+        ]
+        .map(|t| NumberType::from(t).label());
+        assert_eq!(
+            mapped,
+            [
+                "fixed_line",
+                "mobile",
+                "fixed_line_or_mobile",
+                "toll_free",
+                "premium_rate",
+                "shared_cost",
+                "personal_number",
+                "voip",
+                "pager",
+                "uan",
+                "voicemail",
+                "unknown"
+            ]
+        );
+    }
+
+    #[test]
+    fn stored_numbers_keep_up_to_fifteen_digits() {
+        let longest = E164::from_trusted("+123456789012345").unwrap();
+        assert_eq!(String::from(longest), "+123456789012345");
+        assert!(E164::from_trusted("+1234567890123456").is_err());
+        assert_eq!(
+            E164::parse("+919876543210", None).unwrap().calling_code(),
+            Some(91)
+        );
+    }
 }

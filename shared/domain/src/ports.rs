@@ -679,3 +679,200 @@ pub trait Clock: Send + Sync {
     /// The current time.
     fn now(&self) -> Timestamp;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::tests::{call, t0};
+    use crate::{CallState, LeadOutcome, PendingReason, ready};
+
+    #[test]
+    fn progress_counts_what_is_final_and_what_is_open() {
+        let progress = CampaignProgress {
+            total: 10,
+            finals: BTreeMap::from([("busy".into(), 2), ("interested".into(), 3)]),
+            ..CampaignProgress::default()
+        };
+        assert_eq!((progress.final_total(), progress.open()), (5, 5));
+    }
+
+    /// A store that only answers `progress`, for the default `has_open_leads`.
+    struct Progress(CampaignProgress);
+
+    #[async_trait]
+    impl CampaignStore for Progress {
+        async fn insert_campaign(&self, _: &Campaign) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        async fn campaign(&self, _: &CampaignId) -> Result<Option<Campaign>, StoreError> {
+            unreachable!()
+        }
+        async fn update_campaign(&self, _: &Campaign) -> Result<Campaign, StoreError> {
+            unreachable!()
+        }
+        async fn campaigns(&self) -> Result<Vec<Campaign>, StoreError> {
+            unreachable!()
+        }
+        async fn progress(&self, _: &CampaignId) -> Result<CampaignProgress, StoreError> {
+            Ok(self.0.clone())
+        }
+    }
+
+    #[test]
+    fn a_campaign_has_open_leads_until_every_lead_is_final() {
+        let id = CampaignId::parse("c").unwrap();
+        let mut progress = CampaignProgress {
+            total: 2,
+            finals: BTreeMap::from([("busy".into(), 1)]),
+            ..CampaignProgress::default()
+        };
+        assert!(ready(Progress(progress.clone()).has_open_leads(&id)).unwrap());
+        progress.finals.insert("interested".into(), 1);
+        assert!(!ready(Progress(progress).has_open_leads(&id)).unwrap());
+    }
+
+    fn release(next: LeadState, dialed: bool) -> LeadRelease {
+        LeadRelease {
+            lead_id: LeadId::parse("l").unwrap(),
+            attempt: 1,
+            next,
+            dialed,
+            outcome: None,
+            at: t0() + chrono::Duration::seconds(90),
+        }
+    }
+
+    fn retry() -> LeadState {
+        LeadState::Pending {
+            due_at: t0(),
+            reason: PendingReason::Retry,
+        }
+    }
+
+    #[test]
+    fn a_release_leaves_the_active_state_for_the_call_it_is_for() {
+        let active = LeadState::Active {
+            attempt: 1,
+            lease_until: t0(),
+        };
+        assert!(matches!(
+            release(active, true).check(),
+            Err(StoreError::Invalid(_))
+        ));
+        let mut ended = call();
+        let valid = release(retry(), true);
+        assert!(
+            matches!(valid.check_finish(&ended), Err(StoreError::Invalid(_))),
+            "live call"
+        );
+        ended.state = CallState::Completed;
+        assert!(valid.check_finish(&ended).is_ok());
+        let mut other_lead = valid.clone();
+        other_lead.lead_id = LeadId::parse("m").unwrap();
+        let mut other_attempt = valid.clone();
+        other_attempt.attempt = 2;
+        for wrong in [other_lead, other_attempt] {
+            assert!(matches!(
+                wrong.check_finish(&ended),
+                Err(StoreError::Invalid(_))
+            ));
+        }
+        let staying = release(
+            LeadState::Active {
+                attempt: 1,
+                lease_until: t0(),
+            },
+            true,
+        );
+        assert!(matches!(
+            staying.check_finish(&ended),
+            Err(StoreError::Invalid(_))
+        ));
+    }
+
+    #[test]
+    fn applying_a_release_counts_a_dialled_attempt_and_keeps_the_outcome() {
+        let lead = crate::lead::tests::new_lead(t0());
+        let mut finished = release(
+            LeadState::Final {
+                outcome: LeadOutcome::Called {
+                    outcome: CallOutcome::Busy,
+                },
+                at: t0(),
+            },
+            true,
+        );
+        finished.outcome = Some(CallOutcome::Busy);
+        let once = finished.apply(&lead);
+        let twice = finished.apply(&once);
+        assert_eq!((once.attempts, twice.attempts), (1, 2));
+        assert_eq!(once.last_outcome, Some(CallOutcome::Busy));
+        assert_eq!(once.outcome_source, Some(crate::OutcomeSource::Provider));
+        assert_eq!(
+            (once.version, once.updated_at),
+            (lead.version + 1, finished.at)
+        );
+        assert_eq!(
+            release(retry(), false).apply(&lead).attempts,
+            0,
+            "never dialled"
+        );
+    }
+
+    fn agent(skills: &[&str]) -> HumanAgent {
+        HumanAgent {
+            id: crate::HumanAgentId::parse("h1").unwrap(),
+            org_id: crate::OrgId::default(),
+            name: "Ravi".into(),
+            number: E164::parse("+12125550111", None).unwrap(),
+            skills: skills.iter().map(|s| s.to_string()).collect(),
+            status: AgentStatus::Available,
+            since: t0(),
+            call_id: None,
+        }
+    }
+
+    #[test]
+    fn an_available_agent_of_the_organisation_with_the_skills_fits() {
+        let org = crate::OrgId::default();
+        let skills = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let ravi = agent(&["billing", "hindi"]);
+        assert!(ravi.fits(&org, &skills(&["hindi"])));
+        assert!(ravi.fits(&org, &[]));
+        assert!(!ravi.fits(&org, &skills(&["hindi", "spanish"])));
+        assert!(!ravi.fits(&crate::OrgId::parse("other").unwrap(), &[]));
+        let mut busy = ravi.clone();
+        busy.status = AgentStatus::Busy;
+        assert!(!busy.fits(&org, &[]));
+    }
+
+    #[test]
+    fn an_agent_is_taken_once_and_released_only_by_the_call_they_are_on() {
+        let later = t0() + chrono::Duration::seconds(30);
+        let (first, second) = (call().id, crate::CallId::parse("l.2").unwrap());
+        let mut ravi = agent(&[]);
+        assert!(ravi.take(&first, later));
+        assert_eq!(
+            (ravi.status, ravi.call_id.clone(), ravi.since),
+            (AgentStatus::Busy, Some(first.clone()), later)
+        );
+        assert!(!ravi.take(&second, later), "busy");
+        assert!(!ravi.release(&second, later), "not on that call");
+        assert!(ravi.release(&first, later));
+        assert_eq!(
+            (ravi.status, ravi.call_id.clone()),
+            (AgentStatus::Available, None)
+        );
+        assert!(!ravi.release(&first, later), "released already");
+        ravi.reserve(&first, t0());
+        ravi.set_status(AgentStatus::WrapUp, later);
+        assert_eq!(
+            (ravi.status, ravi.call_id.clone(), ravi.since),
+            (AgentStatus::WrapUp, None, later)
+        );
+        assert!(
+            !ravi.release(&first, later),
+            "an operator changed the status"
+        );
+    }
+}

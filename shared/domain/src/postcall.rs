@@ -217,4 +217,26 @@ mod tests {
         assert!(hook("https://hooks.example.com/voxdial").validate().is_ok());
         assert!(hook("http://127.0.0.1:9000/hook").validate().is_ok());
     }
+
+    #[test]
+    fn a_secret_has_at_least_sixteen_characters() {
+        let hook = |secret: Option<&str>| OutboundWebhook {
+            url: "https://hooks.example.com/voxdial".into(),
+            secret: secret.map(str::to_owned),
+        };
+        assert!(hook(Some("0123456789abcdef")).validate().is_ok());
+        assert!(hook(Some("0123456789abcde")).validate().is_err());
+        assert!(hook(None).validate().is_err());
+    }
+
+    #[test]
+    fn a_post_call_record_is_empty_until_a_stage_ran() {
+        let mut record = PostCall::default();
+        assert!(record.is_empty());
+        record.retention = Some(RetentionRecord {
+            purge_at: chrono::DateTime::UNIX_EPOCH,
+            purged_at: None,
+        });
+        assert!(!record.is_empty());
+    }
 }

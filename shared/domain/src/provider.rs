@@ -422,4 +422,108 @@ mod tests {
         assert_eq!(req.query_param("cut").as_deref(), Some("%4"));
         assert_eq!(req.query_param("missing"), None);
     }
+
+    #[test]
+    fn headers_are_found_by_any_case_first_value_first() {
+        let req = WebhookRequest {
+            headers: vec![
+                ("x-twilio-signature".into(), "abc".into()),
+                ("X-Twilio-Signature".into(), "second".into()),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(req.header("X-TWILIO-SIGNATURE"), Some("abc"));
+        assert_eq!(req.header("content-type"), None);
+    }
+
+    #[test]
+    fn only_transient_failures_and_rate_limits_fall_back() {
+        let transient = ProviderError::Transient {
+            message: "timeout".into(),
+            source: None,
+        };
+        assert!(transient.allows_fallback());
+        assert!(ProviderError::RateLimited { retry_after: None }.allows_fallback());
+        assert!(!unsupported("x").allows_fallback());
+        assert!(!ProviderError::NotFound.allows_fallback());
+    }
+
+    /// A provider with only what every provider must have.
+    struct Bare(ProviderId);
+
+    #[async_trait]
+    impl TelephonyProvider for Bare {
+        fn id(&self) -> &ProviderId {
+            &self.0
+        }
+        async fn place_call(&self, _: &PlaceCall) -> Result<PlacedCall, ProviderError> {
+            unreachable!()
+        }
+        async fn hangup(&self, _: &ProviderCallSid) -> Result<(), ProviderError> {
+            unreachable!()
+        }
+        async fn fetch_call(&self, _: &ProviderCallSid) -> Result<ProviderCall, ProviderError> {
+            unreachable!()
+        }
+        async fn find_call(
+            &self,
+            _: &CallId,
+            _: &E164,
+            _: Timestamp,
+        ) -> Result<Option<ProviderCall>, ProviderError> {
+            unreachable!()
+        }
+        async fn redirect(
+            &self,
+            _: &ProviderCallSid,
+            _: &AnswerInstruction,
+        ) -> Result<(), ProviderError> {
+            unreachable!()
+        }
+        async fn transfer(
+            &self,
+            _: &ProviderCallSid,
+            _: &TransferTarget,
+        ) -> Result<(), ProviderError> {
+            unreachable!()
+        }
+        fn parse_status_webhook(&self, _: &WebhookRequest) -> Result<CallEvent, WebhookError> {
+            unreachable!()
+        }
+        fn parse_answer_webhook(&self, _: &WebhookRequest) -> Result<AnswerRequest, WebhookError> {
+            unreachable!()
+        }
+        fn render_answer(&self, _: &AnswerInstruction) -> WebhookResponse {
+            unreachable!()
+        }
+    }
+
+    #[test]
+    fn a_provider_claims_no_optional_capability_it_does_not_implement() {
+        let bare = Bare(ProviderId::parse("bare").unwrap());
+        assert!(!bare.sends_async_amd());
+        assert!(!bare.finds_calls());
+        let sid = ProviderCallSid::parse("CA1").unwrap();
+        let recording = crate::ProviderRecording {
+            provider: bare.0.clone(),
+            sid: "RE1".into(),
+            url: None,
+            channels: None,
+            duration_secs: None,
+            started_at: None,
+        };
+        let unsupported = |result: Result<(), ProviderError>| matches!(result, Err(ProviderError::Permanent { code, .. }) if code == "unsupported");
+        assert!(unsupported(crate::ready(bare.delete_recording(&recording))));
+        assert!(unsupported(crate::ready(bare.stop_recording(&sid, None))));
+        assert!(unsupported(
+            crate::ready(bare.start_recording(&sid, "https://x.test/r")).map(drop)
+        ));
+        assert!(unsupported(
+            crate::ready(bare.fetch_recording(&recording)).map(drop)
+        ));
+        assert!(
+            bare.parse_recording_webhook(&WebhookRequest::default())
+                .is_err()
+        );
+    }
 }

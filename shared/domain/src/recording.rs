@@ -261,4 +261,13 @@ mod tests {
         assert!(!SelectiveRecording::default().keeps(&ca, None));
         assert!(!KeepRule::default().selects(&ca, Some("interested")));
     }
+
+    #[test]
+    fn statuses_move_from_recording_to_available_to_an_end() {
+        use RecordingStatus::*;
+        assert_eq!(
+            [Recording, Available, Stored, Failed, Purged].map(RecordingStatus::rank),
+            [0, 1, 2, 2, 2]
+        );
+    }
 }

@@ -152,4 +152,18 @@ mod tests {
             .is_err()
         );
     }
+
+    #[test]
+    fn retry_delays_may_reach_seven_days() {
+        let week = RetryPolicy {
+            busy_delay_secs: 7 * 86_400,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(week.validate(), Ok(()));
+        let longer = RetryPolicy {
+            busy_delay_secs: 7 * 86_400 + 1,
+            ..RetryPolicy::default()
+        };
+        assert!(longer.validate().is_err());
+    }
 }

@@ -135,3 +135,40 @@ pub trait RoutingStateStore: Send + Sync {
     /// Every counter row and record, read at once.
     async fn routing_state(&self) -> Result<RoutingState, StoreError>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_read_back_as_written_and_nothing_else_reads() {
+        let provider = ProviderId::parse("twilio").unwrap();
+        let keys = [
+            RoutingKey::Router,
+            RoutingKey::Stats {
+                provider: provider.clone(),
+                prefix: "91".into(),
+            },
+            RoutingKey::Stats {
+                provider: provider.clone(),
+                prefix: String::new(),
+            },
+            RoutingKey::Provider(provider),
+            RoutingKey::CallerId(E164::from_trusted("+12125550100").unwrap()),
+        ];
+        for key in keys {
+            assert_eq!(key.to_string().parse::<RoutingKey>().unwrap(), key, "{key}");
+        }
+        for bad in [
+            "router#x",
+            "stats#twilio",
+            "stats#twilio#9a",
+            "provider#",
+            "caller#12",
+            "queue#x",
+            "",
+        ] {
+            assert!(bad.parse::<RoutingKey>().is_err(), "{bad:?}");
+        }
+    }
+}

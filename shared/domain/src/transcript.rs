@@ -209,4 +209,34 @@ mod tests {
         );
         assert_eq!(t.excerpt(10).chars().count(), 10);
     }
+
+    #[test]
+    fn channel_0_is_the_caller_and_the_caller_spoke_only_with_words() {
+        assert_eq!(Speaker::of_channel(0), Speaker::Caller);
+        assert_eq!(Speaker::of_channel(1), Speaker::Agent);
+        let with = |segments| Transcript {
+            segments,
+            ..Transcript::default()
+        };
+        assert!(with(vec![seg(Speaker::Caller, 0, "yes")]).caller_spoke());
+        assert!(!with(vec![seg(Speaker::Caller, 0, "...")]).caller_spoke());
+        assert!(!with(vec![seg(Speaker::Agent, 0, "Hello")]).caller_spoke());
+        assert!(!with(vec![]).caller_spoke());
+    }
+
+    #[test]
+    fn at_the_same_start_the_caller_comes_first() {
+        let t = Transcript {
+            segments: vec![
+                seg(Speaker::Agent, 100, "Hello"),
+                seg(Speaker::Caller, 100, "Hi"),
+            ],
+            ..Transcript::default()
+        }
+        .normalised();
+        let order: Vec<Speaker> = t.segments.iter().map(|s| s.speaker).collect();
+        assert_eq!(order, [Speaker::Caller, Speaker::Agent]);
+        assert_eq!(t.excerpt(10), "caller: Hi");
+        assert_eq!(t.excerpt(9), "caller: …");
+    }
 }

@@ -34,6 +34,25 @@ fn a_minimal_config_takes_the_defaults() {
     assert_eq!(config.hybrid.cost, 0.4);
     assert_eq!(config.estimates.prior_success_rate, 0.5);
     assert_eq!(config.providers[0].breaker.failure_threshold, 5);
+    assert_eq!(config.providers[0].pool.local_digits, 2);
+}
+
+#[test]
+fn bounds_are_inclusive_and_csv_comments_are_skipped() {
+    let widest = provider(
+        "cps = 10000\nrates_csv = \"# prefix,rate\\n44,0.02\"",
+        &ROW.replace("\"1\"", "\"123456789012345\""),
+        &format!("local_digits = 15\ncaller_id_cps = 10000\n{DID}"),
+    );
+    let config = RoutingConfig::from_toml(&widest).unwrap();
+    assert_eq!(config.providers[0].pool.local_digits, 15);
+    assert!(RoutingEngine::new(config).is_ok());
+}
+
+#[test]
+fn provider_kinds_are_written_as_their_names() {
+    assert_eq!(String::from(ProviderKind::Twilio), "twilio");
+    assert_eq!(String::from(ProviderKind::Sanspbx), "sanspbx");
 }
 
 /// Validates `toml` and returns the error's text.
@@ -94,7 +113,39 @@ fn validation_errors_name_the_provider_and_the_field() {
         ),
         (
             provider("", ROW, &DID.replace("+12125550101", "+1212555")),
-            "provider `acme`: pool.dids[0].number:",
+            "provider `acme`: pool.dids[0].number: \"+121****\":",
+        ),
+        (
+            provider("", &ROW.replace("0.01", "1000000"), DID),
+            "provider `acme`: rates[0].rate_per_min_usd: 1000000 is not a price above 0",
+        ),
+        (
+            provider("", &ROW.replace("\"1\"", "\" \""), DID),
+            "provider `acme`: rates[0].prefix: \"\" is not 1 to 15 digits",
+        ),
+        (
+            provider("", &ROW.replace("\"1\"", "\"1234567890123456\""), DID),
+            "provider `acme`: rates[0].prefix: \"1234567890123456\" is not 1 to 15 digits",
+        ),
+        (
+            provider("rates_csv = \"44,0.02\\n44\"", ROW, DID),
+            "provider `acme`: rates_csv line 2: 1 fields; expected",
+        ),
+        (
+            provider("cps = 20000", ROW, DID),
+            "provider `acme`: cps: 20000 is not in 0 < cps <= 10000",
+        ),
+        (
+            provider("", ROW, &format!("caller_id_cps = 20000\n{DID}")),
+            "provider `acme`: pool.caller_id_cps: 20000 is not in 0 < cps <= 10000",
+        ),
+        (
+            provider("", ROW, &format!("local_digits = 16\n{DID}")),
+            "provider `acme`: pool.local_digits: must be at most 15",
+        ),
+        (
+            provider("", ROW, &format!("require_local_in = [\"IND\"]\n{DID}")),
+            "provider `acme`: pool.require_local_in[0]: \"IND\" is not an ISO 3166 alpha-2 code",
         ),
         (
             provider("", ROW, &format!("daily_cap = 0\n{DID}")),
@@ -107,6 +158,10 @@ fn validation_errors_name_the_provider_and_the_field() {
         (
             provider("[providers.breaker]\nfailure_threshold = 0", ROW, DID),
             "provider `acme`: breaker.failure_threshold: must be at least 1",
+        ),
+        (
+            provider("[providers.breaker]\ncooldown_secs = -1", ROW, DID),
+            "provider `acme`: breaker.cooldown_secs: must be 0 or more",
         ),
         (
             provider("", ROW, &format!("require_local_in = [\"india\"]\n{DID}")),

@@ -584,3 +584,166 @@ fn old_failures_weigh_less_than_recent_ones_in_the_ranking() {
         ["cheap", "premium", "mid"]
     );
 }
+
+/// Plans a call to `to` at `now` and reserves its first step; the caller ID.
+fn call_from(engine: &mut RoutingEngine, to: &str, now: chrono::DateTime<chrono::Utc>) -> String {
+    let step = chain(plan(engine, &dest(to), ProviderStrategy::Cost, now)).remove(0);
+    engine.reserve(&step, now).unwrap();
+    step.caller_id.as_str().to_owned()
+}
+
+#[test]
+fn equal_caller_ids_take_turns_starting_with_the_first() {
+    let mut engine = RoutingEngine::from_toml(&us_provider(
+        "a",
+        "0.01",
+        "",
+        &["+12125550101", "+12125550102"],
+    ))
+    .unwrap();
+    let used: Vec<String> = (0..4)
+        .map(|k| call_from(&mut engine, "+12125550199", at(k)))
+        .collect();
+    assert_eq!(
+        used,
+        [
+            "+12125550101",
+            "+12125550102",
+            "+12125550101",
+            "+12125550102"
+        ]
+    );
+}
+
+#[test]
+fn when_every_caller_id_waits_the_plan_waits_for_the_first_one_ready() {
+    let toml = us_provider("a", "0.01", "", &["+12125550101", "+12125550102"])
+        .replace("caller_id_cps = 100", "caller_id_cps = 1");
+    let mut engine = RoutingEngine::from_toml(&toml).unwrap();
+    let ms = |ms| at(0) + chrono::Duration::milliseconds(ms);
+    assert_eq!(
+        call_from(&mut engine, "+12125550199", ms(0)),
+        "+12125550101"
+    );
+    assert_eq!(
+        call_from(&mut engine, "+12125550199", ms(500)),
+        "+12125550102"
+    );
+    assert_eq!(
+        call_from(&mut engine, "+12125550199", ms(1_200)),
+        "+12125550101"
+    );
+    // The first caller ID is ready again at 2.2 s, the second at 1.5 s.
+    match plan(
+        &engine,
+        &dest("+12125550199"),
+        ProviderStrategy::Cost,
+        ms(1_300),
+    ) {
+        RoutePlan::NotBefore(t) => assert_eq!(t, ms(1_500)),
+        other => panic!("expected a wait, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_capped_home_caller_id_gives_way_to_one_with_the_same_calling_code_first() {
+    let toml = us_provider(
+        "a",
+        "0.01",
+        "",
+        &["+12125550101", "+442071838750", "+14165550100"],
+    )
+    .replace(
+        "caller_id_cps = 100",
+        "caller_id_cps = 100\nany_country_fallback = true\ndaily_cap = 1",
+    );
+    let mut engine = RoutingEngine::from_toml(&toml).unwrap();
+    let ny = "+12125550199";
+    assert_eq!(call_from(&mut engine, ny, at(0)), "+12125550101");
+    assert_eq!(
+        call_from(&mut engine, ny, at(1)),
+        "+14165550100",
+        "Canada: +1 too"
+    );
+    assert_eq!(call_from(&mut engine, ny, at(2)), "+442071838750");
+}
+
+#[test]
+fn with_area_matching_off_a_caller_id_in_the_callee_s_time_zone_comes_first() {
+    let toml = "[[providers]]\nid = \"a\"\nkind = \"twilio\"\ncps = 100\n\
+        [[providers.rates]]\nprefix = \"61\"\nrate_per_min_usd = 0.02\n\
+        [providers.pool]\ncaller_id_cps = 100\nlocal_digits = 0\n\
+        [[providers.pool.dids]]\nnumber = \"+61293744000\"\n\
+        [[providers.pool.dids]]\nnumber = \"+61892255000\"\n";
+    let mut engine = RoutingEngine::from_toml(toml).unwrap();
+    // Perth shares its zones with the second caller ID, not with Sydney's.
+    assert_eq!(
+        call_from(&mut engine, "+61892251234", at(0)),
+        "+61892255000"
+    );
+}
+
+#[test]
+fn a_stale_step_cannot_reserve_a_capped_caller_id() {
+    let toml = us_provider("a", "0.01", "", &["+12125550101"])
+        .replace("caller_id_cps = 100", "caller_id_cps = 100\ndaily_cap = 1");
+    let mut engine = RoutingEngine::from_toml(&toml).unwrap();
+    let step = chain(plan(
+        &engine,
+        &dest("+12125550199"),
+        ProviderStrategy::Cost,
+        at(0),
+    ))
+    .remove(0);
+    engine.reserve(&step, at(0)).unwrap();
+    assert!(matches!(
+        engine.reserve(&step, at(10)),
+        Err(RoutingError::CallerIdCapped { .. })
+    ));
+}
+
+#[test]
+fn caller_ids_that_get_answers_take_more_turns() {
+    let mut engine = RoutingEngine::from_toml(&us_provider(
+        "a",
+        "0.01",
+        "",
+        &["+12125550101", "+12125550102"],
+    ))
+    .unwrap();
+    let (a, ny) = (pid("a"), dest("+12125550199"));
+    for k in 0..20 {
+        for (caller, answered) in [("+12125550101", true), ("+12125550102", false)] {
+            let end = CallEnd {
+                answered,
+                duration_secs: if answered { 60 } else { 0 },
+                reported_price: None,
+            };
+            engine
+                .record_call_end(&a, &ny, Some(&number(caller)), end, at(k))
+                .unwrap();
+        }
+    }
+    let used: Vec<String> = (0..10)
+        .map(|k| call_from(&mut engine, "+12125550199", at(100 + k)))
+        .collect();
+    // Smooth weighted rotation: weights 1 + 1000 × the answer estimate.
+    let turn = |i| used.iter().position(|c| c == "+12125550102") == Some(i);
+    let answered_more = used.iter().filter(|c| *c == "+12125550101").count();
+    assert!(answered_more == 9 && turn(5), "{used:?}");
+}
+
+#[test]
+fn ratios_of_nothing_are_none_not_nan() {
+    let none = voxdial_routing::Stats::default();
+    assert_eq!(none.answer_seizure_ratio(), None);
+    assert_eq!(none.average_answered_secs(), None);
+    let some = voxdial_routing::Stats {
+        attempts: 4,
+        answers: 1,
+        answered_secs: 30,
+        ..none
+    };
+    assert_eq!(some.answer_seizure_ratio(), Some(0.25));
+    assert_eq!(some.average_answered_secs(), Some(30.0));
+}
