@@ -592,15 +592,15 @@ fn call_from(engine: &mut RoutingEngine, to: &str, now: chrono::DateTime<chrono:
     step.caller_id.as_str().to_owned()
 }
 
+/// Provider `a` with two New York caller IDs.
+fn two_new_york_caller_ids() -> RoutingEngine {
+    let toml = us_provider("a", "0.01", "", &["+12125550101", "+12125550102"]);
+    RoutingEngine::from_toml(&toml).unwrap()
+}
+
 #[test]
 fn equal_caller_ids_take_turns_starting_with_the_first() {
-    let mut engine = RoutingEngine::from_toml(&us_provider(
-        "a",
-        "0.01",
-        "",
-        &["+12125550101", "+12125550102"],
-    ))
-    .unwrap();
+    let mut engine = two_new_york_caller_ids();
     let used: Vec<String> = (0..4)
         .map(|k| call_from(&mut engine, "+12125550199", at(k)))
         .collect();
@@ -704,13 +704,7 @@ fn a_stale_step_cannot_reserve_a_capped_caller_id() {
 
 #[test]
 fn caller_ids_that_get_answers_take_more_turns() {
-    let mut engine = RoutingEngine::from_toml(&us_provider(
-        "a",
-        "0.01",
-        "",
-        &["+12125550101", "+12125550102"],
-    ))
-    .unwrap();
+    let mut engine = two_new_york_caller_ids();
     let (a, ny) = (pid("a"), dest("+12125550199"));
     for k in 0..20 {
         for (caller, answered) in [("+12125550101", true), ("+12125550102", false)] {
