@@ -119,6 +119,14 @@ fn hybrid_weighs_cost_against_success() {
     );
     // Hybrid is the default strategy.
     assert_eq!(ProviderStrategy::default(), ProviderStrategy::Hybrid);
+    // Weights are relative: 2 and 3 score as 0.4 and 0.6.
+    let engine = prepare("[hybrid]\ncost = 2.0\nquality = 3.0");
+    let steps = chain(plan(&engine, &ny, ProviderStrategy::Hybrid, at(1)));
+    assert!(
+        (steps[0].score - expected).abs() < 1e-6,
+        "{}",
+        steps[0].score
+    );
     // All weight on cost: the cost order.
     let engine = prepare("[hybrid]\ncost = 1.0\nquality = 0.0");
     assert_eq!(

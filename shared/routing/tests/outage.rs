@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use voxdial_domain::{ProviderStrategy, Timestamp};
-use voxdial_routing::{BreakerState, CallEnd, RoutePlan, RoutingEngine, SetupResult};
+use voxdial_routing::{BreakerState, CallEnd, RejectReason, RoutePlan, RoutingEngine, SetupResult};
 
 /// One attempt on one provider.
 #[derive(Debug, Clone, PartialEq)]
@@ -172,4 +172,69 @@ fn outage_opens_the_circuit_probes_recover_and_traffic_returns() {
     assert_eq!(total.setup_failures, 8);
     assert_eq!(total.ended, 200);
     assert_eq!(stats.providers[0].total.setup_failures, 8);
+}
+
+/// Plans a call to New York at `t` and reserves its first step, which then
+/// fails (`up` false) or is accepted.
+fn place(engine: &mut RoutingEngine, t: i64, up: bool) -> String {
+    let ny = dest("+12125550199");
+    let step = chain(plan(engine, &ny, ProviderStrategy::Hybrid, at(t))).remove(0);
+    engine.reserve(&step, at(t)).unwrap();
+    let result = if up {
+        SetupResult::Accepted
+    } else {
+        SetupResult::Failed { transient: true }
+    };
+    engine
+        .record_setup(&step.provider, &ny, result, at(t))
+        .unwrap();
+    step.provider.as_str().to_owned()
+}
+
+#[test]
+fn an_open_circuit_alone_is_no_route_and_beside_a_rate_limit_a_wait() {
+    let ny = dest("+12125550199");
+    let a = us_provider(
+        "a",
+        "0.010",
+        "[providers.breaker]\nfailure_threshold = 2\ncooldown_secs = 30\nhalf_open_probes = 1",
+        &["+12125550101"],
+    );
+    // GIVEN A alone, whose two failed setups open its circuit until 31 s.
+    let mut alone = RoutingEngine::from_toml(&a).unwrap();
+    place(&mut alone, 0, false);
+    place(&mut alone, 1, false);
+    // THEN no provider is merely rate limited: no route, and why.
+    let open = RejectReason::CircuitOpen { until: at(31) };
+    match plan(&alone, &ny, ProviderStrategy::Hybrid, at(2)) {
+        RoutePlan::NoRoute(rejections) => {
+            assert_eq!(rejections.len(), 1);
+            assert_eq!(rejections[0].provider, pid("a"));
+            assert_eq!(rejections[0].reason, open);
+        }
+        other => panic!("{other:?}"),
+    }
+    // AND once the probe is out, the busy probe is the reason.
+    let probe = chain(plan(&alone, &ny, ProviderStrategy::Hybrid, at(31))).remove(0);
+    assert!(probe.probe);
+    alone.reserve(&probe, at(31)).unwrap();
+    match plan(&alone, &ny, ProviderStrategy::Hybrid, at(31)) {
+        RoutePlan::NoRoute(rejections) => assert!(
+            matches!(rejections[0].reason, RejectReason::ProbesBusy { .. }),
+            "{rejections:?}"
+        ),
+        other => panic!("{other:?}"),
+    }
+
+    // GIVEN beside it B at 1 call a second, which has just taken one.
+    let b = us_provider("b", "0.020", "", &["+12125550102"]).replacen("cps = 100", "cps = 1", 1);
+    let mut both = RoutingEngine::from_toml(&format!("{a}\n{b}")).unwrap();
+    assert_eq!(place(&mut both, 0, false), "a");
+    assert_eq!(place(&mut both, 1, false), "a");
+    assert_eq!(place(&mut both, 2, true), "b");
+    // THEN plan again when B has its token, not when A's circuit half-opens.
+    assert_eq!(
+        plan(&both, &ny, ProviderStrategy::Hybrid, at(2)),
+        RoutePlan::NotBefore(at(3))
+    );
 }
