@@ -99,6 +99,7 @@ def main():
             "VOXDIAL_AWS_ENDPOINT": endpoint,
             "VOXDIAL_TABLE": "voxdial-dev",
             "VOXDIAL_DISPATCH_QUEUE_URL": f"{endpoint}/123456789012/voxdial-dev-dispatch",
+            "VOXDIAL_JOB_QUEUE_URL": f"{endpoint}/123456789012/voxdial-dev-jobs",
             "VOXDIAL_PUBLIC_BASE_URL": "https://abc123defg.execute-api.ap-south-1.amazonaws.com",
             "VOXDIAL_CALLER_ID": "+14155550100",
             "VOXDIAL_SECRET_IDS": "voxdial/dev/providers",
