@@ -666,8 +666,10 @@ async fn provider_figures(
         .collect()
 }
 
-/// Jumps the clock forward when nothing is in flight and every pending
-/// lead waits for a later time (a calling window, a retry delay).
+/// Jumps the clock forward when nothing is in flight, no post-call job
+/// is left (a jump would add its length to their call-end-to-analysis
+/// time) and every pending lead waits for a later time (a calling window,
+/// a retry delay).
 async fn skip_idle_time(
     progress: &CampaignProgress,
     clock: &ScaledClock,
@@ -676,6 +678,7 @@ async fn skip_idle_time(
     let idle = progress.active == 0 && progress.live_calls.values().sum::<u64>() == 0;
     if let (true, Some(due)) = (idle && progress.pending > 0, progress.next_due_at)
         && due > clock.now()
+        && engine.post_call_backlog().await?.unwrap_or(0) == 0
     {
         clock.advance_to(due);
         engine.sweep().await?;

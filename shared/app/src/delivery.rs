@@ -245,6 +245,18 @@ mod tests {
             Settlement::of::<JobOutcome>(&Err(conflict)),
             Settlement::Redeliver
         );
+        // A record that outlasted the read-modify-write retries is
+        // contention too: a later delivery can get past it.
+        let contended = AppError::contended("call c-1");
+        assert_eq!(contended.http_status(), 409);
+        assert_eq!(
+            contended.to_string(),
+            "call c-1 (each of 8 tries) was changed concurrently"
+        );
+        assert_eq!(
+            Settlement::of::<DispatchOutcome>(&Err(contended)),
+            Settlement::Redeliver
+        );
         // Redelivering cannot help: dropped (and logged), on Lambda and
         // locally alike.
         let invalid = AppError::Store(StoreError::Invalid("bad".into()));

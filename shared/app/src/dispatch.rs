@@ -473,10 +473,7 @@ impl Engine {
                 Err(None) => return Err(AppError::NotFound(format!("call {}", call.id))),
             }
         }
-        Err(AppError::Conflict(format!(
-            "call {} kept changing",
-            call.id
-        )))
+        Err(AppError::contended(format_args!("call {}", call.id)))
     }
 
     /// Ends an attempt that no provider accepted.

@@ -568,9 +568,7 @@ impl Engine {
                 Err(stored) => known = stored,
             }
         }
-        Err(AppError::Conflict(format!(
-            "call {id} kept changing; try again"
-        )))
+        Err(AppError::contended(format_args!("call {id}")))
     }
 
     /// Reads, changes and writes a campaign, retrying on write conflicts.
@@ -592,9 +590,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::Conflict(format!(
-            "campaign {id} kept changing; try again"
-        )))
+        Err(AppError::contended(format_args!("campaign {id}")))
     }
 
     /// The callback URL for `kind` (`status`, `answer`, `recording`) of a call.

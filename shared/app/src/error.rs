@@ -38,6 +38,16 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// A record that kept changing under a read-modify-write until the
+    /// retries ran out: contention, which a later attempt can get past (a
+    /// queued message is delivered again; the API answers 409).
+    pub fn contended(what: impl std::fmt::Display) -> AppError {
+        let tries = crate::engine::CONFLICT_RETRIES;
+        AppError::Store(StoreError::Conflict(format!(
+            "{what} (each of {tries} tries)"
+        )))
+    }
+
     /// The HTTP status a caller should get for this error.
     pub fn http_status(&self) -> u16 {
         match self {

@@ -174,7 +174,7 @@ impl Engine {
                 Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::Conflict(format!("call {call_id} kept changing")))
+        Err(AppError::contended(format_args!("call {call_id}")))
     }
 
     /// Stores a terminal call and releases its lead's slot in one atomic

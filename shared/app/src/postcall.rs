@@ -161,6 +161,15 @@ impl Engine {
             .unwrap_or_default()
     }
 
+    /// How many post-call jobs are queued, waiting or in flight, where the
+    /// job queue counts them exactly; `None` without a pipeline or a count.
+    pub async fn post_call_backlog(&self) -> Result<Option<u64>, AppError> {
+        match self.post.as_ref() {
+            Some(post) => Ok(post.jobs.backlog().await?),
+            None => Ok(None),
+        }
+    }
+
     /// Queues jobs; a failure is logged (the sweeper's reconciliation or the
     /// next trigger catches up) and returned.
     pub(crate) async fn enqueue(&self, jobs: &[Job], delay: Duration) -> Result<(), AppError> {

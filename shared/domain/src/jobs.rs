@@ -112,6 +112,13 @@ pub trait MessageQueue<M: QueueMessage>: Send + Sync {
     fn max_delay(&self) -> Option<Duration> {
         None
     }
+
+    /// How many messages are queued, delayed or in flight, where the queue
+    /// counts them exactly (the local queue); `None` where it cannot (SQS
+    /// counts only approximately).
+    async fn backlog(&self) -> Result<Option<u64>, QueueError> {
+        Ok(None)
+    }
 }
 
 /// The post-call job queue: a [`MessageQueue`] of [`Job`]s.

@@ -508,4 +508,9 @@ impl<M: QueueMessage> MessageQueue<M> for SqliteQueue<M> {
     async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError> {
         self.postpone(receipt, delay).await
     }
+
+    async fn backlog(&self) -> Result<Option<u64>, QueueError> {
+        let stats = self.stats().await?;
+        Ok(Some(stats.visible + stats.hidden))
+    }
 }

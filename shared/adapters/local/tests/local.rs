@@ -58,6 +58,33 @@ async fn a_stale_receipt_neither_acks_nor_postpones_a_redelivered_message() {
 }
 
 #[tokio::test]
+async fn the_backlog_counts_queued_delayed_and_in_flight_messages_not_dead_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::shared(fixtures::t0());
+    let q = queue(dir.path(), clock.clone(), 1);
+    assert_eq!(q.backlog().await.unwrap(), Some(0));
+    q.send(&[message(1), message(2)], Duration::ZERO)
+        .await
+        .unwrap();
+    q.send(&[message(3)], Duration::from_secs(600))
+        .await
+        .unwrap();
+    assert_eq!(q.backlog().await.unwrap(), Some(3));
+    let received = q.receive(1, Duration::ZERO).await.unwrap();
+    // In flight, still owed work.
+    assert_eq!(q.backlog().await.unwrap(), Some(3));
+    q.ack(&received[0].receipt).await.unwrap();
+    assert_eq!(q.backlog().await.unwrap(), Some(2));
+    // The other one is received once and never acknowledged: with one
+    // receive allowed it goes to the dead letters, out of the backlog.
+    q.receive(1, Duration::ZERO).await.unwrap();
+    clock.advance(Duration::from_secs(31));
+    assert!(q.receive(1, Duration::ZERO).await.unwrap().is_empty());
+    assert_eq!(q.backlog().await.unwrap(), Some(1));
+    assert_eq!(q.stats().await.unwrap().dead, 1);
+}
+
+#[tokio::test]
 async fn dead_letters_keep_the_message_and_why() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::shared(fixtures::t0());
