@@ -81,7 +81,7 @@ if $quick; then
 else
     mode=full
     callback_env=(VOXDIAL_BENCH_CAMPAIGNS=10 VOXDIAL_BENCH_CALLS=1000 VOXDIAL_BENCH_WORKERS=32)
-    engine_args=(--leads 100000 --concurrency 50 --time-scale 5000)
+    engine_args=(--leads 100000 --concurrency 50 --time-scale 5000 --timeout-secs 1500)
     bridge_sizes=(500 2000)
     bridge_secs=20
     path_args=(200000 5)
