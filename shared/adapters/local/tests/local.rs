@@ -130,12 +130,38 @@ async fn a_receive_filled_past_dead_letters_still_returns_max() {
         .unwrap();
     assert_eq!(q.receive(10, Duration::ZERO).await.unwrap().len(), 2);
     clock.advance(Duration::from_secs(31));
-    let fresh: Vec<DispatchMessage> = (3..6).map(message).collect();
+    let fresh: Vec<DispatchMessage> = (3..8).map(message).collect();
     q.send(&fresh, Duration::ZERO).await.unwrap();
-    // The two exhausted messages come first in visibility order.
+    // The two exhausted messages come first in visibility order; the
+    // receive fills up past them to max, and not beyond.
     let got = q.receive(3, Duration::ZERO).await.unwrap();
     assert_eq!(got.len(), 3);
     assert!(got.iter().all(|d| fresh.contains(&d.message)));
+    let rest = q.receive(10, Duration::ZERO).await.unwrap();
+    assert_eq!(rest.len(), 2);
+}
+
+#[tokio::test]
+async fn a_receive_filled_past_a_malformed_body_still_returns_max() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::shared(fixtures::t0());
+    let q = queue(dir.path(), clock.clone(), 5);
+    q.send(&[message(1), message(2)], Duration::ZERO)
+        .await
+        .unwrap();
+    // A body no receiver can read, first in visibility order.
+    let conn = rusqlite::Connection::open(dir.path().join("queue.sqlite3")).unwrap();
+    conn.execute(
+        "INSERT INTO messages (body, visible_at, receive_count, sent_at) VALUES ('{oops', 0, 0, 0)",
+        [],
+    )
+    .unwrap();
+    let got = q.receive(2, Duration::ZERO).await.unwrap();
+    assert_eq!(
+        got.iter().map(|d| d.message.clone()).collect::<Vec<_>>(),
+        vec![message(1), message(2)]
+    );
+    assert_eq!(q.stats().await.unwrap().dead, 1);
 }
 
 #[tokio::test]
