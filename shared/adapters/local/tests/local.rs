@@ -19,6 +19,17 @@ fn queue(dir: &std::path::Path, clock: Arc<ManualClock>, max_receives: u32) -> L
     LocalQueue::open(dir.join("queue.sqlite3"), config, clock).expect("open")
 }
 
+/// Writes, behind the queue's back, a body no receiver can read, visible
+/// first (at time 0).
+fn insert_unreadable_body(dir: &std::path::Path) {
+    let conn = rusqlite::Connection::open(dir.join("queue.sqlite3")).unwrap();
+    conn.execute(
+        "INSERT INTO messages (body, visible_at, receive_count, sent_at) VALUES ('{oops', 0, 0, 0)",
+        [],
+    )
+    .unwrap();
+}
+
 #[tokio::test]
 async fn a_stale_receipt_neither_acks_nor_postpones_a_redelivered_message() {
     let dir = tempfile::tempdir().unwrap();
@@ -94,13 +105,7 @@ async fn dead_letters_keep_the_message_and_why() {
         assert_eq!(q.receive(10, Duration::ZERO).await.unwrap().len(), 1);
         clock.advance(Duration::from_secs(31));
     }
-    // A body no receiver can read, written behind the queue's back.
-    let conn = rusqlite::Connection::open(dir.path().join("queue.sqlite3")).unwrap();
-    conn.execute(
-        "INSERT INTO messages (body, visible_at, receive_count, sent_at) VALUES ('{oops', 0, 0, 0)",
-        [],
-    )
-    .unwrap();
+    insert_unreadable_body(dir.path());
     assert!(q.receive(10, Duration::ZERO).await.unwrap().is_empty());
 
     let dead = q.dead_letters().await.unwrap();
@@ -149,13 +154,7 @@ async fn a_receive_filled_past_a_malformed_body_still_returns_max() {
     q.send(&[message(1), message(2)], Duration::ZERO)
         .await
         .unwrap();
-    // A body no receiver can read, first in visibility order.
-    let conn = rusqlite::Connection::open(dir.path().join("queue.sqlite3")).unwrap();
-    conn.execute(
-        "INSERT INTO messages (body, visible_at, receive_count, sent_at) VALUES ('{oops', 0, 0, 0)",
-        [],
-    )
-    .unwrap();
+    insert_unreadable_body(dir.path());
     let got = q.receive(2, Duration::ZERO).await.unwrap();
     assert_eq!(
         got.iter().map(|d| d.message.clone()).collect::<Vec<_>>(),
