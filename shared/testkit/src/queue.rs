@@ -242,6 +242,40 @@ pub async fn retry_later_hides_for_its_delay<M: SuiteMessage>(subject: QueueSubj
     queue.ack(&third.receipt).await.unwrap();
 }
 
+/// `retry_later` for longer than the visibility timeout hides the message
+/// for that whole delay: a queue that ignored the call would deliver it
+/// again as soon as the timeout passed.
+pub async fn retry_later_hides_past_the_visibility_timeout<M: SuiteMessage>(
+    subject: QueueSubject<M>,
+) {
+    let queue = subject.queue();
+    let time = subject.time();
+    let visibility = subject.visibility();
+    let delay = visibility * 2;
+    let margin = time.margin(visibility);
+    queue.send(&[M::nth(1)], Duration::ZERO).await.unwrap();
+    let first = receive_exactly(&*queue, 1).await.remove(0);
+    let postponed = Instant::now();
+    queue.retry_later(&first.receipt, delay).await.unwrap();
+
+    time.advance(visibility + margin).await;
+    assert_hidden_until(
+        &*queue,
+        time,
+        postponed,
+        delay,
+        "past the visibility timeout, before the retry delay",
+    )
+    .await;
+    time.advance(delay - visibility).await;
+    let second = receive_exactly(&*queue, 1).await.remove(0);
+    assert_eq!(
+        (second.message.clone(), second.receive_count),
+        (M::nth(1), 2)
+    );
+    queue.ack(&second.receipt).await.unwrap();
+}
+
 /// `receive` on an empty queue waits up to `wait` and returns nothing.
 pub async fn receive_on_empty_queue_returns_nothing<M: SuiteMessage>(subject: QueueSubject<M>) {
     let queue = subject.queue();

@@ -245,6 +245,25 @@ pub async fn import_stores_leads(subject: StoreSubject) {
     assert_eq!(store.lead(&lead_id("camp-a-L9999")).await.unwrap(), None);
 }
 
+/// Two imports into one campaign at once both land whole: one waits for
+/// the other's lock, neither undoes the other (a lock taken over as stale
+/// while its import still runs would roll that import back). The batches
+/// are small: on DynamoDB the second waits at most 30 s for the first,
+/// which takes about a second on moto with both cores busy.
+pub async fn concurrent_imports_into_one_campaign_each_land_whole(subject: StoreSubject) {
+    let store = subject.store();
+    let c = given_campaign(&*store, "camp-a").await;
+    let (first, second) = (leads(&c, 0..50, t0()), leads(&c, 50..100, t0()));
+    let (a, b) = tokio::join!(
+        store.import_leads(&c, first),
+        store.import_leads(&c, second)
+    );
+    assert_eq!((a.unwrap().inserted, b.unwrap().inserted), (50, 50));
+    assert_eq!(all_leads(&*store, &c).await.len(), 100);
+    let progress = store.progress(&c).await.unwrap();
+    assert_eq!((progress.total, progress.pending), (100, 100));
+}
+
 /// Leads merge by (campaign, number): re-importing the same numbers, under
 /// the same or new ids, inserts nothing and keeps the stored leads; the same
 /// number in another campaign is another lead; a number repeated inside one

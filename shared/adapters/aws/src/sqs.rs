@@ -312,5 +312,15 @@ mod tests {
         assert_eq!(seconds(Duration::from_millis(1), MAX_DELAY), 1);
         assert_eq!(seconds(Duration::from_secs(2), MAX_DELAY), 2);
         assert_eq!(seconds(Duration::from_secs(3600), MAX_DELAY), 900);
+        assert_eq!(seconds(Duration::from_secs(86_400), MAX_VISIBILITY), 43_200);
+    }
+
+    #[test]
+    fn the_queue_says_how_long_sqs_holds_a_delayed_message() {
+        let config = aws_sdk_sqs::Config::builder()
+            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+            .build();
+        let queue = SqsMessageQueue::<Job>::new(Client::from_conf(config), "http://127.0.0.1/q");
+        assert_eq!(queue.max_delay(), Some(Duration::from_secs(15 * 60)));
     }
 }

@@ -190,3 +190,20 @@ pub(crate) fn from_nanos(nanos: i64) -> Timestamp {
 pub(crate) fn duration_nanos(d: Duration) -> i64 {
     i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn instant(text: &str) -> Timestamp {
+        chrono::DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    #[test]
+    fn instants_outside_the_nanosecond_range_saturate_in_order() {
+        assert_eq!(nanos(instant("1500-01-01T00:00:00Z")), i64::MIN);
+        assert_eq!(nanos(instant("2500-01-01T00:00:00Z")), i64::MAX);
+        let inside = instant("2026-12-07T12:00:00.000000001Z");
+        assert_eq!(from_nanos(nanos(inside)), inside);
+    }
+}

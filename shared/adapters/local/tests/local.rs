@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use voxdial_domain::{
-    BlobStore, CampaignStore, Clock, DispatchMessage, LeadStore, MessageQueue, StoreError,
+    BlobError, BlobStore, CampaignStore, Clock, DispatchMessage, LeadStore, MessageQueue,
+    StoreError,
 };
 use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, OpenError, QueueConfig, QueueStats};
 use voxdial_testkit::{ManualClock, fixtures, queue::message};
@@ -232,6 +233,33 @@ fn schema_versions_and_file_kinds_are_checked_at_open() {
     );
 }
 
+#[test]
+fn files_of_other_programs_are_refused_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    // GIVEN a database of another program, marked with its own application
+    // id but no schema version yet
+    let marked = dir.path().join("marked.sqlite3");
+    rusqlite::Connection::open(&marked)
+        .unwrap()
+        .execute_batch("PRAGMA application_id = 1234")
+        .unwrap();
+    // AND one that versions its schema but sets no application id
+    let versioned = dir.path().join("versioned.sqlite3");
+    rusqlite::Connection::open(&versioned)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 3")
+        .unwrap();
+    // THEN the store opens neither (and migrates neither)
+    for path in [&marked, &versioned] {
+        let opened = LocalStore::open(path);
+        assert!(
+            matches!(opened, Err(OpenError::WrongKind { .. })),
+            "{}: {opened:?}",
+            path.display()
+        );
+    }
+}
+
 #[tokio::test]
 async fn presigned_urls_verify_only_untampered_and_unexpired() {
     let dir = tempfile::tempdir().unwrap();
@@ -354,6 +382,40 @@ async fn blob_writes_leave_no_temporary_files_and_stale_ones_are_cleared() {
         !dir.path().join("objects/a").exists(),
         "empty directories are pruned"
     );
+}
+
+#[tokio::test]
+async fn a_folder_that_cannot_be_read_fails_reads_instead_of_looking_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = ManualClock::shared(fixtures::t0());
+    let blobs = LocalBlobStore::open(dir.path(), "http://h", b"k".to_vec(), clock).unwrap();
+    blobs
+        .put("a/b.json", b"{}".to_vec(), "application/json")
+        .await
+        .unwrap();
+    // GIVEN a folder that cannot be read: a symbolic link to itself
+    std::os::unix::fs::symlink("loop", dir.path().join("objects/loop")).unwrap();
+    // THEN listing, reading and deleting under it fail, where a missing
+    // folder or blob is simply not there
+    let unavailable = |result: Result<String, BlobError>| {
+        assert!(
+            matches!(result, Err(BlobError::Unavailable { .. })),
+            "{result:?}"
+        );
+    };
+    unavailable(blobs.list("loop/").await.map(|keys| format!("{keys:?}")));
+    unavailable(blobs.get("loop/x").await.map(|b| format!("{b:?}")));
+    unavailable(
+        blobs
+            .get_range("loop/x", 0, 4)
+            .await
+            .map(|b| format!("{b:?}")),
+    );
+    unavailable(blobs.delete("loop/x").await.map(|d| format!("{d:?}")));
+    assert_eq!(blobs.list("missing/").await.unwrap(), Vec::<String>::new());
+    assert_eq!(blobs.get_range("missing/x", 0, 4).await.unwrap(), None);
+    assert!(!blobs.delete("missing/x").await.unwrap());
+    assert_eq!(blobs.list("").await.unwrap(), vec!["a/b.json".to_string()]);
 }
 
 #[tokio::test]
