@@ -249,7 +249,7 @@ pub async fn import_stores_leads(subject: StoreSubject) {
 /// the other's lock, neither undoes the other (a lock taken over as stale
 /// while its import still runs would roll that import back). The batches
 /// are small: on DynamoDB the second waits at most 30 s for the first,
-/// which takes about a second on moto with both cores busy.
+/// and both take about 3 s on moto with both cores busy.
 pub async fn concurrent_imports_into_one_campaign_each_land_whole(subject: StoreSubject) {
     let store = subject.store();
     let c = given_campaign(&*store, "camp-a").await;
