@@ -602,7 +602,11 @@ fn local_amd_detects_a_machine_and_hang_up_policy_hangs_up_at_once() {
     c.voicemail = VoicemailPolicy::HangUp;
     let mut s = Sim::new(c);
     s.input(Input::ModelReady);
-    let greeting = Synth::new(9).voicemail_greeting(300.0, 6000.0, 300.0, None, 6500.0, -20.0);
+    // A greeting without a pause a person would leave (one would start
+    // the opening: see the early-opening test below).
+    let mut synth = Synth::new(9);
+    let mut greeting = synth.silence(2400);
+    greeting.extend(synth.speech(8000 * 6, -20.0));
     s.audio(&greeting);
     assert_eq!(s.ended(), Some(EndReason::MachineHangUp));
     assert!(s.host().contains(&HostRequest::HangUp));
@@ -991,7 +995,7 @@ fn opening_starts_when_a_person_is_likely_before_the_verdict() {
             started_at = Some(s.now);
         }
     }
-    // THEN the opening went out once, 300 ms into the pause, before the
+    // THEN the opening went out once, 160 ms into the pause, before the
     // human verdict (which comes at 700 ms of silence)
     let started_at = started_at
         .expect("opening started")

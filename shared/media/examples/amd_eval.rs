@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run -p voxdial-media --example amd_eval --release -- [--synth N] [--seed S] [--corpus DIR] [--verbose]
 //!     [--machine-greeting-ms MS] [--after-silence-ms MS] [--initial-silence-ms MS] [--max-words N]
+//!     [--likely-greeting-ms MS] [--likely-silence-ms MS]
 //! ```
 //!
 //! - The synthetic corpus (`voxdial_media::synth::amd_corpus`, default 400
@@ -272,6 +273,12 @@ fn main() {
             "--after-silence-ms" => {
                 cfg.after_greeting_silence = ms(args.next()).unwrap_or(cfg.after_greeting_silence)
             }
+            "--likely-greeting-ms" => {
+                cfg.likely_human_greeting = ms(args.next()).unwrap_or(cfg.likely_human_greeting)
+            }
+            "--likely-silence-ms" => {
+                cfg.likely_human_silence = ms(args.next()).unwrap_or(cfg.likely_human_silence)
+            }
             "--initial-silence-ms" => {
                 cfg.initial_silence = ms(args.next()).unwrap_or(cfg.initial_silence)
             }
@@ -292,8 +299,10 @@ fn main() {
         }
     }
     println!(
-        "AMD config: machine_greeting {:?}, after_greeting_silence {:?}, initial_silence {:?} -> {:?}, max_words {}, total {:?}\n",
+        "AMD config: machine_greeting {:?}, likely person after a greeting under {:?} and {:?} of silence, after_greeting_silence {:?}, initial_silence {:?} -> {:?}, max_words {}, total {:?}\n",
         cfg.machine_greeting,
+        cfg.likely_human_greeting,
+        cfg.likely_human_silence,
         cfg.after_greeting_silence,
         cfg.initial_silence,
         cfg.initial_silence_verdict,
