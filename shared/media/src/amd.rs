@@ -234,8 +234,8 @@ pub struct Amd {
     silence_run: u64,
     greeting: Option<Greeting>,
     likely_human: Option<AmdDecision>,
-    /// Whether the person became likely after a bare hello (a greeting
-    /// shorter than `short_greeting`): machines then need
+    /// Whether a greeting shorter than `short_greeting` was followed by
+    /// `hello_pause` of silence (a bare hello): machines then need
     /// `machine_greeting_after_pause`.
     paused_after_hello: bool,
     decision: Option<AmdDecision>,
