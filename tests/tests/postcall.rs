@@ -29,9 +29,9 @@ use voxdial_app::router::{Providers, StaticRouter};
 use voxdial_app::transcription::LiveTranscriber;
 use voxdial_app::{Engine, EngineConfig, PostCallConfig, PostCallDeps};
 use voxdial_domain::{
-    CallAttempt, CallEvent, CallEventKind, CallId, CampaignSettings, Clock, Conversation,
-    Disposition, DncScope, LeadStore, MessageQueue, OutboundWebhook, ProviderCallSid, ProviderId,
-    RecordingPolicy, RecordingStatus, StageStatus, Store, TranscribeError, Transcriber,
+    BlobStore, CallAttempt, CallEvent, CallEventKind, CallId, CampaignSettings, Clock,
+    Conversation, Disposition, DncScope, LeadStore, MessageQueue, OutboundWebhook, ProviderCallSid,
+    ProviderId, RecordingPolicy, RecordingStatus, StageStatus, Store, TranscribeError, Transcriber,
     TranscriberInput, Transcript, TranscriptionRequest,
 };
 use voxdial_local::{LocalBlobStore, LocalJobQueue, LocalQueue, LocalStore, QueueConfig};
@@ -165,6 +165,7 @@ struct World {
     clock: Arc<ManualClock>,
     remote: Arc<Remote>,
     transcriber: Arc<Counting>,
+    blobs: LocalBlobStore,
     call: CallAttempt,
     dir: tempfile::TempDir,
 }
@@ -225,7 +226,7 @@ async fn world_with(
             ..EngineConfig::default()
         },
     )
-    .with_blobs(Arc::new(blobs))
+    .with_blobs(Arc::new(blobs.clone()))
     .with_post_call(PostCallDeps {
         jobs: jobs.clone(),
         transcriber: transcriber.clone(),
@@ -338,6 +339,7 @@ async fn world_with(
         clock,
         remote,
         transcriber,
+        blobs,
         call,
         dir,
     }
@@ -451,12 +453,14 @@ async fn duplicate_and_reordered_webhooks_store_once_and_transcribe_once() {
     let analysis = w.engine.analysis(&c.id).await.unwrap();
     assert_eq!(analysis.engine, "local");
     // The blob store has the recording, the transcript and the analysis.
-    let files: Vec<String> = walk(w.dir.path().join("blobs").as_path());
-    assert_eq!(
-        files.iter().filter(|f| f.contains("provider.wav")).count(),
-        1,
-        "{files:?}"
-    );
+    let keys = w.blobs.list("").await.unwrap();
+    for kind in ["provider.wav", "segments.json", "analyses/"] {
+        assert_eq!(
+            keys.iter().filter(|k| k.contains(kind)).count(),
+            1,
+            "{kind}: {keys:?}"
+        );
+    }
     let posts = w.remote.posts.lock().unwrap();
     assert_eq!(posts.len(), 1, "delivered once");
 }
@@ -834,12 +838,10 @@ async fn retention_deletes_the_files_when_it_ends_and_not_before() {
     drain(&w).await;
     let stored = call(&w).await;
     let purge_at = stored.post_call.retention.clone().unwrap().purge_at;
-    let blobs = || walk(w.dir.path().join("blobs").as_path());
-    assert!(
-        blobs().iter().any(|f| f.contains("provider.wav")),
-        "{:?}",
-        blobs()
-    );
+    let blobs = || async { w.blobs.list("").await.unwrap() };
+    let kept = blobs().await;
+    assert!(kept.iter().any(|k| k.contains("provider.wav")), "{kept:?}");
+    assert!(kept.iter().any(|k| k.contains("analyses/")), "{kept:?}");
 
     // WHEN the sweeper runs a second before the retention ends
     w.clock.advance(
@@ -849,7 +851,7 @@ async fn retention_deletes_the_files_when_it_ends_and_not_before() {
     );
     assert_eq!(w.engine.purge_due().await.unwrap(), 0);
     // THEN nothing is deleted
-    assert!(blobs().iter().any(|f| f.contains("provider.wav")));
+    assert_eq!(blobs().await, kept);
 
     // WHEN it runs once the retention ended
     w.clock.advance(Duration::from_secs(2));
@@ -858,6 +860,7 @@ async fn retention_deletes_the_files_when_it_ends_and_not_before() {
     // THEN the call's files are gone, the record says so, and a second
     // sweep has nothing left to do
     let left: Vec<String> = blobs()
+        .await
         .into_iter()
         .filter(|f| f.contains(stored.id.as_str()))
         .collect();

@@ -36,6 +36,38 @@ pub async fn put_get_overwrite_delete(subject: BlobSubject) {
     assert!(!blobs.delete(key).await.unwrap());
 }
 
+/// Overwrites from a few bytes to a few hundred KiB and back (an adapter
+/// may keep small blobs apart from large ones) read, range and list the
+/// last write; a delete then removes the key whatever it held.
+pub async fn overwrites_across_sizes_read_the_last(subject: BlobSubject) {
+    let blobs = subject.blobs();
+    let key = "analyses/camp-a/call-1.json";
+    let large: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    for data in [
+        b"{}".to_vec(),
+        large.clone(),
+        b"{\"v\":3}".to_vec(),
+        large.clone(),
+    ] {
+        blobs
+            .put(key, data.clone(), "application/json")
+            .await
+            .expect("put");
+        assert_eq!(blobs.get(key).await.unwrap(), Some(data.clone()));
+        assert_eq!(
+            blobs.get_range(key, 1, 4).await.unwrap(),
+            Some(data[1..5.min(data.len())].to_vec())
+        );
+        assert_eq!(
+            blobs.list("analyses/").await.unwrap(),
+            vec![key.to_string()]
+        );
+    }
+    assert!(blobs.delete(key).await.unwrap());
+    assert_eq!(blobs.get(key).await.unwrap(), None);
+    assert_eq!(blobs.list("").await.unwrap(), Vec::<String>::new());
+}
+
 /// Reading or deleting a key never written is `None` / false, not an error.
 pub async fn missing_blobs_are_none(subject: BlobSubject) {
     let blobs = subject.blobs();

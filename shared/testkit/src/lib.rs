@@ -335,6 +335,7 @@ macro_rules! blob_contract {
     ($factory:expr) => {
         $crate::__contract_tests!(blob_contract, blob, $factory;
             put_get_overwrite_delete,
+            overwrites_across_sizes_read_the_last,
             missing_blobs_are_none,
             binary_data_round_trips,
             list_by_prefix_sorted,

@@ -1,11 +1,32 @@
 //! [`LocalBlobStore`]: blobs as files under a root directory, and presigned
 //! URLs for the local HTTP server.
 //!
-//! Layout under the root: `objects/{key}` holds each blob; `tmp/` holds
-//! writes in progress. A write goes to a temporary file, is flushed to disk
-//! (`fsync`), then renamed over the blob's path and the directory flushed:
-//! readers see the old bytes or the new ones, never a mix, also after a
-//! crash (leftover temporary files are removed at open).
+//! Layout under the root: a blob of at most [`SMALL_BLOB`] bytes written
+//! with `put` is a row of `small.sqlite3`; any other blob is the file
+//! `objects/{key}`; `tmp/` holds file writes in progress.
+//!
+//! A file write goes to a temporary file, is flushed to disk (`fsync`), then
+//! renamed over the blob's path and the directory flushed: readers see the
+//! old bytes or the new ones, never a mix, also after a crash (leftover
+//! temporary files are removed at open).
+//!
+//! A small blob is one SQLite commit (WAL, `synchronous = NORMAL`, as in
+//! the store): it survives the process being killed, and an OS crash or a
+//! power loss may lose the last ones, as it may the store's last commits.
+//! Analyses and transcripts, a few KiB and two or three per call, so cost
+//! no file creation and no `fsync`: as files they were a sixth of
+//! `voxdial serve`'s CPU under status-callback load.
+//!
+//! A key is in one place at a time. Every write and delete holds the
+//! small-blob database's one connection, so the changes of one key are
+//! ordered whatever their sizes: a small write commits its row, then
+//! removes the key's file; a large write renames its file into place in
+//! the transaction that deletes the key's row; a delete removes both in
+//! one transaction. A crash between the two steps of a small write leaves
+//! the row beside an older file, and a row is read before a file, so a
+//! reader sees the old blob or the new one, never none. A read looks for a
+//! row, then a file, then a row again, so a blob made small between the
+//! first two looks is still found.
 
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
@@ -14,10 +35,27 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hmac::{Hmac, KeyInit, Mac};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::Sha256;
 use voxdial_domain::{BlobError, BlobStore, Clock, Timestamp};
 
 use crate::OpenError;
+use crate::sqlite::Db;
+
+/// Blobs `put` with at most this many bytes are rows of `small.sqlite3`
+/// instead of files.
+pub const SMALL_BLOB: usize = 128 * 1024;
+
+/// `PRAGMA application_id` of the small-blob file ("vxdb").
+const SMALL_APPLICATION_ID: i32 = 0x7678_6462;
+
+/// Schema versions of the small-blob file.
+const SMALL_MIGRATIONS: &[&str] = &["
+CREATE TABLE small_blobs (
+    key  TEXT PRIMARY KEY NOT NULL, -- a valid key (validate_key)
+    data BLOB NOT NULL
+) STRICT;
+"];
 
 /// The longest key accepted, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
@@ -64,6 +102,64 @@ fn io_error(message: &'static str) -> impl FnOnce(std::io::Error) -> BlobError {
     }
 }
 
+fn sql_error(message: &'static str) -> impl FnOnce(rusqlite::Error) -> BlobError {
+    move |source| BlobError::Unavailable {
+        message: message.into(),
+        source: Box::new(source),
+    }
+}
+
+/// Runs `work` in one `BEGIN IMMEDIATE` transaction of the small-blob
+/// file: committed if it succeeds, rolled back if it fails.
+fn in_transaction<R>(
+    conn: &mut Connection,
+    message: &'static str,
+    work: impl FnOnce(&Connection) -> Result<R, BlobError>,
+) -> Result<R, BlobError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(sql_error(message))?;
+    let result = work(&tx)?;
+    tx.commit().map_err(sql_error(message))?;
+    Ok(result)
+}
+
+/// The small blob at `key`, if there is one.
+fn small_blob(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
+    conn.prepare_cached("SELECT data FROM small_blobs WHERE key = ?1")
+        .and_then(|mut stmt| stmt.query_row([key], |row| row.get(0)).optional())
+        .map_err(sql_error("cannot read a blob"))
+}
+
+/// Deletes the small blob at `key`; whether there was one.
+fn delete_small_blob(conn: &Connection, key: &str) -> Result<bool, BlobError> {
+    conn.prepare_cached("DELETE FROM small_blobs WHERE key = ?1")
+        .and_then(|mut stmt| stmt.execute([key]))
+        .map(|deleted| deleted > 0)
+        .map_err(sql_error("cannot delete a blob"))
+}
+
+/// The keys of small blobs under `prefix`, sorted.
+fn small_keys(conn: &Connection, prefix: &str) -> Result<Vec<String>, BlobError> {
+    // Valid keys are ASCII below DEL, so the keys under `prefix` sort from
+    // `prefix` to just before `prefix` followed by DEL.
+    let mut stmt = conn
+        .prepare_cached("SELECT key FROM small_blobs WHERE key >= ?1 AND key < ?2 ORDER BY key")
+        .map_err(sql_error("cannot list blobs"))?;
+    let keys = stmt
+        .query_map(params![prefix, format!("{prefix}\u{7f}")], |row| row.get(0))
+        .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
+        .map_err(sql_error("cannot list blobs"))?;
+    Ok(keys)
+}
+
+/// At most `len` bytes of `data` from byte `start`, as a file read gives them.
+fn range_of(data: &[u8], start: u64, len: u64) -> Vec<u8> {
+    let start = usize::try_from(start).unwrap_or(usize::MAX).min(data.len());
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    data[start..][..len.min(data.len() - start)].to_vec()
+}
+
 /// Whether an error means "no blob at this key" (the path, or a directory on
 /// the way, is missing or is of the wrong kind).
 fn is_absent(e: &std::io::Error) -> bool {
@@ -80,7 +176,9 @@ pub struct LocalBlobStore {
 }
 
 struct Inner {
-    /// `{root}/objects`: every blob lives under it, at its key.
+    /// `{root}/small.sqlite3`: the blobs of at most [`SMALL_BLOB`] bytes.
+    small: Arc<Db>,
+    /// `{root}/objects`: every other blob lives under it, at its key.
     objects: PathBuf,
     /// `{root}/tmp`: on the same file system, so a rename is atomic.
     tmp: PathBuf,
@@ -127,12 +225,19 @@ impl LocalBlobStore {
         for entry in leftovers.flatten() {
             let _ = std::fs::remove_file(entry.path());
         }
+        let small = Db::open_with(
+            &root.join("small.sqlite3"),
+            SMALL_APPLICATION_ID,
+            SMALL_MIGRATIONS,
+            true,
+        )?;
         let mut base_url = base_url.into();
         while base_url.ends_with('/') {
             base_url.pop();
         }
         Ok(LocalBlobStore {
             inner: Arc::new(Inner {
+                small,
                 objects,
                 tmp,
                 base_url,
@@ -140,12 +245,6 @@ impl LocalBlobStore {
                 clock,
             }),
         })
-    }
-
-    /// The file holding `key` (for the HTTP server to stream it).
-    pub fn file_path(&self, key: &str) -> Result<PathBuf, BlobError> {
-        validate_key(key)?;
-        Ok(self.inner.objects.join(key))
     }
 
     /// The signature of `key` until `expires`: for reading (GET) or for
@@ -322,17 +421,61 @@ impl Inner {
         self.commit(&tmp, key)
     }
 
-    /// Renames a flushed temporary file over the blob's path.
+    /// Renames a flushed temporary file over the blob's path and deletes
+    /// the key's small blob, in one transaction of the small-blob file.
     fn commit(&self, tmp: &Path, key: &str) -> Result<(), BlobError> {
         let path = self.objects.join(key);
         let dir = path.parent().unwrap_or(&self.objects).to_path_buf();
         let renamed = std::fs::create_dir_all(&dir)
-            .and_then(|()| std::fs::rename(tmp, &path))
-            .and_then(|()| std::fs::File::open(&dir)?.sync_all());
+            .map_err(io_error("cannot write a blob"))
+            .and_then(|()| {
+                self.small.write_blocking(|conn| {
+                    in_transaction(conn, "cannot write a blob", |tx| {
+                        delete_small_blob(tx, key)?;
+                        std::fs::rename(tmp, &path).map_err(io_error("cannot write a blob"))
+                    })
+                })
+            })
+            .and_then(|()| {
+                std::fs::File::open(&dir)
+                    .and_then(|dir| dir.sync_all())
+                    .map_err(io_error("cannot write a blob"))
+            });
         if renamed.is_err() {
             let _ = std::fs::remove_file(tmp);
         }
-        renamed.map_err(io_error("cannot write a blob"))
+        renamed
+    }
+
+    /// The bytes of the file of `key`, if there is one.
+    fn read_file(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        match std::fs::read(self.objects.join(key)) {
+            Ok(data) => Ok(Some(data)),
+            Err(e) if is_absent(&e) => Ok(None),
+            Err(e) => Err(io_error("cannot read a blob")(e)),
+        }
+    }
+
+    /// Removes the file of `key`; whether there was one.
+    fn remove_file(&self, key: &str, message: &'static str) -> Result<bool, BlobError> {
+        match std::fs::remove_file(self.objects.join(key)) {
+            Ok(()) => Ok(true),
+            Err(e) if is_absent(&e) => Ok(false),
+            Err(e) => Err(io_error(message)(e)),
+        }
+    }
+
+    /// Removes the directories that removing the file of `key` left empty
+    /// (a failure just stops it).
+    fn prune(&self, key: &str) {
+        let path = self.objects.join(key);
+        let mut dir = path.parent();
+        while let Some(d) = dir.filter(|d| *d != self.objects) {
+            if std::fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
     }
 
     fn get_range(&self, key: &str, start: u64, len: u64) -> Result<Option<Vec<u8>>, BlobError> {
@@ -351,22 +494,26 @@ impl Inner {
         Ok(Some(data))
     }
 
+    /// Deletes the small blob and the file of `key` in one transaction of
+    /// the small-blob file; whether there was either. A deleted row leaves
+    /// no copy: its pages are zeroed (`secure_delete`) and the log, which
+    /// holds the images of the pages it was written to, is emptied.
     fn delete(&self, key: &str) -> Result<bool, BlobError> {
-        let path = self.objects.join(key);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if is_absent(&e) => return Ok(false),
-            Err(e) => return Err(io_error("cannot delete a blob")(e)),
-        }
-        // Prune directories the delete left empty (a failure just stops it).
-        let mut dir = path.parent();
-        while let Some(d) = dir.filter(|d| *d != self.objects) {
-            if std::fs::remove_dir(d).is_err() {
-                break;
+        let (row, file) = self.small.write_blocking(|conn| {
+            let deleted = in_transaction(conn, "cannot delete a blob", |tx| {
+                let row = delete_small_blob(tx, key)?;
+                Ok((row, self.remove_file(key, "cannot delete a blob")?))
+            })?;
+            if deleted.0 {
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                    .map_err(sql_error("cannot empty the log after a delete"))?;
             }
-            dir = d.parent();
+            Ok::<_, BlobError>(deleted)
+        })?;
+        if file {
+            self.prune(key);
         }
-        Ok(true)
+        Ok(row || file)
     }
 
     fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
@@ -412,11 +559,60 @@ impl Inner {
     }
 }
 
+impl LocalBlobStore {
+    /// Commits the small blob at `key`, then removes the key's file (an
+    /// `unlink` that finds none unless the key held a large blob), both on
+    /// the calling task.
+    async fn put_small(&self, key: &str, data: &[u8]) -> Result<(), BlobError> {
+        let inner = &self.inner;
+        let removed = inner
+            .small
+            .write(|conn| {
+                conn.prepare_cached(
+                    "INSERT INTO small_blobs (key, data) VALUES (?1, ?2) \
+                     ON CONFLICT (key) DO UPDATE SET data = excluded.data",
+                )
+                .and_then(|mut stmt| stmt.execute(params![key, data]))
+                .map_err(sql_error("cannot write a blob"))?;
+                inner.remove_file(key, "cannot write a blob")
+            })
+            .await?;
+        if removed {
+            inner.prune(key);
+        }
+        Ok(())
+    }
+
+    /// The small blob at `key`, if there is one.
+    async fn get_small(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        self.inner.small.read(|conn| small_blob(conn, key)).await
+    }
+
+    /// The whole blob at `key`: its row, else its file, else its row again
+    /// (made small between the two looks).
+    async fn get_whole(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
+        if let Some(data) = self.get_small(key).await? {
+            return Ok(Some(data));
+        }
+        let file_key = key.to_string();
+        match self
+            .blocking(move |inner| inner.read_file(&file_key))
+            .await?
+        {
+            Some(data) => Ok(Some(data)),
+            None => self.get_small(key).await,
+        }
+    }
+}
+
 #[async_trait]
 impl BlobStore for LocalBlobStore {
     async fn put(&self, key: &str, data: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
         validate_key(key)?;
         tracing::debug!(key, bytes = data.len(), content_type, "storing a blob");
+        if data.len() <= SMALL_BLOB {
+            return self.put_small(key, &data).await;
+        }
         let key = key.to_string();
         self.blocking(move |inner| inner.put(&key, &data)).await
     }
@@ -431,13 +627,7 @@ impl BlobStore for LocalBlobStore {
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
         validate_key(key)?;
-        let key = key.to_string();
-        self.blocking(move |inner| match std::fs::read(inner.objects.join(&key)) {
-            Ok(data) => Ok(Some(data)),
-            Err(e) if is_absent(&e) => Ok(None),
-            Err(e) => Err(io_error("cannot read a blob")(e)),
-        })
-        .await
+        self.get_whole(key).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, BlobError> {
@@ -448,8 +638,17 @@ impl BlobStore for LocalBlobStore {
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BlobError> {
         validate_prefix(prefix)?;
-        let prefix = prefix.to_string();
-        self.blocking(move |inner| inner.list(&prefix)).await
+        let mut keys = self
+            .inner
+            .small
+            .read(|conn| small_keys(conn, prefix))
+            .await?;
+        let file_prefix = prefix.to_string();
+        keys.extend(self.blocking(move |inner| inner.list(&file_prefix)).await?);
+        keys.sort();
+        // A file a crash left beside the row that replaced it.
+        keys.dedup();
+        Ok(keys)
     }
 
     async fn presign_get(&self, key: &str, ttl: Duration) -> Result<String, BlobError> {
@@ -467,9 +666,20 @@ impl BlobStore for LocalBlobStore {
         len: u64,
     ) -> Result<Option<Vec<u8>>, BlobError> {
         validate_key(key)?;
-        let key = key.to_string();
-        self.blocking(move |inner| inner.get_range(&key, start, len))
-            .await
+        if let Some(data) = self.get_small(key).await? {
+            return Ok(Some(range_of(&data, start, len)));
+        }
+        let file_key = key.to_string();
+        match self
+            .blocking(move |inner| inner.get_range(&file_key, start, len))
+            .await?
+        {
+            Some(data) => Ok(Some(data)),
+            None => Ok(self
+                .get_small(key)
+                .await?
+                .map(|data| range_of(&data, start, len))),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 //! voxdial's embedded adapters, the local mode's default: every store port
 //! on one SQLite file, a durable in-process dispatch queue on another, and
-//! blobs as files. They pass the same contract suites
+//! blobs as files (the small ones as rows of a third). They pass the same contract suites
 //! (`voxdial-testkit`) as the AWS adapters.
 //!
 //! # Layout
@@ -12,8 +12,9 @@
 //!   [`LocalQueue`] for dispatch messages, [`LocalJobQueue`] for post-call
 //!   jobs.
 //! - [`blob`]: [`LocalBlobStore`], files under a directory with atomic
-//!   writes and HMAC-signed URLs for the local HTTP server.
-//! - `sqlite`: what the store and the queue share (pragmas, migrations,
+//!   writes (blobs up to [`SMALL_BLOB`] bytes as rows of a SQLite file) and
+//!   HMAC-signed URLs for the local HTTP server.
+//! - `sqlite`: what the store, the queue and the small blobs share (pragmas, migrations,
 //!   the one connection per file, instants as integers).
 //! - [`error`]: [`OpenError`], what opening an adapter can fail with.
 //!
@@ -30,7 +31,7 @@
 //! - Files are in WAL mode with `synchronous = NORMAL`: a committed write
 //!   survives the process being killed (`kill -9` included); an OS crash or
 //!   power loss may lose the last commits, never a part of one.
-//! - Each file carries `PRAGMA application_id` (store or queue) and a
+//! - Each file carries `PRAGMA application_id` (store, queue or small blobs) and a
 //!   `PRAGMA user_version` schema version; migrations run at open, one
 //!   transaction each, and a file from a newer build is refused.
 
@@ -40,7 +41,7 @@ pub mod queue;
 mod sqlite;
 pub mod store;
 
-pub use blob::{LocalBlobStore, validate_key};
+pub use blob::{LocalBlobStore, SMALL_BLOB, validate_key};
 pub use error::OpenError;
 pub use queue::{DeadLetter, LocalJobQueue, LocalQueue, QueueConfig, QueueStats, SqliteQueue};
 pub use store::LocalStore;

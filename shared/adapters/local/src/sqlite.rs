@@ -150,7 +150,26 @@ impl Db {
         application_id: i32,
         migrations: &[&str],
     ) -> Result<Arc<Db>, OpenError> {
+        Db::open_with(path, application_id, migrations, false)
+    }
+
+    /// [`Db::open`] with `PRAGMA secure_delete` on when `zero_deleted`:
+    /// what a delete or an overwrite frees is overwritten with zeros, not
+    /// left in free pages.
+    pub(crate) fn open_with(
+        path: &Path,
+        application_id: i32,
+        migrations: &[&str],
+        zero_deleted: bool,
+    ) -> Result<Arc<Db>, OpenError> {
         let mut conn = open(path)?;
+        if zero_deleted {
+            conn.pragma_update(None, "secure_delete", "ON")
+                .map_err(|source| OpenError::Sqlite {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+        }
         migrate(&mut conn, path, application_id, migrations)?;
         Ok(Arc::new(Db {
             path: path.to_path_buf(),
@@ -161,6 +180,13 @@ impl Db {
     /// Runs `work`, which may write, with the connection.
     pub(crate) async fn write<R>(&self, work: impl FnOnce(&mut Connection) -> R) -> R {
         let mut conn = self.conn.lock().await;
+        work(&mut conn)
+    }
+
+    /// [`Db::write`] from a thread that may block (a `spawn_blocking` task),
+    /// never from an async task.
+    pub(crate) fn write_blocking<R>(&self, work: impl FnOnce(&mut Connection) -> R) -> R {
+        let mut conn = self.conn.blocking_lock();
         work(&mut conn)
     }
 

@@ -9,7 +9,9 @@ use voxdial_domain::{
     BlobError, BlobStore, CampaignStore, Clock, DispatchMessage, LeadStore, MessageQueue,
     StoreError,
 };
-use voxdial_local::{LocalBlobStore, LocalQueue, LocalStore, OpenError, QueueConfig, QueueStats};
+use voxdial_local::{
+    LocalBlobStore, LocalQueue, LocalStore, OpenError, QueueConfig, QueueStats, SMALL_BLOB,
+};
 use voxdial_testkit::{ManualClock, fixtures, queue::message};
 
 fn queue(dir: &std::path::Path, clock: Arc<ManualClock>, max_receives: u32) -> LocalQueue {
@@ -357,18 +359,19 @@ async fn blob_writes_leave_no_temporary_files_and_stale_ones_are_cleared() {
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = ManualClock::shared(fixtures::t0());
     let blobs = LocalBlobStore::open(dir.path(), "http://h", b"k".to_vec(), clock.clone()).unwrap();
+    let large = SMALL_BLOB + 1;
     for round in 0..5u8 {
         blobs
-            .put("a/b.bin", vec![round; 10_000], "application/octet-stream")
+            .put("a/b.bin", vec![round; large], "application/octet-stream")
             .await
             .unwrap();
     }
-    assert_eq!(blobs.get("a/b.bin").await.unwrap(), Some(vec![4u8; 10_000]));
+    assert_eq!(blobs.get("a/b.bin").await.unwrap(), Some(vec![4u8; large]));
     let tmp = dir.path().join("tmp");
     assert_eq!(std::fs::read_dir(&tmp).unwrap().count(), 0);
     assert_eq!(
-        blobs.file_path("a/b.bin").unwrap(),
-        dir.path().join("objects/a/b.bin")
+        std::fs::read(dir.path().join("objects/a/b.bin")).unwrap(),
+        vec![4u8; large]
     );
 
     // GIVEN a write a crash interrupted
@@ -381,6 +384,83 @@ async fn blob_writes_leave_no_temporary_files_and_stale_ones_are_cleared() {
     assert!(
         !dir.path().join("objects/a").exists(),
         "empty directories are pruned"
+    );
+}
+
+#[tokio::test]
+async fn small_blobs_are_rows_and_a_key_lives_in_one_place_whatever_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = ManualClock::shared(fixtures::t0());
+    let open = || LocalBlobStore::open(dir.path(), "http://h", b"k".to_vec(), clock.clone());
+    let blobs = open().unwrap();
+    let (key, file) = (
+        "analyses/c1/call.json",
+        dir.path().join("objects/analyses/c1/call.json"),
+    );
+    let small = vec![1u8; SMALL_BLOB];
+    let large = vec![2u8; SMALL_BLOB + 1];
+
+    // GIVEN a blob of SMALL_BLOB bytes THEN it is no file, and it is kept
+    blobs
+        .put(key, small.clone(), "application/json")
+        .await
+        .unwrap();
+    assert!(!file.exists());
+    let blobs = open().unwrap();
+    assert_eq!(blobs.get(key).await.unwrap(), Some(small.clone()));
+    assert_eq!(
+        blobs
+            .get_range(key, SMALL_BLOB as u64 - 2, 10)
+            .await
+            .unwrap(),
+        Some(vec![1u8; 2])
+    );
+    assert_eq!(
+        blobs
+            .get_range(key, SMALL_BLOB as u64 + 5, 10)
+            .await
+            .unwrap(),
+        Some(vec![])
+    );
+
+    // WHEN it grows THEN it is a file and the row is gone; WHEN it shrinks
+    // THEN the file is gone (and its emptied folders with it)
+    blobs
+        .put(key, large.clone(), "application/json")
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&file).unwrap(), large);
+    assert_eq!(blobs.get(key).await.unwrap(), Some(large));
+    blobs
+        .put(key, b"{}".to_vec(), "application/json")
+        .await
+        .unwrap();
+    assert!(!dir.path().join("objects/analyses").exists());
+    assert_eq!(blobs.get(key).await.unwrap(), Some(b"{}".to_vec()));
+    assert_eq!(
+        blobs.list("analyses/").await.unwrap(),
+        vec![key.to_string()]
+    );
+
+    // GIVEN a file a crash left beside the row that replaced it
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(&file, b"stale").unwrap();
+    // THEN the row is the blob, listed once, and a delete removes both
+    assert_eq!(blobs.get(key).await.unwrap(), Some(b"{}".to_vec()));
+    assert_eq!(blobs.list("").await.unwrap(), vec![key.to_string()]);
+    assert!(blobs.delete(key).await.unwrap());
+    assert!(!file.exists());
+    assert_eq!(blobs.get(key).await.unwrap(), None);
+    assert!(!blobs.delete(key).await.unwrap());
+
+    // Prefixes bound the rows listed, not only whole segments.
+    for k in ["a/b", "a/bc", "a/c", "ab"] {
+        blobs.put(k, b"x".to_vec(), "text/plain").await.unwrap();
+    }
+    assert_eq!(blobs.list("a/b").await.unwrap(), vec!["a/b", "a/bc"]);
+    assert_eq!(
+        blobs.list("a").await.unwrap(),
+        vec!["a/b", "a/bc", "a/c", "ab"]
     );
 }
 
