@@ -229,6 +229,7 @@ impl LocalBlobStore {
             &root.join("small.sqlite3"),
             SMALL_APPLICATION_ID,
             SMALL_MIGRATIONS,
+            false,
             true,
         )?;
         let mut base_url = base_url.into();

@@ -14,17 +14,22 @@
 //! - [`blob`]: [`LocalBlobStore`], files under a directory with atomic
 //!   writes (blobs up to [`SMALL_BLOB`] bytes as rows of a SQLite file) and
 //!   HMAC-signed URLs for the local HTTP server.
-//! - `sqlite`: what the store, the queue and the small blobs share (pragmas, migrations,
-//!   the one connection per file, instants as integers).
+//! - `sqlite`: what the store, the queue and the small blobs share (pragmas,
+//!   migrations, the one connection per file and its group commits, instants
+//!   as integers).
 //! - [`error`]: [`OpenError`], what opening an adapter can fail with.
 //!
 //! # Invariants
 //!
 //! - Every store write that reads before it writes or touches several rows
 //!   (`claim_due`, `release`, `finish_call`, `import_leads`, ...) is one
-//!   `BEGIN IMMEDIATE` transaction on the file's one connection, so the
-//!   concurrency cap and exactly-once release hold under any number of
-//!   concurrent callers, in this process or another on the same file.
+//!   transaction on the file's one connection (a savepoint in a `BEGIN
+//!   IMMEDIATE` group commit), so the concurrency cap and exactly-once
+//!   release hold under any number of concurrent callers, in this process
+//!   or another on the same file.
+//! - The store and the queues commit concurrent operations together
+//!   (`sqlite::Db`, "Group commits"); no operation returns before its batch
+//!   is committed.
 //! - In each lead and call row, the indexed columns (`state`, `due_at`,
 //!   `active_attempt`, `lease_until`, `final_label`, `terminal`, ...) are
 //!   derived from the JSON `record` in the same statement that writes it.

@@ -26,7 +26,7 @@ use voxdial_domain::{
 };
 
 use crate::OpenError;
-use crate::sqlite::{Db, duration_nanos, from_nanos, nanos};
+use crate::sqlite::{Db, begin, duration_nanos, from_nanos, nanos};
 
 const MIGRATIONS: &[&str] = &["
 CREATE TABLE messages (
@@ -299,8 +299,7 @@ fn receive_in<M: QueueMessage>(
     config: QueueConfig,
     max: usize,
 ) -> Result<(Vec<Delivery<M>>, Option<i64>), QueueError> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
+    let tx = begin(conn, TransactionBehavior::Immediate)
         .map_err(unavailable("cannot begin a receive"))?;
     let hide_until = now.saturating_add(duration_nanos(config.visibility_timeout));
     let mut deliveries = Vec::new();
@@ -401,8 +400,7 @@ impl<M: QueueMessage> SqliteQueue<M> {
         self.inner
             .db
             .write(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)
+                let tx = begin(conn, TransactionBehavior::Immediate)
                     .map_err(unavailable("cannot begin a send"))?;
                 {
                     let mut insert = tx

@@ -3,10 +3,12 @@
 //! Each row keeps the full domain record as JSON plus the columns derived
 //! from it that the queries filter, order and count on (see
 //! `store_schema.sql`). Every operation that touches several rows, or reads
-//! before it writes, runs in one `BEGIN IMMEDIATE` transaction on the
-//! file's one connection; since that connection is shared behind a mutex, the
-//! check and the write of `claim_due`, `release` and `finish_call` can never
-//! interleave with another writer, in this process or another.
+//! before it writes, runs in one transaction on the file's one connection
+//! (a savepoint in a `BEGIN IMMEDIATE` group commit, see `sqlite::Db`);
+//! since that connection is shared behind a mutex and the batch holds the
+//! file's write lock, the check and the write of `claim_due`, `release` and
+//! `finish_call` can never interleave with another writer, in this process
+//! or another.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use voxdial_domain::{
 };
 
 use crate::OpenError;
-use crate::sqlite::{Db, from_nanos, nanos};
+use crate::sqlite::{Db, Tx, begin, from_nanos, nanos};
 
 mod aggregates;
 mod ai_agents;
@@ -141,9 +143,8 @@ fn is_constraint(e: &rusqlite::Error, extended: std::ffi::c_int) -> bool {
     matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == extended)
 }
 
-fn immediate(conn: &mut Connection) -> Result<rusqlite::Transaction<'_>, StoreError> {
-    conn.transaction_with_behavior(TransactionBehavior::Immediate)
-        .sql("cannot begin a write transaction")
+fn immediate(conn: &mut Connection) -> Result<Tx<'_>, StoreError> {
+    begin(conn, TransactionBehavior::Immediate).sql("cannot begin a write transaction")
 }
 
 /// A list's `scope` column: `org:<organisation>` or the campaign's id
@@ -417,7 +418,7 @@ impl CampaignStore for LocalStore {
         let id = id.clone();
         self.read(move |conn| {
             // One read transaction: both counts see the same snapshot.
-            let tx = conn.transaction().sql("cannot begin a read")?;
+            let tx = begin(conn, TransactionBehavior::Deferred).sql("cannot begin a read")?;
             let mut progress = CampaignProgress::default();
             {
                 let mut stmt = tx
@@ -1302,7 +1303,8 @@ impl PrivacyStore for LocalStore {
         tombstone: &Tombstone,
     ) -> Result<Option<Tombstone>, StoreError> {
         let (lead_id, digest, mut tombstone) = (lead.clone(), digest.0.clone(), tombstone.clone());
-        self.write(move |conn| {
+        // Alone: the checkpoint below cannot run inside a batch.
+        self.db.write_alone(move |conn| {
             // Deleted rows are overwritten with zeros, not left in free
             // pages, and the log is truncated below: the file keeps no copy.
             conn.pragma_update(None, "secure_delete", "ON")

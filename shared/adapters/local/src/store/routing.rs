@@ -4,12 +4,13 @@
 //! `store_routing.sql`.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use voxdial_domain::{
     RoutingKey, RoutingRecord, RoutingState, RoutingStateStore, RoutingWrite, StoreError,
 };
 
 use super::{LocalStore, Sql, count, immediate, int};
+use crate::sqlite::begin;
 
 #[async_trait]
 impl RoutingStateStore for LocalStore {
@@ -71,7 +72,8 @@ impl RoutingStateStore for LocalStore {
     async fn routing_state(&self) -> Result<RoutingState, StoreError> {
         let (counters, records) = self
             .read(|conn| {
-                let tx = conn.transaction().sql("cannot read the routing state")?;
+                let tx = begin(conn, TransactionBehavior::Deferred)
+                    .sql("cannot read the routing state")?;
                 let counters: Vec<(String, String, i64)> = tx
                     .prepare_cached("SELECT key, name, value FROM routing_counters")
                     .and_then(|mut stmt| {
