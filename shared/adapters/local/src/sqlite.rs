@@ -1,6 +1,7 @@
-//! What the SQLite store and queue share: opening a connection with the
-//! pragmas local mode needs, versioned migrations, running blocking work off
-//! the async threads, and instants as integers.
+//! What the SQLite store, queues and small blobs share: opening a connection
+//! with the pragmas local mode needs, versioned migrations, the one
+//! connection per file and its group commits ([`Db`]), and instants as
+//! integers.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
