@@ -13,9 +13,9 @@
 //! A small blob is one SQLite commit (WAL, `synchronous = NORMAL`, as in
 //! the store): it survives the process being killed, and an OS crash or a
 //! power loss may lose the last ones, as it may the store's last commits.
-//! Analyses and transcripts, a few KiB and two or three per call, so cost
-//! no file creation and no `fsync`: as files they were a sixth of
-//! `voxdial serve`'s CPU under status-callback load.
+//! Analyses, transcripts and recordings of a few seconds so cost no file
+//! creation and no `fsync`: as files they were a sixth of `voxdial serve`'s
+//! CPU under status-callback load.
 //!
 //! A key is in one place at a time. Every write and delete holds the
 //! small-blob database's one connection, so the changes of one key are
@@ -95,14 +95,10 @@ fn validate_prefix(prefix: &str) -> Result<(), BlobError> {
     }
 }
 
-fn io_error(message: &'static str) -> impl FnOnce(std::io::Error) -> BlobError {
-    move |source| BlobError::Unavailable {
-        message: message.into(),
-        source: Box::new(source),
-    }
-}
-
-fn sql_error(message: &'static str) -> impl FnOnce(rusqlite::Error) -> BlobError {
+/// `Unavailable` with `message`, from a file system or SQLite error.
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(
+    message: &'static str,
+) -> impl FnOnce(E) -> BlobError {
     move |source| BlobError::Unavailable {
         message: message.into(),
         source: Box::new(source),
@@ -118,9 +114,9 @@ fn in_transaction<R>(
 ) -> Result<R, BlobError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(sql_error(message))?;
+        .map_err(unavailable(message))?;
     let result = work(&tx)?;
-    tx.commit().map_err(sql_error(message))?;
+    tx.commit().map_err(unavailable(message))?;
     Ok(result)
 }
 
@@ -128,7 +124,7 @@ fn in_transaction<R>(
 fn small_blob(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
     conn.prepare_cached("SELECT data FROM small_blobs WHERE key = ?1")
         .and_then(|mut stmt| stmt.query_row([key], |row| row.get(0)).optional())
-        .map_err(sql_error("cannot read a blob"))
+        .map_err(unavailable("cannot read a blob"))
 }
 
 /// Deletes the small blob at `key`; whether there was one.
@@ -136,7 +132,7 @@ fn delete_small_blob(conn: &Connection, key: &str) -> Result<bool, BlobError> {
     conn.prepare_cached("DELETE FROM small_blobs WHERE key = ?1")
         .and_then(|mut stmt| stmt.execute([key]))
         .map(|deleted| deleted > 0)
-        .map_err(sql_error("cannot delete a blob"))
+        .map_err(unavailable("cannot delete a blob"))
 }
 
 /// The keys of small blobs under `prefix`, sorted.
@@ -145,11 +141,11 @@ fn small_keys(conn: &Connection, prefix: &str) -> Result<Vec<String>, BlobError>
     // `prefix` to just before `prefix` followed by DEL.
     let mut stmt = conn
         .prepare_cached("SELECT key FROM small_blobs WHERE key >= ?1 AND key < ?2 ORDER BY key")
-        .map_err(sql_error("cannot list blobs"))?;
+        .map_err(unavailable("cannot list blobs"))?;
     let keys = stmt
         .query_map(params![prefix, format!("{prefix}\u{7f}")], |row| row.get(0))
         .and_then(|rows| rows.collect::<Result<Vec<String>, _>>())
-        .map_err(sql_error("cannot list blobs"))?;
+        .map_err(unavailable("cannot list blobs"))?;
     Ok(keys)
 }
 
@@ -307,7 +303,7 @@ impl LocalBlobStore {
             .inner
             .tmp
             .join(uuid::Uuid::new_v4().simple().to_string());
-        let file = std::fs::File::create(&tmp).map_err(io_error("cannot start an upload"))?;
+        let file = std::fs::File::create(&tmp).map_err(unavailable("cannot start an upload"))?;
         Ok(Upload {
             store: self.clone(),
             key: key.to_string(),
@@ -358,7 +354,7 @@ impl Upload {
             source: "closed".into(),
         })?;
         file.write_all(chunk)
-            .map_err(io_error("cannot write an upload"))?;
+            .map_err(unavailable("cannot write an upload"))?;
         self.bytes += chunk.len() as u64;
         Ok(())
     }
@@ -375,7 +371,7 @@ impl Upload {
         self.store
             .blocking(move |inner| {
                 let synced = file.map_or(Ok(()), |f| f.sync_all());
-                synced.map_err(io_error("cannot write an upload"))?;
+                synced.map_err(unavailable("cannot write an upload"))?;
                 inner.commit(&tmp, &key)
             })
             .await
@@ -404,7 +400,7 @@ impl Inner {
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
-        written.map_err(io_error("cannot copy a file into a blob"))?;
+        written.map_err(unavailable("cannot copy a file into a blob"))?;
         self.commit(&tmp, key)
     }
 
@@ -418,7 +414,7 @@ impl Inner {
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
-        written.map_err(io_error("cannot write a blob"))?;
+        written.map_err(unavailable("cannot write a blob"))?;
         self.commit(&tmp, key)
     }
 
@@ -428,19 +424,19 @@ impl Inner {
         let path = self.objects.join(key);
         let dir = path.parent().unwrap_or(&self.objects).to_path_buf();
         let renamed = std::fs::create_dir_all(&dir)
-            .map_err(io_error("cannot write a blob"))
+            .map_err(unavailable("cannot write a blob"))
             .and_then(|()| {
                 self.small.write_blocking(|conn| {
                     in_transaction(conn, "cannot write a blob", |tx| {
                         delete_small_blob(tx, key)?;
-                        std::fs::rename(tmp, &path).map_err(io_error("cannot write a blob"))
+                        std::fs::rename(tmp, &path).map_err(unavailable("cannot write a blob"))
                     })
                 })
             })
             .and_then(|()| {
                 std::fs::File::open(&dir)
                     .and_then(|dir| dir.sync_all())
-                    .map_err(io_error("cannot write a blob"))
+                    .map_err(unavailable("cannot write a blob"))
             });
         if renamed.is_err() {
             let _ = std::fs::remove_file(tmp);
@@ -448,21 +444,12 @@ impl Inner {
         renamed
     }
 
-    /// The bytes of the file of `key`, if there is one.
-    fn read_file(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
-        match std::fs::read(self.objects.join(key)) {
-            Ok(data) => Ok(Some(data)),
-            Err(e) if is_absent(&e) => Ok(None),
-            Err(e) => Err(io_error("cannot read a blob")(e)),
-        }
-    }
-
     /// Removes the file of `key`; whether there was one.
     fn remove_file(&self, key: &str, message: &'static str) -> Result<bool, BlobError> {
         match std::fs::remove_file(self.objects.join(key)) {
             Ok(()) => Ok(true),
             Err(e) if is_absent(&e) => Ok(false),
-            Err(e) => Err(io_error(message)(e)),
+            Err(e) => Err(unavailable(message)(e)),
         }
     }
 
@@ -484,14 +471,14 @@ impl Inner {
         let mut file = match std::fs::File::open(self.objects.join(key)) {
             Ok(file) => file,
             Err(e) if is_absent(&e) => return Ok(None),
-            Err(e) => return Err(io_error("cannot read a blob")(e)),
+            Err(e) => return Err(unavailable("cannot read a blob")(e)),
         };
         let mut data = Vec::new();
         file.seek(SeekFrom::Start(start))
-            .map_err(io_error("cannot read a blob"))?;
+            .map_err(unavailable("cannot read a blob"))?;
         file.take(len)
             .read_to_end(&mut data)
-            .map_err(io_error("cannot read a blob"))?;
+            .map_err(unavailable("cannot read a blob"))?;
         Ok(Some(data))
     }
 
@@ -507,7 +494,7 @@ impl Inner {
             })?;
             if deleted.0 {
                 conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                    .map_err(sql_error("cannot empty the log after a delete"))?;
+                    .map_err(unavailable("cannot empty the log after a delete"))?;
             }
             Ok::<_, BlobError>(deleted)
         })?;
@@ -528,11 +515,13 @@ impl Inner {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(e) if is_absent(&e) => continue,
-                Err(e) => return Err(io_error("cannot list blobs")(e)),
+                Err(e) => return Err(unavailable("cannot list blobs")(e)),
             };
             for entry in entries {
-                let entry = entry.map_err(io_error("cannot list blobs"))?;
-                let kind = entry.file_type().map_err(io_error("cannot list blobs"))?;
+                let entry = entry.map_err(unavailable("cannot list blobs"))?;
+                let kind = entry
+                    .file_type()
+                    .map_err(unavailable("cannot list blobs"))?;
                 let path = entry.path();
                 if kind.is_dir() {
                     pending.push(path);
@@ -574,7 +563,7 @@ impl LocalBlobStore {
                      ON CONFLICT (key) DO UPDATE SET data = excluded.data",
                 )
                 .and_then(|mut stmt| stmt.execute(params![key, data]))
-                .map_err(sql_error("cannot write a blob"))?;
+                .map_err(unavailable("cannot write a blob"))?;
                 inner.remove_file(key, "cannot write a blob")
             })
             .await?;
@@ -589,19 +578,28 @@ impl LocalBlobStore {
         self.inner.small.read(|conn| small_blob(conn, key)).await
     }
 
-    /// The whole blob at `key`: its row, else its file, else its row again
-    /// (made small between the two looks).
-    async fn get_whole(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
+    /// At most `len` bytes of the blob at `key` from byte `start`: from its
+    /// row, else its file, else its row again (made small between the two
+    /// looks).
+    async fn read_range(
+        &self,
+        key: &str,
+        start: u64,
+        len: u64,
+    ) -> Result<Option<Vec<u8>>, BlobError> {
         if let Some(data) = self.get_small(key).await? {
-            return Ok(Some(data));
+            return Ok(Some(range_of(&data, start, len)));
         }
         let file_key = key.to_string();
         match self
-            .blocking(move |inner| inner.read_file(&file_key))
+            .blocking(move |inner| inner.get_range(&file_key, start, len))
             .await?
         {
             Some(data) => Ok(Some(data)),
-            None => self.get_small(key).await,
+            None => Ok(self
+                .get_small(key)
+                .await?
+                .map(|data| range_of(&data, start, len))),
         }
     }
 }
@@ -628,7 +626,7 @@ impl BlobStore for LocalBlobStore {
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, BlobError> {
         validate_key(key)?;
-        self.get_whole(key).await
+        self.read_range(key, 0, u64::MAX).await
     }
 
     async fn delete(&self, key: &str) -> Result<bool, BlobError> {
@@ -667,20 +665,7 @@ impl BlobStore for LocalBlobStore {
         len: u64,
     ) -> Result<Option<Vec<u8>>, BlobError> {
         validate_key(key)?;
-        if let Some(data) = self.get_small(key).await? {
-            return Ok(Some(range_of(&data, start, len)));
-        }
-        let file_key = key.to_string();
-        match self
-            .blocking(move |inner| inner.get_range(&file_key, start, len))
-            .await?
-        {
-            Some(data) => Ok(Some(data)),
-            None => Ok(self
-                .get_small(key)
-                .await?
-                .map(|data| range_of(&data, start, len))),
-        }
+        self.read_range(key, start, len).await
     }
 }
 
