@@ -138,7 +138,9 @@ pub use provider::{
     TelephonyProvider, TransferTarget, WebhookError, WebhookRequest, WebhookResponse,
 };
 pub use retry::{RetryDecision, RetryPolicy};
-pub use routing_state::{RoutingKey, RoutingRecord, RoutingState, RoutingStateStore, RoutingWrite};
+pub use routing_state::{
+    RoutingAdd, RoutingKey, RoutingRecord, RoutingState, RoutingStateStore, RoutingWrite,
+};
 pub use screening::{CallingHours, CallingWindow, ComplianceRecord, DncHit, ScreenDecision};
 pub use usage::{ModelPrices, ModelUsage};
 

@@ -14,7 +14,9 @@
 //!   text value (the routing engine's JSON) with a version, written on
 //!   condition of the version read, several at once all or none. Breaker
 //!   transitions, CPS tokens, evidence and caller-ID usage: a writer that
-//!   lost a race reloads and applies its change again.
+//!   lost a race reloads and applies its change again. The counters an
+//!   outcome adds go in the same write (one request on DynamoDB instead of
+//!   one per row).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -104,6 +106,16 @@ pub struct RoutingWrite {
     pub expected_version: u64,
 }
 
+/// Additions to the counters of one row, made with the records of
+/// [`RoutingStateStore::put_routing_records`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RoutingAdd<'a> {
+    /// The counter row.
+    pub key: &'a RoutingKey,
+    /// `(name, delta)` for each counter.
+    pub deltas: &'a [(&'a str, i64)],
+}
+
 /// Everything stored: every counter row and every record.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RoutingState {
@@ -127,10 +139,16 @@ pub trait RoutingStateStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Writes every record of `writes`, each on condition that its stored
-    /// version is its `expected_version` (0: absent), all or none; the
-    /// written records' versions become `expected_version + 1`. `Ok(false)`
-    /// when a condition failed (nothing was written): reload and retry.
-    async fn put_routing_records(&self, writes: &[RoutingWrite]) -> Result<bool, StoreError>;
+    /// version is its `expected_version` (0: absent), and adds `adds` to
+    /// their counter rows, all or none; the written records' versions
+    /// become `expected_version + 1`. `Ok(false)` when a condition failed
+    /// (nothing was written or added): reload and retry. No key appears
+    /// twice in `writes`, nor twice in `adds`.
+    async fn put_routing_records(
+        &self,
+        writes: &[RoutingWrite],
+        adds: &[RoutingAdd<'_>],
+    ) -> Result<bool, StoreError>;
 
     /// Every counter row and record, read at once.
     async fn routing_state(&self) -> Result<RoutingState, StoreError>;

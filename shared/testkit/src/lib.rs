@@ -321,6 +321,7 @@ macro_rules! routing_contract {
         $crate::__contract_tests!(routing_contract, routing, $factory;
             counters_add_up_and_records_are_versioned,
             record_writes_are_all_or_nothing,
+            counters_with_records_are_added_all_or_nothing,
             concurrent_counter_adds_are_never_lost,
             concurrent_conditional_updates_are_never_lost,
         );

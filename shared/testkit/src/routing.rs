@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use voxdial_domain::{E164, ProviderId, RoutingKey, RoutingStateStore, RoutingWrite};
+use voxdial_domain::{E164, ProviderId, RoutingAdd, RoutingKey, RoutingStateStore, RoutingWrite};
 
 use crate::RoutingSubject;
 
@@ -72,29 +72,29 @@ pub async fn counters_add_up_and_records_are_versioned(subject: RoutingSubject) 
 
     let breaker = RoutingKey::Provider(provider("twilio"));
     let caller = RoutingKey::CallerId(E164::from_trusted("+12125550101").unwrap());
-    assert!(store.put_routing_records(&[]).await.unwrap());
+    assert!(store.put_routing_records(&[], &[]).await.unwrap());
     assert!(
         store
-            .put_routing_records(&[write(&breaker, "open", 0), write(&caller, "{}", 0)])
+            .put_routing_records(&[write(&breaker, "open", 0), write(&caller, "{}", 0)], &[])
             .await
             .unwrap()
     );
     // A second creation, or a write over a version never read, is refused.
     assert!(
         !store
-            .put_routing_records(&[write(&breaker, "closed", 0)])
+            .put_routing_records(&[write(&breaker, "closed", 0)], &[])
             .await
             .unwrap()
     );
     assert!(
         !store
-            .put_routing_records(&[write(&breaker, "closed", 2)])
+            .put_routing_records(&[write(&breaker, "closed", 2)], &[])
             .await
             .unwrap()
     );
     assert!(
         store
-            .put_routing_records(&[write(&breaker, "closed", 1)])
+            .put_routing_records(&[write(&breaker, "closed", 1)], &[])
             .await
             .unwrap()
     );
@@ -112,20 +112,67 @@ pub async fn record_writes_are_all_or_nothing(subject: RoutingSubject) {
     let b = RoutingKey::Provider(provider("b"));
     assert!(
         store
-            .put_routing_records(&[write(&a, "a1", 0), write(&b, "b1", 0)])
+            .put_routing_records(&[write(&a, "a1", 0), write(&b, "b1", 0)], &[])
             .await
             .unwrap()
     );
     // GIVEN a batch whose second write expects a stale version of b
     let batch = [write(&a, "a2", 1), write(&b, "b2", 0)];
     // WHEN it is written, THEN it is refused and a keeps its value
-    assert!(!store.put_routing_records(&batch).await.unwrap());
+    assert!(!store.put_routing_records(&batch, &[]).await.unwrap());
     let state = store.routing_state().await.unwrap();
     assert_eq!(
         (state.records[&a].value.as_str(), state.records[&a].version),
         ("a1", 1)
     );
     assert_eq!(state.records[&b].value, "b1");
+}
+
+/// Counters written with records are added when the records are written,
+/// and not at all when a condition refuses them.
+pub async fn counters_with_records_are_added_all_or_nothing(subject: RoutingSubject) {
+    let store = subject.routing();
+    let breaker = RoutingKey::Provider(provider("twilio"));
+    let us = stats("twilio", "1212");
+    let ended = [("ended", 1), ("cost_micros", 2_500)];
+    let accepted = [("accepted", 1)];
+    let adds = [
+        RoutingAdd {
+            key: &us,
+            deltas: &ended,
+        },
+        RoutingAdd {
+            key: &RoutingKey::Router,
+            deltas: &accepted,
+        },
+    ];
+    // GIVEN a record written once, its counters with it
+    assert!(
+        store
+            .put_routing_records(&[write(&breaker, "closed", 0)], &adds)
+            .await
+            .unwrap()
+    );
+    // WHEN a write over a stale version carries counters, THEN they are not added
+    assert!(
+        !store
+            .put_routing_records(&[write(&breaker, "open", 0)], &adds)
+            .await
+            .unwrap()
+    );
+    // AND a write over the version read adds them again; counters alone add too
+    assert!(
+        store
+            .put_routing_records(&[write(&breaker, "open", 1)], &adds[..1])
+            .await
+            .unwrap()
+    );
+    assert!(store.put_routing_records(&[], &adds[1..]).await.unwrap());
+    let state = store.routing_state().await.unwrap();
+    assert_eq!(state.records[&breaker].value, "open");
+    assert_eq!(state.counters[&us]["ended"], 2);
+    assert_eq!(state.counters[&us]["cost_micros"], 5_000);
+    assert_eq!(state.counters[&RoutingKey::Router]["accepted"], 2);
 }
 
 /// Tasks adding to the same counters at once: every add counts.
@@ -164,7 +211,7 @@ async fn increment(store: &Arc<dyn RoutingStateStore>, key: &RoutingKey) {
             .get(key)
             .map_or((0, 0), |r| (r.value.parse::<u64>().unwrap(), r.version));
         let next = write(key, &(value + 1).to_string(), version);
-        if store.put_routing_records(&[next]).await.unwrap() {
+        if store.put_routing_records(&[next], &[]).await.unwrap() {
             return;
         }
     }
@@ -231,11 +278,18 @@ impl RoutingStateStore for MemoryRoutingStore {
     async fn put_routing_records(
         &self,
         writes: &[RoutingWrite],
+        adds: &[RoutingAdd<'_>],
     ) -> Result<bool, voxdial_domain::StoreError> {
         let mut state = self.state();
         let current = |key: &RoutingKey| state.records.get(key).map_or(0, |r| r.version);
         if writes.iter().any(|w| current(&w.key) != w.expected_version) {
             return Ok(false);
+        }
+        for add in adds {
+            let row = state.counters.entry(add.key.clone()).or_default();
+            for (name, delta) in add.deltas {
+                *row.entry((*name).to_owned()).or_default() += delta;
+            }
         }
         for w in writes {
             state.records.insert(

@@ -41,7 +41,8 @@ use chrono::DateTime;
 use serde::Serialize;
 use tracing::{debug, warn};
 use voxdial_domain::{
-    AgentId, E164, Money, ProviderId, ProviderStrategy, RoutingKey, RoutingStateStore, Timestamp,
+    AgentId, E164, Money, ProviderId, ProviderStrategy, RoutingAdd, RoutingKey, RoutingStateStore,
+    Timestamp,
 };
 use voxdial_routing::{
     BreakerConfig, BreakerState, Destination, DidConfig, EstimatorConfig, HybridWeights,
@@ -163,7 +164,7 @@ impl EngineRouter {
     async fn count(&self, retry: bool, counters: &[&str]) {
         if !retry {
             let deltas: Vec<(&str, i64)> = counters.iter().map(|c| (*c, 1)).collect();
-            self.engine.add(RoutingKey::Router, &deltas).await;
+            self.engine.add(&RoutingKey::Router, &deltas).await;
         }
     }
 
@@ -610,7 +611,7 @@ impl Router for EngineRouter {
         now: Timestamp,
     ) -> RoutePlan {
         self.engine
-            .add(RoutingKey::Router, &[(count::SETUP_RETRIES, 1)])
+            .add(&RoutingKey::Router, &[(count::SETUP_RETRIES, 1)])
             .await;
         self.route(true, to, strategy, agent, campaign_caller_id, now)
             .await
@@ -634,7 +635,7 @@ impl Router for EngineRouter {
         ];
         let reserved = self
             .engine
-            .commit(now, &touched, |engine| engine.reserve(&kept, now))
+            .commit(now, &touched, &[], |engine| engine.reserve(&kept, now))
             .await;
         if let Err(error) = reserved {
             // A stale plan (a retry of the same step, a race for the last
@@ -664,27 +665,29 @@ impl Router for EngineRouter {
             }
         };
         let touched = [RoutingKey::Provider(provider.clone())];
+        let failed = i64::from(result != SetupResult::Accepted);
+        let attempts = [(stat::ATTEMPTS, 1), (stat::SETUP_FAILURES, failed)];
+        let accepted = [(count::ACCEPTED, 1)];
+        let stats = stats_key(provider, &prefix);
+        let adds = [
+            RoutingAdd {
+                key: &stats,
+                deltas: &attempts,
+            },
+            RoutingAdd {
+                key: &RoutingKey::Router,
+                deltas: &accepted,
+            },
+        ];
+        let adds = if failed == 0 { &adds[..] } else { &adds[..1] };
         let recorded = self
             .engine
-            .commit(now, &touched, |engine| {
+            .commit(now, &touched, adds, |engine| {
                 engine.record_setup(provider, &destination, engine_result(result), now)
             })
             .await;
         if let Err(error) = recorded {
             warn!(%provider, %error, "setup result not applied to the breaker");
-        }
-        // Counted whatever became of the record: atomic adds never conflict.
-        let failed = i64::from(result != SetupResult::Accepted);
-        self.engine
-            .add(
-                stats_key(provider, &prefix),
-                &[(stat::ATTEMPTS, 1), (stat::SETUP_FAILURES, failed)],
-            )
-            .await;
-        if result == SetupResult::Accepted {
-            self.engine
-                .add(RoutingKey::Router, &[(count::ACCEPTED, 1)])
-                .await;
         }
     }
 
@@ -731,32 +734,30 @@ impl Router for EngineRouter {
         let cost = self.cost(provider, to, end).unwrap_or(Money::ZERO);
         let mut touched = vec![RoutingKey::Provider(provider.clone())];
         touched.extend(caller_id.map(caller_key));
+        let answered_secs = if end.answered {
+            i64::from(end.duration_secs)
+        } else {
+            0
+        };
+        let ended = [
+            (stat::ENDED, 1),
+            (stat::ANSWERS, i64::from(end.answered)),
+            (stat::ANSWERED_SECS, answered_secs),
+            (stat::COST, cost.0),
+        ];
+        let adds = [RoutingAdd {
+            key: &stats_key(provider, &prefix),
+            deltas: &ended,
+        }];
         let recorded = self
             .engine
-            .commit(now, &touched, |engine| {
+            .commit(now, &touched, &adds, |engine| {
                 engine.record_call_end(provider, &destination, caller_id, engine_end(end), now)
             })
             .await;
         if let Err(error) = recorded {
             warn!(%provider, %error, "call end not applied to the estimates");
         }
-        // Counted whatever became of the records: atomic adds never conflict.
-        let answered_secs = if end.answered {
-            i64::from(end.duration_secs)
-        } else {
-            0
-        };
-        self.engine
-            .add(
-                stats_key(provider, &prefix),
-                &[
-                    (stat::ENDED, 1),
-                    (stat::ANSWERS, i64::from(end.answered)),
-                    (stat::ANSWERED_SECS, answered_secs),
-                    (stat::COST, cost.0),
-                ],
-            )
-            .await;
     }
 
     async fn stats(&self, now: Timestamp) -> Option<ProviderStatsView> {
@@ -776,6 +777,7 @@ impl Engine {
 mod tests {
     use chrono::{Duration, TimeZone, Utc};
 
+    use voxdial_domain::StoreError;
     use voxdial_testkit::routing::MemoryRoutingStore;
 
     use super::*;
@@ -1087,6 +1089,64 @@ mod tests {
             (ROUTERS * RESULTS, ROUTERS * RESULTS)
         );
         assert_eq!(view.placed, ROUTERS * RESULTS / 2);
+    }
+
+    /// A store whose record writes fail; counters added alone go through.
+    struct RecordsDown(Arc<MemoryRoutingStore>);
+
+    #[async_trait]
+    impl RoutingStateStore for RecordsDown {
+        async fn add_routing_counters(
+            &self,
+            key: &RoutingKey,
+            deltas: &[(&str, i64)],
+        ) -> Result<(), StoreError> {
+            self.0.add_routing_counters(key, deltas).await
+        }
+
+        async fn put_routing_records(
+            &self,
+            _: &[voxdial_domain::RoutingWrite],
+            _: &[RoutingAdd<'_>],
+        ) -> Result<bool, StoreError> {
+            Err(StoreError::unavailable(
+                "records down",
+                std::io::Error::other("down"),
+            ))
+        }
+
+        async fn routing_state(&self) -> Result<voxdial_domain::RoutingState, StoreError> {
+            self.0.routing_state().await
+        }
+    }
+
+    #[tokio::test]
+    async fn outcomes_are_counted_when_their_records_cannot_be_written() {
+        // GIVEN a router whose record writes fail
+        let memory = MemoryRoutingStore::shared();
+        let r = router_on(100.0, Arc::new(RecordsDown(memory.clone())));
+        let ny = number("+12125550199");
+        // WHEN it reports a placed call, a failed one, and an end
+        r.record_setup(&pid("a"), &ny, SetupResult::Accepted, at(0))
+            .await;
+        r.record_setup(
+            &pid("a"),
+            &ny,
+            SetupResult::Failed { transient: true },
+            at(0),
+        )
+        .await;
+        let end = CallEnd {
+            answered: true,
+            duration_secs: 42,
+            reported_price: None,
+        };
+        r.record_call_end(&pid("a"), &ny, None, &end, at(1)).await;
+        // THEN the counters the records would have carried are stored
+        let view = router_on(100.0, memory).stats_view(at(2)).await;
+        let a = &view.providers[0];
+        assert_eq!((a.setup_attempts, a.setup_failures), (2, 1));
+        assert_eq!((a.ended, a.answered, view.placed), (1, 1, 1));
     }
 
     #[tokio::test]

@@ -11,7 +11,10 @@
 //!   the change again, so no update is lost and a token is never taken
 //!   twice.
 //! - Statistics and the router's counts are counters, added to as the
-//!   outcomes arrive ([`SharedEngine::add`]): atomic adds never conflict.
+//!   outcomes arrive: atomic adds never conflict. An outcome that also
+//!   changes records (a setup result, a call end) adds its counters in the
+//!   records' write ([`SharedEngine::commit`]), one store request for both;
+//!   the others add them alone ([`SharedEngine::add`]).
 //!
 //! # Reads
 //!
@@ -31,8 +34,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::Duration;
 use tracing::warn;
 use voxdial_domain::{
-    E164, Money, ProviderId, RoutingKey, RoutingState, RoutingStateStore, RoutingWrite, StoreError,
-    Timestamp,
+    E164, Money, ProviderId, RoutingAdd, RoutingKey, RoutingState, RoutingStateStore, RoutingWrite,
+    StoreError, Timestamp,
 };
 use voxdial_routing::{EngineState, RoutingEngine, RoutingError, Stats};
 
@@ -141,13 +144,34 @@ impl SharedEngine {
     }
 
     /// Applies `op` to the engine and stores the records named by
-    /// `touched`, on condition of the versions read; when another writer
-    /// won, reloads and applies `op` again. `op` must change nothing when
-    /// it fails (the engine's reports and reservations do not).
+    /// `touched`, with the counters `adds`, on condition of the versions
+    /// read; when another writer won, reloads and applies `op` again. `op`
+    /// must change nothing when it fails (the engine's reports and
+    /// reservations do not). The counters count whatever becomes of the
+    /// records: when they were not stored with them (the engine refused the
+    /// change, other instances kept winning, the store failed), they are
+    /// added alone.
     pub(crate) async fn commit<T>(
         &self,
         now: Timestamp,
         touched: &[RoutingKey],
+        adds: &[RoutingAdd<'_>],
+        op: impl Fn(&mut RoutingEngine) -> Result<T, RoutingError>,
+    ) -> Result<T, StateError> {
+        let result = self.commit_records(now, touched, adds, op).await;
+        if result.is_err() {
+            for add in adds {
+                self.add(add.key, add.deltas).await;
+            }
+        }
+        result
+    }
+
+    async fn commit_records<T>(
+        &self,
+        now: Timestamp,
+        touched: &[RoutingKey],
+        adds: &[RoutingAdd<'_>],
         op: impl Fn(&mut RoutingEngine) -> Result<T, RoutingError>,
     ) -> Result<T, StateError> {
         let _writer = self.writer.lock().await;
@@ -164,11 +188,14 @@ impl SharedEngine {
                     .collect::<Result<Vec<_>, _>>()?;
                 (out, writes)
             };
-            match self.store.put_routing_records(&writes).await {
+            match self.store.put_routing_records(&writes, adds).await {
                 Ok(true) => {
                     let mut cache = self.cache();
                     for w in writes {
                         cache.versions.insert(w.key, w.expected_version + 1);
+                    }
+                    for add in adds {
+                        count_router(&mut cache, add);
                     }
                     return Ok(out);
                 }
@@ -189,16 +216,20 @@ impl SharedEngine {
     /// Adds to counters in the store and in the copy of the router's own
     /// counters (the engine's statistics rows were counted in the copy by
     /// the `commit` that reported them).
-    pub(crate) async fn add(&self, key: RoutingKey, deltas: &[(&str, i64)]) {
-        if let Err(error) = self.store.add_routing_counters(&key, deltas).await {
+    pub(crate) async fn add(&self, key: &RoutingKey, deltas: &[(&str, i64)]) {
+        if let Err(error) = self.store.add_routing_counters(key, deltas).await {
             warn!(%error, %key, "routing counters not stored");
             return;
         }
-        if key == RoutingKey::Router {
-            let mut cache = self.cache();
-            for (name, delta) in deltas {
-                *cache.router.entry((*name).to_owned()).or_default() += delta;
-            }
+        count_router(&mut self.cache(), &RoutingAdd { key, deltas });
+    }
+}
+
+/// Counts `add` in the copy of the router's own counters, if it is theirs.
+fn count_router(cache: &mut Cache, add: &RoutingAdd<'_>) {
+    if *add.key == RoutingKey::Router {
+        for (name, delta) in add.deltas {
+            *cache.router.entry((*name).to_owned()).or_default() += delta;
         }
     }
 }

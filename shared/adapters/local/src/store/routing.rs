@@ -4,13 +4,37 @@
 //! `store_routing.sql`.
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use voxdial_domain::{
-    RoutingKey, RoutingRecord, RoutingState, RoutingStateStore, RoutingWrite, StoreError,
+    RoutingAdd, RoutingKey, RoutingRecord, RoutingState, RoutingStateStore, RoutingWrite,
+    StoreError,
 };
 
 use super::{LocalStore, Sql, count, immediate, int};
 use crate::sqlite::begin;
+
+/// A counter row's key and deltas, owned for the store's thread.
+type Additions = (String, Vec<(String, i64)>);
+
+fn owned(key: &RoutingKey, deltas: &[(&str, i64)]) -> Additions {
+    let deltas = deltas.iter().map(|(n, d)| ((*n).to_owned(), *d)).collect();
+    (key.to_string(), deltas)
+}
+
+/// Adds to one counter row inside the caller's transaction.
+fn add(conn: &Connection, (key, deltas): &Additions) -> Result<(), StoreError> {
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO routing_counters (key, name, value) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (key, name) DO UPDATE SET value = value + excluded.value",
+        )
+        .sql("cannot add to a routing counter")?;
+    for (name, delta) in deltas {
+        stmt.execute(params![key, name, delta])
+            .sql("cannot add to a routing counter")?;
+    }
+    Ok(())
+}
 
 #[async_trait]
 impl RoutingStateStore for LocalStore {
@@ -19,29 +43,22 @@ impl RoutingStateStore for LocalStore {
         key: &RoutingKey,
         deltas: &[(&str, i64)],
     ) -> Result<(), StoreError> {
-        let key = key.to_string();
-        let deltas: Vec<(String, i64)> = deltas.iter().map(|(n, d)| (n.to_string(), *d)).collect();
+        let additions = owned(key, deltas);
         self.write(move |conn| {
             let tx = immediate(conn)?;
-            {
-                let mut stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO routing_counters (key, name, value) VALUES (?1, ?2, ?3) \
-                         ON CONFLICT (key, name) DO UPDATE SET value = value + excluded.value",
-                    )
-                    .sql("cannot add to a routing counter")?;
-                for (name, delta) in &deltas {
-                    stmt.execute(params![key, name, delta])
-                        .sql("cannot add to a routing counter")?;
-                }
-            }
+            add(&tx, &additions)?;
             tx.commit().sql("cannot add to a routing counter")
         })
         .await
     }
 
-    async fn put_routing_records(&self, writes: &[RoutingWrite]) -> Result<bool, StoreError> {
+    async fn put_routing_records(
+        &self,
+        writes: &[RoutingWrite],
+        adds: &[RoutingAdd<'_>],
+    ) -> Result<bool, StoreError> {
         let writes = writes.to_vec();
+        let adds: Vec<Additions> = adds.iter().map(|a| owned(a.key, a.deltas)).collect();
         self.write(move |conn| {
             let tx = immediate(conn)?;
             for w in &writes {
@@ -62,6 +79,9 @@ impl RoutingStateStore for LocalStore {
                     stmt.execute(params![key, int(w.expected_version + 1), w.value])
                 })
                 .sql("cannot write a routing record")?;
+            }
+            for additions in &adds {
+                add(&tx, additions)?;
             }
             tx.commit().sql("cannot write routing records")?;
             Ok(true)
