@@ -457,29 +457,35 @@ impl Engine {
         let Some(campaign) = self.store.campaign(id).await? else {
             return Ok(0);
         };
-        self.fill_campaign_slots(&campaign).await
+        Ok(self.fill_campaign_slots(&campaign).await?.0)
     }
 
     /// [`Engine::fill_slots`] with the campaign as its caller just read it
     /// (one read less per call end). A pause or cancel that landed since
     /// is safe: each dispatch reads the campaign again and hands the lead
-    /// back, as it does for a pause after any fill.
-    pub(crate) async fn fill_campaign_slots(&self, campaign: &Campaign) -> Result<usize, AppError> {
+    /// back, as it does for a pause after any fill. Returns how many leads
+    /// were queued and, when none was, whether the claim saw the campaign
+    /// still open ([`voxdial_domain::Claimed`]).
+    pub(crate) async fn fill_campaign_slots(
+        &self,
+        campaign: &Campaign,
+    ) -> Result<(usize, bool), AppError> {
         let id = &campaign.id;
         if !campaign.is_dialling() {
-            return Ok(0);
+            return Ok((0, false));
         }
         let now = self.clock.now();
         let lease_until = now + Span::seconds(i64::from(self.config.dispatch_lease_secs));
         let max = campaign.settings.max_concurrency;
         let claimed = self
             .store
-            .claim_due(id, max, now, lease_until, max as usize)
+            .claim_due_or_open(id, max, now, lease_until, max as usize)
             .await?;
-        if claimed.is_empty() {
-            return Ok(0);
+        if claimed.leads.is_empty() {
+            return Ok((0, claimed.known_open));
         }
         let messages: Vec<DispatchMessage> = claimed
+            .leads
             .iter()
             .filter_map(|lead| {
                 Some(DispatchMessage {
@@ -495,13 +501,14 @@ impl Engine {
             warn!(campaign_id = %id, error = %e, "dispatch queue send failed; the sweeper will retry");
             return Err(e.into());
         }
-        Ok(messages.len())
+        Ok((messages.len(), false))
     }
 
     /// Refills the slot a lead just gave back; when no lead can take it,
-    /// completes the campaign if no lead is open any more.
+    /// completes the campaign if no lead is open any more (unless the
+    /// claim's own read showed one).
     pub(crate) async fn refill_or_complete(&self, campaign: &Campaign) -> Result<(), AppError> {
-        if self.fill_campaign_slots(campaign).await? == 0 {
+        if let (0, false) = self.fill_campaign_slots(campaign).await? {
             self.complete_campaign_if_done(campaign).await?;
         }
         Ok(())

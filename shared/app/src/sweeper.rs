@@ -74,8 +74,12 @@ impl Engine {
         for campaign in self.store.campaigns().await? {
             match campaign.status {
                 CampaignStatus::Running => {
-                    report.filled += self.fill_campaign_slots(&campaign).await? as u64;
-                    report.completed += u64::from(self.complete_campaign_if_done(&campaign).await?);
+                    let (filled, known_open) = self.fill_campaign_slots(&campaign).await?;
+                    report.filled += filled as u64;
+                    if filled == 0 && !known_open {
+                        report.completed +=
+                            u64::from(self.complete_campaign_if_done(&campaign).await?);
+                    }
                 }
                 CampaignStatus::Paused => {
                     report.completed += u64::from(self.complete_campaign_if_done(&campaign).await?);

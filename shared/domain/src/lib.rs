@@ -129,7 +129,7 @@ pub use logsafe::LogSafe;
 pub use outcome::{CallOutcome, Disposition, LeadOutcome, Money, OutcomeSource, ScreenReason};
 pub use phone::{E164, NumberType, PhoneError};
 pub use ports::{
-    AgentStatus, BlobError, BlobStore, CallStore, CampaignProgress, CampaignStore, Clock,
+    AgentStatus, BlobError, BlobStore, CallStore, CampaignProgress, CampaignStore, Claimed, Clock,
     CreateCall, Delivery, DispatchMessage, DispatchQueue, DncScope, DncStore, HumanAgent,
     HumanAgentStore, ImportCounts, LeadRelease, LeadStore, QueueError, Receipt, Store, StoreError,
 };

@@ -204,6 +204,17 @@ impl LeadRelease {
     }
 }
 
+/// What [`LeadStore::claim_due_or_open`] did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Claimed {
+    /// The leads claimed.
+    pub leads: Vec<Lead>,
+    /// When no lead was claimed: true when what the claim read shows that
+    /// the campaign still has an open lead (one holding a slot), false when
+    /// it cannot tell without asking [`CampaignStore::has_open_leads`].
+    pub known_open: bool,
+}
+
 /// Leads and the campaign's slot ledger.
 #[async_trait]
 pub trait LeadStore: Send + Sync {
@@ -237,7 +248,21 @@ pub trait LeadStore: Send + Sync {
     /// Moves up to `limit` pending leads due by `now` to
     /// `Active { attempt: attempts + 1, lease_until }`, earliest due first,
     /// never letting the campaign hold more than `max_active` slots, even
-    /// under concurrent callers. Returns the claimed leads.
+    /// under concurrent callers. Returns the claimed leads and, when it
+    /// claimed none, whether what it read shows the campaign still open (a
+    /// lead in a slot): the engine then need not ask
+    /// [`CampaignStore::has_open_leads`] after a freed slot no lead can
+    /// take.
+    async fn claim_due_or_open(
+        &self,
+        campaign: &CampaignId,
+        max_active: u32,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Claimed, StoreError>;
+
+    /// The leads [`LeadStore::claim_due_or_open`] claims.
     async fn claim_due(
         &self,
         campaign: &CampaignId,
@@ -245,7 +270,10 @@ pub trait LeadStore: Send + Sync {
         now: Timestamp,
         lease_until: Timestamp,
         limit: usize,
-    ) -> Result<Vec<Lead>, StoreError>;
+    ) -> Result<Vec<Lead>, StoreError> {
+        let claimed = self.claim_due_or_open(campaign, max_active, now, lease_until, limit);
+        Ok(claimed.await?.leads)
+    }
 
     /// Releases the slot of a lead that is `Active` for `release.attempt`:
     /// true the first time, false (and no change) afterwards. A release

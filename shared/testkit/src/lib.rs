@@ -173,6 +173,7 @@ macro_rules! store_contract {
             calls_page_newest_first,
             progress_counts_leads_and_live_calls,
             has_open_leads_until_every_lead_is_final,
+            claim_due_or_open_never_calls_a_finished_campaign_open,
             dnc_lists_are_scoped,
             random_interleavings_keep_the_invariants,
         );

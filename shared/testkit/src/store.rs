@@ -33,7 +33,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use voxdial_domain::{
-    CallEventKind, CallOutcome, CallState, CampaignAction, CampaignId, CampaignProgress,
+    CallEventKind, CallOutcome, CallState, CampaignAction, CampaignId, CampaignProgress, Claimed,
     CreateCall, Disposition, DncScope, ImportCounts, Lead, LeadId, LeadOutcome, LeadRelease,
     LeadState, OutcomeSource, PendingReason, ScreenReason, Store, StoreError, Timestamp,
 };
@@ -1483,6 +1483,22 @@ pub async fn progress_counts_leads_and_live_calls(subject: StoreSubject) {
     assert_eq!(p.live_calls, labels(&[("pending", 1)]));
 }
 
+/// Makes the claimed lead `l` final (canceled, undialled) at second `i`.
+async fn cancel(store: &dyn Store, l: &Lead, i: usize) {
+    let release = LeadRelease {
+        lead_id: l.id.clone(),
+        attempt: 1,
+        next: LeadState::Final {
+            outcome: LeadOutcome::Canceled,
+            at: at(i as i64),
+        },
+        dialed: false,
+        outcome: None,
+        at: at(i as i64),
+    };
+    assert!(store.release(&release).await.unwrap());
+}
+
 /// `has_open_leads` is true while any lead of the campaign is pending or
 /// active, whatever other campaigns hold.
 pub async fn has_open_leads_until_every_lead_is_final(subject: StoreSubject) {
@@ -1506,24 +1522,50 @@ pub async fn has_open_leads_until_every_lead_is_final(subject: StoreSubject) {
             store.has_open_leads(&c).await.unwrap(),
             "an active lead is open"
         );
-        let release = LeadRelease {
-            lead_id: l.id.clone(),
-            attempt: 1,
-            next: LeadState::Final {
-                outcome: LeadOutcome::Canceled,
-                at: at(i as i64),
-            },
-            dialed: false,
-            outcome: None,
-            at: at(i as i64),
-        };
-        assert!(store.release(&release).await.unwrap());
+        cancel(&*store, l, i).await;
     }
     assert!(!store.has_open_leads(&c).await.unwrap(), "every lead final");
     assert!(
         store.has_open_leads(&other).await.unwrap(),
         "the other campaign is open"
     );
+}
+
+/// `claim_due_or_open` says a campaign whose slots are held is open, and
+/// never says so of a finished one: the engine completes a campaign on its
+/// word.
+pub async fn claim_due_or_open_never_calls_a_finished_campaign_open(subject: StoreSubject) {
+    let store = subject.store();
+    let c = given_campaign(&*store, "camp-a").await;
+    given_leads(&*store, leads(&c, 0..2, t0())).await;
+    let claimed = store
+        .claim_due_or_open(&c, 1, t0(), lease(), 5)
+        .await
+        .unwrap();
+    // GIVEN the one slot taken and a lead still pending
+    assert_eq!(claimed.leads.len(), 1, "one slot");
+    assert_eq!(claimed.leads[0].state.active_attempt(), Some(1));
+    let full = store
+        .claim_due_or_open(&c, 1, t0(), lease(), 5)
+        .await
+        .unwrap();
+    assert!(full.leads.is_empty(), "no free slot");
+    assert!(
+        full.known_open,
+        "a lead in a slot is open, and the claim saw it"
+    );
+    // WHEN every lead is final
+    let second = claim(&*store, &c, 2, 5).await;
+    for (i, l) in claimed.leads.iter().chain(&second).enumerate() {
+        cancel(&*store, l, i).await;
+    }
+    // THEN a claim takes nothing and never says the campaign is open
+    let done = store
+        .claim_due_or_open(&c, 5, at(10), lease(), 5)
+        .await
+        .unwrap();
+    assert_eq!(done, Claimed::default());
+    assert!(!store.has_open_leads(&c).await.unwrap());
 }
 
 // ---------------------------------------------------------------- DNC

@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use voxdial_domain::{
     AgentStatus, CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress,
-    CampaignStore, CreateCall, Disposition, DncHit, DncScope, DncStore, E164, HumanAgent,
+    CampaignStore, Claimed, CreateCall, Disposition, DncHit, DncScope, DncStore, E164, HumanAgent,
     HumanAgentId, HumanAgentStore, ImportCounts, Lead, LeadId, LeadOutcome, LeadRelease, LeadState,
     LeadStore, OrgId, PendingReason, PrivacyStore, PurgeDue, StoreError, SuppressionDigest,
     Timestamp, Tombstone,
@@ -617,19 +617,19 @@ impl LeadStore for LocalStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(campaign_id = %campaign, max_active, limit = limit_to))]
-    async fn claim_due(
+    async fn claim_due_or_open(
         &self,
         campaign: &CampaignId,
         max_active: u32,
         now: Timestamp,
         lease_until: Timestamp,
         limit_to: usize,
-    ) -> Result<Vec<Lead>, StoreError> {
+    ) -> Result<Claimed, StoreError> {
         if limit_to == 0 {
-            return Ok(Vec::new());
+            return Ok(Claimed::default());
         }
         let campaign = campaign.clone();
-        let claimed = self
+        let (claimed, active) = self
             .write(move |conn| {
                 let tx = immediate(conn)?;
                 let active: i64 = tx
@@ -640,7 +640,7 @@ impl LeadStore for LocalStore {
                     .sql("cannot count active leads")?;
                 let room = i64::from(max_active) - active;
                 if room <= 0 {
-                    return Ok(Vec::new());
+                    return Ok((Vec::new(), active));
                 }
                 let mut leads = query_leads(
                     &tx,
@@ -659,11 +659,14 @@ impl LeadStore for LocalStore {
                     write_lead(&tx, lead)?;
                 }
                 tx.commit().sql("cannot commit a claim")?;
-                Ok(leads)
+                Ok((leads, active))
             })
             .await?;
         tracing::debug!(claimed = claimed.len(), "claimed due leads");
-        Ok(claimed)
+        Ok(Claimed {
+            known_open: claimed.is_empty() && active > 0,
+            leads: claimed,
+        })
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(lead_id = %release.lead_id, attempt = release.attempt))]

@@ -131,6 +131,47 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_claim_that_takes_nothing_says_what_its_counters_showed() {
+        let moto = Emulator::get();
+        let (store, _) = moto.store(&moto.clients(None)).await.unwrap();
+        let c = campaign("camp-known", t0());
+        store.insert_campaign(&c).await.unwrap();
+        store
+            .import_leads(&c.id, leads(&c.id, 0..2, t0()))
+            .await
+            .unwrap();
+        let first = store.claim_due(&c.id, 1, t0(), at(600), 1).await.unwrap();
+        // GIVEN a lead in the one slot: open, without another read
+        let full = store
+            .claim_due_or_open(&c.id, 1, t0(), at(600), 1)
+            .await
+            .unwrap();
+        assert!(full.leads.is_empty() && full.known_open);
+        // WHEN it ends and the other lead is not due yet
+        let release = final_release(&first[0].id, 1, CallOutcome::Busy, at(1));
+        assert!(store.release(&release).await.unwrap());
+        let early = store
+            .claim_due_or_open(&c.id, 1, t0() - chrono::Duration::hours(1), at(600), 1)
+            .await
+            .unwrap();
+        // THEN only a pending lead is left: the claim cannot tell, the
+        // counters' reader can
+        assert!(early.leads.is_empty() && !early.known_open);
+        assert!(store.has_open_leads(&c.id).await.unwrap());
+        // AND drifted counters (a lead more than there is) are not trusted
+        let last = store.claim_due(&c.id, 1, at(2), at(600), 1).await.unwrap();
+        let release = final_release(&last[0].id, 1, CallOutcome::Busy, at(3));
+        assert!(store.release(&release).await.unwrap());
+        drift(&store, &c.id, 1).await;
+        let done = store
+            .claim_due_or_open(&c.id, 1, at(4), at(600), 1)
+            .await
+            .unwrap();
+        assert!(done.leads.is_empty() && !done.known_open);
+        assert!(!store.has_open_leads(&c.id).await.unwrap());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn leads_are_counted_from_their_records_and_due_leads_are_trusted() {
         let moto = Emulator::get();
         let (store, _) = moto.store(&moto.clients(None)).await.unwrap();

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use futures_util::{StreamExt, stream};
 use tracing::{debug, warn};
 use voxdial_domain::{
-    CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress, CampaignStore,
+    CallAttempt, CallId, CallStore, Campaign, CampaignId, CampaignProgress, CampaignStore, Claimed,
     CreateCall, Disposition, DncHit, DncScope, DncStore, E164, ImportCounts, Lead, LeadId,
     LeadOutcome, LeadRelease, LeadState, LeadStore, OrgId, PrivacyStore, PurgeDue, StoreError,
     SuppressionDigest, Timestamp, Tombstone,
@@ -242,15 +242,19 @@ impl LeadStore for DynamoStore {
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(campaign_id = %campaign, max_active, limit))]
-    async fn claim_due(
+    async fn claim_due_or_open(
         &self,
         campaign: &CampaignId,
         max_active: u32,
         now: Timestamp,
         lease_until: Timestamp,
         limit: usize,
-    ) -> Result<Vec<Lead>, StoreError> {
+    ) -> Result<Claimed, StoreError> {
         let mut claimed: Vec<Lead> = Vec::new();
+        // What the last read of the counters says, as `has_open_leads`
+        // would read them (`open_leads`): a lead in a slot, or an import
+        // in progress beside pending leads.
+        let mut known_open = false;
         // Leads seen changed under us in this call (a stale index entry).
         let mut skip: HashSet<LeadId> = HashSet::new();
         for round in 0..CLAIM_ROUNDS {
@@ -260,6 +264,9 @@ impl LeadStore for DynamoStore {
             let Some(row) = self.table.campaign(campaign).await? else {
                 break;
             };
+            let counters = &row.counters;
+            known_open = counters.pending + counters.active > 0
+                && (counters.active > 0 || row.import.is_some());
             if let Some(lock) = row.import.as_ref().filter(|lock| lock.committed) {
                 // An import committed but not fully published (its process
                 // stopped): roll it forward before claiming.
@@ -330,7 +337,10 @@ impl LeadStore for DynamoStore {
             }
         }
         debug!(claimed = claimed.len(), "claimed due leads");
-        Ok(claimed)
+        Ok(Claimed {
+            known_open: known_open && claimed.is_empty(),
+            leads: claimed,
+        })
     }
 
     #[tracing::instrument(level = "debug", skip_all, fields(lead_id = %release.lead_id, attempt = release.attempt))]
