@@ -150,7 +150,8 @@ impl SharedEngine {
     /// reservations do not). The counters count whatever becomes of the
     /// records: when they were not stored with them (the engine refused the
     /// change, other instances kept winning, the store failed), they are
-    /// added alone.
+    /// added alone. A write the store failed to confirm but made (a lost
+    /// response) is then counted twice: statistics, never a token.
     pub(crate) async fn commit<T>(
         &self,
         now: Timestamp,
